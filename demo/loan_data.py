@@ -1,0 +1,145 @@
+"""Synthetic loan applicants, a scikit-learn approval model trained on them, and daily prediction logs.
+
+Drift is injected from `drift_start_day` (1-based) on: applicants' income shifts upwards and a loan purpose the
+model never saw ("crypto_investment") appears. Every other feature keeps its training distribution, so a correct
+monitor flags exactly `annual_income` and `loan_purpose`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NUMERICAL = ["credit_score", "annual_income", "loan_amount", "debt_to_income", "employment_years", "open_credit_lines"]
+CATEGORICAL = ["loan_purpose", "home_ownership", "state"]
+PURPOSES = ["debt_consolidation", "credit_card", "home_improvement", "car", "medical", "small_business"]
+PURPOSE_WEIGHTS = [0.38, 0.22, 0.14, 0.12, 0.08, 0.06]
+NEW_PURPOSE = "crypto_investment"
+HOME = ["RENT", "MORTGAGE", "OWN"]
+HOME_WEIGHTS = [0.45, 0.42, 0.13]
+STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "WA", "AZ"]
+STATE_WEIGHTS = np.array([14, 10, 8, 8, 5, 5, 4, 4, 4, 3, 3, 3], dtype=float) / 71
+INJECTED_DRIFT = ("annual_income", "loan_purpose")
+
+
+@dataclass(frozen=True)
+class DemoDrift:
+    start_day: int = 12
+    income_factor: float = 1.45
+    new_purpose_share: float = 0.18
+
+
+def applicants(n: int, rng: np.random.Generator, drifted: DemoDrift | None = None) -> pd.DataFrame:
+    """Applicants' features; `drifted` shifts income and adds a new loan purpose."""
+    income = rng.lognormal(mean=np.log(62_000), sigma=0.45, size=n)
+    purpose = rng.choice(PURPOSES, size=n, p=PURPOSE_WEIGHTS).astype(object)
+    if drifted:
+        income = income * drifted.income_factor
+        purpose[rng.random(n) < drifted.new_purpose_share] = NEW_PURPOSE
+    return pd.DataFrame({
+        "credit_score": np.clip(rng.normal(690, 65, n), 300, 850).round(),
+        "annual_income": income.round(2),
+        "loan_amount": np.clip(rng.lognormal(np.log(14_000), 0.6, n), 1_000, 100_000).round(-2),
+        "debt_to_income": np.clip(rng.beta(2.2, 6.0, n) * 0.9, 0, 0.9).round(4),
+        "employment_years": np.minimum(rng.geometric(0.14, n) - 1, 40),
+        "open_credit_lines": rng.poisson(7, n),
+        "loan_purpose": purpose,
+        "home_ownership": rng.choice(HOME, size=n, p=HOME_WEIGHTS),
+        "state": rng.choice(STATES, size=n, p=STATE_WEIGHTS),
+    })
+
+
+def repaid_probability(frame: pd.DataFrame) -> np.ndarray:
+    """The ground truth: how likely each applicant repays (what the model tries to learn)."""
+    z = (
+        0.9
+        + 0.012 * (frame["credit_score"] - 690)
+        + 0.9 * np.log(frame["annual_income"] / 62_000)
+        - 0.55 * np.log(frame["loan_amount"] / 14_000)
+        - 5.0 * (frame["debt_to_income"] - 0.24)
+        + 0.03 * frame["employment_years"]
+        + frame["home_ownership"].map({"RENT": -0.2, "MORTGAGE": 0.15, "OWN": 0.3}).fillna(0)
+        + frame["loan_purpose"].map({"small_business": -0.5, "medical": -0.2, "crypto_investment": -1.6}).fillna(0)
+    )
+    return 1 / (1 + np.exp(-z))
+
+
+def train_model(reference_rows: int = 20_000, seed: int = 7):
+    """Train the approval model; returns (fitted pipeline, reference frame with predictions and labels)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(seed)
+    train = applicants(reference_rows * 2, rng)
+    train["repaid"] = (rng.random(len(train)) < repaid_probability(train)).astype(int)
+    features = train[NUMERICAL + CATEGORICAL].copy()
+    features["annual_income"] = np.log(features["annual_income"])
+    features["loan_amount"] = np.log(features["loan_amount"])
+    model = Pipeline([
+        ("columns", ColumnTransformer([
+            ("numbers", StandardScaler(), NUMERICAL),
+            ("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+        ])),
+        ("classifier", LogisticRegression(max_iter=1_000)),
+    ])
+    fit, holdout = train.iloc[:reference_rows], train.iloc[reference_rows:].reset_index(drop=True)
+    model.fit(features.iloc[:reference_rows], fit["repaid"])
+    reference = score(model, holdout.drop(columns=["repaid"]))
+    reference["repaid"] = holdout["repaid"].to_numpy()
+    return model, reference
+
+
+def score(model, frame: pd.DataFrame) -> pd.DataFrame:
+    features = frame[NUMERICAL + CATEGORICAL].copy()
+    features["annual_income"] = np.log(features["annual_income"])
+    features["loan_amount"] = np.log(features["loan_amount"])
+    out = frame.copy()
+    out["approval_probability"] = model.predict_proba(features)[:, 1].round(6)
+    out["approved"] = (out["approval_probability"] >= 0.5).astype(int)
+    return out
+
+
+def prediction_log(model, day: dt.date, day_number: int, rows: int, seed: int = 11,
+                   drift: DemoDrift = DemoDrift(), bad_rows: int = 0) -> pd.DataFrame:
+    """One day's prediction log; day_number is 1-based, drift applies from drift.start_day on."""
+    rng = np.random.default_rng(seed * 1_000 + day_number)
+    frame = applicants(rows, rng, drift if day_number >= drift.start_day else None)
+    frame = score(model, frame)
+    seconds = np.sort(rng.integers(0, 86_400, rows))
+    frame.insert(0, "event_time", pd.Timestamp(day, tz="UTC") + pd.to_timedelta(seconds, unit="s"))
+    frame.insert(0, "prediction_id", [f"{day:%Y%m%d}-{i:07d}" for i in range(rows)])
+    frame["model_version"] = "1"
+    frame["latency_ms"] = rng.gamma(2.0, 9.0, rows).round(2)
+    if bad_rows:
+        frame = _break_rows(frame, rng, bad_rows)
+    return frame
+
+
+def _break_rows(frame: pd.DataFrame, rng: np.random.Generator, count: int) -> pd.DataFrame:
+    """Rows a real log has: a score outside [0, 1], a missing id, a duplicated id, a time from the next day."""
+    frame = frame.copy()
+    rows = rng.choice(len(frame), size=count, replace=False)
+    kinds = ["score", "id", "duplicate", "time"]
+    frame["prediction_id"] = frame["prediction_id"].astype(object)
+    for i, row in enumerate(rows):
+        kind = kinds[i % len(kinds)]
+        if kind == "score":
+            frame.loc[row, "approval_probability"] = 1.7
+        elif kind == "id":
+            frame.loc[row, "prediction_id"] = None
+        elif kind == "duplicate":
+            frame.loc[row, "prediction_id"] = frame.loc[(row + 1) % len(frame), "prediction_id"]
+        else:
+            frame.loc[row, "event_time"] = frame.loc[row, "event_time"] + pd.Timedelta(days=1)
+    return frame
+
+
+def day_rows(day_number: int, base: int = 3_000) -> int:
+    """Volume with a weekly rhythm: weekends are quieter."""
+    weekday_factor = [1.0, 1.05, 1.1, 1.05, 1.0, 0.7, 0.6][(day_number - 1) % 7]
+    return int(base * weekday_factor)

@@ -1,0 +1,268 @@
+"""Typed model configuration, loaded from one YAML file and validated once.
+
+Every error names the model and the key that is wrong, so a user can fix the file
+without reading this module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MODEL_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# S3 prefixes: path segments of safe characters, no "..", no leading or trailing slash.
+PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$")
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "models.yaml"
+CONFIG_ENV_VAR = "MONITORING_CONFIG"
+
+# Evidently 0.7 stattest ids, split by the column kind they apply to.
+NUMERICAL_DRIFT_METHODS = frozenset(
+    {"wasserstein", "psi", "ks", "jensenshannon", "kl_div", "hellinger", "anderson", "cramer_von_mises",
+     "mannw", "ed", "es", "t_test", "empirical_mmd"}
+)
+CATEGORICAL_DRIFT_METHODS = frozenset(
+    {"jensenshannon", "psi", "chisquare", "kl_div", "hellinger", "TVD", "g_test", "fisher_exact", "z"}
+)
+
+
+class ConfigError(ValueError):
+    """The monitoring configuration file is invalid; the message says where and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelTask(str, Enum):
+    BINARY_CLASSIFICATION = "binary_classification"
+
+
+class LogFormat(str, Enum):
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+    @property
+    def suffixes(self) -> tuple[str, ...]:
+        return {"parquet": (".parquet", ".pq"), "jsonl": (".jsonl", ".json", ".ndjson"), "csv": (".csv",)}[self.value]
+
+
+class StorageConfig(_Strict):
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    aws_conn_id: str = "aws_default"
+    predictions_prefix: str = "predictions"
+    reference_prefix: str = "reference"
+    reports_prefix: str = "reports"
+    staging_prefix: str = "staging"
+    log_format: LogFormat = LogFormat.PARQUET
+
+    @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix")
+    @classmethod
+    def _safe_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if not PREFIX_PATTERN.match(value) or ".." in value.split("/"):
+            raise ValueError(f"{value!r} is not a safe S3 prefix (letters, digits, '_', '.', '=', '-' and '/' only)")
+        return value
+
+
+class ColumnsConfig(_Strict):
+    id: str
+    timestamp: str
+    score: str = Field(description="predicted probability of the positive class, in [0, 1]")
+    decision: str | None = Field(default=None, description="the 0/1 decision the model took")
+    numerical: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ColumnsConfig:
+        if not self.numerical and not self.categorical:
+            raise ValueError("list at least one feature under 'numerical' or 'categorical'")
+        seen: dict[str, str] = {}
+        roles = [("id", [self.id]), ("timestamp", [self.timestamp]), ("score", [self.score]),
+                 ("decision", [self.decision] if self.decision else []),
+                 ("numerical", list(self.numerical)), ("categorical", list(self.categorical))]
+        for role, names in roles:
+            for name in names:
+                if name in seen:
+                    raise ValueError(f"column {name!r} is listed both as {seen[name]} and as {role}")
+                seen[name] = role
+        return self
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numerical + self.categorical
+
+    @property
+    def predictions(self) -> tuple[str, ...]:
+        return (self.score,) + ((self.decision,) if self.decision else ())
+
+
+class ColumnDrift(_Strict):
+    method: str
+    threshold: float = Field(gt=0)
+
+
+class DriftConfig(_Strict):
+    numerical_method: str = "wasserstein"
+    numerical_threshold: float = Field(default=0.1, gt=0)
+    categorical_method: str = "jensenshannon"
+    categorical_threshold: float = Field(default=0.1, gt=0)
+    dataset_drift_share: float = Field(default=0.5, gt=0, le=1,
+                                       description="share of drifted features from which the dataset counts as drifted")
+    columns: dict[str, ColumnDrift] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_methods(self) -> DriftConfig:
+        if self.numerical_method not in NUMERICAL_DRIFT_METHODS:
+            raise ValueError(f"numerical_method {self.numerical_method!r} is not one of {sorted(NUMERICAL_DRIFT_METHODS)}")
+        if self.categorical_method not in CATEGORICAL_DRIFT_METHODS:
+            raise ValueError(
+                f"categorical_method {self.categorical_method!r} is not one of {sorted(CATEGORICAL_DRIFT_METHODS)}")
+        return self
+
+
+class ContractConfig(_Strict):
+    max_rejected_share: float = Field(default=0.05, ge=0, le=1,
+                                      description="the run fails when more than this share of rows is quarantined")
+    score_range: tuple[float, float] = (0.0, 1.0)
+
+
+class QualityConfig(_Strict):
+    max_missing_share: float = Field(default=0.1, ge=0, le=1)
+    max_new_category_share: float = Field(default=0.01, ge=0, le=1)
+    max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
+    max_quarantined_share: float = Field(default=0.01, ge=0, le=1)
+
+
+RetrainSignal = Literal["dataset_drift", "prediction_drift"]
+
+
+class RetrainingConfig(_Strict):
+    dag_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    when_all: tuple[RetrainSignal, ...] = Field(
+        default=("dataset_drift", "prediction_drift"),
+        description="retraining is triggered on a day where all of these signals fire",
+    )
+
+
+class ReportsConfig(_Strict):
+    max_rows: int = Field(default=200_000, ge=1_000,
+                          description="rows handed to Evidently; larger days are sampled by hash of the id")
+
+
+class ModelConfig(_Strict):
+    name: str
+    task: ModelTask = ModelTask.BINARY_CLASSIFICATION
+    description: str = ""
+    owner: str = "ml-platform"
+    schedule: str = Field(default="0 2 * * *", description="cron; each run processes the previous full day (UTC)")
+    start_date: str = Field(default="2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    storage: StorageConfig
+    columns: ColumnsConfig
+    drift: DriftConfig = DriftConfig()
+    contract: ContractConfig = ContractConfig()
+    quality: QualityConfig = QualityConfig()
+    reports: ReportsConfig = ReportsConfig()
+    retraining: RetrainingConfig
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not MODEL_NAME_PATTERN.match(value):
+            raise ValueError(
+                f"model name {value!r} must be 1-63 lowercase letters, digits, '_' or '-', starting with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _drift_columns_are_features(self) -> ModelConfig:
+        features = set(self.columns.features)
+        for column, override in self.drift.columns.items():
+            if column not in features and column not in self.columns.predictions:
+                raise ValueError(f"drift.columns names {column!r}, which is not a feature or prediction column")
+            allowed = CATEGORICAL_DRIFT_METHODS if self.is_categorical(column) else NUMERICAL_DRIFT_METHODS
+            if override.method not in allowed:
+                raise ValueError(f"drift.columns.{column}.method {override.method!r} is not one of {sorted(allowed)}")
+        return self
+
+    def is_categorical(self, column: str) -> bool:
+        """Categorical features and the 0/1 decision; everything else monitored is numerical."""
+        return column in self.columns.categorical or column == self.columns.decision
+
+    def drift_method(self, column: str) -> ColumnDrift:
+        """The drift method and threshold used for one column (per-column override, else the kind's default)."""
+        if column in self.drift.columns:
+            return self.drift.columns[column]
+        if self.is_categorical(column):
+            return ColumnDrift(method=self.drift.categorical_method, threshold=self.drift.categorical_threshold)
+        return ColumnDrift(method=self.drift.numerical_method, threshold=self.drift.numerical_threshold)
+
+
+class MonitoringConfig(_Strict):
+    models: tuple[ModelConfig, ...]
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise ConfigError(f"no model named {name!r} in the configuration; known: {[m.name for m in self.models]}")
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check its spelling and where it is nested)"
+    return f"key '{key}': {message}"
+
+
+def parse_config(document: Any, source: str = "<config>") -> MonitoringConfig:
+    """Validate a parsed YAML document; `defaults` are merged under every model."""
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: expected a mapping with a 'models' key, got {type(document).__name__}")
+    unknown = sorted(set(document) - {"defaults", "models"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown top-level key(s) {unknown}; allowed: 'defaults', 'models'")
+    defaults = document.get("defaults") or {}
+    models = document.get("models")
+    if not isinstance(models, dict) or not models:
+        raise ConfigError(f"{source}: 'models' must map each model name to its settings")
+    parsed: list[ModelConfig] = []
+    for name, settings in models.items():
+        if not isinstance(settings, dict):
+            raise ConfigError(f"{source}: model {name!r}: expected a mapping of settings")
+        try:
+            parsed.append(ModelConfig.model_validate({**_deep_merge(defaults, settings), "name": name}))
+        except ValidationError as exc:
+            problems = "; ".join(_describe(e) for e in exc.errors())
+            raise ConfigError(f"{source}: model {name!r}: {problems}") from None
+    return MonitoringConfig(models=tuple(parsed))
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> MonitoringConfig:
+    """Load the configuration from `path`, else $MONITORING_CONFIG, else config/models.yaml."""
+    path = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist (set {CONFIG_ENV_VAR} to point at yours)") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(document, source=str(path))

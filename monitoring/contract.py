@@ -1,0 +1,218 @@
+"""The model's data contract: schema and value checks, coercion to typed columns, quarantine with reasons.
+
+A schema break (a required column missing from a file) fails the day with a message naming the file. Row-level
+violations never fail alone: the row goes to quarantine with every reason it broke the contract, and the day fails
+only when the quarantined share passes the model's `contract.max_rejected_share`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from monitoring.config import ModelConfig
+from monitoring.ingest import SOURCE_FILE, SOURCE_ROW, FileRead
+
+REASON = "reason"
+
+
+class ContractError(ValueError):
+    """The day's logs break the model's data contract as a whole."""
+
+
+@dataclass(frozen=True)
+class ContractResult:
+    valid: pd.DataFrame
+    quarantine: pd.DataFrame
+    rows_read: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    extra_columns: tuple[str, ...] = ()
+
+    @property
+    def rows_valid(self) -> int:
+        return len(self.valid)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return len(self.quarantine)
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
+
+    def stats(self) -> dict:
+        return {"rows_read": self.rows_read, "rows_valid": self.rows_valid,
+                "rows_quarantined": self.rows_quarantined, "rejected_share": self.rejected_share,
+                "reasons": dict(sorted(self.reasons.items())), "extra_columns": list(self.extra_columns)}
+
+
+class _Violations:
+    """Collects (row mask, reason) pairs; a row may break several rules."""
+
+    def __init__(self, index: pd.Index) -> None:
+        self.index = index
+        self.messages: list[pd.Series] = []
+        self.counts: Counter[str] = Counter()
+
+    def add(self, mask: pd.Series, code: str, detail: pd.Series | str) -> None:
+        mask = mask.fillna(False).astype(bool)
+        if not mask.any():
+            return
+        self.counts[code] += int(mask.sum())
+        text = detail if isinstance(detail, str) else detail.astype(str)
+        message = pd.Series(code + ": ", index=self.index) + text
+        self.messages.append(message.where(mask))
+
+    def reasons(self) -> pd.Series:
+        if not self.messages:
+            return pd.Series(np.nan, index=self.index, dtype=object)
+        joined = pd.concat(self.messages, axis=1)
+        return joined.apply(lambda row: "; ".join(v for v in row if isinstance(v, str)) or np.nan, axis=1)
+
+
+def check_columns(files: list[FileRead], model: ModelConfig, store_url: Callable[[str], str] = str) -> None:
+    """Every non-empty file must carry every column of the contract; the error names the file."""
+    cols = model.columns
+    required = [cols.id, cols.timestamp, *cols.predictions, *cols.features]
+    for read in files:
+        missing = [c for c in required if c not in read.columns]
+        if missing and read.rows:
+            raise ContractError(
+                f"file {store_url(read.key)} lacks required column(s) {missing} of model {model.name!r} "
+                f"(it has {list(read.columns)}). Fix the export, or the model's 'columns' config if they were renamed."
+            )
+
+
+def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numeric values, and a mask of values that were present but are not numbers."""
+    if series.dtype == bool:
+        series = series.astype("Int64")
+    numeric = pd.to_numeric(series, errors="coerce")
+    if series.dtype == object:
+        blank = series.map(lambda v: isinstance(v, str) and not v.strip())
+        numeric = numeric.where(~blank)
+        not_number = series.notna() & ~blank & numeric.isna()
+    else:
+        not_number = pd.Series(False, index=series.index)
+    return numeric.astype("float64"), not_number
+
+
+def _as_timestamp(series: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
+    return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+
+
+def _as_label(series: pd.Series) -> pd.Series:
+    """Categorical values as text; integer codes stay '3', not '3.0'."""
+    def text(value: object) -> object:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return np.nan
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+    return series.map(text).astype(object)
+
+
+def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractResult:
+    """Split the day's rows into typed valid rows and quarantined rows with their reasons."""
+    cols = model.columns
+    rows_read = len(frame)
+    if rows_read == 0:
+        raise ContractError(f"the day {day} of model {model.name!r} has log files but no rows")
+    known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW}
+    extra = tuple(sorted(c for c in frame.columns if c not in known))
+
+    v = _Violations(frame.index)
+    typed = pd.DataFrame(index=frame.index)
+
+    ids = frame[cols.id]
+    id_text = _as_label(ids)
+    v.add(id_text.isna() | (id_text.astype(str).str.strip() == ""), "missing_id", f"{cols.id} is empty")
+    duplicated = id_text.notna() & id_text.duplicated(keep="first")
+    v.add(duplicated, "duplicate_id", f"{cols.id} " + id_text.astype(str) + " appeared earlier in the day")
+    typed[cols.id] = id_text
+
+    raw_ts = frame[cols.timestamp]
+    ts = _as_timestamp(raw_ts)
+    v.add(ts.isna() & raw_ts.notna(), "bad_timestamp", f"{cols.timestamp} " + raw_ts.astype(str) + " is not a time")
+    v.add(raw_ts.isna(), "missing_timestamp", f"{cols.timestamp} is empty")
+    start = pd.Timestamp(day, tz="UTC")
+    outside = ts.notna() & ((ts < start) | (ts >= start + pd.Timedelta(days=1)))
+    v.add(outside, "timestamp_outside_day", f"{cols.timestamp} " + ts.astype(str) + f" is not on {day}")
+    typed[cols.timestamp] = ts
+
+    low, high = model.contract.score_range
+    score, not_number = _as_number(frame[cols.score])
+    v.add(not_number, "bad_score", f"{cols.score} " + frame[cols.score].astype(str) + " is not a number")
+    v.add(score.isna() & ~not_number, "missing_score", f"{cols.score} is empty")
+    v.add(score.notna() & ((score < low) | (score > high)), "score_out_of_range",
+          f"{cols.score} " + score.astype(str) + f" is outside [{low}, {high}]")
+    typed[cols.score] = score
+
+    if cols.decision:
+        decision, not_number = _as_number(frame[cols.decision])
+        bad = not_number | (decision.notna() & ~decision.isin([0.0, 1.0]))
+        v.add(bad, "bad_decision", f"{cols.decision} " + frame[cols.decision].astype(str) + " is not 0 or 1")
+        v.add(decision.isna() & ~not_number, "missing_decision", f"{cols.decision} is empty")
+        typed[cols.decision] = decision
+
+    for column in cols.numerical:
+        values, not_number = _as_number(frame[column])
+        v.add(not_number, "bad_number", f"{column} " + frame[column].astype(str) + " is not a number")
+        v.add(np.isinf(values), "infinite_value", f"{column} " + values.astype(str) + " is infinite")
+        typed[column] = values
+    for column in cols.categorical:
+        typed[column] = _as_label(frame[column])
+
+    reasons = v.reasons()
+    bad = reasons.notna()
+    quarantine = frame.loc[bad].copy()
+    for column in quarantine.columns:
+        if column not in (SOURCE_ROW,):
+            quarantine[column] = quarantine[column].map(lambda x: None if pd.isna(x) else str(x)).astype(object)
+    quarantine[REASON] = reasons[bad]
+    valid = typed.loc[~bad].reset_index(drop=True)
+    if cols.decision:
+        valid[cols.decision] = valid[cols.decision].astype("int64")
+    return ContractResult(valid=valid, quarantine=quarantine.reset_index(drop=True), rows_read=rows_read,
+                          reasons=dict(v.counts), extra_columns=extra)
+
+
+def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd.DataFrame:
+    """Typed feature and prediction columns of the reference; it is curated, so any bad value is an error."""
+    cols = model.columns
+    required = [*cols.features, *cols.predictions]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ContractError(f"the reference {where} lacks column(s) {missing} of model {model.name!r}; "
+                            "publish a reference version that carries every feature and prediction column.")
+    if frame.empty:
+        raise ContractError(f"the reference {where} has no rows; publish a non-empty reference version.")
+    typed = pd.DataFrame(index=frame.index)
+    for column in [*cols.numerical, *cols.predictions]:
+        values, not_number = _as_number(frame[column])
+        if not_number.any() or np.isinf(values).any():
+            raise ContractError(f"the reference {where} has {int(not_number.sum() + np.isinf(values).sum())} value(s) "
+                                f"in numerical column {column!r} that are not finite numbers.")
+        typed[column] = values
+    for column in cols.categorical:
+        typed[column] = _as_label(frame[column])
+    return typed.reset_index(drop=True)
+
+
+def enforce_rejected_share(result: ContractResult, model: ModelConfig, where: str) -> None:
+    """Fail the day when more rows than the model allows were quarantined."""
+    limit = model.contract.max_rejected_share
+    if result.rejected_share > limit:
+        top = ", ".join(f"{code}: {n}" for code, n in sorted(result.reasons.items(), key=lambda kv: -kv[1])[:5])
+        raise ContractError(
+            f"{result.rows_quarantined} of {result.rows_read} rows ({result.rejected_share:.1%}) of model "
+            f"{model.name!r} break the data contract, above the allowed {limit:.1%} "
+            f"(contract.max_rejected_share). Reasons: {top}. The rejected rows with their reasons are in {where}."
+        )

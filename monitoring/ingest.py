@@ -1,0 +1,107 @@
+"""Listing and reading one day of prediction logs (parquet, JSON lines, CSV) from the object store.
+
+Every failure names the file. Rows are never dropped here: each row keeps the file and line it came from, so the
+contract can quarantine it with a reason a person can trace back.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import posixpath
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from monitoring.config import LogFormat
+from monitoring.storage import ObjectStore, StoredObject
+
+log = logging.getLogger(__name__)
+
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+KNOWN_SUFFIXES = {suffix: fmt for fmt in LogFormat for suffix in fmt.suffixes}
+
+
+class IngestError(RuntimeError):
+    """A day's logs cannot be read; the message names the S3 location and what to do."""
+
+
+class MissingPartitionError(IngestError):
+    """The day's partition has no log files."""
+
+
+@dataclass(frozen=True)
+class FileRead:
+    key: str
+    rows: int
+    bytes: int
+    columns: tuple[str, ...]
+
+
+def is_marker(key: str) -> bool:
+    """Hadoop/Spark-style markers and hidden files (`_SUCCESS`, `.crc`) carry no rows."""
+    return posixpath.basename(key).startswith(("_", "."))
+
+
+def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat) -> list[StoredObject]:
+    """The day's log files, sorted by key. Fails when there are none or when a file is in another format."""
+    objects = [o for o in store.list(prefix) if not is_marker(o.key)]
+    if not objects:
+        raise MissingPartitionError(
+            f"no prediction logs under {store.url(prefix)}: the day's partition is missing or empty. "
+            f"Check that the model's logs for that day were exported (expected *{', *'.join(log_format.suffixes)})."
+        )
+    wrong = [o.key for o in objects if not o.key.lower().endswith(log_format.suffixes)]
+    if wrong:
+        raise IngestError(
+            f"{len(wrong)} file(s) under {store.url(prefix)} are not {log_format.value} logs, e.g. "
+            f"{store.url(wrong[0])}; the model's config says log_format: {log_format.value}. "
+            "Move them out of the partition or fix storage.log_format."
+        )
+    return objects
+
+
+def _read_table(data: bytes, log_format: LogFormat) -> pa.Table:
+    if log_format is LogFormat.PARQUET:
+        return pq.read_table(io.BytesIO(data))
+    if not data.strip():
+        return pa.table({})
+    if log_format is LogFormat.JSONL:
+        return pa_json.read_json(io.BytesIO(data))
+    # Every CSV column is read as text: the contract coerces, so "abc" in a numeric column is quarantined,
+    # not turned into a whole-file type error.
+    return pa_csv.read_csv(io.BytesIO(data), convert_options=pa_csv.ConvertOptions(auto_dict_encode=False,
+                                                                                     strings_can_be_null=True))
+
+
+def read_file(store: ObjectStore, key: str, log_format: LogFormat) -> pd.DataFrame:
+    data = store.get_bytes(key)
+    try:
+        table = _read_table(data, log_format)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise IngestError(
+            f"cannot read {store.url(key)} as {log_format.value}: {exc}. "
+            "Re-export the file or remove it from the partition."
+        ) from None
+    frame = table.to_pandas()
+    frame[SOURCE_FILE] = key
+    frame[SOURCE_ROW] = range(len(frame))
+    return frame
+
+
+def read_day(store: ObjectStore, files: list[StoredObject], log_format: LogFormat) -> tuple[pd.DataFrame, list[FileRead]]:
+    """All rows of the day with their source file and row number, plus what was read from each file."""
+    frames, reads = [], []
+    for obj in files:
+        frame = read_file(store, obj.key, log_format)
+        log.info("read %s rows from %s (%s bytes)", len(frame), store.url(obj.key), obj.size)
+        frames.append(frame)
+        columns = tuple(c for c in frame.columns if c not in (SOURCE_FILE, SOURCE_ROW))
+        reads.append(FileRead(obj.key, len(frame), obj.size, columns))
+    day = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
+    return day, reads

@@ -1,0 +1,113 @@
+"""The only place S3 keys are built. Model names and days are validated before they touch a key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from monitoring.config import MODEL_NAME_PATTERN, ModelConfig
+
+REPORT_NAMES = ("data_drift", "prediction_drift", "data_quality")
+
+
+class LayoutError(ValueError):
+    """A model name or day that must not become part of an S3 key."""
+
+
+def parse_day(value: str | dt.date) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise LayoutError(f"day {value!r} is not a date in the form YYYY-MM-DD") from None
+
+
+@dataclass(frozen=True)
+class DayLayout:
+    """Keys of one model-day. Build with `DayLayout.of(model, day)`."""
+
+    bucket: str
+    model: str
+    day: dt.date
+    predictions_prefix: str
+    reference_prefix: str
+    reports_prefix: str
+    staging_prefix: str
+
+    @classmethod
+    def of(cls, model: ModelConfig, day: str | dt.date) -> DayLayout:
+        if not MODEL_NAME_PATTERN.match(model.name):
+            raise LayoutError(f"model name {model.name!r} is not safe for an S3 key")
+        s = model.storage
+        return cls(s.bucket, model.name, parse_day(day), s.predictions_prefix, s.reference_prefix,
+                   s.reports_prefix, s.staging_prefix)
+
+    @property
+    def partition(self) -> str:
+        return f"dt={self.day.isoformat()}"
+
+    # --- inputs -------------------------------------------------------------------------------------------------
+    @property
+    def predictions_dir(self) -> str:
+        return f"{self.predictions_prefix}/{self.model}/{self.partition}/"
+
+    @property
+    def reference_dir(self) -> str:
+        return f"{self.reference_prefix}/{self.model}/"
+
+    @property
+    def reference_pointer(self) -> str:
+        """JSON object {"version": "..."} naming the current reference version."""
+        return f"{self.reference_dir}CURRENT.json"
+
+    def reference_version_dir(self, version: str) -> str:
+        if not MODEL_NAME_PATTERN.match(version.lower()):
+            raise LayoutError(f"reference version {version!r} is not safe for an S3 key")
+        return f"{self.reference_dir}v={version}/"
+
+    # --- intermediate results of one run, never read by stakeholders ---------------------------------------------
+    @property
+    def staging_dir(self) -> str:
+        return f"{self.staging_prefix}/{self.model}/{self.partition}/"
+
+    @property
+    def staged_valid_rows(self) -> str:
+        return f"{self.staging_dir}valid.parquet"
+
+    @property
+    def staged_contract(self) -> str:
+        return f"{self.staging_dir}contract.json"
+
+    # --- published reports -------------------------------------------------------------------------------------
+    @property
+    def model_reports_dir(self) -> str:
+        return f"{self.reports_prefix}/{self.model}/"
+
+    @property
+    def reports_dir(self) -> str:
+        return f"{self.model_reports_dir}{self.partition}/"
+
+    def report(self, name: str, extension: str) -> str:
+        if name not in REPORT_NAMES or extension not in ("html", "json"):
+            raise LayoutError(f"unknown report {name}.{extension}")
+        return f"{self.reports_dir}{name}.{extension}"
+
+    @property
+    def summary(self) -> str:
+        return f"{self.reports_dir}summary.json"
+
+    @property
+    def quarantine(self) -> str:
+        return f"{self.reports_dir}quarantine.parquet"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.reports_dir}alerts.json"
+
+    @property
+    def manifest(self) -> str:
+        """Written last: a day is published when, and only when, its manifest exists."""
+        return f"{self.reports_dir}manifest.json"

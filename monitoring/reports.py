@@ -1,0 +1,137 @@
+"""Everything Evidently: data definition from config, the three daily reports, their HTML and JSON.
+
+Evidently is imported inside `build_reports` only: importing it takes seconds, and DAG files must parse fast.
+Pitfalls of Evidently 0.7 handled here:
+- drift verdicts exist only as tests, so every report runs with `include_tests=True`;
+- automatic typing is never used: a `DataDefinition` always says which columns are numerical or categorical;
+- one all-missing column aborts a whole report, so such columns are left out and reported as skipped;
+- methods are always passed explicitly, so reports name them by id ("wasserstein"), never by display name;
+- DataDriftPreset computes each column's drift several times; one ValueDrift per column is cheaper.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+
+from monitoring.config import ModelConfig
+
+log = logging.getLogger(__name__)
+
+ALL_MISSING = "all values missing"
+
+
+@dataclass(frozen=True)
+class ColumnDriftResult:
+    column: str
+    kind: str  # "numerical" or "categorical"
+    method: str
+    threshold: float
+    score: float | None
+    drifted: bool
+    skipped: str | None = None  # why no drift was computed
+
+
+@dataclass(frozen=True)
+class RenderedReport:
+    name: str
+    html: str
+    json: str
+
+
+@dataclass(frozen=True)
+class ReportsOutcome:
+    feature_drift: tuple[ColumnDriftResult, ...]
+    prediction_drift: tuple[ColumnDriftResult, ...]
+    rendered: tuple[RenderedReport, ...]
+
+
+def _kind(model: ModelConfig, column: str) -> str:
+    return "categorical" if model.is_categorical(column) else "numerical"
+
+
+def _drift_metrics(model: ModelConfig, columns: list[str]) -> list:
+    from evidently.metrics import ValueDrift
+
+    metrics = []
+    for column in columns:
+        setting = model.drift_method(column)
+        metrics.append(ValueDrift(column=column, method=setting.method, threshold=setting.threshold))
+    return metrics
+
+
+def _drift_results(snapshot, model: ModelConfig) -> dict[str, ColumnDriftResult]:
+    """Per-column score from the metrics and verdict from the tests (FAIL = drifted)."""
+    document = snapshot.dict()
+    verdicts = {t["metric_config"]["metric_id"]: t["status"] for t in document.get("tests", [])}
+    results = {}
+    for metric in document["metrics"]:
+        config = metric["config"]
+        if not config.get("type", "").endswith(":ValueDrift"):
+            continue
+        status = verdicts.get(metric["id"])
+        if status not in ("SUCCESS", "FAIL"):
+            raise RuntimeError(f"Evidently gave no drift verdict for column {config['column']!r} (test status {status})")
+        results[config["column"]] = ColumnDriftResult(
+            column=config["column"], kind=_kind(model, config["column"]), method=config["method"],
+            threshold=float(config["threshold"]), score=float(metric["value"]), drifted=status == "FAIL",
+        )
+    return results
+
+
+def _skipped(model: ModelConfig, column: str, why: str) -> ColumnDriftResult:
+    setting = model.drift_method(column)
+    return ColumnDriftResult(column, _kind(model, column), setting.method, setting.threshold, None, False, why)
+
+
+def _render(name: str, snapshot) -> RenderedReport:
+    # save_html/save_json given a file object silently write nothing: render to strings and upload ourselves.
+    return RenderedReport(name, snapshot.get_html_str(as_iframe=False), json.dumps(json.loads(snapshot.json()),
+                                                                                   indent=2, sort_keys=True))
+
+
+def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> ReportsOutcome:
+    """Run data drift, prediction drift and data quality reports of `current` against `reference`."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataSummaryPreset
+
+    cols = model.columns
+    monitored = [*cols.features, *cols.predictions]
+    empty = {c for c in monitored if current[c].isna().all() or reference[c].isna().all()}
+    if empty:
+        log.warning("left out of the Evidently reports because every value is missing: %s", sorted(empty))
+    usable = [c for c in monitored if c not in empty]
+    definition = DataDefinition(
+        numerical_columns=[c for c in usable if _kind(model, c) == "numerical"],
+        categorical_columns=[c for c in usable if _kind(model, c) == "categorical"],
+    )
+    current_ds = Dataset.from_pandas(current[usable], data_definition=definition)
+    reference_ds = Dataset.from_pandas(reference[usable], data_definition=definition)
+
+    def run(metrics: list) -> object:
+        return Report(metrics, include_tests=True).run(current_data=current_ds, reference_data=reference_ds)
+
+    features = [c for c in cols.features if c not in empty]
+    predictions = [c for c in cols.predictions if c not in empty]
+    data_drift = run(_drift_metrics(model, features)) if features else None
+    prediction_drift = run(_drift_metrics(model, predictions)) if predictions else None
+    quality = Report([DataSummaryPreset(columns=usable)], include_tests=False).run(
+        current_data=current_ds, reference_data=reference_ds)
+
+    drift = {**(_drift_results(data_drift, model) if data_drift else {}),
+             **(_drift_results(prediction_drift, model) if prediction_drift else {})}
+    for column in empty:
+        drift[column] = _skipped(model, column, ALL_MISSING)
+    rendered = [_render("data_quality", quality)]
+    if data_drift:
+        rendered.append(_render("data_drift", data_drift))
+    if prediction_drift:
+        rendered.append(_render("prediction_drift", prediction_drift))
+    return ReportsOutcome(
+        feature_drift=tuple(drift[c] for c in cols.features),
+        prediction_drift=tuple(drift[c] for c in cols.predictions),
+        rendered=tuple(sorted(rendered, key=lambda r: r.name)),
+    )

@@ -1,0 +1,106 @@
+"""Findings from a day's summary: which drift and data-quality rules fire, how severe, and what to do."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+from monitoring.config import ModelConfig
+from monitoring.summary import DaySummary
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return ["info", "warning", "critical"].index(self.value)
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    severity: Severity
+    message: str
+    action: str
+    columns: list[str] = []
+
+
+def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+    """Every rule that fires on this day, most severe first, in a stable order."""
+    findings: list[Finding] = []
+    drift = summary.data_drift
+    if drift.dataset_drift:
+        findings.append(Finding(
+            rule="dataset_drift", severity=Severity.CRITICAL, columns=drift.drifted_features,
+            message=(f"{len(drift.drifted_features)} of {len(drift.features)} features drifted "
+                     f"({drift.drift_share:.0%}, threshold {drift.dataset_drift_share_threshold:.0%}): "
+                     f"{', '.join(drift.drifted_features)}."),
+            action="Open the data drift report, check the upstream sources of these features, and consider retraining.",
+        ))
+    elif drift.drifted_features:
+        findings.append(Finding(
+            rule="feature_drift", severity=Severity.WARNING, columns=drift.drifted_features,
+            message=f"Feature(s) drifted: {', '.join(drift.drifted_features)} (dataset drift not reached).",
+            action="Check whether the change in these features is expected.",
+        ))
+    prediction = summary.prediction_drift
+    if prediction.drifted:
+        drifted = sorted(c for c, r in prediction.columns.items() if r.drifted)
+        findings.append(Finding(
+            rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
+            message=(f"Prediction drift on {', '.join(drifted)}: mean score {_fmt(prediction.mean_score)} vs "
+                     f"{_fmt(prediction.reference_mean_score)} in the reference, positive rate "
+                     f"{_fmt(prediction.positive_rate)} vs {_fmt(prediction.reference_positive_rate)}."),
+            action="The model's output distribution changed; check the inputs and the business impact.",
+        ))
+    findings.extend(_quality_findings(summary, model))
+    return sorted(findings, key=lambda f: (-f.severity.rank, f.rule))
+
+
+def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+    limits = model.quality
+    findings = []
+    columns = summary.data_quality.columns
+    missing = sorted(c for c, q in columns.items() if q.missing_share > limits.max_missing_share)
+    if missing:
+        worst = max(columns[c].missing_share for c in missing)
+        findings.append(Finding(
+            rule="missing_values", severity=Severity.CRITICAL if worst >= 1.0 else Severity.WARNING, columns=missing,
+            message=(f"Missing values above {limits.max_missing_share:.0%} in {', '.join(missing)} "
+                     f"(worst {worst:.1%})."),
+            action="Check the feature pipeline that fills these columns.",
+        ))
+    new = sorted(c for c, q in columns.items() if (q.new_category_share or 0.0) > limits.max_new_category_share)
+    if new:
+        examples = "; ".join(f"{c}: {', '.join(columns[c].new_categories or [])}" for c in new)
+        findings.append(Finding(
+            rule="new_categories", severity=Severity.WARNING, columns=new,
+            message=f"Categories unseen in the reference above {limits.max_new_category_share:.0%} of rows ({examples}).",
+            action="Confirm the new values are legitimate; the model has never seen them.",
+        ))
+    out = sorted(c for c, q in columns.items() if (q.out_of_range_share or 0.0) > limits.max_out_of_range_share)
+    if out:
+        findings.append(Finding(
+            rule="out_of_range", severity=Severity.WARNING, columns=out,
+            message=(f"Values outside the reference's range above {limits.max_out_of_range_share:.0%} of rows in "
+                     f"{', '.join(out)}."),
+            action="Check for unit changes or upstream bugs in these columns.",
+        ))
+    if summary.rows.quarantined_share > limits.max_quarantined_share:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary.rows.quarantine_reasons.items()))
+        findings.append(Finding(
+            rule="quarantined_rows", severity=Severity.WARNING,
+            message=(f"{summary.rows.quarantined} of {summary.rows.read} rows ({summary.rows.quarantined_share:.1%}) "
+                     f"broke the data contract ({reasons})."),
+            action="Inspect quarantine.parquet beside this summary; each row carries its reason.",
+        ))
+    return findings
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,106 @@
+"""A small object-store interface over a boto3 S3 client.
+
+The DAG hands it `S3Hook(aws_conn_id).get_conn()`, tests and the CLI hand it a plain boto3 client: the library
+never needs to know which.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from botocore.exceptions import ClientError
+
+JSON = "application/json"
+HTML = "text/html; charset=utf-8"
+PARQUET = "application/vnd.apache.parquet"
+
+
+class StorageError(RuntimeError):
+    """An object could not be read or written; the message names the S3 URL."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+class ObjectStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        """Every object under `prefix`, sorted by key."""
+        objects: list[StoredObject] = []
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                objects.extend(StoredObject(o["Key"], int(o["Size"])) for o in page.get("Contents", []))
+        except ClientError as exc:
+            raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
+        return sorted(objects, key=lambda o: o.key)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageError(f"cannot check {self.url(key)}: {exc}") from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("404", "NoSuchKey"):
+                raise FileNotFoundError(f"{self.url(key)} does not exist") from None
+            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get_bytes(key))
+
+    def open(self, key: str) -> io.BytesIO:
+        return io.BytesIO(self.get_bytes(key))
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> str:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        except ClientError as exc:
+            raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
+        return self.url(key)
+
+    def put_json(self, key: str, document: Any) -> str:
+        return self.put_bytes(key, dumps(document), JSON)
+
+    def copy(self, source_key: str, target_key: str, content_type: str) -> str:
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket, Key=target_key, CopySource={"Bucket": self.bucket, "Key": source_key},
+                ContentType=content_type, MetadataDirective="REPLACE",
+            )
+        except ClientError as exc:
+            raise StorageError(f"cannot copy {self.url(source_key)} to {self.url(target_key)}: {exc}") from exc
+        return self.url(target_key)
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            raise StorageError(f"cannot delete {self.url(key)}: {exc}") from exc
+
+    def keys(self, prefix: str) -> Iterator[str]:
+        return (o.key for o in self.list(prefix))
+
+
+def dumps(document: Any) -> bytes:
+    """Deterministic JSON: sorted keys, fixed separators, UTF-8, trailing newline."""
+    return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()

@@ -1,0 +1,156 @@
+"""DaySummary: the typed summary of one model-day; `summary.json` is the contract everything downstream reads.
+
+Deterministic by construction: the same inputs and config give the same bytes (sorted keys, rounded floats,
+no wall-clock time). Run metadata (run id, times, versions) goes to the manifest instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from monitoring.quality import ColumnQuality
+from monitoring.reports import ColumnDriftResult, ReportsOutcome
+from monitoring.storage import dumps
+
+SCHEMA_VERSION = 1
+DIGITS = 6
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RowCounts(_Frozen):
+    read: int
+    valid: int
+    quarantined: int
+    quarantined_share: float
+    quarantine_reasons: dict[str, int]
+    sampled_for_reports: int
+    extra_columns: list[str]
+
+
+class ColumnDrift(_Frozen):
+    kind: str
+    method: str
+    threshold: float
+    score: float | None
+    drifted: bool
+    skipped: str | None = None
+
+
+class DataDrift(_Frozen):
+    dataset_drift: bool
+    drift_share: float
+    dataset_drift_share_threshold: float
+    drifted_features: list[str]
+    features: dict[str, ColumnDrift]
+
+
+class PredictionDrift(_Frozen):
+    drifted: bool
+    columns: dict[str, ColumnDrift]
+    mean_score: float | None
+    reference_mean_score: float | None
+    positive_rate: float | None
+    reference_positive_rate: float | None
+
+
+class ColumnQualityFigures(_Frozen):
+    kind: str
+    missing_share: float
+    mean: float | None = None
+    reference_mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    out_of_range_share: float | None = None
+    distinct: int | None = None
+    new_categories: list[str] | None = None
+    new_category_share: float | None = None
+
+
+class DataQuality(_Frozen):
+    max_missing_share: float
+    columns: dict[str, ColumnQualityFigures]
+
+
+class DaySummary(_Frozen):
+    schema_version: int = SCHEMA_VERSION
+    model: str
+    day: str
+    reference_version: str
+    reference_rows: int
+    files: list[dict[str, Any]]
+    rows: RowCounts
+    data_drift: DataDrift
+    prediction_drift: PredictionDrift
+    data_quality: DataQuality
+    reports: dict[str, str]
+
+    def to_json(self) -> bytes:
+        return dumps(_rounded(self.model_dump(mode="json")))
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, DIGITS) + 0.0
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _drift(result: ColumnDriftResult) -> ColumnDrift:
+    return ColumnDrift(kind=result.kind, method=result.method, threshold=result.threshold, score=result.score,
+                       drifted=result.drifted, skipped=result.skipped)
+
+
+def _quality(q: ColumnQuality) -> ColumnQualityFigures:
+    return ColumnQualityFigures(
+        kind=q.kind, missing_share=q.missing_share, mean=q.mean, reference_mean=q.reference_mean, min=q.min,
+        max=q.max, out_of_range_share=q.out_of_range_share, distinct=q.distinct,
+        new_categories=list(q.new_categories) if q.new_categories is not None else None,
+        new_category_share=q.new_category_share,
+    )
+
+
+def summarize(
+    *, model: str, day: dt.date, contract: dict[str, Any], files: list[dict[str, Any]], sampled_rows: int,
+    reference_version: str, reference_rows: int, outcome: ReportsOutcome, quality: tuple[ColumnQuality, ...],
+    dataset_drift_share: float, mean_score: float | None, reference_mean_score: float | None,
+    positive_rate: float | None, reference_positive_rate: float | None, reports: dict[str, str],
+) -> DaySummary:
+    features = {r.column: _drift(r) for r in outcome.feature_drift}
+    drifted = sorted(name for name, r in features.items() if r.drifted)
+    measured = [r for r in features.values() if r.skipped is None]
+    share = len(drifted) / len(measured) if measured else 0.0
+    columns = {q.column: _quality(q) for q in quality}
+    return DaySummary(
+        model=model, day=day.isoformat(), reference_version=reference_version, reference_rows=reference_rows,
+        files=files,
+        rows=RowCounts(read=contract["rows_read"], valid=contract["rows_valid"],
+                       quarantined=contract["rows_quarantined"], quarantined_share=contract["rejected_share"],
+                       quarantine_reasons=contract["reasons"], sampled_for_reports=sampled_rows,
+                       extra_columns=contract["extra_columns"]),
+        data_drift=DataDrift(dataset_drift=bool(measured) and share >= dataset_drift_share, drift_share=share,
+                             dataset_drift_share_threshold=dataset_drift_share, drifted_features=drifted,
+                             features=features),
+        prediction_drift=PredictionDrift(
+            drifted=any(r.drifted for r in outcome.prediction_drift),
+            columns={r.column: _drift(r) for r in outcome.prediction_drift},
+            mean_score=mean_score, reference_mean_score=reference_mean_score,
+            positive_rate=positive_rate, reference_positive_rate=reference_positive_rate,
+        ),
+        data_quality=DataQuality(max_missing_share=max((q.missing_share for q in quality), default=0.0),
+                                 columns=columns),
+        reports=reports,
+    )
+
+
+def summary_from_json(data: bytes) -> DaySummary:
+    return DaySummary.model_validate_json(data)
