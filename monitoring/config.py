@@ -61,9 +61,10 @@ class StorageConfig(_Strict):
     reference_prefix: str = "reference"
     reports_prefix: str = "reports"
     staging_prefix: str = "staging"
+    retraining_prefix: str = "retraining"
     log_format: LogFormat = LogFormat.PARQUET
 
-    @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix")
+    @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix", "retraining_prefix")
     @classmethod
     def _safe_prefix(cls, value: str) -> str:
         value = value.strip("/")
@@ -146,6 +147,7 @@ RetrainSignal = Literal["dataset_drift", "prediction_drift"]
 
 class RetrainingConfig(_Strict):
     dag_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    builtin: bool = Field(default=True, description="this project ships the DAG `dag_id`; false when it is your own")
     when_all: tuple[RetrainSignal, ...] = Field(
         default=("dataset_drift", "prediction_drift"),
         description="retraining is triggered on a day where all of these signals fire",
@@ -164,6 +166,7 @@ class ModelConfig(_Strict):
     owner: str = "ml-platform"
     schedule: str = Field(default="0 2 * * *", description="cron; each run processes the previous full day (UTC)")
     start_date: str = Field(default="2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    max_active_runs: int = Field(default=4, ge=1, le=64, description="days of this model processed at once")
     storage: StorageConfig
     columns: ColumnsConfig
     drift: DriftConfig = DriftConfig()

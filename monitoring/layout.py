@@ -36,6 +36,7 @@ class DayLayout:
     reference_prefix: str
     reports_prefix: str
     staging_prefix: str
+    retraining_prefix: str
 
     @classmethod
     def of(cls, model: ModelConfig, day: str | dt.date) -> DayLayout:
@@ -43,7 +44,7 @@ class DayLayout:
             raise LayoutError(f"model name {model.name!r} is not safe for an S3 key")
         s = model.storage
         return cls(s.bucket, model.name, parse_day(day), s.predictions_prefix, s.reference_prefix,
-                   s.reports_prefix, s.staging_prefix)
+                   s.reports_prefix, s.staging_prefix, s.retraining_prefix)
 
     @property
     def partition(self) -> str:
@@ -111,3 +112,8 @@ class DayLayout:
     def manifest(self) -> str:
         """Written last: a day is published when, and only when, its manifest exists."""
         return f"{self.reports_dir}manifest.json"
+
+    @property
+    def retraining_request(self) -> str:
+        """The retraining request raised for this day, as received by the retraining DAG."""
+        return f"{self.retraining_prefix}/{self.model}/requests/{self.partition}.json"

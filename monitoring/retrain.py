@@ -42,3 +42,8 @@ def retrain_request(summary: DaySummary, model: ModelConfig, evidence: dict[str,
         return None
     return RetrainRequest(model=model.name, day=summary.day, dag_id=model.retraining.dag_id,
                           reasons=[present[s] for s in wanted], evidence=evidence)
+
+
+def record_request(store, layout, conf: dict, run: dict) -> str:
+    """Store a received retraining request with its evidence; returns its S3 URL."""
+    return store.put_json(layout.retraining_request, {"request": conf, "received_by": run})

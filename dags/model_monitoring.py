@@ -1,0 +1,149 @@
+"""
+### Daily model monitoring
+
+One DAG per model of `config/models.yaml` (`monitor_<model>`). Each run processes **one UTC day: the run's data
+interval**, so scheduled runs, backfills and reruns of a day all read and write the same keys.
+
+```
+check_partition -> validate -> evidently_reports -> publish -> decide -+-> alert
+                                                                       +-> trigger_retraining
+                                                                       +-> healthy
+```
+
+| task | what it does |
+|---|---|
+| `check_partition` | lists `predictions/<model>/dt=<day>/`; fails naming the prefix when the day has no logs (retried: logs may land late) |
+| `validate` | applies the data contract; rejected rows go to `quarantine.parquet` with a `reason` column; fails when more than `contract.max_rejected_share` is rejected |
+| `evidently_reports` | data drift (features), prediction drift (score, decision), data quality, against the current reference version |
+| `publish` | writes the HTML and JSON reports and `summary.json` to `reports/<model>/dt=<day>/`, `manifest.json` last |
+| `decide` | evaluates the drift and quality rules and the retraining rule on the published summary |
+| `alert` | writes `alerts.json` beside the reports and logs each finding at error level |
+| `trigger_retraining` | starts the model's retraining DAG with the model, the day, the reasons and links to the evidence |
+| `healthy` | nothing fired; removes an alert record left by an earlier run of the same day |
+
+Evidently, pandas and boto3 are imported inside tasks only: this file parses in milliseconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, CronDataIntervalTimetable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from monitoring.config import ModelConfig, load_config
+
+DEFAULT_ARGS = {
+    "retries": 2,
+    "retry_delay": dt.timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+}
+
+
+def _store(model: ModelConfig):
+    """The model's bucket through its Airflow connection (credentials and endpoint live in the connection)."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from monitoring.storage import ObjectStore
+
+    return ObjectStore(S3Hook(aws_conn_id=model.storage.aws_conn_id).get_conn(), model.storage.bucket)
+
+
+def _day() -> str:
+    """The processed day: the start of the run's data interval, whatever triggered the run."""
+    return get_current_context()["data_interval_start"].date().isoformat()
+
+
+def _fail_without_retry(exc: Exception) -> AirflowFailException:
+    """Bad data or config will not fix itself on retry: fail at once with the library's message."""
+    return AirflowFailException(f"{type(exc).__name__}: {exc}")
+
+
+def build_monitoring_dag(model: ModelConfig) -> DAG:
+    with DAG(
+        dag_id=f"monitor_{model.name}",
+        description=f"Daily drift, prediction-drift and data-quality monitoring of {model.name}",
+        doc_md=__doc__ + (f"\n\n**Model:** {model.description}" if model.description else ""),
+        schedule=CronDataIntervalTimetable(model.schedule, timezone="UTC"),
+        start_date=pendulum.parse(model.start_date, tz="UTC"),
+        catchup=False,
+        max_active_runs=model.max_active_runs,
+        default_args={**DEFAULT_ARGS, "owner": model.owner},
+        tags=["monitoring", f"model:{model.name}", model.task.value],
+        render_template_as_native_obj=True,
+    ) as monitoring_dag:
+
+        @task
+        def check_partition() -> int:
+            from monitoring import pipeline
+
+            return len(pipeline.find_day_files(_store(model), model, _day()))
+
+        @task
+        def validate() -> dict:
+            from monitoring import contract, pipeline
+
+            try:
+                return pipeline.validate_day(_store(model), model, _day())
+            except (contract.ContractError, pipeline.ingest.IngestError) as exc:
+                raise _fail_without_retry(exc) from exc
+
+        @task
+        def evidently_reports() -> dict:
+            from monitoring import contract, pipeline
+
+            try:
+                return pipeline.report_day(_store(model), model, _day())
+            except (contract.ContractError, pipeline.MissingReferenceError) as exc:
+                raise _fail_without_retry(exc) from exc
+
+        @task
+        def publish() -> dict:
+            from monitoring import pipeline
+
+            context = get_current_context()
+            run = {"dag_id": context["dag"].dag_id, "run_id": context["run_id"],
+                   "try_number": context["ti"].try_number}
+            return pipeline.publish_day(_store(model), model, _day(), run)
+
+        @task.branch
+        def decide() -> list[str]:
+            from monitoring import pipeline
+
+            decision = pipeline.decide_day(_store(model), model, _day())
+            if decision.retrain:
+                get_current_context()["ti"].xcom_push(key="retrain_conf", value=decision.retrain.conf())
+            return decision.branches
+
+        @task
+        def alert() -> str | None:
+            from monitoring import pipeline
+
+            store, day = _store(model), _day()
+            return pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day))
+
+        @task
+        def healthy() -> None:
+            from monitoring import pipeline
+
+            store, day = _store(model), _day()
+            pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day))
+
+        trigger_retraining = TriggerDagRunOperator(
+            task_id="trigger_retraining",
+            trigger_dag_id=model.retraining.dag_id,
+            # One retraining request per model-day: a rerun or backfill of the day does not start a second one.
+            trigger_run_id=f"monitoring__{model.name}__{{{{ data_interval_start | ds }}}}",
+            conf="{{ ti.xcom_pull(task_ids='decide', key='retrain_conf') }}",
+            skip_when_already_exists=True,
+        )
+
+        check_partition() >> validate() >> evidently_reports() >> publish() >> decide() >> [
+            alert(), trigger_retraining, healthy()]
+    return monitoring_dag
+
+
+for _model in load_config().models:
+    globals()[f"monitor_{_model.name}"] = build_monitoring_dag(_model)

@@ -1,0 +1,250 @@
+"""The demo: a local S3 server, demo data, `airflow standalone`, and a 21-day backfill through Airflow.
+
+    python -m demo.run start     # what `make demo` runs
+    python -m demo.run stop      # what `make demo-stop` runs
+
+Everything it writes stays in the repository's ignored `.demo/` folder; `stop` ends every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".demo"
+BIN = Path(sys.executable).parent
+BUCKET = "ml-monitoring"
+MODEL = "loan_approval"
+DAG_ID = f"monitor_{MODEL}"
+RETRAIN_DAG_ID = f"retrain_{MODEL}"
+DAYS = 21
+S3_PORT = int(os.environ.get("DEMO_S3_PORT", "5055"))
+AIRFLOW_PORT = int(os.environ.get("DEMO_AIRFLOW_PORT", "8080"))
+ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
+PASSWORD_FILE = STATE / "airflow" / "simple_auth_manager_passwords.json.generated"
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def airflow_env() -> dict[str, str]:
+    home = STATE / "airflow"
+    connection = {"conn_type": "aws", "login": "demo", "password": "demo",
+                  "extra": {"endpoint_url": ENDPOINT, "region_name": "us-east-1"}}
+    return {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{AIRFLOW_PORT}",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "demo.airflow_settings.SQLITE_CONNECT_ARGS",
+        "AIRFLOW_CONN_MONITORING_S3": json.dumps(connection),
+        "MONITORING_CONFIG": str(ROOT / "config" / "models.yaml"),
+        "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
+        "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def start_process(name: str, command: list[str], env: dict[str, str]) -> None:
+    log = open(STATE / f"{name}.log", "ab")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                               start_new_session=True)
+    (STATE / f"{name}.pid").write_text(str(process.pid))
+    say(f"started {name} (pid {process.pid}, log {STATE / (name + '.log')})")
+
+
+def wait_for(what: str, check, timeout: float, every: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(every)
+    raise SystemExit(f"[demo] gave up waiting for {what} after {timeout:.0f}s; see the logs in {STATE}")
+
+
+class AirflowApi:
+    """The Airflow REST API, as the UI uses it (the CLI would write to SQLite beside the scheduler and lock it)."""
+
+    def __init__(self, base_url: str, password_file: Path) -> None:
+        self.base_url = base_url
+        self.password_file = password_file
+        self.token: str | None = None
+
+    def login(self) -> bool:
+        import requests
+
+        try:
+            password = json.loads(self.password_file.read_text())["admin"]
+            response = requests.post(f"{self.base_url}/auth/token", timeout=10,
+                                     json={"username": "admin", "password": password})
+        except (requests.RequestException, OSError, KeyError, ValueError):
+            return False
+        if response.status_code != 201:
+            return False
+        self.token = response.json()["access_token"]
+        return True
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        import requests
+
+        for attempt in range(10):
+            response = requests.request(method, f"{self.base_url}/api/v2{path}", timeout=90,
+                                        headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
+            if response.status_code != 503:  # 503: SQLite was locked by another writer; try again shortly
+                break
+            time.sleep(2 + 2 * attempt)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
+        return response.json()
+
+    def has_dag(self, dag_id: str) -> bool:
+        try:
+            return bool(self.call("GET", f"/dags/{dag_id}"))
+        except RuntimeError:
+            return False
+
+    def unpause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def backfill(self, dag_id: str, first: dt.date, last: dt.date, max_active_runs: int) -> dict:
+        return self.call("POST", "/backfills", json={
+            "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
+            "max_active_runs": max_active_runs, "reprocess_behavior": "none"})
+
+    def runs(self, dag_id: str) -> dict[str, str]:
+        """Day (logical date) -> state of the DAG's runs."""
+        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+        return {run["logical_date"][:10]: run["state"] for run in runs if run.get("logical_date")}
+
+
+def start() -> None:
+    STATE.mkdir(exist_ok=True)
+    for port, what in ((S3_PORT, "the local S3 server"), (AIRFLOW_PORT, "the Airflow UI")):
+        if not port_is_free(port):
+            raise SystemExit(f"[demo] port {port} for {what} is taken: run `make demo-stop`, or set "
+                             f"DEMO_S3_PORT / DEMO_AIRFLOW_PORT to free ports.")
+    env = airflow_env()
+    start_process("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(S3_PORT)], env)
+    wait_for("the local S3 server", lambda: not port_is_free(S3_PORT), 30, 0.5)
+
+    import boto3
+
+    from demo.seed import allow_public_reports, demo_days, seed
+
+    end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    days = demo_days(DAYS, end)
+    say(f"generating the demo data: a loan-approval model and {DAYS} days of logs, {days[0]} to {days[-1]}, "
+        f"drift from day 12 ({days[11]})")
+    client = boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1",
+                          aws_access_key_id="demo", aws_secret_access_key="demo")
+    seed(client, BUCKET, days)
+    allow_public_reports(client, BUCKET)
+
+    start_process("airflow", [str(BIN / "airflow"), "standalone"], env)
+    api = AirflowApi(f"http://127.0.0.1:{AIRFLOW_PORT}", PASSWORD_FILE)
+    wait_for("the Airflow API server", api.login, 300, 3)
+    wait_for("the Airflow DAGs to be parsed", lambda: api.has_dag(DAG_ID) and api.has_dag(RETRAIN_DAG_ID), 300, 3)
+    for dag_id in (DAG_ID, RETRAIN_DAG_ID):
+        api.unpause(dag_id)
+    say(f"backfilling {DAYS} days through Airflow's REST API ({days[0]} to {days[-1]})")
+    api.backfill(DAG_ID, days[0], days[-1], max_active_runs=3)
+
+    wanted = {d.isoformat() for d in days}
+    started = time.monotonic()
+
+    def finished():
+        runs = {day: state for day, state in api.runs(DAG_ID).items() if day in wanted}
+        done = [d for d, s in runs.items() if s in ("success", "failed")]
+        say(f"{len(done)}/{DAYS} days finished ({time.monotonic() - started:.0f}s)")
+        return runs if len(done) == DAYS else None
+
+    runs = wait_for("the backfill", finished, 1800, 15)
+    report(client, days, runs)
+
+
+def report(client, days: list[dt.date], runs: dict[str, str]) -> None:
+    print()
+    print(f"{'day':<12}{'run':<9}{'rows':>6}{'quar.':>7}{'drift share':>13}  {'branch':<22}drifted features")
+    for number, day in enumerate(days, start=1):
+        prefix = f"reports/{MODEL}/dt={day.isoformat()}/"
+        try:
+            summary = json.loads(client.get_object(Bucket=BUCKET, Key=prefix + "summary.json")["Body"].read())
+        except client.exceptions.NoSuchKey:
+            print(f"{day!s:<12}{runs.get(day.isoformat(), '?'):<9}(no summary)")
+            continue
+        has_alerts = "Contents" in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "alerts.json")
+        drift = summary["data_drift"]
+        print(f"{day!s:<12}{runs.get(day.isoformat(), '?'):<9}{summary['rows']['read']:>6}"
+              f"{summary['rows']['quarantined']:>7}{drift['drift_share']:>13.2f}  "
+              f"{'alert' if has_alerts else 'healthy':<22}{', '.join(drift['drifted_features']) or '-'}")
+    first_drift = days[11].isoformat()
+    password = json.loads(PASSWORD_FILE.read_text()).get("admin", "?") if PASSWORD_FILE.exists() else "?"
+    print(f"""
+Reports (served over HTTP by the local S3 server):
+  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={first_drift}/data_drift.html      (the first drifted day)
+  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={first_drift}/summary.json
+  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={days[0].isoformat()}/data_drift.html      (a clean day)
+  any day: {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt=YYYY-MM-DD/{{data_drift,prediction_drift,data_quality}}.html
+Airflow UI: http://127.0.0.1:{AIRFLOW_PORT}  (user admin, password {password})
+Stop everything with: make demo-stop
+""")
+
+
+def stop() -> None:
+    stopped = False
+    for pid_file in sorted(STATE.glob("*.pid")):
+        pid = int(pid_file.read_text())
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            stopped = True
+            say(f"stopped {pid_file.stem} (pid {pid})")
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pid, 0)
+                time.sleep(0.5)
+            except ProcessLookupError:
+                break
+        else:
+            os.killpg(pid, signal.SIGKILL)
+        pid_file.unlink()
+    if not stopped:
+        say("nothing was running")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["start", "stop"])
+    args = parser.parse_args()
+    if args.command == "start":
+        start()
+    elif args.command == "stop":
+        stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Builders of prediction logs and S3 content shared by the tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import pandas as pd
+
+from demo import loan_data
+from demo.seed import seed_day, seed_reference
+from tests.conftest import BUCKET
+
+DAY = dt.date(2026, 10, 14)
+
+
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def day_log(trained, day: dt.date = DAY, rows: int = 400, day_number: int = 1) -> pd.DataFrame:
+    model, _ = trained
+    return loan_data.prediction_log(model, day, day_number, rows)
+
+
+def put(client, key: str, data: bytes | str) -> None:
+    client.put_object(Bucket=BUCKET, Key=key, Body=data.encode() if isinstance(data, str) else data)
+
+
+def put_frame(client, key: str, frame: pd.DataFrame) -> None:
+    if key.endswith(".parquet"):
+        put(client, key, parquet_bytes(frame))
+    elif key.endswith(".jsonl"):
+        put(client, key, frame.to_json(orient="records", lines=True, date_format="iso"))
+    else:
+        put(client, key, frame.to_csv(index=False))
+
+
+def seed_demo(client, trained, days: dict[dt.date, int], rows: int | None = None, bad_rows: int = 0) -> None:
+    """Reference plus the given days (day -> 1-based demo day number; drift from day 12)."""
+    model, reference = trained
+    seed_reference(client, BUCKET, model, reference)
+    for day, number in days.items():
+        seed_day(client, BUCKET, model, day, number, rows=rows, bad_rows=bad_rows)
+
+
+def get_json(client, key: str):
+    return json.loads(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())

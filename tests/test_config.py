@@ -1,0 +1,91 @@
+import copy
+
+import pytest
+import yaml
+
+from monitoring.config import ConfigError, load_config, parse_config
+from tests.conftest import ROOT
+
+BASE = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+
+
+def with_change(path: str, value, model: str = "loan_approval"):
+    document = copy.deepcopy(BASE)
+    node = document["models"][model]
+    *parents, leaf = path.split(".")
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
+    return document
+
+
+def test_the_shipped_config_loads_with_defaults_merged_under_each_model(config):
+    model = config.model("loan_approval")
+    assert model.storage.bucket == "ml-monitoring"
+    assert model.storage.aws_conn_id == "monitoring_s3"
+    assert model.contract.max_rejected_share == 0.05
+    assert model.columns.features[0] == "credit_score"
+    assert model.retraining.dag_id == "retrain_loan_approval"
+
+
+def test_an_unknown_key_names_the_model_and_the_key():
+    with pytest.raises(ConfigError, match=r"model 'loan_approval': key 'drift.treshold': unknown key"):
+        parse_config(with_change("drift.treshold", 0.3))
+
+
+@pytest.mark.parametrize("name", ["Loan", "../etc", "a/b", "", "x" * 64, "loan approval"])
+def test_a_model_name_unsafe_for_s3_keys_is_rejected(name):
+    document = copy.deepcopy(BASE)
+    document["models"] = {name: document["models"]["loan_approval"]}
+    with pytest.raises(ConfigError, match="must be 1-63 lowercase letters"):
+        parse_config(document)
+
+
+def test_a_column_listed_twice_is_rejected_with_both_roles():
+    with pytest.raises(ConfigError, match=r"key 'columns': column 'state' is listed both as numerical and as categorical"):
+        parse_config(with_change("columns.numerical", ["credit_score", "state"]))
+
+
+def test_a_drift_override_for_an_unknown_column_is_rejected():
+    with pytest.raises(ConfigError, match=r"drift.columns names 'salary', which is not a feature"):
+        parse_config(with_change("drift.columns", {"salary": {"method": "psi", "threshold": 0.2}}))
+
+
+def test_a_drift_method_that_does_not_fit_the_column_kind_is_rejected():
+    with pytest.raises(ConfigError, match=r"drift.columns.state.method 'wasserstein' is not one of"):
+        parse_config(with_change("drift.columns", {"state": {"method": "wasserstein", "threshold": 0.2}}))
+
+
+def test_a_per_column_drift_override_wins_over_the_kind_default():
+    model = parse_config(with_change("drift.columns", {"credit_score": {"method": "psi", "threshold": 0.2}})).models[0]
+    assert (model.drift_method("credit_score").method, model.drift_method("credit_score").threshold) == ("psi", 0.2)
+    assert model.drift_method("loan_amount").method == "wasserstein"
+    assert model.drift_method("state").method == "jensenshannon"
+    assert model.drift_method("approved").method == "jensenshannon"  # the 0/1 decision is categorical
+
+
+def test_a_missing_required_setting_is_named():
+    document = copy.deepcopy(BASE)
+    del document["models"]["loan_approval"]["columns"]["score"]
+    with pytest.raises(ConfigError, match=r"key 'columns.score': Field required"):
+        parse_config(document)
+
+
+def test_an_unsafe_prefix_is_rejected():
+    with pytest.raises(ConfigError, match=r"key 'storage.reports_prefix'.*not a safe S3 prefix"):
+        parse_config(with_change("storage.reports_prefix", "../reports"))
+
+
+def test_an_unknown_log_format_is_rejected():
+    with pytest.raises(ConfigError, match=r"key 'storage.log_format'"):
+        parse_config(with_change("storage.log_format", "xlsx"))
+
+
+def test_a_missing_file_says_how_to_point_at_one(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist .*MONITORING_CONFIG"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_unknown_top_level_keys_are_rejected():
+    with pytest.raises(ConfigError, match=r"unknown top-level key\(s\) \['model'\]"):
+        parse_config({"model": {}})

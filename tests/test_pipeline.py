@@ -1,0 +1,164 @@
+"""The daily flow through the library alone (no Airflow), against moto's S3."""
+
+import datetime as dt
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from demo.loan_data import INJECTED_DRIFT
+from monitoring import pipeline
+from monitoring.layout import DayLayout
+from tests.conftest import BUCKET
+from tests.helpers import get_json, put_frame, seed_demo
+
+CLEAN, DRIFTED = dt.date(2026, 10, 5), dt.date(2026, 10, 14)
+DEMO_DAYS = {CLEAN: 5, DRIFTED: 14}
+
+
+@pytest.fixture
+def seeded(s3_client, trained):
+    seed_demo(s3_client, trained, DEMO_DAYS, rows=1500)
+    return s3_client
+
+
+def keys(client, prefix):
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
+
+
+def content_type(client, key):
+    return client.head_object(Bucket=BUCKET, Key=key)["ContentType"]
+
+
+def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_model):
+    decision = pipeline.run_day(store, loan_model, CLEAN)
+    prefix = "reports/loan_approval/dt=2026-10-05/"
+    names = [k.removeprefix(prefix) for k in keys(seeded, prefix)]
+    assert names == ["data_drift.html", "data_drift.json", "data_quality.html", "data_quality.json",
+                     "manifest.json", "prediction_drift.html", "prediction_drift.json", "summary.json"]
+    for name in names:
+        expected = "text/html" if name.endswith(".html") else "application/json"
+        assert content_type(seeded, prefix + name).startswith(expected), name
+    assert decision.branches == ["healthy"]
+    summary = get_json(seeded, prefix + "summary.json")
+    assert summary["data_drift"]["drifted_features"] == []
+    assert summary["rows"] == {"read": 1500, "valid": 1500, "quarantined": 0, "quarantined_share": 0.0,
+                               "quarantine_reasons": {}, "sampled_for_reports": 1500,
+                               "extra_columns": ["latency_ms", "model_version"]}
+    html = seeded.get_object(Bucket=BUCKET, Key=prefix + "data_drift.html")["Body"].read().decode()
+    assert "annual_income" in html and len(html) > 100_000
+
+
+def test_a_drifted_day_flags_exactly_the_injected_features_and_alerts(seeded, store, loan_model):
+    decision = pipeline.run_day(store, loan_model, DRIFTED)
+    summary = get_json(seeded, "reports/loan_approval/dt=2026-10-14/summary.json")
+    drift = summary["data_drift"]
+    assert drift["drifted_features"] == sorted(INJECTED_DRIFT)
+    assert drift["dataset_drift"] is True
+    assert drift["features"]["annual_income"]["method"] == "wasserstein"
+    assert drift["features"]["loan_purpose"]["method"] == "jensenshannon"
+    assert summary["prediction_drift"]["drifted"] is True
+    assert "crypto_investment" in summary["data_quality"]["columns"]["loan_purpose"]["new_categories"]
+    assert decision.branches == ["alert", "trigger_retraining"]
+    assert {f.rule for f in decision.findings} >= {"dataset_drift", "prediction_drift", "new_categories"}
+    record = get_json(seeded, "reports/loan_approval/dt=2026-10-14/alerts.json")
+    assert record["severity"] == "critical"
+    assert record["reports"]["data_drift"] == "s3://ml-monitoring/reports/loan_approval/dt=2026-10-14/data_drift.html"
+    assert decision.retrain.conf()["reasons"][0].startswith("dataset drift: 22% of features drifted")
+
+
+def test_a_rerun_of_a_day_rewrites_the_same_keys_with_identical_summary_and_reports(seeded, store, loan_model):
+    pipeline.run_day(store, loan_model, DRIFTED)
+    prefix = "reports/loan_approval/dt=2026-10-14/"
+    first = {k: seeded.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(seeded, prefix)}
+    pipeline.run_day(store, loan_model, DRIFTED)
+    second = {k: seeded.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(seeded, prefix)}
+    assert first.keys() == second.keys()
+    assert first[prefix + "summary.json"] == second[prefix + "summary.json"]
+    assert first[prefix + "alerts.json"] == second[prefix + "alerts.json"]
+    for name in ("data_drift", "prediction_drift", "data_quality"):
+        assert json.loads(first[prefix + f"{name}.json"]) == json.loads(second[prefix + f"{name}.json"])
+
+
+def test_rejected_rows_are_published_with_reasons_and_cleared_when_the_day_is_fixed(s3_client, store, loan_model,
+                                                                                      trained):
+    seed_demo(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=8)
+    pipeline.run_day(store, loan_model, CLEAN)
+    prefix = "reports/loan_approval/dt=2026-10-05/"
+    quarantine = pd.read_parquet(io.BytesIO(s3_client.get_object(Bucket=BUCKET, Key=prefix + "quarantine.parquet")
+                                            ["Body"].read()))
+    assert len(quarantine) == 8 and quarantine["reason"].notna().all()
+    assert content_type(s3_client, prefix + "quarantine.parquet") == "application/vnd.apache.parquet"
+    summary = get_json(s3_client, prefix + "summary.json")
+    assert summary["rows"]["read"] == 1000 and summary["rows"]["valid"] + summary["rows"]["quarantined"] == 1000
+    assert sum(summary["rows"]["quarantine_reasons"].values()) >= 8
+
+    seed_demo(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=0)  # the producer re-exported a clean day
+    pipeline.run_day(store, loan_model, CLEAN)
+    assert prefix + "quarantine.parquet" not in keys(s3_client, prefix)
+
+
+def test_an_alert_record_of_an_earlier_run_is_removed_when_the_day_is_healthy_now(seeded, store, loan_model):
+    pipeline.run_day(store, loan_model, DRIFTED)
+    assert "reports/loan_approval/dt=2026-10-14/alerts.json" in keys(seeded, "reports/")
+    relaxed = loan_model.model_copy(update={
+        "drift": loan_model.drift.model_copy(update={"numerical_threshold": 5.0, "categorical_threshold": 0.99}),
+        "quality": loan_model.quality.model_copy(update={"max_new_category_share": 1.0}),
+    })
+    decision = pipeline.run_day(store, relaxed, DRIFTED)
+    assert decision.branches == ["healthy"]
+    assert "reports/loan_approval/dt=2026-10-14/alerts.json" not in keys(seeded, "reports/")
+
+
+def test_an_all_missing_feature_does_not_abort_the_reports(s3_client, store, loan_model, trained):
+    seed_demo(s3_client, trained, {}, rows=10)
+    model, _ = trained
+    from demo.loan_data import prediction_log
+    frame = prediction_log(model, CLEAN, 5, 800)
+    frame["debt_to_income"] = np.nan
+    put_frame(s3_client, "predictions/loan_approval/dt=2026-10-05/part-0.parquet", frame)
+    decision = pipeline.run_day(store, loan_model, CLEAN)
+    summary = get_json(s3_client, "reports/loan_approval/dt=2026-10-05/summary.json")
+    assert summary["data_drift"]["features"]["debt_to_income"]["skipped"] == "all values missing"
+    assert summary["data_quality"]["columns"]["debt_to_income"]["missing_share"] == 1.0
+    missing = [f for f in decision.findings if f.rule == "missing_values"]
+    assert missing and missing[0].severity.value == "critical" and missing[0].columns == ["debt_to_income"]
+
+
+def test_large_days_are_sampled_for_evidently_by_id_hash_deterministically(seeded, store, loan_model):
+    capped = loan_model.model_copy(update={"reports": loan_model.reports.model_copy(update={"max_rows": 1000})})
+    pipeline.run_day(store, capped, CLEAN)
+    first = seeded.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-05/summary.json")["Body"].read()
+    pipeline.run_day(store, capped, CLEAN)
+    second = seeded.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-05/summary.json")["Body"].read()
+    summary = json.loads(first)
+    assert summary["rows"]["sampled_for_reports"] == 1000 and summary["rows"]["valid"] == 1500
+    assert first == second
+
+
+def test_a_missing_reference_says_what_to_upload(s3_client, store, loan_model, trained):
+    model, _ = trained
+    from demo.seed import seed_day
+    seed_day(s3_client, BUCKET, model, CLEAN, 5, rows=200)
+    pipeline.validate_day(store, loan_model, CLEAN)
+    with pytest.raises(pipeline.MissingReferenceError,
+                       match=r"s3://ml-monitoring/reference/loan_approval/CURRENT.json does not exist"):
+        pipeline.report_day(store, loan_model, CLEAN)
+
+
+def test_a_day_without_manifest_is_not_trusted_by_readers(seeded, store, loan_model):
+    pipeline.run_day(store, loan_model, CLEAN)
+    store.delete(DayLayout.of(loan_model, CLEAN).manifest)
+    with pytest.raises(FileNotFoundError, match="is not published"):
+        pipeline.decide_day(store, loan_model, CLEAN)
+
+
+def test_a_publish_that_fails_midway_leaves_no_manifest(seeded, store, loan_model):
+    pipeline.run_day(store, loan_model, CLEAN)
+    layout = DayLayout.of(loan_model, CLEAN)
+    store.delete(f"{layout.staging_dir}summary.json")  # as if the report task had died before staging it
+    with pytest.raises(FileNotFoundError):
+        pipeline.publish_day(store, loan_model, CLEAN)
+    assert not store.exists(layout.manifest)
