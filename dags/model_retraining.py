@@ -12,11 +12,14 @@ automatically: it receives the same conf.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from monitoring.config import ModelConfig, load_config
+
+log = logging.getLogger(__name__)
 
 
 def build_retraining_dag(model: ModelConfig) -> DAG:
@@ -52,7 +55,7 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
             store = ObjectStore(S3Hook(aws_conn_id=model.storage.aws_conn_id).get_conn(), model.storage.bucket)
             url = record(store, DayLayout.of(model, conf["day"]), conf,
                          {"dag_id": context["dag"].dag_id, "run_id": context["run_id"]})
-            context["ti"].log.info("retraining requested for %s on %s because %s; recorded at %s",
+            log.info("retraining requested for %s on %s because %s; recorded at %s",
                                    model.name, conf["day"], "; ".join(conf["reasons"]) or "(no reason given)", url)
             return url
 

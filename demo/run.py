@@ -84,8 +84,16 @@ def wait_for(what: str, check, timeout: float, every: float = 2.0):
     raise SystemExit(f"[demo] gave up waiting for {what} after {timeout:.0f}s; see the logs in {STATE}")
 
 
+def run_airflow(*args: str, env: dict[str, str]) -> None:
+    result = subprocess.run([str(BIN / "airflow"), *args], env=env, capture_output=True, text=True, cwd=ROOT)
+    with open(STATE / "airflow-cli.log", "a") as log:
+        log.write(f"$ airflow {' '.join(args)}\n{result.stdout}\n{result.stderr}\n")
+    if result.returncode != 0:
+        raise SystemExit(f"[demo] `airflow {' '.join(args)}` failed; see {STATE / 'airflow-cli.log'}")
+
+
 class AirflowApi:
-    """The Airflow REST API, as the UI uses it (the CLI would write to SQLite beside the scheduler and lock it)."""
+    """Read-only use of Airflow's REST API while the scheduler runs (the CLI would contend for SQLite's lock)."""
 
     def __init__(self, base_url: str, password_file: Path) -> None:
         self.base_url = base_url
@@ -119,20 +127,6 @@ class AirflowApi:
             raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json()
 
-    def has_dag(self, dag_id: str) -> bool:
-        try:
-            return bool(self.call("GET", f"/dags/{dag_id}"))
-        except RuntimeError:
-            return False
-
-    def unpause(self, dag_id: str) -> None:
-        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-
-    def backfill(self, dag_id: str, first: dt.date, last: dt.date, max_active_runs: int) -> dict:
-        return self.call("POST", "/backfills", json={
-            "dag_id": dag_id, "from_date": f"{first}T00:00:00Z", "to_date": f"{last}T00:00:00Z",
-            "max_active_runs": max_active_runs, "reprocess_behavior": "none"})
-
     def runs(self, dag_id: str) -> dict[str, str]:
         """Day (logical date) -> state of the DAG's runs."""
         runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
@@ -162,14 +156,18 @@ def start() -> None:
     seed(client, BUCKET, days)
     allow_public_reports(client, BUCKET)
 
+    # SQLite takes one writer at a time and Airflow refuses (or the scheduler trips over) a backfill created while
+    # the scheduler runs on it, so the backfill is created first and `airflow standalone` then runs it. With
+    # PostgreSQL (docker-compose) create it from the UI or POST /api/v2/backfills at any time.
+    for step in (["db", "migrate"], ["dags", "reserialize"], ["dags", "unpause", DAG_ID],
+                 ["dags", "unpause", RETRAIN_DAG_ID]):
+        run_airflow(*step, env=env)
+    say(f"creating a backfill of {DAYS} days ({days[0]} to {days[-1]})")
+    run_airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", days[0].isoformat(), "--to-date",
+                days[-1].isoformat(), "--max-active-runs", "3", env=env)
     start_process("airflow", [str(BIN / "airflow"), "standalone"], env)
     api = AirflowApi(f"http://127.0.0.1:{AIRFLOW_PORT}", PASSWORD_FILE)
     wait_for("the Airflow API server", api.login, 300, 3)
-    wait_for("the Airflow DAGs to be parsed", lambda: api.has_dag(DAG_ID) and api.has_dag(RETRAIN_DAG_ID), 300, 3)
-    for dag_id in (DAG_ID, RETRAIN_DAG_ID):
-        api.unpause(dag_id)
-    say(f"backfilling {DAYS} days through Airflow's REST API ({days[0]} to {days[-1]})")
-    api.backfill(DAG_ID, days[0], days[-1], max_active_runs=3)
 
     wanted = {d.isoformat() for d in days}
     started = time.monotonic()

@@ -1,0 +1,69 @@
+"""Every DAG file imports, is documented, tagged, retried, and parses fast without heavy imports."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+DAG_FILES = sorted((ROOT / "dags").glob("*.py"))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+def test_every_dag_file_imports_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert set(dagbag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval"}
+
+
+def test_every_dag_has_tags_doc_and_retries(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, dag_id
+        assert dag.doc_md and len(dag.doc_md) > 200, dag_id
+        for task in dag.tasks:
+            assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
+
+
+def test_the_monitoring_dag_processes_whole_days_from_its_data_interval(dagbag):
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = dagbag.dags["monitor_loan_approval"]
+    assert isinstance(dag.timetable, CronDataIntervalTimetable)
+    assert dag.catchup is False
+    assert "model:loan_approval" in dag.tags
+    assert set(dag.task_ids) == {"check_partition", "validate", "evidently_reports", "publish", "decide", "alert",
+                                 "trigger_retraining", "healthy"}
+    assert dag.get_task("decide").downstream_task_ids == {"alert", "trigger_retraining", "healthy"}
+    assert dag.get_task("trigger_retraining").trigger_dag_id == "retrain_loan_approval"
+
+
+PARSE = """
+import json, runpy, sys, time
+import airflow.sdk
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+start = time.process_time()
+runpy.run_path(sys.argv[1])
+print(json.dumps({"cpu": time.process_time() - start,
+                  "heavy": sorted(m for m in ("evidently", "pandas", "sklearn", "boto3", "pyarrow") if m in sys.modules)}))
+"""
+
+
+@pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
+def test_a_dag_file_parses_in_under_a_second_of_cpu_without_heavy_imports(dag_file):
+    out = subprocess.run([sys.executable, "-c", PARSE, str(dag_file)], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["heavy"] == []
+    assert result["cpu"] < 1.0
+
+
+def test_the_library_imports_no_airflow():
+    code = "import sys, monitoring.pipeline, monitoring.reports, monitoring.cli; print([m for m in sys.modules if m.startswith('airflow')])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,143 @@
+"""The real DAGs, run with `dag.test()` against moto's S3 server on loopback (a real HTTP endpoint)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from demo.loan_data import INJECTED_DRIFT
+from tests.conftest import BUCKET, ROOT
+from tests.helpers import seed_demo
+
+pytestmark = pytest.mark.e2e
+
+CLEAN, DRIFTED = dt.date(2026, 10, 5), dt.date(2026, 10, 14)
+
+
+@pytest.fixture(scope="module")
+def airflow_db():
+    """A fresh SQLite metadata database in this test run's own AIRFLOW_HOME."""
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def s3(s3_server, trained):
+    os.environ["AIRFLOW_CONN_MONITORING_S3"] = json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    seed_demo(client, trained, {CLEAN: 5, DRIFTED: 14}, rows=2000, bad_rows=3)
+    yield client
+    os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def run_monitoring(dags, day: dt.date):
+    """A manual run processes the last full day before its logical date: run at day+1 00:00 to process `day`."""
+    import pendulum
+
+    run = dags["monitor_loan_approval"].test(logical_date=pendulum.datetime(day.year, day.month, day.day,
+                                                                            tz="UTC").add(days=1))
+    assert run.data_interval_start.date() == day
+    return run, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def read(client, key: str) -> bytes:
+    return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def report_keys(client, day: dt.date) -> dict[str, str]:
+    prefix = f"reports/loan_approval/dt={day.isoformat()}/"
+    listing = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    return {o["Key"].removeprefix(prefix): client.head_object(Bucket=BUCKET, Key=o["Key"])["ContentType"]
+            for o in listing}
+
+
+def test_a_clean_day_runs_through_airflow_and_takes_the_healthy_branch(dags, s3):
+    run, states = run_monitoring(dags, CLEAN)
+    assert str(run.state) == "success"
+    assert states["healthy"] == "success"
+    assert states["alert"] == "skipped" and states["trigger_retraining"] == "skipped"
+    keys = report_keys(s3, CLEAN)
+    for name in ("data_drift", "prediction_drift", "data_quality"):
+        assert keys[f"{name}.html"].startswith("text/html")
+        assert keys[f"{name}.json"] == "application/json"
+    assert keys["summary.json"] == "application/json"
+    assert keys["quarantine.parquet"] == "application/vnd.apache.parquet"
+    assert "alerts.json" not in keys
+    summary = json.loads(read(s3, "reports/loan_approval/dt=2026-10-05/summary.json"))
+    assert summary["data_drift"]["drifted_features"] == [] and summary["data_drift"]["dataset_drift"] is False
+    assert summary["rows"]["read"] == 2000 and summary["rows"]["quarantined"] == 3
+
+
+def test_a_drifted_day_alerts_flags_the_injected_features_and_triggers_retraining(dags, s3):
+    run, states = run_monitoring(dags, DRIFTED)
+    assert str(run.state) == "success"
+    assert states["alert"] == "success" and states["trigger_retraining"] == "success"
+    assert states["healthy"] == "skipped"
+    summary = json.loads(read(s3, "reports/loan_approval/dt=2026-10-14/summary.json"))
+    assert summary["data_drift"]["drifted_features"] == sorted(INJECTED_DRIFT)
+    assert summary["prediction_drift"]["drifted"] is True
+    alerts = json.loads(read(s3, "reports/loan_approval/dt=2026-10-14/alerts.json"))
+    assert {f["rule"] for f in alerts["findings"]} >= {"dataset_drift", "prediction_drift", "new_categories"}
+
+    from airflow.models.dagrun import DagRun
+
+    retrain_runs = DagRun.find(dag_id="retrain_loan_approval")
+    assert [r.run_id for r in retrain_runs] == ["monitoring__loan_approval__2026-10-14"]
+    conf = retrain_runs[0].conf
+    assert conf["model"] == "loan_approval" and conf["day"] == "2026-10-14"
+    assert conf["reasons"][0].startswith("dataset drift")
+    assert conf["evidence"]["data_drift"].endswith("reports/loan_approval/dt=2026-10-14/data_drift.html")
+
+    # The retraining DAG receives that conf and records the request with its evidence.
+    retrain = dags["retrain_loan_approval"].test(run_conf=conf)
+    assert str(retrain.state) == "success"
+    recorded = json.loads(read(s3, "retraining/loan_approval/requests/dt=2026-10-14.json"))
+    assert recorded["request"] == conf
+
+
+def test_a_rerun_of_a_day_overwrites_the_same_keys_with_an_identical_summary(dags, s3):
+    run_monitoring(dags, DRIFTED)
+    prefix = "reports/loan_approval/dt=2026-10-14/"
+    before = {name: read(s3, prefix + name) for name in report_keys(s3, DRIFTED)}
+    _, states = run_monitoring(dags, DRIFTED)
+    after = {name: read(s3, prefix + name) for name in report_keys(s3, DRIFTED)}
+    assert before.keys() == after.keys()
+    assert after["summary.json"] == before["summary.json"]
+    assert after["alerts.json"] == before["alerts.json"]
+    for name in ("data_drift.json", "prediction_drift.json", "data_quality.json"):
+        assert json.loads(after[name]) == json.loads(before[name])
+    # The day's retraining request already exists: the rerun does not start a second one.
+    assert states["trigger_retraining"] == "skipped"
+    from airflow.models.dagrun import DagRun
+
+    assert len(DagRun.find(dag_id="retrain_loan_approval", run_id="monitoring__loan_approval__2026-10-14")) == 1
+
+
+def test_a_day_without_logs_fails_naming_the_missing_prefix(dags, s3, caplog):
+    day = dt.date(2026, 10, 20)
+    from monitoring import pipeline
+    from monitoring.config import load_config
+    from monitoring.ingest import MissingPartitionError
+    from monitoring.storage import ObjectStore
+
+    model = load_config().model("loan_approval")
+    with pytest.raises(MissingPartitionError,
+                       match=r"no prediction logs under s3://ml-monitoring/predictions/loan_approval/dt=2026-10-20/"):
+        pipeline.find_day_files(ObjectStore(s3, BUCKET), model, day)
