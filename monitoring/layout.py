@@ -101,6 +101,11 @@ class DayLayout:
         return f"{self.reports_dir}summary.json"
 
     @property
+    def day_page(self) -> str:
+        """The page stakeholders open first: status, findings in plain words, links to the full reports."""
+        return f"{self.reports_dir}index.html"
+
+    @property
     def quarantine(self) -> str:
         return f"{self.reports_dir}quarantine.parquet"
 

@@ -160,8 +160,12 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
 
 # --- step 4 -------------------------------------------------------------------------------------------------------
 def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str, Any] | None = None) -> dict[str, str]:
+    from monitoring import site
+
     layout = DayLayout.of(model, day)
-    urls = publish.publish(store, layout, run or {})
+    summary = summary_from_json(store.get_bytes(publish.staged_summary(layout)))
+    page = site.render_day_page(summary, rules.evaluate(summary, model))
+    urls = publish.publish(store, layout, run or {}, page)
     for name, url in sorted(urls.items()):
         log.info("published %s", url)
     return urls
@@ -176,7 +180,7 @@ def read_summary(store: ObjectStore, model: ModelConfig, day: Any) -> DaySummary
 
 
 def evidence(store: ObjectStore, layout: DayLayout) -> dict[str, str]:
-    links = {"summary": store.url(layout.summary)}
+    links = {"day_page": store.url(layout.day_page), "summary": store.url(layout.summary)}
     links.update({name: store.url(layout.report(name, "html")) for name in REPORT_NAMES})
     return links
 

@@ -29,8 +29,8 @@ def staged_quarantine(layout: DayLayout) -> str:
     return f"{layout.staging_dir}quarantine.parquet"
 
 
-def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any]) -> dict[str, str]:
-    """Move the staged artifacts of a day to its report folder; returns the S3 URL of each artifact."""
+def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], day_page: str) -> dict[str, str]:
+    """Move the staged artifacts of a day to its report folder, then its page; returns the S3 URL of each."""
     store.delete(layout.manifest)
     moves = [(staged_report(layout, name, ext), layout.report(name, ext)) for name in REPORT_NAMES
              for ext in ("html", "json")]
@@ -42,6 +42,9 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any]) -> dict[
         name = target.rsplit("/", 1)[-1]
         urls[name] = store.put_bytes(target, data, CONTENT_TYPES[name.rsplit(".", 1)[-1]])
         artifacts[name] = {"key": target, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    page = day_page.encode()
+    urls["index.html"] = store.put_bytes(layout.day_page, page, HTML)
+    artifacts["index.html"] = {"key": layout.day_page, "bytes": len(page), "sha256": hashlib.sha256(page).hexdigest()}
     if store.exists(staged_quarantine(layout)):
         data = store.get_bytes(staged_quarantine(layout))
         urls["quarantine.parquet"] = store.put_bytes(layout.quarantine, data, PARQUET)

@@ -78,6 +78,7 @@ def test_a_clean_day_runs_through_airflow_and_takes_the_healthy_branch(dags, s3)
         assert keys[f"{name}.html"].startswith("text/html")
         assert keys[f"{name}.json"] == "application/json"
     assert keys["summary.json"] == "application/json"
+    assert keys["index.html"].startswith("text/html")
     assert keys["quarantine.parquet"] == "application/vnd.apache.parquet"
     assert "alerts.json" not in keys
     summary = json.loads(read(s3, "reports/loan_approval/dt=2026-10-05/summary.json"))

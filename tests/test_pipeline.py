@@ -36,7 +36,7 @@ def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_m
     decision = pipeline.run_day(store, loan_model, CLEAN)
     prefix = "reports/loan_approval/dt=2026-10-05/"
     names = [k.removeprefix(prefix) for k in keys(seeded, prefix)]
-    assert names == ["data_drift.html", "data_drift.json", "data_quality.html", "data_quality.json",
+    assert names == ["data_drift.html", "data_drift.json", "data_quality.html", "data_quality.json", "index.html",
                      "manifest.json", "prediction_drift.html", "prediction_drift.json", "summary.json"]
     for name in names:
         expected = "text/html" if name.endswith(".html") else "application/json"
@@ -158,7 +158,33 @@ def test_a_day_without_manifest_is_not_trusted_by_readers(seeded, store, loan_mo
 def test_a_publish_that_fails_midway_leaves_no_manifest(seeded, store, loan_model):
     pipeline.run_day(store, loan_model, CLEAN)
     layout = DayLayout.of(loan_model, CLEAN)
-    store.delete(f"{layout.staging_dir}summary.json")  # as if the report task had died before staging it
+    store.delete(f"{layout.staging_dir}prediction_drift.json")  # as if the report task had died while staging
     with pytest.raises(FileNotFoundError):
         pipeline.publish_day(store, loan_model, CLEAN)
-    assert not store.exists(layout.manifest)
+    assert store.exists(layout.report("data_drift", "html"))  # some files were rewritten...
+    assert not store.exists(layout.manifest)  # ...so no reader may trust the day until a publish completes
+
+
+def test_the_day_page_explains_the_status_in_plain_words_and_links_the_reports(seeded, store, loan_model):
+    pipeline.run_day(store, loan_model, DRIFTED)
+    page = seeded.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-14/index.html")
+    assert page["ContentType"].startswith("text/html")
+    html = page["Body"].read().decode()
+    assert '<span class="status critical">critical</span>' in html
+    assert "2 of 9 features drifted (22%, threshold 20%): annual_income, loan_purpose." in html
+    assert "What to do: Open the data drift report" in html
+    for link in ("data_drift.html", "prediction_drift.html", "data_quality.html", "summary.json"):
+        assert f'href="{link}"' in html  # relative: the page works from any prefix or presigned folder
+
+
+def test_the_day_page_shows_hostile_category_values_as_text(s3_client, store, loan_model, trained):
+    seed_demo(s3_client, trained, {}, rows=10)
+    model, _ = trained
+    from demo.loan_data import prediction_log
+    frame = prediction_log(model, CLEAN, 5, 600)
+    frame.loc[:100, "state"] = '<script>alert("x")</script>'
+    put_frame(s3_client, "predictions/loan_approval/dt=2026-10-05/part-0.parquet", frame)
+    pipeline.run_day(store, loan_model, CLEAN)
+    html = s3_client.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-05/index.html")["Body"].read().decode()
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
