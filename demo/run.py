@@ -200,11 +200,10 @@ def report(client, days: list[dt.date], runs: dict[str, str]) -> None:
     first_drift = days[11].isoformat()
     password = json.loads(PASSWORD_FILE.read_text()).get("admin", "?") if PASSWORD_FILE.exists() else "?"
     print(f"""
-Reports (served over HTTP by the local S3 server):
-  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={first_drift}/data_drift.html      (the first drifted day)
-  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={first_drift}/summary.json
-  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={days[0].isoformat()}/data_drift.html      (a clean day)
-  any day: {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt=YYYY-MM-DD/{{data_drift,prediction_drift,data_quality}}.html
+Reports (served over HTTP by the local S3 server; each day page links to that day's full Evidently reports):
+  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={first_drift}/index.html    (the first drifted day)
+  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={days[0].isoformat()}/index.html    (a clean day)
+  any day: {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt=YYYY-MM-DD/index.html
 Airflow UI: http://127.0.0.1:{AIRFLOW_PORT}  (user admin, password {password})
 Stop everything with: make demo-stop
 """)
