@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Nothing outside the repository's ignored folders is written: no pip cache in the home directory.
+export PIP_NO_CACHE_DIR := 1
 
 .PHONY: install demo demo-stop test test-fast constraints clean
 
