@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from monitoring.config import ModelConfig
+from monitoring.layout import DayLayout
+from monitoring.storage import ObjectStore
 from monitoring.summary import DaySummary
 
 
@@ -44,6 +46,6 @@ def retrain_request(summary: DaySummary, model: ModelConfig, evidence: dict[str,
                           reasons=[present[s] for s in wanted], evidence=evidence)
 
 
-def record_request(store, layout, conf: dict, run: dict) -> str:
+def record_request(store: ObjectStore, layout: DayLayout, conf: dict, run: dict) -> str:
     """Store a received retraining request with its evidence; returns its S3 URL."""
     return store.put_json(layout.retraining_request, {"request": conf, "received_by": run})
