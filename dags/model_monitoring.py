@@ -5,9 +5,10 @@ One DAG per model of `config/models.yaml` (`monitor_<model>`). Each run processe
 interval**, so scheduled runs, backfills and reruns of a day all read and write the same keys.
 
 ```
-check_partition -> validate -> evidently_reports -> publish -> decide -+-> alert
-                                                                       +-> trigger_retraining
-                                                                       +-> healthy
+check_partition -> validate -> evidently_reports -> publish -+-> update_site
+                                                             +-> decide -+-> alert
+                                                                         +-> trigger_retraining
+                                                                         +-> healthy
 ```
 
 | task | what it does |
@@ -16,6 +17,7 @@ check_partition -> validate -> evidently_reports -> publish -> decide -+-> alert
 | `validate` | applies the data contract; rejected rows go to `quarantine.parquet` with a `reason` column; fails when more than `contract.max_rejected_share` is rejected |
 | `evidently_reports` | data drift (features), prediction drift (score, decision), data quality, against the current reference version |
 | `publish` | writes the HTML and JSON reports and `summary.json` to `reports/<model>/dt=<day>/`, `manifest.json` last |
+| `update_site` | compacts the model's metric history and regenerates the day page, the pages of the following days, the model page and the home page |
 | `decide` | evaluates the drift and quality rules and the retraining rule on the published summary |
 | `alert` | writes `alerts.json` beside the reports and logs each finding at error level |
 | `trigger_retraining` | starts the model's retraining DAG with the model, the day, the reasons and links to the evidence |
@@ -61,7 +63,8 @@ def _fail_without_retry(exc: Exception) -> AirflowFailException:
     return AirflowFailException(f"{type(exc).__name__}: {exc}")
 
 
-def build_monitoring_dag(model: ModelConfig) -> DAG:
+def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = ()) -> DAG:
+    """The monitoring DAG of `model`; `models` are all configured models (for the home page of the site)."""
     with DAG(
         dag_id=f"monitor_{model.name}",
         description=f"Daily drift, prediction-drift and data-quality monitoring of {model.name}",
@@ -108,6 +111,12 @@ def build_monitoring_dag(model: ModelConfig) -> DAG:
                    "try_number": context["ti"].try_number}
             return pipeline.publish_day(_store(model), model, _day(), run)
 
+        @task
+        def update_site() -> dict:
+            from monitoring import pipeline
+
+            return pipeline.update_site(_store(model), model, _day(), list(models))
+
         @task.branch
         def decide() -> list[str]:
             from monitoring import pipeline
@@ -140,10 +149,12 @@ def build_monitoring_dag(model: ModelConfig) -> DAG:
             skip_when_already_exists=True,
         )
 
-        check_partition() >> validate() >> evidently_reports() >> publish() >> decide() >> [
-            alert(), trigger_retraining, healthy()]
+        published = check_partition() >> validate() >> evidently_reports() >> publish()
+        published >> update_site()
+        published >> decide() >> [alert(), trigger_retraining, healthy()]
     return monitoring_dag
 
 
-for _model in load_config().models:
-    globals()[f"monitor_{_model.name}"] = build_monitoring_dag(_model)
+_config = load_config()
+for _model in _config.models:
+    globals()[f"monitor_{_model.name}"] = build_monitoring_dag(_model, _config.models)

@@ -200,7 +200,9 @@ def report(client, days: list[dt.date], runs: dict[str, str]) -> None:
     first_drift = days[11].isoformat()
     password = json.loads(PASSWORD_FILE.read_text()).get("admin", "?") if PASSWORD_FILE.exists() else "?"
     print(f"""
-Reports (served over HTTP by the local S3 server; each day page links to that day's full Evidently reports):
+Reports (served over HTTP by the local S3 server, as a bucket website would):
+  {ENDPOINT}/{BUCKET}/reports/index.html    (home: every model, its status and trend)
+  {ENDPOINT}/{BUCKET}/reports/{MODEL}/index.html    (the model's history: charts, days, CSV/JSON downloads)
   {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={first_drift}/index.html    (the first drifted day)
   {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={days[0].isoformat()}/index.html    (a clean day)
   any day: {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt=YYYY-MM-DD/index.html

@@ -88,6 +88,14 @@ class DayLayout:
         return f"{self.reports_prefix}/{self.model}/"
 
     @property
+    def model_page(self) -> str:
+        return f"{self.model_reports_dir}index.html"
+
+    @property
+    def home_page(self) -> str:
+        return f"{self.reports_prefix}/index.html"
+
+    @property
     def reports_dir(self) -> str:
         return f"{self.model_reports_dir}{self.partition}/"
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from monitoring import alerts, contract, ingest, publish, retrain, rules
+from monitoring import alerts, contract, history, ingest, publish, retrain, rules
 from monitoring.config import LogFormat, ModelConfig
 from monitoring.layout import REPORT_NAMES, DayLayout, parse_day
 from monitoring.sampling import hash_sample
-from monitoring.storage import JSON, PARQUET, ObjectStore
+from monitoring.storage import HTML, JSON, PARQUET, ObjectStore
 from monitoring.summary import DaySummary, summarize, summary_from_json
 
 log = logging.getLogger(__name__)
@@ -160,14 +160,41 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
 
 # --- step 4 -------------------------------------------------------------------------------------------------------
 def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str, Any] | None = None) -> dict[str, str]:
+    """Publish the staged reports and summary with the day's entry of the metric history, manifest last."""
+    layout = DayLayout.of(model, day)
+    summary = summary_from_json(store.get_bytes(publish.staged_summary(layout)))
+    metrics = history.day_metrics(summary, rules.evaluate(summary, model))
+    urls = publish.publish(store, layout, run or {},
+                           [(history.day_metrics_key(layout), metrics.model_dump_json(indent=2).encode(), JSON)])
+    for name, url in sorted(urls.items()):
+        log.info("published %s", url)
+    return urls
+
+
+# --- step 4b: the stakeholder site ---------------------------------------------------------------------------
+def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None) -> dict:
+    """Compact the model's history and regenerate the pages a newly published day changes: its own day page, the
+    day pages whose trailing window includes it (so out-of-order backfills converge), the model and home pages."""
     from monitoring import site
 
     layout = DayLayout.of(model, day)
-    summary = summary_from_json(store.get_bytes(publish.staged_summary(layout)))
-    page = site.render_day_page(summary, rules.evaluate(summary, model))
-    urls = publish.publish(store, layout, run or {}, page)
-    for name, url in sorted(urls.items()):
-        log.info("published %s", url)
+    days = history.compact(store, layout)
+    affected = [d for d in days if 0 <= (parse_day(d.day) - layout.day).days <= site.TRAILING_DAYS]
+    for metrics in affected:
+        day_layout = DayLayout.of(model, metrics.day)
+        summary = summary_from_json(store.get_bytes(day_layout.summary))
+        page = site.render_day_page(summary, rules.evaluate(summary, model), metrics, days)
+        store.put_bytes(day_layout.day_page, page.encode(), HTML)
+    store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days).encode(), HTML)
+    siblings = [m for m in (models or [model]) if (m.storage.bucket, m.storage.reports_prefix) ==
+                (model.storage.bucket, model.storage.reports_prefix)]
+    entries = [(m.name, m.description, days if m.name == model.name else
+                history.read_history(store, DayLayout.of(m, layout.day))) for m in siblings]
+    store.put_bytes(layout.home_page, site.render_home_page(entries).encode(), HTML)
+    urls = {"day_page": store.url(layout.day_page), "model_page": store.url(layout.model_page),
+            "home_page": store.url(layout.home_page)}
+    log.info("site updated: %d day page(s) regenerated; day page %s, model page %s, home page %s",
+             len(affected), urls["day_page"], urls["model_page"], urls["home_page"])
     return urls
 
 
@@ -206,13 +233,14 @@ def apply_decision(store: ObjectStore, model: ModelConfig, day: Any, decision: D
     return None
 
 
-def run_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
+def run_day(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None) -> Decision:
     """The whole daily flow without Airflow (the CLI); retraining is only reported, not triggered."""
     day = parse_day(day)
     find_day_files(store, model, day)
     validate_day(store, model, day)
     report_day(store, model, day)
     publish_day(store, model, day, {"runner": "cli"})
+    update_site(store, model, day, models)
     decision = decide_day(store, model, day)
     apply_decision(store, model, day, decision)
     return decision

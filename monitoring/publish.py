@@ -29,8 +29,10 @@ def staged_quarantine(layout: DayLayout) -> str:
     return f"{layout.staging_dir}quarantine.parquet"
 
 
-def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], day_page: str) -> dict[str, str]:
-    """Move the staged artifacts of a day to its report folder, then its page; returns the S3 URL of each."""
+def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
+            extras: list[tuple[str, bytes, str]] = ()) -> dict[str, str]:
+    """Move the staged artifacts of a day to its report folder and write `extras` (key, data, content type),
+    then the manifest; returns the S3 URL of each artifact."""
     store.delete(layout.manifest)
     moves = [(staged_report(layout, name, ext), layout.report(name, ext)) for name in REPORT_NAMES
              for ext in ("html", "json")]
@@ -42,9 +44,10 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], day_page
         name = target.rsplit("/", 1)[-1]
         urls[name] = store.put_bytes(target, data, CONTENT_TYPES[name.rsplit(".", 1)[-1]])
         artifacts[name] = {"key": target, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    page = day_page.encode()
-    urls["index.html"] = store.put_bytes(layout.day_page, page, HTML)
-    artifacts["index.html"] = {"key": layout.day_page, "bytes": len(page), "sha256": hashlib.sha256(page).hexdigest()}
+    for key, data, content_type in extras:
+        name = key.rsplit("/", 1)[-1]
+        urls[name] = store.put_bytes(key, data, content_type)
+        artifacts[name] = {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     if store.exists(staged_quarantine(layout)):
         data = store.get_bytes(staged_quarantine(layout))
         urls["quarantine.parquet"] = store.put_bytes(layout.quarantine, data, PARQUET)

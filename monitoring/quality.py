@@ -13,6 +13,17 @@ import pandas as pd
 from monitoring.config import ModelConfig
 
 NEW_CATEGORY_EXAMPLES = 10
+DISTRIBUTION_BINS = 10
+DISTRIBUTION_CATEGORIES = 8
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Shares of the reference and of the day over the same bins: the small comparison picture of a column."""
+
+    bins: tuple[str, ...]
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,44 @@ class ColumnQuality:
     distinct: int | None = None
     new_categories: tuple[str, ...] | None = None  # not seen in the reference, most frequent first
     new_category_share: float | None = None
+    distribution: Distribution | None = None
+
+
+def _label(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def numerical_distribution(current: pd.Series, reference: pd.Series) -> Distribution | None:
+    """Shares over the reference's deciles (open-ended first and last bins, so no value falls outside)."""
+    ref, cur = reference.dropna().to_numpy(dtype=float), current.dropna().to_numpy(dtype=float)
+    if not len(ref):
+        return None
+    edges = np.unique(np.quantile(ref, np.linspace(0, 1, DISTRIBUTION_BINS + 1))[1:-1])
+    labels = [f"≤ {_label(edges[0])}"] if len(edges) else ["all"]
+    labels += [f"{_label(lo)} – {_label(hi)}" for lo, hi in zip(edges[:-1], edges[1:])]
+    if len(edges):
+        labels.append(f"> {_label(edges[-1])}")
+
+    def shares(values: np.ndarray) -> tuple[float, ...]:
+        counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(labels))
+        return tuple(float(c) / len(values) if len(values) else 0.0 for c in counts)
+
+    return Distribution(tuple(labels), shares(ref), shares(cur))
+
+
+def categorical_distribution(current: pd.Series, reference: pd.Series) -> Distribution:
+    """Shares of the most frequent categories of either side, the rest as 'other'."""
+    ref = reference.dropna().astype(str).value_counts(normalize=True)
+    cur = current.dropna().astype(str).value_counts(normalize=True)
+    both = pd.concat([ref, cur], axis=1).fillna(0.0).max(axis=1)
+    top = list(both.sort_index().sort_values(ascending=False, kind="stable").index[:DISTRIBUTION_CATEGORIES])
+    ref_shares = [float(ref.get(c, 0.0)) for c in top]
+    cur_shares = [float(cur.get(c, 0.0)) for c in top]
+    if len(both) > len(top):
+        top.append("other")
+        ref_shares.append(max(0.0, 1.0 - sum(ref_shares)) if len(ref) else 0.0)
+        cur_shares.append(max(0.0, 1.0 - sum(cur_shares)) if len(cur) else 0.0)
+    return Distribution(tuple(top), tuple(ref_shares), tuple(cur_shares))
 
 
 def _finite(value: float) -> float | None:
@@ -49,6 +98,7 @@ def column_quality(current: pd.DataFrame, reference: pd.DataFrame, model: ModelC
             mean=_finite(present.mean()) if len(present) else None, reference_mean=_finite(ref.mean()),
             min=_finite(present.min()) if len(present) else None, max=_finite(present.max()) if len(present) else None,
             out_of_range_share=float(outside / rows) if rows else 0.0,
+            distribution=numerical_distribution(values, ref),
         ))
     for column in model.columns.categorical:
         values = current[column]
@@ -60,5 +110,6 @@ def column_quality(current: pd.DataFrame, reference: pd.DataFrame, model: ModelC
             column=column, kind="categorical", missing_share=float(values.isna().mean()) if rows else 0.0,
             distinct=int(len(counts)), new_categories=tuple(new.index[:NEW_CATEGORY_EXAMPLES]),
             new_category_share=float(new.sum() / rows) if rows else 0.0,
+            distribution=categorical_distribution(values, reference[column]),
         ))
     return tuple(results)

@@ -60,6 +60,12 @@ class PredictionDrift(_Frozen):
     reference_positive_rate: float | None
 
 
+class DistributionFigures(_Frozen):
+    bins: list[str]
+    reference: list[float]
+    current: list[float]
+
+
 class ColumnQualityFigures(_Frozen):
     kind: str
     missing_share: float
@@ -71,6 +77,7 @@ class ColumnQualityFigures(_Frozen):
     distinct: int | None = None
     new_categories: list[str] | None = None
     new_category_share: float | None = None
+    distribution: DistributionFigures | None = None
 
 
 class DataQuality(_Frozen):
@@ -116,6 +123,8 @@ def _quality(q: ColumnQuality) -> ColumnQualityFigures:
         max=q.max, out_of_range_share=q.out_of_range_share, distinct=q.distinct,
         new_categories=list(q.new_categories) if q.new_categories is not None else None,
         new_category_share=q.new_category_share,
+        distribution=DistributionFigures(bins=list(q.distribution.bins), reference=list(q.distribution.reference),
+                                         current=list(q.distribution.current)) if q.distribution else None,
     )
 
 

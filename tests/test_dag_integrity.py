@@ -39,8 +39,9 @@ def test_the_monitoring_dag_processes_whole_days_from_its_data_interval(dagbag):
     assert dag.catchup is False
     assert "model:loan_approval" in dag.tags
     assert set(dag.task_ids) == {"check_partition", "validate", "evidently_reports", "publish", "decide", "alert",
-                                 "trigger_retraining", "healthy"}
+                                 "trigger_retraining", "healthy", "update_site"}
     assert dag.get_task("decide").downstream_task_ids == {"alert", "trigger_retraining", "healthy"}
+    assert dag.get_task("publish").downstream_task_ids == {"decide", "update_site"}
     assert dag.get_task("trigger_retraining").trigger_dag_id == "retrain_loan_approval"
 
 

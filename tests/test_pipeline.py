@@ -170,7 +170,7 @@ def test_the_day_page_explains_the_status_in_plain_words_and_links_the_reports(s
     page = seeded.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-14/index.html")
     assert page["ContentType"].startswith("text/html")
     html = page["Body"].read().decode()
-    assert '<span class="status critical">critical</span>' in html
+    assert '<span class="status critical" id="status">critical</span>' in html
     assert "2 of 9 features drifted (22%, threshold 20%): annual_income, loan_purpose." in html
     assert "What to do: Open the data drift report" in html
     for link in ("data_drift.html", "prediction_drift.html", "data_quality.html", "summary.json"):

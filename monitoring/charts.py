@@ -1,0 +1,134 @@
+"""Small inline SVG charts for the pages: no script, no font or file from the internet, a few KB each.
+
+Every text that comes from data is escaped; the functions return `Markup` so templates embed them as they are.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+SERIES_COLOURS = ("#2c6fbb", "#c0392b", "#1f8a4c", "#8e44ad")
+STATUS_COLOURS = {"healthy": "#1f8a4c", "warning": "#c27c0e", "critical": "#c0392b"}
+
+
+def _fmt(value: float, percent: bool) -> str:
+    return f"{value:.0%}" if percent else f"{value:.3g}"
+
+
+def line_chart(days: list[str], series: dict[str, list[float | None]], *, title: str, percent: bool = False,
+               y_min: float | None = None, y_max: float | None = None, width: int = 900, height: int = 180,
+               links: list[str] | None = None) -> Markup:
+    """One line per series over the days; gaps where a value is missing; each point links to its day if given."""
+    values = [v for line in series.values() for v in line if v is not None]
+    low = y_min if y_min is not None else (min(values) if values else 0.0)
+    high = y_max if y_max is not None else (max(values) if values else 1.0)
+    if high <= low:
+        high = low + (abs(low) or 1.0)
+    left, right, top, bottom = 52, 12, 22, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(i: int) -> float:
+        return left + (plot_w * i / max(len(days) - 1, 1))
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (v - low) / (high - low))
+
+    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+             f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+             f'<text x="{left}" y="14" class="t">{escape(title)}</text>',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>',
+             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="l">{escape(_fmt(high, percent))}</text>',
+             f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="l">{escape(_fmt(low, percent))}</text>']
+    if days:
+        parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
+        parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">{escape(days[-1])}</text>')
+    for n, (name, line) in enumerate(series.items()):
+        colour = SERIES_COLOURS[n % len(SERIES_COLOURS)]
+        segment: list[str] = []
+        segments = []
+        for i, v in enumerate(line):
+            if v is None:
+                if segment:
+                    segments.append(segment)
+                segment = []
+            else:
+                segment.append(f"{x(i):.1f},{y(v):.1f}")
+        if segment:
+            segments.append(segment)
+        for points in segments:
+            parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" '
+                         f'points="{" ".join(points)}"/>')
+        for i, v in enumerate(line):
+            if v is None:
+                continue
+            dot = (f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
+                   f'<title>{escape(days[i])}: {escape(name)} {escape(_fmt(v, percent))}</title></circle>')
+            parts.append(f'<a href="{escape(links[i])}">{dot}</a>' if links else dot)
+        parts.append(f'<text x="{left + plot_w - 160 * (len(series) - n)}" y="14" class="l" fill="{colour}">'
+                     f'&#9632; {escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def heatmap(days: list[str], features: list[str], cells: dict[str, dict[str, tuple[float | None, float, bool]]],
+            *, title: str, links: list[str] | None = None) -> Markup:
+    """Days across, features down; blue-grey below the drift threshold, red at or above it, red border when drifted."""
+    cell_w = max(6, min(28, 820 // max(len(days), 1)))
+    cell_h, left, top = 18, 150, 22
+    width, height = left + cell_w * len(days) + 10, top + cell_h * len(features) + 24
+    parts = [f'<svg class="chart heatmap" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+             f'width="{width}" xmlns="http://www.w3.org/2000/svg">',
+             f'<text x="0" y="14" class="t">{escape(title)}</text>']
+    for r, feature in enumerate(features):
+        parts.append(f'<text x="{left - 6}" y="{top + r * cell_h + 13}" text-anchor="end" class="l">'
+                     f'{escape(feature)}</text>')
+        for c, day in enumerate(days):
+            score, threshold, drifted = cells.get(feature, {}).get(day, (None, 1.0, False))
+            if score is None:
+                fill = "#eef0f3"
+            else:  # below the threshold: pale to mid blue-grey; at or above it: red, darker with the score
+                ratio = score / threshold if threshold else 0.0
+                if ratio < 1:
+                    fill = f"rgb({int(236 - 90 * ratio)},{int(241 - 70 * ratio)},{int(246 - 40 * ratio)})"
+                else:
+                    level = min(ratio - 1, 2.0) / 2.0
+                    fill = f"rgb({int(231 - 60 * level)},{int(110 - 60 * level)},{int(95 - 50 * level)})"
+            stroke = ' stroke="#7b1d12" stroke-width="2"' if drifted else ""
+            text = f"{day} · {feature}: " + ("no score" if score is None else f"score {score:.3g}, threshold {threshold:g}")
+            rect = (f'<rect class="cell" x="{left + c * cell_w}" y="{top + r * cell_h}" width="{cell_w - 1}" '
+                    f'height="{cell_h - 1}" fill="{fill}"{stroke}><title>{escape(text)}</title></rect>')
+            parts.append(f'<a href="{escape(links[c])}">{rect}</a>' if links else rect)
+    if days:
+        parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
+        parts.append(f'<text x="{left + cell_w * len(days)}" y="{height - 6}" text-anchor="end" class="l">'
+                     f'{escape(days[-1])}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def sparkline(values: list[float | None], *, colour: str = "#2c6fbb", width: int = 160, height: int = 32,
+              y_min: float = 0.0, y_max: float = 100.0, label: str = "") -> Markup:
+    present = [(i, v) for i, v in enumerate(values) if v is not None]
+    span = (y_max - y_min) or 1.0
+    step = (width - 4) / max(len(values) - 1, 1)
+    points = " ".join(f"{2 + i * step:.1f},{height - 2 - (height - 4) * (v - y_min) / span:.1f}" for i, v in present)
+    return Markup(f'<svg class="spark" role="img" aria-label="{escape(label)}" viewBox="0 0 {width} {height}" '
+                  f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">'
+                  f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/></svg>')
+
+
+def distribution_bars(bins: list[str], reference: list[float], current: list[float], *, title: str,
+                      width: int = 220, height: int = 54) -> Markup:
+    """Reference (grey) and day (blue) shares side by side per bin."""
+    top = max(reference + current + [1e-9])
+    slot = width / max(len(bins), 1)
+    bar = max(1.0, slot / 2 - 1)
+    parts = [f'<svg class="dist" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    for i, (name, ref, cur) in enumerate(zip(bins, reference, current)):
+        for offset, share, colour, who in ((0, ref, "#b8c0ca", "reference"), (bar, cur, "#2c6fbb", "this day")):
+            h = (height - 2) * share / top
+            parts.append(f'<rect x="{i * slot + offset:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
+                         f'fill="{colour}"><title>{escape(name)}: {who} {share:.1%}</title></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,117 @@
+"""The metric store: one small object per model-day, compacted into one history per model for reading.
+
+Pages and trends read the history, never raw logs. The compacted history is rebuilt from the per-day objects of
+published days (those with a manifest) after each run, so days published out of order still give a correct history.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from pydantic import BaseModel, ConfigDict
+
+from monitoring import health
+from monitoring.layout import DayLayout
+from monitoring.rules import Finding
+from monitoring.storage import ObjectStore
+from monitoring.summary import DaySummary
+
+CSV = "text/csv; charset=utf-8"
+
+
+class FeatureDriftPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    score: float | None
+    threshold: float
+    drifted: bool
+
+
+class DayMetrics(BaseModel):
+    """What the history keeps of one published model-day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str
+    day: str
+    status: str
+    health_score: float
+    rows: int
+    quarantined_share: float
+    mean_score: float | None
+    positive_rate: float | None
+    reference_mean_score: float | None
+    reference_positive_rate: float | None
+    drift_share: float
+    dataset_drift: bool
+    drifted_features: list[str]
+    prediction_drift: bool
+    max_missing_share: float
+    findings: list[str]
+    features: dict[str, FeatureDriftPoint]
+
+
+def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
+    pred = summary.prediction_drift
+    return DayMetrics(
+        model=summary.model, day=summary.day, status=health.status_of(findings),
+        health_score=health.health_score(summary, findings), rows=summary.rows.read,
+        quarantined_share=summary.rows.quarantined_share, mean_score=pred.mean_score,
+        positive_rate=pred.positive_rate, reference_mean_score=pred.reference_mean_score,
+        reference_positive_rate=pred.reference_positive_rate, drift_share=summary.data_drift.drift_share,
+        dataset_drift=summary.data_drift.dataset_drift, drifted_features=summary.data_drift.drifted_features,
+        prediction_drift=pred.drifted, max_missing_share=summary.data_quality.max_missing_share,
+        findings=[f.rule for f in findings],
+        features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted)
+                  for name, d in summary.data_drift.features.items()},
+    )
+
+
+def history_dir(layout: DayLayout) -> str:
+    return f"{layout.model_reports_dir}metrics/"
+
+
+def day_metrics_key(layout: DayLayout) -> str:
+    return f"{history_dir(layout)}{layout.partition}.json"
+
+
+def history_key(layout: DayLayout, extension: str = "json") -> str:
+    return f"{layout.model_reports_dir}history.{extension}"
+
+
+CSV_COLUMNS = ["day", "status", "health_score", "rows", "quarantined_share", "mean_score", "positive_rate",
+               "drift_share", "dataset_drift", "prediction_drift", "max_missing_share", "drifted_features", "findings"]
+
+
+def to_csv(days: list[DayMetrics]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for d in days:
+        row = d.model_dump()
+        writer.writerow([" ".join(v) if isinstance(v := row[c], list) else ("" if v is None else v)
+                         for c in CSV_COLUMNS])
+    return buffer.getvalue().encode()
+
+
+def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
+    """Rebuild the model's history (JSON and CSV) from the per-day objects of published days."""
+    days = []
+    for key in store.keys(history_dir(layout)):
+        day = key.rsplit("dt=", 1)[-1].removesuffix(".json")
+        if store.exists(f"{layout.model_reports_dir}dt={day}/manifest.json"):
+            days.append(DayMetrics.model_validate_json(store.get_bytes(key)))
+    days.sort(key=lambda d: d.day)
+    store.put_json(history_key(layout), {"model": layout.model, "days": [d.model_dump(mode="json") for d in days]})
+    store.put_bytes(history_key(layout, "csv"), to_csv(days), CSV)
+    return days
+
+
+def read_history(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
+    """The compacted history of the model (empty before its first published day)."""
+    try:
+        document = store.get_json(history_key(layout))
+    except FileNotFoundError:
+        return []
+    return [DayMetrics.model_validate(d) for d in document["days"]]
