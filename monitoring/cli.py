@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                         for m in config.models))
         return 0
     model = config.model(args.model)
-    decision = run_day(ObjectStore(s3_client(args.endpoint_url), model.storage.bucket), model, args.day)
+    store = ObjectStore(s3_client(args.endpoint_url), model.storage.bucket)
+    decision = run_day(store, model, args.day, list(config.models))
     print(json.dumps({"model": decision.model, "day": decision.day, "branches": decision.branches,
                       "why": decision.why}, indent=2))
     return 0
