@@ -118,6 +118,8 @@ class DriftConfig(_Strict):
     dataset_drift_share: float = Field(default=0.5, gt=0, le=1,
                                        description="share of drifted features from which the dataset counts as drifted")
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
+    max_categories: int = Field(default=1000, ge=2, description="categorical columns with more distinct values are "
+                                                                "left out of the Evidently reports")
 
     @model_validator(mode="after")
     def _known_methods(self) -> DriftConfig:

@@ -71,6 +71,11 @@ def _read_table(data: bytes, log_format: LogFormat) -> pa.Table:
         return pq.read_table(io.BytesIO(data))
     if not data.strip():
         return pa.table({})
+    try:  # pyarrow would read non-UTF-8 text as binary values without a word
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ValueError(f"line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x}); export the file as UTF-8") from None
     if log_format is LogFormat.JSONL:
         return pa_json.read_json(io.BytesIO(data))
     # Every CSV column is read as text: the contract coerces, so "abc" in a numeric column is quarantined,

@@ -6,7 +6,11 @@ Pitfalls of Evidently 0.7 handled here:
 - automatic typing is never used: a `DataDefinition` always says which columns are numerical or categorical;
 - one all-missing column aborts a whole report, so such columns are left out and reported as skipped;
 - methods are always passed explicitly, so reports name them by id ("wasserstein"), never by display name;
-- DataDriftPreset computes each column's drift several times; one ValueDrift per column is cheaper.
+- DataDriftPreset computes each column's drift several times; one ValueDrift per column is cheaper;
+- the HTML inlines the report's data as JSON in a <script> block without escaping "</script>", so a category value
+  could close the block and run as script: the JSON is rendered with <, > and & as unicode escapes instead;
+- a categorical column with a distinct value per row makes every report huge and slow: such columns (more distinct
+  values than `drift.max_categories`) are left out of the Evidently reports and reported as skipped.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from unittest import mock
 
 import pandas as pd
 
@@ -87,10 +92,22 @@ def _skipped(model: ModelConfig, column: str, why: str) -> ColumnDriftResult:
     return ColumnDriftResult(column, _kind(model, column), setting.method, setting.threshold, None, False, why)
 
 
+def _html(snapshot) -> str:
+    """The report's HTML with its inlined data unable to close the <script> block it sits in."""
+    from evidently.legacy.utils import dashboard
+
+    original = dashboard.dashboard_info_to_json
+
+    def script_safe(info) -> str:
+        return original(info).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+    with mock.patch.object(dashboard, "dashboard_info_to_json", script_safe):
+        return snapshot.get_html_str(as_iframe=False)
+
+
 def _render(name: str, snapshot) -> RenderedReport:
     # save_html/save_json given a file object silently write nothing: render to strings and upload ourselves.
-    return RenderedReport(name, snapshot.get_html_str(as_iframe=False), json.dumps(json.loads(snapshot.json()),
-                                                                                   indent=2, sort_keys=True))
+    return RenderedReport(name, _html(snapshot), json.dumps(json.loads(snapshot.json()), indent=2, sort_keys=True))
 
 
 def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> ReportsOutcome:
@@ -100,10 +117,18 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
 
     cols = model.columns
     monitored = [*cols.features, *cols.predictions]
-    empty = {c for c in monitored if current[c].isna().all() or reference[c].isna().all()}
-    if empty:
-        log.warning("left out of the Evidently reports because every value is missing: %s", sorted(empty))
-    usable = [c for c in monitored if c not in empty]
+    skipped: dict[str, str] = {}
+    for column in monitored:
+        if current[column].isna().all() or reference[column].isna().all():
+            skipped[column] = ALL_MISSING
+        elif column in cols.categorical:
+            distinct = max(current[column].nunique(), reference[column].nunique())
+            if distinct > model.drift.max_categories:
+                skipped[column] = (f"{distinct} distinct values, above the limit of {model.drift.max_categories} "
+                                   "for a categorical column")
+    for column, why in sorted(skipped.items()):
+        log.warning("column %s is left out of the Evidently reports: %s", column, why)
+    usable = [c for c in monitored if c not in skipped]
     definition = DataDefinition(
         numerical_columns=[c for c in usable if _kind(model, c) == "numerical"],
         categorical_columns=[c for c in usable if _kind(model, c) == "categorical"],
@@ -114,8 +139,8 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
     def run(metrics: list) -> object:
         return Report(metrics, include_tests=True).run(current_data=current_ds, reference_data=reference_ds)
 
-    features = [c for c in cols.features if c not in empty]
-    predictions = [c for c in cols.predictions if c not in empty]
+    features = [c for c in cols.features if c not in skipped]
+    predictions = [c for c in cols.predictions if c not in skipped]
     data_drift = run(_drift_metrics(model, features)) if features else None
     prediction_drift = run(_drift_metrics(model, predictions)) if predictions else None
     quality = Report([DataSummaryPreset(columns=usable)], include_tests=False).run(
@@ -123,8 +148,8 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
 
     drift = {**(_drift_results(data_drift, model) if data_drift else {}),
              **(_drift_results(prediction_drift, model) if prediction_drift else {})}
-    for column in empty:
-        drift[column] = _skipped(model, column, ALL_MISSING)
+    for column, why in skipped.items():
+        drift[column] = _skipped(model, column, why)
     rendered = [_render("data_quality", quality)]
     if data_drift:
         rendered.append(_render("data_drift", data_drift))

@@ -174,6 +174,9 @@ def test_hostile_category_values_and_feature_names_show_as_text_and_never_run(si
                                               ".replaceAll('&quot;','\"').replaceAll('&#39;',\"'\")")
         assert browser.find_elements(By.TAG_NAME, "img") == []
         assert console_errors(browser) == []
+    for report in ("data_drift", "data_quality"):  # Evidently's own pages inline the data in a <script> block
+        browser.get(f"{site_url}/loan_approval/dt=2026-10-14/{report}.html")
+        assert browser.execute_script("return window.__xss === undefined"), report
 
 
 def test_pages_are_light_and_load_nothing_from_the_internet(site_url):

@@ -1,0 +1,288 @@
+"""Bad input, each with its exact outcome: a clear error naming the file, row or column and the fix, or rows
+quarantined with a reason. Never a bare stack trace, never a row silently dropped."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitoring import pipeline
+from monitoring.config import ConfigError, LogFormat, parse_config
+from monitoring.contract import ContractError
+from monitoring.ingest import IngestError, MissingPartitionError
+from monitoring.layout import DayLayout, LayoutError
+from tests.conftest import BUCKET
+from tests.helpers import day_log, get_json, parquet_bytes, put, put_frame, seed_demo
+
+DAY = dt.date(2026, 10, 5)
+PREFIX = "predictions/loan_approval/dt=2026-10-05/"
+
+
+@pytest.fixture
+def reference(s3_client, trained):
+    seed_demo(s3_client, trained, {})
+    return s3_client
+
+
+def contract_of(store, model) -> dict:
+    return store.get_json(DayLayout.of(model, DAY).staged_contract)
+
+
+def quarantine_of(s3_client) -> pd.DataFrame:
+    key = "staging/loan_approval/dt=2026-10-05/quarantine.parquet"
+    return pd.read_parquet(io.BytesIO(s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+
+
+def with_csv_model(model):
+    return model.model_copy(update={"storage": model.storage.model_copy(update={"log_format": LogFormat.CSV})})
+
+
+def with_jsonl_model(model):
+    return model.model_copy(update={"storage": model.storage.model_copy(update={"log_format": LogFormat.JSONL})})
+
+
+# --- files ----------------------------------------------------------------------------------------------------------
+def test_truncated_parquet_names_the_file(reference, store, loan_model, trained):
+    data = parquet_bytes(day_log(trained, DAY, rows=200))
+    put(reference, PREFIX + "part-0.parquet", data[: len(data) // 2])
+    with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/predictions/.*/part-0.parquet as parquet.*"
+                                          r"Re-export the file"):
+        pipeline.validate_day(store, loan_model, DAY)
+
+
+def test_a_zero_byte_parquet_object_names_the_file(reference, store, loan_model):
+    put(reference, PREFIX + "part-0.parquet", b"")
+    with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/.*part-0.parquet as parquet"):
+        pipeline.validate_day(store, loan_model, DAY)
+
+
+def test_an_empty_parquet_file_beside_others_adds_no_rows(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=300)
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    put_frame(reference, PREFIX + "part-1.parquet", frame.iloc[:0])
+    stats = pipeline.validate_day(store, loan_model, DAY)
+    assert stats["rows_read"] == stats["rows_valid"] == 300
+
+
+def test_a_day_whose_only_file_has_no_rows_fails_clearly(reference, store, loan_model, trained):
+    put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=5).iloc[:0])
+    with pytest.raises(ContractError, match=r"the day 2026-10-05 of model 'loan_approval' has log files but no rows"):
+        pipeline.validate_day(store, loan_model, DAY)
+
+
+def test_an_empty_day_names_the_missing_prefix(reference, store, loan_model):
+    with pytest.raises(MissingPartitionError, match=r"s3://ml-monitoring/predictions/loan_approval/dt=2026-10-05/"):
+        pipeline.find_day_files(store, loan_model, DAY)
+
+
+def test_a_zero_byte_csv_adds_no_rows(reference, store, loan_model, trained):
+    model = with_csv_model(loan_model)
+    put_frame(reference, PREFIX + "part-0.csv", day_log(trained, DAY, rows=100))
+    put(reference, PREFIX + "part-1.csv", b"")
+    assert pipeline.validate_day(store, model, DAY)["rows_read"] == 100
+
+
+def test_non_utf8_csv_names_the_file(reference, store, loan_model, trained):
+    model = with_csv_model(loan_model)
+    text = day_log(trained, DAY, rows=20).to_csv(index=False).replace("CA", "Caf\u00e9")
+    put(reference, PREFIX + "part-0.csv", text.encode("latin-1"))
+    with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/.*part-0.csv as csv: line \d+ is not UTF-8 text \(byte 0xe9\)"):
+        pipeline.validate_day(store, model, DAY)
+
+
+def test_a_broken_json_line_names_the_file(reference, store, loan_model, trained):
+    model = with_jsonl_model(loan_model)
+    lines = day_log(trained, DAY, rows=10).to_json(orient="records", lines=True, date_format="iso").splitlines()
+    lines[4] = lines[4][:30]
+    put(reference, PREFIX + "part-0.jsonl", "\n".join(lines))
+    with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/.*part-0.jsonl as jsonl"):
+        pipeline.validate_day(store, model, DAY)
+
+
+def test_mixed_file_formats_in_one_day_are_refused(reference, store, loan_model, trained):
+    put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
+    put_frame(reference, PREFIX + "part-1.jsonl", day_log(trained, DAY, rows=10))
+    with pytest.raises(IngestError, match=r"1 file\(s\) under .* are not parquet logs, e.g. .*part-1.jsonl"):
+        pipeline.validate_day(store, loan_model, DAY)
+
+
+def test_files_differing_in_column_types_are_read_together(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=200)
+    put_frame(reference, PREFIX + "part-0.parquet", frame.iloc[:100])
+    put_frame(reference, PREFIX + "part-1.parquet", frame.iloc[100:].astype({"credit_score": str}))
+    stats = pipeline.validate_day(store, loan_model, DAY)
+    assert stats["rows_valid"] == 200
+
+
+# --- columns --------------------------------------------------------------------------------------------------------
+def test_a_missing_required_column_names_file_and_column(reference, store, loan_model, trained):
+    put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10).drop(columns=["state"]))
+    with pytest.raises(ContractError, match=r"part-0.parquet lacks required column\(s\) \['state'\]"):
+        pipeline.validate_day(store, loan_model, DAY)
+
+
+def test_an_extra_column_is_reported_in_the_summary(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=300)
+    frame["debug_blob"] = "x"
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    pipeline.run_day(store, loan_model, DAY)
+    summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
+    assert "debug_blob" in summary["rows"]["extra_columns"]
+
+
+def test_a_numeric_column_stored_as_text_is_coerced(reference, store, loan_model, trained):
+    put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=50).astype({"loan_amount": str}))
+    assert pipeline.validate_day(store, loan_model, DAY)["rows_valid"] == 50
+
+
+@pytest.mark.parametrize("value,reason", [
+    ("abc", "bad_number: annual_income abc is not a number"),
+    (np.inf, "infinite_value: annual_income inf is infinite"),
+    (-np.inf, "infinite_value: annual_income -inf is infinite"),
+])
+def test_bad_numbers_are_quarantined_with_their_reason(reference, store, loan_model, trained, value, reason):
+    frame = day_log(trained, DAY, rows=100).astype({"annual_income": object})
+    frame.loc[7, "annual_income"] = value
+    put_frame(reference, PREFIX + "part-0.parquet", frame.astype({"annual_income": str}) if value == "abc" else frame)
+    stats = pipeline.validate_day(store, loan_model, DAY)
+    assert stats["rows_quarantined"] == 1
+    assert quarantine_of(reference)["reason"].tolist() == [reason]
+
+
+def test_nan_features_are_kept_and_counted_as_missing(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=400)
+    frame.loc[:39, "credit_score"] = np.nan
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    pipeline.run_day(store, loan_model, DAY)
+    summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
+    assert summary["rows"]["valid"] == 400
+    assert summary["data_quality"]["columns"]["credit_score"]["missing_share"] == 0.1
+
+
+@pytest.mark.parametrize("change,code", [
+    ({"prediction_id": None}, "missing_id"),
+    ({"event_time": "yesterday-ish"}, "bad_timestamp"),
+    ({"event_time": "2026-10-04T23:59:59Z"}, "timestamp_outside_day"),
+    ({"approval_probability": 1.2}, "score_out_of_range"),
+    ({"approval_probability": -0.01}, "score_out_of_range"),
+    ({"approval_probability": np.nan}, "missing_score"),
+    ({"approved": 7}, "bad_decision"),
+])
+def test_row_violations_are_quarantined_never_dropped(reference, store, loan_model, trained, change, code):
+    frame = day_log(trained, DAY, rows=100).astype({k: object for k in change})
+    for column, value in change.items():
+        frame.loc[3, column] = value
+    put_frame(reference, PREFIX + "part-0.parquet", frame.astype({"event_time": str}) if "event_time" in change
+              else frame)
+    stats = pipeline.validate_day(store, loan_model, DAY)
+    assert stats["rows_read"] == 100 and stats["rows_valid"] + stats["rows_quarantined"] == 100
+    assert stats["reasons"] == {code: 1}
+    quarantined = quarantine_of(reference)
+    assert quarantined["_source_row"].tolist() == [3]
+    assert quarantined["_source_file"].tolist() == [PREFIX + "part-0.parquet"]
+
+
+def test_duplicate_ids_keep_the_first_and_quarantine_the_rest(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=100)
+    frame.loc[10:12, "prediction_id"] = frame.loc[9, "prediction_id"]
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    stats = pipeline.validate_day(store, loan_model, DAY)
+    assert stats["reasons"] == {"duplicate_id": 3}
+    assert quarantine_of(reference)["_source_row"].tolist() == [10, 11, 12]
+
+
+def test_unseen_categories_are_kept_and_reported(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=500)
+    frame.loc[:49, "home_ownership"] = "HOUSEBOAT"
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    decision = pipeline.run_day(store, loan_model, DAY)
+    quality = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")["data_quality"]
+    assert quality["columns"]["home_ownership"]["new_categories"] == ["HOUSEBOAT"]
+    assert quality["columns"]["home_ownership"]["new_category_share"] == 0.1
+    assert any(f.rule == "new_categories" and f.columns == ["home_ownership"] for f in decision.findings)
+
+
+def test_a_categorical_column_with_a_distinct_value_per_row_is_not_sent_to_drift(reference, store, loan_model,
+                                                                                 trained):
+    frame = day_log(trained, DAY, rows=3000)
+    frame["state"] = [f"S{i:07d}" for i in range(len(frame))]
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    decision = pipeline.run_day(store, loan_model, DAY)
+    summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
+    drift = summary["data_drift"]["features"]["state"]
+    assert drift["skipped"] == "3000 distinct values, above the limit of 1000 for a categorical column"
+    assert drift["drifted"] is False and drift["score"] is None
+    assert summary["data_quality"]["columns"]["state"]["distinct"] == 3000
+    assert any(f.rule == "new_categories" and "state" in f.columns for f in decision.findings)
+
+
+def test_non_ascii_and_quoted_values_survive_as_text(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=300)
+    frame.loc[:4, "state"] = 'Zürich "Nord" ☃'
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    pipeline.run_day(store, loan_model, DAY)
+    summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
+    assert summary["data_quality"]["columns"]["state"]["new_categories"] == ['Zürich "Nord" ☃']
+
+
+def test_hostile_category_values_are_escaped_in_the_evidently_report(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=300)
+    frame.loc[:9, "state"] = "<script>alert(1)</script>"
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    pipeline.run_day(store, loan_model, DAY)
+    for name in ("data_drift", "data_quality", "index"):
+        html = reference.get_object(Bucket=BUCKET, Key=f"reports/loan_approval/dt=2026-10-05/{name}.html")
+        assert "<script>alert(1)</script>" not in html["Body"].read().decode(), name
+
+
+# --- reference ------------------------------------------------------------------------------------------------------
+def test_a_reference_pointer_that_is_not_json_says_what_it_must_be(s3_client, store, loan_model, trained):
+    put(s3_client, "reference/loan_approval/CURRENT.json", b"v1")
+    put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
+    pipeline.validate_day(store, loan_model, DAY)
+    with pytest.raises(pipeline.MissingReferenceError, match=r'must be a JSON object like \{"version": "2026-01-01"\}'):
+        pipeline.report_day(store, loan_model, DAY)
+
+
+def test_a_reference_version_without_files_is_named(s3_client, store, loan_model, trained):
+    put(s3_client, "reference/loan_approval/CURRENT.json", json.dumps({"version": "v9"}))
+    put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
+    pipeline.validate_day(store, loan_model, DAY)
+    with pytest.raises(pipeline.MissingReferenceError,
+                       match=r"reference version 'v9' .* has no files under s3://ml-monitoring/reference/loan_approval/v=v9/"):
+        pipeline.report_day(store, loan_model, DAY)
+
+
+def test_an_empty_reference_is_refused(s3_client, store, loan_model, trained):
+    _, ref = trained
+    put(s3_client, "reference/loan_approval/CURRENT.json", json.dumps({"version": "v1"}))
+    put_frame(s3_client, "reference/loan_approval/v=v1/reference.parquet", ref.iloc[:0])
+    put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
+    pipeline.validate_day(store, loan_model, DAY)
+    with pytest.raises(ContractError, match=r"the reference .* has no rows"):
+        pipeline.report_day(store, loan_model, DAY)
+
+
+def test_a_reference_version_that_would_escape_its_prefix_is_refused(s3_client, store, loan_model, trained):
+    put(s3_client, "reference/loan_approval/CURRENT.json", json.dumps({"version": "../../predictions"}))
+    put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
+    pipeline.validate_day(store, loan_model, DAY)
+    with pytest.raises(LayoutError, match="not safe for an S3 key"):
+        pipeline.report_day(store, loan_model, DAY)
+
+
+# --- config and names -----------------------------------------------------------------------------------------------
+def test_a_config_with_a_path_in_the_model_name_is_refused():
+    with pytest.raises(ConfigError, match=r"model '../etc'.*must be 1-63 lowercase letters"):
+        parse_config({"models": {"../etc": {"storage": {"bucket": "b-b"}, "columns": {
+            "id": "i", "timestamp": "t", "score": "s", "numerical": ["x"]}, "retraining": {"dag_id": "r"}}}})
+
+
+def test_a_day_with_a_path_never_becomes_a_key(loan_model):
+    with pytest.raises(LayoutError):
+        DayLayout.of(loan_model, "2026-10-05/../../secrets")
