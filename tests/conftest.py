@@ -81,13 +81,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def s3_server():
-    """moto's S3 as a real HTTP endpoint on loopback; yields its URL."""
+    """moto's S3 as a real HTTP endpoint on loopback, one per test module (no state shared between modules)."""
     from moto.server import ThreadedMotoServer
+
+    import requests
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    # Every moto server of this process shares one in-memory backend: start and leave it empty.
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
+    yield url
+    requests.post(f"{url}/moto-api/reset", timeout=10).raise_for_status()
     server.stop()
