@@ -48,9 +48,10 @@ def _store(model: ModelConfig):
     """The model's bucket through its Airflow connection (credentials and endpoint live in the connection)."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from monitoring.storage import ObjectStore
+    from monitoring.storage import ObjectStore, client_config
 
-    return ObjectStore(S3Hook(aws_conn_id=model.storage.aws_conn_id).get_conn(), model.storage.bucket)
+    hook = S3Hook(aws_conn_id=model.storage.aws_conn_id, config=client_config())
+    return ObjectStore(hook.get_conn(), model.storage.bucket)
 
 
 def _day() -> str:

@@ -46,13 +46,14 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
 
             from monitoring.layout import DayLayout
             from monitoring.retrain import record_request as record
-            from monitoring.storage import ObjectStore
+            from monitoring.storage import ObjectStore, client_config
 
             context = get_current_context()
             conf = dict(context["params"])
             if conf["model"] != model.name:
                 raise ValueError(f"this DAG retrains {model.name!r}, not {conf['model']!r}")
-            store = ObjectStore(S3Hook(aws_conn_id=model.storage.aws_conn_id).get_conn(), model.storage.bucket)
+            hook = S3Hook(aws_conn_id=model.storage.aws_conn_id, config=client_config())
+            store = ObjectStore(hook.get_conn(), model.storage.bucket)
             url = record(store, DayLayout.of(model, conf["day"]), conf,
                          {"dag_id": context["dag"].dag_id, "run_id": context["run_id"]})
             log.info("retraining requested for %s on %s because %s; recorded at %s",

@@ -18,8 +18,11 @@ from monitoring.config import ConfigError, load_config
 def s3_client(endpoint_url: str | None = None):
     import boto3
 
+    from monitoring.storage import client_config
+
     endpoint_url = endpoint_url or os.environ.get("MONITORING_S3_ENDPOINT_URL") or None
-    return boto3.client("s3", endpoint_url=endpoint_url, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+                        config=client_config())
 
 
 def main(argv: list[str] | None = None) -> int:

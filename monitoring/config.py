@@ -63,6 +63,10 @@ class StorageConfig(_Strict):
     staging_prefix: str = "staging"
     retraining_prefix: str = "retraining"
     log_format: LogFormat = LogFormat.PARQUET
+    completion_marker: str | None = Field(
+        default=None, pattern=r"^_[A-Za-z0-9_.-]+$",
+        description="a file the exporter writes last (e.g. _SUCCESS); until it exists the day counts as incomplete")
+    settle_seconds: int = Field(default=0, ge=0, description="a day whose newest file is younger counts as incomplete")
 
     @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix", "retraining_prefix")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import posixpath
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -35,6 +36,10 @@ class MissingPartitionError(IngestError):
     """The day's partition has no log files."""
 
 
+class PartitionIncompleteError(IngestError):
+    """The day's partition is still being written; retrying later is the fix."""
+
+
 @dataclass(frozen=True)
 class FileRead:
     key: str
@@ -48,9 +53,12 @@ def is_marker(key: str) -> bool:
     return posixpath.basename(key).startswith(("_", "."))
 
 
-def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat) -> list[StoredObject]:
-    """The day's log files, sorted by key. Fails when there are none or when a file is in another format."""
-    objects = [o for o in store.list(prefix) if not is_marker(o.key)]
+def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat, completion_marker: str | None = None,
+                   settle_seconds: int = 0, now: float | None = None) -> list[StoredObject]:
+    """The day's log files, sorted by key. Fails when there are none, when a file is in another format, or when the
+    partition is still being written (its completion marker is missing, or its newest file is too recent)."""
+    listing = store.list(prefix)
+    objects = [o for o in listing if not is_marker(o.key)]
     if not objects:
         raise MissingPartitionError(
             f"no prediction logs under {store.url(prefix)}: the day's partition is missing or empty. "
@@ -62,6 +70,17 @@ def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat) -> li
             f"{len(wrong)} file(s) under {store.url(prefix)} are not {log_format.value} logs, e.g. "
             f"{store.url(wrong[0])}; the model's config says log_format: {log_format.value}. "
             "Move them out of the partition or fix storage.log_format."
+        )
+    if completion_marker and not any(o.key == prefix + completion_marker for o in listing):
+        raise PartitionIncompleteError(
+            f"{store.url(prefix)} has no {completion_marker} marker yet: the export of the day is still running or "
+            f"failed. The task retries; the day is processed once the exporter writes {completion_marker}."
+        )
+    age = (time.time() if now is None else now) - max(o.last_modified for o in objects)
+    if age < settle_seconds:
+        raise PartitionIncompleteError(
+            f"the newest file under {store.url(prefix)} is {age:.0f}s old, younger than storage.settle_seconds "
+            f"({settle_seconds}s): files may still be arriving. The task retries."
         )
     return objects
 

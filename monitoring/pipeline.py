@@ -65,7 +65,8 @@ def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame:
 def find_day_files(store: ObjectStore, model: ModelConfig, day: Any) -> list[str]:
     """The keys of the day's log files; raises MissingPartitionError naming the S3 prefix when there are none."""
     layout = DayLayout.of(model, day)
-    files = ingest.list_day_files(store, layout.predictions_dir, model.storage.log_format)
+    files = ingest.list_day_files(store, layout.predictions_dir, model.storage.log_format,
+                                  model.storage.completion_marker, model.storage.settle_seconds)
     log.info("found %d log file(s) under %s", len(files), store.url(layout.predictions_dir))
     return [f.key for f in files]
 
@@ -74,7 +75,8 @@ def find_day_files(store: ObjectStore, model: ModelConfig, day: Any) -> list[str
 def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Read the day, apply the data contract, stage valid rows and quarantine; fail past the rejected share."""
     layout = DayLayout.of(model, day)
-    files = ingest.list_day_files(store, layout.predictions_dir, model.storage.log_format)
+    files = ingest.list_day_files(store, layout.predictions_dir, model.storage.log_format,
+                                  model.storage.completion_marker, model.storage.settle_seconds)
     frame, reads = ingest.read_day(store, files, model.storage.log_format)
     contract.check_columns(reads, model, store.url)
     result = contract.validate(frame, model, layout.day)

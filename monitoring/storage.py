@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from botocore.exceptions import ClientError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
@@ -22,10 +23,16 @@ class StorageError(RuntimeError):
     """An object could not be read or written; the message names the S3 URL."""
 
 
+def client_config(max_attempts: int = 8) -> Config:
+    """Throttling (SlowDown), 5xx answers and dropped connections are retried with exponential backoff."""
+    return Config(retries={"mode": "standard", "max_attempts": max_attempts}, connect_timeout=10, read_timeout=120)
+
+
 @dataclass(frozen=True)
 class StoredObject:
     key: str
     size: int
+    last_modified: float = 0.0  # seconds since the epoch
 
 
 class ObjectStore:
@@ -42,8 +49,9 @@ class ObjectStore:
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                objects.extend(StoredObject(o["Key"], int(o["Size"])) for o in page.get("Contents", []))
-        except ClientError as exc:
+                objects.extend(StoredObject(o["Key"], int(o["Size"]), o["LastModified"].timestamp())
+                               for o in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
         return sorted(objects, key=lambda o: o.key)
 
@@ -55,6 +63,8 @@ class ObjectStore:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise StorageError(f"cannot check {self.url(key)}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"cannot check {self.url(key)}: {exc}") from exc
 
     def get_bytes(self, key: str) -> bytes:
         try:
@@ -63,6 +73,8 @@ class ObjectStore:
             code = exc.response.get("Error", {}).get("Code")
             if code in ("404", "NoSuchKey"):
                 raise FileNotFoundError(f"{self.url(key)} does not exist") from None
+            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+        except BotoCoreError as exc:
             raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
 
     def get_json(self, key: str) -> Any:
@@ -74,7 +86,7 @@ class ObjectStore:
     def put_bytes(self, key: str, data: bytes, content_type: str) -> str:
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
         return self.url(key)
 
@@ -87,14 +99,14 @@ class ObjectStore:
                 Bucket=self.bucket, Key=target_key, CopySource={"Bucket": self.bucket, "Key": source_key},
                 ContentType=content_type, MetadataDirective="REPLACE",
             )
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot copy {self.url(source_key)} to {self.url(target_key)}: {exc}") from exc
         return self.url(target_key)
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
+        except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot delete {self.url(key)}: {exc}") from exc
 
     def keys(self, prefix: str) -> Iterator[str]:

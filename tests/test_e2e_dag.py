@@ -18,6 +18,7 @@ from tests.helpers import seed_demo
 pytestmark = pytest.mark.e2e
 
 CLEAN, DRIFTED = dt.date(2026, 10, 5), dt.date(2026, 10, 14)
+SECRET = "wJalrXUtnFEMI-K7MDENG-never-log-me"  # the connection's password: it must not leak anywhere
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def airflow_db():
 @pytest.fixture(scope="module")
 def s3(s3_server, trained):
     os.environ["AIRFLOW_CONN_MONITORING_S3"] = json.dumps({
-        "conn_type": "aws", "login": "testing", "password": "testing",
+        "conn_type": "aws", "login": "testing", "password": SECRET,
         "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
@@ -142,3 +143,22 @@ def test_a_day_without_logs_fails_naming_the_missing_prefix(dags, s3, caplog):
     with pytest.raises(MissingPartitionError,
                        match=r"no prediction logs under s3://ml-monitoring/predictions/loan_approval/dt=2026-10-20/"):
         pipeline.find_day_files(ObjectStore(s3, BUCKET), model, day)
+
+
+def test_no_credential_reaches_logs_xcom_or_published_objects(dags, s3):
+    from pathlib import Path
+
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    run_monitoring(dags, CLEAN)
+    for path in Path(os.environ["AIRFLOW_HOME"]).rglob("*"):
+        if path.is_file() and path.suffix != ".db":
+            assert SECRET not in path.read_text(errors="ignore"), path
+    with create_session() as session:
+        values = [json.dumps(x.value, default=str) for x in session.query(XComModel).all()]
+    assert values and not any(SECRET in v for v in values)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for obj in page.get("Contents", []):
+            if not obj["Key"].startswith(("predictions/", "reference/", "models/")):
+                assert SECRET.encode() not in read(s3, obj["Key"]), obj["Key"]
