@@ -95,17 +95,35 @@ def to_csv(days: list[DayMetrics]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
-    """Rebuild the model's history (JSON and CSV) from the per-day objects of published days."""
-    days = []
+def _published_keys(store: ObjectStore, layout: DayLayout) -> list[str]:
+    """Per-day metric objects of days that have a manifest (readers trust nothing else)."""
+    keys = []
     for key in store.keys(history_dir(layout)):
         day = key.rsplit("dt=", 1)[-1].removesuffix(".json")
         if store.exists(f"{layout.model_reports_dir}dt={day}/manifest.json"):
-            days.append(DayMetrics.model_validate_json(store.get_bytes(key)))
-    days.sort(key=lambda d: d.day)
-    store.put_json(history_key(layout), {"model": layout.model, "days": [d.model_dump(mode="json") for d in days]})
-    store.put_bytes(history_key(layout, "csv"), to_csv(days), CSV)
-    return days
+            keys.append(key)
+    return keys
+
+
+COMPACTION_ROUNDS = 5
+
+
+def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
+    """Rebuild the model's history (JSON and CSV) from the per-day objects of published days.
+
+    Two runs of the model may compact at once. Each re-lists after writing and compacts again when a day appeared
+    meanwhile, so the last history written includes every day published before it: no update is lost.
+    """
+    keys = _published_keys(store, layout)
+    for _ in range(COMPACTION_ROUNDS):
+        days = sorted((DayMetrics.model_validate_json(store.get_bytes(k)) for k in keys), key=lambda d: d.day)
+        store.put_json(history_key(layout), {"model": layout.model, "days": [d.model_dump(mode="json") for d in days]})
+        store.put_bytes(history_key(layout, "csv"), to_csv(days), CSV)
+        latest = _published_keys(store, layout)
+        if latest == keys:
+            return days
+        keys = latest
+    raise RuntimeError(f"the history of {layout.model} kept changing while it was compacted; the next run retries")
 
 
 def read_history(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:

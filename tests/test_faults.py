@@ -126,7 +126,6 @@ def test_two_days_of_one_model_published_at_once_both_reach_the_history(seeded, 
     days = [DAY, DAY + dt.timedelta(days=1)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda day: pipeline.run_day(store, loan_model, day), days))
-    pipeline.update_site(store, loan_model, days[0])  # any later run converges on every published day
     history = store.get_json("reports/loan_approval/history.json")
     assert [d["day"] for d in history["days"]] == ["2026-10-05", "2026-10-06"]
 
@@ -151,3 +150,30 @@ def test_a_partition_whose_newest_file_is_too_recent_is_left_to_settle(seeded, l
     relaxed = loan_model.model_copy(update={"storage": loan_model.storage.model_copy(update={"settle_seconds": 1})})
     time.sleep(1.1)
     assert len(pipeline.find_day_files(store, relaxed, DAY)) == 3
+
+
+def test_a_compaction_that_raced_another_run_compacts_again(seeded, loan_model, monkeypatch):
+    """The interleaving that loses an update without the re-check: a day lands between listing and writing."""
+    from monitoring import history
+    from monitoring.layout import DayLayout
+
+    store = ObjectStore(seeded, BUCKET)
+    first, second = DAY, DAY + dt.timedelta(days=1)
+    pipeline.run_day(store, loan_model, first)
+    for step in (pipeline.find_day_files, pipeline.validate_day, pipeline.report_day):
+        step(store, loan_model, second)
+    layout = DayLayout.of(loan_model, first)
+    real_put_json, raced = store.put_json, []
+
+    def put_json_then_publish_the_other_day(key, document):
+        url = real_put_json(key, document)
+        if key == history.history_key(layout) and not raced:
+            raced.append(key)
+            pipeline.publish_day(store, loan_model, second)  # the other run publishes right after our listing
+        return url
+
+    monkeypatch.setattr(store, "put_json", put_json_then_publish_the_other_day)
+    days = history.compact(store, layout)
+    assert raced and [d.day for d in days] == ["2026-10-05", "2026-10-06"]
+    assert [d["day"] for d in store.get_json("reports/loan_approval/history.json")["days"]] == [
+        "2026-10-05", "2026-10-06"]
