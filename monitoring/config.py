@@ -82,6 +82,7 @@ class ColumnsConfig(_Strict):
     timestamp: str
     score: str = Field(description="predicted probability of the positive class, in [0, 1]")
     decision: str | None = Field(default=None, description="the 0/1 decision the model took")
+    latency: str | None = Field(default=None, description="serving latency in milliseconds, when the logs carry it")
     numerical: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
 
@@ -92,6 +93,7 @@ class ColumnsConfig(_Strict):
         seen: dict[str, str] = {}
         roles = [("id", [self.id]), ("timestamp", [self.timestamp]), ("score", [self.score]),
                  ("decision", [self.decision] if self.decision else []),
+                 ("latency", [self.latency] if self.latency else []),
                  ("numerical", list(self.numerical)), ("categorical", list(self.categorical))]
         for role, names in roles:
             for name in names:
@@ -141,6 +143,11 @@ class ContractConfig(_Strict):
     score_range: tuple[float, float] = (0.0, 1.0)
 
 
+class OperationsConfig(_Strict):
+    low_confidence: float = Field(default=0.6, gt=0.5, le=1.0,
+                                  description="a prediction is low-confidence when max(p, 1 - p) is below this")
+
+
 class QualityConfig(_Strict):
     max_missing_share: float = Field(default=0.1, ge=0, le=1)
     max_new_category_share: float = Field(default=0.01, ge=0, le=1)
@@ -178,6 +185,7 @@ class ModelConfig(_Strict):
     drift: DriftConfig = DriftConfig()
     contract: ContractConfig = ContractConfig()
     quality: QualityConfig = QualityConfig()
+    operations: OperationsConfig = OperationsConfig()
     reports: ReportsConfig = ReportsConfig()
     retraining: RetrainingConfig
 

@@ -125,7 +125,8 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
     rows_read = len(frame)
     if rows_read == 0:
         raise ContractError(f"the day {day} of model {model.name!r} has log files but no rows")
-    known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW}
+    known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW,
+             *([cols.latency] if cols.latency else [])}
     extra = tuple(sorted(c for c in frame.columns if c not in known))
 
     v = _Violations(frame.index)
@@ -162,6 +163,11 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
         v.add(decision.isna() & ~not_number, "missing_decision", f"{cols.decision} is empty")
         typed[cols.decision] = decision
 
+    if cols.latency and cols.latency in frame.columns:  # optional: operational figure, not part of the contract
+        latency, not_number = _as_number(frame[cols.latency])
+        v.add(not_number | (latency < 0) | np.isinf(latency), "bad_latency",
+              f"{cols.latency} " + frame[cols.latency].astype(str) + " is not a duration in milliseconds")
+        typed[cols.latency] = latency
     for column in cols.numerical:
         values, not_number = _as_number(frame[column])
         v.add(not_number, "bad_number", f"{column} " + frame[column].astype(str) + " is not a number")

@@ -124,7 +124,7 @@ def _mean(series: pd.Series) -> float | None:
 
 def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Run the Evidently reports on the staged valid rows and stage them with the day's summary."""
-    from monitoring import quality, reports  # reports imports Evidently lazily; keep the module list explicit
+    from monitoring import operations, quality, reports  # reports imports Evidently inside its functions
 
     layout = DayLayout.of(model, day)
     stats = store.get_json(layout.staged_contract)
@@ -150,6 +150,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         positive_rate=_mean(valid[decision]) if decision else None,
         reference_positive_rate=_mean(reference[decision]) if decision else None,
         reports={f"{name}_{ext}": f"{name}.{ext}" for name in REPORT_NAMES for ext in ("html", "json")},
+        operations=operations.operations(valid, reference, model),
     )
     store.put_bytes(publish.staged_summary(layout), summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
 from monitoring.reports import ColumnDriftResult, ReportsOutcome
 from monitoring.storage import dumps
@@ -96,6 +97,7 @@ class DaySummary(_Frozen):
     data_drift: DataDrift
     prediction_drift: PredictionDrift
     data_quality: DataQuality
+    operations: Operations
     reports: dict[str, str]
 
     def to_json(self) -> bytes:
@@ -133,6 +135,7 @@ def summarize(
     reference_version: str, reference_rows: int, outcome: ReportsOutcome, quality: tuple[ColumnQuality, ...],
     dataset_drift_share: float, mean_score: float | None, reference_mean_score: float | None,
     positive_rate: float | None, reference_positive_rate: float | None, reports: dict[str, str],
+    operations: Operations,
 ) -> DaySummary:
     features = {r.column: _drift(r) for r in outcome.feature_drift}
     drifted = sorted(name for name, r in features.items() if r.drifted)
@@ -157,6 +160,7 @@ def summarize(
         ),
         data_quality=DataQuality(max_missing_share=max((q.missing_share for q in quality), default=0.0),
                                  columns=columns),
+        operations=operations,
         reports=reports,
     )
 

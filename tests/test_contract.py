@@ -101,7 +101,7 @@ def test_a_file_missing_a_required_column_fails_naming_the_file_and_column(loan_
 
 def test_extra_columns_are_reported_not_fatal(loan_model, trained):
     result = validate(sourced(day_log(trained, rows=5)), loan_model, DAY)
-    assert result.extra_columns == ("latency_ms", "model_version")
+    assert result.extra_columns == ("model_version",)
 
 
 def test_too_many_rejected_rows_fail_the_day_with_counts_reasons_and_where_to_look(loan_model, trained):
@@ -136,3 +136,12 @@ def test_a_reference_with_non_numbers_is_rejected(loan_model, trained):
     broken.loc[0, "loan_amount"] = "lots"
     with pytest.raises(ContractError, match=r"1 value\(s\) in numerical column 'loan_amount'"):
         prepare_reference(broken, loan_model, "s3://ref")
+
+
+def test_a_latency_that_is_not_a_duration_is_quarantined(loan_model, trained):
+    frame = sourced(day_log(trained, rows=10)).astype({"latency_ms": object})
+    frame.loc[2, "latency_ms"] = -5
+    frame.loc[3, "latency_ms"] = "slow"
+    result = validate(frame, loan_model, DAY)
+    assert reasons_of(result) == {2: "bad_latency: latency_ms -5 is not a duration in milliseconds",
+                                  3: "bad_latency: latency_ms slow is not a duration in milliseconds"}

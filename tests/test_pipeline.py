@@ -46,7 +46,11 @@ def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_m
     assert summary["data_drift"]["drifted_features"] == []
     assert summary["rows"] == {"read": 1500, "valid": 1500, "quarantined": 0, "quarantined_share": 0.0,
                                "quarantine_reasons": {}, "sampled_for_reports": 1500,
-                               "extra_columns": ["latency_ms", "model_version"]}
+                               "extra_columns": ["model_version"]}
+    operations = summary["operations"]
+    assert operations["volume"] == 1500 and operations["low_confidence_threshold"] == 0.6
+    assert 0 < operations["low_confidence_share"] < 0.5
+    assert 0 < operations["latency_ms"]["p50"] < operations["latency_ms"]["p95"] < operations["latency_ms"]["p99"]
     html = seeded.get_object(Bucket=BUCKET, Key=prefix + "data_drift.html")["Body"].read().decode()
     assert "annual_income" in html and len(html) > 100_000
 
