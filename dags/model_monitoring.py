@@ -23,7 +23,9 @@ check_partition -> validate -> evidently_reports -> publish -+-> update_site
 | `trigger_retraining` | starts the model's retraining DAG with the model, the day, the reasons and links to the evidence |
 | `healthy` | nothing fired; removes an alert record left by an earlier run of the same day |
 
-Evidently, pandas and boto3 are imported inside tasks only: this file parses in milliseconds.
+A manual run from the UI's trigger form may name a **day** to (re)process; left empty, it processes its data
+interval like a scheduled run. Evidently, pandas and boto3 are imported inside tasks only: this file parses in
+milliseconds.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import datetime as dt
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, get_current_context, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from monitoring.config import ModelConfig, load_config
@@ -55,8 +57,9 @@ def _store(model: ModelConfig):
 
 
 def _day() -> str:
-    """The processed day: the start of the run's data interval, whatever triggered the run."""
-    return get_current_context()["data_interval_start"].date().isoformat()
+    """The processed day: the day chosen in the trigger form, else the start of the run's data interval."""
+    context = get_current_context()
+    return context["params"].get("day") or context["data_interval_start"].date().isoformat()
 
 
 def _fail_without_retry(exc: Exception) -> AirflowFailException:
@@ -77,6 +80,11 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
         default_args={**DEFAULT_ARGS, "owner": model.owner},
         tags=["monitoring", f"model:{model.name}", model.task.value],
         render_template_as_native_obj=True,
+        params={
+            "day": Param(None, type=["null", "string"], format="date", title="Day to monitor",
+                         description="Leave empty for the run's data interval (scheduled runs and backfills). "
+                                     "Set a day to rerun it by hand: the run reads dt=<day> and rewrites its reports."),
+        },
     ) as monitoring_dag:
 
         @task
@@ -145,7 +153,7 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
             task_id="trigger_retraining",
             trigger_dag_id=model.retraining.dag_id,
             # One retraining request per model-day: a rerun or backfill of the day does not start a second one.
-            trigger_run_id=f"monitoring__{model.name}__{{{{ data_interval_start | ds }}}}",
+            trigger_run_id=f"monitoring__{model.name}__{{{{ params.day or (data_interval_start | ds) }}}}",
             conf="{{ ti.xcom_pull(task_ids='decide', key='retrain_conf') }}",
             skip_when_already_exists=True,
         )
