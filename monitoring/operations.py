@@ -18,6 +18,8 @@ class Operations(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     volume: int
+    mean_score: float | None
+    reference_mean_score: float | None
     positive_rate: float | None
     reference_positive_rate: float | None
     mean_confidence: float | None
@@ -48,6 +50,7 @@ def operations(valid: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig)
         latency = {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)}
     return Operations(
         volume=len(valid),
+        mean_score=_mean(scores), reference_mean_score=_mean(ref_scores),
         positive_rate=_mean(valid[cols.decision]) if cols.decision else None,
         reference_positive_rate=_mean(reference[cols.decision]) if cols.decision else None,
         mean_confidence=_mean(_confidence(scores)), reference_mean_confidence=_mean(_confidence(ref_scores)),

@@ -118,10 +118,6 @@ def load_reference(store: ObjectStore, model: ModelConfig, layout: DayLayout) ->
     return version, contract.prepare_reference(frame, model, store.url(prefix))
 
 
-def _mean(series: pd.Series) -> float | None:
-    return float(series.mean()) if len(series.dropna()) else None
-
-
 def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Run the Evidently reports on the staged valid rows and stage them with the day's summary."""
     from monitoring import operations, quality, reports  # reports imports Evidently inside its functions
@@ -137,20 +133,15 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
              len(current_sample), len(valid), len(reference_sample), version)
     outcome = reports.build_reports(current_sample, reference_sample, model)
     for report in outcome.rendered:
-        store.put_bytes(publish.staged_report(layout, report.name, "html"), report.html.encode(), "text/html")
+        store.put_bytes(publish.staged_report(layout, report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(publish.staged_report(layout, report.name, "json"), report.json.encode(), JSON)
-    cols = model.columns
-    decision = cols.decision
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current_sample),
         reference_version=version, reference_rows=len(reference), outcome=outcome,
         quality=quality.column_quality(valid, reference, model),
         dataset_drift_share=model.drift.dataset_drift_share,
-        mean_score=_mean(valid[cols.score]), reference_mean_score=_mean(reference[cols.score]),
-        positive_rate=_mean(valid[decision]) if decision else None,
-        reference_positive_rate=_mean(reference[decision]) if decision else None,
-        reports={f"{name}_{ext}": f"{name}.{ext}" for name in REPORT_NAMES for ext in ("html", "json")},
         operations=operations.operations(valid, reference, model),
+        reports={f"{name}_{ext}": f"{name}.{ext}" for name in REPORT_NAMES for ext in ("html", "json")},
     )
     store.put_bytes(publish.staged_summary(layout), summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",

@@ -5,10 +5,9 @@ A new category seen in three rows must not be lost, so these are computed on eve
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from monitoring.config import ModelConfig
 
@@ -17,29 +16,30 @@ DISTRIBUTION_BINS = 10
 DISTRIBUTION_CATEGORIES = 8
 
 
-@dataclass(frozen=True)
-class Distribution:
+class _Figures(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Distribution(_Figures):
     """Shares of the reference and of the day over the same bins: the small comparison picture of a column."""
 
-    bins: tuple[str, ...]
-    reference: tuple[float, ...]
-    current: tuple[float, ...]
+    bins: list[str]
+    reference: list[float]
+    current: list[float]
 
 
-@dataclass(frozen=True)
-class ColumnQuality:
-    column: str
+class ColumnQuality(_Figures):
+    """Quality figures of one column; numerical and categorical columns fill their own fields."""
+
     kind: str
     missing_share: float
-    # numerical
-    mean: float | None = None
+    mean: float | None = None  # numerical
     reference_mean: float | None = None
     min: float | None = None
     max: float | None = None
     out_of_range_share: float | None = None  # outside the reference's [min, max]
-    # categorical
-    distinct: int | None = None
-    new_categories: tuple[str, ...] | None = None  # not seen in the reference, most frequent first
+    distinct: int | None = None  # categorical
+    new_categories: list[str] | None = None  # not seen in the reference, most frequent first
     new_category_share: float | None = None
     distribution: Distribution | None = None
 
@@ -59,11 +59,11 @@ def numerical_distribution(current: pd.Series, reference: pd.Series) -> Distribu
     if len(edges):
         labels.append(f"> {_label(edges[-1])}")
 
-    def shares(values: np.ndarray) -> tuple[float, ...]:
+    def shares(values: np.ndarray) -> list[float]:
         counts = np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(labels))
-        return tuple(float(c) / len(values) if len(values) else 0.0 for c in counts)
+        return [float(c) / len(values) if len(values) else 0.0 for c in counts]
 
-    return Distribution(tuple(labels), shares(ref), shares(cur))
+    return Distribution(bins=labels, reference=shares(ref), current=shares(cur))
 
 
 def categorical_distribution(current: pd.Series, reference: pd.Series) -> Distribution:
@@ -78,38 +78,39 @@ def categorical_distribution(current: pd.Series, reference: pd.Series) -> Distri
         top.append("other")
         ref_shares.append(max(0.0, 1.0 - sum(ref_shares)) if len(ref) else 0.0)
         cur_shares.append(max(0.0, 1.0 - sum(cur_shares)) if len(cur) else 0.0)
-    return Distribution(tuple(top), tuple(ref_shares), tuple(cur_shares))
+    return Distribution(bins=[str(c) for c in top], reference=ref_shares, current=cur_shares)
 
 
 def _finite(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
 
-def column_quality(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> tuple[ColumnQuality, ...]:
+def column_quality(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> dict[str, ColumnQuality]:
+    """Quality figures of every numerical feature, the score and every categorical feature, by column."""
     rows = len(current)
-    results = []
+    results = {}
     for column in model.columns.numerical + (model.columns.score,):
         values, ref = current[column], reference[column]
         present = values.dropna()
         ref_min, ref_max = ref.min(), ref.max()
         outside = ((present < ref_min) | (present > ref_max)).sum() if ref.notna().any() else 0
-        results.append(ColumnQuality(
-            column=column, kind="numerical", missing_share=float(values.isna().mean()) if rows else 0.0,
+        results[column] = ColumnQuality(
+            kind="numerical", missing_share=float(values.isna().mean()) if rows else 0.0,
             mean=_finite(present.mean()) if len(present) else None, reference_mean=_finite(ref.mean()),
             min=_finite(present.min()) if len(present) else None, max=_finite(present.max()) if len(present) else None,
             out_of_range_share=float(outside / rows) if rows else 0.0,
             distribution=numerical_distribution(values, ref),
-        ))
+        )
     for column in model.columns.categorical:
         values = current[column]
         known = set(reference[column].dropna().astype(str))
         counts = values.dropna().astype(str).value_counts()
         new = counts[~counts.index.isin(known)]
         new = new.sort_index().sort_values(ascending=False, kind="stable")
-        results.append(ColumnQuality(
-            column=column, kind="categorical", missing_share=float(values.isna().mean()) if rows else 0.0,
-            distinct=int(len(counts)), new_categories=tuple(new.index[:NEW_CATEGORY_EXAMPLES]),
+        results[column] = ColumnQuality(
+            kind="categorical", missing_share=float(values.isna().mean()) if rows else 0.0,
+            distinct=int(len(counts)), new_categories=[str(c) for c in new.index[:NEW_CATEGORY_EXAMPLES]],
             new_category_share=float(new.sum() / rows) if rows else 0.0,
             distribution=categorical_distribution(values, reference[column]),
-        ))
-    return tuple(results)
+        )
+    return results

@@ -61,29 +61,9 @@ class PredictionDrift(_Frozen):
     reference_positive_rate: float | None
 
 
-class DistributionFigures(_Frozen):
-    bins: list[str]
-    reference: list[float]
-    current: list[float]
-
-
-class ColumnQualityFigures(_Frozen):
-    kind: str
-    missing_share: float
-    mean: float | None = None
-    reference_mean: float | None = None
-    min: float | None = None
-    max: float | None = None
-    out_of_range_share: float | None = None
-    distinct: int | None = None
-    new_categories: list[str] | None = None
-    new_category_share: float | None = None
-    distribution: DistributionFigures | None = None
-
-
 class DataQuality(_Frozen):
     max_missing_share: float
-    columns: dict[str, ColumnQualityFigures]
+    columns: dict[str, ColumnQuality]
 
 
 class DaySummary(_Frozen):
@@ -119,29 +99,15 @@ def _drift(result: ColumnDriftResult) -> ColumnDrift:
                        drifted=result.drifted, skipped=result.skipped)
 
 
-def _quality(q: ColumnQuality) -> ColumnQualityFigures:
-    return ColumnQualityFigures(
-        kind=q.kind, missing_share=q.missing_share, mean=q.mean, reference_mean=q.reference_mean, min=q.min,
-        max=q.max, out_of_range_share=q.out_of_range_share, distinct=q.distinct,
-        new_categories=list(q.new_categories) if q.new_categories is not None else None,
-        new_category_share=q.new_category_share,
-        distribution=DistributionFigures(bins=list(q.distribution.bins), reference=list(q.distribution.reference),
-                                         current=list(q.distribution.current)) if q.distribution else None,
-    )
-
-
 def summarize(
     *, model: str, day: dt.date, contract: dict[str, Any], files: list[dict[str, Any]], sampled_rows: int,
-    reference_version: str, reference_rows: int, outcome: ReportsOutcome, quality: tuple[ColumnQuality, ...],
-    dataset_drift_share: float, mean_score: float | None, reference_mean_score: float | None,
-    positive_rate: float | None, reference_positive_rate: float | None, reports: dict[str, str],
-    operations: Operations,
+    reference_version: str, reference_rows: int, outcome: ReportsOutcome, quality: dict[str, ColumnQuality],
+    dataset_drift_share: float, operations: Operations, reports: dict[str, str],
 ) -> DaySummary:
     features = {r.column: _drift(r) for r in outcome.feature_drift}
     drifted = sorted(name for name, r in features.items() if r.drifted)
     measured = [r for r in features.values() if r.skipped is None]
     share = len(drifted) / len(measured) if measured else 0.0
-    columns = {q.column: _quality(q) for q in quality}
     return DaySummary(
         model=model, day=day.isoformat(), reference_version=reference_version, reference_rows=reference_rows,
         files=files,
@@ -155,11 +121,11 @@ def summarize(
         prediction_drift=PredictionDrift(
             drifted=any(r.drifted for r in outcome.prediction_drift),
             columns={r.column: _drift(r) for r in outcome.prediction_drift},
-            mean_score=mean_score, reference_mean_score=reference_mean_score,
-            positive_rate=positive_rate, reference_positive_rate=reference_positive_rate,
+            mean_score=operations.mean_score, reference_mean_score=operations.reference_mean_score,
+            positive_rate=operations.positive_rate, reference_positive_rate=operations.reference_positive_rate,
         ),
-        data_quality=DataQuality(max_missing_share=max((q.missing_share for q in quality), default=0.0),
-                                 columns=columns),
+        data_quality=DataQuality(max_missing_share=max((q.missing_share for q in quality.values()), default=0.0),
+                                 columns=quality),
         operations=operations,
         reports=reports,
     )
