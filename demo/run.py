@@ -56,6 +56,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "demo.airflow_settings.SQLITE_CONNECT_ARGS",
         "AIRFLOW_CONN_MONITORING_S3": json.dumps(connection),
         "MONITORING_CONFIG": str(ROOT / "config" / "models.yaml"),
+        "MONITORING_REPORTS_BASE_URL": f"{ENDPOINT}/{BUCKET}",  # the plugin's task links open the local pages
         "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
     }

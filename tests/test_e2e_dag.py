@@ -173,3 +173,41 @@ def test_a_manual_run_from_the_trigger_form_processes_the_chosen_day(dags, s3):
     assert str(run.state) == "success"
     summary = json.loads(read(s3, "reports/loan_approval/dt=2026-10-05/summary.json"))
     assert summary["day"] == "2026-10-05"
+
+
+def test_the_plugin_links_every_task_of_a_run_to_its_pages(dags, s3, monkeypatch):
+    import requests
+    from airflow import plugins_manager
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstancekey import TaskInstanceKey
+
+    info = {plugin["name"]: plugin for plugin in plugins_manager.get_plugin_info()}
+    assert plugins_manager.get_import_errors() == {}
+    ours = info["monitoring_report_links"]
+    assert not ours.get("fastapi_apps") and not ours.get("flask_blueprints")  # no endpoint of its own
+    links = {link.name: link for link in plugins_manager.get_global_operator_extra_links()}
+    run, _ = run_monitoring(dags, CLEAN)
+    key = TaskInstanceKey(dag_id="monitor_loan_approval", task_id="publish", run_id=run.run_id, try_number=1)
+
+    monkeypatch.setenv("MONITORING_REPORTS_BASE_URL", "https://reports.example.com")
+    assert links["Day report page"].get_link(None, ti_key=key) == (
+        "https://reports.example.com/reports/loan_approval/dt%3D2026-10-05/index.html")
+    assert links["Model history page"].get_link(None, ti_key=key) == (
+        "https://reports.example.com/reports/loan_approval/index.html")
+
+    monkeypatch.delenv("MONITORING_REPORTS_BASE_URL")
+    monkeypatch.setenv("MONITORING_PRESIGN_SECONDS", "600")
+    import time
+    from urllib.parse import parse_qs, urlparse
+
+    signed = links["Day report page"].get_link(None, ti_key=key)
+    query = parse_qs(urlparse(signed).query)
+    if "X-Amz-Expires" in query:  # SigV4
+        assert query["X-Amz-Expires"] == ["600"]
+    else:  # SigV2: an absolute expiry time
+        assert abs(int(query["Expires"][0]) - (time.time() + 600)) < 60
+    page = requests.get(signed, timeout=10)
+    assert page.status_code == 200 and "loan_approval" in page.text
+
+    other = TaskInstanceKey(dag_id="retrain_loan_approval", task_id="record_request", run_id=run.run_id, try_number=1)
+    assert links["Day report page"].get_link(None, ti_key=other) == ""
