@@ -95,20 +95,22 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
 
         @task
         def validate() -> dict:
-            from monitoring import contract, pipeline
+            from monitoring import contract, ingest, pipeline
 
             try:
                 return pipeline.validate_day(_store(model), model, _day())
-            except (contract.ContractError, pipeline.ingest.IngestError) as exc:
+            except (ingest.MissingPartitionError, ingest.PartitionIncompleteError):
+                raise  # the logs may still land: retried
+            except (contract.ContractError, ingest.IngestError) as exc:
                 raise _fail_without_retry(exc) from exc
 
         @task
         def evidently_reports() -> dict:
-            from monitoring import contract, pipeline
+            from monitoring import contract, layout, pipeline
 
             try:
                 return pipeline.report_day(_store(model), model, _day())
-            except (contract.ContractError, pipeline.MissingReferenceError) as exc:
+            except (contract.ContractError, layout.LayoutError, pipeline.MissingReferenceError) as exc:
                 raise _fail_without_retry(exc) from exc
 
         @task
