@@ -211,3 +211,20 @@ def test_the_plugin_links_every_task_of_a_run_to_its_pages(dags, s3, monkeypatch
 
     other = TaskInstanceKey(dag_id="retrain_loan_approval", task_id="record_request", run_id=run.run_id, try_number=1)
     assert links["Day report page"].get_link(None, ti_key=other) == ""
+
+
+def test_a_day_breaking_the_contract_fails_at_once_without_retrying(dags, s3, trained):
+    from tests.helpers import day_log, put_frame
+
+    day = dt.date(2026, 10, 21)
+    frame = day_log(trained, day, rows=500)
+    frame.loc[:99, "approval_probability"] = 1.5
+    put_frame(s3, "predictions/loan_approval/dt=2026-10-21/part-0.parquet", frame)
+    run, states = run_monitoring(dags, day)
+    assert str(run.state) == "failed"
+    assert states["check_partition"] == "success" and states["validate"] == "failed"
+    assert states["publish"] == "upstream_failed"
+    validate = next(ti for ti in run.get_task_instances() if ti.task_id == "validate")
+    assert validate.try_number == 1  # bad data does not fix itself: no retry
+    quarantine = s3.head_object(Bucket=BUCKET, Key="staging/loan_approval/dt=2026-10-21/quarantine.parquet")
+    assert quarantine["ContentLength"] > 0
