@@ -62,6 +62,14 @@ def _day() -> str:
     return context["params"].get("day") or context["data_interval_start"].date().isoformat()
 
 
+def _apply_decision(model: ModelConfig) -> str | None:
+    """Record the day's alerts, or clear a stale record; the decision is recomputed from the published summary."""
+    from monitoring import pipeline
+
+    store, day = _store(model), _day()
+    return pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day))
+
+
 def _fail_without_retry(exc: Exception) -> AirflowFailException:
     """Bad data or config will not fix itself on retry: fail at once with the library's message."""
     return AirflowFailException(f"{type(exc).__name__}: {exc}")
@@ -139,17 +147,11 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
 
         @task
         def alert() -> str | None:
-            from monitoring import pipeline
-
-            store, day = _store(model), _day()
-            return pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day))
+            return _apply_decision(model)  # writes alerts.json, logs each finding at error level
 
         @task
         def healthy() -> None:
-            from monitoring import pipeline
-
-            store, day = _store(model), _day()
-            pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day))
+            _apply_decision(model)  # removes an alert record left by an earlier run of the day
 
         trigger_retraining = TriggerDagRunOperator(
             task_id="trigger_retraining",
