@@ -167,9 +167,12 @@ def test_no_credential_reaches_logs_xcom_or_published_objects(dags, s3):
 def test_a_manual_run_from_the_trigger_form_processes_the_chosen_day(dags, s3):
     import pendulum
 
+    from airflow.dag_processing.dagbag import DagBag
+
+    # dag.test() folds run_conf into the DAG object's params: use a DAG of this test's own.
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["monitor_loan_approval"]
     s3.delete_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-05/summary.json")
-    run = dags["monitor_loan_approval"].test(logical_date=pendulum.datetime(2026, 11, 20, tz="UTC"),
-                                             run_conf={"day": CLEAN.isoformat()})
+    run = dag.test(logical_date=pendulum.datetime(2026, 11, 20, tz="UTC"), run_conf={"day": CLEAN.isoformat()})
     assert str(run.state) == "success"
     summary = json.loads(read(s3, "reports/loan_approval/dt=2026-10-05/summary.json"))
     assert summary["day"] == "2026-10-05"
