@@ -156,10 +156,13 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
 def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str, Any] | None = None) -> dict[str, str]:
     """Publish the staged reports and summary with the day's entry of the metric history, manifest last."""
     layout = DayLayout.of(model, day)
-    summary = summary_from_json(store.get_bytes(publish.staged_summary(layout)))
+    staged = store.get_bytes(publish.staged_summary(layout))
+    summary = summary_from_json(staged)
     metrics = history.day_metrics(summary, rules.evaluate(summary, model))
-    urls = publish.publish(store, layout, run or {},
-                           [(history.day_metrics_key(layout), metrics.model_dump_json(indent=2).encode(), JSON)])
+    urls = publish.publish(store, layout, run or {}, [
+        (layout.summary, staged, JSON),
+        (history.day_metrics_key(layout), metrics.model_dump_json(indent=2).encode(), JSON),
+    ])
     for name, url in sorted(urls.items()):
         log.info("published %s", url)
     return urls

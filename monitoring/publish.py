@@ -31,28 +31,25 @@ def staged_quarantine(layout: DayLayout) -> str:
 
 def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
             extras: list[tuple[str, bytes, str]] = ()) -> dict[str, str]:
-    """Move the staged artifacts of a day to its report folder and write `extras` (key, data, content type),
-    then the manifest; returns the S3 URL of each artifact."""
+    """Move the staged reports of a day to its report folder, write `extras` (key, data, content type) and the
+    quarantine, then the manifest; returns the S3 URL of each artifact."""
     store.delete(layout.manifest)
-    moves = [(staged_report(layout, name, ext), layout.report(name, ext)) for name in REPORT_NAMES
-             for ext in ("html", "json")]
-    moves.append((staged_summary(layout), layout.summary))
     urls: dict[str, str] = {}
     artifacts: dict[str, dict[str, Any]] = {}
-    for source, target in moves:
-        data = store.get_bytes(source)  # fails clearly if the report task did not stage it
-        name = target.rsplit("/", 1)[-1]
-        urls[name] = store.put_bytes(target, data, CONTENT_TYPES[name.rsplit(".", 1)[-1]])
-        artifacts[name] = {"key": target, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    for key, data, content_type in extras:
+
+    def write(key: str, data: bytes, content_type: str) -> None:
         name = key.rsplit("/", 1)[-1]
         urls[name] = store.put_bytes(key, data, content_type)
         artifacts[name] = {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+    for name in REPORT_NAMES:
+        for ext in ("html", "json"):
+            # get_bytes fails clearly if the report task did not stage it
+            write(layout.report(name, ext), store.get_bytes(staged_report(layout, name, ext)), CONTENT_TYPES[ext])
+    for key, data, content_type in extras:
+        write(key, data, content_type)
     if store.exists(staged_quarantine(layout)):
-        data = store.get_bytes(staged_quarantine(layout))
-        urls["quarantine.parquet"] = store.put_bytes(layout.quarantine, data, PARQUET)
-        artifacts["quarantine.parquet"] = {"key": layout.quarantine, "bytes": len(data),
-                                           "sha256": hashlib.sha256(data).hexdigest()}
+        write(layout.quarantine, store.get_bytes(staged_quarantine(layout)), PARQUET)
     else:
         store.delete(layout.quarantine)  # left by an earlier run of the day that had rejected rows
     manifest = {"model": layout.model, "day": layout.day.isoformat(), "artifacts": artifacts,

@@ -59,22 +59,17 @@ class ObjectStore:
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
             return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        except (ClientError, BotoCoreError) as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return False
-            raise StorageError(f"cannot check {self.url(key)}: {exc}") from exc
-        except BotoCoreError as exc:
             raise StorageError(f"cannot check {self.url(key)}: {exc}") from exc
 
     def get_bytes(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code in ("404", "NoSuchKey"):
+        except (ClientError, BotoCoreError) as exc:
+            if _error_code(exc) in ("404", "NoSuchKey"):
                 raise FileNotFoundError(f"{self.url(key)} does not exist") from None
-            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
-        except BotoCoreError as exc:
             raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
 
     def get_json(self, key: str) -> Any:
@@ -111,6 +106,11 @@ class ObjectStore:
 
     def keys(self, prefix: str) -> Iterator[str]:
         return (o.key for o in self.list(prefix))
+
+
+def _error_code(exc: Exception) -> str | None:
+    """S3's error code of a ClientError; None for a connection-level failure."""
+    return exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
 
 
 def dumps(document: Any) -> bytes:
