@@ -68,18 +68,6 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
     )
 
 
-def history_dir(layout: DayLayout) -> str:
-    return f"{layout.model_reports_dir}metrics/"
-
-
-def day_metrics_key(layout: DayLayout) -> str:
-    return f"{history_dir(layout)}{layout.partition}.json"
-
-
-def history_key(layout: DayLayout, extension: str = "json") -> str:
-    return f"{layout.model_reports_dir}history.{extension}"
-
-
 CSV_COLUMNS = ["day", "status", "health_score", "rows", "quarantined_share", "mean_score", "positive_rate",
                "drift_share", "dataset_drift", "prediction_drift", "max_missing_share", "drifted_features", "findings"]
 
@@ -98,9 +86,9 @@ def to_csv(days: list[DayMetrics]) -> bytes:
 def _published_keys(store: ObjectStore, layout: DayLayout) -> list[str]:
     """Per-day metric objects of days that have a manifest (readers trust nothing else)."""
     keys = []
-    for key in store.keys(history_dir(layout)):
+    for key in store.keys(layout.metrics_dir):
         day = key.rsplit("dt=", 1)[-1].removesuffix(".json")
-        if store.exists(f"{layout.model_reports_dir}dt={day}/manifest.json"):
+        if store.exists(layout.on(day).manifest):
             keys.append(key)
     return keys
 
@@ -117,8 +105,8 @@ def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
     keys = _published_keys(store, layout)
     for _ in range(COMPACTION_ROUNDS):
         days = sorted((DayMetrics.model_validate_json(store.get_bytes(k)) for k in keys), key=lambda d: d.day)
-        store.put_json(history_key(layout), {"model": layout.model, "days": [d.model_dump(mode="json") for d in days]})
-        store.put_bytes(history_key(layout, "csv"), to_csv(days), CSV)
+        store.put_json(layout.history(), {"model": layout.model, "days": [d.model_dump(mode="json") for d in days]})
+        store.put_bytes(layout.history("csv"), to_csv(days), CSV)
         latest = _published_keys(store, layout)
         if latest == keys:
             return days
@@ -129,7 +117,7 @@ def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
 def read_history(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
     """The compacted history of the model (empty before its first published day)."""
     try:
-        document = store.get_json(history_key(layout))
+        document = store.get_json(layout.history())
     except FileNotFoundError:
         return []
     return [DayMetrics.model_validate(d) for d in document["days"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -86,6 +87,24 @@ class DayLayout:
     @property
     def model_reports_dir(self) -> str:
         return f"{self.reports_prefix}/{self.model}/"
+
+    def on(self, day: str | dt.date) -> DayLayout:
+        """The same model's keys for another day."""
+        return dataclasses.replace(self, day=parse_day(day))
+
+    # --- the metric store: one object per model-day, compacted per model ---------------------------------------
+    @property
+    def metrics_dir(self) -> str:
+        return f"{self.model_reports_dir}metrics/"
+
+    @property
+    def day_metrics(self) -> str:
+        return f"{self.metrics_dir}{self.partition}.json"
+
+    def history(self, extension: str = "json") -> str:
+        if extension not in ("json", "csv"):
+            raise LayoutError(f"unknown history format {extension!r}")
+        return f"{self.model_reports_dir}history.{extension}"
 
     @property
     def model_page(self) -> str:

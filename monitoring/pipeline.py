@@ -161,7 +161,7 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     metrics = history.day_metrics(summary, rules.evaluate(summary, model))
     urls = publish.publish(store, layout, run or {}, [
         (layout.summary, staged, JSON),
-        (history.day_metrics_key(layout), metrics.model_dump_json(indent=2).encode(), JSON),
+        (layout.day_metrics, metrics.model_dump_json(indent=2).encode(), JSON),
     ])
     for name, url in sorted(urls.items()):
         log.info("published %s", url)
@@ -178,7 +178,7 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
     days = history.compact(store, layout)
     affected = [d for d in days if 0 <= (parse_day(d.day) - layout.day).days <= site.TRAILING_DAYS]
     for metrics in affected:
-        day_layout = DayLayout.of(model, metrics.day)
+        day_layout = layout.on(metrics.day)
         summary = summary_from_json(store.get_bytes(day_layout.summary))
         page = site.render_day_page(summary, rules.evaluate(summary, model), metrics, days)
         store.put_bytes(day_layout.day_page, page.encode(), HTML)

@@ -16,6 +16,9 @@ def test_keys_follow_the_documented_s3_layout(loan_model):
     assert layout.alerts == "reports/loan_approval/dt=2026-10-14/alerts.json"
     assert layout.manifest == "reports/loan_approval/dt=2026-10-14/manifest.json"
     assert layout.staging_dir == "staging/loan_approval/dt=2026-10-14/"
+    assert layout.day_metrics == "reports/loan_approval/metrics/dt=2026-10-14.json"
+    assert layout.history("csv") == "reports/loan_approval/history.csv"
+    assert layout.on("2026-10-15").manifest == "reports/loan_approval/dt=2026-10-15/manifest.json"
 
 
 @pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-10-14/../x", ""])
