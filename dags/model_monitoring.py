@@ -5,10 +5,10 @@ One DAG per model of `config/models.yaml` (`monitor_<model>`). Each run processe
 interval**, so scheduled runs, backfills and reruns of a day all read and write the same keys.
 
 ```
-check_partition -> validate -> evidently_reports -> publish -+-> update_site
-                                                             +-> decide -+-> alert
-                                                                         +-> trigger_retraining
-                                                                         +-> healthy
+check_partition -> validate -> evidently_reports -> publish -> performance -+-> update_site
+                                                                            +-> decide -+-> alert
+                                                                                        +-> trigger_retraining
+                                                                                        +-> healthy
 ```
 
 | task | what it does |
@@ -17,8 +17,9 @@ check_partition -> validate -> evidently_reports -> publish -+-> update_site
 | `validate` | applies the data contract; rejected rows go to `quarantine.parquet` with a `reason` column; fails when more than `contract.max_rejected_share` is rejected |
 | `evidently_reports` | data drift (features), prediction drift (score, decision), data quality, against the current reference version |
 | `publish` | writes the HTML and JSON reports and `summary.json` to `reports/<model>/dt=<day>/`, `manifest.json` last |
+| `performance` | joins the labels known on the day (`labels/<model>/dt=...`, they arrive days late) to the predictions of the last `labels.lookback_days` days; rewrites the performance (Evidently classification or regression report, `performance.json`, the summary) of every day whose labels grew; judges the day whose labels came due (`labels.lag_days` ago) against the reference's baseline |
 | `update_site` | compacts the model's metric history and regenerates the day page, the pages of the following days, the model page and the home page |
-| `decide` | evaluates the drift and quality rules and the retraining rule on the published summary |
+| `decide` | evaluates the drift, quality and performance rules and the retraining rule on the published summary |
 | `alert` | writes `alerts.json` beside the reports and logs each finding at error level |
 | `trigger_retraining` | starts the model's retraining DAG with the model, the day, the reasons and links to the evidence |
 | `healthy` | nothing fired; removes an alert record left by an earlier run of the same day |
@@ -79,7 +80,7 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
     """The monitoring DAG of `model`; `models` are all configured models (for the home page of the site)."""
     with DAG(
         dag_id=f"monitor_{model.name}",
-        description=f"Daily drift, prediction-drift and data-quality monitoring of {model.name}",
+        description=f"Daily drift, data-quality and performance monitoring of {model.name}",
         doc_md=__doc__ + (f"\n\n**Model:** {model.description}" if model.description else ""),
         schedule=CronDataIntervalTimetable(model.schedule, timezone="UTC"),
         start_date=pendulum.parse(model.start_date, tz="UTC"),
@@ -131,10 +132,19 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
             return pipeline.publish_day(_store(model), model, _day(), run)
 
         @task
-        def update_site() -> dict:
+        def performance() -> dict:
+            from monitoring import contract, pipeline
+
+            try:
+                return pipeline.performance_day(_store(model), model, _day())
+            except (contract.ContractError, pipeline.MissingReferenceError) as exc:
+                raise _fail_without_retry(exc) from exc
+
+        @task
+        def update_site(labelled: dict) -> dict:
             from monitoring import pipeline
 
-            return pipeline.update_site(_store(model), model, _day(), list(models))
+            return pipeline.update_site(_store(model), model, _day(), list(models), labelled["updated_days"])
 
         @task.branch
         def decide() -> list[str]:
@@ -162,9 +172,10 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
             skip_when_already_exists=True,
         )
 
-        published = check_partition() >> validate() >> evidently_reports() >> publish()
-        published >> update_site()
-        published >> decide() >> [alert(), trigger_retraining, healthy()]
+        labelled = performance()
+        check_partition() >> validate() >> evidently_reports() >> publish() >> labelled
+        update_site(labelled)
+        labelled >> decide() >> [alert(), trigger_retraining, healthy()]
     return monitoring_dag
 
 

@@ -42,6 +42,13 @@ class _Strict(BaseModel):
 
 class ModelTask(str, Enum):
     BINARY_CLASSIFICATION = "binary_classification"
+    REGRESSION = "regression"
+
+
+# Performance metrics per task; the ones where a lower value is better (a "drop" is then a rise).
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "calibration_error")
+REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
+LOWER_IS_BETTER = frozenset({"log_loss", "calibration_error", "mae", "rmse", "mape"})
 
 
 class LogFormat(str, Enum):
@@ -62,13 +69,15 @@ class StorageConfig(_Strict):
     reports_prefix: str = "reports"
     staging_prefix: str = "staging"
     retraining_prefix: str = "retraining"
+    labels_prefix: str = "labels"
     log_format: LogFormat = LogFormat.PARQUET
     completion_marker: str | None = Field(
         default=None, pattern=r"^_[A-Za-z0-9_.-]+$",
         description="a file the exporter writes last (e.g. _SUCCESS); until it exists the day counts as incomplete")
     settle_seconds: int = Field(default=0, ge=0, description="a day whose newest file is younger counts as incomplete")
 
-    @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix", "retraining_prefix")
+    @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix", "retraining_prefix",
+                     "labels_prefix")
     @classmethod
     def _safe_prefix(cls, value: str) -> str:
         value = value.strip("/")
@@ -80,7 +89,8 @@ class StorageConfig(_Strict):
 class ColumnsConfig(_Strict):
     id: str
     timestamp: str
-    score: str = Field(description="predicted probability of the positive class, in [0, 1]")
+    score: str = Field(description="classification: predicted probability of the positive class, in [0, 1]; "
+                                   "regression: the predicted value")
     decision: str | None = Field(default=None, description="the 0/1 decision the model took")
     latency: str | None = Field(default=None, description="serving latency in milliseconds, when the logs carry it")
     numerical: tuple[str, ...] = ()
@@ -140,7 +150,81 @@ class DriftConfig(_Strict):
 class ContractConfig(_Strict):
     max_rejected_share: float = Field(default=0.05, ge=0, le=1,
                                       description="the run fails when more than this share of rows is quarantined")
-    score_range: tuple[float, float] = (0.0, 1.0)
+    score_range: tuple[float, float] | None = Field(
+        default=None, description="allowed [low, high] of the score; default [0, 1] for classification, "
+                                  "unbounded for regression")
+
+    @field_validator("score_range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"score_range {list(value)} must be [low, high] with low < high")
+        return value
+
+
+class LabelsConfig(_Strict):
+    """Ground truth: files under labels/<model>/dt=<day the labels became known>/, keyed by the prediction id."""
+
+    column: str = Field(description="the label column, in the label files and in the reference")
+    id_column: str | None = Field(default=None, description="the prediction id column of the label files; "
+                                                              "default: the model's columns.id")
+    lag_days: int = Field(ge=0, le=365, description="days after a prediction day by which its labels are complete; "
+                                                    "that day's performance is judged then")
+    lookback_days: int | None = Field(default=None, ge=1, le=400,
+                                      description="prediction days looked back at for newly arrived labels "
+                                                  "(default: twice the lag, at least 7)")
+    log_format: LogFormat | None = Field(default=None, description="default: storage.log_format")
+
+    @property
+    def window(self) -> int:
+        return self.lookback_days if self.lookback_days is not None else max(2 * self.lag_days, 7)
+
+    @model_validator(mode="after")
+    def _window_covers_lag(self) -> LabelsConfig:
+        if self.lookback_days is not None and self.lookback_days < self.lag_days:
+            raise ValueError(f"lookback_days ({self.lookback_days}) must be at least lag_days ({self.lag_days}), or "
+                             "a day's labels would never be complete while it is looked at")
+        return self
+
+
+class MetricRule(_Strict):
+    """When a performance metric counts as degraded against the reference baseline (worse by more than ...)."""
+
+    max_drop: float | None = Field(default=None, gt=0, description="absolute worsening that raises an alert")
+    max_relative_drop: float | None = Field(default=None, gt=0, description="relative worsening (0.1 = 10%) that "
+                                                                             "raises an alert")
+    retrain_drop: float | None = Field(default=None, gt=0, description="absolute worsening that also asks for "
+                                                                        "retraining")
+    retrain_relative_drop: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> MetricRule:
+        if self.max_drop is None and self.max_relative_drop is None:
+            raise ValueError("set max_drop, max_relative_drop or both")
+        return self
+
+
+DEFAULT_METRIC_RULES = {
+    ModelTask.BINARY_CLASSIFICATION: {
+        "f1": MetricRule(max_drop=0.05, max_relative_drop=0.10, retrain_relative_drop=0.20),
+        "roc_auc": MetricRule(max_drop=0.05, retrain_drop=0.10),
+    },
+    ModelTask.REGRESSION: {
+        "mae": MetricRule(max_relative_drop=0.20, retrain_relative_drop=0.50),
+        "r2": MetricRule(max_drop=0.10, retrain_drop=0.20),
+    },
+}
+
+
+class PerformanceConfig(_Strict):
+    min_coverage: float = Field(default=0.5, gt=0, le=1, description="a day's performance is judged only when at "
+                                                                      "least this share of it is labelled")
+    min_labelled_rows: int = Field(default=100, ge=1, description="... and at least this many rows are labelled")
+    probability_threshold: float = Field(default=0.5, gt=0, lt=1,
+                                         description="classification without a decision column: predicted "
+                                                     "positive when the score is at least this")
+    rules: dict[str, MetricRule] | None = Field(default=None, description="degradation rule per metric; default "
+                                                                            "f1 and roc_auc, or mae and r2")
 
 
 class OperationsConfig(_Strict):
@@ -155,7 +239,7 @@ class QualityConfig(_Strict):
     max_quarantined_share: float = Field(default=0.01, ge=0, le=1)
 
 
-RetrainSignal = Literal["dataset_drift", "prediction_drift"]
+RetrainSignal = Literal["dataset_drift", "prediction_drift", "performance_degradation"]
 
 
 class RetrainingConfig(_Strict):
@@ -165,6 +249,8 @@ class RetrainingConfig(_Strict):
         default=("dataset_drift", "prediction_drift"),
         description="retraining is triggered on a day where all of these signals fire",
     )
+    on_performance_drop: bool = Field(default=True, description="also trigger when a performance metric worsens "
+                                                                 "past its retrain_drop / retrain_relative_drop")
 
 
 class ReportsConfig(_Strict):
@@ -187,6 +273,8 @@ class ModelConfig(_Strict):
     quality: QualityConfig = QualityConfig()
     operations: OperationsConfig = OperationsConfig()
     reports: ReportsConfig = ReportsConfig()
+    labels: LabelsConfig | None = Field(default=None, description="ground truth; without it no performance")
+    performance: PerformanceConfig = PerformanceConfig()
     retraining: RetrainingConfig
 
     @field_validator("name")
@@ -197,6 +285,48 @@ class ModelConfig(_Strict):
                 f"model name {value!r} must be 1-63 lowercase letters, digits, '_' or '-', starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _fits_task(self) -> ModelConfig:
+        if self.task is ModelTask.REGRESSION and self.columns.decision:
+            raise ValueError("columns.decision is for classification; a regression model has no 0/1 decision")
+        if self.labels and self.labels.column in {self.columns.id, self.columns.timestamp, *self.columns.features,
+                                                  *self.columns.predictions}:
+            raise ValueError(f"labels.column {self.labels.column!r} is also a feature, prediction, id or timestamp "
+                             "column; the label must be its own column")
+        allowed = self.metric_names
+        for metric in (self.performance.rules or {}):
+            if metric not in allowed:
+                raise ValueError(f"performance.rules names {metric!r}, not a {self.task.value} metric; "
+                                 f"one of {list(allowed)}")
+        return self
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task is ModelTask.BINARY_CLASSIFICATION
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        return CLASSIFICATION_METRICS if self.is_classification else REGRESSION_METRICS
+
+    @property
+    def metric_rules(self) -> dict[str, MetricRule]:
+        rules = self.performance.rules
+        return dict(rules) if rules is not None else dict(DEFAULT_METRIC_RULES[self.task])
+
+    @property
+    def score_range(self) -> tuple[float, float] | None:
+        if self.contract.score_range is not None:
+            return self.contract.score_range
+        return (0.0, 1.0) if self.is_classification else None
+
+    @property
+    def label_id_column(self) -> str:
+        return (self.labels.id_column if self.labels and self.labels.id_column else None) or self.columns.id
+
+    @property
+    def labels_format(self) -> LogFormat:
+        return (self.labels.log_format if self.labels else None) or self.storage.log_format
 
     @model_validator(mode="after")
     def _drift_columns_are_features(self) -> ModelConfig:

@@ -88,7 +88,7 @@ def check_columns(files: list[FileRead], model: ModelConfig, store_url: Callable
             )
 
 
-def _as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+def as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numeric values, and a mask of values that were present but are not numbers."""
     if series.dtype == bool:
         series = series.astype("Int64")
@@ -108,7 +108,7 @@ def _as_timestamp(series: pd.Series) -> pd.Series:
     return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
 
 
-def _as_label(series: pd.Series) -> pd.Series:
+def as_label(series: pd.Series) -> pd.Series:
     """Categorical values as text; integer codes stay '3', not '3.0'."""
     def text(value: object) -> object:
         if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -133,7 +133,7 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
     typed = pd.DataFrame(index=frame.index)
 
     ids = frame[cols.id]
-    id_text = _as_label(ids)
+    id_text = as_label(ids)
     v.add(id_text.isna() | (id_text.astype(str).str.strip() == ""), "missing_id", f"{cols.id} is empty")
     duplicated = id_text.notna() & id_text.duplicated(keep="first")
     v.add(duplicated, "duplicate_id", f"{cols.id} " + id_text.astype(str) + " appeared earlier in the day")
@@ -148,33 +148,35 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
     v.add(outside, "timestamp_outside_day", f"{cols.timestamp} " + ts.astype(str) + f" is not on {day}")
     typed[cols.timestamp] = ts
 
-    low, high = model.contract.score_range
-    score, not_number = _as_number(frame[cols.score])
+    score, not_number = as_number(frame[cols.score])
     v.add(not_number, "bad_score", f"{cols.score} " + frame[cols.score].astype(str) + " is not a number")
     v.add(score.isna() & ~not_number, "missing_score", f"{cols.score} is empty")
-    v.add(score.notna() & ((score < low) | (score > high)), "score_out_of_range",
-          f"{cols.score} " + score.astype(str) + f" is outside [{low}, {high}]")
+    v.add(np.isinf(score), "bad_score", f"{cols.score} " + score.astype(str) + " is infinite")
+    if model.score_range:
+        low, high = model.score_range
+        v.add(score.notna() & ((score < low) | (score > high)), "score_out_of_range",
+              f"{cols.score} " + score.astype(str) + f" is outside [{low}, {high}]")
     typed[cols.score] = score
 
     if cols.decision:
-        decision, not_number = _as_number(frame[cols.decision])
+        decision, not_number = as_number(frame[cols.decision])
         bad = not_number | (decision.notna() & ~decision.isin([0.0, 1.0]))
         v.add(bad, "bad_decision", f"{cols.decision} " + frame[cols.decision].astype(str) + " is not 0 or 1")
         v.add(decision.isna() & ~not_number, "missing_decision", f"{cols.decision} is empty")
         typed[cols.decision] = decision
 
     if cols.latency and cols.latency in frame.columns:  # optional: operational figure, not part of the contract
-        latency, not_number = _as_number(frame[cols.latency])
+        latency, not_number = as_number(frame[cols.latency])
         v.add(not_number | (latency < 0) | np.isinf(latency), "bad_latency",
               f"{cols.latency} " + frame[cols.latency].astype(str) + " is not a duration in milliseconds")
         typed[cols.latency] = latency
     for column in cols.numerical:
-        values, not_number = _as_number(frame[column])
+        values, not_number = as_number(frame[column])
         v.add(not_number, "bad_number", f"{column} " + frame[column].astype(str) + " is not a number")
         v.add(np.isinf(values), "infinite_value", f"{column} " + values.astype(str) + " is infinite")
         typed[column] = values
     for column in cols.categorical:
-        typed[column] = _as_label(frame[column])
+        typed[column] = as_label(frame[column])
 
     reasons = v.reasons()
     bad = reasons.notna()
@@ -191,7 +193,8 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
 
 
 def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd.DataFrame:
-    """Typed feature and prediction columns of the reference; it is curated, so any bad value is an error."""
+    """Typed feature and prediction columns of the reference (and its label column, which gives the performance
+    baseline, when it has one); it is curated, so any bad value is an error."""
     cols = model.columns
     required = [*cols.features, *cols.predictions]
     missing = [c for c in required if c not in frame.columns]
@@ -202,13 +205,23 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
         raise ContractError(f"the reference {where} has no rows; publish a non-empty reference version.")
     typed = pd.DataFrame(index=frame.index)
     for column in [*cols.numerical, *cols.predictions]:
-        values, not_number = _as_number(frame[column])
+        values, not_number = as_number(frame[column])
         if not_number.any() or np.isinf(values).any():
             raise ContractError(f"the reference {where} has {int(not_number.sum() + np.isinf(values).sum())} value(s) "
                                 f"in numerical column {column!r} that are not finite numbers.")
         typed[column] = values
     for column in cols.categorical:
-        typed[column] = _as_label(frame[column])
+        typed[column] = as_label(frame[column])
+    if model.labels and model.labels.column in frame.columns:
+        values, not_number = as_number(frame[model.labels.column])
+        bad = not_number | values.isna() | np.isinf(values)
+        if model.is_classification:
+            bad |= ~values.isin([0.0, 1.0])
+        if bad.any():
+            kind = "0 or 1" if model.is_classification else "a finite number"
+            raise ContractError(f"the reference {where} has {int(bad.sum())} label(s) in {model.labels.column!r} that "
+                                f"are not {kind}; fix the reference or drop the label column (no baseline then).")
+        typed[model.labels.column] = values
     return typed.reset_index(drop=True)
 
 

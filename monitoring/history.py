@@ -50,11 +50,23 @@ class DayMetrics(BaseModel):
     max_missing_share: float
     findings: list[str]
     features: dict[str, FeatureDriftPoint]
+    # Performance of the day's predictions as far as labels have arrived (None before the first label run):
+    labelled: int | None = None
+    label_coverage: float | None = None
+    labels_complete: bool | None = None
+    performance: dict[str, float | None] = {}
+    baseline_performance: dict[str, float | None] = {}
+    performance_degraded: list[str] = []
 
 
 def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
     pred = summary.prediction_drift
-    return DayMetrics(
+    perf = summary.performance
+    labelled = {} if perf is None else {
+        "labelled": perf.labelled, "label_coverage": perf.coverage, "labels_complete": perf.complete,
+        "performance": perf.metrics, "baseline_performance": perf.baseline or {},
+        "performance_degraded": [d.metric for d in perf.degraded]}
+    return DayMetrics(**labelled,
         model=summary.model, day=summary.day, status=health.status_of(findings),
         health_score=health.health_score(summary, findings), rows=summary.rows.read,
         quarantined_share=summary.rows.quarantined_share, mean_score=pred.mean_score,
@@ -69,17 +81,20 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
 
 
 CSV_COLUMNS = ["day", "status", "health_score", "rows", "quarantined_share", "mean_score", "positive_rate",
-               "drift_share", "dataset_drift", "prediction_drift", "max_missing_share", "drifted_features", "findings"]
+               "drift_share", "dataset_drift", "prediction_drift", "max_missing_share", "drifted_features", "findings",
+               "labelled", "label_coverage", "labels_complete"]
 
 
 def to_csv(days: list[DayMetrics]) -> bytes:
+    """One row per day; performance metrics as `perf_<metric>` columns (empty until the day has labels)."""
+    metrics = sorted({m for d in days for m in d.performance})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + [f"perf_{m}" for m in metrics])
     for d in days:
         row = d.model_dump()
         writer.writerow([" ".join(v) if isinstance(v := row[c], list) else ("" if v is None else v)
-                         for c in CSV_COLUMNS])
+                         for c in CSV_COLUMNS] + ["" if (v := d.performance.get(m)) is None else v for m in metrics])
     return buffer.getvalue().encode()
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from monitoring.config import MODEL_NAME_PATTERN, ModelConfig
 
 REPORT_NAMES = ("data_drift", "prediction_drift", "data_quality")
+PERFORMANCE_REPORT = "model_performance"  # written once the day has labels, updated as more arrive
 
 
 class LayoutError(ValueError):
@@ -38,6 +39,7 @@ class DayLayout:
     reports_prefix: str
     staging_prefix: str
     retraining_prefix: str
+    labels_prefix: str
 
     @classmethod
     def of(cls, model: ModelConfig, day: str | dt.date) -> DayLayout:
@@ -45,7 +47,7 @@ class DayLayout:
             raise LayoutError(f"model name {model.name!r} is not safe for an S3 key")
         s = model.storage
         return cls(s.bucket, model.name, parse_day(day), s.predictions_prefix, s.reference_prefix,
-                   s.reports_prefix, s.staging_prefix, s.retraining_prefix)
+                   s.reports_prefix, s.staging_prefix, s.retraining_prefix, s.labels_prefix)
 
     @property
     def partition(self) -> str:
@@ -55,6 +57,11 @@ class DayLayout:
     @property
     def predictions_dir(self) -> str:
         return f"{self.predictions_prefix}/{self.model}/{self.partition}/"
+
+    @property
+    def labels_dir(self) -> str:
+        """Labels that became known on this day (for predictions of this or earlier days)."""
+        return f"{self.labels_prefix}/{self.model}/{self.partition}/"
 
     @property
     def reference_dir(self) -> str:
@@ -119,7 +126,7 @@ class DayLayout:
         return f"{self.model_reports_dir}{self.partition}/"
 
     def report(self, name: str, extension: str) -> str:
-        if name not in REPORT_NAMES or extension not in ("html", "json"):
+        if name not in (*REPORT_NAMES, PERFORMANCE_REPORT) or extension not in ("html", "json"):
             raise LayoutError(f"unknown report {name}.{extension}")
         return f"{self.reports_dir}{name}.{extension}"
 
@@ -131,6 +138,20 @@ class DayLayout:
     def day_page(self) -> str:
         """The page stakeholders open first: status, findings in plain words, links to the full reports."""
         return f"{self.reports_dir}index.html"
+
+    @property
+    def performance(self) -> str:
+        """Performance of the predictions made on this day, as far as their labels have arrived."""
+        return f"{self.reports_dir}performance.json"
+
+    @property
+    def labels_report(self) -> str:
+        """What the labels that landed on this day held, and the verdict on the day whose labels came due."""
+        return f"{self.reports_dir}labels.json"
+
+    @property
+    def labels_quarantine(self) -> str:
+        return f"{self.reports_dir}labels_quarantine.parquet"
 
     @property
     def quarantine(self) -> str:

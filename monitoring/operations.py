@@ -41,7 +41,18 @@ def _mean(series: pd.Series) -> float | None:
     return float(series.mean()) if len(series) else None
 
 
+def _low_confidence_share(scores: pd.Series, threshold: float) -> float | None:
+    return _mean((_confidence(scores) < threshold).astype(float)) if len(scores) else None
+
+
+def _confidence_figures(scores: pd.Series, ref_scores: pd.Series, threshold: float) -> dict[str, float | None]:
+    return {"mean_confidence": _mean(_confidence(scores)), "reference_mean_confidence": _mean(_confidence(ref_scores)),
+            "low_confidence_share": _low_confidence_share(scores, threshold),
+            "reference_low_confidence_share": _low_confidence_share(ref_scores, threshold)}
+
+
 def operations(valid: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> Operations:
+    """Confidence figures are for classifiers only (a regression's output is not a probability)."""
     cols, threshold = model.columns, model.operations.low_confidence
     scores, ref_scores = valid[cols.score].dropna(), reference[cols.score].dropna()
     latency = None
@@ -53,10 +64,9 @@ def operations(valid: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig)
         mean_score=_mean(scores), reference_mean_score=_mean(ref_scores),
         positive_rate=_mean(valid[cols.decision]) if cols.decision else None,
         reference_positive_rate=_mean(reference[cols.decision]) if cols.decision else None,
-        mean_confidence=_mean(_confidence(scores)), reference_mean_confidence=_mean(_confidence(ref_scores)),
-        low_confidence_share=_mean((_confidence(scores) < threshold).astype(float)) if len(scores) else None,
-        reference_low_confidence_share=(_mean((_confidence(ref_scores) < threshold).astype(float))
-                                        if len(ref_scores) else None),
+        **(_confidence_figures(scores, ref_scores, threshold) if model.is_classification else
+           dict.fromkeys(("mean_confidence", "reference_mean_confidence", "low_confidence_share",
+                          "reference_low_confidence_share"))),
         low_confidence_threshold=threshold,
         score_quantiles={f"p{int(q * 100)}": float(scores.quantile(q)) for q in QUANTILES} if len(scores) else {},
         latency_ms=latency,

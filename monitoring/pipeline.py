@@ -6,6 +6,7 @@ publication), so every task can be retried or rerun alone and returns only a sma
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 from dataclasses import dataclass
@@ -15,9 +16,9 @@ import pandas as pd
 
 from monitoring import alerts, contract, history, ingest, publish, retrain, rules
 from monitoring.config import LogFormat, ModelConfig
-from monitoring.layout import REPORT_NAMES, DayLayout, parse_day
+from monitoring.layout import PERFORMANCE_REPORT, REPORT_NAMES, DayLayout, parse_day
 from monitoring.sampling import hash_sample
-from monitoring.storage import HTML, JSON, PARQUET, ObjectStore
+from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, dumps
 from monitoring.summary import DaySummary, summarize, summary_from_json
 
 log = logging.getLogger(__name__)
@@ -37,15 +38,20 @@ class Decision:
     retrain: retrain.RetrainRequest | None
 
     @property
+    def alerting(self) -> list[rules.Finding]:
+        """Findings worth an alert: warnings and critical ones (info findings are only shown on the pages)."""
+        return [f for f in self.findings if f.severity.rank >= rules.Severity.WARNING.rank]
+
+    @property
     def branches(self) -> list[str]:
-        chosen = ([ALERT] if self.findings else []) + ([TRIGGER_RETRAINING] if self.retrain else [])
+        chosen = ([ALERT] if self.alerting else []) + ([TRIGGER_RETRAINING] if self.retrain else [])
         return chosen or [HEALTHY]
 
     @property
     def why(self) -> str:
-        if not self.findings and not self.retrain:
-            return "no drift, prediction-drift or data-quality rule fired"
-        parts = [f"{f.rule} ({f.severity.value})" for f in self.findings]
+        if not self.alerting and not self.retrain:
+            return "no drift, prediction-drift, data-quality or performance rule fired"
+        parts = [f"{f.rule} ({f.severity.value})" for f in self.alerting]
         if self.retrain:
             parts.append("retraining rule: " + "; ".join(self.retrain.reasons))
         return ", ".join(parts)
@@ -156,8 +162,10 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
 def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str, Any] | None = None) -> dict[str, str]:
     """Publish the staged reports and summary with the day's entry of the metric history, manifest last."""
     layout = DayLayout.of(model, day)
-    staged = store.get_bytes(publish.staged_summary(layout))
-    summary = summary_from_json(staged)
+    # A rerun keeps what labels already told about the day (performance only grows with more labels).
+    summary = summary_from_json(store.get_bytes(publish.staged_summary(layout))).with_labels(
+        *_label_sections(store, layout))
+    staged = summary.to_json()
     metrics = history.day_metrics(summary, rules.evaluate(summary, model))
     urls = publish.publish(store, layout, run or {}, [
         (layout.summary, staged, JSON),
@@ -168,15 +176,174 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     return urls
 
 
-# --- step 4b: the stakeholder site ---------------------------------------------------------------------------
-def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None) -> dict:
+# --- step 5: performance, as labels arrive ------------------------------------------------------------------
+def _label_sections(store: ObjectStore, layout: DayLayout):
+    from monitoring.performance import LabelsReport, Performance
+
+    def read(key: str, kind):
+        try:
+            return kind.model_validate_json(store.get_bytes(key))
+        except FileNotFoundError:
+            return None
+
+    return read(layout.performance, Performance), read(layout.labels_report, LabelsReport)
+
+
+SUMMARY_REFRESH_ROUNDS = 5
+
+
+def refresh_summary(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> bool:
+    """Fold the day's performance.json and labels.json into its published summary.json and metric-store entry.
+
+    Other runs may update the same day's performance at the same time: after writing, the components are read again
+    and the summary is rebuilt if one changed meanwhile, so the last summary written holds the latest of both."""
+    changed = False
+    for _ in range(SUMMARY_REFRESH_ROUNDS):
+        sections = _label_sections(store, layout)
+        current = store.get_bytes(layout.summary)
+        summary = summary_from_json(current).with_labels(*sections)
+        data = summary.to_json()
+        if data != current:
+            metrics = history.day_metrics(summary, rules.evaluate(summary, model)).model_dump_json(indent=2).encode()
+            store.put_bytes(layout.summary, data, JSON)
+            store.put_bytes(layout.day_metrics, metrics, JSON)
+            publish.record_update(store, layout, [(layout.summary, data), (layout.day_metrics, metrics)])
+            changed = True
+        if _label_sections(store, layout) == sections:
+            return changed
+    raise RuntimeError(f"the performance of {layout.model} on {layout.day} kept changing while it was folded into "
+                       "its summary; the next run retries")
+
+
+def _day_predictions(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> pd.DataFrame | None:
+    """The valid predictions of a processed day (id, score, decision), or None when the day was not processed."""
+    if not store.exists(layout.staged_valid_rows):
+        return None
+    return pd.read_parquet(store.open(layout.staged_valid_rows), columns=[model.columns.id, *model.columns.predictions])
+
+
+def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, found, joined: pd.DataFrame,
+                       reference: pd.DataFrame) -> bool:
+    """Write a published day's performance when its labels grew (or became complete); True when written.
+
+    Never replaces a performance computed with later labels (a rerun or backfill of an older day keeps it)."""
+    from monitoring import reports
+
+    if not publish.is_published(store, layout):
+        return False  # its own run publishes it; the next run after that fills in its performance
+    stored, _ = _label_sections(store, layout)
+    if stored and stored.labels_as_of > found.labels_as_of:
+        return False
+    report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))
+    if stored and stored.label_digest == found.label_digest:
+        if stored.complete == found.complete:
+            return False  # nothing new
+        found = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped})
+    elif len(joined):
+        cap = model.reports.max_rows
+        labelled_reference = None
+        if model.labels.column in reference.columns:
+            labelled_reference = reference.rename(columns={model.labels.column: "label"})
+            if len(labelled_reference) > cap:
+                labelled_reference = labelled_reference.sample(n=cap, random_state=0)
+        rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, cap), labelled_reference,
+                                                    model)
+        if isinstance(rendered, str):
+            found = found.model_copy(update={"report": None, "report_skipped": rendered})
+        else:
+            store.put_bytes(report_key, rendered.html.encode(), HTML)
+            store.put_bytes(report_json_key, rendered.json.encode(), JSON)
+            found = found.model_copy(update={"report": f"{PERFORMANCE_REPORT}.html", "report_skipped": None})
+            log.info("performance report of %s (%d labelled predictions): %s", layout.day, len(joined),
+                     store.url(report_key))
+    else:
+        found = found.model_copy(update={"report_skipped": "no labels yet"})
+    if found.report is None:
+        for key in (report_key, report_json_key):
+            store.delete(key)
+    data = dumps(found.model_dump(mode="json"))
+    store.put_bytes(layout.performance, data, JSON)
+    publish.record_update(store, layout, [(layout.performance, data)],
+                          removed=[] if found.report else [report_key, report_json_key])
+    return True
+
+
+def performance_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
+    """Join the labels known on the run's day to the predictions of every day of the label window; rewrite the
+    performance of each published day whose labels grew; record the labels that landed on the day; judge the
+    prediction day whose labels came due. Returns the days whose summaries changed."""
+    from monitoring import labels, performance
+
+    layout = DayLayout.of(model, day)
+    if model.labels is None:
+        log.info("model %s has no labels configured: no performance monitoring", model.name)
+        return {"updated_days": [], "due": None}
+    first = layout.day - dt.timedelta(days=model.labels.window)
+    window = labels.read_window(store, model, layout, first, layout.day)
+    log.info("%d usable label(s) known from %s to %s in %d file(s); %d rejected", len(window.labels), first,
+             layout.day, len(window.files), len(window.rejected))
+    _, reference = load_reference(store, model, layout)
+    reference_metrics = performance.baseline(reference, model)
+    due_day = layout.day - dt.timedelta(days=model.labels.lag_days)
+    due, updated, joined_ids = None, [], set()
+    for offset in range(model.labels.window, -1, -1):
+        day_layout = layout.on(layout.day - dt.timedelta(days=offset))
+        predictions = _day_predictions(store, model, day_layout)
+        if predictions is None:
+            continue
+        joined = labels.join(predictions, model.columns.id, window)
+        joined_ids.update(joined[model.columns.id])
+        found = performance.evaluate(joined=joined, predictions=len(predictions), model=model, day=day_layout.day,
+                                     as_of=layout.day, reference_metrics=reference_metrics,
+                                     label_digest=labels.digest(joined, model.columns.id))
+        if day_layout.day == due_day:
+            due = found
+        if _write_performance(store, model, day_layout, found, joined, reference):
+            updated.append(day_layout.day)
+            log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
+                     found.predictions, 100 * found.coverage,
+                     "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
+                     if found.labelled else "")
+    counts, quarantine = labels.landed_problems(window, layout.day.isoformat(), joined_ids)
+    landed = [f for f in window.files if f.day == layout.day.isoformat()]
+    report = performance.LabelsReport(
+        day=layout.day.isoformat(), files=[{"key": f.key, "rows": f.rows} for f in landed],
+        rows=sum(f.rows for f in landed),
+        joined=int(window.labels[labels.LABEL_DAY].eq(layout.day.isoformat()).sum()) - counts.get("unknown_id", 0),
+        problems=dict(sorted(counts.items())),
+        file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p],
+        due=performance.verdict(due, due_day, model),
+    )
+    report_data = dumps(report.model_dump(mode="json"))
+    store.put_bytes(layout.labels_report, report_data, JSON)
+    if len(quarantine):
+        data = _parquet_bytes(quarantine)
+        store.put_bytes(layout.labels_quarantine, data, PARQUET)
+        publish.record_update(store, layout, [(layout.labels_report, report_data), (layout.labels_quarantine, data)])
+    else:
+        store.delete(layout.labels_quarantine)
+        publish.record_update(store, layout, [(layout.labels_report, report_data)], removed=[layout.labels_quarantine])
+    changed = [d for d in sorted(set(updated) | {layout.day}) if refresh_summary(store, model, layout.on(d))]
+    log.info("labels: %d row(s) landed on %s, problems %s; due day %s: %s%s", report.rows, layout.day,
+             report.problems or "none", due_day, report.due.status,
+             " - degraded: " + "; ".join(d.describe() for d in report.due.degraded) if report.due.degraded else "")
+    return {"updated_days": [d.isoformat() for d in changed], "due": report.due.status,
+            "degraded": [d.metric for d in report.due.degraded]}
+
+
+# --- step 5b: the stakeholder site ---------------------------------------------------------------------------
+def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None,
+                changed_days: list[str] = ()) -> dict:
     """Compact the model's history and regenerate the pages a newly published day changes: its own day page, the
-    day pages whose trailing window includes it (so out-of-order backfills converge), the model and home pages."""
+    day pages whose trailing window includes it (so out-of-order backfills converge), the same for each day whose
+    performance changed with new labels (`changed_days`), the model and home pages."""
     from monitoring import site
 
     layout = DayLayout.of(model, day)
     days = history.compact(store, layout)
-    affected = [d for d in days if 0 <= (parse_day(d.day) - layout.day).days <= site.TRAILING_DAYS]
+    changed = {layout.day, *(parse_day(d) for d in changed_days)}
+    affected = [d for d in days
+                if any(0 <= (parse_day(d.day) - c).days <= site.TRAILING_DAYS for c in changed)]
     for metrics in affected:
         day_layout = layout.on(metrics.day)
         summary = summary_from_json(store.get_bytes(day_layout.summary))
@@ -195,7 +362,7 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
     return urls
 
 
-# --- step 5 -------------------------------------------------------------------------------------------------------
+# --- step 6 -------------------------------------------------------------------------------------------------------
 def read_summary(store: ObjectStore, model: ModelConfig, day: Any) -> DaySummary:
     layout = DayLayout.of(model, day)
     if not publish.is_published(store, layout):
@@ -223,8 +390,8 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
 def apply_decision(store: ObjectStore, model: ModelConfig, day: Any, decision: Decision) -> str | None:
     """Record the alerts of an alerting day, or clear a stale record from an earlier run of a healthy day."""
     layout = DayLayout.of(model, day)
-    if decision.findings:
-        return alerts.record_alerts(store, layout, decision.findings, evidence(store, layout))
+    if decision.alerting:
+        return alerts.record_alerts(store, layout, decision.alerting, evidence(store, layout))
     if alerts.clear_alerts(store, layout):
         log.info("removed the alert record of an earlier run: the day is healthy now")
     return None
@@ -237,7 +404,8 @@ def run_day(store: ObjectStore, model: ModelConfig, day: Any, models: list[Model
     validate_day(store, model, day)
     report_day(store, model, day)
     publish_day(store, model, day, {"runner": "cli"})
-    update_site(store, model, day, models)
+    labelled = performance_day(store, model, day)
+    update_site(store, model, day, models, labelled["updated_days"])
     decision = decide_day(store, model, day)
     apply_decision(store, model, day, decision)
     return decision

@@ -11,7 +11,7 @@ import hashlib
 from typing import Any
 
 from monitoring import __version__
-from monitoring.layout import REPORT_NAMES, DayLayout
+from monitoring.layout import PERFORMANCE_REPORT, REPORT_NAMES, DayLayout
 from monitoring.storage import HTML, JSON, PARQUET, ObjectStore
 
 CONTENT_TYPES = {"html": HTML, "json": JSON, "parquet": PARQUET}
@@ -29,10 +29,22 @@ def staged_quarantine(layout: DayLayout) -> str:
     return f"{layout.staging_dir}quarantine.parquet"
 
 
+def _record(data: bytes, key: str) -> dict[str, Any]:
+    return {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def label_artifacts(layout: DayLayout) -> list[str]:
+    """Keys a day gains once labels arrive; they are updated in place by later runs, not by the day's own publish."""
+    return [layout.performance, layout.report(PERFORMANCE_REPORT, "html"), layout.report(PERFORMANCE_REPORT, "json"),
+            layout.labels_report, layout.labels_quarantine]
+
+
 def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
             extras: list[tuple[str, bytes, str]] = ()) -> dict[str, str]:
     """Move the staged reports of a day to its report folder, write `extras` (key, data, content type) and the
-    quarantine, then the manifest; returns the S3 URL of each artifact."""
+    quarantine, then the manifest; returns the S3 URL of each artifact. Label artifacts written earlier (by this
+    day's or later days' runs) are kept and listed in the new manifest."""
+    previous = _manifest(store, layout)
     store.delete(layout.manifest)
     urls: dict[str, str] = {}
     artifacts: dict[str, dict[str, Any]] = {}
@@ -40,7 +52,7 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
     def write(key: str, data: bytes, content_type: str) -> None:
         name = key.rsplit("/", 1)[-1]
         urls[name] = store.put_bytes(key, data, content_type)
-        artifacts[name] = {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        artifacts[name] = _record(data, key)
 
     for name in REPORT_NAMES:
         for ext in ("html", "json"):
@@ -52,6 +64,11 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
         write(layout.quarantine, store.get_bytes(staged_quarantine(layout)), PARQUET)
     else:
         store.delete(layout.quarantine)  # left by an earlier run of the day that had rejected rows
+    for key in label_artifacts(layout):
+        name = key.rsplit("/", 1)[-1]
+        if store.exists(key):
+            urls[name] = store.url(key)
+            artifacts[name] = previous.get("artifacts", {}).get(name) or {"key": key}
     manifest = {"model": layout.model, "day": layout.day.isoformat(), "artifacts": artifacts,
                 "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                 "run": run, "monitoring_version": __version__}
@@ -61,3 +78,27 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
 
 def is_published(store: ObjectStore, layout: DayLayout) -> bool:
     return store.exists(layout.manifest)
+
+
+def _manifest(store: ObjectStore, layout: DayLayout) -> dict[str, Any]:
+    try:
+        return store.get_json(layout.manifest)
+    except FileNotFoundError:
+        return {}
+
+
+def record_update(store: ObjectStore, layout: DayLayout, written: list[tuple[str, bytes]],
+                  removed: list[str] = ()) -> None:
+    """After artifacts of a published day were rewritten in place (labels arrived), list them in its manifest.
+
+    Each object is replaced whole, so readers see the old or the new version of each, never a mix within one."""
+    manifest = _manifest(store, layout)
+    if not manifest:
+        return  # being republished right now: its publish lists what it finds
+    artifacts = manifest.setdefault("artifacts", {})
+    for key, data in written:
+        artifacts[key.rsplit("/", 1)[-1]] = _record(data, key)
+    for key in removed:
+        artifacts.pop(key.rsplit("/", 1)[-1], None)
+    manifest["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    store.put_json(layout.manifest, manifest)

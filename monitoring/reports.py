@@ -160,3 +160,43 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
         prediction_drift=tuple(drift[c] for c in cols.predictions),
         rendered=tuple(sorted(rendered, key=lambda r: r.name)),
     )
+
+
+def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | None,
+                             model: ModelConfig) -> RenderedReport | str:
+    """Evidently's classification or regression report of labelled predictions (the label in column `label`), against
+    the labelled reference when there is one. Returns the report, or why there is none."""
+    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently.presets import ClassificationPreset, RegressionPreset
+
+    from monitoring.layout import PERFORMANCE_REPORT
+    from monitoring.performance import PREDICTED, predicted_labels
+
+    score, label = model.columns.score, "label"
+    if model.is_classification:
+        def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+            return pd.DataFrame({label: frame[label].astype(int), score: frame[score].astype(float),
+                                 PREDICTED: predicted_labels(frame, model)})
+
+        # Evidently's classification metrics fail on a day whose labels are all one class.
+        if current[label].nunique() < 2:
+            return "all labels of the day are one class; precision, recall and ROC-AUC are not defined"
+        if reference is not None and reference[label].nunique() < 2:
+            reference = None
+        definition = DataDefinition(
+            classification=[BinaryClassification(target=label, prediction_labels=PREDICTED,
+                                                 prediction_probas=score, pos_label=1)],
+            numerical_columns=[score], categorical_columns=[label, PREDICTED])
+        preset = ClassificationPreset()
+    else:
+        def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+            return pd.DataFrame({label: frame[label].astype(float), score: frame[score].astype(float)})
+
+        definition = DataDefinition(regression=[Regression(target=label, prediction=score)],
+                                    numerical_columns=[label, score])
+        preset = RegressionPreset()
+    snapshot = Report([preset], include_tests=False).run(
+        current_data=Dataset.from_pandas(prepare(current), data_definition=definition),
+        reference_data=None if reference is None else Dataset.from_pandas(prepare(reference),
+                                                                          data_definition=definition))
+    return _render(PERFORMANCE_REPORT, snapshot)

@@ -33,17 +33,25 @@ def signals(summary: DaySummary) -> dict[str, str]:
     if summary.prediction_drift.drifted:
         drifted = sorted(c for c, r in summary.prediction_drift.columns.items() if r.drifted)
         found["prediction_drift"] = f"prediction drift on {', '.join(drifted)}"
+    due = summary.labels.due if summary.labels else None
+    if due and due.status == "judged" and due.retrain:
+        found["performance_degradation"] = (f"performance of the predictions made on {due.day} dropped past the "
+                                            f"retraining limit: {'; '.join(d.describe() for d in due.retrain)}")
     return found
 
 
 def retrain_request(summary: DaySummary, model: ModelConfig, evidence: dict[str, str]) -> RetrainRequest | None:
-    """A request when every signal the model's `retraining.when_all` lists fired on this day, else None."""
+    """A request when every signal the model's `retraining.when_all` lists fired on this day, or (with
+    `retraining.on_performance_drop`) when performance dropped past its retraining limit; else None."""
     present = signals(summary)
     wanted = model.retraining.when_all
-    if not wanted or not all(signal in present for signal in wanted):
+    reasons = [present[s] for s in wanted] if wanted and all(s in present for s in wanted) else []
+    if model.retraining.on_performance_drop and "performance_degradation" in present:
+        reasons = list(dict.fromkeys([*reasons, present["performance_degradation"]]))
+    if not reasons:
         return None
     return RetrainRequest(model=model.name, day=summary.day, dag_id=model.retraining.dag_id,
-                          reasons=[present[s] for s in wanted], evidence=evidence)
+                          reasons=reasons, evidence=evidence)
 
 
 def record_request(store: ObjectStore, layout: DayLayout, conf: dict, run: dict) -> str:

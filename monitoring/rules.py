@@ -59,7 +59,53 @@ def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             action="The model's output distribution changed; check the inputs and the business impact.",
         ))
     findings.extend(_quality_findings(summary, model))
+    findings.extend(_label_findings(summary, model))
     return sorted(findings, key=lambda f: (-f.severity.rank, f.rule))
+
+
+def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+    report = summary.labels
+    if report is None or model.labels is None:
+        return []
+    findings = []
+    due = report.due
+    if due.status == "judged" and due.degraded:
+        retrain = due.retrain
+        findings.append(Finding(
+            rule="performance_degradation", severity=Severity.CRITICAL if retrain else Severity.WARNING,
+            columns=[d.metric for d in due.degraded],
+            message=(f"The predictions made on {due.day} ({due.coverage:.0%} labelled) performed worse than the "
+                     f"reference: {'; '.join(d.describe() for d in due.degraded)}."),
+            action=(f"Open the model performance report of {due.day}; compare with the drift of that day. "
+                    + ("The drop passes the retraining limit: retraining is requested." if retrain else
+                       "Retrain if the drop persists.")),
+        ))
+    elif due.status == "too_few_labels":
+        perf = model.performance
+        findings.append(Finding(
+            rule="labels_missing", severity=Severity.WARNING,
+            message=(f"Only {due.coverage:.0%} ({due.labelled}) of the predictions made on {due.day} have labels "
+                     f"{model.labels.lag_days} day(s) later (labels.lag_days), so their performance is not judged "
+                     f"(it needs {perf.min_coverage:.0%} and {perf.min_labelled_rows} labelled rows)."),
+            action="Check the label feed under labels/<model>/: labels may be late, or keyed by other ids.",
+        ))
+    rejected = {k: v for k, v in sorted(report.problems.items()) if k != "unknown_id"}
+    if rejected or report.file_problems:
+        parts = [f"{sum(rejected.values())} label row(s) rejected ({', '.join(f'{k}: {v}' for k, v in rejected.items())})"
+                 if rejected else "", f"{len(report.file_problems)} label file(s) unusable" if report.file_problems else ""]
+        findings.append(Finding(
+            rule="label_problems", severity=Severity.WARNING,
+            message=f"Of the labels that landed on {report.day}: {' and '.join(p for p in parts if p)}.",
+            action="Inspect labels_quarantine.parquet and labels.json beside this summary; each row carries its reason.",
+        ))
+    if report.problems.get("unknown_id"):
+        findings.append(Finding(
+            rule="unknown_label_ids", severity=Severity.INFO,
+            message=(f"{report.problems['unknown_id']} label(s) that landed on {report.day} match no prediction of "
+                     f"the last {model.labels.window} days."),
+            action="Normal for labels of older predictions; otherwise check the ids the label feed uses.",
+        ))
+    return findings
 
 
 def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from monitoring.operations import Operations
+from monitoring.performance import LabelsReport, Performance
 from monitoring.quality import ColumnQuality
 from monitoring.reports import ColumnDriftResult, ReportsOutcome
 from monitoring.storage import dumps
@@ -79,6 +80,12 @@ class DaySummary(_Frozen):
     data_quality: DataQuality
     operations: Operations
     reports: dict[str, str]
+    # Filled in once labels arrive, and updated in place as more arrive (see monitoring.performance):
+    performance: Performance | None = None  # of the predictions made on this day
+    labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
+
+    def with_labels(self, performance: Performance | None, labels: LabelsReport | None) -> DaySummary:
+        return self.model_copy(update={"performance": performance, "labels": labels})
 
     def to_json(self) -> bytes:
         return dumps(_rounded(self.model_dump(mode="json")))

@@ -20,7 +20,8 @@ def dagbag():
 
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval"}
+    assert set(dagbag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval",
+                                   "monitor_loan_rate", "retrain_loan_rate"}
 
 
 def test_every_dag_has_tags_doc_and_retries(dagbag):
@@ -38,11 +39,18 @@ def test_the_monitoring_dag_processes_whole_days_from_its_data_interval(dagbag):
     assert isinstance(dag.timetable, CronDataIntervalTimetable)
     assert dag.catchup is False
     assert "model:loan_approval" in dag.tags
-    assert set(dag.task_ids) == {"check_partition", "validate", "evidently_reports", "publish", "decide", "alert",
-                                 "trigger_retraining", "healthy", "update_site"}
+    assert set(dag.task_ids) == {"check_partition", "validate", "evidently_reports", "publish", "performance",
+                                 "decide", "alert", "trigger_retraining", "healthy", "update_site"}
     assert dag.get_task("decide").downstream_task_ids == {"alert", "trigger_retraining", "healthy"}
-    assert dag.get_task("publish").downstream_task_ids == {"decide", "update_site"}
+    assert dag.get_task("publish").downstream_task_ids == {"performance"}
+    assert dag.get_task("performance").downstream_task_ids == {"decide", "update_site"}
     assert dag.get_task("trigger_retraining").trigger_dag_id == "retrain_loan_approval"
+
+
+def test_the_regression_model_gets_its_own_dag_from_the_same_config(dagbag):
+    dag = dagbag.dags["monitor_loan_rate"]
+    assert "regression" in dag.tags and "model:loan_rate" in dag.tags
+    assert dag.get_task("trigger_retraining").trigger_dag_id == "retrain_loan_rate"
 
 
 PARSE = """
