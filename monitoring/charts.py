@@ -42,6 +42,15 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
     if days:
         parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
         parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">{escape(days[-1])}</text>')
+    parts.extend(_series(days, series, x, y, percent=percent, links=links, legend_right=left + plot_w))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _series(days: list[str], series: dict[str, list[float | None]], x, y, *, percent: bool,
+            links: list[str] | None, legend_right: float) -> list[str]:
+    """Polylines (broken where a value is missing), a dot per value linking to its day, and a legend top right."""
+    parts = []
     for n, (name, line) in enumerate(series.items()):
         colour = SERIES_COLOURS[n % len(SERIES_COLOURS)]
         segment: list[str] = []
@@ -64,10 +73,9 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
             dot = (f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
                    f'<title>{escape(days[i])}: {escape(name)} {escape(_fmt(v, percent))}</title></circle>')
             parts.append(f'<a href="{escape(links[i])}">{dot}</a>' if links else dot)
-        parts.append(f'<text x="{left + plot_w - 160 * (len(series) - n)}" y="14" class="l" fill="{colour}">'
+        parts.append(f'<text x="{legend_right - 160 * (len(series) - n)}" y="14" class="l" fill="{colour}">'
                      f'&#9632; {escape(name)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return parts
 
 
 def heatmap(days: list[str], features: list[str], cells: dict[str, dict[str, tuple[float | None, float, bool]]],
@@ -130,5 +138,95 @@ def distribution_bars(bins: list[str], reference: list[float], current: list[flo
             h = (height - 2) * share / top
             parts.append(f'<rect x="{i * slot + offset:.1f}" y="{height - h:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                          f'fill="{colour}"><title>{escape(name)}: {who} {share:.1%}</title></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def performance_chart(days: list[str], series: dict[str, list[float | None]], coverage: list[float | None],
+                      complete: list[bool | None], *, title: str, width: int = 900, height: int = 260,
+                      links: list[str] | None = None) -> Markup:
+    """A metric per day (and its reference baseline) over light bars of the day's label coverage on a 0-100% scale
+    aligned under it: a value on a day with few labels is visibly less certain. Darker bars: labels complete."""
+    values = [v for line in series.values() for v in line if v is not None]
+    low, high = (min(values), max(values)) if values else (0.0, 1.0)
+    pad = (high - low) * 0.08 or (abs(high) * 0.05 or 0.05)
+    low, high = low - pad, high + pad
+    left, right, top = 52, 12, 22
+    band_h, gap, bottom = 46, 18, 22
+    plot_w, plot_h = width - left - right, height - top - gap - band_h - bottom
+    band_top = top + plot_h + gap
+    slot = plot_w / max(len(days), 1)
+
+    def x(i: int) -> float:
+        return left + slot * (i + 0.5)
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (v - low) / (high - low))
+
+    parts = [f'<svg class="chart performance" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+             f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+             f'<text x="{left}" y="14" class="t">{escape(title)}</text>',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>',
+             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="l">{escape(_fmt(high, False))}</text>',
+             f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="l">{escape(_fmt(low, False))}</text>',
+             f'<text x="{left}" y="{band_top - 4}" class="l">label coverage (darker: labels complete)</text>',
+             f'<line x1="{left}" y1="{band_top + band_h}" x2="{left + plot_w}" y2="{band_top + band_h}" class="axis"/>',
+             f'<line x1="{left}" y1="{band_top}" x2="{left + plot_w}" y2="{band_top}" class="axis" '
+             f'stroke-dasharray="2 3"/>',
+             f'<text x="{left - 6}" y="{band_top + 4}" text-anchor="end" class="l">100%</text>',
+             f'<text x="{left - 6}" y="{band_top + band_h}" text-anchor="end" class="l">0%</text>']
+    bar = max(1.0, slot * 0.8)
+    for i, share in enumerate(coverage):
+        if share is None:
+            continue
+        h = band_h * min(max(share, 0.0), 1.0)
+        done = bool(complete[i]) if i < len(complete) else False
+        text = f"{days[i]}: {share:.0%} labelled ({'labels complete' if done else 'labels still arriving'})"
+        rect = (f'<rect class="coverage" x="{x(i) - bar / 2:.1f}" y="{band_top + band_h - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" fill="{"#9db8dc" if done else "#d3e0f0"}"><title>{escape(text)}</title></rect>')
+        parts.append(f'<a href="{escape(links[i])}">{rect}</a>' if links else rect)
+    if days:
+        parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
+        parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">{escape(days[-1])}</text>')
+    parts.extend(_series(days, series, x, y, percent=False, links=links, legend_right=left + plot_w))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def calibration_chart(points: list[tuple[float, float, int, str]], *, title: str, size: int = 230) -> Markup:
+    """Observed positive rate against mean predicted score per score bin (x, y, rows, bin label), over the
+    diagonal of perfect calibration; a dot's area grows with its rows."""
+    left, top, bottom, right = 40, 22, 30, 10
+    plot = size - left - right
+    height = top + plot + bottom
+
+    def x(v: float) -> float:
+        return left + plot * min(max(v, 0.0), 1.0)
+
+    def y(v: float) -> float:
+        return top + plot * (1 - min(max(v, 0.0), 1.0))
+
+    most = max((n for _, _, n, _ in points), default=1) or 1
+    parts = [f'<svg class="calibration" role="img" aria-label="{escape(title)}" viewBox="0 0 {size} {height}" '
+             f'width="{size}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
+             f'<text x="0" y="14" class="t">{escape(title)}</text>',
+             f'<rect x="{left}" y="{top}" width="{plot}" height="{plot}" fill="none" class="axis"/>',
+             f'<line class="diagonal" x1="{x(0)}" y1="{y(0)}" x2="{x(1)}" y2="{y(1)}" stroke="#b8c0ca" '
+             f'stroke-dasharray="4 3"><title>perfect calibration</title></line>',
+             f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" class="l">1</text>',
+             f'<text x="{left - 4}" y="{top + plot}" text-anchor="end" class="l">0</text>',
+             f'<text x="{left + plot}" y="{top + plot + 12}" text-anchor="end" class="l">1</text>',
+             f'<text x="{left + plot / 2}" y="{height - 4}" text-anchor="middle" class="l">mean score</text>',
+             f'<text x="10" y="{top + plot / 2}" text-anchor="middle" class="l" '
+             f'transform="rotate(-90 10 {top + plot / 2})">observed rate</text>']
+    ordered = sorted(points)
+    if len(ordered) > 1:
+        parts.append('<polyline class="series" fill="none" stroke="#2c6fbb" stroke-width="1.5" points="'
+                     + " ".join(f"{x(px):.1f},{y(py):.1f}" for px, py, _, _ in ordered) + '"/>')
+    for px, py, n, label in ordered:
+        r = 2.5 + 3.5 * (n / most) ** 0.5
+        text = f"scores {label}: {n} rows, mean score {px:.3f}, observed rate {py:.3f}"
+        parts.append(f'<circle cx="{x(px):.1f}" cy="{y(py):.1f}" r="{r:.1f}" fill="#2c6fbb">'
+                     f'<title>{escape(text)}</title></circle>')
     parts.append("</svg>")
     return Markup("".join(parts))

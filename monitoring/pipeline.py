@@ -18,7 +18,7 @@ from monitoring import alerts, contract, history, ingest, publish, retrain, rule
 from monitoring.config import LogFormat, ModelConfig
 from monitoring.layout import PERFORMANCE_REPORT, REPORT_NAMES, DayLayout, parse_day
 from monitoring.sampling import hash_sample
-from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, dumps
+from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical
 from monitoring.summary import DaySummary, summarize, summary_from_json
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     if found.report is None:
         for key in (report_key, report_json_key):
             store.delete(key)
-    data = dumps(found.model_dump(mode="json"))
+    data = canonical(found)
     store.put_bytes(layout.performance, data, JSON)
     publish.record_update(store, layout, [(layout.performance, data)],
                           removed=[] if found.report else [report_key, report_json_key])
@@ -314,7 +314,7 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[st
         file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p],
         due=performance.verdict(due, due_day, model),
     )
-    report_data = dumps(report.model_dump(mode="json"))
+    report_data = canonical(report)
     store.put_bytes(layout.labels_report, report_data, JSON)
     if len(quarantine):
         data = _parquet_bytes(quarantine)

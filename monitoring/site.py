@@ -2,7 +2,11 @@
 
     reports/index.html                  home: every model, its latest status and a sparkline
     reports/<model>/index.html          model: the last 90 days as charts, a table of days, CSV/JSON downloads
-    reports/<model>/dt=<day>/index.html day: status and health, findings in plain words, KPIs, drift, quality
+    reports/<model>/dt=<day>/index.html day: status and health, findings in plain words, KPIs, drift, quality,
+                                        performance once labels arrive, the labels that landed that day
+
+Performance is shown through one headline metric per model (the first of its `metric_rules`: f1 for
+classification, mae for regression, unless configured otherwise); the day page lists every metric.
 
 Links are relative, so the site works from any prefix, a bucket website or presigned access. Pages are built from
 the metric history (`monitoring.history`) and each day's summary, never from raw logs.
@@ -21,7 +25,9 @@ import jinja2
 from markupsafe import Markup
 
 from monitoring import charts
+from monitoring.config import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from monitoring.history import DayMetrics
+from monitoring.performance import Degradation, LabelsReport, Performance, Verdict
 from monitoring.rules import Finding
 from monitoring.summary import DaySummary
 
@@ -37,7 +43,7 @@ def _environment() -> jinja2.Environment:
     folder = Path(os.environ.get(TEMPLATES_ENV_VAR) or DEFAULT_TEMPLATES)
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(folder), autoescape=True,
                                       undefined=jinja2.StrictUndefined)
-    environment.globals.update(num=_num, pct=_pct)
+    environment.globals.update(num=_num, pct=_pct, metric_label=metric_label, metric_value=metric_value)
     return environment
 
 
@@ -49,6 +55,101 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
+METRIC_LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
+                 "roc_auc": "ROC AUC", "log_loss": "log loss", "calibration_error": "calibration error",
+                 "mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "r2": "R²"}
+DEFAULT_HEADLINES = (("f1", CLASSIFICATION_METRICS), ("mae", REGRESSION_METRICS))
+ERROR_FIGURES = (("mean_error", "mean error"), ("p5", "P5"), ("p25", "P25"), ("p50", "median"), ("p75", "P75"),
+                 ("p95", "P95"))
+VERDICT_WORDS = {"judged": "judged", "too_few_labels": "not judged: too few of its predictions are labelled",
+                 "no_predictions": "nothing to judge: no published predictions on that day"}
+
+
+def metric_label(name: str) -> str:
+    return METRIC_LABELS.get(name, name)
+
+
+def metric_value(name: str, value: float | None) -> str:
+    """A metric as people read it: MAPE in percent, large errors without decimals, else three decimals."""
+    if value is None:
+        return "n/a"
+    if name == "mape":
+        return f"{value:.2f}%"
+    size = abs(value)
+    return f"{value:,.0f}" if size >= 1000 else f"{value:.1f}" if size >= 100 else f"{value:.3f}"
+
+
+def headline_of(names) -> str | None:
+    """The headline metric when the caller does not say: f1 for classification metrics, mae for regression."""
+    names = set(names)
+    for headline, family in DEFAULT_HEADLINES:
+        if names & set(family):
+            return headline
+    return min(names) if names else None
+
+
+def _order(names) -> list[str]:
+    known = [m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in names]
+    return known + sorted(set(names) - set(known))
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One performance metric of a day against the reference's baseline."""
+
+    name: str
+    value: float | None
+    baseline: float | None
+    change: str  # signed difference and relative change, in words ("" without a baseline)
+    worse: bool | None  # the change is a worsening (None without both figures)
+    degraded: Degradation | None
+
+
+def _change(name: str, value: float | None, base: float | None) -> tuple[str, bool | None]:
+    if value is None or base is None:
+        return "", None
+    diff = value - base
+    if diff == 0:
+        return "no change", False
+    worse = diff > 0 if name in LOWER_IS_BETTER else diff < 0
+    relative = f", {diff / abs(base):+.1%}" if base else ""
+    sign = "+" if diff > 0 else "−"
+    return f"{sign}{metric_value(name, abs(diff))}{relative} ({'worse' if worse else 'better'})", worse
+
+
+def metric_rows(metrics: dict[str, float | None], baseline: dict[str, float | None] | None,
+                degraded: list[Degradation]) -> list[MetricRow]:
+    flagged = {d.metric: d for d in degraded}
+    rows = []
+    for name in _order(set(metrics) | set(flagged)):
+        value, base = metrics.get(name), (baseline or {}).get(name)
+        change, worse = _change(name, value, base)
+        rows.append(MetricRow(name, value, base, change, worse, flagged.get(name)))
+    return rows
+
+
+@dataclass(frozen=True)
+class HeadlineKpi:
+    """The headline metric of a day's predictions, for the key figures."""
+
+    name: str
+    performance: Performance | None  # None: no label joined to the day yet
+    value: float | None
+    baseline: float | None
+    trailing: float | None
+    degraded: bool
+
+
+@dataclass(frozen=True)
+class DuePage:
+    """The verdict on the prediction day whose labels came due, for the day page."""
+
+    verdict: Verdict
+    words: str
+    rows: list[MetricRow]
+    link: str | None
+
+
 @dataclass(frozen=True)
 class Trailing:
     """Averages of the days before a day (at most TRAILING_DAYS back); None where there were none."""
@@ -57,6 +158,7 @@ class Trailing:
     positive_rate: float | None
     mean_score: float | None
     drift_share: float | None
+    performance: float | None = None  # of the headline metric, over the days that have it
 
 
 def _avg(values: list[float | None]) -> float | None:
@@ -64,28 +166,75 @@ def _avg(values: list[float | None]) -> float | None:
     return mean(present) if present else None
 
 
-def trailing(history: list[DayMetrics], day: str) -> Trailing:
+def trailing(history: list[DayMetrics], day: str, headline: str | None = None) -> Trailing:
     end = dt.date.fromisoformat(day)
     window = [d for d in history if end - dt.timedelta(days=TRAILING_DAYS) <= dt.date.fromisoformat(d.day) < end]
     return Trailing(rows=_avg([d.rows for d in window]), positive_rate=_avg([d.positive_rate for d in window]),
-                    mean_score=_avg([d.mean_score for d in window]), drift_share=_avg([d.drift_share for d in window]))
+                    mean_score=_avg([d.mean_score for d in window]), drift_share=_avg([d.drift_share for d in window]),
+                    performance=_avg([d.performance.get(headline) for d in window]) if headline else None)
+
+
+def _calibration(performance: Performance | None) -> Markup | None:
+    if performance is None or not performance.calibration:
+        return None
+    return charts.calibration_chart(
+        [(b.mean_score, b.observed_rate, b.count, f"{b.low:.1f}–{b.high:.1f}") for b in performance.calibration],
+        title="Calibration")
+
+
+def _due(labels: LabelsReport | None) -> DuePage | None:
+    if labels is None:
+        return None
+    due = labels.due
+    words = VERDICT_WORDS.get(due.status, due.status)
+    if due.status == "judged":
+        words = ("judged: performance degraded against the reference" if due.degraded else
+                 "judged: no metric worse than its limit")
+    return DuePage(verdict=due, words=words, rows=metric_rows(due.metrics, due.baseline, due.degraded),
+                   link=None if due.status == "no_predictions" else f"../dt={due.day}/index.html")
 
 
 def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMetrics,
-                    history: list[DayMetrics]) -> str:
+                    history: list[DayMetrics], *, headline: str | None = None) -> str:
+    """`headline`: the model's headline metric (the first of its metric_rules); guessed from the metric names when
+    not given."""
     columns = [*summary.data_drift.features.items(), *summary.prediction_drift.columns.items()]
     pictures = {}
     for name, quality in summary.data_quality.columns.items():
         if quality.distribution:
             d = quality.distribution
             pictures[name] = charts.distribution_bars(d.bins, d.reference, d.current, title=f"distribution of {name}")
+    perf = summary.performance
+    headline = headline or headline_of([*(perf.metrics if perf else {}), *(metrics.performance or {}),
+                                        *(summary.labels.due.metrics if summary.labels else {})])
+    behind = trailing(history, summary.day, headline)
+    kpi = None
+    if headline:
+        labelled = perf is not None and perf.labelled > 0
+        kpi = HeadlineKpi(name=headline, performance=perf if labelled else None,
+                          value=perf.metrics.get(headline) if labelled else None,
+                          baseline=(perf.baseline or {}).get(headline) if perf else None, trailing=behind.performance,
+                          degraded=labelled and any(d.metric == headline for d in perf.degraded))
+    ops = summary.operations
+    regression = (headline in REGRESSION_METRICS if headline else
+                  summary.prediction_drift.positive_rate is None and ops.low_confidence_share is None)
     return _environment().get_template("day.html.j2").render(
-        s=summary, m=metrics, findings=findings, columns=columns, pictures=pictures,
-        trailing=trailing(history, summary.day))
+        s=summary, m=metrics, findings=findings, columns=columns, pictures=pictures, trailing=behind,
+        headline=kpi, regression=regression,
+        perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
+        calibration=_calibration(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels))
 
 
-def render_model_page(model: str, description: str, history: list[DayMetrics]) -> str:
+def _headline_of_history(days: list[DayMetrics]) -> str | None:
+    return headline_of({m for d in days for m in (*d.performance, *d.baseline_performance)})
+
+
+def render_model_page(model: str, description: str, history: list[DayMetrics], *, headline: str | None = None) -> str:
+    """`headline`: the model's headline metric (the first of its metric_rules); guessed when not given."""
     days = history[-MODEL_PAGE_DAYS:]
+    headline = headline or _headline_of_history(days)
+    labelled = [d for d in days if headline and d.performance.get(headline) is not None]
+    has_positive_rate = any(d.positive_rate is not None or d.reference_positive_rate is not None for d in days)
     labels = [d.day for d in days]
     links = [f"dt={d.day}/index.html" for d in days]
     features = sorted({f for d in days for f in d.features})
@@ -102,13 +251,38 @@ def render_model_page(model: str, description: str, history: list[DayMetrics]) -
                                       links=links),
             "volume": charts.line_chart(labels, {"predictions": [float(d.rows) for d in days]},
                                         title="Prediction volume", y_min=0, links=links),
-            "positive_rate": charts.line_chart(
+        }
+        if has_positive_rate:
+            figures["positive_rate"] = charts.line_chart(
                 labels, {"positive rate": [d.positive_rate for d in days],
                          "reference": [d.reference_positive_rate for d in days]},
-                title="Positive (approval) rate", percent=True, links=links),
-        }
+                title="Positive (approval) rate", percent=True, links=links)
+        if labelled:
+            name = metric_label(headline)
+            figures["performance"] = charts.performance_chart(
+                labels, {name: [d.performance.get(headline) for d in days],
+                         f"reference {name}": [d.baseline_performance.get(headline) for d in days]},
+                [d.label_coverage for d in days], [d.labels_complete for d in days],
+                title=f"Performance ({name}) with label coverage", links=links)
     return _environment().get_template("model.html.j2").render(
-        model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures)
+        model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures,
+        headline=headline, has_positive_rate=has_positive_rate)
+
+
+@dataclass(frozen=True)
+class HomePerformance:
+    """The headline metric of the most recent prediction day that has labels."""
+
+    metric: str
+    day: DayMetrics
+
+    @property
+    def value(self) -> float | None:
+        return self.day.performance.get(self.metric)
+
+    @property
+    def degraded(self) -> bool:
+        return self.metric in self.day.performance_degraded
 
 
 @dataclass(frozen=True)
@@ -117,12 +291,18 @@ class HomeEntry:
     description: str
     latest: DayMetrics | None
     spark: Markup
+    performance: HomePerformance | None = None
 
 
-def render_home_page(models: list[tuple[str, str, list[DayMetrics]]]) -> str:
+def render_home_page(models: list[tuple[str, str, list[DayMetrics]]], *,
+                     headlines: dict[str, str] | None = None) -> str:
+    """`headlines`: model name -> its headline metric (the first of its metric_rules); guessed when not given."""
     entries = []
     for name, description, history in sorted(models):
         recent = history[-SPARKLINE_DAYS:]
+        headline = (headlines or {}).get(name) or _headline_of_history(history)
+        last = next((d for d in reversed(history) if headline and d.performance.get(headline) is not None), None)
         entries.append(HomeEntry(name, description, history[-1] if history else None,
-                                 charts.sparkline([d.health_score for d in recent], label=f"{name} health")))
+                                 charts.sparkline([d.health_score for d in recent], label=f"{name} health"),
+                                 HomePerformance(headline, last) if last else None))
     return _environment().get_template("home.html.j2").render(entries=entries)

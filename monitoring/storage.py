@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
 
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
@@ -116,3 +118,22 @@ def _error_code(exc: Exception) -> str | None:
 def dumps(document: Any) -> bytes:
     """Deterministic JSON: sorted keys, fixed separators, UTF-8, trailing newline."""
     return (json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+DIGITS = 6
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else round(value, DIGITS) + 0.0
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def canonical(model: BaseModel) -> bytes:
+    """A pydantic model as deterministic JSON with floats rounded to 6 digits (last-bit noise never shows as a
+    change) and non-finite floats as null: the same inputs give the same bytes."""
+    return dumps(_rounded(model.model_dump(mode="json")))

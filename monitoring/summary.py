@@ -7,7 +7,6 @@ no wall-clock time). Run metadata (run id, times, versions) goes to the manifest
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -16,10 +15,9 @@ from monitoring.operations import Operations
 from monitoring.performance import LabelsReport, Performance
 from monitoring.quality import ColumnQuality
 from monitoring.reports import ColumnDriftResult, ReportsOutcome
-from monitoring.storage import dumps
+from monitoring.storage import canonical
 
 SCHEMA_VERSION = 1
-DIGITS = 6
 
 
 class _Frozen(BaseModel):
@@ -88,17 +86,7 @@ class DaySummary(_Frozen):
         return self.model_copy(update={"performance": performance, "labels": labels})
 
     def to_json(self) -> bytes:
-        return dumps(_rounded(self.model_dump(mode="json")))
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else round(value, DIGITS) + 0.0
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    return value
+        return canonical(self)
 
 
 def _drift(result: ColumnDriftResult) -> ColumnDrift:

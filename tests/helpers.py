@@ -49,3 +49,30 @@ def seed_demo(client, trained, days: dict[dt.date, int], rows: int | None = None
 
 def get_json(client, key: str):
     return json.loads(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def read(client, key: str) -> bytes:
+    return client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+def logged_predictions(client, model: str, day: dt.date) -> pd.DataFrame:
+    """The prediction log of a day as seeded (every part), without rows whose id is missing or repeated."""
+    prefix = f"predictions/{model}/dt={day}/"
+    parts = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]]
+    frame = pd.concat([pd.read_parquet(io.BytesIO(read(client, k))) for k in parts])
+    return frame.dropna(subset=["prediction_id"]).drop_duplicates("prediction_id")
+
+
+def true_labels(frame: pd.DataFrame, flip: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """Loan labels drawn from the model's own probability (it performs as on the reference), a share flipped."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    y = (rng.random(len(frame)) < frame["approval_probability"].clip(0, 1)).astype(int)
+    flipped = rng.random(len(frame)) < flip
+    return pd.DataFrame({"prediction_id": frame["prediction_id"].to_numpy(), "repaid": np.where(flipped, 1 - y, y)})
+
+
+def land_labels(client, model: str, day: dt.date, frame: pd.DataFrame, name: str = "part-0000.parquet") -> None:
+    """Labels that became known on `day`."""
+    put_frame(client, f"labels/{model}/dt={day}/{name}", frame)

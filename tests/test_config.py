@@ -89,3 +89,29 @@ def test_a_missing_file_says_how_to_point_at_one(tmp_path):
 def test_unknown_top_level_keys_are_rejected():
     with pytest.raises(ConfigError, match=r"unknown top-level key\(s\) \['model'\]"):
         parse_config({"model": {}})
+
+
+def test_labels_and_performance_rules_default_by_task(config):
+    loan = config.model("loan_approval")
+    assert loan.labels.column == "repaid" and loan.labels.lag_days >= 1
+    assert loan.labels.window >= loan.labels.lag_days
+    assert set(loan.metric_rules) == {"f1", "roc_auc"} and loan.score_range == (0.0, 1.0)
+    rate = config.model("loan_rate")
+    assert rate.task.value == "regression" and rate.columns.decision is None
+    assert set(rate.metric_rules) == {"mae", "r2"}
+    unbounded = parse_config(with_change("contract.score_range", None, model="loan_rate")).model("loan_rate")
+    assert unbounded.score_range is None  # a regression's output has no range unless the config gives one
+
+
+@pytest.mark.parametrize(("path", "value", "message"), [
+    ("performance.rules", {"mae": {"max_drop": 1}}, r"performance.rules names 'mae', not a binary_classification metric"),
+    ("performance.rules", {"f1": {"retrain_drop": 0.2}}, r"key 'performance.rules.f1': set max_drop, max_relative_drop"),
+    ("labels", {"column": "repaid", "lag_days": 10, "lookback_days": 3}, r"lookback_days \(3\) must be at least lag_days"),
+    ("labels", {"column": "credit_score", "lag_days": 1}, r"labels.column 'credit_score' is also a feature"),
+    ("labels", {"lag_days": 1}, r"key 'labels.column': Field required"),
+    ("task", "regression", r"columns.decision is for classification"),
+    ("contract.score_range", [1, 0], r"score_range \[1.0, 0.0\] must be \[low, high\]"),
+])
+def test_label_and_performance_settings_are_validated_with_the_key_named(path, value, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(with_change(path, value))

@@ -1,0 +1,145 @@
+"""Labels arriving days late, through the library's daily flow against moto's S3: performance appears, grows in place
+with each instalment, is never duplicated or regressed, and the day whose labels came due is judged."""
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from monitoring import pipeline
+from monitoring.config import ModelConfig
+from monitoring.layout import DayLayout
+from tests.helpers import get_json, land_labels, logged_predictions, read as raw, seed_demo, true_labels
+
+P = dt.date(2026, 10, 5)
+DAYS = {P + dt.timedelta(days=i): 5 + i for i in range(4)}
+
+
+def with_labels(model: ModelConfig, lag_days: int, **performance) -> ModelConfig:
+    settings = model.model_dump(mode="json")
+    settings["labels"] = {"column": "repaid", "lag_days": lag_days}
+    settings["performance"] = {**settings["performance"], **performance}
+    return ModelConfig.model_validate(settings)
+
+
+@pytest.fixture
+def seeded(s3_client, trained):
+    seed_demo(s3_client, trained, DAYS, rows=1200)
+    return s3_client
+
+
+def predictions_of(client, day):
+    return logged_predictions(client, "loan_approval", day)
+
+
+def truth(frame, flip=0.0):
+    return true_labels(frame, flip)
+
+
+def land(client, day, frame, name="part-0000.parquet"):
+    land_labels(client, "loan_approval", day, frame, name)
+
+
+def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seeded, store, loan_model):
+    model = with_labels(loan_model, lag_days=3)
+    layout = DayLayout.of(model, P)
+    labels = truth(predictions_of(seeded, P))
+    first, second = labels.iloc[:500], labels.iloc[500:]
+
+    pipeline.run_day(store, model, P)
+    before = get_json(seeded, layout.performance)
+    assert (before["labelled"], before["coverage"], before["report"]) == (0, 0.0, None)
+    assert get_json(seeded, layout.summary)["performance"]["labelled"] == 0
+
+    land(seeded, P + dt.timedelta(days=1), first)
+    pipeline.run_day(store, model, P + dt.timedelta(days=1))
+    partial = get_json(seeded, layout.performance)
+    assert partial["labelled"] == 500 and partial["labels_as_of"] == "2026-10-06" and not partial["complete"]
+    assert 0.3 < partial["coverage"] < 0.5
+    assert partial["report"] == "model_performance.html"
+    assert get_json(seeded, layout.summary)["performance"] == partial  # summary.json of day P gained the figures
+    partial_report = raw(seeded, layout.report("model_performance", "json"))
+    page = raw(seeded, layout.day_page).decode()
+    assert "model_performance.html" in page
+
+    land(seeded, P + dt.timedelta(days=2), second)
+    pipeline.run_day(store, model, P + dt.timedelta(days=2))
+    full = get_json(seeded, layout.performance)
+    assert full["labelled"] == len(labels) and full["labels_as_of"] == "2026-10-07"
+    assert full["coverage"] > 0.99 and full["label_digest"] != partial["label_digest"]
+    assert raw(seeded, layout.report("model_performance", "json")) != partial_report  # recomputed
+    history = get_json(seeded, layout.history())["days"]
+    assert [d["day"] for d in history] == ["2026-10-05", "2026-10-06", "2026-10-07"]  # not duplicated
+    assert history[0]["labelled"] == len(labels) and history[0]["label_coverage"] == full["coverage"]
+    manifest = get_json(seeded, layout.manifest)
+    assert {"performance.json", "model_performance.html", "summary.json"} <= set(manifest["artifacts"])
+    assert "2026-10-05" in raw(seeded, layout.history("csv")).decode()
+
+    # The labels known on day P+2 are the full set: well calibrated labels keep F1 near the reference's.
+    assert abs(full["metrics"]["f1"] - full["baseline"]["f1"]) < 0.05 and full["degraded"] == []
+
+    # A rerun of P+2 changes nothing; a rerun of P keeps the performance computed with the later labels.
+    summaries = {d: raw(seeded, layout.on(d).summary) for d in ("2026-10-05", "2026-10-07")}
+    pipeline.run_day(store, model, P + dt.timedelta(days=2))
+    assert {d: raw(seeded, layout.on(d).summary) for d in summaries} == summaries
+    pipeline.run_day(store, model, P)
+    assert get_json(seeded, layout.performance) == full
+    assert get_json(seeded, layout.summary)["performance"] == full
+    assert "performance.json" in get_json(seeded, layout.manifest)["artifacts"]
+
+
+def test_the_day_whose_labels_came_due_is_judged_and_a_drop_past_the_limit_asks_for_retraining(
+        seeded, store, loan_model):
+    model = with_labels(loan_model, lag_days=2, min_labelled_rows=100)
+    due_day = P + dt.timedelta(days=2)
+    labels = truth(predictions_of(seeded, P),
+                   flip=0.35)
+    pipeline.run_day(store, model, P)
+    land(seeded, P + dt.timedelta(days=1), labels)
+    pipeline.run_day(store, model, P + dt.timedelta(days=1))
+    decision = pipeline.run_day(store, model, due_day)
+
+    report = get_json(seeded, DayLayout.of(model, due_day).labels_report)
+    assert report["due"]["day"] == "2026-10-05" and report["due"]["status"] == "judged"
+    assert {d["metric"] for d in report["due"]["degraded"]} >= {"f1", "roc_auc"}
+    finding = next(f for f in decision.findings if f.rule == "performance_degradation")
+    assert finding.severity.value == "critical" and "2026-10-05" in finding.message and "f1" in finding.message
+    assert "alert" in decision.branches and "trigger_retraining" in decision.branches
+    assert any("performance of the predictions made on 2026-10-05" in r for r in decision.retrain.reasons)
+    metrics = get_json(seeded, DayLayout.of(model, due_day).day_metrics)
+    assert "performance_degradation" in metrics["findings"] and metrics["status"] == "critical"
+
+
+def test_labels_still_missing_when_due_are_a_warning(seeded, store, loan_model):
+    model = with_labels(loan_model, lag_days=1)
+    labels = truth(predictions_of(seeded, P))
+    pipeline.run_day(store, model, P)
+    land(seeded, P + dt.timedelta(days=1), labels.iloc[:50])
+    decision = pipeline.run_day(store, model, P + dt.timedelta(days=1))
+    finding = next(f for f in decision.findings if f.rule == "labels_missing")
+    assert "2026-10-05" in finding.message and finding.severity.value == "warning"
+
+
+def test_bad_labels_that_landed_are_counted_quarantined_and_reported(seeded, store, loan_model):
+    model = with_labels(loan_model, lag_days=3)
+    layout = DayLayout.of(model, P + dt.timedelta(days=1))
+    good = truth(predictions_of(seeded, P))
+    bad = pd.DataFrame({"prediction_id": ["no-such-id", good["prediction_id"].iloc[0], None, "x"],
+                        "repaid": ["1", str(1 - good["repaid"].iloc[0]), "1", "maybe"]})
+    pipeline.run_day(store, model, P)
+    land(seeded, P + dt.timedelta(days=1), good.iloc[:300])
+    land(seeded, P + dt.timedelta(days=1), bad, name="part-0001.parquet")
+    decision = pipeline.run_day(store, model, P + dt.timedelta(days=1))
+
+    report = get_json(seeded, layout.labels_report)
+    assert report["rows"] == 304
+    assert report["problems"] == {"conflicting": 2, "missing_id": 1, "unknown_id": 1, "wrong_type": 1}
+    quarantine = pd.read_parquet(store.open(layout.labels_quarantine))
+    assert sorted(quarantine["reason"]) == ["conflicting", "conflicting", "missing_id", "unknown_id", "wrong_type"]
+    assert get_json(seeded, DayLayout.of(model, P).performance)["labelled"] == 299  # the conflicting id is left out
+    rules = {f.rule for f in decision.findings}
+    assert {"label_problems", "unknown_label_ids"} <= rules
+    assert "labels_quarantine.parquet" in get_json(seeded, layout.manifest)["artifacts"]
+    summary = json.loads(raw(seeded, layout.summary))
+    assert summary["labels"] == report
