@@ -1,13 +1,20 @@
-"""Synthetic loan applicants, a scikit-learn approval model trained on them, and daily prediction logs.
+"""Synthetic loan applicants, a scikit-learn approval model trained on them, daily prediction logs and their labels.
 
-Drift is injected from `drift_start_day` (1-based) on: applicants' income shifts upwards and a loan purpose the
+Drift is injected from `DemoDrift.start_day` (1-based) on: applicants' income shifts upwards and a loan purpose the
 model never saw ("crypto_investment") appears. Every other feature keeps its training distribution, so a correct
 monitor flags exactly `annual_income` and `loan_purpose`.
+
+The drift also costs real performance. The income shift is nominal (a reporting change: applicants now state an
+inflated income), so the model sees the inflated figure while the true repayment probability still follows the real
+one (`income / income_factor`); and crypto-investment loans are repaid far less often, which the model cannot know.
+The ground truth (`repaid`) of every logged prediction is drawn from the true probability and becomes known 1 to
+`LABEL_LAG_DAYS` days after the prediction (`labels`); see `label_arrivals` and `break_labels` for how it lands.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,13 +30,24 @@ HOME_WEIGHTS = [0.45, 0.42, 0.13]
 STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "WA", "AZ"]
 STATE_WEIGHTS = np.array([14, 10, 8, 8, 5, 5, 4, 4, 4, 3, 3, 3], dtype=float) / 71
 INJECTED_DRIFT = ("annual_income", "loan_purpose")
+LABEL_COLUMN = "repaid"
+LABEL_LAG_DAYS = 5
+# Share of a day's predictions whose label lands k days later; the rest (2%) is never labelled.
+LABEL_LAG_SHARES = {1: 0.10, 2: 0.20, 3: 0.30, 4: 0.25, 5: 0.13}
+_LABEL_STREAM = 1  # keeps the labels' random draws apart from the log's, for the same day
 
 
 @dataclass(frozen=True)
 class DemoDrift:
+    """From `start_day` on: stated incomes are `income_factor` times the real ones, `new_purpose_share` of the
+    applicants borrow for crypto investment."""
+
     start_day: int = 12
     income_factor: float = 1.45
-    new_purpose_share: float = 0.18
+    new_purpose_share: float = 0.30
+
+    def applies(self, day_number: int) -> bool:
+        return day_number >= self.start_day
 
 
 def applicants(n: int, rng: np.random.Generator, drifted: DemoDrift | None = None) -> pd.DataFrame:
@@ -52,17 +70,18 @@ def applicants(n: int, rng: np.random.Generator, drifted: DemoDrift | None = Non
     })
 
 
-def repaid_probability(frame: pd.DataFrame) -> np.ndarray:
-    """The ground truth: how likely each applicant repays (what the model tries to learn)."""
+def repaid_probability(frame: pd.DataFrame, income_factor: float = 1.0) -> np.ndarray:
+    """The ground truth: how likely each applicant repays (what the model tries to learn). `income_factor` is how
+    much the stated `annual_income` overstates the real one."""
     z = (
         0.9
         + 0.012 * (frame["credit_score"] - 690)
-        + 0.9 * np.log(frame["annual_income"] / 62_000)
+        + 0.9 * np.log(frame["annual_income"] / income_factor / 62_000)
         - 0.55 * np.log(frame["loan_amount"] / 14_000)
         - 5.0 * (frame["debt_to_income"] - 0.24)
         + 0.03 * frame["employment_years"]
         + frame["home_ownership"].map({"RENT": -0.2, "MORTGAGE": 0.15, "OWN": 0.3}).fillna(0)
-        + frame["loan_purpose"].map({"small_business": -0.5, "medical": -0.2, "crypto_investment": -1.6}).fillna(0)
+        + frame["loan_purpose"].map({"small_business": -0.5, "medical": -0.2, "crypto_investment": -3.2}).fillna(0)
     )
     return 1 / (1 + np.exp(-z))
 
@@ -108,7 +127,7 @@ def prediction_log(model, day: dt.date, day_number: int, rows: int, seed: int = 
                    drift: DemoDrift = DemoDrift(), bad_rows: int = 0) -> pd.DataFrame:
     """One day's prediction log; day_number is 1-based, drift applies from drift.start_day on."""
     rng = np.random.default_rng(seed * 1_000 + day_number)
-    frame = applicants(rows, rng, drift if day_number >= drift.start_day else None)
+    frame = applicants(rows, rng, drift if drift.applies(day_number) else None)
     frame = score(model, frame)
     seconds = np.sort(rng.integers(0, 86_400, rows))
     frame.insert(0, "event_time", pd.Timestamp(day, tz="UTC") + pd.to_timedelta(seconds, unit="s"))
@@ -116,12 +135,13 @@ def prediction_log(model, day: dt.date, day_number: int, rows: int, seed: int = 
     frame["model_version"] = "1"
     frame["latency_ms"] = rng.gamma(2.0, 9.0, rows).round(2)
     if bad_rows:
-        frame = _break_rows(frame, rng, bad_rows)
+        frame = break_rows(frame, rng, bad_rows)
     return frame
 
 
-def _break_rows(frame: pd.DataFrame, rng: np.random.Generator, count: int) -> pd.DataFrame:
-    """Rows a real log has: a score outside [0, 1], a missing id, a duplicated id, a time from the next day."""
+def break_rows(frame: pd.DataFrame, rng: np.random.Generator, count: int, score_column: str = "approval_probability",
+                bad_score: float = 1.7) -> pd.DataFrame:
+    """Rows a real log has: a bad score (`bad_score`), a missing id, a duplicated id, a time from the next day."""
     frame = frame.copy()
     rows = rng.choice(len(frame), size=count, replace=False)
     kinds = ["score", "id", "duplicate", "time"]
@@ -129,7 +149,7 @@ def _break_rows(frame: pd.DataFrame, rng: np.random.Generator, count: int) -> pd
     for i, row in enumerate(rows):
         kind = kinds[i % len(kinds)]
         if kind == "score":
-            frame.loc[row, "approval_probability"] = 1.7
+            frame.loc[row, score_column] = bad_score
         elif kind == "id":
             frame.loc[row, "prediction_id"] = None
         elif kind == "duplicate":
@@ -143,3 +163,68 @@ def day_rows(day_number: int, base: int = 3_000) -> int:
     """Volume with a weekly rhythm: weekends are quieter."""
     weekday_factor = [1.0, 1.05, 1.1, 1.05, 1.0, 0.7, 0.6][(day_number - 1) % 7]
     return int(base * weekday_factor)
+
+
+def labels(log: pd.DataFrame, day: dt.date, day_number: int, seed: int = 11,
+           drift: DemoDrift = DemoDrift()) -> pd.DataFrame:
+    """The ground truth of one prediction day's log: (prediction_id, repaid, label_day), one row per labelled id.
+
+    `repaid` is drawn from the true repayment probability (real income on drifted days); the label lands on
+    `label_day` = day + 1..LABEL_LAG_DAYS days (LABEL_LAG_SHARES), about 2% never. Deterministic per day.
+    """
+    rng = np.random.default_rng([seed, day_number, _LABEL_STREAM])
+    factor = drift.income_factor if drift.applies(day_number) else 1.0
+    repaid = (rng.random(len(log)) < repaid_probability(log, factor)).astype("int64")
+    return label_arrivals(log["prediction_id"], pd.Series(repaid, index=log.index, name=LABEL_COLUMN), day, rng,
+                          LABEL_LAG_SHARES)
+
+
+def label_arrivals(ids: pd.Series, values: pd.Series, day: dt.date, rng: np.random.Generator,
+                   lag_shares: dict[int, float]) -> pd.DataFrame:
+    """(id, label, label_day) for the predictions of `day`: each label lands `k` days later with probability
+    `lag_shares[k]`; the remaining share is never labelled. Ids that are missing or repeated in the log (broken
+    rows) are labelled once, for their first row, as the data contract keeps that one."""
+    lags = np.array(list(lag_shares), dtype=int)
+    shares = np.array(list(lag_shares.values()), dtype=float)
+    choice = rng.choice(len(lags) + 1, size=len(ids), p=[*shares, 1.0 - shares.sum()])
+    frame = pd.DataFrame({ids.name: ids.to_numpy(), values.name: values.to_numpy()})
+    frame["label_day"] = [day + dt.timedelta(days=int(lags[c])) if c < len(lags) else None for c in choice]
+    keep = frame[ids.name].notna() & ~frame[ids.name].duplicated(keep="first") & frame["label_day"].notna()
+    return frame.loc[keep].reset_index(drop=True)
+
+
+LABEL_FAULTS = ("unknown_id", "conflict", "not_a_label")
+
+
+def break_labels(frame: pd.DataFrame, rng: np.random.Generator, faults: Sequence[str], id_column: str,
+                 label_column: str, conflicting: Callable[[object], object], unknown_id: str,
+                 not_a_label: str = "maybe") -> pd.DataFrame:
+    """One label file (id and label columns) with rows a real label feed has, one per entry of `faults`:
+
+    - "unknown_id": an extra label for an id no prediction has (`unknown_id`-<i>);
+    - "conflict": an extra label for an id already in the file, with a conflicting value (`conflicting(value)`);
+    - "not_a_label": a label whose value is not a label (`not_a_label`, e.g. "maybe"); the label column is then text
+      for the whole file, as from an exporter that wrote it as strings.
+    """
+    unknown = sorted(set(faults) - set(LABEL_FAULTS))
+    if unknown:
+        raise ValueError(f"unknown label fault(s) {unknown}; known: {LABEL_FAULTS}")
+    if not faults or frame.empty:
+        return frame
+    frame = frame.copy()
+    rows = rng.choice(len(frame), size=min(len(faults), len(frame)), replace=False)
+    extra, not_labels = [], []
+    for i, (fault, row) in enumerate(zip(faults, rows)):
+        value = frame.iloc[row][label_column]
+        if fault == "unknown_id":
+            extra.append({id_column: f"{unknown_id}-{i}", label_column: value})
+        elif fault == "conflict":
+            extra.append({id_column: frame.iloc[row][id_column], label_column: conflicting(value)})
+        else:
+            not_labels.append(row)
+    if not_labels:
+        frame[label_column] = frame[label_column].astype(str).astype(object)
+        frame.iloc[not_labels, frame.columns.get_loc(label_column)] = not_a_label
+    broken = pd.DataFrame(extra, columns=[id_column, label_column])
+    broken[label_column] = broken[label_column].astype(str if not_labels else frame[label_column].dtype)
+    return pd.concat([frame, broken], ignore_index=True)

@@ -1,4 +1,4 @@
-"""The demo: a local S3 server, demo data, `airflow standalone`, and a 21-day backfill through Airflow.
+"""The demo: a local S3 server, demo data, `airflow standalone`, and a 21-day backfill of every model through Airflow.
 
     python -m demo.run start     # what `make demo` runs
     python -m demo.run stop      # what `make demo-stop` runs
@@ -18,15 +18,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitoring.config import ModelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".demo"
 BIN = Path(sys.executable).parent
 BUCKET = "ml-monitoring"
-MODEL = "loan_approval"
-DAG_ID = f"monitor_{MODEL}"
-RETRAIN_DAG_ID = f"retrain_{MODEL}"
+CONFIG = ROOT / "config" / "models.yaml"
 DAYS = 21
+MAX_ACTIVE_RUNS = 2  # per model's backfill
 S3_PORT = int(os.environ.get("DEMO_S3_PORT", "5055"))
 AIRFLOW_PORT = int(os.environ.get("DEMO_AIRFLOW_PORT", "8080"))
 ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
@@ -55,7 +58,7 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "demo.airflow_settings.SQLITE_CONNECT_ARGS",
         "AIRFLOW_CONN_MONITORING_S3": json.dumps(connection),
-        "MONITORING_CONFIG": str(ROOT / "config" / "models.yaml"),
+        "MONITORING_CONFIG": str(CONFIG),
         "MONITORING_REPORTS_BASE_URL": f"{ENDPOINT}/{BUCKET}",  # the plugin's task links open the local pages
         "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
@@ -134,6 +137,17 @@ class AirflowApi:
         return {run["logical_date"][:10]: run["state"] for run in runs if run.get("logical_date")}
 
 
+def monitor_dag_id(model: str) -> str:
+    return f"monitor_{model}"
+
+
+def demo_models() -> list[ModelConfig]:
+    """The configured models (`loan_approval` and `loan_rate`): one monitoring DAG each, backfilled."""
+    from monitoring.config import load_config
+
+    return list(load_config(CONFIG).models)
+
+
 def start() -> None:
     STATE.mkdir(exist_ok=True)
     for port, what in ((S3_PORT, "the local S3 server"), (AIRFLOW_PORT, "the Airflow UI")):
@@ -148,10 +162,13 @@ def start() -> None:
 
     from demo.seed import allow_public_reports, demo_days, seed
 
+    models = demo_models()
+    names = [m.name for m in models]
     end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     days = demo_days(DAYS, end)
-    say(f"generating the demo data: a loan-approval model and {DAYS} days of logs, {days[0]} to {days[-1]}, "
-        f"drift from day 12 ({days[11]})")
+    say(f"generating the demo data: a loan-approval classifier (drift from day 12, {days[11]}) and an interest-rate "
+        f"regressor (credit-score drift from day 8, {days[7]}; a rate hike from day 15, {days[14]}), {DAYS} days of "
+        f"logs each, {days[0]} to {days[-1]}, and their labels as they arrive")
     client = boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1",
                           aws_access_key_id="demo", aws_secret_access_key="demo")
     seed(client, BUCKET, days)
@@ -160,12 +177,15 @@ def start() -> None:
     # SQLite takes one writer at a time and Airflow refuses (or the scheduler trips over) a backfill created while
     # the scheduler runs on it, so the backfill is created first and `airflow standalone` then runs it. With
     # PostgreSQL (docker-compose) create it from the UI or POST /api/v2/backfills at any time.
-    for step in (["db", "migrate"], ["dags", "reserialize"], ["dags", "unpause", DAG_ID],
-                 ["dags", "unpause", RETRAIN_DAG_ID]):
+    dag_ids = [monitor_dag_id(name) for name in names]
+    retrain_ids = [m.retraining.dag_id for m in models if m.retraining.builtin]
+    for step in (["db", "migrate"], ["dags", "reserialize"],
+                 *(["dags", "unpause", dag_id] for dag_id in [*dag_ids, *retrain_ids])):
         run_airflow(*step, env=env)
-    say(f"creating a backfill of {DAYS} days ({days[0]} to {days[-1]})")
-    run_airflow("backfill", "create", "--dag-id", DAG_ID, "--from-date", days[0].isoformat(), "--to-date",
-                days[-1].isoformat(), "--max-active-runs", "3", env=env)
+    for dag_id in dag_ids:
+        say(f"creating a backfill of {dag_id}: {DAYS} days ({days[0]} to {days[-1]})")
+        run_airflow("backfill", "create", "--dag-id", dag_id, "--from-date", days[0].isoformat(), "--to-date",
+                    days[-1].isoformat(), "--max-active-runs", str(MAX_ACTIVE_RUNS), env=env)
     start_process("airflow", [str(BIN / "airflow"), "standalone"], env)
     api = AirflowApi(f"http://127.0.0.1:{AIRFLOW_PORT}", PASSWORD_FILE)
     wait_for("the Airflow API server", api.login, 300, 3)
@@ -174,39 +194,75 @@ def start() -> None:
     started = time.monotonic()
 
     def finished():
-        runs = {day: state for day, state in api.runs(DAG_ID).items() if day in wanted}
-        done = [d for d, s in runs.items() if s in ("success", "failed")]
-        say(f"{len(done)}/{DAYS} days finished ({time.monotonic() - started:.0f}s)")
-        return runs if len(done) == DAYS else None
+        runs = {name: {day: state for day, state in api.runs(monitor_dag_id(name)).items() if day in wanted}
+                for name in names}
+        done = {name: sum(s in ("success", "failed") for s in states.values()) for name, states in runs.items()}
+        say(", ".join(f"{name} {n}/{DAYS}" for name, n in done.items()) +
+            f" days finished ({time.monotonic() - started:.0f}s)")
+        return runs if all(n == DAYS for n in done.values()) else None
 
-    runs = wait_for("the backfill", finished, 1800, 15)
-    report(client, days, runs)
+    runs = wait_for("the backfills", finished, 3600, 15)
+    for model in models:
+        report(client, model, days, runs[model.name])
+    footer(days)
 
 
-def report(client, days: list[dt.date], runs: dict[str, str]) -> None:
-    print()
-    print(f"{'day':<12}{'run':<9}{'rows':>6}{'quar.':>7}{'drift share':>13}  {'branch':<22}drifted features")
+# Where each demo model's story turns (1-based demo days; see demo/loan_data.py and demo/rate_data.py).
+EVENTS = {"loan_approval": {12: "income reporting change, crypto loans"},
+          "loan_rate": {8: "subprime campaign", 15: "rate hike"}}
+
+
+def _performance(model: ModelConfig, summary: dict) -> str:
+    """The day's performance as far as its labels have arrived: its metrics, coverage, and '!' when degraded."""
+    performance = summary.get("performance") or {}
+    if not performance.get("labelled"):
+        return "-"
+    metrics = performance.get("metrics") or {}
+    shown = " ".join(f"{name} {metrics[name]:.3f}" for name in model.metric_rules if metrics.get(name) is not None)
+    flag = " !" if performance.get("degraded") else ""
+    return f"{shown} ({performance.get('coverage', 0):.0%}){flag}"
+
+
+def report(client, model: ModelConfig, days: list[dt.date], runs: dict[str, str]) -> None:
+    """One line per day of `model`: run state, rows, quarantine, drift, branch, performance, drifted features."""
+    baseline = None
+    print(f"\n{model.name} ({model.task.value})")
+    print(f"{'day':<12}{'run':<9}{'rows':>6}{'quar.':>7}{'drift share':>13}  {'branch':<9}"
+          f"{'performance (labelled share)':<38}drifted features")
     for number, day in enumerate(days, start=1):
-        prefix = f"reports/{MODEL}/dt={day.isoformat()}/"
+        prefix = f"reports/{model.name}/dt={day.isoformat()}/"
+        event = EVENTS.get(model.name, {}).get(number)
+        if event:
+            print(f"  -- day {number}: {event} --")
         try:
             summary = json.loads(client.get_object(Bucket=BUCKET, Key=prefix + "summary.json")["Body"].read())
         except client.exceptions.NoSuchKey:
             print(f"{day!s:<12}{runs.get(day.isoformat(), '?'):<9}(no summary)")
             continue
+        baseline = baseline or (summary.get("performance") or {}).get("baseline")
         has_alerts = "Contents" in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "alerts.json")
         drift = summary["data_drift"]
         print(f"{day!s:<12}{runs.get(day.isoformat(), '?'):<9}{summary['rows']['read']:>6}"
               f"{summary['rows']['quarantined']:>7}{drift['drift_share']:>13.2f}  "
-              f"{'alert' if has_alerts else 'healthy':<22}{', '.join(drift['drifted_features']) or '-'}")
-    first_drift = days[11].isoformat()
+              f"{'alert' if has_alerts else 'healthy':<9}{_performance(model, summary):<38}"
+              f"{', '.join(drift['drifted_features']) or '-'}")
+    if baseline:
+        print("reference baseline: " + " ".join(f"{k} {baseline[k]:.3f}" for k in model.metric_rules
+                                                 if baseline.get(k) is not None) + "  ('!': degraded)")
+
+
+def footer(days: list[dt.date]) -> None:
     password = json.loads(PASSWORD_FILE.read_text()).get("admin", "?") if PASSWORD_FILE.exists() else "?"
+    base = f"{ENDPOINT}/{BUCKET}/reports"
     print(f"""
 Reports (served over HTTP by the local S3 server, as a bucket website would):
-  {ENDPOINT}/{BUCKET}/reports/index.html    (home: every model, its status and trend)
-  {ENDPOINT}/{BUCKET}/reports/{MODEL}/index.html    (the model's history: charts, days, CSV/JSON downloads)
-  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={first_drift}/index.html    (the first drifted day)
-  {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt={days[0].isoformat()}/index.html    (a clean day)
-  any day: {ENDPOINT}/{BUCKET}/reports/{MODEL}/dt=YYYY-MM-DD/index.html
+  {base}/index.html    (home: every model, its status and trend)
+  {base}/loan_approval/index.html    (the classifier's history: charts, days, CSV/JSON downloads)
+  {base}/loan_approval/dt={days[11].isoformat()}/index.html    (its first drifted day)
+  {base}/loan_rate/index.html    (the rate regressor's history)
+  {base}/loan_rate/dt={days[14].isoformat()}/index.html    (its first day after the rate hike)
+  {base}/loan_approval/dt={days[0].isoformat()}/index.html    (a clean day)
+  any day: {base}/<model>/dt=YYYY-MM-DD/index.html
 Airflow UI: http://127.0.0.1:{AIRFLOW_PORT}  (user admin, password {password})
 Stop everything with: make demo-stop
 """)
