@@ -65,6 +65,8 @@ def _series(days: list[str], series: dict[str, list[float | None]], x, y, *, per
         if segment:
             segments.append(segment)
         for points in segments:
+            if len(points) < 2:
+                continue  # a lone value is its dot
             parts.append(f'<polyline class="series" fill="none" stroke="{colour}" stroke-width="2" '
                          f'points="{" ".join(points)}"/>')
         for i, v in enumerate(line):
@@ -73,7 +75,7 @@ def _series(days: list[str], series: dict[str, list[float | None]], x, y, *, per
             dot = (f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
                    f'<title>{escape(days[i])}: {escape(name)} {escape(_fmt(v, percent))}</title></circle>')
             parts.append(f'<a href="{escape(links[i])}">{dot}</a>' if links else dot)
-        parts.append(f'<text x="{legend_right - 160 * (len(series) - n)}" y="14" class="l" fill="{colour}">'
+        parts.append(f'<text x="{legend_right - 160 * (len(series) - n)}" y="14" class="l" style="fill:{colour}">'
                      f'&#9632; {escape(name)}</text>')
     return parts
 
@@ -83,7 +85,8 @@ def heatmap(days: list[str], features: list[str], cells: dict[str, dict[str, tup
     """Days across, features down; blue-grey below the drift threshold, red at or above it, red border when drifted."""
     cell_w = max(6, min(28, 820 // max(len(days), 1)))
     cell_h, left, top = 18, 150, 22
-    width, height = left + cell_w * len(days) + 10, top + cell_h * len(features) + 24
+    width = max(left + cell_w * len(days) + 10, 7 * len(title) + 10)  # room for the title
+    height = top + cell_h * len(features) + 24
     parts = [f'<svg class="chart heatmap" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
              f'width="{width}" xmlns="http://www.w3.org/2000/svg">',
              f'<text x="0" y="14" class="t">{escape(title)}</text>']
@@ -106,7 +109,10 @@ def heatmap(days: list[str], features: list[str], cells: dict[str, dict[str, tup
             rect = (f'<rect class="cell" x="{left + c * cell_w}" y="{top + r * cell_h}" width="{cell_w - 1}" '
                     f'height="{cell_h - 1}" fill="{fill}"{stroke}><title>{escape(text)}</title></rect>')
             parts.append(f'<a href="{escape(links[c])}">{rect}</a>' if links else rect)
-    if days:
+    if days and cell_w * len(days) < 150:  # too narrow for two dates side by side
+        parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}'
+                     f'{escape(" – " + days[-1]) if len(days) > 1 else ""}</text>')
+    elif days:
         parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
         parts.append(f'<text x="{left + cell_w * len(days)}" y="{height - 6}" text-anchor="end" class="l">'
                      f'{escape(days[-1])}</text>')
@@ -179,7 +185,7 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
     for i, share in enumerate(coverage):
         if share is None:
             continue
-        h = band_h * min(max(share, 0.0), 1.0)
+        h = max(band_h * min(max(share, 0.0), 1.0), 1.0)  # a hairline for 0%: its day stays visible
         done = bool(complete[i]) if i < len(complete) else False
         text = f"{days[i]}: {share:.0%} labelled ({'labels complete' if done else 'labels still arriving'})"
         rect = (f'<rect class="coverage" x="{x(i) - bar / 2:.1f}" y="{band_top + band_h - h:.1f}" width="{bar:.1f}" '
@@ -187,7 +193,8 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
         parts.append(f'<a href="{escape(links[i])}">{rect}</a>' if links else rect)
     if days:
         parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
-        parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">{escape(days[-1])}</text>')
+        parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">'
+                     f'{escape(days[-1])}</text>')
     parts.extend(_series(days, series, x, y, percent=False, links=links, legend_right=left + plot_w))
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -315,6 +315,11 @@ class ModelConfig(_Strict):
         return dict(rules) if rules is not None else dict(DEFAULT_METRIC_RULES[self.task])
 
     @property
+    def headline_metric(self) -> str:
+        """The metric charted and shown first: the first one with a degradation rule."""
+        return next(iter(self.metric_rules), self.metric_names[0])
+
+    @property
     def score_range(self) -> tuple[float, float] | None:
         if self.contract.score_range is not None:
             return self.contract.score_range

@@ -235,6 +235,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     if stored and stored.labels_as_of > found.labels_as_of:
         return False
     report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))
+    written: list[tuple[str, bytes]] = []
     if stored and stored.label_digest == found.label_digest:
         if stored.complete == found.complete:
             return False  # nothing new
@@ -251,8 +252,9 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
         if isinstance(rendered, str):
             found = found.model_copy(update={"report": None, "report_skipped": rendered})
         else:
-            store.put_bytes(report_key, rendered.html.encode(), HTML)
-            store.put_bytes(report_json_key, rendered.json.encode(), JSON)
+            written = [(report_key, rendered.html.encode()), (report_json_key, rendered.json.encode())]
+            for key, data in written:
+                store.put_bytes(key, data, HTML if key.endswith(".html") else JSON)
             found = found.model_copy(update={"report": f"{PERFORMANCE_REPORT}.html", "report_skipped": None})
             log.info("performance report of %s (%d labelled predictions): %s", layout.day, len(joined),
                      store.url(report_key))
@@ -263,7 +265,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
             store.delete(key)
     data = canonical(found)
     store.put_bytes(layout.performance, data, JSON)
-    publish.record_update(store, layout, [(layout.performance, data)],
+    publish.record_update(store, layout, [*written, (layout.performance, data)],
                           removed=[] if found.report else [report_key, report_json_key])
     return True
 
@@ -342,19 +344,22 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
     layout = DayLayout.of(model, day)
     days = history.compact(store, layout)
     changed = {layout.day, *(parse_day(d) for d in changed_days)}
+    headline = model.headline_metric
     affected = [d for d in days
                 if any(0 <= (parse_day(d.day) - c).days <= site.TRAILING_DAYS for c in changed)]
     for metrics in affected:
         day_layout = layout.on(metrics.day)
         summary = summary_from_json(store.get_bytes(day_layout.summary))
-        page = site.render_day_page(summary, rules.evaluate(summary, model), metrics, days)
+        page = site.render_day_page(summary, rules.evaluate(summary, model), metrics, days, headline=headline)
         store.put_bytes(day_layout.day_page, page.encode(), HTML)
-    store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days).encode(), HTML)
+    store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days,
+                                                              headline=headline).encode(), HTML)
     siblings = [m for m in (models or [model]) if (m.storage.bucket, m.storage.reports_prefix) ==
                 (model.storage.bucket, model.storage.reports_prefix)]
     entries = [(m.name, m.description, days if m.name == model.name else
                 history.read_history(store, DayLayout.of(m, layout.day))) for m in siblings]
-    store.put_bytes(layout.home_page, site.render_home_page(entries).encode(), HTML)
+    headlines = {m.name: m.headline_metric for m in siblings}
+    store.put_bytes(layout.home_page, site.render_home_page(entries, headlines=headlines).encode(), HTML)
     urls = {"day_page": store.url(layout.day_page), "model_page": store.url(layout.model_page),
             "home_page": store.url(layout.home_page)}
     log.info("site updated: %d day page(s) regenerated; day page %s, model page %s, home page %s",

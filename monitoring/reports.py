@@ -173,6 +173,8 @@ def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | No
     from monitoring.performance import PREDICTED, predicted_labels
 
     score, label = model.columns.score, "label"
+    if len(current) < 2:
+        return "fewer than 2 labelled predictions"
     if model.is_classification:
         def prepare(frame: pd.DataFrame) -> pd.DataFrame:
             return pd.DataFrame({label: frame[label].astype(int), score: frame[score].astype(float),

@@ -205,8 +205,9 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
             d = quality.distribution
             pictures[name] = charts.distribution_bars(d.bins, d.reference, d.current, title=f"distribution of {name}")
     perf = summary.performance
-    headline = headline or headline_of([*(perf.metrics if perf else {}), *(metrics.performance or {}),
-                                        *(summary.labels.due.metrics if summary.labels else {})])
+    headline = headline or headline_of({*(perf.metrics if perf else {}), *metrics.performance,
+                                        *(summary.labels.due.metrics if summary.labels else {}),
+                                        *(m for d in history for m in d.performance)})
     behind = trailing(history, summary.day, headline)
     kpi = None
     if headline:
@@ -266,7 +267,7 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
                 title=f"Performance ({name}) with label coverage", links=links)
     return _environment().get_template("model.html.j2").render(
         model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures,
-        headline=headline, has_positive_rate=has_positive_rate)
+        headline=headline, has_positive_rate=has_positive_rate, lower_is_better=headline in LOWER_IS_BETTER)
 
 
 @dataclass(frozen=True)

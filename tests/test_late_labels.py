@@ -143,3 +143,34 @@ def test_bad_labels_that_landed_are_counted_quarantined_and_reported(seeded, sto
     assert "labels_quarantine.parquet" in get_json(seeded, layout.manifest)["artifacts"]
     summary = json.loads(raw(seeded, layout.summary))
     assert summary["labels"] == report
+
+
+def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_asks_for_retraining(
+        s3_client, store, config):
+    """The demo's loan_rate regressor with the central-bank rate hike from its first day: no feature drifts, yet its
+    MAE grows far past the reference's once the labels of day 1 are due (lag 3 days)."""
+    from demo.rate_data import RateDrift
+    from demo.seed import seed_model
+
+    model = config.model("loan_rate")
+    days = [P + dt.timedelta(days=i) for i in range(4)]
+    seed_model(s3_client, "ml-monitoring", "loan_rate", days, drift=RateDrift(campaign_day=99, hike_day=1))
+    for day in days[:-1]:
+        pipeline.run_day(store, model, day)
+    decision = pipeline.run_day(store, model, days[-1])
+
+    first = DayLayout.of(model, days[0])
+    found = get_json(s3_client, first.performance)
+    assert set(found["metrics"]) == {"mae", "rmse", "mape", "r2"} and found["complete"]
+    assert found["metrics"]["mae"] > 1.2 * found["baseline"]["mae"]
+    assert set(found["errors"]) == {"mean_error", "p5", "p25", "p50", "p75", "p95"}
+    assert found["errors"]["mean_error"] < -1.0  # quotes now fall short of the final rates
+    assert found["confusion"] is None and found["calibration"] is None
+    assert raw(s3_client, first.report("model_performance", "json"))
+    summary = get_json(s3_client, first.summary)
+    assert summary["operations"]["positive_rate"] is None and summary["operations"]["mean_confidence"] is None
+    assert summary["data_drift"]["drifted_features"] == []
+
+    finding = next(f for f in decision.findings if f.rule == "performance_degradation")
+    assert "mae" in finding.columns and finding.severity.value == "critical"
+    assert decision.retrain and "trigger_retraining" in decision.branches
