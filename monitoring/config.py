@@ -220,6 +220,9 @@ class PerformanceConfig(_Strict):
     min_coverage: float = Field(default=0.5, gt=0, le=1, description="a day's performance is judged only when at "
                                                                       "least this share of it is labelled")
     min_labelled_rows: int = Field(default=100, ge=1, description="... and at least this many rows are labelled")
+    max_label_problem_share: float = Field(default=0.01, ge=0, le=1,
+                                           description="rejected labels above this share of the labels that landed "
+                                                       "on a day are a warning; below, they are only reported")
     probability_threshold: float = Field(default=0.5, gt=0, lt=1,
                                          description="classification without a decision column: predicted "
                                                      "positive when the score is at least this")

@@ -50,9 +50,9 @@ class Degradation(_Frozen):
     retrain: bool  # past the retraining limit too
 
     def describe(self) -> str:
-        relative = f", {self.relative:+.0%}" if self.relative is not None else ""
+        relative = f" or {self.relative:.0%}" if self.relative is not None else ""
         return (f"{self.metric} {self.value:.3f} vs {self.baseline:.3f} in the reference "
-                f"({self.worse_by:.3f} worse{relative}; alert when {self.limit})")
+                f"({self.worse_by:.3f}{relative} worse; alert when {self.limit})")
 
 
 class Performance(_Frozen):

@@ -53,9 +53,11 @@ def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         drifted = sorted(c for c, r in prediction.columns.items() if r.drifted)
         findings.append(Finding(
             rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
-            message=(f"Prediction drift on {', '.join(drifted)}: mean score {_fmt(prediction.mean_score)} vs "
-                     f"{_fmt(prediction.reference_mean_score)} in the reference, positive rate "
-                     f"{_fmt(prediction.positive_rate)} vs {_fmt(prediction.reference_positive_rate)}."),
+            message=(f"Prediction drift on {', '.join(drifted)}: mean {'score' if model.is_classification else 'prediction'}"
+                     f" {_fmt(prediction.mean_score)} vs {_fmt(prediction.reference_mean_score)} in the reference"
+                     + (f", positive rate {_fmt(prediction.positive_rate)} vs "
+                        f"{_fmt(prediction.reference_positive_rate)}" if prediction.positive_rate is not None else "")
+                     + "."),
             action="The model's output distribution changed; check the inputs and the business impact.",
         ))
     findings.extend(_quality_findings(summary, model))
@@ -90,12 +92,16 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             action="Check the label feed under labels/<model>/: labels may be late, or keyed by other ids.",
         ))
     rejected = {k: v for k, v in sorted(report.problems.items()) if k != "unknown_id"}
+    share = sum(rejected.values()) / report.rows if report.rows else 0.0
     if rejected or report.file_problems:
+        serious = bool(report.file_problems) or share > model.performance.max_label_problem_share
         parts = [f"{sum(rejected.values())} label row(s) rejected ({', '.join(f'{k}: {v}' for k, v in rejected.items())})"
                  if rejected else "", f"{len(report.file_problems)} label file(s) unusable" if report.file_problems else ""]
         findings.append(Finding(
-            rule="label_problems", severity=Severity.WARNING,
-            message=f"Of the labels that landed on {report.day}: {' and '.join(p for p in parts if p)}.",
+            rule="label_problems", severity=Severity.WARNING if serious else Severity.INFO,
+            message=(f"Of the {report.rows} labels that landed on {report.day}: {' and '.join(p for p in parts if p)}"
+                     f" ({share:.1%}; a warning above {model.performance.max_label_problem_share:.0%} or when a file "
+                     "is unusable)."),
             action="Inspect labels_quarantine.parquet and labels.json beside this summary; each row carries its reason.",
         ))
     if report.problems.get("unknown_id"):

@@ -85,3 +85,21 @@ def test_labels_arriving_in_two_instalments_recompute_the_days_performance_not_d
     assert history[0]["labelled"] == len(labels)
     page = read(s3, f"reports/{MODEL}/dt={P}/index.html").decode()
     assert "model_performance.html" in page and f"{full['metrics']['f1']:.3f}" in page
+
+
+def test_the_regression_model_runs_through_its_own_dag_with_regression_performance(s3):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from demo.seed import seed_model
+
+    days = [P + dt.timedelta(days=i) for i in range(2)]
+    seed_model(s3, BUCKET, "loan_rate", days)
+    dag = DagBag(dag_folder=str(ROOT / "dags")).dags["monitor_loan_rate"]
+    run(dag, days[0])
+    states = run(dag, days[1])
+    assert states["performance"] == "success" and states["update_site"] == "success"
+    found = json.loads(read(s3, f"reports/loan_rate/dt={days[0]}/performance.json"))
+    assert found["labelled"] > 0 and set(found["metrics"]) == {"mae", "rmse", "mape", "r2"}
+    assert read(s3, f"reports/loan_rate/dt={days[0]}/model_performance.html")
+    assert "MAE" in read(s3, "reports/loan_rate/index.html").decode()
+    assert 'href="loan_rate/index.html"' in read(s3, "reports/index.html").decode()

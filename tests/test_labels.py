@@ -214,3 +214,19 @@ def test_our_figures_agree_with_evidentlys_report():
     assert values["MAE"]["mean"] == pytest.approx(ours["mae"])
     assert values["RMSE"] == pytest.approx(ours["rmse"])
     assert values["R2Score"] == pytest.approx(ours["r2"])
+
+
+@pytest.mark.parametrize(("rejected", "files", "severity"), [
+    ({"wrong_type": 2}, [], "info"),  # 2 of 1000: reported, not alerted
+    ({"conflicting": 30}, [], "warning"),  # 3% is above performance.max_label_problem_share (1%)
+    ({}, ["label file s3://b/labels/m/dt=2026-10-14/x.csv lacks column(s) ['y']"], "warning"),
+])
+def test_label_problems_alert_only_above_their_share_or_when_a_file_is_unusable(rejected, files, severity):
+    from monitoring import rules
+    from tests.test_site_performance import labels_report, summary
+
+    model = model_config()
+    report = labels_report(status="no_predictions").model_copy(
+        update={"rows": 1000, "problems": rejected, "file_problems": files})
+    found = [f for f in rules.evaluate(summary().with_labels(None, report), model) if f.rule == "label_problems"]
+    assert [f.severity.value for f in found] == [severity]

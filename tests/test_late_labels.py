@@ -140,6 +140,7 @@ def test_bad_labels_that_landed_are_counted_quarantined_and_reported(seeded, sto
     assert get_json(seeded, DayLayout.of(model, P).performance)["labelled"] == 299  # the conflicting id is left out
     rules = {f.rule for f in decision.findings}
     assert {"label_problems", "unknown_label_ids"} <= rules
+    assert next(f for f in decision.findings if f.rule == "label_problems").severity.value == "warning"  # 4 of 304
     assert "labels_quarantine.parquet" in get_json(seeded, layout.manifest)["artifacts"]
     summary = json.loads(raw(seeded, layout.summary))
     assert summary["labels"] == report
