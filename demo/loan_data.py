@@ -86,12 +86,24 @@ def repaid_probability(frame: pd.DataFrame, income_factor: float = 1.0) -> np.nd
     return 1 / (1 + np.exp(-z))
 
 
-def train_model(reference_rows: int = 20_000, seed: int = 7):
-    """Train the approval model; returns (fitted pipeline, reference frame with predictions and labels)."""
+def pipeline(estimator, numerical: list[str], categorical: list[str]):
+    """Scaled numbers and one-hot categories into `estimator` (unseen categories are ignored, as in production)."""
     from sklearn.compose import ColumnTransformer
-    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    return Pipeline([
+        ("columns", ColumnTransformer([
+            ("numbers", StandardScaler(), numerical),
+            ("categories", OneHotEncoder(handle_unknown="ignore"), categorical),
+        ])),
+        ("estimator", estimator),
+    ])
+
+
+def train_model(reference_rows: int = 20_000, seed: int = 7):
+    """Train the approval model; returns (fitted pipeline, reference frame with predictions and labels)."""
+    from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(seed)
     train = applicants(reference_rows * 2, rng)
@@ -99,13 +111,7 @@ def train_model(reference_rows: int = 20_000, seed: int = 7):
     features = train[NUMERICAL + CATEGORICAL].copy()
     features["annual_income"] = np.log(features["annual_income"])
     features["loan_amount"] = np.log(features["loan_amount"])
-    model = Pipeline([
-        ("columns", ColumnTransformer([
-            ("numbers", StandardScaler(), NUMERICAL),
-            ("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-        ])),
-        ("classifier", LogisticRegression(max_iter=1_000)),
-    ])
+    model = pipeline(LogisticRegression(max_iter=1_000), NUMERICAL, CATEGORICAL)
     fit, holdout = train.iloc[:reference_rows], train.iloc[reference_rows:].reset_index(drop=True)
     model.fit(features.iloc[:reference_rows], fit["repaid"])
     reference = score(model, holdout.drop(columns=["repaid"]))

@@ -96,21 +96,12 @@ def _features(frame: pd.DataFrame) -> pd.DataFrame:
 def train_model(reference_rows: int = 20_000, seed: int = 17):
     """Train the rate model (ridge regression); returns (fitted pipeline, reference = the scored holdout with its
     `final_rate`)."""
-    from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import Ridge
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     rng = np.random.default_rng(seed)
     train = rate_applicants(reference_rows * 2, rng)
     train[LABEL_COLUMN] = final_rate(train, rng)
-    model = Pipeline([
-        ("columns", ColumnTransformer([
-            ("numbers", StandardScaler(), NUMERICAL),
-            ("categories", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
-        ])),
-        ("regressor", Ridge(alpha=1.0)),
-    ])
+    model = loan_data.pipeline(Ridge(alpha=1.0), NUMERICAL, CATEGORICAL)
     fit, holdout = train.iloc[:reference_rows], train.iloc[reference_rows:].reset_index(drop=True)
     model.fit(_features(fit), fit[LABEL_COLUMN])
     reference = score(model, holdout.drop(columns=[LABEL_COLUMN]))

@@ -15,6 +15,24 @@ def _fmt(value: float, percent: bool) -> str:
     return f"{value:.0%}" if percent else f"{value:.3g}"
 
 
+def _frame(title: str, css: str, width: int, height: int, left: int, top: int, plot_w: int, plot_h: int,
+           low: float, high: float, percent: bool) -> list[str]:
+    """The opening of a chart: its svg element, title, x axis and the y axis' two labels."""
+    return [f'<svg class="{css}" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+            f'width="100%" xmlns="http://www.w3.org/2000/svg">',
+            f'<text x="{left}" y="14" class="t">{escape(title)}</text>',
+            f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>',
+            f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="l">{escape(_fmt(high, percent))}</text>',
+            f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="l">{escape(_fmt(low, percent))}</text>']
+
+
+def _first_and_last_day(days: list[str], left: int, plot_w: int, height: int) -> list[str]:
+    if not days:
+        return []
+    return [f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>',
+            f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">{escape(days[-1])}</text>']
+
+
 def line_chart(days: list[str], series: dict[str, list[float | None]], *, title: str, percent: bool = False,
                y_min: float | None = None, y_max: float | None = None, width: int = 900, height: int = 180,
                links: list[str] | None = None) -> Markup:
@@ -33,15 +51,8 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
     def y(v: float) -> float:
         return top + plot_h * (1 - (v - low) / (high - low))
 
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-             f'width="100%" xmlns="http://www.w3.org/2000/svg">',
-             f'<text x="{left}" y="14" class="t">{escape(title)}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>',
-             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="l">{escape(_fmt(high, percent))}</text>',
-             f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="l">{escape(_fmt(low, percent))}</text>']
-    if days:
-        parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
-        parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">{escape(days[-1])}</text>')
+    parts = _frame(title, "chart", width, height, left, top, plot_w, plot_h, low, high, percent)
+    parts += _first_and_last_day(days, left, plot_w, height)
     parts.extend(_series(days, series, x, y, percent=percent, links=links, legend_right=left + plot_w))
     parts.append("</svg>")
     return Markup("".join(parts))
@@ -169,13 +180,8 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
     def y(v: float) -> float:
         return top + plot_h * (1 - (v - low) / (high - low))
 
-    parts = [f'<svg class="chart performance" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
-             f'width="100%" xmlns="http://www.w3.org/2000/svg">',
-             f'<text x="{left}" y="14" class="t">{escape(title)}</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>',
-             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="l">{escape(_fmt(high, False))}</text>',
-             f'<text x="{left - 6}" y="{top + plot_h}" text-anchor="end" class="l">{escape(_fmt(low, False))}</text>',
-             f'<text x="{left}" y="{band_top - 4}" class="l">label coverage (darker: labels complete)</text>',
+    parts = _frame(title, "chart performance", width, height, left, top, plot_w, plot_h, low, high, False)
+    parts += [f'<text x="{left}" y="{band_top - 4}" class="l">label coverage (darker: labels complete)</text>',
              f'<line x1="{left}" y1="{band_top + band_h}" x2="{left + plot_w}" y2="{band_top + band_h}" class="axis"/>',
              f'<line x1="{left}" y1="{band_top}" x2="{left + plot_w}" y2="{band_top}" class="axis" '
              f'stroke-dasharray="2 3"/>',
@@ -191,10 +197,7 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
         rect = (f'<rect class="coverage" x="{x(i) - bar / 2:.1f}" y="{band_top + band_h - h:.1f}" width="{bar:.1f}" '
                 f'height="{h:.1f}" fill="{"#9db8dc" if done else "#d3e0f0"}"><title>{escape(text)}</title></rect>')
         parts.append(f'<a href="{escape(links[i])}">{rect}</a>' if links else rect)
-    if days:
-        parts.append(f'<text x="{left}" y="{height - 6}" class="l">{escape(days[0])}</text>')
-        parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">'
-                     f'{escape(days[-1])}</text>')
+    parts += _first_and_last_day(days, left, plot_w, height)
     parts.extend(_series(days, series, x, y, percent=False, links=links, legend_right=left + plot_w))
     parts.append("</svg>")
     return Markup("".join(parts))
