@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from unittest import mock
 
@@ -168,6 +169,7 @@ def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | No
     the labelled reference when there is one. Returns the report, or why there is none."""
     from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
     from evidently.presets import ClassificationPreset, RegressionPreset
+    from sklearn.exceptions import UndefinedMetricWarning
 
     from monitoring.layout import PERFORMANCE_REPORT
     from monitoring.performance import PREDICTED, predicted_labels
@@ -197,8 +199,11 @@ def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | No
         definition = DataDefinition(regression=[Regression(target=label, prediction=score)],
                                     numerical_columns=[label, score])
         preset = RegressionPreset()
-    snapshot = Report([preset], include_tests=False).run(
-        current_data=Dataset.from_pandas(prepare(current), data_definition=definition),
-        reference_data=None if reference is None else Dataset.from_pandas(prepare(reference),
-                                                                          data_definition=definition))
+    with warnings.catch_warnings():
+        # Evidently bins the errors by value; a bin of one prediction makes scikit-learn warn that R2 is undefined.
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        snapshot = Report([preset], include_tests=False).run(
+            current_data=Dataset.from_pandas(prepare(current), data_definition=definition),
+            reference_data=None if reference is None else Dataset.from_pandas(prepare(reference),
+                                                                              data_definition=definition))
     return _render(PERFORMANCE_REPORT, snapshot)
