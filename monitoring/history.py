@@ -48,6 +48,7 @@ class DayMetrics(BaseModel):
     drifted_features: list[str]
     prediction_drift: bool
     max_missing_share: float
+    low_confidence_share: float | None = None  # classifiers: share of predictions with max(p, 1 - p) below the limit
     findings: list[str]
     features: dict[str, FeatureDriftPoint]
     # Performance of the day's predictions as far as labels have arrived (None before the first label run):
@@ -74,6 +75,7 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
         reference_positive_rate=pred.reference_positive_rate, drift_share=summary.data_drift.drift_share,
         dataset_drift=summary.data_drift.dataset_drift, drifted_features=summary.data_drift.drifted_features,
         prediction_drift=pred.drifted, max_missing_share=summary.data_quality.max_missing_share,
+        low_confidence_share=summary.operations.low_confidence_share,
         findings=[f.rule for f in findings],
         features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted)
                   for name, d in summary.data_drift.features.items()},

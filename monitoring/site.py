@@ -159,6 +159,7 @@ class Trailing:
     mean_score: float | None
     drift_share: float | None
     performance: float | None = None  # of the headline metric, over the days that have it
+    low_confidence_share: float | None = None
 
 
 def _avg(values: list[float | None]) -> float | None:
@@ -171,7 +172,8 @@ def trailing(history: list[DayMetrics], day: str, headline: str | None = None) -
     window = [d for d in history if end - dt.timedelta(days=TRAILING_DAYS) <= dt.date.fromisoformat(d.day) < end]
     return Trailing(rows=_avg([d.rows for d in window]), positive_rate=_avg([d.positive_rate for d in window]),
                     mean_score=_avg([d.mean_score for d in window]), drift_share=_avg([d.drift_share for d in window]),
-                    performance=_avg([d.performance.get(headline) for d in window]) if headline else None)
+                    performance=_avg([d.performance.get(headline) for d in window]) if headline else None,
+                    low_confidence_share=_avg([d.low_confidence_share for d in window]))
 
 
 def _calibration(performance: Performance | None) -> Markup | None:

@@ -320,3 +320,10 @@ def test_pages_stay_small():
     assert len(site.render_model_page("loan_approval", "", hist)) < 300_000
     s = summary(performance=classification_performance(), labels=labels_report())
     assert len(render_day(s, hist)) < 100_000
+
+
+def test_the_low_confidence_kpi_compares_with_the_reference_and_the_previous_7_days():
+    s = summary()
+    hist = [metrics_of(summary(day=d.day), low_confidence_share=0.2) for d in history() if d.day < DAY]
+    card = text_of(render_day(s, hist).split("Low-confidence predictions")[1].split("</div>")[0])
+    assert "12.0%" in card and "reference 10.0%" in card and "previous 7 days 20.0%" in card
