@@ -256,6 +256,59 @@ class RetrainingConfig(_Strict):
                                                                  "past its retrain_drop / retrain_relative_drop")
 
 
+SeverityName = Literal["off", "info", "warning", "critical"]
+
+
+class RuleConfig(_Strict):
+    """A rule's severity; `off` disables it. Info findings show on the pages but never alert."""
+
+    severity: SeverityName = "warning"
+
+
+class KeyFeaturesRule(RuleConfig):
+    severity: SeverityName = "critical"
+    features: tuple[str, ...] = Field(default=(), description="features whose drift alone is worth this severity")
+
+
+class VolumeRule(RuleConfig):
+    window_days: int = Field(default=7, ge=1, le=90, description="published days before the day that form the "
+                                                                 "trailing mean")
+    min_days: int = Field(default=3, ge=1, description="fewer published days in the window: no verdict")
+    min_ratio: float = Field(default=0.5, gt=0, lt=1, description="volume below this x the trailing mean fires")
+    max_ratio: float = Field(default=2.0, gt=1, description="volume above this x the trailing mean fires")
+
+
+class PositiveRateRule(RuleConfig):
+    min: float | None = Field(default=None, ge=0, le=1)
+    max: float | None = Field(default=None, ge=0, le=1)
+    max_change: float | None = Field(default=0.15, gt=0, le=1,
+                                     description="fires when the rate is further than this from the reference's")
+
+
+class LowConfidenceRule(RuleConfig):
+    max_share: float | None = Field(default=0.35, gt=0, le=1)
+    max_increase: float | None = Field(default=0.15, gt=0, le=1, description="above the reference's share")
+
+
+class RulesConfig(_Strict):
+    """Which findings a day can raise, and how severe each is (see monitoring/rules.py)."""
+
+    dataset_drift: RuleConfig = RuleConfig(severity="critical")
+    feature_drift: RuleConfig = RuleConfig()
+    key_features: KeyFeaturesRule = KeyFeaturesRule()
+    prediction_drift: RuleConfig = RuleConfig()
+    volume: VolumeRule = VolumeRule()
+    positive_rate: PositiveRateRule = PositiveRateRule()
+    low_confidence: LowConfidenceRule = LowConfidenceRule()
+    missing_values: RuleConfig = RuleConfig()  # critical anyway when a column is entirely missing
+    new_categories: RuleConfig = RuleConfig()
+    out_of_range: RuleConfig = RuleConfig()
+    quarantined_rows: RuleConfig = RuleConfig()
+    performance_degradation: RuleConfig = RuleConfig()  # critical anyway past a retraining limit
+    labels_missing: RuleConfig = RuleConfig()
+    label_problems: RuleConfig = RuleConfig()  # info below performance.max_label_problem_share
+
+
 class ReportsConfig(_Strict):
     max_rows: int = Field(default=200_000, ge=1_000,
                           description="rows handed to Evidently; larger days are sampled by hash of the id")
@@ -278,6 +331,7 @@ class ModelConfig(_Strict):
     reports: ReportsConfig = ReportsConfig()
     labels: LabelsConfig | None = Field(default=None, description="ground truth; without it no performance")
     performance: PerformanceConfig = PerformanceConfig()
+    rules: RulesConfig = RulesConfig()
     retraining: RetrainingConfig
 
     @field_validator("name")
@@ -297,6 +351,9 @@ class ModelConfig(_Strict):
                                                   *self.columns.predictions}:
             raise ValueError(f"labels.column {self.labels.column!r} is also a feature, prediction, id or timestamp "
                              "column; the label must be its own column")
+        unknown = sorted(set(self.rules.key_features.features) - set(self.columns.features))
+        if unknown:
+            raise ValueError(f"rules.key_features.features names {unknown}, not features of the model")
         allowed = self.metric_names
         for metric in (self.performance.rules or {}):
             if metric not in allowed:

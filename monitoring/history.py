@@ -7,6 +7,7 @@ published days (those with a manifest) after each run, so days published out of 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 from pydantic import BaseModel, ConfigDict
@@ -129,6 +130,21 @@ def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
             return days
         keys = latest
     raise RuntimeError(f"the history of {layout.model} kept changing while it was compacted; the next run retries")
+
+
+def trailing_volume(store: ObjectStore, layout: DayLayout, window_days: int) -> tuple[float | None, int]:
+    """Mean volume of the published days among the `window_days` before the layout's day, and how many there were.
+
+    Read from the per-day objects (not the compacted history), so it does not wait for another run's compaction."""
+    volumes = []
+    for back in range(1, window_days + 1):
+        day = layout.on(layout.day - dt.timedelta(days=back))
+        if store.exists(day.manifest):
+            try:
+                volumes.append(DayMetrics.model_validate_json(store.get_bytes(day.day_metrics)).rows)
+            except FileNotFoundError:
+                continue
+    return (sum(volumes) / len(volumes) if volumes else None), len(volumes)
 
 
 def read_history(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:

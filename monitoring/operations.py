@@ -29,6 +29,9 @@ class Operations(BaseModel):
     low_confidence_threshold: float
     score_quantiles: dict[str, float]
     latency_ms: dict[str, float] | None
+    # Mean volume of the published days before this one (rules.volume.window_days), for the volume rule:
+    trailing_volume: float | None = None
+    trailing_volume_days: int = 0
 
 
 def _confidence(scores: pd.Series) -> pd.Series:

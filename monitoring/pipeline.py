@@ -146,7 +146,9 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         reference_version=version, reference_rows=len(reference), outcome=outcome,
         quality=quality.column_quality(valid, reference, model),
         dataset_drift_share=model.drift.dataset_drift_share,
-        operations=operations.operations(valid, reference, model),
+        operations=operations.operations(valid, reference, model).model_copy(update=dict(zip(
+            ("trailing_volume", "trailing_volume_days"),
+            history.trailing_volume(store, layout, model.rules.volume.window_days)))),
         reports={f"{name}_{ext}": f"{name}.{ext}" for name in REPORT_NAMES for ext in ("html", "json")},
     )
     store.put_bytes(publish.staged_summary(layout), summary.to_json(), JSON)

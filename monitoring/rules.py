@@ -1,4 +1,10 @@
-"""Findings from a day's summary: which drift and data-quality rules fire, how severe, and what to do."""
+"""Findings from a day's summary: which drift, prediction, volume, data-quality and performance rules fire, how
+severe, and what to do.
+
+Each rule's severity comes from the model's `rules` config (`off` disables it). Two rules escalate on their own:
+`missing_values` is critical when a column is entirely missing, `performance_degradation` when a metric passes its
+retraining limit; `label_problems` is only info while rejected labels stay under `performance.max_label_problem_share`.
+"""
 
 from __future__ import annotations
 
@@ -60,9 +66,79 @@ def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                      + "."),
             action="The model's output distribution changed; check the inputs and the business impact.",
         ))
+    findings.extend(_output_findings(summary, model))
     findings.extend(_quality_findings(summary, model))
     findings.extend(_label_findings(summary, model))
-    return sorted(findings, key=lambda f: (-f.severity.rank, f.rule))
+    configured = [f for f in (_configured(f, model) for f in findings) if f is not None]
+    return sorted(configured, key=lambda f: (-f.severity.rank, f.rule))
+
+
+ESCALATING = frozenset({"missing_values", "performance_degradation"})
+
+
+def _configured(finding: Finding, model: ModelConfig) -> Finding | None:
+    setting = getattr(model.rules, finding.rule, None)
+    if setting is None:
+        return finding  # not configurable (unknown_label_ids: always info)
+    if setting.severity == "off":
+        return None
+    if finding.severity is Severity.INFO or (finding.rule in ESCALATING and finding.severity is Severity.CRITICAL):
+        return finding
+    return finding.model_copy(update={"severity": Severity(setting.severity)})
+
+
+def _output_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+    """Key features, volume against the trailing days, positive rate and low-confidence share."""
+    findings = []
+    rules, drift, ops = model.rules, summary.data_drift, summary.operations
+    key = sorted(set(rules.key_features.features) & set(drift.drifted_features))
+    if key:
+        findings.append(Finding(
+            rule="key_features", severity=Severity.CRITICAL, columns=key,
+            message=f"Key feature(s) drifted: {', '.join(key)} (rules.key_features).",
+            action="These features drive the model's decisions: check their source before trusting today's outputs.",
+        ))
+    volume = rules.volume
+    if ops.trailing_volume and ops.trailing_volume_days >= volume.min_days:
+        rows = summary.rows.read
+        ratio = rows / ops.trailing_volume
+        if ratio < volume.min_ratio or ratio > volume.max_ratio:
+            findings.append(Finding(
+                rule="volume", severity=Severity.WARNING,
+                message=(f"{rows} predictions, {ratio:.0%} of the mean of the previous "
+                         f"{ops.trailing_volume_days} published day(s) ({ops.trailing_volume:.0f}); expected between "
+                         f"{volume.min_ratio:.0%} and {volume.max_ratio:.0%}."),
+                action="Check the serving logs' export and traffic: a partial export or an outage looks like this.",
+            ))
+    rate, ref = ops.positive_rate, ops.reference_positive_rate
+    limits = rules.positive_rate
+    if rate is not None:
+        reasons = [f"below {limits.min:.0%}" if limits.min is not None and rate < limits.min else "",
+                   f"above {limits.max:.0%}" if limits.max is not None and rate > limits.max else "",
+                   f"{abs(rate - ref):.0%} from the reference's {ref:.1%}"
+                   if limits.max_change is not None and ref is not None and abs(rate - ref) > limits.max_change else ""]
+        if any(reasons):
+            findings.append(Finding(
+                rule="positive_rate", severity=Severity.WARNING,
+                message=f"Positive (approval) rate {rate:.1%}: {'; '.join(r for r in reasons if r)}.",
+                action="The share of positive decisions moved: check the business impact and the inputs.",
+            ))
+    share, ref_share = ops.low_confidence_share, ops.reference_low_confidence_share
+    confidence = rules.low_confidence
+    if share is not None:
+        reasons = [f"above {confidence.max_share:.0%}" if confidence.max_share is not None and
+                   share > confidence.max_share else "",
+                   f"{share - ref_share:.0%} above the reference's {ref_share:.1%}"
+                   if confidence.max_increase is not None and ref_share is not None and
+                   share - ref_share > confidence.max_increase else ""]
+        if any(reasons):
+            findings.append(Finding(
+                rule="low_confidence", severity=Severity.WARNING,
+                message=(f"{share:.1%} of predictions are low-confidence (max(p, 1 - p) below "
+                         f"{ops.low_confidence_threshold}): {'; '.join(r for r in reasons if r)}."),
+                action="The model is unsure on more inputs than usual: look for new kinds of inputs.",
+            ))
+    return findings
 
 
 def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:

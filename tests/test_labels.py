@@ -223,7 +223,7 @@ def test_our_figures_agree_with_evidentlys_report():
 ])
 def test_label_problems_alert_only_above_their_share_or_when_a_file_is_unusable(rejected, files, severity):
     from monitoring import rules
-    from tests.test_site_performance import labels_report, summary
+    from tests.summaries import labels_report, summary
 
     model = model_config()
     report = labels_report(status="no_predictions").model_copy(
