@@ -70,6 +70,7 @@ class StorageConfig(_Strict):
     staging_prefix: str = "staging"
     retraining_prefix: str = "retraining"
     labels_prefix: str = "labels"
+    models_prefix: str = Field(default="models", description="model artifacts: <prefix>/<model>/v=<version>/model.pkl")
     log_format: LogFormat = LogFormat.PARQUET
     completion_marker: str | None = Field(
         default=None, pattern=r"^_[A-Za-z0-9_.-]+$",
@@ -77,7 +78,7 @@ class StorageConfig(_Strict):
     settle_seconds: int = Field(default=0, ge=0, description="a day whose newest file is younger counts as incomplete")
 
     @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix", "retraining_prefix",
-                     "labels_prefix")
+                     "labels_prefix", "models_prefix")
     @classmethod
     def _safe_prefix(cls, value: str) -> str:
         value = value.strip("/")

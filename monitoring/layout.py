@@ -40,6 +40,7 @@ class DayLayout:
     staging_prefix: str
     retraining_prefix: str
     labels_prefix: str
+    models_prefix: str
 
     @classmethod
     def of(cls, model: ModelConfig, day: str | dt.date) -> DayLayout:
@@ -47,7 +48,8 @@ class DayLayout:
             raise LayoutError(f"model name {model.name!r} is not safe for an S3 key")
         s = model.storage
         return cls(s.bucket, model.name, parse_day(day), s.predictions_prefix, s.reference_prefix,
-                   s.reports_prefix, s.staging_prefix, s.retraining_prefix, s.labels_prefix)
+                   s.reports_prefix, s.staging_prefix, s.retraining_prefix, s.labels_prefix,
+                   s.models_prefix)
 
     @property
     def partition(self) -> str:
@@ -165,6 +167,21 @@ class DayLayout:
     def manifest(self) -> str:
         """Written last: a day is published when, and only when, its manifest exists."""
         return f"{self.reports_dir}manifest.json"
+
+    def model_artifact(self, version: str) -> str:
+        """The serialized model of a version; the version shared with its reference baseline."""
+        self.reference_version_dir(version)  # validates the version
+        return f"{self.models_prefix}/{self.model}/v={version}/model.pkl"
+
+    @property
+    def retraining_result(self) -> str:
+        """What the built-in retraining run of this day's request did: the candidate's evaluation and the outcome."""
+        return f"{self.retraining_prefix}/{self.model}/results/{self.partition}.json"
+
+    @property
+    def decisions(self) -> str:
+        """Every decision the day's run took (branch, why, retraining, notifications)."""
+        return f"{self.reports_dir}decisions.json"
 
     @property
     def retraining_request(self) -> str:
