@@ -63,12 +63,54 @@ def _day() -> str:
     return context["params"].get("day") or context["data_interval_start"].date().isoformat()
 
 
-def _apply_decision(model: ModelConfig) -> str | None:
-    """Record the day's alerts, or clear a stale record; the decision is recomputed from the published summary."""
+def _send(model: ModelConfig):
+    """Sends one message to each of the model's channels through the providers' notifiers (connections hold the
+    secrets); None without channels."""
+    if not model.alerts.channels:
+        return None
+
+    def send(message) -> list[str]:
+        from markupsafe import escape
+
+        done = []
+        for channel in model.alerts.channels:
+            if channel.type == "slack":
+                from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+
+                notifier = SlackWebhookNotifier(slack_webhook_conn_id=channel.conn_id, text=message.text())
+            elif channel.type == "email":
+                from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+                notifier = SmtpNotifier(to=list(channel.to), from_email=channel.from_email, subject=message.title,
+                                        html_content=f"<pre>{escape(message.text())}</pre>",
+                                        smtp_conn_id=channel.conn_id)
+            elif channel.type == "sns":
+                from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
+
+                notifier = SnsNotifier(aws_conn_id=channel.conn_id, target_arn=channel.target_arn,
+                                       message=message.text(), subject=message.title[:100])
+            else:
+                from airflow.providers.http.notifications.http import HttpNotifier
+
+                notifier = HttpNotifier(http_conn_id=channel.conn_id, endpoint=channel.endpoint,
+                                        json=message.payload(), headers={"Content-Type": "application/json"})
+            notifier.notify(get_current_context())  # notify() sends the text as it is: no template rendering
+            done.append(f"sent to {channel.type} ({channel.conn_id})")
+        return done
+
+    return send
+
+
+def _apply_decision(model: ModelConfig) -> dict:
+    """Record the day's alerts (or clear a stale record), notify unless the run is quiet, write decisions.json.
+    The decision is recomputed from the published summary."""
     from monitoring import pipeline
 
+    context = get_current_context()
     store, day = _store(model), _day()
-    return pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day))
+    return pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day),
+                                   backfill=context["dag_run"].run_type == "backfill",
+                                   notify=context["params"].get("notify", True), send=_send(model))
 
 
 def _fail_without_retry(exc: Exception) -> AirflowFailException:
@@ -93,6 +135,8 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
             "day": Param(None, type=["null", "string"], format="date", title="Day to monitor",
                          description="Leave empty for the run's data interval (scheduled runs and backfills). "
                                      "Set a day to rerun it by hand: the run reads dt=<day> and rewrites its reports."),
+            "notify": Param(True, type="boolean", title="Send alert messages",
+                            description="Off: the run records its alerts in the reports but sends nothing."),
         },
     ) as monitoring_dag:
 
@@ -156,12 +200,12 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
             return decision.branches
 
         @task
-        def alert() -> str | None:
-            return _apply_decision(model)  # writes alerts.json, logs each finding at error level
+        def alert() -> dict:
+            return _apply_decision(model)  # alerts.json, the run's message, decisions.json
 
         @task
-        def healthy() -> None:
-            _apply_decision(model)  # removes an alert record left by an earlier run of the day
+        def healthy() -> dict:
+            return _apply_decision(model)  # clears a stale alerts.json; may send "resolved"; decisions.json
 
         trigger_retraining = TriggerDagRunOperator(
             task_id="trigger_retraining",
@@ -179,6 +223,49 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
     return monitoring_dag
 
 
+DIGEST_DOC = """
+### Alert digest of quiet runs
+
+Backfill runs, runs of days older than `alerts.max_age_days` and runs told not to notify never send a message: they
+record their alerts in the reports and add them to the model's pending digest
+(`reports/<model>/alert-state/digest/pending/`). Every 15 minutes this DAG sends each model's pending digest **once**,
+as soon as no quiet run added to it for `alerts.digest_quiet_minutes`: a backfill ends with at most one digest
+message per model, through the same channels as the alerts.
+"""
+
+
+def build_digest_dag(models: tuple[ModelConfig, ...]) -> DAG:
+    with DAG(
+        dag_id="monitoring_alert_digest",
+        description="Sends one digest of the alerts that backfills and other quiet runs recorded without sending",
+        doc_md=DIGEST_DOC,
+        schedule=dt.timedelta(minutes=15),
+        start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        default_args={**DEFAULT_ARGS, "owner": "ml-platform"},
+        tags=["monitoring", "alerts"],
+    ) as digest_dag:
+
+        @task
+        def send_digests() -> dict[str, str]:
+            import time
+
+            from monitoring import alerts
+
+            sent = {}
+            for model in models:
+                send = _send(model)
+                message = alerts.send_digest(_store(model), model, send or (lambda m: []), time.time())
+                if message:
+                    sent[model.name] = message.title
+            return sent
+
+        send_digests()
+    return digest_dag
+
+
 _config = load_config()
 for _model in _config.models:
     globals()[f"monitor_{_model.name}"] = build_monitoring_dag(_model, _config.models)
+monitoring_alert_digest = build_digest_dag(_config.models)

@@ -1,18 +1,34 @@
 """
-### Retraining requests
+### Retraining
 
 One DAG per model whose `retraining.builtin` is true (`retrain_<model>` by default), started by the monitoring DAG's
 `trigger_retraining` task with a conf carrying the model, the day, the reasons and links to the evidence.
 
-It validates the request and records it under `retraining/<model>/requests/dt=<day>.json`, where the team that owns
-the model picks it up. Point `retraining.dag_id` at your own training DAG (and set `builtin: false`) to retrain
-automatically: it receives the same conf.
+```
+record_request -> plan_window -> retrain -> choose -+-> promote
+                                                    +-> keep
+```
+
+| task | what it does |
+|---|---|
+| `record_request` | validates the request and records it under `retraining/<model>/requests/dt=<day>.json` |
+| `plan_window` | the prediction days to learn from: the conf's `window` `{"first", "last"}`, else the last `labels.window` days whose labels are complete on the day (`labels.lag_days` before it); fails when the monitoring DAG processed none of them |
+| `retrain` | joins those days' validated predictions to the labels known on the day, fits a copy of the current model (`models/<model>/v=<CURRENT>/model.pkl`) on a fixed share of them (split by a hash of the prediction id) and scores both models on the rest; a candidate better on the headline metric (f1, mae) by at least `min_gain` (relative, default 1%) is staged as version `r<YYYYMMDD>`: its model and, as its reference baseline, the held-out slice it scored, with the labels |
+| `choose` | `promote` when the candidate is better, else `keep` |
+| `promote` | writes the outcome to `retraining/<model>/results/dt=<day>.json`, then moves `reference/<model>/CURRENT.json` to the new version, last: the next monitoring runs compare against its baseline |
+| `keep` | writes the outcome (figures of both models and why the current one stays) |
+
+A model without `labels` only records its requests. A rerun of a request returns its recorded outcome and creates
+no second version. Runs of one model's retraining
+never overlap (`max_active_runs=1`), so every candidate is compared with the model in use. Set `retraining.builtin:
+false` and point `retraining.dag_id` at your own training DAG to retrain another way: it receives the same conf.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
@@ -22,14 +38,31 @@ from monitoring.config import ModelConfig, load_config
 log = logging.getLogger(__name__)
 
 
+def _request(model: ModelConfig) -> dict[str, Any]:
+    conf = dict(get_current_context()["params"])
+    if conf["model"] != model.name:
+        raise ValueError(f"this DAG retrains {model.name!r}, not {conf['model']!r}")
+    return conf
+
+
+def _store(model: ModelConfig):
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    from monitoring.storage import ObjectStore, client_config
+
+    hook = S3Hook(aws_conn_id=model.storage.aws_conn_id, config=client_config())
+    return ObjectStore(hook.get_conn(), model.storage.bucket)
+
+
 def build_retraining_dag(model: ModelConfig) -> DAG:
     with DAG(
         dag_id=model.retraining.dag_id,
-        description=f"Receives retraining requests for {model.name} from its monitoring DAG",
+        description=f"Retrains {model.name} on its recent labelled predictions when its monitoring DAG asks",
         doc_md=__doc__,
         schedule=None,
         start_date=pendulum.parse(model.start_date, tz="UTC"),
         catchup=False,
+        max_active_runs=1,
         default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=1), "owner": model.owner},
         tags=["retraining", f"model:{model.name}"],
         params={
@@ -37,30 +70,76 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
             "day": Param(dt.date.today().isoformat(), type="string", format="date", title="Day whose evidence asked for retraining"),
             "reasons": Param([], type="array", title="Reasons"),
             "evidence": Param({}, type="object", title="Links to the evidence"),
+            "window": Param(None, type=["null", "object"], title="Prediction days to learn from",
+                            description='{"first": "YYYY-MM-DD", "last": "YYYY-MM-DD"}; empty: the last '
+                                        "labels.window days whose labels are complete"),
+            "min_gain": Param(None, type=["null", "number"], minimum=0, title="Required improvement",
+                              description="relative improvement of the headline metric a candidate needs; "
+                                          "empty: 0.01"),
         },
     ) as retraining_dag:
 
         @task
         def record_request() -> str:
-            from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
             from monitoring.layout import DayLayout
             from monitoring.retrain import record_request as record
-            from monitoring.storage import ObjectStore, client_config
 
+            conf = _request(model)
             context = get_current_context()
-            conf = dict(context["params"])
-            if conf["model"] != model.name:
-                raise ValueError(f"this DAG retrains {model.name!r}, not {conf['model']!r}")
-            hook = S3Hook(aws_conn_id=model.storage.aws_conn_id, config=client_config())
-            store = ObjectStore(hook.get_conn(), model.storage.bucket)
-            url = record(store, DayLayout.of(model, conf["day"]), conf,
+            request = {k: v for k, v in conf.items()
+                       if k in ("model", "day", "reasons", "evidence") or v is not None}
+            url = record(_store(model), DayLayout.of(model, conf["day"]), request,
                          {"dag_id": context["dag"].dag_id, "run_id": context["run_id"]})
             log.info("retraining requested for %s on %s because %s; recorded at %s",
-                                   model.name, conf["day"], "; ".join(conf["reasons"]) or "(no reason given)", url)
+                     model.name, conf["day"], "; ".join(conf["reasons"]) or "(no reason given)", url)
             return url
 
-        record_request()
+        @task
+        def plan_window() -> dict:
+            from monitoring import training
+
+            conf = _request(model)
+            found = training.plan(_store(model), model, conf["day"], conf.get("window"))
+            log.info("learning from %s: processed days %s", found.window.describe(), ", ".join(found.days))
+            return found.model_dump(mode="json")
+
+        @task
+        def retrain(found: dict) -> dict:
+            from monitoring import training
+
+            conf = _request(model)
+            min_gain = training.MIN_GAIN if conf.get("min_gain") is None else float(conf["min_gain"])
+            outcome = training.retrain_and_evaluate(_store(model), model, training.Plan.model_validate(found),
+                                                    min_gain=min_gain)
+            return outcome.model_dump(mode="json")
+
+        @task.branch
+        def choose(outcome: dict) -> str:
+            log.info("%s", outcome["why"])
+            return "promote" if outcome["promoted"] else "keep"
+
+        def record_outcome(outcome: dict) -> str:
+            from monitoring import training
+
+            url = training.record_outcome(_store(model), model,
+                                          training.RetrainingOutcome.model_validate(outcome))
+            log.info("outcome recorded at %s", url)
+            return url
+
+        @task
+        def promote(outcome: dict) -> str:
+            return record_outcome(outcome)
+
+        @task
+        def keep(outcome: dict) -> str:
+            return record_outcome(outcome)
+
+        recorded = record_request()
+        if model.labels is not None:  # without labels there is nothing to learn from: the request is only recorded
+            planned = plan_window()
+            recorded >> planned
+            outcome = retrain(planned)
+            choose(outcome) >> [promote(outcome), keep(outcome)]
     return retraining_dag
 
 

@@ -1,14 +1,38 @@
-"""The alert record of a model-day (`alerts.json`) and the log line an on-call person greps for."""
+"""Alerts people trust: the day's alert record, and which messages a run sends (at most one per run and model).
+
+Noise control, with its state on S3 so it survives workers, retries and reruns:
+- **episodes**: a rule fires on a run of consecutive bad days (a finding at warning or critical); an episode starts on
+  its first bad day. Hysteresis: an episode is alerted once it has lasted `alerts.fire_after` days, and resolved once
+  the rule stayed quiet for `alerts.resolve_after` days (a "resolved" message follows).
+- **dedup**: each message about an episode is claimed with a conditional S3 write (`alert-state/sent/<rule>/
+  start=<day>.<kind>.json`) before it is sent, so a rerun, a retry or a concurrent run never sends it twice.
+- **cooldown**: a new episode of a rule alerted within `alerts.cooldown_days` of the previous one waits (it is sent
+  by a later run if it still lasts).
+- **quiet runs never page**: a run of a day older than `alerts.max_age_days`, any backfill run, or a run told not to
+  notify records its alerts (alerts.json, decisions.json) and adds them to the model's pending digest; the digest is
+  sent once, when no quiet run added to it for `alerts.digest_quiet_minutes`.
+
+Whether a day was bad comes from the metric store (`alerting_rules` of each published day), never from the wall
+clock or the order runs happened in; only the quiet-run test looks at today's date.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 
+from pydantic import BaseModel, ConfigDict
+
+from monitoring import history
+from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
-from monitoring.rules import Finding
-from monitoring.storage import ObjectStore
+from monitoring.rules import Finding, Severity
+from monitoring.storage import ObjectStore, StorageError
 
 log = logging.getLogger(__name__)
+
+HISTORY_DAYS = 120  # how far back an episode's start is looked for
 
 
 def alert_record(layout: DayLayout, findings: list[Finding], reports: dict[str, str]) -> dict:
@@ -34,3 +58,241 @@ def clear_alerts(store: ObjectStore, layout: DayLayout) -> bool:
         store.delete(layout.alerts)
         return True
     return False
+
+
+# --- messages --------------------------------------------------------------------------------------------------
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Notice(_Frozen):
+    kind: str  # "alert" or "resolved"
+    rule: str
+    severity: str
+    episode_start: str
+    message: str
+    action: str
+
+
+class Message(_Frozen):
+    """One message of one run of one model: its new alerts and resolutions, grouped, with links to the evidence."""
+
+    model: str
+    day: str
+    notices: list[Notice]
+    still_firing: list[str]  # rules of episodes already alerted that go on (context, not re-sent)
+    links: dict[str, str]
+
+    @property
+    def severity(self) -> str:
+        ranks = [Severity(n.severity).rank for n in self.notices if n.kind == "alert"]
+        return ["info", "warning", "critical"][max(ranks)] if ranks else "resolved"
+
+    @property
+    def title(self) -> str:
+        alerts = [n.rule for n in self.notices if n.kind == "alert"]
+        resolved = [n.rule for n in self.notices if n.kind == "resolved"]
+        parts = ([f"{len(alerts)} alert(s): {', '.join(alerts)}"] if alerts else []) + (
+            [f"resolved: {', '.join(resolved)}"] if resolved else [])
+        return f"[{self.severity}] {self.model} {self.day}: {'; '.join(parts)}"
+
+    def text(self) -> str:
+        lines = [self.title]
+        for n in self.notices:
+            since = f" (since {n.episode_start})" if n.kind == "alert" else f" (episode from {n.episode_start})"
+            lines.append(f"- {n.kind.upper()} {n.rule} [{n.severity}]{since}: {n.message}"
+                         + (f" What to do: {n.action}" if n.action else ""))
+        if self.still_firing:
+            lines.append(f"Still firing, already alerted: {', '.join(self.still_firing)}.")
+        if "day_page" in self.links:
+            lines.append(f"Day page: {self.links['day_page']}")
+        return "\n".join(lines)
+
+    def payload(self) -> dict:
+        """The JSON body of the webhook channel."""
+        return {"model": self.model, "day": self.day, "severity": self.severity, "title": self.title,
+                "notices": [n.model_dump() for n in self.notices], "still_firing": self.still_firing,
+                "links": self.links}
+
+
+class Plan(_Frozen):
+    """What a run does about notifications, and why (written to decisions.json)."""
+
+    quiet: str | None  # why nothing is sent by this run (backfill, old day, told not to), else None
+    message: Message | None
+    skipped: list[str]  # plain words: notices not sent and why (already sent, cooldown, hysteresis)
+
+
+# --- episodes ---------------------------------------------------------------------------------------------------
+def bad_days(store: ObjectStore, layout: DayLayout, today_rules: list[str]) -> dict[str, set[str]]:
+    """Alerting rules per published day up to the layout's day (this day's from its own run)."""
+    known = {d.day: set(d.alerting_rules) for d in history.read_history(store, layout)
+             if d.day < layout.day.isoformat()}
+    for back in range(1, 8):  # the last days may not be in the compacted history yet
+        day = layout.on(layout.day - dt.timedelta(days=back))
+        if store.exists(day.manifest):
+            try:
+                known[day.day.isoformat()] = set(
+                    history.DayMetrics.model_validate_json(store.get_bytes(day.day_metrics)).alerting_rules)
+            except FileNotFoundError:
+                continue
+    known[layout.day.isoformat()] = set(today_rules)
+    return known
+
+
+def _streak(rule: str, known: dict[str, set[str]], day: dt.date, bad: bool) -> int:
+    """Consecutive known days ending on `day` on which `rule` was bad (or good, with bad=False)."""
+    count = 0
+    while count < HISTORY_DAYS:
+        rules = known.get((day - dt.timedelta(days=count)).isoformat())
+        if rules is None or (rule in rules) != bad:
+            return count
+        count += 1
+    return count
+
+
+def _sent(store: ObjectStore, layout: DayLayout, rule: str) -> dict[str, set[str]]:
+    """Episodes of `rule` with a message: episode start -> kinds sent ("alert", "resolved")."""
+    episodes: dict[str, set[str]] = {}
+    for key in store.keys(f"{layout.alert_state_dir}sent/{rule}/"):
+        start, kind, _ = key.rsplit("/", 1)[-1].removeprefix("start=").split(".")
+        episodes.setdefault(start, set()).add(kind)
+    return episodes
+
+
+def _known_rules(store: ObjectStore, layout: DayLayout) -> list[str]:
+    prefix = f"{layout.alert_state_dir}sent/"
+    return sorted({key.removeprefix(prefix).split("/", 1)[0] for key in store.keys(prefix)})
+
+
+def quiet_reason(model: ModelConfig, day: dt.date, today: dt.date, backfill: bool, notify: bool) -> str | None:
+    if not notify:
+        return "the run was told not to notify"
+    if backfill:
+        return "a backfill run never pages (its alerts go to the digest)"
+    age = (today - day).days
+    if age > model.alerts.max_age_days:
+        return f"the day is {age} days old, older than alerts.max_age_days ({model.alerts.max_age_days})"
+    return None
+
+
+def plan(store: ObjectStore, model: ModelConfig, layout: DayLayout, alerting: list[Finding],
+         links: dict[str, str], quiet: str | None) -> Plan:
+    """Which new alerts and resolutions this run's message carries."""
+    settings = model.alerts
+    day = layout.day
+    known = bad_days(store, layout, [f.rule for f in alerting])
+    notices, still, skipped = [], [], []
+    for finding in alerting:
+        streak = _streak(finding.rule, known, day, bad=True)
+        start = (day - dt.timedelta(days=streak - 1)).isoformat()
+        sent = _sent(store, layout, finding.rule)
+        if "alert" in sent.get(start, set()):
+            still.append(finding.rule)
+            skipped.append(f"{finding.rule}: already alerted for its episode since {start}")
+            continue
+        if streak < settings.fire_after:
+            skipped.append(f"{finding.rule}: bad {streak} day(s) in a row, alerted from {settings.fire_after}")
+            continue
+        earlier = sorted(s for s, kinds in sent.items() if s < start and "alert" in kinds)
+        if earlier and (day - dt.date.fromisoformat(earlier[-1])).days < settings.cooldown_days:
+            skipped.append(f"{finding.rule}: cooling down, last alerted for the episode since {earlier[-1]}")
+            continue
+        notices.append(Notice(kind="alert", rule=finding.rule, severity=finding.severity.value, episode_start=start,
+                              message=finding.message, action=finding.action))
+    firing = {f.rule for f in alerting}
+    for rule in _known_rules(store, layout):
+        if rule in firing:
+            continue
+        open_episodes = sorted(s for s, kinds in _sent(store, layout, rule).items()
+                               if "alert" in kinds and "resolved" not in kinds and s <= day.isoformat())
+        quiet_days = _streak(rule, known, day, bad=False)
+        if open_episodes and quiet_days >= settings.resolve_after:
+            notices.append(Notice(kind="resolved", rule=rule, severity="info", episode_start=open_episodes[-1],
+                                  message=f"{rule} has not fired for {quiet_days} day(s).", action=""))
+    message = Message(model=model.name, day=day.isoformat(), notices=notices, still_firing=sorted(still),
+                      links=links) if notices else None
+    return Plan(quiet=quiet, message=message, skipped=skipped)
+
+
+Sender = Callable[[Message], list[str]]  # sends to every channel; returns what was done, per channel
+
+
+def deliver(store: ObjectStore, layout: DayLayout, planned: Plan, send: Sender, now: str) -> list[str]:
+    """Claim each notice (so no other run sends it), send the message once, and return what happened.
+
+    A claim is released when sending fails, so the task's retry sends it."""
+    if planned.message is None or planned.quiet:
+        return []
+    claimed = []
+    for notice in planned.message.notices:
+        key = layout.sent_alert(notice.rule, notice.episode_start, notice.kind)
+        record = {**notice.model_dump(), "model": layout.model, "sent_by_day": layout.day.isoformat(), "sent_at": now}
+        if store.create_json(key, record):
+            claimed.append((notice, key))
+    if not claimed:
+        return ["every notice was already sent by another run"]
+    message = planned.message.model_copy(update={"notices": [n for n, _ in claimed]})
+    try:
+        done = send(message)
+    except Exception:
+        for _, key in claimed:
+            try:
+                store.delete(key)
+            except StorageError:
+                log.exception("could not release the claim %s", key)
+        raise
+    log.warning("NOTIFIED %s", message.title)
+    return done
+
+
+def add_to_digest(store: ObjectStore, layout: DayLayout, alerting: list[Finding], why: str) -> None:
+    """A quiet run's alerts, for the model's next digest (rewritten by a rerun of the day, so never counted twice)."""
+    if not alerting:
+        store.delete(layout.pending_digest)
+        return
+    store.put_json(layout.pending_digest, {"day": layout.day.isoformat(), "why_quiet": why,
+                                           "findings": [{"rule": f.rule, "severity": f.severity.value,
+                                                         "message": f.message} for f in alerting]})
+
+
+def digest(store: ObjectStore, model: ModelConfig, now: float) -> tuple[Message, list[str]] | None:
+    """The pending digest of a model, and the keys it covers, once no quiet run added to it for
+    `alerts.digest_quiet_minutes`; else None."""
+    layout = DayLayout.of(model, dt.date.today())
+    pending = store.list(layout.pending_digest_dir)
+    if not pending or now - max(o.last_modified for o in pending) < 60 * model.alerts.digest_quiet_minutes:
+        return None
+    entries = sorted((store.get_json(o.key) for o in pending), key=lambda e: e["day"])
+    by_rule: dict[str, list[str]] = {}
+    for entry in entries:
+        for finding in entry["findings"]:
+            by_rule.setdefault(finding["rule"], []).append(entry["day"])
+    notices = [Notice(kind="alert", rule=rule, severity=max(
+        (f["severity"] for e in entries for f in e["findings"] if f["rule"] == rule), key=lambda s: Severity(s).rank),
+        episode_start=days[0], message=f"on {len(days)} day(s) from {days[0]} to {days[-1]}", action="")
+        for rule, days in sorted(by_rule.items())]
+    message = Message(model=model.name, day=f"{entries[0]['day']}..{entries[-1]['day']} (digest of quiet runs)",
+                      notices=notices, still_firing=[], links={})
+    return message, [o.key for o in pending]
+
+
+def send_digest(store: ObjectStore, model: ModelConfig, send: Sender, now: float) -> Message | None:
+    """Send the model's pending digest once (claimed by its day range), then clear what it covered."""
+    found = digest(store, model, now)
+    if found is None:
+        return None
+    message, keys = found
+    first, last = message.day.split(" ", 1)[0].split("..")
+    layout = DayLayout.of(model, first)
+    claim = layout.sent_digest(first, last)
+    if store.create_json(claim, message.model_dump()):
+        try:
+            send(message)
+        except Exception:
+            store.delete(claim)
+            raise
+        log.warning("NOTIFIED digest %s", message.title)
+    for key in keys:
+        store.delete(key)
+    return message

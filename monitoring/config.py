@@ -310,6 +310,40 @@ class RulesConfig(_Strict):
     label_problems: RuleConfig = RuleConfig()  # info below performance.max_label_problem_share
 
 
+class Channel(_Strict):
+    """Where a model's alert messages go, through an Airflow connection (secrets live only there)."""
+
+    type: Literal["slack", "email", "sns", "webhook"]
+    conn_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="slack: a Slack incoming-webhook connection; "
+                         "email: an SMTP connection; sns: an aws connection; webhook: an HTTP connection")
+    to: tuple[str, ...] = Field(default=(), description="email: recipients")
+    from_email: str | None = Field(default=None, description="email: sender (default: the SMTP connection's)")
+    target_arn: str | None = Field(default=None, description="sns: the topic ARN")
+    endpoint: str = Field(default="", description="webhook: path appended to the connection's host")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Channel:
+        if self.type == "email" and not self.to:
+            raise ValueError("an email channel needs 'to' (a list of addresses)")
+        if self.type == "sns" and not self.target_arn:
+            raise ValueError("an sns channel needs 'target_arn'")
+        return self
+
+
+class AlertsConfig(_Strict):
+    """How findings become messages: one per run and model, deduplicated, with hysteresis and cooldown."""
+
+    channels: tuple[Channel, ...] = ()
+    max_age_days: int = Field(default=2, ge=0, description="a run of an older day (or any backfill run) records "
+                                                           "its alerts but sends nothing; a digest follows")
+    fire_after: int = Field(default=1, ge=1, le=30, description="consecutive bad days before a rule is alerted")
+    resolve_after: int = Field(default=2, ge=1, le=30, description="consecutive good days before it is resolved")
+    cooldown_days: int = Field(default=3, ge=0, le=90, description="a rule alerted again within this many days "
+                                                                  "of its last alert waits")
+    digest_quiet_minutes: int = Field(default=20, ge=0, le=1440, description="the digest of a backfill is sent once "
+                                                                             "no suppressed alert arrived for this long")
+
+
 class ReportsConfig(_Strict):
     max_rows: int = Field(default=200_000, ge=1_000,
                           description="rows handed to Evidently; larger days are sampled by hash of the id")
@@ -333,6 +367,7 @@ class ModelConfig(_Strict):
     labels: LabelsConfig | None = Field(default=None, description="ground truth; without it no performance")
     performance: PerformanceConfig = PerformanceConfig()
     rules: RulesConfig = RulesConfig()
+    alerts: AlertsConfig = AlertsConfig()
     retraining: RetrainingConfig
 
     @field_validator("name")

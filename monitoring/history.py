@@ -51,6 +51,7 @@ class DayMetrics(BaseModel):
     max_missing_share: float
     low_confidence_share: float | None = None  # classifiers: share of predictions with max(p, 1 - p) below the limit
     findings: list[str]
+    alerting_rules: list[str] = []  # the findings at warning or critical: what alerts and their hysteresis count
     features: dict[str, FeatureDriftPoint]
     # Performance of the day's predictions as far as labels have arrived (None before the first label run):
     labelled: int | None = None
@@ -77,7 +78,7 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
         dataset_drift=summary.data_drift.dataset_drift, drifted_features=summary.data_drift.drifted_features,
         prediction_drift=pred.drifted, max_missing_share=summary.data_quality.max_missing_share,
         low_confidence_share=summary.operations.low_confidence_share,
-        findings=[f.rule for f in findings],
+        findings=[f.rule for f in findings], alerting_rules=sorted({f.rule for f in findings if f.severity.rank >= 1}),
         features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted)
                   for name, d in summary.data_drift.features.items()},
     )

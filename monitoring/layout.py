@@ -178,6 +178,29 @@ class DayLayout:
         """What the built-in retraining run of this day's request did: the candidate's evaluation and the outcome."""
         return f"{self.retraining_prefix}/{self.model}/results/{self.partition}.json"
 
+    # --- alert state: what was sent, kept on S3 so it survives workers and reruns ------------------------------
+    @property
+    def alert_state_dir(self) -> str:
+        return f"{self.model_reports_dir}alert-state/"
+
+    def sent_alert(self, rule: str, episode_start: str, kind: str = "alert") -> str:
+        """The record of one message about one episode of a rule (kind: alert or resolved)."""
+        if not MODEL_NAME_PATTERN.match(rule) or kind not in ("alert", "resolved"):
+            raise LayoutError(f"unknown alert record {rule!r}/{kind!r}")
+        return f"{self.alert_state_dir}sent/{rule}/start={parse_day(episode_start).isoformat()}.{kind}.json"
+
+    @property
+    def pending_digest(self) -> str:
+        """Alerts a quiet run (backfill, old day) recorded without sending, for the next digest."""
+        return f"{self.alert_state_dir}digest/pending/{self.partition}.json"
+
+    @property
+    def pending_digest_dir(self) -> str:
+        return f"{self.alert_state_dir}digest/pending/"
+
+    def sent_digest(self, first: str, last: str) -> str:
+        return f"{self.alert_state_dir}digest/sent/{parse_day(first).isoformat()}_{parse_day(last).isoformat()}.json"
+
     @property
     def decisions(self) -> str:
         """Every decision the day's run took (branch, why, retraining, notifications)."""

@@ -18,7 +18,7 @@ from monitoring import alerts, contract, history, ingest, publish, retrain, rule
 from monitoring.config import LogFormat, ModelConfig
 from monitoring.layout import PERFORMANCE_REPORT, REPORT_NAMES, DayLayout, parse_day
 from monitoring.sampling import hash_sample
-from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical
+from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical, dumps
 from monitoring.summary import DaySummary, summarize, summary_from_json
 
 log = logging.getLogger(__name__)
@@ -394,14 +394,39 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
     return decision
 
 
-def apply_decision(store: ObjectStore, model: ModelConfig, day: Any, decision: Decision) -> str | None:
-    """Record the alerts of an alerting day, or clear a stale record from an earlier run of a healthy day."""
+def apply_decision(store: ObjectStore, model: ModelConfig, day: Any, decision: Decision, *,
+                   today: dt.date | None = None, backfill: bool = False, notify: bool = True,
+                   send: alerts.Sender | None = None) -> dict[str, Any]:
+    """Record the day's alerts (or clear a stale record of a healthy day), send this run's message when it has
+    something new and is not quiet (else add its alerts to the digest), and write decisions.json."""
     layout = DayLayout.of(model, day)
+    links = evidence(store, layout)
     if decision.alerting:
-        return alerts.record_alerts(store, layout, decision.alerting, evidence(store, layout))
-    if alerts.clear_alerts(store, layout):
+        alerts.record_alerts(store, layout, decision.alerting, links)
+    elif alerts.clear_alerts(store, layout):
         log.info("removed the alert record of an earlier run: the day is healthy now")
-    return None
+    quiet = alerts.quiet_reason(model, layout.day, today or dt.datetime.now(dt.timezone.utc).date(), backfill, notify)
+    planned = alerts.plan(store, model, layout, decision.alerting, links, quiet)
+    delivered: list[str] = []
+    if quiet:
+        alerts.add_to_digest(store, layout, decision.alerting, quiet)
+        log.info("no message sent: %s", quiet)
+    elif planned.message and send is None:
+        delivered = ["no channel configured (alerts.channels): the message is only recorded here"]
+    elif planned.message:
+        delivered = alerts.deliver(store, layout, planned, send,
+                                   dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    for line in planned.skipped:
+        log.info("not alerted: %s", line)
+    record = {"model": model.name, "day": layout.day.isoformat(), "branches": decision.branches, "why": decision.why,
+              "findings": [f.model_dump(mode="json") for f in decision.findings],
+              "retraining": decision.retrain.conf() if decision.retrain else None,
+              "notification": {"quiet": quiet, "message": planned.message.model_dump() if planned.message else None,
+                               "skipped": planned.skipped, "delivered": delivered}}
+    data = dumps(record)
+    store.put_bytes(layout.decisions, data, JSON)
+    publish.record_update(store, layout, [(layout.decisions, data)])
+    return record
 
 
 def run_day(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None) -> Decision:

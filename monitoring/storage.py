@@ -90,6 +90,19 @@ class ObjectStore:
     def put_json(self, key: str, document: Any) -> str:
         return self.put_bytes(key, dumps(document), JSON)
 
+    def create_json(self, key: str, document: Any) -> bool:
+        """Write `key` only if it does not exist yet (S3's conditional write, atomic); False when it already did.
+
+        Claims a one-time action (an alert sent once) even when two runs race for it."""
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=dumps(document), ContentType=JSON,
+                                   IfNoneMatch="*")
+        except (ClientError, BotoCoreError) as exc:
+            if _error_code(exc) in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+                return False
+            raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
+        return True
+
     def copy(self, source_key: str, target_key: str, content_type: str) -> str:
         try:
             self.client.copy_object(

@@ -21,7 +21,7 @@ def dagbag():
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval",
-                                   "monitor_loan_rate", "retrain_loan_rate"}
+                                   "monitor_loan_rate", "retrain_loan_rate", "monitoring_alert_digest"}
 
 
 def test_every_dag_has_tags_doc_and_retries(dagbag):

@@ -36,8 +36,8 @@ def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_m
     decision = pipeline.run_day(store, loan_model, CLEAN)
     prefix = "reports/loan_approval/dt=2026-10-05/"
     names = [k.removeprefix(prefix) for k in keys(seeded, prefix)]
-    assert names == ["data_drift.html", "data_drift.json", "data_quality.html", "data_quality.json", "index.html",
-                     "labels.json", "manifest.json", "performance.json", "prediction_drift.html",
+    assert names == ["data_drift.html", "data_drift.json", "data_quality.html", "data_quality.json", "decisions.json",
+                     "index.html", "labels.json", "manifest.json", "performance.json", "prediction_drift.html",
                      "prediction_drift.json", "summary.json"]
     for name in names:
         expected = "text/html" if name.endswith(".html") else "application/json"

@@ -1,0 +1,444 @@
+"""Retraining a model on its recent labelled predictions, and promoting the result only when it is better.
+
+What the built-in retraining DAG (`dags/model_retraining.py`) runs for a request of day D:
+
+1. `plan`: the **window** of prediction days to learn from (the request's `window`, else the last `labels.window`
+   days whose labels are complete on D: D - lag - window + 1 .. D - lag) and which of them the monitoring DAG has
+   processed (their validated rows are staged under `staging/<model>/dt=<day>/valid.parquet`).
+2. `retrain_and_evaluate`: joins those rows to the labels known on D (never later: a rerun sees the same labels),
+   splits them by a hash of the prediction id (a fixed, reproducible split) into a training part and a held-out
+   slice (`holdout_share`), fits `sklearn.base.clone` of the current model (the artifact of the version named by
+   `reference/<model>/CURRENT.json`) on the training part, and scores both models on the held-out slice. The
+   candidate is promoted only when it beats the current model on the headline metric (`ModelConfig.headline_metric`:
+   f1, mae, ...) by at least `min_gain` (relative). A promoted candidate is staged as version `r<YYYYMMDD>` of D:
+   its pickled model under `models/<model>/v=<version>/model.pkl` and, as its reference baseline, the held-out
+   slice scored by it with the label column under `reference/<model>/v=<version>/reference.parquet`.
+3. `record_outcome`: writes the outcome (`retraining/<model>/results/dt=<D>.json`) and then, for a promoted
+   candidate, moves `CURRENT.json` to the new version, last: monitoring never reads a half-written version.
+
+A rerun of the same request returns the recorded outcome and creates no second version. Models are unpickled from
+the model's own bucket: only the team's training code writes there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import pickle
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from monitoring import contract, labels, performance
+from monitoring.config import LOWER_IS_BETTER, ModelConfig
+from monitoring.labels import LABEL
+from monitoring.layout import DayLayout, parse_day
+from monitoring.storage import PARQUET, ObjectStore, canonical
+
+log = logging.getLogger(__name__)
+
+HOLDOUT_SHARE = 0.25  # share of the labelled window held out to compare the models (and to become the reference)
+MIN_GAIN = 0.01  # a candidate must beat the current model's headline metric by this much (relative) to be promoted
+MIN_TRAIN_ROWS = 500
+MIN_HOLDOUT_ROWS = 200
+HASH_BUCKETS = 10_000
+REFERENCE_FILE = "reference.parquet"
+DIGITS = 6  # as monitoring.storage.canonical: the outcome in memory equals the outcome read back
+
+
+class RetrainingError(ValueError):
+    """A retraining request that cannot be carried out; the message says what to fix."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Window(_Frozen):
+    """Prediction days `first`..`last` (inclusive), with the labels that became known up to `labels_as_of`."""
+
+    first: str
+    last: str
+    labels_as_of: str
+
+    def days(self) -> list[dt.date]:
+        first, last = parse_day(self.first), parse_day(self.last)
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+    def describe(self) -> str:
+        return f"{self.first}..{self.last} (labels known by {self.labels_as_of})"
+
+
+class Plan(_Frozen):
+    """The window of a request and the days of it the monitoring DAG has processed."""
+
+    model: str
+    day: str
+    window: Window
+    days: list[str]
+
+
+class Rows(_Frozen):
+    labelled: int  # labelled predictions of the window
+    train: int
+    holdout: int
+
+
+class RetrainingOutcome(_Frozen):
+    """retraining/<model>/results/dt=<day>.json: what the retraining run of a request did, and why."""
+
+    model: str
+    day: str  # the request's day
+    window: Window
+    days: list[str]  # processed prediction days of the window
+    rows: Rows
+    current_version: str  # the version in use when the candidate was evaluated
+    candidate_version: str | None  # None when no candidate could be trained
+    metric: str  # the headline metric the decision compares
+    lower_is_better: bool
+    min_gain: float
+    current: dict[str, float | None]  # the current model's metrics on the held-out slice
+    candidate: dict[str, float | None]  # the candidate's
+    current_value: float | None
+    candidate_value: float | None
+    promoted: bool
+    why: str
+    reference_rows: int  # rows of the candidate's reference version (0 when it is not promoted)
+
+    @property
+    def version_in_use(self) -> str:
+        return self.candidate_version if self.promoted and self.candidate_version else self.current_version
+
+
+@dataclass(frozen=True)
+class Retrained:
+    """A candidate fitted on the training part, and both models' figures on the held-out slice."""
+
+    candidate: Any
+    train_rows: int
+    holdout: pd.DataFrame  # scored by the candidate, with the label column `label`
+    current_metrics: dict[str, float | None]
+    candidate_metrics: dict[str, float | None]
+
+
+# --- the window ------------------------------------------------------------------------------------------------
+def _labels_config(model: ModelConfig):
+    if model.labels is None:
+        raise RetrainingError(f"model {model.name!r} has no labels configured (labels.column, labels.lag_days): "
+                              "retraining needs labelled predictions")
+    return model.labels
+
+
+def default_window(model: ModelConfig, day: Any) -> Window:
+    """The last `labels.window` prediction days whose labels are complete on `day` (`labels.lag_days` ago)."""
+    config = _labels_config(model)
+    day = parse_day(day)
+    last = day - dt.timedelta(days=config.lag_days)
+    first = last - dt.timedelta(days=config.window - 1)
+    return Window(first=first.isoformat(), last=last.isoformat(), labels_as_of=day.isoformat())
+
+
+def resolve_window(model: ModelConfig, day: Any, requested: dict[str, Any] | None = None) -> Window:
+    """The request's window {"first": ..., "last": ...} (labels known by `day`), else the default window."""
+    if not requested:
+        return default_window(model, day)
+    _labels_config(model)
+    unknown = sorted(set(requested) - {"first", "last"})
+    if unknown or not {"first", "last"} <= set(requested):
+        raise RetrainingError(f'the request\'s window must be {{"first": "YYYY-MM-DD", "last": "YYYY-MM-DD"}}, '
+                              f"got {requested!r}")
+    day = parse_day(day)
+    first, last = parse_day(requested["first"]), parse_day(requested["last"])
+    if not first <= last <= day:
+        raise RetrainingError(f"window {first}..{last} of the request of {day} must satisfy first <= last <= {day} "
+                              "(the labels known on the request's day are used)")
+    return Window(first=first.isoformat(), last=last.isoformat(), labels_as_of=day.isoformat())
+
+
+def plan(store: ObjectStore, model: ModelConfig, day: Any, requested: dict[str, Any] | None = None) -> Plan:
+    """The window of the request and its processed days; fails naming the staging keys when none is processed."""
+    window = resolve_window(model, day, requested)
+    layout = DayLayout.of(model, day)
+    days = [d for d in window.days() if store.exists(layout.on(d).staged_valid_rows)]
+    if not days:
+        raise RetrainingError(
+            f"no prediction day of {window.describe()} has been processed for {model.name!r}: "
+            f"{store.url(layout.on(window.first).staged_valid_rows)} and the other days' valid.parquet do not exist. "
+            "Run the monitoring DAG for those days first, or pass another window {\"first\", \"last\"} in the conf.")
+    return Plan(model=model.name, day=layout.day.isoformat(), window=window, days=[d.isoformat() for d in days])
+
+
+def labelled_window(store: ObjectStore, model: ModelConfig, window: Window,
+                    days: list[str] | None = None) -> pd.DataFrame:
+    """The validated predictions of the window's processed days (id, features) that have a label known by
+    `window.labels_as_of`, with the label in column `label`; sorted by id."""
+    config = _labels_config(model)
+    cols = model.columns
+    layout = DayLayout.of(model, window.labels_as_of)
+    found = labels.read_window(store, model, layout, parse_day(window.first), parse_day(window.labels_as_of))
+    frames = []
+    for day in days if days is not None else [d.isoformat() for d in window.days()]:
+        key = layout.on(day).staged_valid_rows
+        if not store.exists(key):
+            continue
+        valid = pd.read_parquet(store.open(key), columns=[cols.id, *cols.features])
+        frames.append(labels.join(valid, cols.id, found).drop(columns=[labels.LABEL_DAY]))
+    log.info("%d label(s) of %s known by %s; %d labelled prediction(s) in %d processed day(s)", len(found.labels),
+             config.column, window.labels_as_of, sum(map(len, frames)), len(frames))
+    if not frames:
+        return pd.DataFrame(columns=[cols.id, *cols.features, LABEL])
+    return pd.concat(frames, ignore_index=True).sort_values(cols.id, kind="stable").reset_index(drop=True)
+
+
+# --- fitting and scoring ---------------------------------------------------------------------------------------
+def split(frame: pd.DataFrame, id_column: str, holdout_share: float = HOLDOUT_SHARE
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training part, held-out slice), by a hash of the prediction id: the same rows on every rerun."""
+    if not 0 < holdout_share < 1:
+        raise RetrainingError(f"holdout_share {holdout_share} must be between 0 and 1")
+    buckets = pd.util.hash_pandas_object(frame[id_column].astype(str), index=False) % HASH_BUCKETS
+    held = (buckets < round(holdout_share * HASH_BUCKETS)).to_numpy()
+    return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
+
+
+def scored(estimator: Any, frame: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
+    """`frame` with the model's prediction columns as `estimator` predicts them from the raw feature columns:
+    the probability of class 1 and the decision at `performance.probability_threshold`, or the predicted value."""
+    cols = model.columns
+    features = frame[list(cols.features)]
+    out = frame.copy()
+    if model.is_classification:
+        classes = list(getattr(estimator, "classes_", []))
+        if 1 not in classes:
+            raise RetrainingError(f"the {model.name!r} model predicts classes {classes}, not 0/1: the monitoring "
+                                  "scores the probability of class 1")
+        probability = estimator.predict_proba(features)[:, classes.index(1)]
+        out[cols.score] = probability
+        if cols.decision:
+            out[cols.decision] = (probability >= model.performance.probability_threshold).astype("int64")
+    else:
+        out[cols.score] = estimator.predict(features)
+    return out
+
+
+def _target(frame: pd.DataFrame, model: ModelConfig) -> pd.Series:
+    return frame[LABEL].astype("int64" if model.is_classification else "float64")
+
+
+def fit_candidate(current: Any, train: pd.DataFrame, model: ModelConfig) -> Any:
+    """An untrained copy of the current model (same pipeline and hyperparameters) fitted on the training part."""
+    from sklearn.base import clone
+
+    candidate = clone(current)
+    try:
+        candidate.fit(train[list(model.columns.features)], _target(train, model))
+    except (ValueError, TypeError) as exc:
+        raise RetrainingError(f"fitting a copy of the {model.name!r} model on {len(train)} labelled rows failed: "
+                              f"{exc}. The model must take the raw feature columns {list(model.columns.features)} "
+                              "(transforms inside its pipeline).") from exc
+    return candidate
+
+
+def _rounded(metrics: dict[str, float | None]) -> dict[str, float | None]:
+    return {k: None if v is None else round(float(v), DIGITS) + 0.0 for k, v in metrics.items()}
+
+
+def evaluate(estimator: Any, holdout: pd.DataFrame, model: ModelConfig) -> tuple[pd.DataFrame, dict[str, float | None]]:
+    """The held-out slice scored by `estimator`, and its metrics there (`performance.figures`)."""
+    frame = scored(estimator, holdout, model)
+    return frame, _rounded(performance.figures(frame, model)["metrics"])
+
+
+def retrain(current: Any, frame: pd.DataFrame, model: ModelConfig, holdout_share: float = HOLDOUT_SHARE) -> Retrained:
+    """Fit a candidate on the training part of the labelled `frame` and score both models on the held-out slice."""
+    train, holdout = split(frame, model.columns.id, holdout_share)
+    candidate = fit_candidate(current, train, model)
+    _, current_metrics = evaluate(current, holdout, model)
+    candidate_holdout, candidate_metrics = evaluate(candidate, holdout, model)
+    return Retrained(candidate, len(train), candidate_holdout, current_metrics, candidate_metrics)
+
+
+def too_little(frame: pd.DataFrame, model: ModelConfig, holdout_share: float = HOLDOUT_SHARE) -> str | None:
+    """Why the labelled window cannot give a candidate worth comparing, or None."""
+    train, holdout = split(frame, model.columns.id, holdout_share)
+    if len(train) < MIN_TRAIN_ROWS or len(holdout) < MIN_HOLDOUT_ROWS:
+        return (f"too few labelled predictions: {len(train)} to train on and {len(holdout)} held out (at least "
+                f"{MIN_TRAIN_ROWS} and {MIN_HOLDOUT_ROWS} are needed); widen the window or wait for labels")
+    if model.is_classification and train[LABEL].nunique() < 2:
+        return "the labelled predictions of the window all have the same label: nothing to learn"
+    return None
+
+
+def judge(metric: str, current: float | None, candidate: float | None, min_gain: float = MIN_GAIN
+          ) -> tuple[bool, str]:
+    """Whether the candidate beats the current model on `metric` by at least `min_gain` (relative), in words."""
+    if current is None or candidate is None:
+        return False, f"{metric} could not be computed on the held-out slice for both models"
+    lower = metric in LOWER_IS_BETTER
+    gain = current - candidate if lower else candidate - current
+    needed = min_gain * abs(current)
+    target = current - needed if lower else current + needed
+    relative = f" ({gain / abs(current):+.1%})" if current else ""
+    if gain > 0 and gain >= needed:
+        return True, (f"the candidate's {metric} {candidate:.4f} beats the current model's {current:.4f} by "
+                      f"{gain:.4f}{relative}, at least the {min_gain:.0%} required")
+    return False, (f"the candidate's {metric} {candidate:.4f} is not better than the current model's {current:.4f} "
+                   f"by {min_gain:.0%} (it needed {'at most' if lower else 'at least'} {target:.4f})")
+
+
+# --- versions and artifacts ------------------------------------------------------------------------------------
+def candidate_version(day: Any) -> str:
+    """The version a request of `day` promotes: r<YYYYMMDD> (one per request day)."""
+    return f"r{parse_day(day):%Y%m%d}"
+
+
+def current_version(store: ObjectStore, layout: DayLayout) -> str:
+    """The version `reference/<model>/CURRENT.json` names."""
+    try:
+        return str(store.get_json(layout.reference_pointer)["version"])
+    except FileNotFoundError:
+        raise RetrainingError(f"{store.url(layout.reference_pointer)} does not exist: there is no current model of "
+                              f"{layout.model!r} to retrain. Upload a first version and its pointer.") from None
+    except (KeyError, TypeError, ValueError):
+        raise RetrainingError(f'{store.url(layout.reference_pointer)} must be a JSON object like '
+                              '{"version": "v1"}') from None
+
+
+def load_model(store: ObjectStore, layout: DayLayout, version: str) -> Any:
+    """The pickled scikit-learn model of `version` (models/<model>/v=<version>/model.pkl)."""
+    key = layout.model_artifact(version)
+    try:
+        data = store.get_bytes(key)
+    except FileNotFoundError:
+        raise RetrainingError(f"no model artifact for version {version!r} of {layout.model!r}: {store.url(key)} does "
+                              "not exist. Upload the pickled scikit-learn model that scored this version's reference "
+                              "there.") from None
+    try:
+        return pickle.loads(data)  # noqa: S301 - the model's own bucket, written by its training code only
+    except Exception as exc:  # unpickling raises whatever the pickled classes raise
+        raise RetrainingError(f"cannot load {store.url(key)}: {type(exc).__name__}: {exc}. The task's environment "
+                              "must import the modules (and scikit-learn version) the model was pickled with.") from exc
+
+
+def new_reference(holdout: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
+    """The candidate's reference: the held-out slice it scored, with the id, features, prediction columns and the
+    label under `labels.column`, checked against the reference contract the monitoring applies."""
+    cols = model.columns
+    frame = holdout[[cols.id, *cols.features, *cols.predictions, LABEL]].rename(columns={LABEL: model.labels.column})
+    if model.is_classification:
+        frame[model.labels.column] = frame[model.labels.column].astype("int64")
+    contract.prepare_reference(frame, model, "of the retrained candidate")  # raises what the monitoring would
+    return frame.reset_index(drop=True)
+
+
+def stage(store: ObjectStore, layout: DayLayout, version: str, candidate: Any, reference: pd.DataFrame) -> list[str]:
+    """Upload a candidate's model and reference version (not in use until CURRENT.json names it)."""
+    buffer = io.BytesIO()
+    reference.to_parquet(buffer, index=False)
+    return [store.put_bytes(layout.model_artifact(version), pickle.dumps(candidate), "application/octet-stream"),
+            store.put_bytes(layout.reference_version_dir(version) + REFERENCE_FILE, buffer.getvalue(), PARQUET)]
+
+
+def stored_outcome(store: ObjectStore, layout: DayLayout) -> RetrainingOutcome | None:
+    try:
+        return RetrainingOutcome.model_validate_json(store.get_bytes(layout.retraining_result))
+    except FileNotFoundError:
+        return None
+
+
+# --- the steps the DAG tasks call ------------------------------------------------------------------------------
+def _kept(plan_: Plan, model: ModelConfig, version: str, rows: Rows, why: str, min_gain: float) -> RetrainingOutcome:
+    return RetrainingOutcome(
+        model=model.name, day=plan_.day, window=plan_.window, days=plan_.days, rows=rows, current_version=version,
+        candidate_version=None, metric=model.headline_metric, lower_is_better=model.headline_metric in LOWER_IS_BETTER,
+        min_gain=min_gain, current={}, candidate={}, current_value=None, candidate_value=None, promoted=False,
+        why=f"kept the current model {version}: {why}", reference_rows=0)
+
+
+def retrain_and_evaluate(store: ObjectStore, model: ModelConfig, plan_: Plan, *, min_gain: float = MIN_GAIN,
+                         holdout_share: float = HOLDOUT_SHARE) -> RetrainingOutcome:
+    """Retrain on the plan's window and compare with the current model; stage the candidate when it is better.
+
+    A request already carried out returns its recorded outcome (a rerun creates no second version)."""
+    layout = DayLayout.of(model, plan_.day)
+    done = stored_outcome(store, layout)
+    if done is not None:
+        if done.window != plan_.window:
+            raise RetrainingError(
+                f"the request of {plan_.day} was already carried out on window {done.window.describe()} "
+                f"({store.url(layout.retraining_result)}); delete that outcome to retrain on {plan_.window.describe()}")
+        log.info("the request of %s was already carried out: %s", plan_.day, done.why)
+        return done
+    version = current_version(store, layout)
+    target = candidate_version(plan_.day)
+    if version == target:
+        raise RetrainingError(f"version {target} is already in use but its outcome {store.url(layout.retraining_result)}"
+                              " is missing; restore the outcome, or point CURRENT.json back to the previous version "
+                              "to retrain again")
+    frame = labelled_window(store, model, plan_.window, plan_.days)
+    reason = too_little(frame, model, holdout_share)
+    if reason:
+        train, holdout = split(frame, model.columns.id, holdout_share)
+        return _kept(plan_, model, version, Rows(labelled=len(frame), train=len(train), holdout=len(holdout)), reason,
+                     min_gain)
+    result = retrain(load_model(store, layout, version), frame, model, holdout_share)
+    metric = model.headline_metric
+    current_value, candidate_value = result.current_metrics.get(metric), result.candidate_metrics.get(metric)
+    better, why = judge(metric, current_value, candidate_value, min_gain)
+    held = len(result.holdout)
+    why += f", on {held} held-out labelled predictions of {plan_.window.first}..{plan_.window.last}"
+    reference_rows = 0
+    if better:
+        reference = new_reference(result.holdout, model)
+        for url in stage(store, layout, target, result.candidate, reference):
+            log.info("staged %s", url)
+        reference_rows = len(reference)
+    outcome = RetrainingOutcome(
+        model=model.name, day=plan_.day, window=plan_.window, days=plan_.days,
+        rows=Rows(labelled=len(frame), train=result.train_rows, holdout=held), current_version=version,
+        candidate_version=target, metric=metric, lower_is_better=metric in LOWER_IS_BETTER, min_gain=min_gain,
+        current=result.current_metrics, candidate=result.candidate_metrics, current_value=current_value,
+        candidate_value=candidate_value, promoted=better,
+        why=(f"promoted {target}: " if better else f"kept the current model {version}: ") + why,
+        reference_rows=reference_rows)
+    log.info("%s", outcome.why)
+    return outcome
+
+
+def record_outcome(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) -> str:
+    """Write the outcome, then (promoted) move CURRENT.json to the candidate's version, last. Returns the outcome's
+    URL. A rerun of a recorded outcome only finishes a move that did not happen."""
+    layout = DayLayout.of(model, outcome.day)
+    data = canonical(outcome)
+    rerun = store.exists(layout.retraining_result) and store.get_bytes(layout.retraining_result) == data
+    pointer = current_version(store, layout)
+    if outcome.promoted and not rerun and pointer != outcome.current_version:
+        raise RetrainingError(f"CURRENT.json of {model.name!r} moved from {outcome.current_version} to {pointer} "
+                              f"while the candidate {outcome.candidate_version} was compared with "
+                              f"{outcome.current_version}; rerun the retraining to compare it with {pointer}")
+    url = store.put_bytes(layout.retraining_result, data, "application/json")
+    if outcome.promoted:
+        if not store.exists(layout.model_artifact(outcome.candidate_version)):
+            raise RetrainingError(f"the promoted candidate {outcome.candidate_version} has no model artifact at "
+                                  f"{store.url(layout.model_artifact(outcome.candidate_version))}; delete {url} and "
+                                  "rerun the retraining")
+        if pointer == outcome.current_version:
+            store.put_json(layout.reference_pointer, {"version": outcome.candidate_version})
+            log.info("%s now uses version %s (%s)", model.name, outcome.candidate_version,
+                     store.url(layout.reference_pointer))
+        elif pointer != outcome.candidate_version:
+            log.warning("the outcome of %s was recorded earlier and %s has moved on to version %s since: left as is",
+                        outcome.day, model.name, pointer)
+    return url
+
+
+def run_retraining(store: ObjectStore, model: ModelConfig, day: Any, window: dict[str, Any] | None = None, *,
+                   min_gain: float = MIN_GAIN, holdout_share: float = HOLDOUT_SHARE) -> RetrainingOutcome:
+    """The whole retraining of a request without Airflow: plan, retrain and evaluate, record (and promote)."""
+    found = plan(store, model, day, window)
+    outcome = retrain_and_evaluate(store, model, found, min_gain=min_gain, holdout_share=holdout_share)
+    record_outcome(store, model, outcome)
+    return outcome
