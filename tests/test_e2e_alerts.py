@@ -1,0 +1,157 @@
+"""Alert delivery through the real DAG and the providers' notifiers: a local HTTP server receives the webhook and the
+Slack-format posts, a local SMTP server (aiosmtpd) the e-mails; the assertions are on what arrived."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+import yaml
+
+from tests.conftest import BUCKET, ROOT, free_port
+from tests.helpers import seed_demo
+
+pytestmark = pytest.mark.e2e
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+RECENT, NEXT, OLD = (TODAY - dt.timedelta(days=n) for n in (2, 1, 5))
+
+
+class Receiver(BaseHTTPRequestHandler):
+    posts: list[tuple[str, bytes]] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        Receiver.posts.append((self.path, body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def inboxes(tmp_path_factory):
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    mails = []
+
+    class Keep(Message):
+        def handle_message(self, message):
+            mails.append(message)
+
+    smtp_port, http_port = free_port(), free_port()
+    smtp = Controller(Keep(), hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    http = ThreadingHTTPServer(("127.0.0.1", http_port), Receiver)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield {"smtp_port": smtp_port, "http_port": http_port, "mails": mails, "posts": Receiver.posts}
+    http.shutdown()
+    smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def environment(s3_server, trained, inboxes, tmp_path_factory):
+    """The project's config with channels for loan_approval, and the connections they name."""
+    document = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+    document["models"]["loan_approval"]["alerts"] = {"digest_quiet_minutes": 0, "channels": [
+        {"type": "slack", "conn_id": "slack_alerts"},
+        {"type": "webhook", "conn_id": "alert_webhook", "endpoint": "/hooks/monitoring"},
+        {"type": "email", "conn_id": "smtp_alerts", "to": ["oncall@example.com"]},
+    ]}
+    config = tmp_path_factory.mktemp("config") / "models.yaml"
+    config.write_text(yaml.safe_dump(document))
+    port = inboxes["http_port"]
+    connections = {
+        "AIRFLOW_CONN_MONITORING_S3": {"conn_type": "aws", "login": "testing", "password": "testing",
+                                       "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}},
+        "AIRFLOW_CONN_SLACK_ALERTS": {"conn_type": "slackwebhook", "host": f"http://127.0.0.1:{port}",
+                                      "password": "T000/B000/slack-secret-token"},
+        "AIRFLOW_CONN_ALERT_WEBHOOK": {"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http"},
+        "AIRFLOW_CONN_SMTP_ALERTS": {"conn_type": "smtp", "host": "127.0.0.1", "port": inboxes["smtp_port"],
+                                     "extra": {"disable_tls": True, "disable_ssl": True,
+                                               "from_email": "monitoring@example.com"}},
+    }
+    saved = {k: os.environ.get(k) for k in [*connections, "MONITORING_CONFIG"]}
+    os.environ.update({k: json.dumps(v) for k, v in connections.items()})
+    os.environ["MONITORING_CONFIG"] = str(config)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    seed_demo(client, trained, {OLD: 12, RECENT: 13, NEXT: 14}, rows=1500)
+    yield client
+    for key, value in saved.items():
+        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+
+
+@pytest.fixture(scope="module")
+def dags(environment):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def run(dags, day: dt.date) -> dict[str, str]:
+    import pendulum
+
+    result = dags["monitor_loan_approval"].test(
+        logical_date=pendulum.datetime(day.year, day.month, day.day, tz="UTC").add(days=1))
+    assert str(result.state) == "success"
+    return {ti.task_id: str(ti.state) for ti in result.get_task_instances()}
+
+
+def deliveries(inboxes) -> dict[str, list]:
+    return {"slack": [json.loads(b) for p, b in inboxes["posts"] if p.startswith("/T000/B000/")],
+            "webhook": [json.loads(b) for p, b in inboxes["posts"] if p == "/hooks/monitoring"],
+            "email": list(inboxes["mails"])}
+
+
+def test_a_drifted_day_sends_one_grouped_message_to_every_channel_and_never_again(dags, environment, inboxes):
+    states = run(dags, RECENT)
+    assert states["alert"] == "success"
+    got = deliveries(inboxes)
+    assert {k: len(v) for k, v in got.items()} == {"slack": 1, "webhook": 1, "email": 1}
+    webhook = got["webhook"][0]
+    assert webhook["model"] == "loan_approval" and webhook["day"] == RECENT.isoformat()
+    assert webhook["severity"] == "critical"
+    assert {n["rule"] for n in webhook["notices"]} >= {"dataset_drift", "prediction_drift", "new_categories"}
+    assert webhook["links"]["day_page"].endswith(f"reports/loan_approval/dt={RECENT}/index.html")
+    assert "dataset_drift" in got["slack"][0]["text"] and "Day page:" in got["slack"][0]["text"]
+    mail = got["email"][0]
+    assert mail["To"] == "oncall@example.com" and mail["Subject"].startswith("[critical] loan_approval")
+
+    run(dags, NEXT)  # the drift goes on: already alerted
+    run(dags, RECENT)  # a rerun of the day
+    assert {k: len(v) for k, v in deliveries(inboxes).items()} == {"slack": 1, "webhook": 1, "email": 1}
+    decisions = json.loads(environment.get_object(
+        Bucket=BUCKET, Key=f"reports/loan_approval/dt={NEXT}/decisions.json")["Body"].read())
+    assert decisions["notification"]["message"] is None
+    assert any("already alerted" in s for s in decisions["notification"]["skipped"])
+    secret_free = json.dumps(deliveries(inboxes)["webhook"]) + json.dumps(decisions)
+    assert "slack-secret-token" not in secret_free
+
+
+def test_an_old_day_records_without_paging_and_the_digest_goes_out_once(dags, environment, inboxes):
+    before = {k: len(v) for k, v in deliveries(inboxes).items()}
+    run(dags, OLD)
+    assert {k: len(v) for k, v in deliveries(inboxes).items()} == before
+    assert environment.get_object(Bucket=BUCKET, Key=f"reports/loan_approval/dt={OLD}/alerts.json")
+
+    digest = dags["monitoring_alert_digest"]
+    assert str(digest.test().state) == "success"
+    assert str(digest.test(logical_date=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).state) \
+        == "success"
+    after = deliveries(inboxes)
+    assert {k: len(v) - before[k] for k, v in after.items()} == {"slack": 1, "webhook": 1, "email": 1}
+    assert "digest of quiet runs" in after["webhook"][-1]["day"]
