@@ -20,9 +20,12 @@ check_partition -> validate -> evidently_reports -> publish -> performance -+-> 
 | `performance` | joins the labels known on the day (`labels/<model>/dt=...`, they arrive days late) to the predictions of the last `labels.lookback_days` days; rewrites the performance (Evidently classification or regression report, `performance.json`, the summary) of every day whose labels grew; judges the day whose labels came due (`labels.lag_days` ago) against the reference's baseline |
 | `update_site` | compacts the model's metric history and regenerates the day page, the pages of the following days, the model page and the home page |
 | `decide` | evaluates the drift, quality and performance rules and the retraining rule on the published summary |
-| `alert` | writes `alerts.json` beside the reports and logs each finding at error level |
+| `alert` | writes `alerts.json` and `decisions.json` beside the reports, logs each finding at error level, and sends the run's one message (new alerts, grouped) to the model's `alerts.channels` unless the run is quiet |
 | `trigger_retraining` | starts the model's retraining DAG with the model, the day, the reasons and links to the evidence |
-| `healthy` | nothing fired; removes an alert record left by an earlier run of the same day |
+| `healthy` | nothing fired; removes an alert record left by an earlier run of the same day; may send "resolved"; writes `decisions.json` |
+
+Quiet runs (backfills, days older than `alerts.max_age_days`, a manual run with **Send alert messages** off) record
+their alerts but never page; the `monitoring_alert_digest` DAG sends their digest once.
 
 A manual run from the UI's trigger form may name a **day** to (re)process; left empty, it processes its data
 interval like a scheduled run. Evidently, pandas and boto3 are imported inside tasks only: this file parses in

@@ -30,6 +30,7 @@ HOME_WEIGHTS = [0.45, 0.42, 0.13]
 STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "WA", "AZ"]
 STATE_WEIGHTS = np.array([14, 10, 8, 8, 5, 5, 4, 4, 4, 3, 3, 3], dtype=float) / 71
 INJECTED_DRIFT = ("annual_income", "loan_purpose")
+LOGGED = ("annual_income", "loan_amount")  # features the models see as logarithms (inside their pipeline)
 LABEL_COLUMN = "repaid"
 LABEL_LAG_DAYS = 5
 # Share of a day's predictions whose label lands k days later; the rest (2%) is never labelled.
@@ -86,13 +87,26 @@ def repaid_probability(frame: pd.DataFrame, income_factor: float = 1.0) -> np.nd
     return 1 / (1 + np.exp(-z))
 
 
-def pipeline(estimator, numerical: list[str], categorical: list[str]):
-    """Scaled numbers and one-hot categories into `estimator` (unseen categories are ignored, as in production)."""
+def log_columns(frame: pd.DataFrame, columns: Sequence[str] = LOGGED) -> pd.DataFrame:
+    """The frame with `columns` replaced by their natural log (amounts that span orders of magnitude).
+
+    A module-level function, so a pipeline that uses it pickles and loads in any process that can import `demo`."""
+    out = frame.copy()
+    for column in columns:
+        out[column] = np.log(out[column])
+    return out
+
+
+def pipeline(estimator, numerical: list[str], categorical: list[str], logged: Sequence[str] = LOGGED):
+    """Logged amounts, scaled numbers and one-hot categories into `estimator` (unseen categories are ignored, as in
+    production). It takes the raw feature columns, so `sklearn.base.clone` gives an untrained copy that retrains on
+    logged rows as they are."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
     return Pipeline([
+        ("logs", FunctionTransformer(log_columns, kw_args={"columns": list(logged)})),
         ("columns", ColumnTransformer([
             ("numbers", StandardScaler(), numerical),
             ("categories", OneHotEncoder(handle_unknown="ignore"), categorical),
@@ -108,23 +122,18 @@ def train_model(reference_rows: int = 20_000, seed: int = 7):
     rng = np.random.default_rng(seed)
     train = applicants(reference_rows * 2, rng)
     train["repaid"] = (rng.random(len(train)) < repaid_probability(train)).astype(int)
-    features = train[NUMERICAL + CATEGORICAL].copy()
-    features["annual_income"] = np.log(features["annual_income"])
-    features["loan_amount"] = np.log(features["loan_amount"])
     model = pipeline(LogisticRegression(max_iter=1_000), NUMERICAL, CATEGORICAL)
     fit, holdout = train.iloc[:reference_rows], train.iloc[reference_rows:].reset_index(drop=True)
-    model.fit(features.iloc[:reference_rows], fit["repaid"])
+    model.fit(fit[NUMERICAL + CATEGORICAL], fit["repaid"])
     reference = score(model, holdout.drop(columns=["repaid"]))
     reference["repaid"] = holdout["repaid"].to_numpy()
     return model, reference
 
 
 def score(model, frame: pd.DataFrame) -> pd.DataFrame:
-    features = frame[NUMERICAL + CATEGORICAL].copy()
-    features["annual_income"] = np.log(features["annual_income"])
-    features["loan_amount"] = np.log(features["loan_amount"])
+    """The frame with the model's `approval_probability` and `approved` (at 0.5); the model takes raw features."""
     out = frame.copy()
-    out["approval_probability"] = model.predict_proba(features)[:, 1].round(6)
+    out["approval_probability"] = model.predict_proba(frame[NUMERICAL + CATEGORICAL])[:, 1].round(6)
     out["approved"] = (out["approval_probability"] >= 0.5).astype(int)
     return out
 

@@ -115,3 +115,14 @@ def test_labels_and_performance_rules_default_by_task(config):
 def test_label_and_performance_settings_are_validated_with_the_key_named(path, value, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(with_change(path, value))
+
+
+@pytest.mark.parametrize(("channel", "message"), [
+    ({"type": "email", "conn_id": "smtp_default"}, r"an email channel needs 'to'"),
+    ({"type": "sns", "conn_id": "aws_default"}, r"an sns channel needs 'target_arn'"),
+    ({"type": "pager", "conn_id": "x"}, r"key 'alerts.channels.0.type'"),
+    ({"type": "slack", "conn_id": "bad id"}, r"key 'alerts.channels.0.conn_id'"),
+])
+def test_alert_channels_are_validated(channel, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(with_change("alerts.channels", [channel]))
