@@ -97,11 +97,30 @@ def _send(model: ModelConfig):
 
                 notifier = HttpNotifier(http_conn_id=channel.conn_id, endpoint=channel.endpoint,
                                         json=message.payload(), headers={"Content-Type": "application/json"})
-            notifier.notify(get_current_context())  # notify() sends the text as it is: no template rendering
+            notifier.notify({})  # notify() sends the text as it is (no template rendering); works in callbacks too
             done.append(f"sent to {channel.type} ({channel.conn_id})")
         return done
 
     return send
+
+
+def _failure_callback(model: ModelConfig):
+    """After a task's last retry failed: one failure notice through the model's alert channels."""
+
+    def notify_failure(context) -> None:
+        from monitoring import alerts
+
+        send = _send(model)
+        if send is None:
+            return
+        ti, params = context["ti"], context.get("params") or {}
+        day = params.get("day") or context["data_interval_start"].date().isoformat()
+        error = context.get("exception")
+        send(alerts.failure_message(model.name, day, ti.task_id, context["run_id"], ti.try_number,
+                                    f"{type(error).__name__}: {error}" if error else "unknown error",
+                                    {"airflow_log": getattr(ti, "log_url", "") or ""}))
+
+    return notify_failure
 
 
 def _apply_decision(model: ModelConfig) -> dict:
@@ -131,7 +150,7 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
         start_date=pendulum.parse(model.start_date, tz="UTC"),
         catchup=False,
         max_active_runs=model.max_active_runs,
-        default_args={**DEFAULT_ARGS, "owner": model.owner},
+        default_args={**DEFAULT_ARGS, "owner": model.owner, "on_failure_callback": _failure_callback(model)},
         tags=["monitoring", f"model:{model.name}", model.task.value],
         render_template_as_native_obj=True,
         params={

@@ -85,21 +85,24 @@ class Message(_Frozen):
 
     @property
     def severity(self) -> str:
-        ranks = [Severity(n.severity).rank for n in self.notices if n.kind == "alert"]
+        ranks = [Severity(n.severity).rank for n in self.notices if n.kind != "resolved"]
         return ["info", "warning", "critical"][max(ranks)] if ranks else "resolved"
 
     @property
     def title(self) -> str:
         alerts = [n.rule for n in self.notices if n.kind == "alert"]
         resolved = [n.rule for n in self.notices if n.kind == "resolved"]
+        failed = [n.rule for n in self.notices if n.kind == "failure"]
         parts = ([f"{len(alerts)} alert(s): {', '.join(alerts)}"] if alerts else []) + (
-            [f"resolved: {', '.join(resolved)}"] if resolved else [])
+            [f"resolved: {', '.join(resolved)}"] if resolved else []) + (
+            [f"failed: {', '.join(failed)}"] if failed else [])
         return f"[{self.severity}] {self.model} {self.day}: {'; '.join(parts)}"
 
     def text(self) -> str:
         lines = [self.title]
         for n in self.notices:
-            since = f" (since {n.episode_start})" if n.kind == "alert" else f" (episode from {n.episode_start})"
+            since = {"alert": f" (since {n.episode_start})", "resolved": f" (episode from {n.episode_start})"}.get(
+                n.kind, "")
             lines.append(f"- {n.kind.upper()} {n.rule} [{n.severity}]{since}: {n.message}"
                          + (f" What to do: {n.action}" if n.action else ""))
         if self.still_firing:
@@ -113,6 +116,15 @@ class Message(_Frozen):
         return {"model": self.model, "day": self.day, "severity": self.severity, "title": self.title,
                 "notices": [n.model_dump() for n in self.notices], "still_firing": self.still_firing,
                 "links": self.links}
+
+
+def failure_message(model: str, day: str, task: str, run_id: str, tries: int, error: str,
+                    links: dict[str, str]) -> Message:
+    """The notice of a monitoring task that failed after its retries (sent through the alert channels)."""
+    return Message(model=model, day=day, still_firing=[], links=links, notices=[Notice(
+        kind="failure", rule=task, severity="critical", episode_start=day,
+        message=f"task {task} of run {run_id} failed after {tries} tries: {error[:500]}",
+        action="Open the task's log in Airflow; fix the cause named there and clear the task to rerun the day.")])
 
 
 class Plan(_Frozen):

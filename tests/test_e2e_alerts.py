@@ -155,3 +155,17 @@ def test_an_old_day_records_without_paging_and_the_digest_goes_out_once(dags, en
     after = deliveries(inboxes)
     assert {k: len(v) - before[k] for k, v in after.items()} == {"slack": 1, "webhook": 1, "email": 1}
     assert "digest of quiet runs" in after["webhook"][-1]["day"]
+
+
+def test_a_task_that_fails_after_its_retries_sends_one_failure_notice(dags, inboxes):
+    import types
+
+    task = dags["monitor_loan_approval"].get_task("validate")
+    before = len(deliveries(inboxes)["webhook"])
+    ti = types.SimpleNamespace(task_id="validate", try_number=3, log_url="http://airflow/log")
+    task.on_failure_callback[0]({"ti": ti, "params": {"day": RECENT.isoformat()}, "run_id": "scheduled__x",
+                                 "exception": RuntimeError("s3://ml-monitoring/predictions/... unreachable")})
+    posts = deliveries(inboxes)["webhook"][before:]
+    assert len(posts) == 1
+    assert posts[0]["title"] == f"[critical] loan_approval {RECENT}: failed: validate"
+    assert "failed after 3 tries: RuntimeError" in posts[0]["notices"][0]["message"]
