@@ -138,18 +138,8 @@ class Plan(_Frozen):
 # --- episodes ---------------------------------------------------------------------------------------------------
 def bad_days(store: ObjectStore, layout: DayLayout, today_rules: list[str]) -> dict[str, set[str]]:
     """Alerting rules per published day up to the layout's day (this day's from its own run)."""
-    known = {d.day: set(d.alerting_rules) for d in history.read_history(store, layout)
-             if d.day < layout.day.isoformat()}
-    for back in range(1, 8):  # the last days may not be in the compacted history yet
-        day = layout.on(layout.day - dt.timedelta(days=back))
-        if store.exists(day.manifest):
-            try:
-                known[day.day.isoformat()] = set(
-                    history.DayMetrics.model_validate_json(store.get_bytes(day.day_metrics)).alerting_rules)
-            except FileNotFoundError:
-                continue
-    known[layout.day.isoformat()] = set(today_rules)
-    return known
+    known = history.rules_by_day(store, layout)
+    return {**{day: set(m.alerting_rules) for day, m in known.items()}, layout.day.isoformat(): set(today_rules)}
 
 
 def _streak(rule: str, known: dict[str, set[str]], day: dt.date, bad: bool) -> int:

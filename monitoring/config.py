@@ -255,6 +255,14 @@ class RetrainingConfig(_Strict):
     )
     on_performance_drop: bool = Field(default=True, description="also trigger when a performance metric worsens "
                                                                  "past its retrain_drop / retrain_relative_drop")
+    drift_days: int | None = Field(default=None, ge=1, description="also trigger on dataset drift on at least this "
+                                                                   "many of the last `drift_window` days")
+    drift_window: int = Field(default=5, ge=1, le=60)
+    quality_days: int | None = Field(default=None, ge=1, description="also trigger after this many consecutive days "
+                                                                     "with a critical data-quality finding")
+    cooldown_days: int = Field(default=7, ge=0, le=365, description="no second trigger within this many days of "
+                                                                    "the last one (it may still be running)")
+    window_days: int = Field(default=14, ge=1, le=365, description="the days of evidence handed to retraining")
 
 
 SeverityName = Literal["off", "info", "warning", "critical"]

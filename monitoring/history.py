@@ -52,6 +52,7 @@ class DayMetrics(BaseModel):
     low_confidence_share: float | None = None  # classifiers: share of predictions with max(p, 1 - p) below the limit
     findings: list[str]
     alerting_rules: list[str] = []  # the findings at warning or critical: what alerts and their hysteresis count
+    critical_rules: list[str] = []
     features: dict[str, FeatureDriftPoint]
     # Performance of the day's predictions as far as labels have arrived (None before the first label run):
     labelled: int | None = None
@@ -79,6 +80,7 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
         prediction_drift=pred.drifted, max_missing_share=summary.data_quality.max_missing_share,
         low_confidence_share=summary.operations.low_confidence_share,
         findings=[f.rule for f in findings], alerting_rules=sorted({f.rule for f in findings if f.severity.rank >= 1}),
+        critical_rules=sorted({f.rule for f in findings if f.severity.rank >= 2}),
         features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted)
                   for name, d in summary.data_drift.features.items()},
     )
@@ -146,6 +148,25 @@ def trailing_volume(store: ObjectStore, layout: DayLayout, window_days: int) -> 
             except FileNotFoundError:
                 continue
     return (sum(volumes) / len(volumes) if volumes else None), len(volumes)
+
+
+RECENT_DAYS = 7  # days that may not be in the compacted history yet (it is rebuilt by update_site, in parallel)
+
+
+def rules_by_day(store: ObjectStore, layout: DayLayout, today: DayMetrics | None = None) -> dict[str, DayMetrics]:
+    """The published days up to the layout's day (its own entry from `today` when given): the compacted history,
+    completed with the per-day objects of the last days, which another run may not have compacted yet."""
+    known = {d.day: d for d in read_history(store, layout) if d.day < layout.day.isoformat()}
+    for back in range(1, RECENT_DAYS + 1):
+        day = layout.on(layout.day - dt.timedelta(days=back))
+        if store.exists(day.manifest):
+            try:
+                known[day.day.isoformat()] = DayMetrics.model_validate_json(store.get_bytes(day.day_metrics))
+            except FileNotFoundError:
+                continue
+    if today is not None:
+        known[layout.day.isoformat()] = today
+    return known
 
 
 def read_history(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:

@@ -207,6 +207,15 @@ class DayLayout:
         return f"{self.reports_dir}decisions.json"
 
     @property
+    def retraining_triggers_dir(self) -> str:
+        return f"{self.retraining_prefix}/{self.model}/triggers/"
+
+    @property
+    def retraining_trigger(self) -> str:
+        """Claimed by the monitoring run that asks for retraining on this day (the cooldown reads these)."""
+        return f"{self.retraining_triggers_dir}{self.partition}.json"
+
+    @property
     def retraining_request(self) -> str:
         """The retraining request raised for this day, as received by the retraining DAG."""
         return f"{self.retraining_prefix}/{self.model}/requests/{self.partition}.json"

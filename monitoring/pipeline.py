@@ -36,6 +36,7 @@ class Decision:
     day: str
     findings: list[rules.Finding]
     retrain: retrain.RetrainRequest | None
+    retrain_held: str | None = None  # why a retraining request was not made (cooldown)
 
     @property
     def alerting(self) -> list[rules.Finding]:
@@ -388,8 +389,14 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
     layout = DayLayout.of(model, day)
     summary = read_summary(store, model, day)
     findings = rules.evaluate(summary, model)
-    request = retrain.retrain_request(summary, model, evidence(store, layout))
-    decision = Decision(model=model.name, day=layout.day.isoformat(), findings=findings, retrain=request)
+    recent = history.rules_by_day(store, layout, history.day_metrics(summary, findings))
+    request = retrain.retrain_request(summary, model, evidence(store, layout), recent)
+    held = retrain.claim(store, layout, request, model.retraining.cooldown_days) if request else None
+    if held:
+        log.info("no retraining request: %s (reasons were: %s)", held, "; ".join(request.reasons))
+        request = None
+    decision = Decision(model=model.name, day=layout.day.isoformat(), findings=findings, retrain=request,
+                        retrain_held=held)
     log.info("branch: %s, because %s", decision.branches, decision.why)
     return decision
 
@@ -421,6 +428,7 @@ def apply_decision(store: ObjectStore, model: ModelConfig, day: Any, decision: D
     record = {"model": model.name, "day": layout.day.isoformat(), "branches": decision.branches, "why": decision.why,
               "findings": [f.model_dump(mode="json") for f in decision.findings],
               "retraining": decision.retrain.conf() if decision.retrain else None,
+              "retraining_held": decision.retrain_held,
               "notification": {"quiet": quiet, "message": planned.message.model_dump() if planned.message else None,
                                "skipped": planned.skipped, "delivered": delivered}}
     data = dumps(record)

@@ -1,10 +1,22 @@
-"""The retraining rule and the evidence handed to the model's retraining DAG."""
+"""The retraining policy and the evidence handed to the model's retraining DAG.
+
+A day asks for retraining when any of these holds (each configurable under `retraining:`):
+- every signal of `when_all` fired on the day (default: dataset drift and prediction drift);
+- dataset drift on at least `drift_days` of the last `drift_window` days;
+- a critical data-quality finding on `quality_days` consecutive days;
+- a performance metric past its retraining limit (`on_performance_drop`).
+No second request is made within `cooldown_days` of the last one (it may still be running): each request is claimed
+on S3 (`retraining/<model>/triggers/dt=<day>.json`) by the run that makes it; a rerun of that day keeps its claim.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
 from monitoring.config import ModelConfig
+from monitoring.history import DayMetrics
 from monitoring.layout import DayLayout
 from monitoring.storage import ObjectStore
 from monitoring.summary import DaySummary
@@ -18,10 +30,12 @@ class RetrainRequest(BaseModel):
     dag_id: str
     reasons: list[str]
     evidence: dict[str, str]
+    window: dict[str, str] = {}  # first and last day of the evidence handed to retraining
 
     def conf(self) -> dict:
         """What the retraining DAG receives as its run conf."""
-        return {"model": self.model, "day": self.day, "reasons": self.reasons, "evidence": self.evidence}
+        return {"model": self.model, "day": self.day, "reasons": self.reasons, "evidence": self.evidence,
+                "window": self.window}
 
 
 def signals(summary: DaySummary) -> dict[str, str]:
@@ -40,18 +54,63 @@ def signals(summary: DaySummary) -> dict[str, str]:
     return found
 
 
-def retrain_request(summary: DaySummary, model: ModelConfig, evidence: dict[str, str]) -> RetrainRequest | None:
-    """A request when every signal the model's `retraining.when_all` lists fired on this day, or (with
-    `retraining.on_performance_drop`) when performance dropped past its retraining limit; else None."""
+QUALITY_RULES = frozenset({"missing_values", "new_categories", "out_of_range", "quarantined_rows"})
+
+
+def _policy_reasons(model: ModelConfig, day: dt.date, days: dict[str, DayMetrics]) -> list[str]:
+    """Reasons from the days before (and including) `day`, as the metric store has them."""
+    policy, reasons = model.retraining, []
+
+    def rules_on(back: int, critical: bool = False) -> set[str] | None:
+        found = days.get((day - dt.timedelta(days=back)).isoformat())
+        return None if found is None else set(found.critical_rules if critical else found.alerting_rules)
+
+    if policy.drift_days:
+        drifted = [back for back in range(policy.drift_window) if "dataset_drift" in (rules_on(back) or set())]
+        if len(drifted) >= policy.drift_days:
+            reasons.append(f"dataset drift on {len(drifted)} of the last {policy.drift_window} days "
+                           f"(retraining.drift_days: {policy.drift_days})")
+    if policy.quality_days:
+        streak = 0
+        while streak < policy.quality_days and (rules_on(streak, critical=True) or set()) & QUALITY_RULES:
+            streak += 1
+        if streak >= policy.quality_days:
+            reasons.append(f"critical data-quality findings on {streak} days in a row "
+                           f"(retraining.quality_days: {policy.quality_days})")
+    return reasons
+
+
+def retrain_request(summary: DaySummary, model: ModelConfig, evidence: dict[str, str],
+                    days: dict[str, DayMetrics] | None = None) -> RetrainRequest | None:
+    """The day's retraining request under the model's policy (see the module's doc), else None. `days` are the
+    metric-store entries of the recent days, this day's included."""
     present = signals(summary)
     wanted = model.retraining.when_all
     reasons = [present[s] for s in wanted] if wanted and all(s in present for s in wanted) else []
+    day = dt.date.fromisoformat(summary.day)
+    reasons += _policy_reasons(model, day, days or {})
     if model.retraining.on_performance_drop and "performance_degradation" in present:
-        reasons = list(dict.fromkeys([*reasons, present["performance_degradation"]]))
+        reasons.append(present["performance_degradation"])
     if not reasons:
         return None
+    first = day - dt.timedelta(days=model.retraining.window_days - 1)
     return RetrainRequest(model=model.name, day=summary.day, dag_id=model.retraining.dag_id,
-                          reasons=reasons, evidence=evidence)
+                          reasons=list(dict.fromkeys(reasons)), evidence=evidence,
+                          window={"first": first.isoformat(), "last": summary.day})
+
+
+def claim(store: ObjectStore, layout: DayLayout, request: RetrainRequest, cooldown_days: int) -> str | None:
+    """Claim the right to trigger retraining for the request's day; returns why not, or None when claimed (or
+    already claimed by an earlier run of the same day)."""
+    prefix = layout.retraining_triggers_dir
+    day = layout.day
+    for key in store.keys(prefix):
+        other = dt.date.fromisoformat(key.rsplit("dt=", 1)[-1].removesuffix(".json"))
+        if other != day and 0 <= (day - other).days < cooldown_days:
+            return (f"retraining was already requested for {other}, within retraining.cooldown_days "
+                    f"({cooldown_days}); it may still be running")
+    store.create_json(layout.retraining_trigger, request.conf())
+    return None
 
 
 def record_request(store: ObjectStore, layout: DayLayout, conf: dict, run: dict) -> str:
