@@ -9,19 +9,25 @@ record_request -> plan_window -> retrain -> choose -+-> promote
                                                     +-> keep
 ```
 
-| task | what it does |
-|---|---|
-| `record_request` | validates the request and records it under `retraining/<model>/requests/dt=<day>.json` |
-| `plan_window` | the prediction days to learn from: the conf's `window` `{"first", "last"}`, else the last `labels.window` days whose labels are complete on the day (`labels.lag_days` before it); fails when the monitoring DAG processed none of them |
-| `retrain` | joins those days' validated predictions to the labels known on the day, fits a copy of the current model (`models/<model>/v=<CURRENT>/model.pkl`) on a fixed share of them (split by a hash of the prediction id) and scores both models on the rest; a candidate better on the headline metric (f1, mae) by at least `min_gain` (relative, default 1%) is staged as version `r<YYYYMMDD>`: its model and, as its reference baseline, the held-out slice it scored, with the labels |
-| `choose` | `promote` when the candidate is better, else `keep` |
-| `promote` | writes the outcome to `retraining/<model>/results/dt=<day>.json`, then moves `reference/<model>/CURRENT.json` to the new version, last: the next monitoring runs compare against its baseline |
-| `keep` | writes the outcome (figures of both models and why the current one stays) |
+- `record_request`: validates the request and records it under `retraining/<model>/requests/dt=<day>.json`.
+- `plan_window`: the prediction days to learn from: the conf's `window` `{"first", "last"}`, else the last
+  `labels.window` days whose labels are complete on the day (`labels.lag_days` before it), and which of them the
+  monitoring DAG has processed.
+- `retrain`: joins those days' validated predictions to the labels known on the day, fits a copy of the current
+  model (`models/<model>/v=<CURRENT>/model.pkl`) on a fixed share of them (split by a hash of the prediction id) and
+  scores both models on the rest. A candidate better on the headline metric (f1, mae) by at least `min_gain`
+  (relative, default 1%) is staged as version `r<YYYYMMDD>`: its model and, as its reference baseline, the held-out
+  slice it scored, with the labels.
+- `choose`: `promote` when the candidate is better, else `keep`.
+- `promote`: writes the outcome to `retraining/<model>/results/dt=<day>.json`, then moves
+  `reference/<model>/CURRENT.json` to the new version, last: the next monitoring runs compare against its baseline.
+- `keep`: writes the outcome: the figures of both models and why the current one stays (not better, too few
+  labels, no processed day in the window).
 
 A model without `labels` only records its requests. A rerun of a request returns its recorded outcome and creates
-no second version. Runs of one model's retraining
-never overlap (`max_active_runs=1`), so every candidate is compared with the model in use. Set `retraining.builtin:
-false` and point `retraining.dag_id` at your own training DAG to retrain another way: it receives the same conf.
+no second version. Runs of one model's retraining never overlap (`max_active_runs=1`), so every candidate is
+compared with the model in use. Set `retraining.builtin: false` and point `retraining.dag_id` at your own training
+DAG to retrain another way: it receives the same conf.
 """
 
 from __future__ import annotations
@@ -67,7 +73,8 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
         tags=["retraining", f"model:{model.name}"],
         params={
             "model": Param(model.name, type="string", title="Model"),
-            "day": Param(dt.date.today().isoformat(), type="string", format="date", title="Day whose evidence asked for retraining"),
+            "day": Param(dt.date.today().isoformat(), type="string", format="date",
+                         title="Day whose evidence asked for retraining"),
             "reasons": Param([], type="array", title="Reasons"),
             "evidence": Param({}, type="object", title="Links to the evidence"),
             "window": Param(None, type=["null", "object"], title="Prediction days to learn from",
@@ -100,7 +107,7 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
 
             conf = _request(model)
             found = training.plan(_store(model), model, conf["day"], conf.get("window"))
-            log.info("learning from %s: processed days %s", found.window.describe(), ", ".join(found.days))
+            log.info("learning from %s: processed days %s", found.window.describe(), ", ".join(found.days) or "none")
             return found.model_dump(mode="json")
 
         @task
@@ -108,7 +115,7 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
             from monitoring import training
 
             conf = _request(model)
-            min_gain = training.MIN_GAIN if conf.get("min_gain") is None else float(conf["min_gain"])
+            min_gain = model.retraining.min_gain if conf.get("min_gain") is None else float(conf["min_gain"])
             outcome = training.retrain_and_evaluate(_store(model), model, training.Plan.model_validate(found),
                                                     min_gain=min_gain)
             return outcome.model_dump(mode="json")

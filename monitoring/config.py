@@ -263,6 +263,8 @@ class RetrainingConfig(_Strict):
     cooldown_days: int = Field(default=7, ge=0, le=365, description="no second trigger within this many days of "
                                                                     "the last one (it may still be running)")
     window_days: int = Field(default=14, ge=1, le=365, description="the days of evidence handed to retraining")
+    min_gain: float = Field(default=0.01, ge=0, le=1, description="built-in retraining: the candidate must beat the "
+                                                                  "current model's headline metric by this (relative)")
 
 
 SeverityName = Literal["off", "info", "warning", "critical"]

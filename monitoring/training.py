@@ -36,7 +36,7 @@ from monitoring import contract, labels, performance
 from monitoring.config import LOWER_IS_BETTER, ModelConfig
 from monitoring.labels import LABEL
 from monitoring.layout import DayLayout, parse_day
-from monitoring.storage import PARQUET, ObjectStore, canonical
+from monitoring.storage import JSON, PARQUET, ObjectStore, canonical
 
 log = logging.getLogger(__name__)
 
@@ -159,16 +159,19 @@ def resolve_window(model: ModelConfig, day: Any, requested: dict[str, Any] | Non
 
 
 def plan(store: ObjectStore, model: ModelConfig, day: Any, requested: dict[str, Any] | None = None) -> Plan:
-    """The window of the request and its processed days; fails naming the staging keys when none is processed."""
+    """The window of the request and which of its days the monitoring DAG has processed (maybe none)."""
     window = resolve_window(model, day, requested)
     layout = DayLayout.of(model, day)
-    days = [d for d in window.days() if store.exists(layout.on(d).staged_valid_rows)]
-    if not days:
-        raise RetrainingError(
-            f"no prediction day of {window.describe()} has been processed for {model.name!r}: "
-            f"{store.url(layout.on(window.first).staged_valid_rows)} and the other days' valid.parquet do not exist. "
-            "Run the monitoring DAG for those days first, or pass another window {\"first\", \"last\"} in the conf.")
-    return Plan(model=model.name, day=layout.day.isoformat(), window=window, days=[d.isoformat() for d in days])
+    days = [d.isoformat() for d in window.days() if store.exists(layout.on(d).staged_valid_rows)]
+    return Plan(model=model.name, day=layout.day.isoformat(), window=window, days=days)
+
+
+def unprocessed(store: ObjectStore, model: ModelConfig, plan_: Plan) -> str:
+    """Why a window without processed days gives nothing to learn from, naming the keys that are missing."""
+    layout = DayLayout.of(model, plan_.day)
+    return (f"no prediction day of {plan_.window.describe()} has been processed: "
+            f"{store.url(layout.on(plan_.window.first).staged_valid_rows)} and the other days' valid.parquet do not "
+            "exist. Run the monitoring DAG for those days, or pass another window {\"first\", \"last\"} in the conf")
 
 
 def labelled_window(store: ObjectStore, model: ModelConfig, window: Window,
@@ -358,54 +361,80 @@ def _kept(plan_: Plan, model: ModelConfig, version: str, rows: Rows, why: str, m
         why=f"kept the current model {version}: {why}", reference_rows=0)
 
 
-def retrain_and_evaluate(store: ObjectStore, model: ModelConfig, plan_: Plan, *, min_gain: float = MIN_GAIN,
-                         holdout_share: float = HOLDOUT_SHARE) -> RetrainingOutcome:
-    """Retrain on the plan's window and compare with the current model; stage the candidate when it is better.
-
-    A request already carried out returns its recorded outcome (a rerun creates no second version)."""
-    layout = DayLayout.of(model, plan_.day)
+def _recorded(store: ObjectStore, layout: DayLayout, plan_: Plan) -> RetrainingOutcome | None:
+    """The outcome of a request already carried out (on the same window), else None."""
     done = stored_outcome(store, layout)
-    if done is not None:
-        if done.window != plan_.window:
-            raise RetrainingError(
-                f"the request of {plan_.day} was already carried out on window {done.window.describe()} "
-                f"({store.url(layout.retraining_result)}); delete that outcome to retrain on {plan_.window.describe()}")
-        log.info("the request of %s was already carried out: %s", plan_.day, done.why)
-        return done
+    if done is not None and done.window != plan_.window:
+        raise RetrainingError(
+            f"the request of {plan_.day} was already carried out on window {done.window.describe()} "
+            f"({store.url(layout.retraining_result)}); delete that outcome to retrain on {plan_.window.describe()}")
+    return done
+
+
+def _base_version(store: ObjectStore, layout: DayLayout, plan_: Plan) -> str:
+    """The version in use, which the candidate must beat (never the candidate's own version)."""
     version = current_version(store, layout)
-    target = candidate_version(plan_.day)
-    if version == target:
-        raise RetrainingError(f"version {target} is already in use but its outcome {store.url(layout.retraining_result)}"
-                              " is missing; restore the outcome, or point CURRENT.json back to the previous version "
-                              "to retrain again")
-    frame = labelled_window(store, model, plan_.window, plan_.days)
-    reason = too_little(frame, model, holdout_share)
-    if reason:
-        train, holdout = split(frame, model.columns.id, holdout_share)
-        return _kept(plan_, model, version, Rows(labelled=len(frame), train=len(train), holdout=len(holdout)), reason,
-                     min_gain)
+    if version == candidate_version(plan_.day):
+        raise RetrainingError(f"version {version} is already in use but its outcome "
+                              f"{store.url(layout.retraining_result)} is missing; restore the outcome, or point "
+                              "CURRENT.json back to the previous version to retrain again")
+    return version
+
+
+def _compared(store: ObjectStore, model: ModelConfig, layout: DayLayout, plan_: Plan, version: str,
+              frame: pd.DataFrame, min_gain: float, holdout_share: float) -> RetrainingOutcome:
+    """Fit the candidate, compare it with `version` on the held-out slice, stage it when it is better."""
     result = retrain(load_model(store, layout, version), frame, model, holdout_share)
-    metric = model.headline_metric
+    metric, target = model.headline_metric, candidate_version(plan_.day)
     current_value, candidate_value = result.current_metrics.get(metric), result.candidate_metrics.get(metric)
     better, why = judge(metric, current_value, candidate_value, min_gain)
-    held = len(result.holdout)
-    why += f", on {held} held-out labelled predictions of {plan_.window.first}..{plan_.window.last}"
     reference_rows = 0
     if better:
         reference = new_reference(result.holdout, model)
         for url in stage(store, layout, target, result.candidate, reference):
             log.info("staged %s", url)
         reference_rows = len(reference)
-    outcome = RetrainingOutcome(
+    return RetrainingOutcome(
         model=model.name, day=plan_.day, window=plan_.window, days=plan_.days,
-        rows=Rows(labelled=len(frame), train=result.train_rows, holdout=held), current_version=version,
-        candidate_version=target, metric=metric, lower_is_better=metric in LOWER_IS_BETTER, min_gain=min_gain,
-        current=result.current_metrics, candidate=result.candidate_metrics, current_value=current_value,
-        candidate_value=candidate_value, promoted=better,
-        why=(f"promoted {target}: " if better else f"kept the current model {version}: ") + why,
+        rows=Rows(labelled=len(frame), train=result.train_rows, holdout=len(result.holdout)),
+        current_version=version, candidate_version=target, metric=metric, lower_is_better=metric in LOWER_IS_BETTER,
+        min_gain=min_gain, current=result.current_metrics, candidate=result.candidate_metrics,
+        current_value=current_value, candidate_value=candidate_value, promoted=better,
+        why=(f"promoted {target}: " if better else f"kept the current model {version}: ") + why +
+            f", on {len(result.holdout)} held-out labelled predictions of {plan_.window.first}..{plan_.window.last}",
         reference_rows=reference_rows)
+
+
+def retrain_and_evaluate(store: ObjectStore, model: ModelConfig, plan_: Plan, *, min_gain: float = MIN_GAIN,
+                         holdout_share: float = HOLDOUT_SHARE) -> RetrainingOutcome:
+    """Retrain on the plan's window and compare with the current model; stage the candidate when it is better.
+
+    A request already carried out returns its recorded outcome (a rerun creates no second version)."""
+    layout = DayLayout.of(model, plan_.day)
+    done = _recorded(store, layout, plan_)
+    if done is not None:
+        log.info("the request of %s was already carried out: %s", plan_.day, done.why)
+        return done
+    version = _base_version(store, layout, plan_)
+    frame = labelled_window(store, model, plan_.window, plan_.days) if plan_.days else pd.DataFrame()
+    reason = too_little(frame, model, holdout_share) if plan_.days else unprocessed(store, model, plan_)
+    if reason:
+        train, holdout = split(frame, model.columns.id, holdout_share) if len(frame) else (frame, frame)
+        outcome = _kept(plan_, model, version, Rows(labelled=len(frame), train=len(train), holdout=len(holdout)),
+                        reason, min_gain)
+    else:
+        outcome = _compared(store, model, layout, plan_, version, frame, min_gain, holdout_share)
     log.info("%s", outcome.why)
     return outcome
+
+
+def _check_staged(store: ObjectStore, layout: DayLayout, outcome: RetrainingOutcome) -> None:
+    """A promoted candidate's model and reference are in place before anything points at them."""
+    version = outcome.candidate_version
+    for key in (layout.model_artifact(version), layout.reference_version_dir(version) + REFERENCE_FILE):
+        if not store.exists(key):
+            raise RetrainingError(f"the promoted candidate {version} lacks {store.url(key)}; delete "
+                                  f"{store.url(layout.retraining_result)} if it exists and rerun the retraining")
 
 
 def record_outcome(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) -> str:
@@ -415,23 +444,20 @@ def record_outcome(store: ObjectStore, model: ModelConfig, outcome: RetrainingOu
     data = canonical(outcome)
     rerun = store.exists(layout.retraining_result) and store.get_bytes(layout.retraining_result) == data
     pointer = current_version(store, layout)
-    if outcome.promoted and not rerun and pointer != outcome.current_version:
-        raise RetrainingError(f"CURRENT.json of {model.name!r} moved from {outcome.current_version} to {pointer} "
-                              f"while the candidate {outcome.candidate_version} was compared with "
-                              f"{outcome.current_version}; rerun the retraining to compare it with {pointer}")
-    url = store.put_bytes(layout.retraining_result, data, "application/json")
     if outcome.promoted:
-        if not store.exists(layout.model_artifact(outcome.candidate_version)):
-            raise RetrainingError(f"the promoted candidate {outcome.candidate_version} has no model artifact at "
-                                  f"{store.url(layout.model_artifact(outcome.candidate_version))}; delete {url} and "
-                                  "rerun the retraining")
-        if pointer == outcome.current_version:
-            store.put_json(layout.reference_pointer, {"version": outcome.candidate_version})
-            log.info("%s now uses version %s (%s)", model.name, outcome.candidate_version,
-                     store.url(layout.reference_pointer))
-        elif pointer != outcome.candidate_version:
-            log.warning("the outcome of %s was recorded earlier and %s has moved on to version %s since: left as is",
-                        outcome.day, model.name, pointer)
+        _check_staged(store, layout, outcome)
+        if not rerun and pointer != outcome.current_version:
+            raise RetrainingError(f"CURRENT.json of {model.name!r} moved from {outcome.current_version} to {pointer} "
+                                  f"while the candidate {outcome.candidate_version} was compared with "
+                                  f"{outcome.current_version}; rerun the retraining to compare it with {pointer}")
+    url = store.put_bytes(layout.retraining_result, data, JSON)
+    if outcome.promoted and pointer == outcome.current_version:
+        store.put_json(layout.reference_pointer, {"version": outcome.candidate_version})
+        log.info("%s now uses version %s (%s)", model.name, outcome.candidate_version,
+                 store.url(layout.reference_pointer))
+    elif outcome.promoted and pointer != outcome.candidate_version:
+        log.warning("the outcome of %s was recorded earlier and %s has moved on to version %s since: left as is",
+                    outcome.day, model.name, pointer)
     return url
 
 

@@ -100,7 +100,8 @@ def test_a_drifted_day_alerts_flags_the_injected_features_and_triggers_retrainin
 
     from airflow.models.dagrun import DagRun
 
-    retrain_runs = DagRun.find(dag_id="retrain_loan_approval")
+    # (other test modules share this run's metadata database: only this day's run counts)
+    retrain_runs = [r for r in DagRun.find(dag_id="retrain_loan_approval") if r.run_id.endswith("__2026-10-14")]
     assert [r.run_id for r in retrain_runs] == ["monitoring__loan_approval__2026-10-14"]
     conf = retrain_runs[0].conf
     assert conf["model"] == "loan_approval" and conf["day"] == "2026-10-14"

@@ -203,11 +203,15 @@ def test_the_default_window_is_the_last_label_window_of_days_whose_labels_are_co
         training.resolve_window(loan_model, "2026-10-20", {"from": "2026-10-12"})
 
 
-def test_a_window_without_processed_days_fails_naming_the_staging_key(store, loan_model):
-    with pytest.raises(training.RetrainingError,
-                       match=r"s3://ml-monitoring/staging/loan_approval/dt=2026-10-06/valid.parquet .*"
-                             r"Run the monitoring DAG for those days first"):
-        training.plan(store, loan_model, "2026-10-20")
+def test_a_window_without_processed_days_keeps_the_model_naming_the_staging_key(s3_client, store, trained,
+                                                                                 loan_model):
+    model, reference = trained
+    seed_reference(s3_client, BUCKET, model, reference)
+    outcome = training.run_retraining(store, loan_model, "2026-10-20")
+    assert not outcome.promoted and outcome.days == [] and outcome.rows.labelled == 0
+    assert outcome.why.startswith("kept the current model v1: no prediction day of 2026-10-06..2026-10-15")
+    assert "s3://ml-monitoring/staging/loan_approval/dt=2026-10-06/valid.parquet" in outcome.why
+    assert "Run the monitoring DAG for those days" in outcome.why
 
 
 def test_the_split_is_a_fixed_function_of_the_prediction_id():
