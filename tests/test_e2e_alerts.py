@@ -21,7 +21,10 @@ from tests.helpers import seed_demo
 pytestmark = pytest.mark.e2e
 
 TODAY = dt.datetime.now(dt.timezone.utc).date()
-RECENT, NEXT, OLD = (TODAY - dt.timedelta(days=n) for n in (2, 1, 5))
+WEEK = [TODAY - dt.timedelta(days=n) for n in range(7, 0, -1)]  # drifted for 5 days, then 2 clean days
+DEMO_DAY_NUMBERS = {**{d: 12 + i for i, d in enumerate(WEEK[:5])}, WEEK[5]: 5, WEEK[6]: 6}
+RECENT = WEEK[0]
+OLD = TODAY - dt.timedelta(days=12)
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -63,7 +66,8 @@ def inboxes(tmp_path_factory):
 def environment(s3_server, trained, inboxes, tmp_path_factory):
     """The project's config with channels for loan_approval, and the connections they name."""
     document = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
-    document["models"]["loan_approval"]["alerts"] = {"digest_quiet_minutes": 0, "channels": [
+    document["models"]["loan_approval"].pop("labels")  # no label feed here: no "labels missing" warnings
+    document["models"]["loan_approval"]["alerts"] = {"digest_quiet_minutes": 0, "max_age_days": 8, "channels": [
         {"type": "slack", "conn_id": "slack_alerts"},
         {"type": "webhook", "conn_id": "alert_webhook", "endpoint": "/hooks/monitoring"},
         {"type": "email", "conn_id": "smtp_alerts", "to": ["oncall@example.com"]},
@@ -87,7 +91,7 @@ def environment(s3_server, trained, inboxes, tmp_path_factory):
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
-    seed_demo(client, trained, {OLD: 12, RECENT: 13, NEXT: 14}, rows=1500)
+    seed_demo(client, trained, {OLD: 13, **DEMO_DAY_NUMBERS}, rows=1500)
     yield client
     for key, value in saved.items():
         os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
@@ -117,35 +121,54 @@ def deliveries(inboxes) -> dict[str, list]:
             "email": list(inboxes["mails"])}
 
 
-def test_a_drifted_day_sends_one_grouped_message_to_every_channel_and_never_again(dags, environment, inboxes):
-    states = run(dags, RECENT)
-    assert states["alert"] == "success"
+def counts(inboxes) -> dict[str, int]:
+    return {k: len(v) for k, v in deliveries(inboxes).items()}
+
+
+def test_a_drifted_week_sends_one_alert_then_one_resolved_message_and_retrains_once(dags, environment, inboxes):
+    from airflow.models.dagrun import DagRun
+
+    states = run(dags, WEEK[0])
+    assert states["alert"] == "success" and states["trigger_retraining"] == "success"
     got = deliveries(inboxes)
-    assert {k: len(v) for k, v in got.items()} == {"slack": 1, "webhook": 1, "email": 1}
+    assert counts(inboxes) == {"slack": 1, "webhook": 1, "email": 1}  # one grouped message, on every channel
     webhook = got["webhook"][0]
-    assert webhook["model"] == "loan_approval" and webhook["day"] == RECENT.isoformat()
+    assert webhook["model"] == "loan_approval" and webhook["day"] == WEEK[0].isoformat()
     assert webhook["severity"] == "critical"
     assert {n["rule"] for n in webhook["notices"]} >= {"dataset_drift", "prediction_drift", "new_categories"}
-    assert webhook["links"]["day_page"].endswith(f"reports/loan_approval/dt={RECENT}/index.html")
+    assert webhook["links"]["day_page"].endswith(f"reports/loan_approval/dt={WEEK[0]}/index.html")
     assert "dataset_drift" in got["slack"][0]["text"] and "Day page:" in got["slack"][0]["text"]
     mail = got["email"][0]
     assert mail["To"] == "oncall@example.com" and mail["Subject"].startswith("[critical] loan_approval")
 
-    run(dags, NEXT)  # the drift goes on: already alerted
-    run(dags, RECENT)  # a rerun of the day
-    assert {k: len(v) for k, v in deliveries(inboxes).items()} == {"slack": 1, "webhook": 1, "email": 1}
+    for day in WEEK[1:5]:  # the drift goes on: already alerted
+        run(dags, day)
+    run(dags, WEEK[0])  # a rerun of the first day
+    assert counts(inboxes) == {"slack": 1, "webhook": 1, "email": 1}
     decisions = json.loads(environment.get_object(
-        Bucket=BUCKET, Key=f"reports/loan_approval/dt={NEXT}/decisions.json")["Body"].read())
+        Bucket=BUCKET, Key=f"reports/loan_approval/dt={WEEK[1]}/decisions.json")["Body"].read())
     assert decisions["notification"]["message"] is None
     assert any("already alerted" in s for s in decisions["notification"]["skipped"])
-    secret_free = json.dumps(deliveries(inboxes)["webhook"]) + json.dumps(decisions)
-    assert "slack-secret-token" not in secret_free
+    assert "retraining.cooldown_days" in decisions["retraining_held"]
+    week = {d.isoformat() for d in WEEK}
+    requested = [r.run_id for r in DagRun.find(dag_id="retrain_loan_approval") if r.run_id[-10:] in week]
+    assert requested == [f"monitoring__loan_approval__{WEEK[0]}"]  # once, not once per drifted day
+
+    run(dags, WEEK[5])
+    assert counts(inboxes)["webhook"] == 1  # one good day is not a recovery (alerts.resolve_after: 2)
+    states = run(dags, WEEK[6])
+    assert states["healthy"] == "success"
+    resolved = deliveries(inboxes)["webhook"][-1]
+    assert counts(inboxes) == {"slack": 2, "webhook": 2, "email": 2}
+    assert resolved["severity"] == "resolved" and {n["kind"] for n in resolved["notices"]} == {"resolved"}
+    assert {n["rule"] for n in resolved["notices"]} >= {"dataset_drift", "prediction_drift"}
+    assert "slack-secret-token" not in json.dumps(deliveries(inboxes)["webhook"]) + json.dumps(decisions)
 
 
 def test_an_old_day_records_without_paging_and_the_digest_goes_out_once(dags, environment, inboxes):
-    before = {k: len(v) for k, v in deliveries(inboxes).items()}
+    before = counts(inboxes)
     run(dags, OLD)
-    assert {k: len(v) for k, v in deliveries(inboxes).items()} == before
+    assert counts(inboxes) == before
     assert environment.get_object(Bucket=BUCKET, Key=f"reports/loan_approval/dt={OLD}/alerts.json")
 
     digest = dags["monitoring_alert_digest"]
