@@ -28,10 +28,14 @@ STATE = ROOT / ".demo"
 BIN = Path(sys.executable).parent
 BUCKET = "ml-monitoring"
 CONFIG = ROOT / "config" / "models.yaml"
+DEMO_CONFIG = STATE / "models.yaml"  # the shipped config plus a webhook alert channel to the demo's receiver
 DAYS = 21
 MAX_ACTIVE_RUNS = 2  # per model's backfill
 S3_PORT = int(os.environ.get("DEMO_S3_PORT", "5055"))
 AIRFLOW_PORT = int(os.environ.get("DEMO_AIRFLOW_PORT", "8080"))
+ALERTS_PORT = int(os.environ.get("DEMO_ALERTS_PORT", "5056"))
+NOTIFICATIONS = STATE / "notifications.jsonl"
+DIGEST_DAG = "monitoring_alert_digest"
 ENDPOINT = f"http://127.0.0.1:{S3_PORT}"
 PASSWORD_FILE = STATE / "airflow" / "simple_auth_manager_passwords.json.generated"
 
@@ -58,7 +62,9 @@ def airflow_env() -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "demo.airflow_settings.SQLITE_CONNECT_ARGS",
         "AIRFLOW_CONN_MONITORING_S3": json.dumps(connection),
-        "MONITORING_CONFIG": str(CONFIG),
+        "AIRFLOW_CONN_DEMO_ALERTS": json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": ALERTS_PORT,
+                                                "schema": "http"}),
+        "MONITORING_CONFIG": str(DEMO_CONFIG),
         "MONITORING_REPORTS_BASE_URL": f"{ENDPOINT}/{BUCKET}",  # the plugin's task links open the local pages
         "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
@@ -141,21 +147,40 @@ def monitor_dag_id(model: str) -> str:
     return f"monitor_{model}"
 
 
+def write_demo_config() -> None:
+    """config/models.yaml with every model's alerts posted to the demo's receiver (a `webhook` channel), and a
+    one-minute quiet period before the digest of the backfill goes out."""
+    import yaml
+
+    document = yaml.safe_load(CONFIG.read_text())
+    for name, settings in document["models"].items():
+        settings.setdefault("alerts", {}).update({
+            "digest_quiet_minutes": 1,
+            "channels": [{"type": "webhook", "conn_id": "demo_alerts", "endpoint": f"/alerts/{name}"}]})
+    DEMO_CONFIG.write_text("# Written by demo/run.py from config/models.yaml\n"
+                           + yaml.safe_dump(document, sort_keys=False))
+
+
 def demo_models() -> list[ModelConfig]:
     """The configured models (`loan_approval` and `loan_rate`): one monitoring DAG each, backfilled."""
     from monitoring.config import load_config
 
-    return list(load_config(CONFIG).models)
+    return list(load_config(DEMO_CONFIG).models)
 
 
 def start() -> None:
     STATE.mkdir(exist_ok=True)
-    for port, what in ((S3_PORT, "the local S3 server"), (AIRFLOW_PORT, "the Airflow UI")):
+    for port, what in ((S3_PORT, "the local S3 server"), (AIRFLOW_PORT, "the Airflow UI"),
+                       (ALERTS_PORT, "the alert receiver")):
         if not port_is_free(port):
             raise SystemExit(f"[demo] port {port} for {what} is taken: run `make demo-stop`, or set "
-                             f"DEMO_S3_PORT / DEMO_AIRFLOW_PORT to free ports.")
+                             f"DEMO_S3_PORT / DEMO_AIRFLOW_PORT / DEMO_ALERTS_PORT to free ports.")
+    write_demo_config()
+    NOTIFICATIONS.unlink(missing_ok=True)
     env = airflow_env()
     start_process("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(S3_PORT)], env)
+    start_process("alerts", [sys.executable, "-m", "demo.receiver", "--port", str(ALERTS_PORT),
+                             "--out", str(NOTIFICATIONS)], env)
     wait_for("the local S3 server", lambda: not port_is_free(S3_PORT), 30, 0.5)
 
     import boto3
@@ -180,7 +205,7 @@ def start() -> None:
     dag_ids = [monitor_dag_id(name) for name in names]
     retrain_ids = [m.retraining.dag_id for m in models if m.retraining.builtin]
     for step in (["db", "migrate"], ["dags", "reserialize"],
-                 *(["dags", "unpause", dag_id] for dag_id in [*dag_ids, *retrain_ids])):
+                 *(["dags", "unpause", dag_id] for dag_id in [*dag_ids, *retrain_ids, DIGEST_DAG])):
         run_airflow(*step, env=env)
     for dag_id in dag_ids:
         say(f"creating a backfill of {dag_id}: {DAYS} days ({days[0]} to {days[-1]})")
@@ -202,9 +227,39 @@ def start() -> None:
         return runs if all(n == DAYS for n in done.values()) else None
 
     runs = wait_for("the backfills", finished, 3600, 15)
+    during = read_notifications()
+    digests = send_digest(api)
     for model in models:
         report(client, model, days, runs[model.name])
+    notifications(during, digests)
     footer(days)
+
+
+def read_notifications() -> list[dict]:
+    from demo.receiver import read
+
+    return read(NOTIFICATIONS)
+
+
+def send_digest(api: AirflowApi) -> list[dict]:
+    """Backfill runs never page: trigger the digest DAG once their one-minute quiet period passed, and wait for it."""
+    before = len(read_notifications())
+    time.sleep(65)
+    run_id = api.call("POST", f"/dags/{DIGEST_DAG}/dagRuns",
+                      json={"logical_date": dt.datetime.now(dt.timezone.utc).isoformat()})["dag_run_id"]
+    wait_for("the alert digest", lambda: api.call("GET", f"/dags/{DIGEST_DAG}/dagRuns/{run_id}")["state"]
+             in ("success", "failed"), 600, 5)
+    return read_notifications()[before:]
+
+
+def notifications(during: list[dict], digests: list[dict]) -> None:
+    print(f"\nAlert messages (a webhook channel per model, received in {NOTIFICATIONS}):")
+    print(f"  during the backfills: {len(during)} message(s) (backfill runs never page)")
+    for item in during:
+        print(f"    {item['message'].get('title', item['message'])}")
+    print(f"  after them, the digest DAG: {len(digests)} message(s), at most one per model")
+    for item in digests:
+        print(f"    {item['message'].get('title', item['message'])}")
 
 
 # Where each demo model's story turns (1-based demo days; see demo/loan_data.py and demo/rate_data.py).
