@@ -1,5 +1,6 @@
 """Alert delivery through the real DAG and the providers' notifiers: a local HTTP server receives the webhook and the
-Slack-format posts, a local SMTP server (aiosmtpd) the e-mails; the assertions are on what arrived."""
+Slack-format posts, a local SMTP server (aiosmtpd) the e-mails, and moto's SNS (the local S3 server's endpoint) fans
+the SNS messages out to an SQS queue; the assertions are on what arrived."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ TODAY = dt.datetime.now(dt.timezone.utc).date()
 WEEK = [TODAY - dt.timedelta(days=n) for n in range(7, 0, -1)]  # drifted for 5 days, then 2 clean days
 DEMO_DAY_NUMBERS = {**{d: 12 + i for i, d in enumerate(WEEK[:5])}, WEEK[5]: 5, WEEK[6]: 6}
 RECENT = WEEK[0]
+SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:ml-alerts"
 OLD = TODAY - dt.timedelta(days=12)
 
 
@@ -57,7 +59,7 @@ def inboxes(tmp_path_factory):
     smtp.start()
     http = ThreadingHTTPServer(("127.0.0.1", http_port), Receiver)
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield {"smtp_port": smtp_port, "http_port": http_port, "mails": mails, "posts": Receiver.posts}
+    yield {"smtp_port": smtp_port, "http_port": http_port, "mails": mails, "posts": Receiver.posts, "sns": []}
     http.shutdown()
     smtp.stop()
 
@@ -71,6 +73,7 @@ def environment(s3_server, trained, inboxes, tmp_path_factory):
         {"type": "slack", "conn_id": "slack_alerts"},
         {"type": "webhook", "conn_id": "alert_webhook", "endpoint": "/hooks/monitoring"},
         {"type": "email", "conn_id": "smtp_alerts", "to": ["oncall@example.com"]},
+        {"type": "sns", "conn_id": "monitoring_s3", "target_arn": SNS_TOPIC},  # moto's SNS on the same endpoint
     ]}
     config = tmp_path_factory.mktemp("config") / "models.yaml"
     config.write_text(yaml.safe_dump(document))
@@ -91,6 +94,13 @@ def environment(s3_server, trained, inboxes, tmp_path_factory):
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
+    sns = boto3.client("sns", endpoint_url=s3_server, region_name="us-east-1")
+    sqs = boto3.client("sqs", endpoint_url=s3_server, region_name="us-east-1")
+    assert sns.create_topic(Name="ml-alerts")["TopicArn"] == SNS_TOPIC
+    queue = sqs.create_queue(QueueName="oncall")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=SNS_TOPIC, Protocol="sqs", Endpoint=queue_arn)
+    inboxes["sns_queue"] = (sqs, queue)
     seed_demo(client, trained, {OLD: 13, **DEMO_DAY_NUMBERS}, rows=1500)
     yield client
     for key, value in saved.items():
@@ -116,9 +126,14 @@ def run(dags, day: dt.date) -> dict[str, str]:
 
 
 def deliveries(inboxes) -> dict[str, list]:
+    sqs, queue = inboxes["sns_queue"]
+    while received := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in received:
+            inboxes["sns"].append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     return {"slack": [json.loads(b) for p, b in inboxes["posts"] if p.startswith("/T000/B000/")],
             "webhook": [json.loads(b) for p, b in inboxes["posts"] if p == "/hooks/monitoring"],
-            "email": list(inboxes["mails"])}
+            "email": list(inboxes["mails"]), "sns": list(inboxes["sns"])}
 
 
 def counts(inboxes) -> dict[str, int]:
@@ -131,7 +146,7 @@ def test_a_drifted_week_sends_one_alert_then_one_resolved_message_and_retrains_o
     states = run(dags, WEEK[0])
     assert states["alert"] == "success" and states["trigger_retraining"] == "success"
     got = deliveries(inboxes)
-    assert counts(inboxes) == {"slack": 1, "webhook": 1, "email": 1}  # one grouped message, on every channel
+    assert counts(inboxes) == {"slack": 1, "webhook": 1, "email": 1, "sns": 1}  # one grouped message, every channel
     webhook = got["webhook"][0]
     assert webhook["model"] == "loan_approval" and webhook["day"] == WEEK[0].isoformat()
     assert webhook["severity"] == "critical"
@@ -140,11 +155,12 @@ def test_a_drifted_week_sends_one_alert_then_one_resolved_message_and_retrains_o
     assert "dataset_drift" in got["slack"][0]["text"] and "Day page:" in got["slack"][0]["text"]
     mail = got["email"][0]
     assert mail["To"] == "oncall@example.com" and mail["Subject"].startswith("[critical] loan_approval")
+    assert got["sns"][0]["Subject"].startswith("[critical] loan_approval") and "dataset_drift" in got["sns"][0]["Message"]
 
     for day in WEEK[1:5]:  # the drift goes on: already alerted
         run(dags, day)
     run(dags, WEEK[0])  # a rerun of the first day
-    assert counts(inboxes) == {"slack": 1, "webhook": 1, "email": 1}
+    assert counts(inboxes) == {"slack": 1, "webhook": 1, "email": 1, "sns": 1}
     decisions = json.loads(environment.get_object(
         Bucket=BUCKET, Key=f"reports/loan_approval/dt={WEEK[1]}/decisions.json")["Body"].read())
     assert decisions["notification"]["message"] is None
@@ -159,7 +175,7 @@ def test_a_drifted_week_sends_one_alert_then_one_resolved_message_and_retrains_o
     states = run(dags, WEEK[6])
     assert states["healthy"] == "success"
     resolved = deliveries(inboxes)["webhook"][-1]
-    assert counts(inboxes) == {"slack": 2, "webhook": 2, "email": 2}
+    assert counts(inboxes) == {"slack": 2, "webhook": 2, "email": 2, "sns": 2}
     assert resolved["severity"] == "resolved" and {n["kind"] for n in resolved["notices"]} == {"resolved"}
     assert {n["rule"] for n in resolved["notices"]} >= {"dataset_drift", "prediction_drift"}
     assert "slack-secret-token" not in json.dumps(deliveries(inboxes)["webhook"]) + json.dumps(decisions)
@@ -176,7 +192,7 @@ def test_an_old_day_records_without_paging_and_the_digest_goes_out_once(dags, en
     assert str(digest.test(logical_date=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=1)).state) \
         == "success"
     after = deliveries(inboxes)
-    assert {k: len(v) - before[k] for k, v in after.items()} == {"slack": 1, "webhook": 1, "email": 1}
+    assert {k: len(v) - before[k] for k, v in after.items()} == {"slack": 1, "webhook": 1, "email": 1, "sns": 1}
     assert "digest of quiet runs" in after["webhook"][-1]["day"]
 
 
