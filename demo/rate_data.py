@@ -118,11 +118,7 @@ def prediction_log(model, day: dt.date, day_number: int, rows: int, seed: int = 
     """One day's quote log; day_number is 1-based. Ids are "r-YYYYMMDD-NNNNNNN" (apart from the approval model's)."""
     rng = np.random.default_rng(seed * 1_000 + day_number)
     frame = score(model, rate_applicants(rows, rng, drift.credit_shift if drift.campaign(day_number) else 0.0))
-    seconds = np.sort(rng.integers(0, 86_400, rows))
-    frame.insert(0, "event_time", pd.Timestamp(day, tz="UTC") + pd.to_timedelta(seconds, unit="s"))
-    frame.insert(0, "prediction_id", [f"r-{day:%Y%m%d}-{i:07d}" for i in range(rows)])
-    frame["model_version"] = "1"
-    frame["latency_ms"] = rng.gamma(2.0, 5.0, rows).round(2)
+    frame = loan_data.served(frame, day, rng, id_prefix="r-", latency_scale=5.0)
     if bad_rows:
         frame = loan_data.break_rows(frame, rng, bad_rows, score_column=SCORE, bad_score=-1.0)
     return frame
