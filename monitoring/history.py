@@ -135,18 +135,24 @@ def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
     raise RuntimeError(f"the history of {layout.model} kept changing while it was compacted; the next run retries")
 
 
-def trailing_volume(store: ObjectStore, layout: DayLayout, window_days: int) -> tuple[float | None, int]:
-    """Mean volume of the published days among the `window_days` before the layout's day, and how many there were.
+def published_days_before(store: ObjectStore, layout: DayLayout, days: int) -> dict[str, DayMetrics]:
+    """The per-day metric objects of the published days among the `days` before the layout's day.
 
-    Read from the per-day objects (not the compacted history), so it does not wait for another run's compaction."""
-    volumes = []
-    for back in range(1, window_days + 1):
+    Read directly (not from the compacted history), so they do not wait for another run's compaction."""
+    found = {}
+    for back in range(1, days + 1):
         day = layout.on(layout.day - dt.timedelta(days=back))
         if store.exists(day.manifest):
             try:
-                volumes.append(DayMetrics.model_validate_json(store.get_bytes(day.day_metrics)).rows)
+                found[day.day.isoformat()] = DayMetrics.model_validate_json(store.get_bytes(day.day_metrics))
             except FileNotFoundError:
                 continue
+    return found
+
+
+def trailing_volume(store: ObjectStore, layout: DayLayout, window_days: int) -> tuple[float | None, int]:
+    """Mean volume of the published days among the `window_days` before the layout's day, and how many there were."""
+    volumes = [d.rows for d in published_days_before(store, layout, window_days).values()]
     return (sum(volumes) / len(volumes) if volumes else None), len(volumes)
 
 
@@ -157,13 +163,7 @@ def rules_by_day(store: ObjectStore, layout: DayLayout, today: DayMetrics | None
     """The published days up to the layout's day (its own entry from `today` when given): the compacted history,
     completed with the per-day objects of the last days, which another run may not have compacted yet."""
     known = {d.day: d for d in read_history(store, layout) if d.day < layout.day.isoformat()}
-    for back in range(1, RECENT_DAYS + 1):
-        day = layout.on(layout.day - dt.timedelta(days=back))
-        if store.exists(day.manifest):
-            try:
-                known[day.day.isoformat()] = DayMetrics.model_validate_json(store.get_bytes(day.day_metrics))
-            except FileNotFoundError:
-                continue
+    known.update(published_days_before(store, layout, RECENT_DAYS))
     if today is not None:
         known[layout.day.isoformat()] = today
     return known
