@@ -136,10 +136,9 @@ class Plan(_Frozen):
 
 
 # --- episodes ---------------------------------------------------------------------------------------------------
-def bad_days(store: ObjectStore, layout: DayLayout, today_rules: list[str]) -> dict[str, set[str]]:
-    """Alerting rules per published day up to the layout's day (this day's from its own run)."""
-    known = history.rules_by_day(store, layout)
-    return {**{day: set(m.alerting_rules) for day, m in known.items()}, layout.day.isoformat(): set(today_rules)}
+def bad_days(recent: dict[str, history.DayMetrics], day: dt.date, today_rules: list[str]) -> dict[str, set[str]]:
+    """Alerting rules per published day up to `day` (see history.rules_by_day), this day's from its own run."""
+    return {**{d: set(m.alerting_rules) for d, m in recent.items()}, day.isoformat(): set(today_rules)}
 
 
 def _streak(rule: str, known: dict[str, set[str]], day: dt.date, bad: bool) -> int:
@@ -153,18 +152,15 @@ def _streak(rule: str, known: dict[str, set[str]], day: dt.date, bad: bool) -> i
     return count
 
 
-def _sent(store: ObjectStore, layout: DayLayout, rule: str) -> dict[str, set[str]]:
-    """Episodes of `rule` with a message: episode start -> kinds sent ("alert", "resolved")."""
-    episodes: dict[str, set[str]] = {}
-    for key in store.keys(f"{layout.alert_state_dir}sent/{rule}/"):
-        start, kind, _ = key.rsplit("/", 1)[-1].removeprefix("start=").split(".")
-        episodes.setdefault(start, set()).add(kind)
-    return episodes
-
-
-def _known_rules(store: ObjectStore, layout: DayLayout) -> list[str]:
+def _sent(store: ObjectStore, layout: DayLayout) -> dict[str, dict[str, set[str]]]:
+    """Episodes with a message, per rule: rule -> episode start -> kinds sent ("alert", "resolved"). One listing."""
     prefix = f"{layout.alert_state_dir}sent/"
-    return sorted({key.removeprefix(prefix).split("/", 1)[0] for key in store.keys(prefix)})
+    episodes: dict[str, dict[str, set[str]]] = {}
+    for key in store.keys(prefix):
+        rule, name = key.removeprefix(prefix).split("/", 1)
+        start, kind, _ = name.removeprefix("start=").split(".")
+        episodes.setdefault(rule, {}).setdefault(start, set()).add(kind)
+    return episodes
 
 
 def quiet_reason(model: ModelConfig, day: dt.date, today: dt.date, backfill: bool, notify: bool) -> str | None:
@@ -179,16 +175,18 @@ def quiet_reason(model: ModelConfig, day: dt.date, today: dt.date, backfill: boo
 
 
 def plan(store: ObjectStore, model: ModelConfig, layout: DayLayout, alerting: list[Finding],
-         links: dict[str, str], quiet: str | None) -> Plan:
-    """Which new alerts and resolutions this run's message carries."""
+         links: dict[str, str], quiet: str | None, recent: dict[str, history.DayMetrics]) -> Plan:
+    """Which new alerts and resolutions this run's message carries. `recent`: the metric store's days up to this
+    one (`history.rules_by_day`), which tell how long each rule has fired."""
     settings = model.alerts
     day = layout.day
-    known = bad_days(store, layout, [f.rule for f in alerting])
+    known = bad_days(recent, day, [f.rule for f in alerting])
+    sent_by_rule = _sent(store, layout)
     notices, still, skipped = [], [], []
     for finding in alerting:
         streak = _streak(finding.rule, known, day, bad=True)
         start = (day - dt.timedelta(days=streak - 1)).isoformat()
-        sent = _sent(store, layout, finding.rule)
+        sent = sent_by_rule.get(finding.rule, {})
         if "alert" in sent.get(start, set()):
             still.append(finding.rule)
             skipped.append(f"{finding.rule}: already alerted for its episode since {start}")
@@ -203,10 +201,10 @@ def plan(store: ObjectStore, model: ModelConfig, layout: DayLayout, alerting: li
         notices.append(Notice(kind="alert", rule=finding.rule, severity=finding.severity.value, episode_start=start,
                               message=finding.message, action=finding.action))
     firing = {f.rule for f in alerting}
-    for rule in _known_rules(store, layout):
+    for rule, sent in sorted(sent_by_rule.items()):
         if rule in firing:
             continue
-        open_episodes = sorted(s for s, kinds in _sent(store, layout, rule).items()
+        open_episodes = sorted(s for s, kinds in sent.items()
                                if "alert" in kinds and "resolved" not in kinds and s <= day.isoformat())
         quiet_days = _streak(rule, known, day, bad=False)
         if open_episodes and quiet_days >= settings.resolve_after:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -37,6 +37,8 @@ class Decision:
     findings: list[rules.Finding]
     retrain: retrain.RetrainRequest | None
     retrain_held: str | None = None  # why a retraining request was not made (cooldown)
+    # The metric store's recent days, this one included, as read when deciding (the alert episodes use them too):
+    recent: dict[str, history.DayMetrics] = field(default_factory=dict, repr=False)
 
     @property
     def alerting(self) -> list[rules.Finding]:
@@ -396,7 +398,7 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
         log.info("no retraining request: %s (reasons were: %s)", held, "; ".join(request.reasons))
         request = None
     decision = Decision(model=model.name, day=layout.day.isoformat(), findings=findings, retrain=request,
-                        retrain_held=held)
+                        retrain_held=held, recent=recent)
     log.info("branch: %s, because %s", decision.branches, decision.why)
     return decision
 
@@ -413,7 +415,8 @@ def apply_decision(store: ObjectStore, model: ModelConfig, day: Any, decision: D
     elif alerts.clear_alerts(store, layout):
         log.info("removed the alert record of an earlier run: the day is healthy now")
     quiet = alerts.quiet_reason(model, layout.day, today or dt.datetime.now(dt.timezone.utc).date(), backfill, notify)
-    planned = alerts.plan(store, model, layout, decision.alerting, links, quiet)
+    planned = alerts.plan(store, model, layout, decision.alerting, links, quiet,
+                          decision.recent or history.rules_by_day(store, layout))
     delivered: list[str] = []
     if quiet:
         alerts.add_to_digest(store, layout, decision.alerting, quiet)

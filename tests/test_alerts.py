@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from monitoring import alerts, pipeline
+from monitoring import alerts, history, pipeline
 from monitoring.config import ModelConfig
 from monitoring.history import DayMetrics
 from monitoring.layout import DayLayout
@@ -82,8 +82,9 @@ def test_a_rerun_or_a_racing_run_never_sends_the_same_alert_twice(days, store, l
     assert len(inbox.messages) == 1
     # Two runs that planned the same message before either sent it: the conditional write lets one through.
     layout = DayLayout.of(loan_model, day(9))
-    plan = alerts.plan(store, loan_model, layout, [DRIFT], {}, None)
-    other = alerts.plan(store, loan_model, layout, [DRIFT], {}, None)
+    recent = history.rules_by_day(store, layout)
+    plan = alerts.plan(store, loan_model, layout, [DRIFT], {}, None, recent)
+    other = alerts.plan(store, loan_model, layout, [DRIFT], {}, None, recent)
     assert alerts.deliver(store, layout, plan, inbox, "now") == ["sent to test inbox"]
     assert alerts.deliver(store, layout, other, inbox, "now") == ["every notice was already sent by another run"]
     assert len(inbox.messages) == 2
