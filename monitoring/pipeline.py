@@ -66,6 +66,11 @@ def _parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
+def _reference_sample(reference: pd.DataFrame, cap: int) -> pd.DataFrame:
+    """The reference handed to Evidently: all of it, or a fixed random sample of `reports.max_rows` rows."""
+    return reference if len(reference) <= cap else reference.sample(n=cap, random_state=0)
+
+
 def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame:
     return pd.read_parquet(store.open(key))
 
@@ -137,7 +142,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     version, reference = load_reference(store, model, layout)
     cap = model.reports.max_rows
     current_sample = hash_sample(valid, model.columns.id, cap)
-    reference_sample = reference if len(reference) <= cap else reference.sample(n=cap, random_state=0)
+    reference_sample = _reference_sample(reference, cap)
     log.info("Evidently on %d of %d valid rows against %d reference rows (version %s)",
              len(current_sample), len(valid), len(reference_sample), version)
     outcome = reports.build_reports(current_sample, reference_sample, model)
@@ -233,6 +238,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
 
     Never replaces a performance computed with later labels (a rerun or backfill of an older day keeps it)."""
     from monitoring import reports
+    from monitoring.labels import LABEL
 
     if not publish.is_published(store, layout):
         return False  # its own run publishes it; the next run after that fills in its performance
@@ -249,9 +255,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
         cap = model.reports.max_rows
         labelled_reference = None
         if model.labels.column in reference.columns:
-            labelled_reference = reference.rename(columns={model.labels.column: "label"})
-            if len(labelled_reference) > cap:
-                labelled_reference = labelled_reference.sample(n=cap, random_state=0)
+            labelled_reference = _reference_sample(reference.rename(columns={model.labels.column: LABEL}), cap)
         rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, cap), labelled_reference,
                                                     model)
         if isinstance(rendered, str):

@@ -171,10 +171,11 @@ def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | No
     from evidently.presets import ClassificationPreset, RegressionPreset
     from sklearn.exceptions import UndefinedMetricWarning
 
+    from monitoring.labels import LABEL as label
     from monitoring.layout import PERFORMANCE_REPORT
     from monitoring.performance import PREDICTED, predicted_labels
 
-    score, label = model.columns.score, "label"
+    score = model.columns.score
     if len(current) < 2:
         return "fewer than 2 labelled predictions"
     if model.is_classification:
