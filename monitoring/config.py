@@ -263,6 +263,11 @@ class RetrainingConfig(_Strict):
     cooldown_days: int = Field(default=7, ge=0, le=365, description="no second trigger within this many days of "
                                                                     "the last one (it may still be running)")
     window_days: int = Field(default=14, ge=1, le=365, description="the days of evidence handed to retraining")
+    window_from_drift: bool = Field(default=True, description="while the dataset drifts, the window starts on the "
+                                                              "drift's first day: the model learns the world it now sees")
+    min_labelled_rows: int = Field(default=4000, ge=0, description="models with labels: a request waits (nothing is "
+                                   "triggered, no cooldown starts) until the window's predictions have this many "
+                                   "labels; a quarter of them become the new reference. 0: never wait")
     min_gain: float = Field(default=0.01, ge=0, le=1, description="built-in retraining: the candidate must beat the "
                                                                   "current model's headline metric by this (relative)")
 

@@ -73,6 +73,7 @@ class Performance(_Frozen):
     errors: dict[str, float] | None = None  # regression: mean error and error quantiles
     report: str | None = None  # the Evidently report beside it, once the day has labels
     report_skipped: str | None = None
+    reference_version: str | None = None  # the version the day was monitored against: its baseline is this one's
 
 
 Status = Literal["judged", "too_few_labels", "no_predictions"]
@@ -88,10 +89,18 @@ class Verdict(_Frozen):
     metrics: dict[str, float | None]
     baseline: dict[str, float | None] | None
     degraded: list[Degradation]
+    reference_version: str | None = None  # the model version that made the judged predictions (its baseline)
+    current_version: str | None = None  # the version in use on the run's day
+
+    @property
+    def superseded(self) -> bool:
+        """The judged predictions came from a version that has been replaced since (e.g. retrained)."""
+        return bool(self.reference_version and self.current_version and self.reference_version != self.current_version)
 
     @property
     def retrain(self) -> list[Degradation]:
-        return [d for d in self.degraded if d.retrain]
+        """Degradations past the retraining limit; none when the version that made them is no longer in use."""
+        return [] if self.superseded else [d for d in self.degraded if d.retrain]
 
 
 class LabelsReport(_Frozen):
@@ -217,8 +226,10 @@ def degradations(metrics: dict[str, float | None], reference: dict[str, float | 
 
 
 def evaluate(*, joined: pd.DataFrame, predictions: int, model: ModelConfig, day: dt.date, as_of: dt.date,
-             reference_metrics: dict[str, float | None] | None, label_digest: str) -> Performance:
-    """The performance of prediction day `day` from its labelled predictions `joined`, as known on `as_of`."""
+             reference_metrics: dict[str, float | None] | None, label_digest: str,
+             reference_version: str | None = None) -> Performance:
+    """The performance of prediction day `day` from its labelled predictions `joined`, as known on `as_of`, against
+    the baseline `reference_metrics` of the version the day was monitored with (`reference_version`)."""
     found = figures(joined, model)
     return Performance(
         day=day.isoformat(), labels_as_of=as_of.isoformat(), complete=(as_of - day).days >= model.labels.lag_days,
@@ -226,16 +237,21 @@ def evaluate(*, joined: pd.DataFrame, predictions: int, model: ModelConfig, day:
         label_digest=label_digest, metrics=found["metrics"], baseline=reference_metrics,
         degraded=degradations(found["metrics"], reference_metrics, model.metric_rules) if len(joined) else [],
         confusion=found.get("confusion"), calibration=found.get("calibration"), errors=found.get("errors"),
+        reference_version=reference_version,
     )
 
 
-def verdict(performance: Performance | None, day: dt.date, model: ModelConfig) -> Verdict:
-    """Judge the day whose labels came due; a day with too few labels is not judged (and says so)."""
+def verdict(performance: Performance | None, day: dt.date, model: ModelConfig,
+            current_version: str | None = None) -> Verdict:
+    """Judge the day whose labels came due; a day with too few labels is not judged (and says so).
+    `current_version` is the version in use on the run's day: a verdict on predictions of a replaced version never
+    asks for retraining (see `Verdict.retrain`)."""
     if performance is None:
         return Verdict(day=day.isoformat(), status="no_predictions", labelled=0, coverage=None,
-                       metrics={}, baseline=None, degraded=[])
+                       metrics={}, baseline=None, degraded=[], current_version=current_version)
     enough = (performance.coverage >= model.performance.min_coverage and
               performance.labelled >= model.performance.min_labelled_rows)
     return Verdict(day=performance.day, status="judged" if enough else "too_few_labels",
                    labelled=performance.labelled, coverage=performance.coverage, metrics=performance.metrics,
-                   baseline=performance.baseline, degraded=performance.degraded if enough else [])
+                   baseline=performance.baseline, degraded=performance.degraded if enough else [],
+                   reference_version=performance.reference_version, current_version=current_version)

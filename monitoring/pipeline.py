@@ -110,10 +110,10 @@ def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, 
 
 
 # --- step 3 -------------------------------------------------------------------------------------------------------
-def load_reference(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> tuple[str, pd.DataFrame]:
-    """The current reference version named by reference/<model>/CURRENT.json, typed like the valid rows."""
+def current_reference_version(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> str:
+    """The reference version reference/<model>/CURRENT.json names (the model version in use)."""
     try:
-        version = str(store.get_json(layout.reference_pointer)["version"])
+        return str(store.get_json(layout.reference_pointer)["version"])
     except FileNotFoundError:
         raise MissingReferenceError(
             f"no reference for model {model.name!r}: {store.url(layout.reference_pointer)} does not exist. "
@@ -122,6 +122,12 @@ def load_reference(store: ObjectStore, model: ModelConfig, layout: DayLayout) ->
     except (KeyError, TypeError, ValueError):
         raise MissingReferenceError(
             f'{store.url(layout.reference_pointer)} must be a JSON object like {{"version": "2026-01-01"}}') from None
+
+
+def load_reference(store: ObjectStore, model: ModelConfig, layout: DayLayout,
+                   version: str | None = None) -> tuple[str, pd.DataFrame]:
+    """A reference version (default: the current one, see `current_reference_version`), typed like the valid rows."""
+    version = version or current_reference_version(store, model, layout)
     prefix = layout.reference_version_dir(version)
     keys = [o.key for o in store.list(prefix) if not ingest.is_marker(o.key)]
     if not keys:
@@ -232,6 +238,14 @@ def _day_predictions(store: ObjectStore, model: ModelConfig, layout: DayLayout) 
     return pd.read_parquet(store.open(layout.staged_valid_rows), columns=[model.columns.id, *model.columns.predictions])
 
 
+def _monitored_version(store: ObjectStore, layout: DayLayout) -> str | None:
+    """The reference version a published day was monitored against (None when it is not published)."""
+    try:
+        return store.get_json(layout.summary).get("reference_version")
+    except FileNotFoundError:
+        return None
+
+
 def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, found, joined: pd.DataFrame,
                        reference: pd.DataFrame) -> bool:
     """Write a published day's performance when its labels grew (or became complete); True when written.
@@ -293,8 +307,16 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[st
     window = labels.read_window(store, model, layout, first, layout.day)
     log.info("%d usable label(s) known from %s to %s in %d file(s); %d rejected", len(window.labels), first,
              layout.day, len(window.files), len(window.rejected))
-    _, reference = load_reference(store, model, layout)
-    reference_metrics = performance.baseline(reference, model)
+    current = current_reference_version(store, model, layout)
+    references: dict[str, tuple[pd.DataFrame, dict[str, float | None]]] = {}
+
+    def reference_of(version: str) -> tuple[pd.DataFrame, dict[str, float | None]]:
+        """A version's reference and baseline: each day is judged against the version it was monitored with."""
+        if version not in references:
+            _, frame = load_reference(store, model, layout, version)
+            references[version] = frame, performance.baseline(frame, model)
+        return references[version]
+
     due_day = layout.day - dt.timedelta(days=model.labels.lag_days)
     due, updated, joined_ids = None, [], set()
     for offset in range(model.labels.window, -1, -1):
@@ -304,9 +326,11 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[st
             continue
         joined = labels.join(predictions, model.columns.id, window)
         joined_ids.update(joined[model.columns.id])
+        version = _monitored_version(store, day_layout) or current
+        reference, reference_metrics = reference_of(version)
         found = performance.evaluate(joined=joined, predictions=len(predictions), model=model, day=day_layout.day,
                                      as_of=layout.day, reference_metrics=reference_metrics,
-                                     label_digest=labels.digest(joined, model.columns.id))
+                                     label_digest=labels.digest(joined, model.columns.id), reference_version=version)
         if day_layout.day == due_day:
             due = found
         if _write_performance(store, model, day_layout, found, joined, reference):
@@ -323,7 +347,7 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[st
         joined=int(window.labels[labels.LABEL_DAY].eq(layout.day.isoformat()).sum()) - counts.get("unknown_id", 0),
         problems=dict(sorted(counts.items())),
         file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p],
-        due=performance.verdict(due, due_day, model),
+        due=performance.verdict(due, due_day, model, current),
     )
     report_data = canonical(report)
     store.put_bytes(layout.labels_report, report_data, JSON)
@@ -397,7 +421,10 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
     findings = rules.evaluate(summary, model)
     recent = history.rules_by_day(store, layout, history.day_metrics(summary, findings))
     request = retrain.retrain_request(summary, model, evidence(store, layout), recent)
-    held = retrain.claim(store, layout, request, model.retraining.cooldown_days) if request else None
+    held = None
+    if request:
+        held = (retrain.waiting_for_labels(request, model, recent)
+                or retrain.claim(store, layout, request, model.retraining.cooldown_days))
     if held:
         log.info("no retraining request: %s (reasons were: %s)", held, "; ".join(request.reasons))
         request = None

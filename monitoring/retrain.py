@@ -5,6 +5,10 @@ A day asks for retraining when any of these holds (each configurable under `retr
 - dataset drift on at least `drift_days` of the last `drift_window` days;
 - a critical data-quality finding on `quality_days` consecutive days;
 - a performance metric past its retraining limit (`on_performance_drop`).
+The request hands over the window of evidence: the last `window_days` days, starting no earlier than the first day of
+an ongoing dataset drift (`window_from_drift`). A model with labels waits until that window's predictions have
+`min_labelled_rows` labels (they arrive days late): until then nothing is triggered and no cooldown starts, and the
+run's decisions.json says what it waits for.
 No second request is made within `cooldown_days` of the last one (it may still be running): each request is claimed
 on S3 (`retraining/<model>/triggers/dt=<day>.json`) by the run that makes it; a rerun of that day keeps its claim.
 """
@@ -94,9 +98,35 @@ def retrain_request(summary: DaySummary, model: ModelConfig, evidence: dict[str,
     if not reasons:
         return None
     first = day - dt.timedelta(days=model.retraining.window_days - 1)
+    if model.retraining.window_from_drift and "dataset_drift" in present:
+        first = max(first, drift_start(day, days or {}))
     return RetrainRequest(model=model.name, day=summary.day, dag_id=model.retraining.dag_id,
                           reasons=list(dict.fromkeys(reasons)), evidence=evidence,
                           window={"first": first.isoformat(), "last": summary.day})
+
+
+def drift_start(day: dt.date, days: dict[str, DayMetrics]) -> dt.date:
+    """The first day of the dataset drift that goes on on `day`: the earliest of the consecutive published days up
+    to it whose alerts include dataset drift (`day` itself when the day before did not drift)."""
+    start = day
+    while (found := days.get((start - dt.timedelta(days=1)).isoformat())) and "dataset_drift" in found.alerting_rules:
+        start -= dt.timedelta(days=1)
+    return start
+
+
+def waiting_for_labels(request: RetrainRequest, model: ModelConfig, days: dict[str, DayMetrics]) -> str | None:
+    """Why the request should wait for labels (None when it may go): a model with labels retrains on the labelled
+    predictions of the request's window, and needs `retraining.min_labelled_rows` of them."""
+    needed = model.retraining.min_labelled_rows
+    if model.labels is None or not needed:
+        return None
+    first, last = (dt.date.fromisoformat(request.window[k]) for k in ("first", "last"))
+    labelled = sum(days[d].labelled or 0 for d in days if first.isoformat() <= d <= last.isoformat())
+    if labelled >= needed:
+        return None
+    return (f"waiting for labels: the predictions from {first} to {last} have {labelled} labels so far, "
+            f"retraining.min_labelled_rows is {needed}; the request is made on the first day that has them "
+            f"(reasons: {'; '.join(request.reasons)})")
 
 
 def claim(store: ObjectStore, layout: DayLayout, request: RetrainRequest, cooldown_days: int) -> str | None:

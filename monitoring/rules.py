@@ -147,7 +147,17 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         return []
     findings = []
     due = report.due
-    if due.status == "judged" and due.degraded:
+    if due.status == "judged" and due.degraded and due.superseded:
+        findings.append(Finding(  # a version no longer in use: worth showing, not worth paging anyone
+            rule="performance_degradation", severity=Severity.INFO, columns=[d.metric for d in due.degraded],
+            message=(f"The predictions made on {due.day} by version {due.reference_version} ({due.coverage:.0%} "
+                     f"labelled) performed worse than its reference: "
+                     f"{'; '.join(d.describe() for d in due.degraded)}. Version {due.current_version} has replaced "
+                     "it since."),
+            action=f"None for {due.reference_version}; the days monitored with {due.current_version} are judged "
+                   "against its own baseline.",
+        ))
+    elif due.status == "judged" and due.degraded:
         retrain = due.retrain
         findings.append(Finding(
             rule="performance_degradation", severity=Severity.CRITICAL if retrain else Severity.WARNING,

@@ -16,9 +16,10 @@ P = dt.date(2026, 10, 5)
 DAYS = {P + dt.timedelta(days=i): 5 + i for i in range(4)}
 
 
-def with_labels(model: ModelConfig, lag_days: int, **performance) -> ModelConfig:
+def with_labels(model: ModelConfig, lag_days: int, retraining: dict | None = None, **performance) -> ModelConfig:
     settings = model.model_dump(mode="json")
     settings["labels"] = {"column": "repaid", "lag_days": lag_days}
+    settings["retraining"] = {**settings["retraining"], **(retraining or {})}
     settings["performance"] = {**settings["performance"], **performance}
     return ModelConfig.model_validate(settings)
 
@@ -105,6 +106,14 @@ def test_the_day_whose_labels_came_due_is_judged_and_a_drop_past_the_limit_asks_
     assert {d["metric"] for d in report["due"]["degraded"]} >= {"f1", "roc_auc"}
     finding = next(f for f in decision.findings if f.rule == "performance_degradation")
     assert finding.severity.value == "critical" and "2026-10-05" in finding.message and "f1" in finding.message
+    # Retraining learns from the window's labelled predictions: about 1,200 here, fewer than the 4,000 it waits for.
+    assert decision.branches == ["alert"] and decision.retrain is None
+    assert decision.retrain_held.startswith("waiting for labels: the predictions from 2026-09-24 to 2026-10-07 have ")
+    assert "retraining.min_labelled_rows is 4000" in decision.retrain_held
+    assert "Contents" not in seeded.list_objects_v2(Bucket="ml-monitoring", Prefix="retraining/loan_approval/triggers/")
+
+    decision = pipeline.decide_day(store, with_labels(model, 2, {"min_labelled_rows": 1000}, min_labelled_rows=100),
+                                   due_day)
     assert "alert" in decision.branches and "trigger_retraining" in decision.branches
     assert any("performance of the predictions made on 2026-10-05" in r for r in decision.retrain.reasons)
     metrics = get_json(seeded, DayLayout.of(model, due_day).day_metrics)
@@ -174,4 +183,8 @@ def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_as
 
     finding = next(f for f in decision.findings if f.rule == "performance_degradation")
     assert "mae" in finding.columns and finding.severity.value == "critical"
+    assert decision.retrain is None and decision.retrain_held.startswith("waiting for labels")
+    settings = model.model_dump(mode="json")
+    settings["retraining"]["min_labelled_rows"] = 500
+    decision = pipeline.decide_day(store, ModelConfig.model_validate(settings), days[-1])
     assert decision.retrain and "trigger_retraining" in decision.branches

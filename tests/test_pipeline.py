@@ -10,6 +10,7 @@ import pytest
 
 from demo.loan_data import INJECTED_DRIFT
 from monitoring import pipeline
+from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from tests.conftest import BUCKET
 from tests.helpers import get_json, put_frame, seed_demo
@@ -66,12 +67,22 @@ def test_a_drifted_day_flags_exactly_the_injected_features_and_alerts(seeded, st
     assert drift["features"]["loan_purpose"]["method"] == "jensenshannon"
     assert summary["prediction_drift"]["drifted"] is True
     assert "crypto_investment" in summary["data_quality"]["columns"]["loan_purpose"]["new_categories"]
-    assert decision.branches == ["alert", "trigger_retraining"]
+    # Retraining is wanted but waits for the labels of the drifted days (none yet): nothing triggered.
+    assert decision.branches == ["alert"]
+    assert decision.retrain_held.startswith("waiting for labels: the predictions from 2026-10-14 to 2026-10-14 "
+                                            "have 0 labels so far")
     assert {f.rule for f in decision.findings} >= {"dataset_drift", "prediction_drift", "new_categories"}
     record = get_json(seeded, "reports/loan_approval/dt=2026-10-14/alerts.json")
     assert record["severity"] == "critical"
     assert record["reports"]["data_drift"] == "s3://ml-monitoring/reports/loan_approval/dt=2026-10-14/data_drift.html"
-    assert decision.retrain.conf()["reasons"][0].startswith("dataset drift: 22% of features drifted")
+
+    settings = loan_model.model_dump(mode="json")
+    settings["retraining"]["min_labelled_rows"] = 0  # e.g. a retraining DAG of your own that needs no labels
+    decision = pipeline.decide_day(store, ModelConfig.model_validate(settings), DRIFTED)
+    assert decision.branches == ["alert", "trigger_retraining"]
+    conf = decision.retrain.conf()
+    assert conf["reasons"][0].startswith("dataset drift: 22% of features drifted")
+    assert conf["window"] == {"first": "2026-10-14", "last": "2026-10-14"}  # from the drift's first day on
 
 
 def test_a_rerun_of_a_day_rewrites_the_same_keys_with_identical_summary_and_reports(seeded, store, loan_model):

@@ -56,3 +56,66 @@ def test_a_request_is_not_repeated_within_the_cooldown_but_a_rerun_keeps_its_own
     assert held.startswith("retraining was already requested for 2026-10-14, within retraining.cooldown_days (7)")
     assert retrain.claim(store, layout.on(DAY + dt.timedelta(days=7)), first, 7) is None
     assert store.get_json(layout.retraining_trigger)["reasons"] == first.reasons
+
+
+def drifting(day: dt.date = DAY):
+    """A summary of `day` whose dataset drifted."""
+    found = summary(day=day.isoformat())
+    return found.model_copy(update={"data_drift": found.data_drift.model_copy(update={
+        "dataset_drift": True, "drift_share": 0.5, "drifted_features": ["credit_score"]})})
+
+
+def test_while_the_dataset_drifts_the_window_starts_on_the_drift_s_first_day(loan_model):
+    model = policy(loan_model, drift_days=1, min_labelled_rows=0)
+    days = recent({0: ["dataset_drift"], 1: ["dataset_drift"], 2: ["dataset_drift"], 3: ["prediction_drift"],
+                   4: ["dataset_drift"]})
+    found = retrain.retrain_request(drifting(), model, {}, days)
+    assert found.window == {"first": "2026-10-12", "last": "2026-10-14"}  # not the drift of 10-10, which ended
+    assert retrain.drift_start(DAY, {}) == DAY  # no published day before: the drift starts today
+
+    long_ago = recent({back: ["dataset_drift"] for back in range(30)})
+    assert retrain.retrain_request(drifting(), model, {}, long_ago).window["first"] == "2026-10-01"  # window_days
+    everything = policy(loan_model, drift_days=1, min_labelled_rows=0, window_from_drift=False)
+    assert retrain.retrain_request(drifting(), everything, {}, days).window["first"] == "2026-10-01"
+
+
+def test_a_request_waits_for_the_labels_of_its_window_then_goes(loan_model):
+    model = policy(loan_model, drift_days=1, min_labelled_rows=4000)
+
+    def days_with(labelled: dict[int, int]):
+        days = recent({**{back: ["dataset_drift"] for back in range(3)}, 5: []})
+        for back, count in labelled.items():
+            key = (DAY - dt.timedelta(days=back)).isoformat()
+            days[key] = days[key].model_copy(update={"labelled": count})
+        return days
+
+    early = days_with({2: 2500, 1: 1200, 0: 0})
+    found = retrain.retrain_request(drifting(), model, {}, early)
+    assert retrain.waiting_for_labels(found, model, early) == (
+        "waiting for labels: the predictions from 2026-10-12 to 2026-10-14 have 3700 labels so far, "
+        "retraining.min_labelled_rows is 4000; the request is made on the first day that has them "
+        f"(reasons: {found.reasons[0]})")
+    later = days_with({2: 2900, 1: 1500, 0: 0, 5: 90000})  # labels of days before the drift do not count
+    assert retrain.waiting_for_labels(found, model, later) is None
+    assert retrain.waiting_for_labels(found, policy(loan_model, drift_days=1, min_labelled_rows=0), early) is None
+    unlabelled = ModelConfig.model_validate({**model.model_dump(mode="json"), "labels": None})
+    assert retrain.waiting_for_labels(found, unlabelled, early) is None  # nothing to wait for
+
+
+def test_a_drop_of_a_version_replaced_since_is_shown_but_neither_alerts_nor_retrains(loan_model):
+    from monitoring import rules
+    from tests.summaries import labels_report
+
+    report = labels_report()
+    judged = report.due.model_copy(update={"reference_version": "v1", "current_version": "v1"})
+    assert judged.retrain == judged.degraded != [] and not judged.superseded
+    replaced = judged.model_copy(update={"current_version": "r20261013"})
+    assert replaced.superseded and replaced.retrain == []
+
+    model = policy(loan_model, min_labelled_rows=0)
+    for verdict, severity in ((judged, "critical"), (replaced, "info")):
+        day = summary(day=DAY.isoformat()).model_copy(update={"labels": report.model_copy(update={"due": verdict})})
+        finding = next(f for f in rules.evaluate(day, model) if f.rule == "performance_degradation")
+        assert finding.severity.value == severity
+        assert (retrain.retrain_request(day, model, {}, {}) is None) == (verdict is replaced)
+    assert "by version v1" in finding.message and "Version r20261013 has replaced it since" in finding.message

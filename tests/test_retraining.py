@@ -114,6 +114,7 @@ def test_on_drifted_days_a_better_model_is_promoted_and_the_next_monitoring_run_
         assert decision.branches == ["healthy"], decision.why
     judged = get_json(drifted, DayLayout.of(loan_model, demo_day(22)).labels_report)["due"]
     assert judged["day"] == demo_day(21).isoformat() and judged["status"] == "judged" and judged["degraded"] == []
+    assert judged["reference_version"] == judged["current_version"] == "r20261020"  # its own version's baseline
     assert judged["metrics"]["f1"] == pytest.approx(outcome.candidate_value, abs=0.04)
 
 
