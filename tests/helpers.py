@@ -76,3 +76,26 @@ def true_labels(frame: pd.DataFrame, flip: float = 0.0, seed: int = 0) -> pd.Dat
 def land_labels(client, model: str, day: dt.date, frame: pd.DataFrame, name: str = "part-0000.parquet") -> None:
     """Labels that became known on `day`."""
     put_frame(client, f"labels/{model}/dt={day}/{name}", frame)
+
+
+def post_receiver():
+    """A local HTTP server (a thread) that answers every POST with 200 and records it: returns (server, posts), posts
+    being a list of (path, body) in arrival order. Stop it with server.shutdown()."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    posts: list[tuple[str, bytes]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            posts.append((self.path, self.rfile.read(int(self.headers.get("Content-Length", 0)))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, posts
