@@ -139,23 +139,25 @@ def score(model, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def served(frame: pd.DataFrame, day: dt.date, rng: np.random.Generator, id_prefix: str = "",
-           latency_scale: float = 9.0) -> pd.DataFrame:
-    """What the serving stack adds to scored rows: a time within the day, an id, the model version, the latency."""
+           latency_scale: float = 9.0, version: str = "1") -> pd.DataFrame:
+    """What the serving stack adds to scored rows: a time within the day, an id, the model version, the latency.
+    The ids and times do not depend on the model: another version serving the same day logs the same ids."""
     rows = len(frame)
     seconds = np.sort(rng.integers(0, 86_400, rows))
     frame.insert(0, "event_time", pd.Timestamp(day, tz="UTC") + pd.to_timedelta(seconds, unit="s"))
     frame.insert(0, "prediction_id", [f"{id_prefix}{day:%Y%m%d}-{i:07d}" for i in range(rows)])
-    frame["model_version"] = "1"
+    frame["model_version"] = version
     frame["latency_ms"] = rng.gamma(2.0, latency_scale, rows).round(2)
     return frame
 
 
 def prediction_log(model, day: dt.date, day_number: int, rows: int, seed: int = 11,
-                   drift: DemoDrift = DemoDrift(), bad_rows: int = 0) -> pd.DataFrame:
-    """One day's prediction log; day_number is 1-based, drift applies from drift.start_day on."""
+                   drift: DemoDrift = DemoDrift(), bad_rows: int = 0, version: str = "1") -> pd.DataFrame:
+    """One day's prediction log, scored by `model` (logged as `version`); day_number is 1-based, drift applies from
+    drift.start_day on."""
     rng = np.random.default_rng(seed * 1_000 + day_number)
     frame = applicants(rows, rng, drift if drift.applies(day_number) else None)
-    frame = served(score(model, frame), day, rng)
+    frame = served(score(model, frame), day, rng, version=version)
     if bad_rows:
         frame = break_rows(frame, rng, bad_rows)
     return frame

@@ -114,11 +114,11 @@ def score(model, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def prediction_log(model, day: dt.date, day_number: int, rows: int, seed: int = 23,
-                   drift: RateDrift = RateDrift(), bad_rows: int = 0) -> pd.DataFrame:
+                   drift: RateDrift = RateDrift(), bad_rows: int = 0, version: str = "1") -> pd.DataFrame:
     """One day's quote log; day_number is 1-based. Ids are "r-YYYYMMDD-NNNNNNN" (apart from the approval model's)."""
     rng = np.random.default_rng(seed * 1_000 + day_number)
     frame = score(model, rate_applicants(rows, rng, drift.credit_shift if drift.campaign(day_number) else 0.0))
-    frame = loan_data.served(frame, day, rng, id_prefix="r-", latency_scale=5.0)
+    frame = loan_data.served(frame, day, rng, id_prefix="r-", latency_scale=5.0, version=version)
     if bad_rows:
         frame = loan_data.break_rows(frame, rng, bad_rows, score_column=SCORE, bad_score=-1.0)
     return frame

@@ -31,6 +31,9 @@ CONFIG = ROOT / "config" / "models.yaml"
 DEMO_CONFIG = STATE / "models.yaml"  # the shipped config plus a webhook alert channel to the demo's receiver
 DAYS = 21
 MAX_ACTIVE_RUNS = 2  # per model's backfill
+# The approval model's days from its drift on are not backfilled: the demo replays them one by one as its daily
+# schedule ran them, so they page, ask for retraining and are served by the version in use (see `replay`).
+LIVE_MODEL, LIVE_FROM = "loan_approval", 12
 S3_PORT = int(os.environ.get("DEMO_S3_PORT", "5055"))
 AIRFLOW_PORT = int(os.environ.get("DEMO_AIRFLOW_PORT", "8080"))
 ALERTS_PORT = int(os.environ.get("DEMO_ALERTS_PORT", "5056"))
@@ -137,6 +140,15 @@ class AirflowApi:
             raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json()
 
+    def run_state(self, dag_id: str, run_id: str) -> str | None:
+        """The state of one run, None when it does not exist."""
+        try:
+            return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        except RuntimeError as error:
+            if "answered 404" in str(error):
+                return None
+            raise
+
     def runs(self, dag_id: str) -> dict[str, str]:
         """Day (logical date) -> state of the DAG's runs."""
         runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
@@ -149,7 +161,8 @@ def monitor_dag_id(model: str) -> str:
 
 def write_demo_config() -> None:
     """config/models.yaml with every model's alerts posted to the demo's receiver (a `webhook` channel), and a
-    one-minute quiet period before the digest of the backfill goes out."""
+    one-minute quiet period before the digest of the backfill goes out. The replayed days of LIVE_MODEL lie in the
+    past: its `alerts.max_age_days` is raised so that they page as they did when they were today."""
     import yaml
 
     document = yaml.safe_load(CONFIG.read_text())
@@ -157,6 +170,8 @@ def write_demo_config() -> None:
         settings.setdefault("alerts", {}).update({
             "digest_quiet_minutes": 1,
             "channels": [{"type": "webhook", "conn_id": "demo_alerts", "endpoint": f"/alerts/{name}"}]})
+        if name == LIVE_MODEL:
+            settings["alerts"]["max_age_days"] = DAYS + 7
     DEMO_CONFIG.write_text("# Written by demo/run.py from config/models.yaml\n"
                            + yaml.safe_dump(document, sort_keys=False))
 
@@ -192,11 +207,12 @@ def start() -> None:
     end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     days = demo_days(DAYS, end)
     say(f"generating the demo data: a loan-approval classifier (drift from day 12, {days[11]}) and an interest-rate "
-        f"regressor (credit-score drift from day 8, {days[7]}; a rate hike from day 15, {days[14]}), {DAYS} days of "
-        f"logs each, {days[0]} to {days[-1]}, and their labels as they arrive")
+        f"regressor (credit-score drift from day 8, {days[7]}; a rate hike from day 15, {days[14]}), {DAYS} days "
+        f"each, {days[0]} to {days[-1]}, and their labels as they arrive; {LIVE_MODEL}'s logs from day {LIVE_FROM} on "
+        "are served later, one day at a time, by the model version then in use")
     client = boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1",
                           aws_access_key_id="demo", aws_secret_access_key="demo")
-    seed(client, BUCKET, days)
+    seed(client, BUCKET, days, served_from={LIVE_MODEL: LIVE_FROM})
     allow_public_reports(client, BUCKET)
 
     # SQLite takes one writer at a time and Airflow refuses (or the scheduler trips over) a backfill created while
@@ -207,32 +223,84 @@ def start() -> None:
     for step in (["db", "migrate"], ["dags", "reserialize"],
                  *(["dags", "unpause", dag_id] for dag_id in [*dag_ids, *retrain_ids, DIGEST_DAG])):
         run_airflow(*step, env=env)
-    for dag_id in dag_ids:
-        say(f"creating a backfill of {dag_id}: {DAYS} days ({days[0]} to {days[-1]})")
-        run_airflow("backfill", "create", "--dag-id", dag_id, "--from-date", days[0].isoformat(), "--to-date",
-                    days[-1].isoformat(), "--max-active-runs", str(MAX_ACTIVE_RUNS), env=env)
+    backfilled = {name: days[:LIVE_FROM - 1] if name == LIVE_MODEL else days for name in names}
+    for name in names:
+        first, last = backfilled[name][0], backfilled[name][-1]
+        say(f"creating a backfill of {monitor_dag_id(name)}: {len(backfilled[name])} days ({first} to {last})")
+        run_airflow("backfill", "create", "--dag-id", monitor_dag_id(name), "--from-date", first.isoformat(),
+                    "--to-date", last.isoformat(), "--max-active-runs", str(MAX_ACTIVE_RUNS), env=env)
     start_process("airflow", [str(BIN / "airflow"), "standalone"], env)
     api = AirflowApi(f"http://127.0.0.1:{AIRFLOW_PORT}", PASSWORD_FILE)
     wait_for("the Airflow API server", api.login, 300, 3)
 
-    wanted = {d.isoformat() for d in days}
     started = time.monotonic()
 
-    def finished():
-        runs = {name: {day: state for day, state in api.runs(monitor_dag_id(name)).items() if day in wanted}
-                for name in names}
-        done = {name: sum(s in ("success", "failed") for s in states.values()) for name, states in runs.items()}
-        say(", ".join(f"{name} {n}/{DAYS}" for name, n in done.items()) +
-            f" days finished ({time.monotonic() - started:.0f}s)")
-        return runs if all(n == DAYS for n in done.values()) else None
+    def finished(wanted: list[str]):
+        def check():
+            runs = {name: {day: state for day, state in api.runs(monitor_dag_id(name)).items()
+                           if day in {d.isoformat() for d in backfilled[name]}} for name in wanted}
+            done = {name: sum(s in ("success", "failed") for s in states.values()) for name, states in runs.items()}
+            say("backfills: " + ", ".join(f"{name} {n}/{len(backfilled[name])}" for name, n in done.items()) +
+                f" days finished ({time.monotonic() - started:.0f}s)")
+            return runs if all(n == len(backfilled[name]) for name, n in done.items()) else None
+        return check
 
-    runs = wait_for("the backfills", finished, 3600, 15)
+    runs = wait_for(f"the backfill of {LIVE_MODEL}", finished([LIVE_MODEL]), 3600, 15)
     during = read_notifications()
+    live = next(m for m in models if m.name == LIVE_MODEL)
+    runs[LIVE_MODEL].update(replay(api, client, live, days))
+    runs.update(wait_for("the backfills", finished([n for n in names if n != LIVE_MODEL]), 3600, 15))
+    replayed = read_notifications()[len(during):]
     digests = send_digest(api)
     for model in models:
         report(client, model, days, runs[model.name])
-    notifications(during, digests)
+    notifications(during, replayed, digests)
     footer(days)
+
+
+def replay(api: AirflowApi, client, model: ModelConfig, days: list[dt.date]) -> dict[str, str]:
+    """Days LIVE_FROM.. of `model`, one after the other, as its daily schedule ran them: the serving stack logs the
+    day with the version in use, the day's monitoring run follows (a manual run for that day, alerts on), and when it
+    asked for retraining the next day waits for the retraining run (a promoted version serves the days after it).
+    Returns day -> state of its run."""
+    from demo.seed import serve_day
+
+    dag_id, states = monitor_dag_id(model.name), {}
+    print(f"\n{model.name}: days {LIVE_FROM} to {DAYS} replayed as the daily schedule ran them (served by the "
+          "version in use; alerts sent)")
+    for number in range(LIVE_FROM, DAYS + 1):
+        day = days[number - 1].isoformat()
+        seen = len(read_notifications())
+        version = serve_day(client, BUCKET, model.name, days[number - 1], number)
+        run_id = f"daily__{day}"
+        if api.run_state(dag_id, run_id) is None:
+            api.call("POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z",
+                                                              "conf": {"day": day}})
+        states[day] = wait_for(f"the run of {day}", lambda: _finished(api.run_state(dag_id, run_id)), 1200, 5)
+        decisions = _get_json(client, f"reports/{model.name}/dt={day}/decisions.json") or {}
+        retraining = decisions.get("retraining_held") or ""
+        retrain_run = f"monitoring__{model.name}__{day}"
+        if decisions.get("retraining"):
+            wait_for(f"the retraining run {retrain_run}",
+                     lambda: _finished(api.run_state(model.retraining.dag_id, retrain_run)), 1200, 5)
+            outcome = _get_json(client, f"retraining/{model.name}/results/dt={day}.json") or {}
+            retraining = f"retraining run: {outcome.get('why', 'no outcome recorded')}"
+        sent = [n["message"].get("title", "?") for n in read_notifications()[seen:]]
+        print(f"  day {number} {day}: served by {version}; run {states[day]}; {' + '.join(decisions.get('branches', []))}"
+              + "".join(f"\n      message sent: {title}" for title in sent)
+              + (f"\n      {retraining[:300]}" if retraining else ""), flush=True)
+    return states
+
+
+def _finished(state: str | None) -> str | None:
+    return state if state in ("success", "failed") else None
+
+
+def _get_json(client, key: str) -> dict | None:
+    try:
+        return json.loads(client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    except client.exceptions.NoSuchKey:
+        return None
 
 
 def read_notifications() -> list[dict]:
@@ -252,14 +320,17 @@ def send_digest(api: AirflowApi) -> list[dict]:
     return read_notifications()[before:]
 
 
-def notifications(during: list[dict], digests: list[dict]) -> None:
+def notifications(during: list[dict], replayed: list[dict], digests: list[dict]) -> None:
     print(f"\nAlert messages (a webhook channel per model, received in {NOTIFICATIONS}):")
-    print(f"  during the backfills: {len(during)} message(s) (backfill runs never page)")
-    for item in during:
-        print(f"    {item['message'].get('title', item['message'])}")
-    print(f"  after them, the digest DAG: {len(digests)} message(s), at most one per model")
-    for item in digests:
-        print(f"    {item['message'].get('title', item['message'])}")
+    for what, items in ((f"during the backfills: {len(during)} message(s) (backfill runs never page)", during),
+                        (f"during {LIVE_MODEL}'s daily runs of days {LIVE_FROM}-{DAYS}: {len(replayed)} message(s) "
+                         "(an alert while a condition lasts, not one a day; a resolved message when it clears)",
+                         replayed),
+                        (f"after the backfills, the digest DAG: {len(digests)} message(s), at most one per model",
+                         digests)):
+        print(f"  {what}")
+        for item in items:
+            print(f"    {item['message'].get('title', item['message'])}")
 
 
 # Where each demo model's story turns (1-based demo days; see demo/loan_data.py and demo/rate_data.py).
@@ -279,31 +350,33 @@ def _performance(model: ModelConfig, summary: dict) -> str:
 
 
 def report(client, model: ModelConfig, days: list[dt.date], runs: dict[str, str]) -> None:
-    """One line per day of `model`: run state, rows, quarantine, drift, branch, performance, drifted features."""
-    baseline = None
+    """One line per day of `model`: run state, the version it was monitored against, rows, quarantine, drift, branch,
+    performance (against that version's baseline), drifted features."""
+    baselines: dict[str, dict] = {}
     print(f"\n{model.name} ({model.task.value})")
-    print(f"{'day':<12}{'run':<9}{'rows':>6}{'quar.':>7}{'drift share':>13}  {'branch':<9}"
+    print(f"{'day':<12}{'run':<9}{'version':<11}{'rows':>6}{'quar.':>7}{'drift share':>13}  {'branch':<9}"
           f"{'performance (labelled share)':<38}drifted features")
     for number, day in enumerate(days, start=1):
         prefix = f"reports/{model.name}/dt={day.isoformat()}/"
         event = EVENTS.get(model.name, {}).get(number)
         if event:
             print(f"  -- day {number}: {event} --")
-        try:
-            summary = json.loads(client.get_object(Bucket=BUCKET, Key=prefix + "summary.json")["Body"].read())
-        except client.exceptions.NoSuchKey:
+        summary = _get_json(client, prefix + "summary.json")
+        if summary is None:
             print(f"{day!s:<12}{runs.get(day.isoformat(), '?'):<9}(no summary)")
             continue
-        baseline = baseline or (summary.get("performance") or {}).get("baseline")
+        version = summary["reference_version"]
+        if (summary.get("performance") or {}).get("baseline"):
+            baselines.setdefault(version, summary["performance"]["baseline"])
         has_alerts = "Contents" in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix + "alerts.json")
         drift = summary["data_drift"]
-        print(f"{day!s:<12}{runs.get(day.isoformat(), '?'):<9}{summary['rows']['read']:>6}"
+        print(f"{day!s:<12}{runs.get(day.isoformat(), '?'):<9}{version:<11}{summary['rows']['read']:>6}"
               f"{summary['rows']['quarantined']:>7}{drift['drift_share']:>13.2f}  "
               f"{'alert' if has_alerts else 'healthy':<9}{_performance(model, summary):<38}"
               f"{', '.join(drift['drifted_features']) or '-'}")
-    if baseline:
-        print("reference baseline: " + " ".join(f"{k} {baseline[k]:.3f}" for k in model.metric_rules
-                                                 if baseline.get(k) is not None) + "  ('!': degraded)")
+    for version, baseline in baselines.items():
+        print(f"baseline of {version}: " + " ".join(f"{k} {baseline[k]:.3f}" for k in model.metric_rules
+                                                    if baseline.get(k) is not None) + "  ('!': degraded)")
 
 
 def footer(days: list[dt.date]) -> None:

@@ -42,7 +42,7 @@ class DemoModel:
 
     name: str
     train: Callable[[], tuple[Any, pd.DataFrame]]
-    prediction_log: Callable[..., pd.DataFrame]  # (model, day, day_number, rows, drift=, bad_rows=)
+    prediction_log: Callable[..., pd.DataFrame]  # (model, day, day_number, rows, drift=, bad_rows=, version=)
     labels: Callable[..., pd.DataFrame]  # (log, day, day_number, drift=) -> id, label, label_day
     day_rows: Callable[[int], int]
     drift: Drift
@@ -113,14 +113,33 @@ def write_log(client, bucket: str, name: str, day: dt.date, frame: pd.DataFrame,
 
 
 def seed_model_day(client, bucket: str, name: str, model, day: dt.date, day_number: int, rows: int | None = None,
-                   parts: int = 2, bad_rows: int | None = None, drift: Drift | None = None) -> pd.DataFrame:
+                   parts: int = 2, bad_rows: int | None = None, drift: Drift | None = None,
+                   version: str = "1") -> pd.DataFrame:
     """Write one day's log of model `name` (its demo drift unless `drift` is given); returns the log."""
+    frame = model_day_log(name, model, day, day_number, rows, bad_rows, drift, version)
+    write_log(client, bucket, name, day, frame, parts)
+    return frame
+
+
+def model_day_log(name: str, model, day: dt.date, day_number: int, rows: int | None = None,
+                  bad_rows: int | None = None, drift: Drift | None = None, version: str = "1") -> pd.DataFrame:
+    """One day's log of model `name` scored by `model`: the demo's day size and broken rows unless given."""
     spec = DEMO_MODELS[name]
     rows = rows or spec.day_rows(day_number)
     bad_rows = (day_number % 5) if bad_rows is None else bad_rows
-    frame = spec.prediction_log(model, day, day_number, rows, drift=drift or spec.drift, bad_rows=bad_rows)
-    write_log(client, bucket, name, day, frame, parts)
-    return frame
+    return spec.prediction_log(model, day, day_number, rows, drift=drift or spec.drift, bad_rows=bad_rows,
+                               version=version)
+
+
+def serve_day(client, bucket: str, name: str, day: dt.date, day_number: int) -> str:
+    """Log one day of model `name` as its serving stack would: scored by the version `reference/<model>/CURRENT.json`
+    names when the day is served (a retrained, promoted version serves the days after its promotion). Returns that
+    version."""
+    pointer = client.get_object(Bucket=bucket, Key=f"reference/{name}/CURRENT.json")["Body"].read()
+    version = str(json.loads(pointer)["version"])
+    model = pickle.loads(client.get_object(Bucket=bucket, Key=f"models/{name}/v={version}/model.pkl")["Body"].read())
+    seed_model_day(client, bucket, name, model, day, day_number, version=version)
+    return version
 
 
 def seed_day(client, bucket: str, model, day: dt.date, day_number: int, rows: int | None = None,
@@ -178,14 +197,20 @@ def seed_labels(client, bucket: str, model_name: str, label_day: dt.date, frame:
     return key
 
 
-def seed_model(client, bucket: str, name: str, days: list[dt.date], drift: Drift | None = None) -> None:
-    """Reference, one log per day and every label file known by the last day, for model `name`."""
+def seed_model(client, bucket: str, name: str, days: list[dt.date], drift: Drift | None = None,
+               served_from: int | None = None) -> None:
+    """Reference, one log per day and every label file known by the last day, for model `name`. From demo day
+    `served_from` on, no log is written: `serve_day` logs those days one at a time, with the version then in use
+    (their labels do not depend on the model and are written here)."""
     model = seed_reference(client, bucket, name=name)
     logs = []
     for number, day in enumerate(days, start=1):
-        frame = seed_model_day(client, bucket, name, model, day, number, drift=drift)
+        if served_from is not None and number >= served_from:
+            frame = model_day_log(name, model, day, number, drift=drift)
+        else:
+            frame = seed_model_day(client, bucket, name, model, day, number, drift=drift)
+            log.info("%s day %2d %s: %d rows", name, number, day, len(frame))
         logs.append(DayLog(day, number, frame))
-        log.info("%s day %2d %s: %d rows", name, number, day, len(frame))
     files = seed_label_files(client, bucket, name, logs, until=days[-1], drift=drift)
     log.info("%s: %d label files, %d label rows, %s to %s", name, len(files), sum(map(len, files.values())),
              min(files, default="-"), max(files, default="-"))
@@ -201,11 +226,13 @@ def seed_label_files(client, bucket: str, name: str, logs: Iterable[DayLog], unt
 
 
 def seed(client, bucket: str, days: list[dt.date], drift: loan_data.DemoDrift = loan_data.DemoDrift(),
-         rate_drift: rate_data.RateDrift = rate_data.RateDrift()) -> None:
-    """Both demo models: references, daily logs and labels."""
+         rate_drift: rate_data.RateDrift = rate_data.RateDrift(), served_from: dict[str, int] | None = None) -> None:
+    """Both demo models: references, daily logs and labels; `served_from`: model -> first demo day left to
+    `serve_day`."""
     ensure_bucket(client, bucket)
-    seed_model(client, bucket, MODEL, days, drift)
-    seed_model(client, bucket, RATE_MODEL, days, rate_drift)
+    served_from = served_from or {}
+    seed_model(client, bucket, MODEL, days, drift, served_from.get(MODEL))
+    seed_model(client, bucket, RATE_MODEL, days, rate_drift, served_from.get(RATE_MODEL))
 
 
 def demo_days(count: int, end: dt.date) -> list[dt.date]:

@@ -9,15 +9,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
 import yaml
 
 from tests.conftest import BUCKET, ROOT, free_port
-from tests.helpers import seed_demo
+from tests.helpers import post_receiver, seed_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -27,20 +25,6 @@ DEMO_DAY_NUMBERS = {**{d: 12 + i for i, d in enumerate(WEEK[:5])}, WEEK[5]: 5, W
 RECENT = WEEK[0]
 SNS_TOPIC = "arn:aws:sns:us-east-1:123456789012:ml-alerts"
 OLD = TODAY - dt.timedelta(days=12)
-
-
-class Receiver(BaseHTTPRequestHandler):
-    posts: list[tuple[str, bytes]] = []
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Receiver.posts.append((self.path, body))
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +38,11 @@ def inboxes(tmp_path_factory):
         def handle_message(self, message):
             mails.append(message)
 
-    smtp_port, http_port = free_port(), free_port()
+    smtp_port = free_port()
     smtp = Controller(Keep(), hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    http = ThreadingHTTPServer(("127.0.0.1", http_port), Receiver)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    yield {"smtp_port": smtp_port, "http_port": http_port, "mails": mails, "posts": Receiver.posts, "sns": []}
+    http, posts = post_receiver()
+    yield {"smtp_port": smtp_port, "http_port": http.server_address[1], "mails": mails, "posts": posts, "sns": []}
     http.shutdown()
     smtp.stop()
 

@@ -40,7 +40,23 @@ def s3(s3_server, trained):
 
 
 @pytest.fixture(scope="module")
-def dags(airflow_db):
+def without_labels(tmp_path_factory):
+    """The shipped config without loan_approval's label feed: a drifted day asks for retraining at once (with labels
+    it waits for the drifted days' labels, see test_e2e_loop), and the retraining DAG only records the request."""
+    import yaml
+
+    document = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+    document["models"]["loan_approval"].pop("labels")
+    path = tmp_path_factory.mktemp("config") / "models.yaml"
+    path.write_text(yaml.safe_dump(document))
+    saved = os.environ["MONITORING_CONFIG"]
+    os.environ["MONITORING_CONFIG"] = str(path)
+    yield path
+    os.environ["MONITORING_CONFIG"] = saved
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_db, without_labels):
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
