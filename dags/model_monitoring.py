@@ -179,7 +179,9 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
             except (contract.ContractError, ingest.IngestError) as exc:
                 raise _fail_without_retry(exc) from exc
 
-        @task
+        heavy = model.reports.heavy_task_args()  # Evidently's tasks: their own pool and queue when configured
+
+        @task(**heavy)
         def evidently_reports() -> dict:
             from monitoring import contract, layout, pipeline
 
@@ -197,7 +199,7 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
                    "try_number": context["ti"].try_number}
             return pipeline.publish_day(_store(model), model, _day(), run)
 
-        @task
+        @task(**heavy)
         def performance() -> dict:
             from monitoring import contract, pipeline
 

@@ -362,6 +362,16 @@ class AlertsConfig(_Strict):
 class ReportsConfig(_Strict):
     max_rows: int = Field(default=200_000, ge=1_000,
                           description="rows handed to Evidently; larger days are sampled by hash of the id")
+    pool: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
+                             description="Airflow pool of the heavy tasks (evidently_reports, performance): caps how "
+                                         "many run at once across workers; it must exist (airflow pools set)")
+    queue: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
+                              description="executor queue of the heavy tasks (CeleryExecutor: the workers started "
+                                          "with --queues <queue> run them)")
+
+    def heavy_task_args(self) -> dict[str, str]:
+        """Operator arguments of the heavy tasks: their pool and queue when configured."""
+        return {k: v for k, v in (("pool", self.pool), ("queue", self.queue)) if v}
 
 
 class ModelConfig(_Strict):

@@ -53,6 +53,24 @@ def test_the_regression_model_gets_its_own_dag_from_the_same_config(dagbag):
     assert dag.get_task("trigger_retraining").trigger_dag_id == "retrain_loan_rate"
 
 
+def test_evidently_s_tasks_take_the_configured_pool_and_queue_and_the_others_the_defaults(dagbag):
+    sys.path.insert(0, str(ROOT / "dags"))
+    from model_monitoring import build_monitoring_dag
+
+    from monitoring.config import ModelConfig, load_config
+
+    shipped = load_config(ROOT / "config" / "models.yaml").model("loan_approval")
+    dag = dagbag.dags["monitor_loan_approval"]
+    assert {t.pool for t in dag.tasks} == {"default_pool"}  # nothing configured: pools need not exist
+    settings = shipped.model_dump(mode="json")
+    settings["reports"].update({"pool": "evidently", "queue": "heavy"})
+    dag = build_monitoring_dag(ModelConfig.model_validate(settings))
+    heavy = {t.task_id for t in dag.tasks if t.pool == "evidently" and t.queue == "heavy"}
+    assert heavy == {"evidently_reports", "performance"}
+    assert {t.pool for t in dag.tasks if t.task_id not in heavy} == {"default_pool"}
+    assert len({t.queue for t in dag.tasks if t.task_id not in heavy}) == 1
+
+
 PARSE = """
 import json, runpy, sys, time
 import airflow.sdk
