@@ -13,7 +13,7 @@ check_partition -> validate -> evidently_reports -> publish -> performance -+-> 
 
 | task | what it does |
 |---|---|
-| `check_partition` | lists `predictions/<model>/dt=<day>/`; fails naming the prefix when the day has no logs (retried: logs may land late) |
+| `check_partition` | a sensor (reschedule mode: no worker slot held while waiting): waits up to `storage.wait_minutes` for `predictions/<model>/dt=<day>/` to have logs, complete (`storage.completion_marker`, `settle_seconds`); then fails, the last reason in its log |
 | `validate` | applies the data contract; rejected rows go to `quarantine.parquet` with a `reason` column; fails when more than `contract.max_rejected_share` is rejected |
 | `evidently_reports` | data drift (features), prediction drift (score, decision), data quality, against the current reference version |
 | `publish` | writes the HTML and JSON reports and `summary.json` to `reports/<model>/dt=<day>/`, `manifest.json` last |
@@ -35,13 +35,16 @@ milliseconds.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, get_current_context, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from monitoring.config import ModelConfig, load_config
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ARGS = {
     "retries": 2,
@@ -162,11 +165,19 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
         },
     ) as monitoring_dag:
 
-        @task
-        def check_partition() -> int:
-            from monitoring import pipeline
+        @task.sensor(poke_interval=model.storage.poke_seconds, timeout=model.storage.wait_minutes * 60,
+                     mode="reschedule")
+        def check_partition() -> PokeReturnValue:
+            """Waits (without holding a worker slot) until the day's logs have landed and are complete."""
+            from monitoring import ingest, pipeline
 
-            return len(pipeline.find_day_files(_store(model), model, _day()))
+            try:
+                files = pipeline.find_day_files(_store(model), model, _day())
+            except (ingest.MissingPartitionError, ingest.PartitionIncompleteError) as exc:
+                log.info("waiting up to storage.wait_minutes (%d) for the day's logs: %s", model.storage.wait_minutes,
+                         exc)
+                return PokeReturnValue(is_done=False)
+            return PokeReturnValue(is_done=True, xcom_value=len(files))
 
         @task
         def validate() -> dict:

@@ -149,6 +149,12 @@ class AirflowApi:
                 return None
             raise
 
+    def run_of_day(self, dag_id: str, day: str) -> str | None:
+        """The id of the run whose logical date is the day's midnight (a scheduled run of that day), if any."""
+        runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={
+            "logical_date_gte": f"{day}T00:00:00Z", "logical_date_lte": f"{day}T00:00:00Z"})["dag_runs"]
+        return runs[0]["dag_run_id"] if runs else None
+
     def runs(self, dag_id: str) -> dict[str, str]:
         """Day (logical date) -> state of the DAG's runs."""
         runs = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
@@ -170,8 +176,9 @@ def write_demo_config() -> None:
         settings.setdefault("alerts", {}).update({
             "digest_quiet_minutes": 1,
             "channels": [{"type": "webhook", "conn_id": "demo_alerts", "endpoint": f"/alerts/{name}"}]})
-        if name == LIVE_MODEL:
+        if name == LIVE_MODEL:  # its scheduled run of yesterday waits for the log the replay serves last
             settings["alerts"]["max_age_days"] = DAYS + 7
+            settings["storage"]["poke_seconds"] = 15
     DEMO_CONFIG.write_text("# Written by demo/run.py from config/models.yaml\n"
                            + yaml.safe_dump(document, sort_keys=False))
 
@@ -272,10 +279,10 @@ def replay(api: AirflowApi, client, model: ModelConfig, days: list[dt.date]) -> 
         day = days[number - 1].isoformat()
         seen = len(read_notifications())
         version = serve_day(client, BUCKET, model.name, days[number - 1], number)
-        run_id = f"daily__{day}"
-        if api.run_state(dag_id, run_id) is None:
-            api.call("POST", f"/dags/{dag_id}/dagRuns", json={"dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z",
-                                                              "conf": {"day": day}})
+        run_id = api.run_of_day(dag_id, day)  # yesterday's scheduled run is already there, waiting for its logs
+        if run_id is None:
+            run_id = api.call("POST", f"/dags/{dag_id}/dagRuns", json={
+                "dag_run_id": f"daily__{day}", "logical_date": f"{day}T00:00:00Z", "conf": {"day": day}})["dag_run_id"]
         states[day] = wait_for(f"the run of {day}", lambda: _finished(api.run_state(dag_id, run_id)), 1200, 5)
         decisions = _get_json(client, f"reports/{model.name}/dt={day}/decisions.json") or {}
         retraining = decisions.get("retraining_held") or ""

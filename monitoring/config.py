@@ -76,6 +76,11 @@ class StorageConfig(_Strict):
         default=None, pattern=r"^_[A-Za-z0-9_.-]+$",
         description="a file the exporter writes last (e.g. _SUCCESS); until it exists the day counts as incomplete")
     settle_seconds: int = Field(default=0, ge=0, description="a day whose newest file is younger counts as incomplete")
+    wait_minutes: int = Field(default=360, ge=0, le=7 * 24 * 60,
+                              description="how long a run waits for its day's logs to land (and be complete) before "
+                                          "it fails naming the prefix; 0: fail at once")
+    poke_seconds: int = Field(default=300, ge=5, description="how often a waiting run looks again (the worker slot "
+                                                             "is free in between)")
 
     @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix", "retraining_prefix",
                      "labels_prefix", "models_prefix")

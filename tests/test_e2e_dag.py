@@ -248,3 +248,21 @@ def test_a_day_breaking_the_contract_fails_at_once_without_retrying(dags, s3, tr
     assert validate.try_number == 1  # bad data does not fix itself: no retry
     quarantine = s3.head_object(Bucket=BUCKET, Key="staging/loan_approval/dt=2026-10-21/quarantine.parquet")
     assert quarantine["ContentLength"] > 0
+
+
+def test_check_partition_waits_for_the_day_s_logs_then_lets_the_run_go(dags, s3, trained):
+    """The sensor answers "not yet" while the day has no logs (the run waits, rescheduled, no slot held), and
+    "done" with the file count once they land."""
+    from airflow.sdk.execution_time.context import set_current_context
+
+    from demo.seed import seed_day
+
+    sensor = dags["monitor_loan_approval"].get_task("check_partition")
+    assert sensor.mode == "reschedule" and sensor.timeout == 360 * 60 and sensor.poke_interval == 300
+    day = dt.date(2026, 10, 21)
+    context = {"params": {"day": day.isoformat()}}
+    with set_current_context(context):
+        assert sensor.poke(context).is_done is False
+        seed_day(s3, BUCKET, trained[0], day, 3, rows=300, parts=2)
+        found = sensor.poke(context)
+    assert found.is_done is True and found.xcom_value == 2
