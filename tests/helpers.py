@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
+import os
 
 import pandas as pd
 
@@ -99,3 +101,26 @@ def post_receiver():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, posts
+
+
+def project_dags() -> dict:
+    """The project's DAGs (dag_id -> DAG), parsed as the DAG processor would, with no import error."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import ROOT
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+@contextlib.contextmanager
+def env_vars(variables: dict[str, str]):
+    """Set these environment variables (connections, MONITORING_CONFIG...) for the block; restore them after."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)

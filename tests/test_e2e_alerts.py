@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 
@@ -15,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import BUCKET, ROOT, free_port
-from tests.helpers import post_receiver, seed_demo
+from tests.helpers import env_vars, post_receiver, project_dags, seed_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -71,32 +70,25 @@ def environment(s3_server, trained, inboxes, tmp_path_factory):
                                      "extra": {"disable_tls": True, "disable_ssl": True,
                                                "from_email": "monitoring@example.com"}},
     }
-    saved = {k: os.environ.get(k) for k in [*connections, "MONITORING_CONFIG"]}
-    os.environ.update({k: json.dumps(v) for k, v in connections.items()})
-    os.environ["MONITORING_CONFIG"] = str(config)
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
-    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    sns = boto3.client("sns", endpoint_url=s3_server, region_name="us-east-1")
-    sqs = boto3.client("sqs", endpoint_url=s3_server, region_name="us-east-1")
-    assert sns.create_topic(Name="ml-alerts")["TopicArn"] == SNS_TOPIC
-    queue = sqs.create_queue(QueueName="oncall")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=SNS_TOPIC, Protocol="sqs", Endpoint=queue_arn)
-    inboxes["sns_queue"] = (sqs, queue)
-    seed_demo(client, trained, {OLD: 13, **DEMO_DAY_NUMBERS}, rows=1500)
-    yield client
-    for key, value in saved.items():
-        os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
+    variables = {**{k: json.dumps(v) for k, v in connections.items()}, "MONITORING_CONFIG": str(config)}
+    with env_vars(variables):
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+        client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        sns = boto3.client("sns", endpoint_url=s3_server, region_name="us-east-1")
+        sqs = boto3.client("sqs", endpoint_url=s3_server, region_name="us-east-1")
+        assert sns.create_topic(Name="ml-alerts")["TopicArn"] == SNS_TOPIC
+        queue = sqs.create_queue(QueueName="oncall")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=SNS_TOPIC, Protocol="sqs", Endpoint=queue_arn)
+        inboxes["sns_queue"] = (sqs, queue)
+        seed_demo(client, trained, {OLD: 13, **DEMO_DAY_NUMBERS}, rows=1500)
+        yield client
 
 
 @pytest.fixture(scope="module")
 def dags(environment):
-    from airflow.dag_processing.dagbag import DagBag
-
-    bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert bag.import_errors == {}
-    return bag.dags
+    return project_dags()
 
 
 def run(dags, day: dt.date) -> dict[str, str]:
