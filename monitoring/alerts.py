@@ -246,14 +246,19 @@ def deliver(store: ObjectStore, layout: DayLayout, planned: Plan, send: Sender, 
     return done
 
 
+def _digest_findings(alerting: list[Finding]) -> list[dict[str, str]]:
+    return [{"rule": f.rule, "severity": f.severity.value, "message": f.message} for f in alerting]
+
+
 def add_to_digest(store: ObjectStore, layout: DayLayout, alerting: list[Finding], why: str) -> None:
-    """A quiet run's alerts, for the model's next digest (rewritten by a rerun of the day, so never counted twice)."""
-    if not alerting:
+    """A quiet run's alerts, for the model's next digest (rewritten by a rerun of the day, so never counted twice).
+    Alerts a sent digest already reported for the day (a second backfill over the same days) are not added again."""
+    findings = _digest_findings(alerting)
+    reported = store.get_json(layout.digested) if store.exists(layout.digested) else None
+    if not alerting or (reported is not None and reported["findings"] == findings):
         store.delete(layout.pending_digest)
         return
-    store.put_json(layout.pending_digest, {"day": layout.day.isoformat(), "why_quiet": why,
-                                           "findings": [{"rule": f.rule, "severity": f.severity.value,
-                                                         "message": f.message} for f in alerting]})
+    store.put_json(layout.pending_digest, {"day": layout.day.isoformat(), "why_quiet": why, "findings": findings})
 
 
 def digest(store: ObjectStore, model: ModelConfig, now: float) -> tuple[Message, list[str]] | None:
@@ -294,5 +299,7 @@ def send_digest(store: ObjectStore, model: ModelConfig, send: Sender, now: float
             raise
         log.warning("NOTIFIED digest %s", message.title)
     for key in keys:
+        entry = store.get_json(key)
+        store.put_json(DayLayout.of(model, entry["day"]).digested, {"day": entry["day"], "findings": entry["findings"]})
         store.delete(key)
     return message

@@ -150,12 +150,6 @@ def published_days_before(store: ObjectStore, layout: DayLayout, days: int) -> d
     return found
 
 
-def trailing_volume(store: ObjectStore, layout: DayLayout, window_days: int) -> tuple[float | None, int]:
-    """Mean volume of the published days among the `window_days` before the layout's day, and how many there were."""
-    volumes = [d.rows for d in published_days_before(store, layout, window_days).values()]
-    return (sum(volumes) / len(volumes) if volumes else None), len(volumes)
-
-
 RECENT_DAYS = 7  # days that may not be in the compacted history yet (it is rebuilt by update_site, in parallel)
 
 

@@ -103,6 +103,18 @@ def _read_table(data: bytes, log_format: LogFormat) -> pa.Table:
                                                                                      strings_can_be_null=True))
 
 
+def count_rows(store: ObjectStore, key: str, log_format: LogFormat) -> int:
+    """Rows in one log file: a parquet file's footer says; other formats are read."""
+    if log_format is LogFormat.PARQUET:
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(store.open(key)).metadata.num_rows
+        except (pa.ArrowException, OSError, ValueError):
+            pass  # unreadable: read_file names the file and the problem
+    return len(read_file(store, key, log_format))
+
+
 def read_file(store: ObjectStore, key: str, log_format: LogFormat) -> pd.DataFrame:
     data = store.get_bytes(key)
     try:

@@ -198,6 +198,11 @@ class DayLayout:
     def pending_digest_dir(self) -> str:
         return f"{self.alert_state_dir}digest/pending/"
 
+    @property
+    def digested(self) -> str:
+        """The alerts of the day a sent digest already reported (a later quiet rerun with the same ones adds nothing)."""
+        return f"{self.alert_state_dir}digest/digested/{self.partition}.json"
+
     def sent_digest(self, first: str, last: str) -> str:
         return f"{self.alert_state_dir}digest/sent/{parse_day(first).isoformat()}_{parse_day(last).isoformat()}.json"
 

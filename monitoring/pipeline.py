@@ -138,6 +138,30 @@ def load_reference(store: ObjectStore, model: ModelConfig, layout: DayLayout,
     return version, contract.prepare_reference(frame, model, store.url(prefix))
 
 
+def day_volume(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> int | None:
+    """Rows logged on the layout's day: counted by its validation when it ran, else from its log files (parquet
+    footers; other formats read); None when the day has no logs."""
+    try:
+        return int(store.get_json(layout.staged_contract)["rows_read"])
+    except FileNotFoundError:
+        pass
+    try:
+        files = ingest.list_day_files(store, layout.predictions_dir, model.storage.log_format,
+                                      model.storage.completion_marker, model.storage.settle_seconds)
+        return sum(ingest.count_rows(store, f.key, model.storage.log_format) for f in files)
+    except ingest.IngestError:
+        return None  # no logs, still being written, or unreadable (that day's own run says so)
+
+
+def trailing_volume(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> tuple[float | None, int]:
+    """Mean rows a day over the days with logs among the `rules.volume.window_days` before the layout's day, and how
+    many there were. From the logs, not from what is published: a backfill running days in parallel gets the figure
+    a rerun of the day gets."""
+    volumes = [v for back in range(1, model.rules.volume.window_days + 1)
+               if (v := day_volume(store, model, layout.on(layout.day - dt.timedelta(days=back)))) is not None]
+    return (sum(volumes) / len(volumes) if volumes else None), len(volumes)
+
+
 def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Run the Evidently reports on the staged valid rows and stage them with the day's summary."""
     from monitoring import operations, quality, reports  # reports imports Evidently inside its functions
@@ -162,7 +186,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         dataset_drift_share=model.drift.dataset_drift_share,
         operations=operations.operations(valid, reference, model).model_copy(update=dict(zip(
             ("trailing_volume", "trailing_volume_days"),
-            history.trailing_volume(store, layout, model.rules.volume.window_days)))),
+            trailing_volume(store, model, layout)))),
         reports={f"{name}_{ext}": f"{name}.{ext}" for name in REPORT_NAMES for ext in ("html", "json")},
     )
     store.put_bytes(publish.staged_summary(layout), summary.to_json(), JSON)

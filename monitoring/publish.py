@@ -69,9 +69,16 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
         if store.exists(key):
             urls[name] = store.url(key)
             artifacts[name] = previous.get("artifacts", {}).get(name) or {"key": key}
-    manifest = {"model": layout.model, "day": layout.day.isoformat(), "artifacts": artifacts,
-                "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "run": run, "monitoring_version": __version__}
+    before = previous.get("artifacts", {})
+    if previous.get("monitoring_version") == __version__ and all(
+            before.get(name) == artifacts.get(name) for name in {*artifacts, layout.quarantine.rsplit("/", 1)[-1]}):
+        # A rerun that rewrote the same bytes: the first publication's manifest stands, with what later tasks of
+        # the day added to it (decisions, labels), which the rerun's tasks rewrite and record again.
+        manifest = previous
+    else:
+        manifest = {"model": layout.model, "day": layout.day.isoformat(), "artifacts": artifacts,
+                    "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "run": run, "monitoring_version": __version__}
     urls["manifest.json"] = store.put_json(layout.manifest, manifest)
     return urls
 
@@ -96,9 +103,12 @@ def record_update(store: ObjectStore, layout: DayLayout, written: list[tuple[str
     if not manifest:
         return  # being republished right now: its publish lists what it finds
     artifacts = manifest.setdefault("artifacts", {})
+    before = dict(artifacts)
     for key, data in written:
         artifacts[key.rsplit("/", 1)[-1]] = _record(data, key)
     for key in removed:
         artifacts.pop(key.rsplit("/", 1)[-1], None)
+    if artifacts == before:
+        return  # the same bytes again (a rerun): the manifest stays as it was
     manifest["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     store.put_json(layout.manifest, manifest)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from dataclasses import dataclass
 from unittest import mock
@@ -93,8 +94,28 @@ def _skipped(model: ModelConfig, column: str, why: str) -> ColumnDriftResult:
     return ColumnDriftResult(column, _kind(model, column), setting.method, setting.threshold, None, False, why)
 
 
+# Evidently names each widget with a fresh uuid7 and each metric's script variable and div with a random hex id, so
+# two renders of the same report differ. Numbered in order of appearance instead, a rerun rewrites the same bytes.
+_RANDOM_IDS = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\b"
+                         r"|(?<=metric_)[0-9a-f]{32}\b")
+
+
+def stable_ids(html: str) -> str:
+    """The HTML with Evidently's random ids replaced by ids of the same shape numbered in order of appearance."""
+    seen: dict[str, str] = {}
+
+    def number(match: re.Match) -> str:
+        token = match.group(0)
+        if token not in seen:
+            n = len(seen)
+            seen[token] = f"00000000-0000-7000-8000-{n:012x}" if "-" in token else f"{n:032x}"
+        return seen[token]
+
+    return _RANDOM_IDS.sub(number, html)
+
+
 def _html(snapshot) -> str:
-    """The report's HTML with its inlined data unable to close the <script> block it sits in."""
+    """The report's HTML with its inlined data unable to close the <script> block it sits in, and stable ids."""
     from evidently.legacy.utils import dashboard
 
     original = dashboard.dashboard_info_to_json
@@ -103,7 +124,7 @@ def _html(snapshot) -> str:
         return original(info).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
     with mock.patch.object(dashboard, "dashboard_info_to_json", script_safe):
-        return snapshot.get_html_str(as_iframe=False)
+        return stable_ids(snapshot.get_html_str(as_iframe=False))
 
 
 def _render(name: str, snapshot) -> RenderedReport:

@@ -15,6 +15,8 @@ from tests.summaries import metrics_of, summary
 START = dt.date(2026, 10, 1)
 DRIFT = Finding(rule="dataset_drift", severity=Severity.CRITICAL, message="2 of 9 features drifted.",
                 action="Open the drift report.")
+QUALITY = Finding(rule="missing_values", severity=Severity.WARNING, message="income is 40% missing.",
+                  action="Check the source.")
 
 
 class Inbox:
@@ -141,6 +143,16 @@ def test_a_backfill_never_pages_and_ends_with_one_digest(days, store, loan_model
     assert digest.notices[0].message == "on 10 day(s) from 2026-10-12 to 2026-10-21"
     assert alerts.send_digest(store, quiet, inbox, now=4e9) is None  # sent once
     assert len(inbox.messages) == 1
+
+    # A second backfill over days already reported ("all runs") adds nothing to digest; a day whose alerts changed does.
+    for n in range(13, 20):
+        findings = [DRIFT, QUALITY] if n == 19 else [DRIFT]
+        days.run(day(n), findings, inbox, today=day(21) + dt.timedelta(days=1), backfill=True)
+    again = alerts.send_digest(store, quiet, inbox, now=4e9)
+    assert len(inbox.messages) == 2 and again.day == "2026-10-19..2026-10-19 (digest of quiet runs)"
+    for n in range(13, 20):
+        days.run(day(n), [DRIFT, QUALITY] if n == 19 else [DRIFT], inbox, today=day(22), backfill=True)
+    assert alerts.send_digest(store, quiet, inbox, now=4e9) is None and len(inbox.messages) == 2
 
 
 def test_a_digest_waits_while_quiet_runs_keep_coming(days, store, loan_model):
