@@ -370,7 +370,8 @@ def test_the_deployment_s_options_name_what_a_celery_deployment_on_postgres_and_
     assert report["engines"] == {"sync": "postgresql+psycopg2", "async": "postgresql+asyncpg", "host": "postgres"}
     broker = urlsplit(values["celery.broker_url"])
     assert broker.scheme == "redis" and broker.hostname == "redis" and broker.port == 6379
-    assert urlsplit(values["celery.result_backend"]).scheme == "db+postgresql"
+    # the driver named: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3, which is not installed (the worker dies)
+    assert urlsplit(values["celery.result_backend"]).scheme == "db+postgresql+psycopg2"
     assert urlsplit(values["celery.result_backend"]).hostname == "postgres"
     pings = probes["airflow-worker"]["celery"]
     assert {(entry["broker_url"], entry["result_backend"]) for entry in pings} == \
