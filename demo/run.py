@@ -105,6 +105,19 @@ def run_airflow(*args: str, env: dict[str, str]) -> None:
         raise SystemExit(f"[demo] `airflow {' '.join(args)}` failed; see {STATE / 'airflow-cli.log'}")
 
 
+def api_token(base_url: str, password_file: Path, user: str = "admin") -> str | None:
+    """A REST API token of SimpleAuthManager's `user` (password from the file Airflow generates), None until the API
+    server answers."""
+    import requests
+
+    try:
+        password = json.loads(password_file.read_text())[user]
+        response = requests.post(f"{base_url}/auth/token", timeout=10, json={"username": user, "password": password})
+    except (requests.RequestException, OSError, KeyError, ValueError):
+        return None
+    return response.json()["access_token"] if response.status_code == 201 else None
+
+
 class AirflowApi:
     """Read-only use of Airflow's REST API while the scheduler runs (the CLI would contend for SQLite's lock)."""
 
@@ -114,18 +127,8 @@ class AirflowApi:
         self.token: str | None = None
 
     def login(self) -> bool:
-        import requests
-
-        try:
-            password = json.loads(self.password_file.read_text())["admin"]
-            response = requests.post(f"{self.base_url}/auth/token", timeout=10,
-                                     json={"username": "admin", "password": password})
-        except (requests.RequestException, OSError, KeyError, ValueError):
-            return False
-        if response.status_code != 201:
-            return False
-        self.token = response.json()["access_token"]
-        return True
+        self.token = api_token(self.base_url, self.password_file)
+        return self.token is not None
 
     def call(self, method: str, path: str, **kwargs) -> dict:
         import requests

@@ -32,6 +32,8 @@ from typing import Any
 
 import requests
 
+from demo.run import api_token
+
 from tests.standalone import (BIN, POSTGRES, ROOT, PostgresDatabase, describe, free_port,
                               live_session_processes, session_processes)
 
@@ -266,16 +268,8 @@ class CeleryCluster:
             process = self.processes.get(name)
             if process is not None and process.poll() is not None:
                 raise AssertionError(f"{name} exited with {process.returncode}\n{self.log_tail(name)}")
-        try:
-            password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-            response = requests.post(f"{self.base_url}/auth/token", timeout=10,
-                                     json={"username": "admin", "password": password})
-        except (requests.RequestException, OSError, KeyError, ValueError):
-            return False
-        if response.status_code != 201:
-            return False
-        self.token = response.json()["access_token"]
-        return True
+        self.token = api_token(self.base_url, self.home / "simple_auth_manager_passwords.json.generated")
+        return self.token is not None
 
     def call(self, method: str, path: str, *, expect: tuple[int, ...] = (200, 201, 204), **kwargs) -> Any:
         """One REST call under /api/v2 (401: logs in again and retries)."""

@@ -13,6 +13,7 @@ after a grace period, and drops the PostgreSQL database it created.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from demo.run import api_token
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -231,16 +234,8 @@ class Standalone:
     def login(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"airflow standalone exited with {self.process.returncode}\n{self.log_tail()}")
-        try:
-            password = json.loads((self.home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-            response = requests.post(f"{self.base_url}/auth/token", timeout=10,
-                                     json={"username": "admin", "password": password})
-        except (requests.RequestException, OSError, KeyError, ValueError):
-            return False
-        if response.status_code != 201:
-            return False
-        self.token = response.json()["access_token"]
-        return True
+        self.token = api_token(self.base_url, self.home / "simple_auth_manager_passwords.json.generated")
+        return self.token is not None
 
     def call(self, method: str, path: str, *, expect: tuple[int, ...] = (200, 201, 204), attempts: int = 8,
              **kwargs) -> Any:
@@ -365,3 +360,29 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+@contextlib.contextmanager
+def stopped_after(standalone: Standalone, say: Callable[[str], None]):
+    """Whatever happens in the block (a CI timeout's SIGTERM included: it unwinds the block), stop every process
+    `standalone` started, then check that none of its session is left and that its PostgreSQL database is gone."""
+
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        yield standalone
+    finally:
+        sid = standalone.process.pid if standalone.process else None
+        killed = standalone.stop()
+        signal.signal(signal.SIGTERM, previous)
+        if standalone.retried:
+            say("retried REST calls:\n  " + "\n  ".join(standalone.retried))
+        if killed:
+            say(f"needed SIGKILL: {killed}")
+        if sid is not None:
+            left = live_session_processes(sid)
+            assert not left, f"processes of airflow standalone left running:\n{describe(left)}"
+        if standalone.postgres:
+            assert standalone.postgres.name not in PostgresDatabase.existing(), "the test database was not dropped"

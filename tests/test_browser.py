@@ -16,11 +16,10 @@ from monitoring.config import load_config
 from monitoring.history import DayMetrics, FeatureDriftPoint
 from monitoring.storage import HTML, ObjectStore
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import put_frame, seed_demo
+from tests.helpers import headless_chromium, put_frame, seed_demo
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 DAYS = {dt.date(2026, 10, 10): 10, dt.date(2026, 10, 11): 11, dt.date(2026, 10, 12): 12, dt.date(2026, 10, 13): 13}
 FIRST_DRIFTED = "2026-10-12"
 HOSTILE = '<script>window.__xss = 1</script>"\'><img src=x onerror="window.__xss=2">'
@@ -58,18 +57,7 @@ def site_url(s3_server, trained):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1200,1600", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium"), window="1200,1600")
     yield driver
     driver.quit()
 

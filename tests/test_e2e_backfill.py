@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,7 +30,7 @@ import yaml
 
 from tests.conftest import BUCKET, ROOT, free_port
 from tests.helpers import seed_demo
-from tests.standalone import PostgresDatabase, Standalone, describe, live_session_processes
+from tests.standalone import Standalone, stopped_after
 
 pytestmark = pytest.mark.e2e
 
@@ -139,34 +138,18 @@ def airflow(tmp_path_factory, s3_server, receiver, s3):
     say(f"airflow standalone on port {standalone.port}, {DATABASE}"
         f"{' database ' + standalone.postgres.name if standalone.postgres else ''}, home {standalone.home}")
 
-    def interrupted(signum, frame):  # a CI timeout's SIGTERM: unwind, so the teardown below stops Airflow
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupted)
     try:
-        with Timer("start airflow standalone"):
-            standalone.start()
-        with Timer("DAGs parsed"):
-            standalone.wait_for("the DAGs to be parsed",
-                                lambda: all(standalone.dag_exists(d) for d in (DAG_ID, RETRAIN_DAG, DIGEST_DAG)),
-                                300, every=3)
-        standalone.set_paused(RETRAIN_DAG, False)  # no schedule: runs only when the monitoring DAG asks
-        yield standalone
+        with stopped_after(standalone, say):
+            with Timer("start airflow standalone"):
+                standalone.start()
+            with Timer("DAGs parsed"):
+                standalone.wait_for("the DAGs to be parsed",
+                                    lambda: all(standalone.dag_exists(d) for d in (DAG_ID, RETRAIN_DAG, DIGEST_DAG)),
+                                    300, every=3)
+            standalone.set_paused(RETRAIN_DAG, False)  # no schedule: runs only when the monitoring DAG asks
+            yield standalone
     finally:
-        sid = standalone.process.pid if standalone.process else None
-        with Timer("stop airflow standalone"):
-            killed = standalone.stop()
-        signal.signal(signal.SIGTERM, previous)
         say(f"timings: {json.dumps(TIMINGS)}")
-        if standalone.retried:
-            say("retried REST calls:\n  " + "\n  ".join(standalone.retried))
-        if killed:
-            say(f"needed SIGKILL: {killed}")
-        if sid is not None:
-            left = live_session_processes(sid)
-            assert not left, f"processes of airflow standalone left running:\n{describe(left)}"
-        if standalone.postgres:
-            assert standalone.postgres.name not in PostgresDatabase.existing(), "the test database was not dropped"
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------------

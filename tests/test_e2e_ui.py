@@ -20,7 +20,6 @@ import datetime as dt
 import json
 import logging
 import re
-import signal
 import time
 from urllib.parse import quote
 
@@ -31,12 +30,11 @@ import yaml
 
 from demo.seed import allow_public_reports
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import seed_demo
-from tests.standalone import Standalone, describe, live_session_processes
+from tests.helpers import headless_chromium, seed_demo
+from tests.standalone import Standalone, stopped_after
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 MODEL = "loan_approval"
 DAG_ID = f"monitor_{MODEL}"
 TASK_ID = "publish"
@@ -90,12 +88,8 @@ def airflow(tmp_path_factory, s3_server, s3, reports_base):
     standalone = Standalone(tmp_path_factory.mktemp("airflow-home"), env, database="sqlite", parallelism=2)
     say(f"airflow standalone on port {standalone.port}, sqlite, home {standalone.home}")
 
-    def interrupted(signum, frame):  # a CI timeout's SIGTERM: unwind, so the teardown below stops Airflow
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupted)
     started = time.monotonic()
-    try:
+    with stopped_after(standalone, say):
         standalone.start()
         say(f"started in {time.monotonic() - started:.0f}s")
         standalone.wait_for(f"{DAG_ID} to be parsed", lambda: standalone.dag_exists(DAG_ID), 300, every=3)
@@ -109,17 +103,6 @@ def airflow(tmp_path_factory, s3_server, s3, reports_base):
         run = wait_for_run(standalone)
         say(f"run {RUN_ID} {run['state']} {time.monotonic() - started:.0f}s after start")
         yield standalone
-    finally:
-        sid = standalone.process.pid if standalone.process else None
-        killed = standalone.stop()
-        signal.signal(signal.SIGTERM, previous)
-        if standalone.retried:
-            say("retried REST calls:\n  " + "\n  ".join(standalone.retried))
-        if killed:
-            say(f"needed SIGKILL: {killed}")
-        if sid is not None:
-            left = live_session_processes(sid)
-            assert not left, f"processes of airflow standalone left running:\n{describe(left)}"
 
 
 def wait_for_run(airflow: Standalone) -> dict:
@@ -139,19 +122,7 @@ def wait_for_run(airflow: Standalone) -> dict:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1600,1200",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(120)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium"), window="1600,1200")
     yield driver
     driver.quit()
 
