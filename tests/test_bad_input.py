@@ -221,6 +221,29 @@ def test_a_categorical_column_with_a_distinct_value_per_row_is_not_sent_to_drift
     assert any(f.rule == "new_categories" and "state" in f.columns for f in decision.findings)
 
 
+def test_a_categorical_column_with_a_million_distinct_values_is_counted_exactly_and_kept_out_of_drift(
+        reference, store, loan_model, trained):
+    """A million-row day whose `state` is an id in disguise: the run completes, the quality section counts every
+    distinct value, drift skips the column, and the Evidently pages stay a few MB (no million-bar histogram)."""
+    model = loan_model.model_copy(update={"reports": loan_model.reports.model_copy(update={"max_rows": 20_000})})
+    frame = day_log(trained, DAY, rows=1_000_000)
+    frame["state"] = [f"S{i:07d}" for i in range(len(frame))]
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    del frame
+    decision = pipeline.run_day(store, model, DAY)
+    summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
+    assert summary["rows"]["read"] == summary["rows"]["valid"] == 1_000_000
+    assert summary["data_quality"]["columns"]["state"]["distinct"] == 1_000_000
+    assert summary["data_quality"]["columns"]["state"]["new_category_share"] == 1.0
+    drift = summary["data_drift"]["features"]["state"]
+    assert drift["skipped"].endswith("distinct values, above the limit of 1000 for a categorical column")
+    assert drift["drifted"] is False and drift["score"] is None
+    assert any(f.rule == "new_categories" and "state" in f.columns for f in decision.findings)
+    for report in ("data_drift", "data_quality"):
+        html = reference.get_object(Bucket=BUCKET, Key=f"reports/loan_approval/dt=2026-10-05/{report}.html")["Body"]
+        assert len(html.read()) < 8_000_000, report
+
+
 def test_non_ascii_and_quoted_values_survive_as_text(reference, store, loan_model, trained):
     frame = day_log(trained, DAY, rows=300)
     frame.loc[:4, "state"] = 'Zürich "Nord" ☃'

@@ -177,3 +177,85 @@ def test_a_compaction_that_raced_another_run_compacts_again(seeded, loan_model, 
     assert raced and [d.day for d in days] == ["2026-10-05", "2026-10-06"]
     assert [d["day"] for d in store.get_json("reports/loan_approval/history.json")["days"]] == [
         "2026-10-05", "2026-10-06"]
+
+
+# A publisher in its own process: it announces each object it writes, and stops and waits to
+# be killed once every report, the summary and the day's metric object are written, the manifest not yet (SIGKILL:
+# no cleanup, no `finally`, what an OOM-killed or preempted worker leaves behind).
+_KILLED_PUBLISHER = """
+import sys, time
+import boto3
+from monitoring import pipeline
+from monitoring.config import load_config
+from monitoring.storage import ObjectStore, client_config
+
+url, bucket, config, day = sys.argv[1:]
+store = ObjectStore(boto3.client("s3", endpoint_url=url, region_name="us-east-1", config=client_config(2)), bucket)
+real_put, written = store.put_bytes, []
+
+def put_bytes(key, data, content_type):
+    answer = real_put(key, data, content_type)
+    written.append(key)
+    print("wrote", key, flush=True)
+    if "/metrics/" in key:
+        print("paused", flush=True)
+        time.sleep(600)
+    return answer
+
+store.put_bytes = put_bytes
+pipeline.publish_day(store, load_config(config).model("loan_approval"), day)
+"""
+
+
+def test_a_worker_killed_mid_publish_leaves_no_half_published_day_and_the_retry_publishes_it_whole(
+        seeded, s3_server, loan_model):
+    import hashlib
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from monitoring import history
+    from monitoring.layout import DayLayout
+    from tests.conftest import ROOT
+
+    store = ObjectStore(seeded, BUCKET)
+    for obj in store.list("reports/loan_approval/"):  # this module's server is shared by its tests: start clean
+        store.delete(obj.key)
+    killed, other = DAY, DAY + dt.timedelta(days=1)
+    pipeline.run_day(store, loan_model, other)
+    for step in (pipeline.find_day_files, pipeline.validate_day, pipeline.report_day):
+        step(store, loan_model, killed)
+
+    worker = subprocess.Popen([sys.executable, "-c", _KILLED_PUBLISHER, s3_server, BUCKET,
+                               str(ROOT / "config" / "models.yaml"), killed.isoformat()],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    lines = []
+    for line in worker.stdout:
+        lines.append(line.strip())
+        if line.strip() == "paused":
+            break
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+    assert lines[-1] == "paused", lines
+    layout = DayLayout.of(loan_model, killed)
+    written = [line.removeprefix("wrote ") for line in lines if line.startswith("wrote ")]
+    assert layout.day_metrics in written and layout.summary in written and all(store.exists(k) for k in written)
+    assert not store.exists(layout.manifest)  # the day's files are there, but nothing says the day is published
+
+    # Every reader skips the half-published day: the next run's history and pages, the decision step, the site.
+    pipeline.update_site(store, loan_model, other)
+    assert [d["day"] for d in store.get_json(layout.history())["days"]] == [other.isoformat()]
+    model_page = store.get_bytes(layout.model_page).decode()
+    assert f"dt={killed.isoformat()}" not in model_page and f"dt={other.isoformat()}" in model_page
+    with pytest.raises(FileNotFoundError, match="is not published"):
+        pipeline.read_summary(store, loan_model, killed)
+
+    # Airflow's retry of the task publishes the day whole: every artifact the manifest lists is the bytes it names.
+    pipeline.publish_day(store, loan_model, killed)
+    pipeline.update_site(store, loan_model, killed)
+    manifest = store.get_json(layout.manifest)
+    assert {name for name in manifest["artifacts"]} >= {key.rsplit("/", 1)[-1] for key in written}
+    for name, record in manifest["artifacts"].items():
+        assert hashlib.sha256(store.get_bytes(record["key"])).hexdigest() == record["sha256"], name
+    assert [d.day for d in history.read_history(store, layout)] == [killed.isoformat(), other.isoformat()]
