@@ -52,27 +52,31 @@ class ContractResult:
 
 
 class _Violations:
-    """Collects (row mask, reason) pairs; a row may break several rules."""
+    """Collects (row mask, reason) pairs; a row may break several rules. A reason's detail is built for the rows that
+    break the rule only (a clean day of millions of rows formats nothing)."""
 
     def __init__(self, index: pd.Index) -> None:
         self.index = index
         self.messages: list[pd.Series] = []
         self.counts: Counter[str] = Counter()
 
-    def add(self, mask: pd.Series, code: str, detail: pd.Series | str) -> None:
+    def add(self, mask: pd.Series, code: str, detail: Callable[[pd.Series], pd.Series | str] | str,
+            *values: pd.Series) -> None:
+        """`detail` is text, or a function of the rows' `values` (each a Series) giving their texts."""
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
         self.counts[code] += int(mask.sum())
-        text = detail if isinstance(detail, str) else detail.astype(str)
-        message = pd.Series(code + ": ", index=self.index) + text
-        self.messages.append(message.where(mask))
+        text = detail if isinstance(detail, str) else detail(*(v[mask].astype(str) for v in values))
+        self.messages.append(code + ": " + pd.Series(text, index=self.index[mask.to_numpy()], dtype=object))
 
     def reasons(self) -> pd.Series:
+        reasons = pd.Series(np.nan, index=self.index, dtype=object)
         if not self.messages:
-            return pd.Series(np.nan, index=self.index, dtype=object)
-        joined = pd.concat(self.messages, axis=1)
-        return joined.apply(lambda row: "; ".join(v for v in row if isinstance(v, str)) or np.nan, axis=1)
+            return reasons
+        joined = pd.concat(self.messages, axis=1)  # only the rows with at least one violation
+        reasons.loc[joined.index] = joined.apply(lambda row: "; ".join(v for v in row if isinstance(v, str)), axis=1)
+        return reasons
 
 
 def check_columns(files: list[FileRead], model: ModelConfig, store_url: Callable[[str], str] = str) -> None:
@@ -109,7 +113,24 @@ def _as_timestamp(series: pd.Series) -> pd.Series:
 
 
 def as_label(series: pd.Series) -> pd.Series:
-    """Categorical values as text; integer codes stay '3', not '3.0'."""
+    """Categorical values as text (missing stays NaN); integer codes stay '3', not '3.0'. Vectorised for the common
+    column types; values of mixed types are converted one by one."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    present = series.notna()
+    kind = pd.api.types.infer_dtype(series, skipna=True)
+    if kind in ("string", "empty"):
+        return series.astype(object).where(present, np.nan)
+    if kind in ("integer", "boolean"):
+        return series.astype(object).where(present, np.nan).map(str, na_action="ignore").astype(object)
+    if pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
+        whole = np.isfinite(values) & (np.abs(values) < 2**63)
+        whole[whole] = values[whole] == np.round(values[whole])
+        text = series.astype(str).astype(object)
+        text[whole] = values[whole].astype("int64").astype(str)
+        return text.where(present, np.nan)
+
     def text(value: object) -> object:
         if value is None or (isinstance(value, float) and np.isnan(value)):
             return np.nan
@@ -136,44 +157,44 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
     id_text = as_label(ids)
     v.add(id_text.isna() | (id_text.astype(str).str.strip() == ""), "missing_id", f"{cols.id} is empty")
     duplicated = id_text.notna() & id_text.duplicated(keep="first")
-    v.add(duplicated, "duplicate_id", f"{cols.id} " + id_text.astype(str) + " appeared earlier in the day")
+    v.add(duplicated, "duplicate_id", lambda i: f"{cols.id} " + i + " appeared earlier in the day", id_text)
     typed[cols.id] = id_text
 
     raw_ts = frame[cols.timestamp]
     ts = _as_timestamp(raw_ts)
-    v.add(ts.isna() & raw_ts.notna(), "bad_timestamp", f"{cols.timestamp} " + raw_ts.astype(str) + " is not a time")
+    v.add(ts.isna() & raw_ts.notna(), "bad_timestamp", lambda t: f"{cols.timestamp} " + t + " is not a time", raw_ts)
     v.add(raw_ts.isna(), "missing_timestamp", f"{cols.timestamp} is empty")
     start = pd.Timestamp(day, tz="UTC")
     outside = ts.notna() & ((ts < start) | (ts >= start + pd.Timedelta(days=1)))
-    v.add(outside, "timestamp_outside_day", f"{cols.timestamp} " + ts.astype(str) + f" is not on {day}")
+    v.add(outside, "timestamp_outside_day", lambda t: f"{cols.timestamp} " + t + f" is not on {day}", ts)
     typed[cols.timestamp] = ts
 
     score, not_number = as_number(frame[cols.score])
-    v.add(not_number, "bad_score", f"{cols.score} " + frame[cols.score].astype(str) + " is not a number")
+    v.add(not_number, "bad_score", lambda x: f"{cols.score} " + x + " is not a number", frame[cols.score])
     v.add(score.isna() & ~not_number, "missing_score", f"{cols.score} is empty")
-    v.add(np.isinf(score), "bad_score", f"{cols.score} " + score.astype(str) + " is infinite")
+    v.add(np.isinf(score), "bad_score", lambda x: f"{cols.score} " + x + " is infinite", score)
     if model.score_range:
         low, high = model.score_range
         v.add(score.notna() & ((score < low) | (score > high)), "score_out_of_range",
-              f"{cols.score} " + score.astype(str) + f" is outside [{low}, {high}]")
+              lambda x: f"{cols.score} " + x + f" is outside [{low}, {high}]", score)
     typed[cols.score] = score
 
     if cols.decision:
         decision, not_number = as_number(frame[cols.decision])
         bad = not_number | (decision.notna() & ~decision.isin([0.0, 1.0]))
-        v.add(bad, "bad_decision", f"{cols.decision} " + frame[cols.decision].astype(str) + " is not 0 or 1")
+        v.add(bad, "bad_decision", lambda x: f"{cols.decision} " + x + " is not 0 or 1", frame[cols.decision])
         v.add(decision.isna() & ~not_number, "missing_decision", f"{cols.decision} is empty")
         typed[cols.decision] = decision
 
     if cols.latency and cols.latency in frame.columns:  # optional: operational figure, not part of the contract
         latency, not_number = as_number(frame[cols.latency])
         v.add(not_number | (latency < 0) | np.isinf(latency), "bad_latency",
-              f"{cols.latency} " + frame[cols.latency].astype(str) + " is not a duration in milliseconds")
+              lambda x: f"{cols.latency} " + x + " is not a duration in milliseconds", frame[cols.latency])
         typed[cols.latency] = latency
     for column in cols.numerical:
         values, not_number = as_number(frame[column])
-        v.add(not_number, "bad_number", f"{column} " + frame[column].astype(str) + " is not a number")
-        v.add(np.isinf(values), "infinite_value", f"{column} " + values.astype(str) + " is infinite")
+        v.add(not_number, "bad_number", lambda x: f"{column} " + x + " is not a number", frame[column])
+        v.add(np.isinf(values), "infinite_value", lambda x: f"{column} " + x + " is infinite", values)
         typed[column] = values
     for column in cols.categorical:
         typed[column] = as_label(frame[column])

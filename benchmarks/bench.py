@@ -1,0 +1,259 @@
+"""One day of a large model, two ways, in one session: the naive way and this pipeline's whole-day run.
+
+    .venv/bin/python -m benchmarks.bench                  # W1 (1M rows), then W10 (10M rows)
+    .venv/bin/python -m benchmarks.bench --workloads w1   # W1 only
+    .venv/bin/python -m benchmarks.bench --rows 100000    # a quick look at a smaller day
+
+Each workload is a day of prediction logs (24 numeric and 6 categorical features, a score and a label; parquet files
+of 250k rows) and a 200k-row reference, on a local S3 server (moto, in its own process, so its memory is not counted).
+Eight features are shifted in the day, so the verdicts are not trivially "nothing drifted".
+
+(a) naive: every file of the day into one pandas frame, the reference likewise, Evidently's DataDriftPreset and
+    DataSummaryPreset on all rows (with its tests, which carry the drift verdicts): what most monitoring code does.
+(b) pipeline: `python -m monitoring run` for the day: contract, reports, publication, site, decision.
+
+Each runs in a child process; its wall time and peak RSS (the kernel's, from wait4) are printed with the ratio, and
+whether the two agree on each feature's drift verdict and on the dataset verdict. The naive run of a day above
+`--naive-max-rows` is skipped (10M rows would need ~20 GB and ~40 min).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "bench"
+DAY = dt.date(2026, 11, 2)
+NUMERIC = [f"num_{i:02d}" for i in range(24)]
+CATEGORICAL = [f"cat_{i}" for i in range(6)]
+SHIFTED = NUMERIC[:6] + CATEGORICAL[:2]  # drifted in the day
+FILE_ROWS = 250_000
+REFERENCE_ROWS = 200_000
+WORKLOADS = {"w1": 1_000_000, "w10": 10_000_000}
+CATEGORIES = [f"v{i:02d}" for i in range(12)]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _client(url: str):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="bench", aws_secret_access_key="bench")
+
+
+def _rows(rng: np.random.Generator, n: int, start: int, shifted: bool, day: dt.date):
+    """`n` rows of the log (or reference) as a pyarrow table; ids `start`.. `start + n`."""
+    import pyarrow as pa
+
+    columns = {"prediction_id": pa.array([f"p{start + i:09d}" for i in range(n)])}
+    seconds = rng.integers(0, 86_400, n)
+    columns["event_time"] = pa.array(
+        np.datetime64(day.isoformat(), "s") + seconds.astype("timedelta64[s]"), pa.timestamp("s", tz="UTC"))
+    logit = np.zeros(n)
+    for i, name in enumerate(NUMERIC):
+        values = rng.normal(10 * (i + 1), 1 + i % 5, n)
+        if shifted and name in SHIFTED:
+            values = values + 0.6 * (1 + i % 5)  # 0.6 standard deviations
+        logit += (values - 10 * (i + 1)) / (1 + i % 5) * (0.3 if i < 8 else 0.05)
+        columns[name] = pa.array(values.astype("float32"))
+    for name in CATEGORICAL:
+        weights = np.linspace(2, 1, len(CATEGORIES))
+        if shifted and name in SHIFTED:
+            weights = weights[::-1] ** 3
+        columns[name] = pa.array(rng.choice(CATEGORIES, n, p=weights / weights.sum())).dictionary_encode()
+    score = 1 / (1 + np.exp(-logit / 2))
+    columns["score"] = pa.array(score)
+    columns["label"] = pa.array((rng.random(n) < score).astype("int8"))
+    return pa.table(columns)
+
+
+def _put_table(client, key: str, table) -> None:
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, row_group_size=125_000)
+    client.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
+
+
+def generate(url: str, model: str, rows: int) -> None:
+    client = _client(url)
+    if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
+        client.create_bucket(Bucket=BUCKET)
+    rng = np.random.default_rng(7)
+    _put_table(client, f"reference/{model}/v=1/part-0.parquet",
+               _rows(rng, REFERENCE_ROWS, 0, False, DAY - dt.timedelta(days=30)))
+    client.put_object(Bucket=BUCKET, Key=f"reference/{model}/CURRENT.json", Body=b'{"version": "1"}')
+    for part, start in enumerate(range(0, rows, FILE_ROWS)):
+        n = min(FILE_ROWS, rows - start)
+        _put_table(client, f"predictions/{model}/dt={DAY.isoformat()}/part-{part:04d}.parquet",
+                   _rows(rng, n, 10**8 + start, True, DAY))
+
+
+def write_config(path: Path, models: list[str]) -> None:
+    entries = "\n".join(f"""  {model}:
+    task: binary_classification
+    storage: {{bucket: {BUCKET}, log_format: parquet}}
+    columns:
+      id: prediction_id
+      timestamp: event_time
+      score: score
+      numerical: [{", ".join(NUMERIC)}]
+      categorical: [{", ".join(CATEGORICAL)}]
+    drift: {{dataset_drift_share: 0.2}}
+    retraining: {{dag_id: retrain_{model}}}
+""" for model in models)
+    path.write_text(f"models:\n{entries}")
+
+
+# --- (a) the naive way ----------------------------------------------------------------------------------------------
+def naive(url: str, model: str) -> dict:
+    import pandas as pd
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset, DataSummaryPreset
+
+    client = _client(url)
+
+    def read(prefix: str) -> pd.DataFrame:
+        keys = [o["Key"] for o in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]
+                if o["Key"].endswith(".parquet")]
+        return pd.concat([pd.read_parquet(io.BytesIO(client.get_object(Bucket=BUCKET, Key=k)["Body"].read()))
+                          for k in keys], ignore_index=True)
+
+    current = read(f"predictions/{model}/dt={DAY.isoformat()}/")
+    reference = read(f"reference/{model}/v=1/")
+    definition = DataDefinition(numerical_columns=NUMERIC + ["score"], categorical_columns=CATEGORICAL)
+    columns = NUMERIC + CATEGORICAL + ["score"]
+    snapshot = Report([DataDriftPreset(columns=NUMERIC + CATEGORICAL), DataSummaryPreset(columns=columns)],
+                      include_tests=True).run(
+        current_data=Dataset.from_pandas(current[columns], data_definition=definition),
+        reference_data=Dataset.from_pandas(reference[columns], data_definition=definition))
+    snapshot.get_html_str(as_iframe=False)
+    document = snapshot.dict()
+    verdicts = {t["metric_config"]["metric_id"]: t["status"] for t in document["tests"]}
+    drifted = {}
+    for metric in document["metrics"]:
+        config = metric["config"]
+        if config.get("type", "").endswith(":ValueDrift") and metric["id"] in verdicts:
+            drifted[config["column"]] = verdicts[metric["id"]] == "FAIL"
+    share = sum(drifted.values()) / len(drifted)
+    return {"rows": len(current), "drifted": drifted, "dataset_drift": share >= 0.2}
+
+
+# --- (b) this pipeline ----------------------------------------------------------------------------------------------
+def pipeline_verdicts(url: str, model: str) -> dict:
+    summary = json.loads(_client(url).get_object(
+        Bucket=BUCKET, Key=f"reports/{model}/dt={DAY.isoformat()}/summary.json")["Body"].read())
+    drift = summary["data_drift"]
+    return {"rows": summary["rows"]["read"], "drifted": {c: f["drifted"] for c, f in drift["features"].items()},
+            "dataset_drift": drift["dataset_drift"]}
+
+
+@dataclass
+class Measured:
+    seconds: float
+    peak_rss_mb: float
+    output: str
+
+
+def measure(argv: list[str], env: dict[str, str]) -> Measured:
+    """Run a child process; its wall time and peak resident set size (kernel accounting, from wait4)."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed:\n{output[-4000:]}")
+    return Measured(seconds, usage.ru_maxrss / 1024, output)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workloads", default="w1,w10", help="comma-separated: w1 (1M rows), w10 (10M rows)")
+    parser.add_argument("--rows", type=int, default=None, help="one custom workload of this many rows instead")
+    parser.add_argument("--naive-max-rows", type=int, default=2_000_000,
+                        help="skip the naive run above this many rows (default 2M)")
+    parser.add_argument("--verbose", action="store_true", help="print the pipeline run's log")
+    parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print("RESULT " + json.dumps(naive(*args.child)))
+        return 0
+
+    workloads = {f"r{args.rows}": args.rows} if args.rows else {
+        name: WORKLOADS[name] for name in args.workloads.split(",")}
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+           "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
+    env.pop("AWS_PROFILE", None)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "models.yaml"
+            write_config(config, list(workloads))
+            print(f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB; python {sys.version.split()[0]}")
+            for model, rows in workloads.items():
+                started = time.monotonic()
+                generate(url, model, rows)
+                print(f"\n{model}: {rows:,} rows x {len(NUMERIC) + len(CATEGORICAL)} features, reference "
+                      f"{REFERENCE_ROWS:,} rows (generated in {time.monotonic() - started:.0f}s)", flush=True)
+                ours = measure([sys.executable, "-m", "monitoring", "run", "--model", model, "--day", DAY.isoformat(),
+                                "--config", str(config), "--endpoint-url", url], env)
+                theirs = pipeline_verdicts(url, model)
+                if args.verbose:
+                    print(ours.output)
+                print(f"  (b) pipeline: {ours.seconds:7.1f} s  peak RSS {ours.peak_rss_mb:7.0f} MB  "
+                      f"dataset drift {theirs['dataset_drift']}, drifted {sorted(k for k, v in theirs['drifted'].items() if v)}",
+                      flush=True)
+                if rows > args.naive_max_rows:
+                    print(f"  (a) naive: skipped ({rows:,} rows > --naive-max-rows {args.naive_max_rows:,})")
+                    continue
+                naive_run = measure([sys.executable, "-m", "benchmarks.bench", "--child", url, model], env)
+                result = json.loads(naive_run.output.rsplit("RESULT ", 1)[1])
+                agree = result["drifted"] == {c: theirs["drifted"][c] for c in result["drifted"]} and \
+                    result["dataset_drift"] == theirs["dataset_drift"]
+                print(f"  (a) naive:    {naive_run.seconds:7.1f} s  peak RSS {naive_run.peak_rss_mb:7.0f} MB  "
+                      f"dataset drift {result['dataset_drift']}, drifted "
+                      f"{sorted(k for k, v in result['drifted'].items() if v)}")
+                print(f"  naive / pipeline: {naive_run.seconds / ours.seconds:.1f}x the time, "
+                      f"{naive_run.peak_rss_mb / ours.peak_rss_mb:.1f}x the memory; "
+                      f"drift decisions {'AGREE' if agree else 'DIFFER'}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return 0
+
+
+def _memory_gb() -> float:
+    with open("/proc/meminfo") as info:
+        return int(info.readline().split()[1]) / 1024 / 1024
+
+
+if __name__ == "__main__":
+    sys.exit(main())
