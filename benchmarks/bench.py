@@ -73,12 +73,12 @@ def _rows(rng: np.random.Generator, n: int, start: int, shifted: bool, day: dt.d
         if shifted and name in SHIFTED:
             values = values + 0.6 * (1 + i % 5)  # 0.6 standard deviations
         logit += (values - 10 * (i + 1)) / (1 + i % 5) * (0.3 if i < 8 else 0.05)
-        columns[name] = pa.array(values.astype("float32"))
+        columns[name] = pa.array(values.round(4))
     for name in CATEGORICAL:
         weights = np.linspace(2, 1, len(CATEGORIES))
         if shifted and name in SHIFTED:
             weights = weights[::-1] ** 3
-        columns[name] = pa.array(rng.choice(CATEGORIES, n, p=weights / weights.sum())).dictionary_encode()
+        columns[name] = pa.array(rng.choice(CATEGORIES, n, p=weights / weights.sum()))
     score = 1 / (1 + np.exp(-logit / 2))
     columns["score"] = pa.array(score)
     columns["label"] = pa.array((rng.random(n) < score).astype("int8"))
@@ -107,7 +107,7 @@ def generate(url: str, model: str, rows: int) -> None:
                    _rows(rng, n, 10**8 + start, True, DAY))
 
 
-def write_config(path: Path, models: list[str]) -> None:
+def write_config(path: Path, models: list[str], max_rows: int | None = None) -> None:
     entries = "\n".join(f"""  {model}:
     task: binary_classification
     storage: {{bucket: {BUCKET}, log_format: parquet}}
@@ -118,7 +118,7 @@ def write_config(path: Path, models: list[str]) -> None:
       numerical: [{", ".join(NUMERIC)}]
       categorical: [{", ".join(CATEGORICAL)}]
     drift: {{dataset_drift_share: 0.2}}
-    retraining: {{dag_id: retrain_{model}}}
+{f"    reports: {{max_rows: {max_rows}}}" + chr(10) if max_rows else ""}    retraining: {{dag_id: retrain_{model}}}
 """ for model in models)
     path.write_text(f"models:\n{entries}")
 
@@ -191,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None, help="one custom workload of this many rows instead")
     parser.add_argument("--naive-max-rows", type=int, default=2_000_000,
                         help="skip the naive run above this many rows (default 2M)")
+    parser.add_argument("--max-rows", type=int, default=None,
+                        help="the pipeline's reports.max_rows (rows handed to Evidently; default: the config's)")
     parser.add_argument("--verbose", action="store_true", help="print the pipeline run's log")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -216,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.1)
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "models.yaml"
-            write_config(config, list(workloads))
+            write_config(config, list(workloads), args.max_rows)
             print(f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB; python {sys.version.split()[0]}")
             for model, rows in workloads.items():
                 started = time.monotonic()

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from monitoring.config import ModelConfig
 from monitoring.ingest import SOURCE_FILE, SOURCE_ROW, FileRead
@@ -49,6 +50,80 @@ class ContractResult:
         return {"rows_read": self.rows_read, "rows_valid": self.rows_valid,
                 "rows_quarantined": self.rows_quarantined, "rejected_share": self.rejected_share,
                 "reasons": dict(sorted(self.reasons.items())), "extra_columns": list(self.extra_columns)}
+
+
+class SeenIds:
+    """64-bit hashes of the ids met so far in the day, in sorted runs merged like a binary counter: a batch is looked
+    up in O(batch x log day) and the day's ids take 8 bytes each. Two different ids share a hash with a chance of
+    about n^2 / 2^65 (3 in a million for 10 million ids a day): that row would be quarantined as a duplicate, with
+    its reason, never dropped."""
+
+    def __init__(self) -> None:
+        self.runs: list[np.ndarray] = []
+
+    @staticmethod
+    def hashes(ids: pd.Series) -> np.ndarray:
+        return pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy()
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        found = np.zeros(len(hashes), dtype=bool)
+        for run in self.runs:
+            at = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            found |= run[at] == hashes
+        return found
+
+    def add(self, hashes: np.ndarray) -> None:
+        run = np.unique(hashes)
+        while self.runs and len(self.runs[-1]) <= len(run):
+            run = np.union1d(self.runs.pop(), run)
+        self.runs.append(run)
+
+
+@dataclass
+class ContractTally:
+    """The day's contract figures, summed over the results of its batches."""
+
+    rows_read: int = 0
+    rows_valid: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    extra_columns: set[str] = field(default_factory=set)
+
+    def add(self, result: ContractResult) -> None:
+        self.rows_read += result.rows_read
+        self.rows_valid += result.rows_valid
+        self.reasons.update(result.reasons)
+        self.extra_columns.update(result.extra_columns)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return self.rows_read - self.rows_valid
+
+    @property
+    def rejected_share(self) -> float:
+        return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
+
+    def stats(self) -> dict:
+        return {"rows_read": self.rows_read, "rows_valid": self.rows_valid,
+                "rows_quarantined": self.rows_quarantined, "rejected_share": self.rejected_share,
+                "reasons": dict(sorted(self.reasons.items())), "extra_columns": sorted(self.extra_columns)}
+
+
+def no_rows(model: ModelConfig, day: dt.date) -> ContractError:
+    return ContractError(f"the day {day} of model {model.name!r} has log files but no rows")
+
+
+def valid_schema(model: ModelConfig) -> pa.Schema:
+    """The typed columns of the valid rows, the same for every batch and every day of the model."""
+    cols = model.columns
+    fields = [pa.field(cols.id, pa.string()), pa.field(cols.timestamp, pa.timestamp("ns", tz="UTC")),
+              pa.field(cols.score, pa.float64())]
+    if cols.decision:
+        fields.append(pa.field(cols.decision, pa.int64()))
+    if cols.latency:
+        fields.append(pa.field(cols.latency, pa.float64()))
+    fields += [pa.field(c, pa.float64()) for c in cols.numerical]
+    fields += [pa.field(c, pa.string()) for c in cols.categorical]
+    return pa.schema(fields)
 
 
 class _Violations:
@@ -140,12 +215,13 @@ def as_label(series: pd.Series) -> pd.Series:
     return series.map(text).astype(object)
 
 
-def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractResult:
-    """Split the day's rows into typed valid rows and quarantined rows with their reasons."""
+def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenIds | None = None) -> ContractResult:
+    """Split the day's rows (or one batch of them, with the ids of the earlier batches in `seen`) into typed valid
+    rows and quarantined rows with their reasons."""
     cols = model.columns
     rows_read = len(frame)
     if rows_read == 0:
-        raise ContractError(f"the day {day} of model {model.name!r} has log files but no rows")
+        raise no_rows(model, day)
     known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW,
              *([cols.latency] if cols.latency else [])}
     extra = tuple(sorted(c for c in frame.columns if c not in known))
@@ -157,6 +233,11 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
     id_text = as_label(ids)
     v.add(id_text.isna() | (id_text.astype(str).str.strip() == ""), "missing_id", f"{cols.id} is empty")
     duplicated = id_text.notna() & id_text.duplicated(keep="first")
+    if seen is not None:
+        hashes = SeenIds.hashes(id_text)
+        present = id_text.notna().to_numpy()
+        duplicated |= pd.Series(seen.contains(hashes) & present, index=frame.index)
+        seen.add(hashes[present])
     v.add(duplicated, "duplicate_id", lambda i: f"{cols.id} " + i + " appeared earlier in the day", id_text)
     typed[cols.id] = id_text
 
@@ -206,6 +287,8 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date) -> ContractR
         if column not in (SOURCE_ROW,):
             quarantine[column] = quarantine[column].map(lambda x: None if pd.isna(x) else str(x)).astype(object)
     quarantine[REASON] = reasons[bad]
+    if cols.latency and cols.latency not in typed:
+        typed[cols.latency] = np.nan  # every batch has the same columns
     valid = typed.loc[~bad].reset_index(drop=True)
     if cols.decision:
         valid[cols.decision] = valid[cols.decision].astype("int64")
@@ -246,7 +329,7 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
     return typed.reset_index(drop=True)
 
 
-def enforce_rejected_share(result: ContractResult, model: ModelConfig, where: str) -> None:
+def enforce_rejected_share(result: ContractResult | ContractTally, model: ModelConfig, where: str) -> None:
     """Fail the day when more rows than the model allows were quarantined."""
     limit = model.contract.max_rejected_share
     if result.rejected_share > limit:

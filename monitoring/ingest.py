@@ -10,7 +10,10 @@ import io
 import logging
 import posixpath
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +26,7 @@ from monitoring.storage import ObjectStore, StoredObject
 
 log = logging.getLogger(__name__)
 
+BATCH_ROWS = 200_000  # rows of a day handled at once: memory is bounded by a batch, not by the day
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 KNOWN_SUFFIXES = {suffix: fmt for fmt in LogFormat for suffix in fmt.suffixes}
@@ -115,27 +119,55 @@ def count_rows(store: ObjectStore, key: str, log_format: LogFormat) -> int:
     return len(read_file(store, key, log_format))
 
 
+def _unreadable(store: ObjectStore, key: str, log_format: LogFormat, exc: Exception) -> IngestError:
+    return IngestError(f"cannot read {store.url(key)} as {log_format.value}: {exc}. "
+                       "Re-export the file or remove it from the partition.")
+
+
+def _with_source(table: pa.Table, key: str, first_row: int) -> pd.DataFrame:
+    frame = table.to_pandas()
+    frame[SOURCE_FILE] = key
+    frame[SOURCE_ROW] = np.arange(first_row, first_row + len(frame))
+    return frame
+
+
 def read_file(store: ObjectStore, key: str, log_format: LogFormat) -> pd.DataFrame:
+    """A small file whole (labels, a reference part), each row with its source file and row number."""
     data = store.get_bytes(key)
     try:
         table = _read_table(data, log_format)
     except (pa.ArrowException, OSError, ValueError) as exc:
-        raise IngestError(
-            f"cannot read {store.url(key)} as {log_format.value}: {exc}. "
-            "Re-export the file or remove it from the partition."
-        ) from None
-    frame = table.to_pandas()
-    frame[SOURCE_FILE] = key
-    frame[SOURCE_ROW] = range(len(frame))
-    return frame
+        raise _unreadable(store, key, log_format, exc) from None
+    return _with_source(table, key, 0)
+
+
+def read_batches(store: ObjectStore, key: str, log_format: LogFormat,
+                 batch_rows: int | None = None) -> Iterator[pd.DataFrame]:
+    """A log file's rows in frames of at most `batch_rows`, each row with its source file and row number. Parquet is
+    read row group by row group from a local copy, so memory holds one batch whatever the file's size; a CSV or JSON
+    lines file is parsed whole (one file, not the day), then handed on in batches."""
+    first_row, batch_rows = 0, batch_rows or BATCH_ROWS
+    with store.download(key) as local:
+        try:
+            if log_format is LogFormat.PARQUET:
+                tables = (pa.Table.from_batches([b]) for b in pq.ParquetFile(local).iter_batches(batch_size=batch_rows))
+            else:
+                whole = _read_table(local.read(), log_format)
+                tables = (whole.slice(start, batch_rows) for start in range(0, whole.num_rows, batch_rows))
+            for table in tables:
+                frame = _with_source(table, key, first_row)
+                first_row += len(frame)
+                yield frame
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _unreadable(store, key, log_format, exc) from None
 
 
 def read_day(store: ObjectStore, files: list[StoredObject], log_format: LogFormat) -> tuple[pd.DataFrame, list[FileRead]]:
-    """All rows of the day with their source file and row number, plus what was read from each file."""
+    """All rows of a (small) day with their source file and row number, plus what was read from each file."""
     frames, reads = [], []
     for obj in files:
-        frame = read_file(store, obj.key, log_format)
-        log.info("read %s rows from %s (%s bytes)", len(frame), store.url(obj.key), obj.size)
+        batches = list(read_batches(store, obj.key, log_format))
+        frame = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()
         frames.append(frame)
         columns = tuple(c for c in frame.columns if c not in (SOURCE_FILE, SOURCE_ROW))
         reads.append(FileRead(obj.key, len(frame), obj.size, columns))

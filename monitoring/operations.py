@@ -34,7 +34,7 @@ class Operations(BaseModel):
     trailing_volume_days: int = 0
 
 
-def _confidence(scores: pd.Series) -> pd.Series:
+def confidence(scores: pd.Series) -> pd.Series:
     """How sure the model was: max(p, 1 - p), from 0.5 (a coin toss) to 1."""
     return np.maximum(scores, 1 - scores)
 
@@ -44,33 +44,23 @@ def _mean(series: pd.Series) -> float | None:
     return float(series.mean()) if len(series) else None
 
 
-def _low_confidence_share(scores: pd.Series, threshold: float) -> float | None:
-    return _mean((_confidence(scores) < threshold).astype(float)) if len(scores) else None
-
-
-def _confidence_figures(scores: pd.Series, ref_scores: pd.Series, threshold: float) -> dict[str, float | None]:
-    return {"mean_confidence": _mean(_confidence(scores)), "reference_mean_confidence": _mean(_confidence(ref_scores)),
-            "low_confidence_share": _low_confidence_share(scores, threshold),
-            "reference_low_confidence_share": _low_confidence_share(ref_scores, threshold)}
+def reference_figures(reference: pd.DataFrame, model: ModelConfig) -> dict[str, float | None]:
+    """The reference's side of the operational figures (confidence for classifiers only: a regression's output is
+    not a probability)."""
+    cols = model.columns
+    scores = reference[cols.score].dropna()
+    sure = confidence(scores)
+    classifier = model.is_classification and len(scores)
+    return {"reference_mean_score": _mean(scores),
+            "reference_positive_rate": _mean(reference[cols.decision]) if cols.decision else None,
+            "reference_mean_confidence": _mean(sure) if classifier else None,
+            "reference_low_confidence_share": float((sure < model.operations.low_confidence).mean())
+            if classifier else None}
 
 
 def operations(valid: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> Operations:
-    """Confidence figures are for classifiers only (a regression's output is not a probability)."""
-    cols, threshold = model.columns, model.operations.low_confidence
-    scores, ref_scores = valid[cols.score].dropna(), reference[cols.score].dropna()
-    latency = None
-    if cols.latency and cols.latency in valid.columns and valid[cols.latency].notna().any():
-        values = valid[cols.latency].dropna()
-        latency = {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)}
-    return Operations(
-        volume=len(valid),
-        mean_score=_mean(scores), reference_mean_score=_mean(ref_scores),
-        positive_rate=_mean(valid[cols.decision]) if cols.decision else None,
-        reference_positive_rate=_mean(reference[cols.decision]) if cols.decision else None,
-        **(_confidence_figures(scores, ref_scores, threshold) if model.is_classification else
-           dict.fromkeys(("mean_confidence", "reference_mean_confidence", "low_confidence_share",
-                          "reference_low_confidence_share"))),
-        low_confidence_threshold=threshold,
-        score_quantiles={f"p{int(q * 100)}": float(scores.quantile(q)) for q in QUANTILES} if len(scores) else {},
-        latency_ms=latency,
-    )
+    """The operational figures of a day held in one frame (a large day is profiled batch by batch:
+    `profile.DayProfile`)."""
+    from monitoring.profile import DayProfile
+
+    return DayProfile(model, reference).add(valid).operations(valid)

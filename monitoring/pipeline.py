@@ -9,15 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from monitoring import alerts, contract, history, ingest, publish, retrain, rules
 from monitoring.config import LogFormat, ModelConfig
 from monitoring.layout import PERFORMANCE_REPORT, REPORT_NAMES, DayLayout, parse_day
-from monitoring.sampling import hash_sample
+from monitoring.profile import DayProfile
+from monitoring.sampling import HashSample, hash_sample
 from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical, dumps
 from monitoring.summary import DaySummary, summarize, summary_from_json
 
@@ -71,10 +74,6 @@ def _reference_sample(reference: pd.DataFrame, cap: int) -> pd.DataFrame:
     return reference if len(reference) <= cap else reference.sample(n=cap, random_state=0)
 
 
-def _read_parquet(store: ObjectStore, key: str) -> pd.DataFrame:
-    return pd.read_parquet(store.open(key))
-
-
 # --- step 1 -------------------------------------------------------------------------------------------------------
 def find_day_files(store: ObjectStore, model: ModelConfig, day: Any) -> list[str]:
     """The keys of the day's log files; raises MissingPartitionError naming the S3 prefix when there are none."""
@@ -87,25 +86,45 @@ def find_day_files(store: ObjectStore, model: ModelConfig, day: Any) -> list[str
 
 # --- step 2 -------------------------------------------------------------------------------------------------------
 def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
-    """Read the day, apply the data contract, stage valid rows and quarantine; fail past the rejected share."""
+    """Read the day batch by batch, apply the data contract, stage valid rows and quarantine; fail past the rejected
+    share. Memory holds one batch (and 8 bytes per id of the day, to find duplicates), whatever the day's size."""
+    import pyarrow.parquet as pq
+
     layout = DayLayout.of(model, day)
-    files = ingest.list_day_files(store, layout.predictions_dir, model.storage.log_format,
+    log_format = model.storage.log_format
+    files = ingest.list_day_files(store, layout.predictions_dir, log_format,
                                   model.storage.completion_marker, model.storage.settle_seconds)
-    frame, reads = ingest.read_day(store, files, model.storage.log_format)
-    contract.check_columns(reads, model, store.url)
-    result = contract.validate(frame, model, layout.day)
-    store.put_bytes(layout.staged_valid_rows, _parquet_bytes(result.valid), PARQUET)
+    tally, seen, quarantined, reads = contract.ContractTally(), contract.SeenIds(), [], []
+    schema = contract.valid_schema(model)
+    with tempfile.TemporaryFile() as staged:
+        with pq.ParquetWriter(staged, schema) as writer:
+            for obj in files:
+                rows, columns = 0, ()
+                for batch in ingest.read_batches(store, obj.key, log_format):
+                    columns = tuple(c for c in batch.columns if c not in (ingest.SOURCE_FILE, ingest.SOURCE_ROW))
+                    contract.check_columns([ingest.FileRead(obj.key, len(batch), obj.size, columns)], model, store.url)
+                    result = contract.validate(batch, model, layout.day, seen)
+                    tally.add(result)
+                    writer.write_table(pa.Table.from_pandas(result.valid, schema=schema, preserve_index=False))
+                    if result.rows_quarantined:
+                        quarantined.append(result.quarantine)
+                    rows += len(batch)
+                log.info("read %s rows from %s (%s bytes)", rows, store.url(obj.key), obj.size)
+                reads.append(ingest.FileRead(obj.key, rows, obj.size, columns))
+        if not tally.rows_read:
+            raise contract.no_rows(model, layout.day)
+        store.upload(layout.staged_valid_rows, staged, PARQUET)
     quarantine_key = publish.staged_quarantine(layout)
-    if result.rows_quarantined:
-        store.put_bytes(quarantine_key, _parquet_bytes(result.quarantine), PARQUET)
-        log.warning("quarantined %d of %d rows: %s", result.rows_quarantined, result.rows_read,
-                    ", ".join(f"{k}={v}" for k, v in sorted(result.reasons.items())))
+    if quarantined:
+        store.put_bytes(quarantine_key, _parquet_bytes(pd.concat(quarantined, ignore_index=True)), PARQUET)
+        log.warning("quarantined %d of %d rows: %s", tally.rows_quarantined, tally.rows_read,
+                    ", ".join(f"{k}={v}" for k, v in sorted(tally.reasons.items())))
     else:
         store.delete(quarantine_key)
-    stats = {**result.stats(), "files": [{"key": r.key, "rows": r.rows} for r in reads]}
+    stats = {**tally.stats(), "files": [{"key": r.key, "rows": r.rows} for r in reads]}
     store.put_json(layout.staged_contract, stats)
-    contract.enforce_rejected_share(result, model, store.url(quarantine_key))
-    log.info("%d valid rows of %d read from %d file(s)", result.rows_valid, result.rows_read, len(reads))
+    contract.enforce_rejected_share(tally, model, store.url(quarantine_key))
+    log.info("%d valid rows of %d read from %d file(s)", tally.rows_valid, tally.rows_read, len(reads))
     return {k: stats[k] for k in ("rows_read", "rows_valid", "rows_quarantined", "reasons")}
 
 
@@ -164,17 +183,25 @@ def trailing_volume(store: ObjectStore, model: ModelConfig, layout: DayLayout) -
 
 def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Run the Evidently reports on the staged valid rows and stage them with the day's summary."""
-    from monitoring import operations, quality, reports  # reports imports Evidently inside its functions
+    from monitoring import reports  # imports Evidently inside its functions
+
+    import pyarrow.parquet as pq
 
     layout = DayLayout.of(model, day)
     stats = store.get_json(layout.staged_contract)
-    valid = _read_parquet(store, layout.staged_valid_rows)
     version, reference = load_reference(store, model, layout)
     cap = model.reports.max_rows
-    current_sample = hash_sample(valid, model.columns.id, cap)
+    # One pass over the valid rows, batch by batch: the exact figures of the whole day, and its sample.
+    profile, sample = DayProfile(model, reference), HashSample(model.columns.id, cap)
+    with store.download(layout.staged_valid_rows) as local:
+        for batch in pq.ParquetFile(local).iter_batches(batch_size=ingest.BATCH_ROWS):
+            frame = batch.to_pandas()
+            profile.add(frame)
+            sample.add(frame)
+    current_sample = sample.rows()
     reference_sample = _reference_sample(reference, cap)
     log.info("Evidently on %d of %d valid rows against %d reference rows (version %s)",
-             len(current_sample), len(valid), len(reference_sample), version)
+             len(current_sample), profile.rows, len(reference_sample), version)
     outcome = reports.build_reports(current_sample, reference_sample, model)
     for report in outcome.rendered:
         store.put_bytes(publish.staged_report(layout, report.name, "html"), report.html.encode(), HTML)
@@ -182,9 +209,9 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current_sample),
         reference_version=version, reference_rows=len(reference), outcome=outcome,
-        quality=quality.column_quality(valid, reference, model),
+        quality=profile.quality(),
         dataset_drift_share=model.drift.dataset_drift_share,
-        operations=operations.operations(valid, reference, model).model_copy(update=dict(zip(
+        operations=profile.operations(current_sample).model_copy(update=dict(zip(
             ("trailing_volume", "trailing_volume_days"),
             trailing_volume(store, model, layout)))),
         reports={f"{name}_{ext}": f"{name}.{ext}" for name in REPORT_NAMES for ext in ("html", "json")},

@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import tempfile
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import IO, Any, Iterator
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -79,6 +80,29 @@ class ObjectStore:
 
     def open(self, key: str) -> io.BytesIO:
         return io.BytesIO(self.get_bytes(key))
+
+    def download(self, key: str) -> IO[bytes]:
+        """The object in a local temporary file, positioned at its start (removed when closed): readers take what
+        they need from it in pieces, so memory stays flat whatever the object's size."""
+        local = tempfile.TemporaryFile()
+        try:
+            self.client.download_fileobj(self.bucket, key, local)
+        except (ClientError, BotoCoreError) as exc:
+            local.close()
+            if _error_code(exc) in ("404", "NoSuchKey"):
+                raise FileNotFoundError(f"{self.url(key)} does not exist") from None
+            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+        local.seek(0)
+        return local
+
+    def upload(self, key: str, local: IO[bytes], content_type: str) -> str:
+        """Write a local file of any size (in parts when large) to `key`."""
+        local.seek(0)
+        try:
+            self.client.upload_fileobj(local, self.bucket, key, ExtraArgs={"ContentType": content_type})
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot write {self.url(key)}: {exc}") from exc
+        return self.url(key)
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> str:
         try:

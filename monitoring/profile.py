@@ -1,0 +1,143 @@
+"""Exact figures of a whole model-day, gathered batch by batch in one pass over its valid rows.
+
+Memory stays flat whatever the day's size: per numerical column a few running numbers and a histogram on the
+reference's bins, per categorical column the count of each category (so a category seen in three rows of a
+hundred million is never lost), per day the running sums of the operational figures. Only the score and latency
+quantiles come from the day's deterministic sample (`sampling.HashSample`); they are exact when the day fits in it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from monitoring.config import ModelConfig
+from monitoring.operations import QUANTILES, Operations, confidence, reference_figures
+from monitoring.quality import (NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution,
+                                finite, reference_bins, shares)
+
+
+class _Numbers:
+    """Count, missing, mean and spread (merged with Chan's formula), min, max, values outside the reference's range,
+    and the histogram on the reference's bins of one numerical column."""
+
+    def __init__(self, reference: pd.Series) -> None:
+        ref = reference.dropna().to_numpy(dtype=float)
+        self.reference = ref
+        self.range = (ref.min(), ref.max()) if len(ref) else None
+        self.edges, self.labels = reference_bins(ref)
+        self.bins = np.zeros(len(self.labels), dtype=np.int64)
+        self.rows = self.missing = self.count = self.outside = 0
+        self.mean = self.m2 = 0.0
+        self.min, self.max = np.inf, -np.inf
+
+    def add(self, values: pd.Series) -> None:
+        present = values.to_numpy(dtype=float, na_value=np.nan)
+        present = present[~np.isnan(present)]
+        self.rows += len(values)
+        self.missing += len(values) - len(present)
+        if not len(present):
+            return
+        mean, m2, n = float(present.mean()), float(((present - present.mean()) ** 2).sum()), len(present)
+        total = self.count + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta ** 2 * self.count * n / total
+        self.count = total
+        self.min, self.max = min(self.min, float(present.min())), max(self.max, float(present.max()))
+        if self.range:
+            self.outside += int(((present < self.range[0]) | (present > self.range[1])).sum())
+        if len(self.labels):
+            self.bins += np.bincount(np.searchsorted(self.edges, present, side="left"), minlength=len(self.labels))
+
+    def quality(self) -> ColumnQuality:
+        present = self.count > 0
+        distribution = None
+        if len(self.reference):
+            distribution = Distribution(bins=self.labels, reference=shares(self.reference, self.edges),
+                                        current=[float(c) / self.count if present else 0.0 for c in self.bins])
+        return ColumnQuality(
+            kind="numerical", missing_share=self.missing / self.rows if self.rows else 0.0,
+            mean=finite(self.mean) if present else None, reference_mean=finite(self.reference.mean())
+            if len(self.reference) else None,
+            std=finite((self.m2 / (self.count - 1)) ** 0.5) if self.count > 1 else None,
+            min=finite(self.min) if present else None, max=finite(self.max) if present else None,
+            out_of_range_share=self.outside / self.rows if self.rows else 0.0, distribution=distribution,
+        )
+
+
+class _Categories:
+    """Missing values and the count of every category of one categorical column."""
+
+    def __init__(self, reference: pd.Series) -> None:
+        self.reference = reference.dropna().astype(str).value_counts()
+        self.counts = pd.Series(dtype="int64")
+        self.rows = self.missing = 0
+
+    def add(self, values: pd.Series) -> None:
+        present = values.dropna().astype(str)
+        self.rows += len(values)
+        self.missing += len(values) - len(present)
+        self.counts = self.counts.add(present.value_counts(), fill_value=0).astype("int64")
+
+    def quality(self) -> ColumnQuality:
+        new = self.counts[~self.counts.index.isin(self.reference.index)]
+        new = new.sort_index().sort_values(ascending=False, kind="stable")
+        return ColumnQuality(
+            kind="categorical", missing_share=self.missing / self.rows if self.rows else 0.0,
+            distinct=int(len(self.counts)), new_categories=[str(c) for c in new.index[:NEW_CATEGORY_EXAMPLES]],
+            new_category_share=float(new.sum() / self.rows) if self.rows else 0.0,
+            distribution=categorical_distribution(self.counts, self.reference),
+        )
+
+
+class DayProfile:
+    """Feed it the day's valid rows in batches (`add`), then read the day's quality and operational figures."""
+
+    def __init__(self, model: ModelConfig, reference: pd.DataFrame) -> None:
+        cols = model.columns
+        self.model, self.reference = model, reference
+        self.numbers = {c: _Numbers(reference[c]) for c in (*cols.numerical, cols.score)}
+        self.categories = {c: _Categories(reference[c]) for c in cols.categorical}
+        self.rows = self.positives = self.low_confidence = 0
+        self.confidence = 0.0
+
+    def add(self, batch: pd.DataFrame) -> DayProfile:
+        cols = self.model.columns
+        self.rows += len(batch)
+        for column, tally in (*self.numbers.items(), *self.categories.items()):
+            tally.add(batch[column])
+        if cols.decision:
+            self.positives += int(batch[cols.decision].sum())
+        if self.model.is_classification:
+            sure = confidence(batch[cols.score].dropna())
+            self.confidence += float(sure.sum())
+            self.low_confidence += int((sure < self.model.operations.low_confidence).sum())
+        return self
+
+    def quality(self) -> dict[str, ColumnQuality]:
+        """By column: every numerical feature, the score, every categorical feature."""
+        return {column: tally.quality() for column, tally in (*self.numbers.items(), *self.categories.items())}
+
+    def operations(self, sample: pd.DataFrame) -> Operations:
+        """Volume, rates and confidence of the whole day; score and latency quantiles of `sample` (a deterministic
+        sample of the day, or the day itself)."""
+        cols, threshold = self.model.columns, self.model.operations.low_confidence
+        scored = self.numbers[cols.score].count
+        classifier = self.model.is_classification
+        scores = sample[cols.score].dropna()
+        latency = None
+        if cols.latency and cols.latency in sample.columns and sample[cols.latency].notna().any():
+            values = sample[cols.latency].dropna()
+            latency = {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)}
+        return Operations(
+            volume=self.rows,
+            mean_score=self.numbers[cols.score].mean if scored else None,
+            positive_rate=self.positives / self.rows if cols.decision and self.rows else None,
+            mean_confidence=self.confidence / scored if classifier and scored else None,
+            low_confidence_share=self.low_confidence / scored if classifier and scored else None,
+            low_confidence_threshold=threshold,
+            score_quantiles={f"p{int(q * 100)}": float(scores.quantile(q)) for q in QUANTILES} if len(scores) else {},
+            latency_ms=latency,
+            **reference_figures(self.reference, self.model),
+        )
