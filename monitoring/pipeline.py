@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import logging
 import tempfile
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,12 +194,15 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     cap = model.reports.max_rows
     # One pass over the valid rows, batch by batch: the exact figures of the whole day, and its sample.
     profile, sample = DayProfile(model, reference), HashSample(model.columns.id, cap)
+    started = time.monotonic()
     with store.download(layout.staged_valid_rows) as local:
         for batch in pq.ParquetFile(local).iter_batches(batch_size=ingest.BATCH_ROWS):
             frame = batch.to_pandas()
             profile.add(frame)
             sample.add(frame)
     current_sample = sample.rows()
+    log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", profile.rows,
+             time.monotonic() - started)
     reference_sample = _reference_sample(reference, cap)
     log.info("Evidently on %d of %d valid rows against %d reference rows (version %s)",
              len(current_sample), profile.rows, len(reference_sample), version)
