@@ -6,7 +6,8 @@
 
 Each workload is a day of prediction logs (24 numeric and 6 categorical features, a score and a label; parquet files
 of 250k rows) and a 200k-row reference, on a local S3 server (moto, in its own process, so its memory is not counted).
-Eight features are shifted in the day, so the verdicts are not trivially "nothing drifted".
+Ten features are shifted in the day, two of them close to the drift threshold, so the verdicts are neither trivial
+nor safe from a careless sample.
 
 (a) naive: every file of the day into one pandas frame, the reference likewise, Evidently's DataDriftPreset and
     DataSummaryPreset on all rows (with its tests, which carry the drift verdicts): what most monitoring code does.
@@ -39,7 +40,10 @@ BUCKET = "bench"
 DAY = dt.date(2026, 11, 2)
 NUMERIC = [f"num_{i:02d}" for i in range(24)]
 CATEGORICAL = [f"cat_{i}" for i in range(6)]
-SHIFTED = NUMERIC[:6] + CATEGORICAL[:2]  # drifted in the day
+# Shifted in the day, in standard deviations: six clearly, two close to the 0.1 threshold of the normed Wasserstein
+# distance on either side (the sample must not flip them), and two categorical columns.
+SHIFTS = {**dict.fromkeys(NUMERIC[:6], 0.6), NUMERIC[6]: 0.13, NUMERIC[7]: 0.07}
+SHIFTED = [*SHIFTS, *CATEGORICAL[:2]]
 FILE_ROWS = 250_000
 REFERENCE_ROWS = 200_000
 WORKLOADS = {"w1": 1_000_000, "w10": 10_000_000}
@@ -70,8 +74,8 @@ def _rows(rng: np.random.Generator, n: int, start: int, shifted: bool, day: dt.d
     logit = np.zeros(n)
     for i, name in enumerate(NUMERIC):
         values = rng.normal(10 * (i + 1), 1 + i % 5, n)
-        if shifted and name in SHIFTED:
-            values = values + 0.6 * (1 + i % 5)  # 0.6 standard deviations
+        if shifted and name in SHIFTS:
+            values = values + SHIFTS[name] * (1 + i % 5)
         logit += (values - 10 * (i + 1)) / (1 + i % 5) * (0.3 if i < 8 else 0.05)
         columns[name] = pa.array(values.round(4))
     for name in CATEGORICAL:
@@ -93,18 +97,32 @@ def _put_table(client, key: str, table) -> None:
     client.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
 
 
-def generate(url: str, model: str, rows: int) -> None:
+def generate(url: str, model: str, rows: int, day: dt.date = DAY) -> None:
+    """The model's reference (once) and its log of `day`, in parquet files of FILE_ROWS rows."""
     client = _client(url)
     if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
         client.create_bucket(Bucket=BUCKET)
-    rng = np.random.default_rng(7)
-    _put_table(client, f"reference/{model}/v=1/part-0.parquet",
-               _rows(rng, REFERENCE_ROWS, 0, False, DAY - dt.timedelta(days=30)))
-    client.put_object(Bucket=BUCKET, Key=f"reference/{model}/CURRENT.json", Body=b'{"version": "1"}')
+    rng = np.random.default_rng(day.toordinal())
+    if "Contents" not in client.list_objects_v2(Bucket=BUCKET, Prefix=f"reference/{model}/"):
+        _put_table(client, f"reference/{model}/v=1/part-0.parquet",
+                   _rows(np.random.default_rng(7), REFERENCE_ROWS, 0, False, DAY - dt.timedelta(days=30)))
+        client.put_object(Bucket=BUCKET, Key=f"reference/{model}/CURRENT.json", Body=b'{"version": "1"}')
     for part, start in enumerate(range(0, rows, FILE_ROWS)):
         n = min(FILE_ROWS, rows - start)
-        _put_table(client, f"predictions/{model}/dt={DAY.isoformat()}/part-{part:04d}.parquet",
-                   _rows(rng, n, 10**8 + start, True, DAY))
+        _put_table(client, f"predictions/{model}/dt={day.isoformat()}/part-{part:04d}.parquet",
+                   _rows(rng, n, 10**8 + start, True, day))
+
+
+def wait_for_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def write_config(path: Path, models: list[str], max_rows: int | None = None) -> None:
@@ -148,13 +166,14 @@ def naive(url: str, model: str) -> dict:
     snapshot.get_html_str(as_iframe=False)
     document = snapshot.dict()
     verdicts = {t["metric_config"]["metric_id"]: t["status"] for t in document["tests"]}
-    drifted = {}
+    drifted, scores = {}, {}
     for metric in document["metrics"]:
         config = metric["config"]
         if config.get("type", "").endswith(":ValueDrift") and metric["id"] in verdicts:
             drifted[config["column"]] = verdicts[metric["id"]] == "FAIL"
+            scores[config["column"]] = float(metric["value"])
     share = sum(drifted.values()) / len(drifted)
-    return {"rows": len(current), "drifted": drifted, "dataset_drift": share >= 0.2}
+    return {"rows": len(current), "drifted": drifted, "scores": scores, "dataset_drift": share >= 0.2}
 
 
 # --- (b) this pipeline ----------------------------------------------------------------------------------------------
@@ -163,7 +182,7 @@ def pipeline_verdicts(url: str, model: str) -> dict:
         Bucket=BUCKET, Key=f"reports/{model}/dt={DAY.isoformat()}/summary.json")["Body"].read())
     drift = summary["data_drift"]
     return {"rows": summary["rows"]["read"], "drifted": {c: f["drifted"] for c, f in drift["features"].items()},
-            "dataset_drift": drift["dataset_drift"]}
+            "scores": {c: f["score"] for c, f in drift["features"].items()}, "dataset_drift": drift["dataset_drift"]}
 
 
 @dataclass
@@ -191,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=None, help="one custom workload of this many rows instead")
     parser.add_argument("--naive-max-rows", type=int, default=2_000_000,
                         help="skip the naive run above this many rows (default 2M)")
-    parser.add_argument("--max-rows", type=int, default=None,
-                        help="the pipeline's reports.max_rows (rows handed to Evidently; default: the config's)")
+    parser.add_argument("--max-rows", default=None,
+                        help="the pipeline's reports.max_rows (rows handed to Evidently; default: the config's, "
+                             "100000); several, comma-separated, run the pipeline once with each")
     parser.add_argument("--verbose", action="store_true", help="print the pipeline run's log")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -210,42 +230,43 @@ def main(argv: list[str] | None = None) -> int:
            "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
     env.pop("AWS_PROFILE", None)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port)
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "models.yaml"
-            write_config(config, list(workloads), args.max_rows)
+            caps = [int(v) for v in args.max_rows.split(",")] if args.max_rows else [None]
             print(f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB; python {sys.version.split()[0]}")
             for model, rows in workloads.items():
                 started = time.monotonic()
                 generate(url, model, rows)
                 print(f"\n{model}: {rows:,} rows x {len(NUMERIC) + len(CATEGORICAL)} features, reference "
                       f"{REFERENCE_ROWS:,} rows (generated in {time.monotonic() - started:.0f}s)", flush=True)
-                ours = measure([sys.executable, "-m", "monitoring", "run", "--model", model, "--day", DAY.isoformat(),
-                                "--config", str(config), "--endpoint-url", url], env)
-                theirs = pipeline_verdicts(url, model)
-                if args.verbose:
-                    print(ours.output)
-                print(f"  (b) pipeline: {ours.seconds:7.1f} s  peak RSS {ours.peak_rss_mb:7.0f} MB  "
-                      f"dataset drift {theirs['dataset_drift']}, drifted {sorted(k for k, v in theirs['drifted'].items() if v)}",
-                      flush=True)
+                runs = []
+                for cap in caps:
+                    write_config(config, list(workloads), cap)
+                    ours = measure([sys.executable, "-m", "monitoring", "run", "--model", model, "--day",
+                                    DAY.isoformat(), "--config", str(config), "--endpoint-url", url], env)
+                    verdicts = pipeline_verdicts(url, model)
+                    runs.append((cap, ours, verdicts))
+                    if args.verbose:
+                        print(ours.output)
+                    print(f"  (b) pipeline, reports.max_rows {cap or 'default'}: {ours.seconds:6.1f} s  peak RSS "
+                          f"{ours.peak_rss_mb:6.0f} MB  dataset drift {verdicts['dataset_drift']}, drifted "
+                          f"{sorted(k for k, v in verdicts['drifted'].items() if v)}", flush=True)
                 if rows > args.naive_max_rows:
                     print(f"  (a) naive: skipped ({rows:,} rows > --naive-max-rows {args.naive_max_rows:,})")
                     continue
                 naive_run = measure([sys.executable, "-m", "benchmarks.bench", "--child", url, model], env)
                 result = json.loads(naive_run.output.rsplit("RESULT ", 1)[1])
-                agree = result["drifted"] == {c: theirs["drifted"][c] for c in result["drifted"]} and \
-                    result["dataset_drift"] == theirs["dataset_drift"]
-                print(f"  (a) naive:    {naive_run.seconds:7.1f} s  peak RSS {naive_run.peak_rss_mb:7.0f} MB  "
+                print(f"  (a) naive:    {naive_run.seconds:6.1f} s  peak RSS {naive_run.peak_rss_mb:6.0f} MB  "
                       f"dataset drift {result['dataset_drift']}, drifted "
                       f"{sorted(k for k, v in result['drifted'].items() if v)}")
-                print(f"  naive / pipeline: {naive_run.seconds / ours.seconds:.1f}x the time, "
-                      f"{naive_run.peak_rss_mb / ours.peak_rss_mb:.1f}x the memory; "
-                      f"drift decisions {'AGREE' if agree else 'DIFFER'}", flush=True)
+                for cap, ours, verdicts in runs:
+                    agree = result["drifted"] == {c: verdicts["drifted"][c] for c in result["drifted"]} and \
+                        result["dataset_drift"] == verdicts["dataset_drift"]
+                    gap = max(abs(result["scores"][c] - verdicts["scores"][c]) for c in result["scores"])
+                    print(f"  naive / pipeline (max_rows {cap or 'default'}): {naive_run.seconds / ours.seconds:.1f}x "
+                          f"the time, {naive_run.peak_rss_mb / ours.peak_rss_mb:.1f}x the memory; drift decisions "
+                          f"{'AGREE' if agree else 'DIFFER'}; largest drift-score gap {gap:.4f}", flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -365,7 +365,7 @@ class AlertsConfig(_Strict):
 
 
 class ReportsConfig(_Strict):
-    max_rows: int = Field(default=200_000, ge=1_000,
+    max_rows: int = Field(default=100_000, ge=1_000,
                           description="rows handed to Evidently; larger days are sampled by hash of the id")
     pool: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
                              description="Airflow pool of the heavy tasks (evidently_reports, performance): caps how "

@@ -186,8 +186,6 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     """Run the Evidently reports on the staged valid rows and stage them with the day's summary."""
     from monitoring import reports  # imports Evidently inside its functions
 
-    import pyarrow.parquet as pq
-
     layout = DayLayout.of(model, day)
     stats = store.get_json(layout.staged_contract)
     version, reference = load_reference(store, model, layout)
@@ -196,7 +194,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     profile, sample = DayProfile(model, reference), HashSample(model.columns.id, cap)
     started = time.monotonic()
     with store.download(layout.staged_valid_rows) as local:
-        for batch in pq.ParquetFile(local).iter_batches(batch_size=ingest.BATCH_ROWS):
+        for batch in ingest.batches(local, ingest.BATCH_ROWS):
             frame = batch.to_pandas()
             profile.add(frame)
             sample.add(frame)
@@ -290,7 +288,7 @@ def _day_predictions(store: ObjectStore, model: ModelConfig, layout: DayLayout) 
     """The valid predictions of a processed day (id, score, decision), or None when the day was not processed."""
     if not store.exists(layout.staged_valid_rows):
         return None
-    return pd.read_parquet(store.open(layout.staged_valid_rows), columns=[model.columns.id, *model.columns.predictions])
+    return ingest.read_columns(store, layout.staged_valid_rows, [model.columns.id, *model.columns.predictions])
 
 
 def _monitored_version(store: ObjectStore, layout: DayLayout) -> str | None:

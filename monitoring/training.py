@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from monitoring import contract, labels, performance
+from monitoring import contract, ingest, labels, performance
 from monitoring.config import LOWER_IS_BETTER, ModelConfig
 from monitoring.labels import LABEL
 from monitoring.layout import DayLayout, parse_day
@@ -187,7 +187,7 @@ def labelled_window(store: ObjectStore, model: ModelConfig, window: Window,
         key = layout.on(day).staged_valid_rows
         if not store.exists(key):
             continue
-        valid = pd.read_parquet(store.open(key), columns=[cols.id, *cols.features])
+        valid = ingest.read_columns(store, key, [cols.id, *cols.features])
         frames.append(labels.join(valid, cols.id, found).drop(columns=[labels.LABEL_DAY]))
     log.info("%d label(s) of %s known by %s; %d labelled prediction(s) in %d processed day(s)", len(found.labels),
              config.column, window.labels_as_of, sum(map(len, frames)), len(frames))
