@@ -42,15 +42,6 @@ class ContractResult:
     def rows_quarantined(self) -> int:
         return len(self.quarantine)
 
-    @property
-    def rejected_share(self) -> float:
-        return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
-
-    def stats(self) -> dict:
-        return {"rows_read": self.rows_read, "rows_valid": self.rows_valid,
-                "rows_quarantined": self.rows_quarantined, "rejected_share": self.rejected_share,
-                "reasons": dict(sorted(self.reasons.items())), "extra_columns": list(self.extra_columns)}
-
 
 class SeenIds:
     """64-bit hashes of the ids met so far in the day, in sorted runs merged like a binary counter: a batch is looked
@@ -87,6 +78,13 @@ class ContractTally:
     rows_valid: int = 0
     reasons: Counter = field(default_factory=Counter)
     extra_columns: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, *results: ContractResult) -> ContractTally:
+        tally = cls()
+        for result in results:
+            tally.add(result)
+        return tally
 
     def add(self, result: ContractResult) -> None:
         self.rows_read += result.rows_read
@@ -329,7 +327,7 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
     return typed.reset_index(drop=True)
 
 
-def enforce_rejected_share(result: ContractResult | ContractTally, model: ModelConfig, where: str) -> None:
+def enforce_rejected_share(result: ContractTally, model: ModelConfig, where: str) -> None:
     """Fail the day when more rows than the model allows were quarantined."""
     limit = model.contract.max_rejected_share
     if result.rejected_share > limit:

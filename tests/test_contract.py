@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring.contract import (ContractError, ContractResult, check_columns, enforce_rejected_share,
-                                 prepare_reference, validate)
+from monitoring.contract import (ContractError, ContractResult, ContractTally, check_columns,
+                                 enforce_rejected_share, prepare_reference, validate)
 from monitoring.ingest import FileRead
 from tests.helpers import DAY, day_log
 
@@ -110,13 +110,13 @@ def test_too_many_rejected_rows_fail_the_day_with_counts_reasons_and_where_to_lo
     result = validate(frame, loan_model, DAY)
     with pytest.raises(ContractError, match=r"10 of 100 rows \(10.0%\) of model 'loan_approval' break the data "
                                             r"contract, above the allowed 5.0% .*score_out_of_range: 10.*in s3://q"):
-        enforce_rejected_share(result, loan_model, "s3://q")
+        enforce_rejected_share(ContractTally.of(result), loan_model, "s3://q")
 
 
 def test_a_share_within_the_limit_passes(loan_model, trained):
     frame = sourced(day_log(trained, rows=100))
     frame.loc[0:4, "approval_probability"] = 3.0
-    enforce_rejected_share(validate(frame, loan_model, DAY), loan_model, "s3://q")
+    enforce_rejected_share(ContractTally.of(validate(frame, loan_model, DAY)), loan_model, "s3://q")
 
 
 def test_a_day_with_files_but_no_rows_is_an_error(loan_model, trained):

@@ -123,3 +123,4 @@ def test_a_new_category_in_three_rows_outside_the_sample_is_still_counted(s3_cli
     assert summary["rows"]["sampled_for_reports"] == 1_000
     column = summary["data_quality"]["columns"]["home_ownership"]
     assert column["new_categories"] == ["HOUSEBOAT"] and column["new_category_share"] == 0.0005
+
