@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from benchmarks import bench
-from tests.standalone import Standalone, free_port
+from tests.standalone import Standalone, free_port, stopped_after
 
 MODEL = "w1"
 DAG_ID = f"monitor_{MODEL}"
@@ -37,7 +37,7 @@ def config_text(first: dt.date, max_active_runs: int) -> str:
     schedule: "0 0 * * *"
     start_date: "{first.isoformat()}"
     max_active_runs: {max_active_runs}
-    storage: {{bucket: {bench.BUCKET}, log_format: parquet}}
+    storage: {{bucket: {bench.BUCKET}, log_format: parquet, aws_conn_id: monitoring_s3}}
     columns:
       id: prediction_id
       timestamp: event_time
@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                        "extra": {"endpoint_url": url, "region_name": "us-east-1"}}),
                    "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                    "AWS_DEFAULT_REGION": "us-east-1"}
-            with Standalone(Path(tmp) / "airflow", env, database="postgres",
-                            parallelism=args.parallelism) as airflow:
+            airflow = Standalone(Path(tmp) / "airflow", env, database="postgres", parallelism=args.parallelism)
+            with stopped_after(airflow, print):  # every process it started ends, even on Ctrl-C or SIGTERM
+                airflow.start()
                 airflow.wait_for("the DAG to be parsed", lambda: airflow.dag_exists(DAG_ID), 300, every=3)
                 airflow.set_paused(DAG_ID, False)
                 body = {"dag_id": DAG_ID, "from_date": f"{days[0].isoformat()}T00:00:00.000Z",
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
                 backfill = airflow.call("POST", "/backfills", json=body)
 
                 def finished():
-                    runs = [r for r in airflow.runs(DAG_ID) if r["logical_date"][:10] >= days[0].isoformat()]
+                    runs = [r for r in airflow.runs(DAG_ID) if r["run_type"] == "backfill"]
                     done = [r for r in runs if r["state"] in ("success", "failed")]
                     print(f"  {len(done)}/{len(days)} runs finished ({time.monotonic() - started:.0f}s)", flush=True)
                     return runs if len(done) == len(days) else None

@@ -14,7 +14,7 @@ import pandas as pd
 from monitoring.config import ModelConfig
 from monitoring.operations import QUANTILES, Operations, confidence, reference_figures
 from monitoring.quality import (NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution,
-                                finite, reference_bins, shares)
+                                finite, psi, reference_bins, shares)
 
 
 class _Numbers:
@@ -63,6 +63,7 @@ class _Numbers:
             std=finite((self.m2 / (self.count - 1)) ** 0.5) if self.count > 1 else None,
             min=finite(self.min) if present else None, max=finite(self.max) if present else None,
             out_of_range_share=self.outside / self.rows if self.rows else 0.0, distribution=distribution,
+            psi=psi(distribution) if present else None,
         )
 
 
@@ -81,13 +82,14 @@ class _Categories:
         self.counts = self.counts.add(present.value_counts(), fill_value=0).astype("int64")
 
     def quality(self) -> ColumnQuality:
+        distribution = categorical_distribution(self.counts, self.reference)
         new = self.counts[~self.counts.index.isin(self.reference.index)]
         new = new.sort_index().sort_values(ascending=False, kind="stable")
         return ColumnQuality(
             kind="categorical", missing_share=self.missing / self.rows if self.rows else 0.0,
             distinct=int(len(self.counts)), new_categories=[str(c) for c in new.index[:NEW_CATEGORY_EXAMPLES]],
             new_category_share=float(new.sum() / self.rows) if self.rows else 0.0,
-            distribution=categorical_distribution(self.counts, self.reference),
+            distribution=distribution, psi=psi(distribution) if len(self.counts) and len(self.reference) else None,
         )
 
 

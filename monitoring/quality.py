@@ -39,6 +39,7 @@ class ColumnQuality(_Figures):
     min: float | None = None
     max: float | None = None
     out_of_range_share: float | None = None  # outside the reference's [min, max]
+    psi: float | None = None  # population stability index over the distribution's bins
     distinct: int | None = None  # categorical
     new_categories: list[str] | None = None  # not seen in the reference, most frequent first
     new_category_share: float | None = None
@@ -82,6 +83,19 @@ def categorical_distribution(current: pd.Series, reference: pd.Series) -> Distri
         ref_shares.append(max(0.0, 1.0 - sum(ref_shares)) if len(ref) else 0.0)
         cur_shares.append(max(0.0, 1.0 - sum(cur_shares)) if len(cur) else 0.0)
     return Distribution(bins=[str(c) for c in top], reference=ref_shares, current=cur_shares)
+
+
+PSI_FLOOR = 1e-4  # a bin's share is taken as at least this much, so an empty bin gives a large, finite PSI
+
+
+def psi(distribution: Distribution | None) -> float | None:
+    """Population stability index of the day against the reference over the distribution's bins (the reference's
+    deciles, or its top categories and 'other'): sum of (day - reference) x ln(day / reference). Commonly read as
+    stable below 0.1, a moderate shift up to 0.25, a major one above."""
+    if distribution is None:
+        return None
+    pairs = [(max(r, PSI_FLOOR), max(c, PSI_FLOOR)) for r, c in zip(distribution.reference, distribution.current)]
+    return float(sum((c - r) * np.log(c / r) for r, c in pairs))
 
 
 def finite(value: float | None) -> float | None:

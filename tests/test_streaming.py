@@ -124,3 +124,18 @@ def test_a_new_category_in_three_rows_outside_the_sample_is_still_counted(s3_cli
     column = summary["data_quality"]["columns"]["home_ownership"]
     assert column["new_categories"] == ["HOUSEBOAT"] and column["new_category_share"] == 0.0005
 
+
+
+def test_psi_on_the_reference_bins_is_near_zero_for_a_stable_column_and_large_for_a_shifted_one(trained, loan_model):
+    _, reference = trained
+    reference = contract.prepare_reference(reference, loan_model, "reference")
+    frame = contract.validate(day_log(trained, DAY, rows=20_000), loan_model, DAY).valid
+    frame["credit_score"] += frame["credit_score"].std()  # one standard deviation
+    frame["home_ownership"] = "RENT"  # a single category
+    quality = DayProfile(loan_model, reference).add(frame).quality()
+    assert quality["annual_income"].psi < 0.02
+    assert quality["credit_score"].psi > 0.25 and quality["home_ownership"].psi > 0.25
+    shares = quality["credit_score"].distribution
+    expected = sum((max(c, 1e-4) - max(r, 1e-4)) * np.log(max(c, 1e-4) / max(r, 1e-4))
+                   for r, c in zip(shares.reference, shares.current))
+    assert quality["credit_score"].psi == pytest.approx(expected)
