@@ -15,7 +15,7 @@ nor safe from a careless sample.
 
 Each runs in a child process; its wall time and peak RSS (the kernel's, from wait4) are printed with the ratio, and
 whether the two agree on each feature's drift verdict and on the dataset verdict. The naive run of a day above
-`--naive-max-rows` is skipped (10M rows would need ~20 GB and ~40 min).
+`--naive-max-rows` is skipped (10M rows would need ~20 GB: W1 peaks at 2 GB).
 """
 
 from __future__ import annotations
