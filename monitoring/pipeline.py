@@ -6,6 +6,7 @@ publication), so every task can be retried or rerun alone and returns only a sma
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import logging
@@ -85,6 +86,42 @@ def find_day_files(store: ObjectStore, model: ModelConfig, day: Any) -> list[str
     return [f.key for f in files]
 
 
+class _QuarantineSpool:
+    """A day's quarantined rows, spooled batch by batch to local parquet files (memory holds one batch however bad
+    the day), then written as one file with the union of the batches' columns: text, the row number an integer."""
+
+    def __init__(self) -> None:
+        self.parts: list = []
+        self.columns: dict[str, None] = {}  # an ordered set: columns in the order they were first seen
+
+    @staticmethod
+    def _schema(columns) -> pa.Schema:
+        return pa.schema([(c, pa.int64() if c == ingest.SOURCE_ROW else pa.string()) for c in columns])
+
+    def add(self, frame: pd.DataFrame) -> None:
+        import pyarrow.parquet as pq
+
+        local = tempfile.TemporaryFile()
+        self.parts.append(local)
+        pq.write_table(pa.Table.from_pandas(frame, schema=self._schema(frame.columns), preserve_index=False), local)
+        self.columns.update(dict.fromkeys(frame.columns))
+
+    def write(self, target) -> None:
+        import pyarrow.parquet as pq
+
+        schema = self._schema(self.columns)
+        with pq.ParquetWriter(target, schema) as writer:
+            for local in self.parts:
+                local.seek(0)
+                part = pq.read_table(local)
+                writer.write_table(pa.table([part[c] if c in part.column_names else pa.nulls(len(part), f.type)
+                                             for c, f in zip(schema.names, schema)], schema=schema))
+
+    def close(self) -> None:
+        for local in self.parts:
+            local.close()
+
+
 # --- step 2 -------------------------------------------------------------------------------------------------------
 def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Read the day batch by batch, apply the data contract, stage valid rows and quarantine; fail past the rejected
@@ -95,9 +132,9 @@ def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, 
     log_format = model.storage.log_format
     files = ingest.list_day_files(store, layout.predictions_dir, log_format,
                                   model.storage.completion_marker, model.storage.settle_seconds)
-    tally, seen, quarantined, reads = contract.ContractTally(), contract.SeenIds(), [], []
+    tally, seen, quarantined, reads = contract.ContractTally(), contract.SeenIds(), _QuarantineSpool(), []
     schema = contract.valid_schema(model)
-    with tempfile.TemporaryFile() as staged:
+    with tempfile.TemporaryFile() as staged, contextlib.closing(quarantined):
         with pq.ParquetWriter(staged, schema) as writer:
             for obj in files:
                 rows, columns = 0, ()
@@ -108,20 +145,22 @@ def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, 
                     tally.add(result)
                     writer.write_table(pa.Table.from_pandas(result.valid, schema=schema, preserve_index=False))
                     if result.rows_quarantined:
-                        quarantined.append(result.quarantine)
+                        quarantined.add(result.quarantine)
                     rows += len(batch)
                 log.info("read %s rows from %s (%s bytes)", rows, store.url(obj.key), obj.size)
                 reads.append(ingest.FileRead(obj.key, rows, obj.size, columns))
         if not tally.rows_read:
             raise contract.no_rows(model, layout.day)
         store.upload(layout.staged_valid_rows, staged, PARQUET)
-    quarantine_key = publish.staged_quarantine(layout)
-    if quarantined:
-        store.put_bytes(quarantine_key, _parquet_bytes(pd.concat(quarantined, ignore_index=True)), PARQUET)
-        log.warning("quarantined %d of %d rows: %s", tally.rows_quarantined, tally.rows_read,
-                    ", ".join(f"{k}={v}" for k, v in sorted(tally.reasons.items())))
-    else:
-        store.delete(quarantine_key)
+        quarantine_key = publish.staged_quarantine(layout)
+        if quarantined.parts:
+            with tempfile.TemporaryFile() as local:
+                quarantined.write(local)
+                store.upload(quarantine_key, local, PARQUET)
+            log.warning("quarantined %d of %d rows: %s", tally.rows_quarantined, tally.rows_read,
+                        ", ".join(f"{k}={v}" for k, v in sorted(tally.reasons.items())))
+        else:
+            store.delete(quarantine_key)
     stats = {**tally.stats(), "files": [{"key": r.key, "rows": r.rows} for r in reads]}
     store.put_json(layout.staged_contract, stats)
     contract.enforce_rejected_share(tally, model, store.url(quarantine_key))
