@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -110,10 +109,9 @@ def _read_table(data: bytes, log_format: LogFormat) -> pa.Table:
 def count_rows(store: ObjectStore, key: str, log_format: LogFormat) -> int:
     """Rows in one log file: a parquet file's footer says; other formats are read."""
     if log_format is LogFormat.PARQUET:
-        import pyarrow.parquet as pq
-
         try:
-            return pq.ParquetFile(store.open(key)).metadata.num_rows
+            with store.download(key) as local:
+                return pq.ParquetFile(local).metadata.num_rows
         except (pa.ArrowException, OSError, ValueError):
             pass  # unreadable: read_file names the file and the problem
     return len(read_file(store, key, log_format))
@@ -173,15 +171,3 @@ def read_columns(store: ObjectStore, key: str, columns: list[str]) -> pd.DataFra
     with store.download(key) as local:
         return pq.read_table(local, columns=columns).to_pandas()
 
-
-def read_day(store: ObjectStore, files: list[StoredObject], log_format: LogFormat) -> tuple[pd.DataFrame, list[FileRead]]:
-    """All rows of a (small) day with their source file and row number, plus what was read from each file."""
-    frames, reads = [], []
-    for obj in files:
-        batches = list(read_batches(store, obj.key, log_format))
-        frame = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame()
-        frames.append(frame)
-        columns = tuple(c for c in frame.columns if c not in (SOURCE_FILE, SOURCE_ROW))
-        reads.append(FileRead(obj.key, len(frame), obj.size, columns))
-    day = pd.concat(frames, ignore_index=True, sort=False) if frames else pd.DataFrame()
-    return day, reads

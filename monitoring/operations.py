@@ -57,10 +57,3 @@ def reference_figures(reference: pd.DataFrame, model: ModelConfig) -> dict[str, 
             "reference_low_confidence_share": float((sure < model.operations.low_confidence).mean())
             if classifier else None}
 
-
-def operations(valid: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> Operations:
-    """The operational figures of a day held in one frame (a large day is profiled batch by batch:
-    `profile.DayProfile`)."""
-    from monitoring.profile import DayProfile
-
-    return DayProfile(model, reference).add(valid).operations(valid)

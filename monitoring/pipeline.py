@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from monitoring import alerts, contract, history, ingest, publish, retrain, rules
 from monitoring.config import LogFormat, ModelConfig
@@ -99,16 +100,12 @@ class _QuarantineSpool:
         return pa.schema([(c, pa.int64() if c == ingest.SOURCE_ROW else pa.string()) for c in columns])
 
     def add(self, frame: pd.DataFrame) -> None:
-        import pyarrow.parquet as pq
-
         local = tempfile.TemporaryFile()
         self.parts.append(local)
         pq.write_table(pa.Table.from_pandas(frame, schema=self._schema(frame.columns), preserve_index=False), local)
         self.columns.update(dict.fromkeys(frame.columns))
 
     def write(self, target) -> None:
-        import pyarrow.parquet as pq
-
         schema = self._schema(self.columns)
         with pq.ParquetWriter(target, schema) as writer:
             for local in self.parts:
@@ -126,8 +123,6 @@ class _QuarantineSpool:
 def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Read the day batch by batch, apply the data contract, stage valid rows and quarantine; fail past the rejected
     share. Memory holds one batch (and 8 bytes per id of the day, to find duplicates), whatever the day's size."""
-    import pyarrow.parquet as pq
-
     layout = DayLayout.of(model, day)
     log_format = model.storage.log_format
     files = ingest.list_day_files(store, layout.predictions_dir, log_format,

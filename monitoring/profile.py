@@ -38,7 +38,8 @@ class _Numbers:
         self.missing += len(values) - len(present)
         if not len(present):
             return
-        mean, m2, n = float(present.mean()), float(((present - present.mean()) ** 2).sum()), len(present)
+        n, mean = len(present), float(present.mean())
+        m2 = float(((present - mean) ** 2).sum())
         total = self.count + n
         delta = mean - self.mean
         self.mean += delta * n / total

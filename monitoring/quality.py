@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from monitoring.config import ModelConfig
-
 NEW_CATEGORY_EXAMPLES = 10
 DISTRIBUTION_BINS = 10
 DISTRIBUTION_CATEGORIES = 8
@@ -101,10 +99,3 @@ def psi(distribution: Distribution | None) -> float | None:
 def finite(value: float | None) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
 
-
-def column_quality(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> dict[str, ColumnQuality]:
-    """Quality figures of every numerical feature, the score and every categorical feature, by column, of a day
-    held in one frame (a large day is profiled batch by batch: `profile.DayProfile`)."""
-    from monitoring.profile import DayProfile
-
-    return DayProfile(model, reference).add(current).quality()

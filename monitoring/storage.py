@@ -12,7 +12,7 @@ import math
 import shutil
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, Any, Iterator, NoReturn
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -68,13 +68,16 @@ class ObjectStore:
                 return False
             raise StorageError(f"cannot check {self.url(key)}: {exc}") from exc
 
+    def _read_failed(self, key: str, exc: ClientError | BotoCoreError) -> NoReturn:
+        if _error_code(exc) in ("404", "NoSuchKey"):
+            raise FileNotFoundError(f"{self.url(key)} does not exist") from None
+        raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+
     def get_bytes(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as exc:
-            if _error_code(exc) in ("404", "NoSuchKey"):
-                raise FileNotFoundError(f"{self.url(key)} does not exist") from None
-            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+            self._read_failed(key, exc)
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get_bytes(key))
@@ -91,9 +94,7 @@ class ObjectStore:
             shutil.copyfileobj(body, local, 8 * 1024 * 1024)
         except (ClientError, BotoCoreError) as exc:
             local.close()
-            if _error_code(exc) in ("404", "NoSuchKey"):
-                raise FileNotFoundError(f"{self.url(key)} does not exist") from None
-            raise StorageError(f"cannot read {self.url(key)}: {exc}") from exc
+            self._read_failed(key, exc)
         local.seek(0)
         return local
 
