@@ -39,7 +39,7 @@ import logging
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, get_current_context, task
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
 
 from monitoring.config import ModelConfig, load_config
@@ -210,7 +210,9 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
                    "try_number": context["ti"].try_number}
             return pipeline.publish_day(_store(model), model, _day(), run)
 
-        @task(**heavy)
+        # Labels keep landing whether or not the day had logs: joined even when the day's own steps failed (its
+        # logs never landed, or were unusable).
+        @task(trigger_rule=TriggerRule.ALL_DONE, **heavy)
         def performance() -> dict:
             from monitoring import contract, pipeline
 
@@ -252,9 +254,10 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
         )
 
         labelled = performance()
-        check_partition() >> validate() >> evidently_reports() >> publish() >> labelled
+        published = check_partition() >> validate() >> evidently_reports() >> publish()
+        published >> labelled
         update_site(labelled)
-        labelled >> decide() >> [alert(), trigger_retraining, healthy()]
+        [published, labelled] >> decide() >> [alert(), trigger_retraining, healthy()]
     return monitoring_dag
 
 

@@ -2,6 +2,17 @@
 
 S3 is reached with boto3's usual configuration; `--endpoint-url` (or $MONITORING_S3_ENDPOINT_URL) points it at a
 local server such as moto or MinIO.
+
+Expected failures end with one line on stderr and an exit code that says what kind of failure it was (`--debug`
+adds the traceback):
+
+  0  the day was processed (whatever its findings)
+  1  an unexpected error (a bug: the traceback is printed)
+  2  usage: an invalid configuration, an unknown model or a malformed --day
+  3  the day's inputs are unusable: a file that cannot be read, a broken data contract, an unsafe key
+  4  the model has no usable reference (reference/<model>/CURRENT.json and its version)
+  5  the day's logs are missing or still being written: run again once they have landed
+  6  the object store could not be reached or refused a request
 """
 
 from __future__ import annotations
@@ -11,8 +22,11 @@ import json
 import logging
 import os
 import sys
+import traceback
 
 from monitoring.config import ConfigError, load_config
+
+EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_REFERENCE, EXIT_NOT_READY, EXIT_STORAGE = range(7)
 
 
 def s3_client(endpoint_url: str | None = None):
@@ -25,33 +39,74 @@ def s3_client(endpoint_url: str | None = None):
                         config=client_config())
 
 
-def main(argv: list[str] | None = None) -> int:
+def exit_code(error: BaseException) -> int:
+    """The documented exit code of an expected failure (see the module's doc); EXIT_BUG for anything else."""
+    from monitoring.contract import ContractError
+    from monitoring.ingest import IngestError, MissingPartitionError, PartitionIncompleteError
+    from monitoring.layout import LayoutError
+    from monitoring.pipeline import MissingReferenceError
+    from monitoring.storage import StorageError
+
+    for kinds, code in (((ConfigError,), EXIT_USAGE),
+                        ((MissingPartitionError, PartitionIncompleteError), EXIT_NOT_READY),
+                        ((ContractError, IngestError, LayoutError), EXIT_BAD_INPUT),
+                        ((MissingReferenceError,), EXIT_NO_REFERENCE), ((StorageError,), EXIT_STORAGE)):
+        if isinstance(error, kinds):
+            return code
+    return EXIT_BUG
+
+
+def _day(value: str) -> str:
+    from monitoring.layout import LayoutError, parse_day
+
+    try:
+        return parse_day(value).isoformat()
+    except LayoutError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m monitoring", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="print the traceback of an expected failure too")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", parents=[common], help="monitor one model for one day and publish its reports")
+    run.add_argument("--model", required=True)
+    run.add_argument("--day", required=True, type=_day, help="YYYY-MM-DD")
+    run.add_argument("--config", default=None, help="models.yaml (default: $MONITORING_CONFIG or config/models.yaml)")
+    run.add_argument("--endpoint-url", default=None)
+    check = sub.add_parser("check-config", parents=[common], help="validate the configuration file and list its models")
+    check.add_argument("--config", default=None)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
     from monitoring.pipeline import run_day
     from monitoring.storage import ObjectStore
 
-    parser = argparse.ArgumentParser(prog="python -m monitoring", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="monitor one model for one day and publish its reports")
-    run.add_argument("--model", required=True)
-    run.add_argument("--day", required=True, help="YYYY-MM-DD")
-    run.add_argument("--config", default=None, help="models.yaml (default: $MONITORING_CONFIG or config/models.yaml)")
-    run.add_argument("--endpoint-url", default=None)
-    check = sub.add_parser("check-config", help="validate the configuration file and list its models")
-    check.add_argument("--config", default=None)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load_config(args.config)
-    except ConfigError as exc:
-        print(f"invalid configuration: {exc}", file=sys.stderr)
-        return 2
+    config = load_config(args.config)
     if args.command == "check-config":
         print("\n".join(f"{m.name}: {m.task.value}, s3://{m.storage.bucket}, retraining DAG {m.retraining.dag_id}"
                         for m in config.models))
-        return 0
+        return EXIT_OK
     model = config.model(args.model)
     store = ObjectStore(s3_client(args.endpoint_url), model.storage.bucket)
     decision = run_day(store, model, args.day, list(config.models))
     print(json.dumps({"model": decision.model, "day": decision.day, "branches": decision.branches,
                       "why": decision.why}, indent=2))
-    return 0
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except Exception as error:  # noqa: BLE001 - every failure ends in one line and its exit code
+        code = exit_code(error)
+        if args.debug or code == EXIT_BUG:
+            traceback.print_exc()
+        prefix = "invalid configuration" if isinstance(error, ConfigError) else type(error).__name__
+        print(f"error ({prefix}, exit {code}): {error}", file=sys.stderr)
+        return code

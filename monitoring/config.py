@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 MODEL_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # S3 prefixes: path segments of safe characters, no "..", no leading or trailing slash.
@@ -99,6 +100,9 @@ class ColumnsConfig(_Strict):
                                    "regression: the predicted value")
     decision: str | None = Field(default=None, description="the 0/1 decision the model took")
     latency: str | None = Field(default=None, description="serving latency in milliseconds, when the logs carry it")
+    timestamp_unit: Literal["s", "ms", "us", "ns"] | None = Field(
+        default=None, description="the logs' times are numbers: epoch seconds, milliseconds, microseconds or "
+                                  "nanoseconds (default: the times are timestamps or text)")
     numerical: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
 
@@ -143,14 +147,19 @@ class DriftConfig(_Strict):
     max_categories: int = Field(default=1000, ge=2, description="categorical columns with more distinct values are "
                                                                 "left out of the Evidently reports")
 
-    @model_validator(mode="after")
-    def _known_methods(self) -> DriftConfig:
-        if self.numerical_method not in NUMERICAL_DRIFT_METHODS:
-            raise ValueError(f"numerical_method {self.numerical_method!r} is not one of {sorted(NUMERICAL_DRIFT_METHODS)}")
-        if self.categorical_method not in CATEGORICAL_DRIFT_METHODS:
-            raise ValueError(
-                f"categorical_method {self.categorical_method!r} is not one of {sorted(CATEGORICAL_DRIFT_METHODS)}")
-        return self
+    @field_validator("numerical_method")
+    @classmethod
+    def _numerical_method(cls, value: str) -> str:
+        if value not in NUMERICAL_DRIFT_METHODS:
+            raise ValueError(f"{value!r} is not one of {sorted(NUMERICAL_DRIFT_METHODS)}")
+        return value
+
+    @field_validator("categorical_method")
+    @classmethod
+    def _categorical_method(cls, value: str) -> str:
+        if value not in CATEGORICAL_DRIFT_METHODS:
+            raise ValueError(f"{value!r} is not one of {sorted(CATEGORICAL_DRIFT_METHODS)}")
+        return value
 
 
 class ContractConfig(_Strict):
@@ -306,6 +315,13 @@ class PositiveRateRule(RuleConfig):
                                      description="fires when the rate is further than this from the reference's")
 
 
+class PredictionCollapseRule(RuleConfig):
+    severity: SeverityName = "critical"
+    min_rows: int = Field(default=30, ge=2, description="a constant score on fewer valid rows is not judged")
+    max_chance: float = Field(default=1e-6, gt=0, lt=1, description="every decision of one class fires when the "
+                              "chance of that under the reference's positive rate is below this")
+
+
 class LowConfidenceRule(RuleConfig):
     max_share: float | None = Field(default=0.35, gt=0, le=1)
     max_increase: float | None = Field(default=0.15, gt=0, le=1, description="above the reference's share")
@@ -321,6 +337,7 @@ class RulesConfig(_Strict):
     volume: VolumeRule = VolumeRule()
     positive_rate: PositiveRateRule = PositiveRateRule()
     low_confidence: LowConfidenceRule = LowConfidenceRule()
+    prediction_collapse: PredictionCollapseRule = PredictionCollapseRule()
     missing_values: RuleConfig = RuleConfig()  # critical anyway when a column is entirely missing
     new_categories: RuleConfig = RuleConfig()
     out_of_range: RuleConfig = RuleConfig()
@@ -409,23 +426,24 @@ class ModelConfig(_Strict):
             )
         return value
 
-    @model_validator(mode="after")
-    def _fits_task(self) -> ModelConfig:
-        if self.task is ModelTask.REGRESSION and self.columns.decision:
-            raise ValueError("columns.decision is for classification; a regression model has no 0/1 decision")
-        if self.labels and self.labels.column in {self.columns.id, self.columns.timestamp, *self.columns.features,
-                                                  *self.columns.predictions}:
-            raise ValueError(f"labels.column {self.labels.column!r} is also a feature, prediction, id or timestamp "
-                             "column; the label must be its own column")
-        unknown = sorted(set(self.rules.key_features.features) - set(self.columns.features))
-        if unknown:
-            raise ValueError(f"rules.key_features.features names {unknown}, not features of the model")
-        allowed = self.metric_names
-        for metric in (self.performance.rules or {}):
-            if metric not in allowed:
-                raise ValueError(f"performance.rules names {metric!r}, not a {self.task.value} metric; "
-                                 f"one of {list(allowed)}")
-        return self
+    @model_validator(mode="wrap")
+    @classmethod
+    def _every_problem(cls, data: Any, handler) -> ModelConfig:
+        """Field errors and the checks across fields, reported together, each at its full key path (the checks
+        across fields read the raw settings, so they run even where a field is invalid)."""
+        problems = _cross_field_problems(data) if isinstance(data, dict) else []
+        try:
+            validated = handler(data)
+        except ValidationError as exc:
+            errors = [{"type": PydanticCustomError(e["type"], e["msg"]), "loc": e["loc"], "input": e["input"]}
+                      for e in exc.errors()]
+        else:
+            if not problems:
+                return validated
+            errors = []
+        errors += [{"type": PydanticCustomError("value_error", "Value error, " + message), "loc": loc, "input": None}
+                   for loc, message in problems]
+        raise ValidationError.from_exception_data(cls.__name__, errors)
 
     @property
     def is_classification(self) -> bool:
@@ -459,17 +477,6 @@ class ModelConfig(_Strict):
     def labels_format(self) -> LogFormat:
         return (self.labels.log_format if self.labels else None) or self.storage.log_format
 
-    @model_validator(mode="after")
-    def _drift_columns_are_features(self) -> ModelConfig:
-        features = set(self.columns.features)
-        for column, override in self.drift.columns.items():
-            if column not in features and column not in self.columns.predictions:
-                raise ValueError(f"drift.columns names {column!r}, which is not a feature or prediction column")
-            allowed = CATEGORICAL_DRIFT_METHODS if self.is_categorical(column) else NUMERICAL_DRIFT_METHODS
-            if override.method not in allowed:
-                raise ValueError(f"drift.columns.{column}.method {override.method!r} is not one of {sorted(allowed)}")
-        return self
-
     def is_categorical(self, column: str) -> bool:
         """Categorical features and the 0/1 decision; everything else monitored is numerical."""
         return column in self.columns.categorical or column == self.columns.decision
@@ -481,6 +488,55 @@ class ModelConfig(_Strict):
         if self.is_categorical(column):
             return ColumnDrift(method=self.drift.categorical_method, threshold=self.drift.categorical_threshold)
         return ColumnDrift(method=self.drift.numerical_method, threshold=self.drift.numerical_threshold)
+
+
+def _names(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path, message) of every setting that contradicts another, from a model's raw settings."""
+    def node(*path: str) -> Any:
+        value: Any = data
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    task = node("task")
+    task = getattr(task, "value", task) or ModelTask.BINARY_CLASSIFICATION.value
+    numerical, categorical = _names(node("columns", "numerical")), _names(node("columns", "categorical"))
+    decision = node("columns", "decision")
+    predictions = [str(v) for v in (node("columns", "score"), decision) if v]
+    features = [*numerical, *categorical]
+    if task == ModelTask.REGRESSION.value and decision:
+        problems.append((("columns", "decision"), "for classification only: a regression model has no 0/1 "
+                                                  "decision"))
+    label = node("labels", "column")
+    if label and label in {node("columns", "id"), node("columns", "timestamp"), *features, *predictions}:
+        problems.append((("labels", "column"), f"{label!r} is also a feature, prediction, id or timestamp "
+                                               "column; the label must be its own column"))
+    unknown = sorted(set(_names(node("rules", "key_features", "features"))) - set(features))
+    if unknown and features:
+        problems.append((("rules", "key_features", "features"),
+                         f"{unknown} are not features of the model"))
+    allowed = CLASSIFICATION_METRICS if task == ModelTask.BINARY_CLASSIFICATION.value else REGRESSION_METRICS
+    for metric in node("performance", "rules") or {}:
+        if metric not in allowed:
+            problems.append((("performance", "rules", metric), f"{metric!r} is not a {task} metric; one of "
+                                                               f"{list(allowed)}"))
+    for column, override in (node("drift", "columns") or {}).items():
+        if column not in features and column not in predictions:
+            problems.append((("drift", "columns", column), f"{column!r} is not a feature or prediction column of "
+                                                           "the model"))
+            continue
+        method = override.get("method") if isinstance(override, dict) else getattr(override, "method", None)
+        kind = "categorical" if column in categorical or column == decision else "numerical"
+        allowed_methods = CATEGORICAL_DRIFT_METHODS if kind == "categorical" else NUMERICAL_DRIFT_METHODS
+        if method is not None and method not in allowed_methods:
+            problems.append((("drift", "columns", column, "method"),
+                             f"{method!r} does not fit a {kind} column; one of {sorted(allowed_methods)}"))
+    return problems
 
 
 class MonitoringConfig(_Strict):

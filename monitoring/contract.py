@@ -33,6 +33,7 @@ class ContractResult:
     rows_read: int
     reasons: dict[str, int] = field(default_factory=dict)
     extra_columns: tuple[str, ...] = ()
+    examples: dict[str, str] = field(default_factory=dict)  # the first reason text of each code, for errors
 
     @property
     def rows_valid(self) -> int:
@@ -78,6 +79,7 @@ class ContractTally:
     rows_valid: int = 0
     reasons: Counter = field(default_factory=Counter)
     extra_columns: set[str] = field(default_factory=set)
+    examples: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, *results: ContractResult) -> ContractTally:
@@ -91,6 +93,8 @@ class ContractTally:
         self.rows_valid += result.rows_valid
         self.reasons.update(result.reasons)
         self.extra_columns.update(result.extra_columns)
+        for code, text in result.examples.items():
+            self.examples.setdefault(code, text)
 
     @property
     def rows_quarantined(self) -> int:
@@ -104,10 +108,6 @@ class ContractTally:
         return {"rows_read": self.rows_read, "rows_valid": self.rows_valid,
                 "rows_quarantined": self.rows_quarantined, "rejected_share": self.rejected_share,
                 "reasons": dict(sorted(self.reasons.items())), "extra_columns": sorted(self.extra_columns)}
-
-
-def no_rows(model: ModelConfig, day: dt.date) -> ContractError:
-    return ContractError(f"the day {day} of model {model.name!r} has log files but no rows")
 
 
 def valid_schema(model: ModelConfig) -> pa.Schema:
@@ -132,6 +132,7 @@ class _Violations:
         self.index = index
         self.messages: list[pd.Series] = []
         self.counts: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
 
     def add(self, mask: pd.Series, code: str, detail: Callable[[pd.Series], pd.Series | str] | str,
             *values: pd.Series) -> None:
@@ -141,7 +142,9 @@ class _Violations:
             return
         self.counts[code] += int(mask.sum())
         text = detail if isinstance(detail, str) else detail(*(v[mask].astype(str) for v in values))
-        self.messages.append(code + ": " + pd.Series(text, index=self.index[mask.to_numpy()], dtype=object))
+        texts = code + ": " + pd.Series(text, index=self.index[mask.to_numpy()], dtype=object)
+        self.examples.setdefault(code, texts.iloc[0])
+        self.messages.append(texts)
 
     def reasons(self) -> pd.Series:
         reasons = pd.Series(np.nan, index=self.index, dtype=object)
@@ -179,10 +182,34 @@ def as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numeric.astype("float64"), not_number
 
 
-def _as_timestamp(series: pd.Series) -> pd.Series:
+def _as_timestamp(series: pd.Series, unit: str | None = None) -> pd.Series:
+    """Times in UTC (naive ones taken as UTC); numbers are epoch times in `unit` (columns.timestamp_unit) when the
+    model gives one."""
     if pd.api.types.is_datetime64_any_dtype(series):
         return series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
+    if unit:
+        numbers, _ = as_number(series)
+        return pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce")
     return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+
+
+EPOCH_UNITS = (("s", "seconds", 1e8), ("ms", "milliseconds", 1e11), ("us", "microseconds", 1e14))
+
+
+def epoch_hint(series: pd.Series) -> str:
+    """A hint for timestamps that are numbers (which would otherwise be read as nanoseconds since 1970): the epoch
+    unit their size suggests, or "" when they are not numbers or already look like nanoseconds."""
+    if pd.api.types.infer_dtype(series, skipna=True) not in ("integer", "floating", "mixed-integer-float", "string"):
+        return ""
+    numbers, _ = as_number(series)
+    numbers = numbers.dropna()
+    if len(numbers) < 0.5 * series.notna().sum() or not len(numbers):
+        return ""
+    size = float(numbers.abs().median())
+    for unit, word, low in EPOCH_UNITS:
+        if low <= size < 1000 * low:
+            return f" (the column holds numbers that look like epoch {word}: set columns.timestamp_unit: {unit})"
+    return ""
 
 
 def as_label(series: pd.Series) -> pd.Series:
@@ -213,13 +240,28 @@ def as_label(series: pd.Series) -> pd.Series:
     return series.map(text).astype(object)
 
 
+def as_id(series: pd.Series) -> pd.Series:
+    """Prediction ids as text, the same whichever format wrote them: as `as_label`, without surrounding spaces, and
+    an integer written with decimals ("50005.0", as a text export of a float column has it) as the integer
+    ("50005", as a float column itself gives). Empty ids are missing (NaN)."""
+    text = as_label(series)
+    present = text.notna()
+    if present.any():
+        cleaned = text[present].astype(str).str.strip().str.replace(r"^([+-]?\d+)\.0*$", r"\1", regex=True)
+        text = text.astype(object)
+        text[present] = cleaned
+        text[present & (text == "")] = np.nan
+    return text
+
+
 def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenIds | None = None) -> ContractResult:
     """Split the day's rows (or one batch of them, with the ids of the earlier batches in `seen`) into typed valid
     rows and quarantined rows with their reasons."""
     cols = model.columns
     rows_read = len(frame)
     if rows_read == 0:
-        raise no_rows(model, day)
+        return ContractResult(valid=valid_schema(model).empty_table().to_pandas(),
+                              quarantine=frame.assign(**{REASON: pd.Series(dtype=object)}), rows_read=0)
     known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW,
              *([cols.latency] if cols.latency else [])}
     extra = tuple(sorted(c for c in frame.columns if c not in known))
@@ -228,7 +270,7 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     typed = pd.DataFrame(index=frame.index)
 
     ids = frame[cols.id]
-    id_text = as_label(ids)
+    id_text = as_id(ids)
     v.add(id_text.isna() | (id_text.astype(str).str.strip() == ""), "missing_id", f"{cols.id} is empty")
     duplicated = id_text.notna() & id_text.duplicated(keep="first")
     if seen is not None:
@@ -240,12 +282,14 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     typed[cols.id] = id_text
 
     raw_ts = frame[cols.timestamp]
-    ts = _as_timestamp(raw_ts)
-    v.add(ts.isna() & raw_ts.notna(), "bad_timestamp", lambda t: f"{cols.timestamp} " + t + " is not a time", raw_ts)
-    v.add(raw_ts.isna(), "missing_timestamp", f"{cols.timestamp} is empty")
+    ts = _as_timestamp(raw_ts, cols.timestamp_unit)
     start = pd.Timestamp(day, tz="UTC")
+    unparsed = ts.isna() & raw_ts.notna()
     outside = ts.notna() & ((ts < start) | (ts >= start + pd.Timedelta(days=1)))
-    v.add(outside, "timestamp_outside_day", lambda t: f"{cols.timestamp} " + t + f" is not on {day}", ts)
+    hint = epoch_hint(raw_ts) if not cols.timestamp_unit and (unparsed.any() or outside.any()) else ""
+    v.add(unparsed, "bad_timestamp", lambda t: f"{cols.timestamp} " + t + " is not a time" + hint, raw_ts)
+    v.add(raw_ts.isna(), "missing_timestamp", f"{cols.timestamp} is empty")
+    v.add(outside, "timestamp_outside_day", lambda t: f"{cols.timestamp} " + t + f" is not on {day}" + hint, ts)
     typed[cols.timestamp] = ts
 
     score, not_number = as_number(frame[cols.score])
@@ -291,7 +335,7 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     if cols.decision:
         valid[cols.decision] = valid[cols.decision].astype("int64")
     return ContractResult(valid=valid, quarantine=quarantine.reset_index(drop=True), rows_read=rows_read,
-                          reasons=dict(v.counts), extra_columns=extra)
+                          reasons=dict(v.counts), extra_columns=extra, examples=v.examples)
 
 
 def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd.DataFrame:
@@ -312,6 +356,15 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
             raise ContractError(f"the reference {where} has {int(not_number.sum() + np.isinf(values).sum())} value(s) "
                                 f"in numerical column {column!r} that are not finite numbers.")
         typed[column] = values
+    if cols.decision:
+        # Typed as the valid rows' decision (int64): a day of one class beside a float reference would hand
+        # Evidently a mix of 0 and 1.0 as category labels, which it rejects.
+        decision = typed[cols.decision]
+        bad = decision.isna() | ~decision.isin([0.0, 1.0])
+        if bad.any():
+            raise ContractError(f"the reference {where} has {int(bad.sum())} decision(s) in {cols.decision!r} that "
+                                "are not 0 or 1; publish a reference version whose decisions are 0/1.")
+        typed[cols.decision] = decision.astype("int64")
     for column in cols.categorical:
         typed[column] = as_label(frame[column])
     if model.labels and model.labels.column in frame.columns:
@@ -331,9 +384,12 @@ def enforce_rejected_share(result: ContractTally, model: ModelConfig, where: str
     """Fail the day when more rows than the model allows were quarantined."""
     limit = model.contract.max_rejected_share
     if result.rejected_share > limit:
-        top = ", ".join(f"{code}: {n}" for code, n in sorted(result.reasons.items(), key=lambda kv: -kv[1])[:5])
+        ranked = sorted(result.reasons.items(), key=lambda kv: -kv[1])
+        top = ", ".join(f"{code}: {n}" for code, n in ranked[:5])
+        example = result.examples.get(ranked[0][0]) if ranked else None
         raise ContractError(
             f"{result.rows_quarantined} of {result.rows_read} rows ({result.rejected_share:.1%}) of model "
             f"{model.name!r} break the data contract, above the allowed {limit:.1%} "
-            f"(contract.max_rejected_share). Reasons: {top}. The rejected rows with their reasons are in {where}."
+            f"(contract.max_rejected_share). Reasons: {top}" + (f"; e.g. {example}" if example else "") +
+            f". The rejected rows with their reasons are in {where}."
         )

@@ -59,9 +59,12 @@ def is_marker(key: str) -> bool:
 def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat, completion_marker: str | None = None,
                    settle_seconds: int = 0, now: float | None = None) -> list[StoredObject]:
     """The day's log files, sorted by key. Fails when there are none, when a file is in another format, or when the
-    partition is still being written (its completion marker is missing, or its newest file is too recent)."""
+    partition is still being written (its completion marker is missing, or its newest file is too recent). A
+    partition that holds only its completion marker is complete and empty: no files (a day of no traffic)."""
     listing = store.list(prefix)
     objects = [o for o in listing if not is_marker(o.key)]
+    if not objects and completion_marker and any(o.key == prefix + completion_marker for o in listing):
+        return []
     if not objects:
         raise MissingPartitionError(
             f"no prediction logs under {store.url(prefix)}: the day's partition is missing or empty. "

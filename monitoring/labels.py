@@ -11,12 +11,16 @@ Bad labels are counted and reported, never silently joined. Each rejected row go
 | reason | the row |
 |---|---|
 | `missing_id` | has no prediction id |
+| `missing_label` | has an empty label |
 | `wrong_type` | has a label that is not 0/1 (classification) or not a finite number (regression) |
 | `duplicate` | repeats the label of an id already labelled with the same value (the first is joined, once) |
 | `conflicting` | labels an id that has another label with a different value (none of them is joined) |
 | `unknown_id` | labels no prediction of the window (counted for the labels that landed on the run's day) |
 
-A whole file that cannot be used (unreadable, or without the id or label column) is reported by name.
+Each quarantined row keeps the file and row it came from (`_source_file`, `_source_row`) and a `detail` in words.
+Label ids are normalized as the predictions' ids are (`contract.as_id`: text, surrounding spaces removed, an integer
+written with decimals such as `50005.0` as `50005`), so an id that differs only in format still labels its
+prediction. A whole file that cannot be used (unreadable, or without the id or label column) is reported by name.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ import pandas as pd
 
 from monitoring import ingest
 from monitoring.config import ModelConfig
-from monitoring.contract import as_label, as_number
+from monitoring.contract import as_id, as_number
 from monitoring.layout import DayLayout
 from monitoring.storage import ObjectStore
 
 log = logging.getLogger(__name__)
 
-ID, LABEL, LABEL_DAY, RAW, REASON = "id", "label", "label_day", "raw_label", "reason"
+ID, LABEL, LABEL_DAY, RAW, REASON, DETAIL = "id", "label", "label_day", "raw_label", "reason", "detail"
+QUARANTINE_COLUMNS = [ID, RAW, LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW, REASON, DETAIL]
 
 
 @dataclass(frozen=True)
@@ -52,8 +57,8 @@ class LabelFile:
 class LabelWindow:
     """The usable labels of a window of label days and what was rejected."""
 
-    labels: pd.DataFrame  # id (str), label (float), label_day (ISO str): one row per labelled id
-    rejected: pd.DataFrame  # id, raw_label, label_day, _source_file, reason
+    labels: pd.DataFrame  # id (str), label (float), label_day (ISO str), source file and row: one row per id
+    rejected: pd.DataFrame  # QUARANTINE_COLUMNS
     files: list[LabelFile] = field(default_factory=list)
     file_problems: list[str] = field(default_factory=list)  # one message per file that could not be used
 
@@ -63,7 +68,8 @@ class LabelWindow:
 
 def _empty_labels() -> pd.DataFrame:
     return pd.DataFrame({ID: pd.Series(dtype=object), LABEL: pd.Series(dtype="float64"),
-                         LABEL_DAY: pd.Series(dtype=object)})
+                         LABEL_DAY: pd.Series(dtype=object), ingest.SOURCE_FILE: pd.Series(dtype=object),
+                         ingest.SOURCE_ROW: pd.Series(dtype="int64")})
 
 
 def _read_day(store: ObjectStore, model: ModelConfig, layout: DayLayout,
@@ -97,7 +103,7 @@ def _read_day(store: ObjectStore, model: ModelConfig, layout: DayLayout,
         files.append(LabelFile(obj.key, day, len(frame)))
         if len(frame):
             frames.append(pd.DataFrame({ID: frame[id_column], RAW: frame[label_column], LABEL_DAY: day,
-                                        ingest.SOURCE_FILE: obj.key}))
+                                        ingest.SOURCE_FILE: obj.key, ingest.SOURCE_ROW: frame[ingest.SOURCE_ROW]}))
     return frames, files
 
 
@@ -126,31 +132,51 @@ def read_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, first
     for problem in problems:
         log.warning("unusable label file: %s", problem)
     if not frames:
-        return LabelWindow(_empty_labels(), pd.DataFrame(columns=[ID, RAW, LABEL_DAY, ingest.SOURCE_FILE, REASON]),
-                           files, problems)
+        return LabelWindow(_empty_labels(), pd.DataFrame(columns=QUARANTINE_COLUMNS), files, problems)
     rows = pd.concat(frames, ignore_index=True)
-    rows[ID] = as_label(rows[ID])
+    rows[ID] = as_id(rows[ID])
     rows[LABEL] = _typed(rows[RAW], model.is_classification)
     reason = pd.Series(None, index=rows.index, dtype=object)
-    reason[rows[ID].isna() | (rows[ID].astype(str).str.strip() == "")] = "missing_id"
-    reason[reason.isna() & rows[LABEL].isna()] = "wrong_type"
+    detail = pd.Series(None, index=rows.index, dtype=object)
+
+    def reject(mask: pd.Series, code: str, text: pd.Series | str) -> None:
+        mask = mask & reason.isna()
+        reason[mask] = code
+        detail[mask] = text[mask] if isinstance(text, pd.Series) else text
+
+    raw_text = rows[RAW].map(lambda v: None if _empty(v) else str(v))
+    reject(rows[ID].isna(), "missing_id", f"{model.label_id_column} is empty")
+    reject(raw_text.isna(), "missing_label", f"{model.labels.column} is empty")
+    expected = "0 or 1" if model.is_classification else "a finite number"
+    reject(rows[LABEL].isna(), "wrong_type", model.labels.column + " " + raw_text.fillna("") + f" is not {expected}")
     usable = reason.isna()
     # Oldest label first, so the kept copy of a repeated label is the one that arrived first.
-    order = rows[usable].sort_values([LABEL_DAY, ingest.SOURCE_FILE], kind="stable")
+    order = rows[usable].sort_values([LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW], kind="stable")
     distinct_values = order.groupby(ID)[LABEL].transform("nunique")
-    reason[order.index[distinct_values > 1]] = "conflicting"
+    conflicting = order.index[distinct_values > 1]
+    reject(rows.index.isin(conflicting), "conflicting",
+           "id " + rows[ID].astype(str) + " has labels that contradict each other; none of them is joined")
     agreeing = order[distinct_values == 1]
-    reason[agreeing.index[agreeing.duplicated(ID, keep="first")]] = "duplicate"
-    kept = rows.loc[reason.isna(), [ID, LABEL, LABEL_DAY]].sort_values(ID, kind="stable").reset_index(drop=True)
-    rejected = rows.loc[reason.notna(), [ID, RAW, LABEL_DAY, ingest.SOURCE_FILE]].copy()
-    rejected[RAW] = rejected[RAW].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-    rejected[REASON] = reason[reason.notna()]
-    return LabelWindow(kept, rejected.reset_index(drop=True), files, problems)
+    repeated = agreeing.index[agreeing.duplicated(ID, keep="first")]
+    reject(rows.index.isin(repeated), "duplicate", "id " + rows[ID].astype(str) + " was already labelled with the "
+                                                   "same value; the first copy is joined")
+    kept = rows.loc[reason.isna(), [ID, LABEL, LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW]]
+    kept = kept.sort_values(ID, kind="stable").reset_index(drop=True)
+    rejected = rows.loc[reason.notna(), [ID, LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW]].copy()
+    rejected[RAW] = raw_text[reason.notna()]
+    rejected[REASON], rejected[DETAIL] = reason[reason.notna()], detail[reason.notna()]
+    return LabelWindow(kept, rejected[QUARANTINE_COLUMNS].reset_index(drop=True), files, problems)
+
+
+def _empty(value: object) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or (
+        isinstance(value, str) and not value.strip())
 
 
 def join(predictions: pd.DataFrame, id_column: str, window: LabelWindow) -> pd.DataFrame:
     """The predictions that have a label, with `label` and `label_day` columns (an inner join on the id)."""
-    joined = predictions.merge(window.labels, left_on=id_column, right_on=ID, how="inner", validate="many_to_one")
+    joined = predictions.merge(window.labels[[ID, LABEL, LABEL_DAY]], left_on=id_column, right_on=ID, how="inner",
+                               validate="many_to_one")
     return joined.drop(columns=[ID] if id_column != ID else []).sort_values(id_column, kind="stable").reset_index(drop=True)
 
 
@@ -160,15 +186,21 @@ def digest(joined: pd.DataFrame, id_column: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def landed_problems(window: LabelWindow, day: str, joined_ids: set[str]) -> tuple[Counter[str], pd.DataFrame]:
-    """Problems of the labels that landed on `day`: the rejected rows, plus usable labels of no known prediction.
+def landed_problems(window: LabelWindow, day: str, joined_ids: set[str],
+                    searched: tuple[dt.date, dt.date] | None = None) -> tuple[Counter[str], pd.DataFrame]:
+    """Problems of the labels that landed on `day`: the rejected rows, plus usable labels of no known prediction
+    (`searched`: the first and last prediction day looked at, for the rows' detail).
 
-    Returns the count per reason and the rows to quarantine (each with its reason)."""
+    Returns the count per reason and the rows to quarantine (each with its reason, file, row and detail)."""
     rejected = window.rejected[window.rejected[LABEL_DAY] == day]
     landed = window.labels[window.labels[LABEL_DAY] == day]
     unknown = landed[~landed[ID].isin(joined_ids)]
+    where = f" of {searched[0]}..{searched[1]}" if searched else " of the label window"
     unknown_rows = pd.DataFrame({ID: unknown[ID], RAW: unknown[LABEL].map(lambda v: f"{v:g}"), LABEL_DAY: day,
-                                 ingest.SOURCE_FILE: None, REASON: "unknown_id"})
+                                 ingest.SOURCE_FILE: unknown[ingest.SOURCE_FILE],
+                                 ingest.SOURCE_ROW: unknown[ingest.SOURCE_ROW], REASON: "unknown_id",
+                                 DETAIL: "no prediction" + where + " has id " + unknown[ID].astype(str)},
+                                columns=QUARANTINE_COLUMNS)
     counts = Counter(rejected[REASON]) + Counter({"unknown_id": len(unknown)} if len(unknown) else {})
     frames = [f for f in (rejected, unknown_rows) if len(f)]
     quarantine = pd.concat(frames, ignore_index=True) if frames else rejected.iloc[0:0]

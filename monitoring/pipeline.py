@@ -145,7 +145,7 @@ def validate_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, 
                 log.info("read %s rows from %s (%s bytes)", rows, store.url(obj.key), obj.size)
                 reads.append(ingest.FileRead(obj.key, rows, obj.size, columns))
         if not tally.rows_read:
-            raise contract.no_rows(model, layout.day)
+            log.warning("the day's partition is complete but holds no rows: it is published as a day of volume 0")
         store.upload(layout.staged_valid_rows, staged, PARQUET)
         quarantine_key = publish.staged_quarantine(layout)
         if quarantined.parts:
@@ -232,7 +232,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
             frame = batch.to_pandas()
             profile.add(frame)
             sample.add(frame)
-    current_sample = sample.rows()
+    current_sample = sample.rows() if profile.rows else contract.valid_schema(model).empty_table().to_pandas()
     log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", profile.rows,
              time.monotonic() - started)
     reference_sample = _reference_sample(reference, cap)
@@ -250,7 +250,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         operations=profile.operations(current_sample).model_copy(update=dict(zip(
             ("trailing_volume", "trailing_volume_days"),
             trailing_volume(store, model, layout)))),
-        reports={f"{name}_{ext}": f"{name}.{ext}" for name in REPORT_NAMES for ext in ("html", "json")},
+        reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in outcome.rendered for ext in ("html", "json")},
     )
     store.put_bytes(publish.staged_summary(layout), summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",
@@ -273,7 +273,7 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     urls = publish.publish(store, layout, run or {}, [
         (layout.summary, staged, JSON),
         (layout.day_metrics, metrics.model_dump_json(indent=2).encode(), JSON),
-    ])
+    ], reports=summary.report_names)
     for name, url in sorted(urls.items()):
         log.info("published %s", url)
     return urls
@@ -426,7 +426,7 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[st
                      found.predictions, 100 * found.coverage,
                      "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
                      if found.labelled else "")
-    counts, quarantine = labels.landed_problems(window, layout.day.isoformat(), joined_ids)
+    counts, quarantine = labels.landed_problems(window, layout.day.isoformat(), joined_ids, (first, layout.day))
     landed = [f for f in window.files if f.day == layout.day.isoformat()]
     report = performance.LabelsReport(
         day=layout.day.isoformat(), files=[{"key": f.key, "rows": f.rows} for f in landed],
@@ -445,7 +445,8 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[st
     else:
         store.delete(layout.labels_quarantine)
         publish.record_update(store, layout, [(layout.labels_report, report_data)], removed=[layout.labels_quarantine])
-    changed = [d for d in sorted(set(updated) | {layout.day}) if refresh_summary(store, model, layout.on(d))]
+    changed = [d for d in sorted(set(updated) | {layout.day})
+               if publish.is_published(store, layout.on(d)) and refresh_summary(store, model, layout.on(d))]
     log.info("labels: %d row(s) landed on %s, problems %s; due day %s: %s%s", report.rows, layout.day,
              report.problems or "none", due_day, report.due.status,
              " - degraded: " + "; ".join(d.describe() for d in report.due.degraded) if report.due.degraded else "")
@@ -561,7 +562,16 @@ def apply_decision(store: ObjectStore, model: ModelConfig, day: Any, decision: D
 def run_day(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None) -> Decision:
     """The whole daily flow without Airflow (the CLI); retraining is only reported, not triggered."""
     day = parse_day(day)
-    find_day_files(store, model, day)
+    try:
+        find_day_files(store, model, day)
+    except (ingest.MissingPartitionError, ingest.PartitionIncompleteError) as missing:
+        # The labels that landed on the day are joined all the same (as the DAG's performance task does).
+        try:
+            labelled = performance_day(store, model, day)
+            update_site(store, model, day, models, labelled["updated_days"])
+        except Exception:
+            log.exception("the labels that landed on %s could not be joined either", day)
+        raise missing
     validate_day(store, model, day)
     report_day(store, model, day)
     publish_day(store, model, day, {"runner": "cli"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any
+from typing import Any, Iterable
 
 from monitoring import __version__
 from monitoring.layout import PERFORMANCE_REPORT, REPORT_NAMES, DayLayout
@@ -40,10 +40,10 @@ def label_artifacts(layout: DayLayout) -> list[str]:
 
 
 def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
-            extras: list[tuple[str, bytes, str]] = ()) -> dict[str, str]:
-    """Move the staged reports of a day to its report folder, write `extras` (key, data, content type) and the
-    quarantine, then the manifest; returns the S3 URL of each artifact. Label artifacts written earlier (by this
-    day's or later days' runs) are kept and listed in the new manifest."""
+            extras: list[tuple[str, bytes, str]] = (), reports: Iterable[str] = REPORT_NAMES) -> dict[str, str]:
+    """Move the staged `reports` of a day to its report folder (removing the others, left by an earlier run), write
+    `extras` (key, data, content type) and the quarantine, then the manifest; returns the S3 URL of each artifact.
+    Label artifacts written earlier (by this day's or later days' runs) are kept and listed in the new manifest."""
     previous = _manifest(store, layout)
     store.delete(layout.manifest)
     urls: dict[str, str] = {}
@@ -56,8 +56,10 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
 
     for name in REPORT_NAMES:
         for ext in ("html", "json"):
-            # get_bytes fails clearly if the report task did not stage it
-            write(layout.report(name, ext), store.get_bytes(staged_report(layout, name, ext)), CONTENT_TYPES[ext])
+            if name in reports:  # get_bytes fails clearly if the report task did not stage it
+                write(layout.report(name, ext), store.get_bytes(staged_report(layout, name, ext)), CONTENT_TYPES[ext])
+            else:
+                store.delete(layout.report(name, ext))
     for key, data, content_type in extras:
         write(key, data, content_type)
     if store.exists(staged_quarantine(layout)):

@@ -29,6 +29,7 @@ from monitoring.config import ModelConfig
 log = logging.getLogger(__name__)
 
 ALL_MISSING = "all values missing"
+NO_ROWS = "no valid rows on this day"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,10 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
     from evidently.presets import DataSummaryPreset
 
     cols = model.columns
+    if current.empty:  # a day without traffic: nothing to compare, and Evidently cannot run on no rows
+        return ReportsOutcome(feature_drift=tuple(_skipped(model, c, NO_ROWS) for c in cols.features),
+                              prediction_drift=tuple(_skipped(model, c, NO_ROWS) for c in cols.predictions),
+                              rendered=())
     monitored = [*cols.features, *cols.predictions]
     skipped: dict[str, str] = {}
     for column in monitored:

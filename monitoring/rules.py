@@ -1,13 +1,14 @@
 """Findings from a day's summary: which drift, prediction, volume, data-quality and performance rules fire, how
 severe, and what to do.
 
-Each rule's severity comes from the model's `rules` config (`off` disables it). Two rules escalate on their own:
+Each rule's severity comes from the model's `rules` config (`off` disables it). Three rules escalate on their own:
 `missing_values` is critical when a column is entirely missing, `performance_degradation` when a metric passes its
-retraining limit; `label_problems` is only info while rejected labels stay under `performance.max_label_problem_share`.
+retraining limit, `volume` on a day without rows; `label_problems` is only info while rejected labels stay under `performance.max_label_problem_share`.
 """
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 
 from pydantic import BaseModel, ConfigDict
@@ -73,7 +74,7 @@ def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule))
 
 
-ESCALATING = frozenset({"missing_values", "performance_degradation"})
+ESCALATING = frozenset({"missing_values", "performance_degradation", "volume"})
 
 
 def _configured(finding: Finding, model: ModelConfig) -> Finding | None:
@@ -99,7 +100,14 @@ def _output_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             action="These features drive the model's decisions: check their source before trusting today's outputs.",
         ))
     volume = rules.volume
-    if ops.trailing_volume and ops.trailing_volume_days >= volume.min_days:
+    if summary.rows.read == 0:
+        findings.append(Finding(
+            rule="volume", severity=Severity.CRITICAL,
+            message="No predictions on this day: its partition is complete but holds no rows (a volume collapse).",
+            action="Check that the model is serving and that its logs are exported: a day without traffic looks "
+                   "like this.",
+        ))
+    elif ops.trailing_volume and ops.trailing_volume_days >= volume.min_days:
         rows = summary.rows.read
         ratio = rows / ops.trailing_volume
         if ratio < volume.min_ratio or ratio > volume.max_ratio:
@@ -123,6 +131,14 @@ def _output_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                 message=f"Positive (approval) rate {rate:.1%}: {'; '.join(r for r in reasons if r)}.",
                 action="The share of positive decisions moved: check the business impact and the inputs.",
             ))
+    collapse = _collapse(summary, model)
+    if collapse:
+        findings.append(Finding(
+            rule="prediction_collapse", severity=Severity.CRITICAL, columns=[collapse[0]],
+            message=f"Prediction collapse: {collapse[1]}.",
+            action="The model may be stuck: check the served model artifact, its inputs and any threshold change "
+                   "now; do not trust today's decisions until it is explained.",
+        ))
     share, ref_share = ops.low_confidence_share, ops.reference_low_confidence_share
     confidence = rules.low_confidence
     if share is not None:
@@ -139,6 +155,28 @@ def _output_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                 action="The model is unsure on more inputs than usual: look for new kinds of inputs.",
             ))
     return findings
+
+
+def _collapse(summary: DaySummary, model: ModelConfig) -> tuple[str, str] | None:
+    """(column, what collapsed) when every decision of the day took one class although the reference's positive rate
+    makes that a near-impossible accident (`max_chance`), or when every prediction has the same score although the
+    reference's vary; else None."""
+    setting, ops, cols = model.rules.prediction_collapse, summary.operations, model.columns
+    rows = ops.volume
+    rate, reference = ops.positive_rate, ops.reference_positive_rate
+    if cols.decision and rows and rate in (0.0, 1.0) and reference is not None and 0.0 < reference < 1.0:
+        # The chance that `rows` independent decisions all land in this class at the reference's rate.
+        log_chance = rows * math.log(reference if rate == 1.0 else 1.0 - reference)
+        if log_chance < math.log(setting.max_chance):
+            return cols.decision, (f"all {rows} predictions took decision {int(rate)} (the reference: "
+                                   f"{reference:.1%} positive; by chance this happens less than once in "
+                                   f"{1 / setting.max_chance:,.0f} days)")
+    score = summary.data_quality.columns.get(cols.score)
+    varied_reference = score is not None and score.distribution is not None and len(score.distribution.bins) > 1
+    if rows >= setting.min_rows and varied_reference and score.min is not None and score.min == score.max:
+        return cols.score, (f"all {rows} predictions have the same {cols.score} {score.min:g}, where the "
+                            "reference's vary")
+    return None
 
 
 def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:

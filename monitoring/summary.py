@@ -82,6 +82,11 @@ class DaySummary(_Frozen):
     performance: Performance | None = None  # of the predictions made on this day
     labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
 
+    @property
+    def report_names(self) -> list[str]:
+        """The Evidently reports published with the day (none on a day without rows)."""
+        return sorted({file.rsplit(".", 1)[0] for file in self.reports.values()})
+
     def with_labels(self, performance: Performance | None, labels: LabelsReport | None) -> DaySummary:
         return self.model_copy(update={"performance": performance, "labels": labels})
 

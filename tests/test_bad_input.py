@@ -17,7 +17,7 @@ from monitoring.contract import ContractError
 from monitoring.ingest import IngestError, MissingPartitionError
 from monitoring.layout import DayLayout, LayoutError
 from tests.conftest import BUCKET
-from tests.helpers import day_log, get_json, parquet_bytes, put, put_frame, seed_demo
+from tests.helpers import day_log, get_json, parquet_bytes, put, put_frame, read, seed_demo
 
 DAY = dt.date(2026, 10, 5)
 PREFIX = "predictions/loan_approval/dt=2026-10-05/"
@@ -67,12 +67,6 @@ def test_an_empty_parquet_file_beside_others_adds_no_rows(reference, store, loan
     put_frame(reference, PREFIX + "part-1.parquet", frame.iloc[:0])
     stats = pipeline.validate_day(store, loan_model, DAY)
     assert stats["rows_read"] == stats["rows_valid"] == 300
-
-
-def test_a_day_whose_only_file_has_no_rows_fails_clearly(reference, store, loan_model, trained):
-    put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=5).iloc[:0])
-    with pytest.raises(ContractError, match=r"the day 2026-10-05 of model 'loan_approval' has log files but no rows"):
-        pipeline.validate_day(store, loan_model, DAY)
 
 
 def test_an_empty_day_names_the_missing_prefix(reference, store, loan_model):
@@ -309,3 +303,224 @@ def test_a_config_with_a_path_in_the_model_name_is_refused():
 def test_a_day_with_a_path_never_becomes_a_key(loan_model):
     with pytest.raises(LayoutError):
         DayLayout.of(loan_model, "2026-10-05/../../secrets")
+
+
+# --- the model that breaks loudest: one class, no traffic ------------------------------------------------------------
+@pytest.mark.parametrize("decision", [0, 1])
+def test_a_day_on_which_every_decision_is_one_class_is_published_with_a_critical_collapse(reference, store, loan_model,
+                                                                                          trained, decision):
+    frame = day_log(trained, DAY, rows=1000)
+    frame["approved"] = decision
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    result = pipeline.run_day(store, loan_model, DAY)
+    published = "reports/loan_approval/dt=2026-10-05/"
+    summary = get_json(reference, published + "summary.json")
+    assert summary["operations"]["positive_rate"] == float(decision)
+    assert summary["reports"]["data_drift_html"] == "data_drift.html"
+    assert reference.head_object(Bucket=BUCKET, Key=published + "prediction_drift.html")["ContentLength"] > 0
+    collapse = next(f for f in result.findings if f.rule == "prediction_collapse")
+    assert collapse.severity.value == "critical" and collapse.columns == ["approved"]
+    assert f"all 1000 predictions took decision {decision}" in collapse.message
+    assert "alert" in result.branches
+
+
+def test_a_day_of_two_rows_is_published_without_a_collapse_verdict(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=2)
+    frame["approved"] = 0
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    result = pipeline.run_day(store, loan_model, DAY)
+    assert get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")["rows"]["valid"] == 2
+    assert "prediction_collapse" not in {f.rule for f in result.findings}  # two rows of one class: no evidence
+
+
+def test_a_day_whose_every_score_is_the_same_is_a_collapse(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=300)
+    frame["approval_probability"] = 0.42  # the logged decisions still vary: the score alone is stuck
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    result = pipeline.run_day(store, loan_model, DAY)
+    collapse = next(f for f in result.findings if f.rule == "prediction_collapse")
+    assert collapse.columns == ["approval_probability"] and collapse.severity.value == "critical"
+    assert "all 300 predictions have the same approval_probability 0.42" in collapse.message
+
+
+@pytest.mark.parametrize("marker", [True, False], ids=["only-its-completion-marker", "files-of-no-rows"])
+def test_a_complete_but_empty_day_publishes_volume_zero_with_a_critical_volume_finding_and_joins_labels(
+        reference, store, loan_model, trained, marker):
+    model = loan_model.model_copy(update={"storage": loan_model.storage.model_copy(
+        update={"completion_marker": "_SUCCESS" if marker else None})})
+    before = DAY - dt.timedelta(days=1)
+    earlier = day_log(trained, before, rows=300)
+    put_frame(reference, f"predictions/loan_approval/dt={before}/part-0.parquet", earlier)
+    put(reference, f"predictions/loan_approval/dt={before}/_SUCCESS", b"")
+    pipeline.run_day(store, model, before)
+    if marker:
+        put(reference, PREFIX + "_SUCCESS", b"")
+    else:
+        put_frame(reference, PREFIX + "part-0.parquet", earlier.iloc[:0])
+    labels = pd.DataFrame({"prediction_id": earlier["prediction_id"].iloc[:200], "repaid": 1})
+    put_frame(reference, f"labels/loan_approval/dt={DAY}/part-0.parquet", labels)
+    put(reference, f"labels/loan_approval/dt={DAY}/_SUCCESS", b"")  # the label feed's export is complete too
+
+    result = pipeline.run_day(store, model, DAY)
+    published = "reports/loan_approval/dt=2026-10-05/"
+    summary = get_json(reference, published + "summary.json")
+    assert summary["rows"]["read"] == summary["operations"]["volume"] == 0
+    assert summary["reports"] == {}
+    assert summary["data_drift"]["features"]["credit_score"]["skipped"] == "no valid rows on this day"
+    volume = next(f for f in result.findings if f.rule == "volume")
+    assert volume.severity.value == "critical" and "volume collapse" in volume.message
+    assert get_json(reference, f"reports/loan_approval/dt={before}/performance.json")["labelled"] == 200
+    assert "No Evidently report" in read(reference, published + "index.html").decode()
+
+
+def test_a_day_whose_logs_never_land_fails_but_still_joins_the_labels_that_landed(reference, store, loan_model,
+                                                                                  trained):
+    before = DAY - dt.timedelta(days=1)
+    earlier = day_log(trained, before, rows=300)
+    put_frame(reference, f"predictions/loan_approval/dt={before}/part-0.parquet", earlier)
+    pipeline.run_day(store, loan_model, before)
+    put_frame(reference, f"labels/loan_approval/dt={DAY}/part-0.parquet",
+              pd.DataFrame({"prediction_id": earlier["prediction_id"].iloc[:120], "repaid": 0}))
+    with pytest.raises(MissingPartitionError):
+        pipeline.run_day(store, loan_model, DAY)
+    assert get_json(reference, f"reports/loan_approval/dt={before}/performance.json")["labelled"] == 120
+    assert get_json(reference, "reports/loan_approval/dt=2026-10-05/labels.json")["joined"] == 120
+
+
+# --- the command line: one line per expected error ------------------------------------------------------------------
+def cli(argv, capsys) -> tuple[int, str]:
+    from monitoring.cli import main
+
+    code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("error")]
+
+
+@pytest.mark.parametrize("case,code,message", [
+    ("contract", 3, r"error \(ContractError, exit 3\): 100 of 100 rows .* break the data contract"),
+    ("unreadable", 3, r"error \(IngestError, exit 3\): cannot read s3://ml-monitoring/.*part-0.parquet as parquet"),
+    ("no_reference", 4, r"error \(MissingReferenceError, exit 4\): no reference for model 'loan_approval'"),
+    ("no_logs", 5, r"error \(MissingPartitionError, exit 5\): no prediction logs under s3://ml-monitoring/"),
+    ("unknown_model", 2, r"error \(invalid configuration, exit 2\): no model named 'loan_aproval'"),
+])
+def test_the_cli_ends_an_expected_error_with_one_line_and_its_exit_code(s3_client, trained, capsys, case, code,
+                                                                        message):
+    import re
+
+    if case != "no_reference":
+        seed_demo(s3_client, trained, {})
+    frame = day_log(trained, DAY, rows=100)
+    if case == "contract":
+        frame["approval_probability"] = 2.0
+    if case == "unreadable":
+        put(s3_client, PREFIX + "part-0.parquet", parquet_bytes(frame)[:100])
+    elif case != "no_logs":
+        put_frame(s3_client, PREFIX + "part-0.parquet", frame)
+    model = "loan_aproval" if case == "unknown_model" else "loan_approval"
+    found, err = cli(["run", "--model", model, "--day", DAY.isoformat()], capsys)
+    assert found == code
+    assert "Traceback" not in err
+    assert len(error_lines(err)) == 1 and re.match(message, error_lines(err)[0]), err
+
+
+def test_the_cli_shows_the_traceback_of_an_expected_error_with_debug(s3_client, capsys):
+    found, err = cli(["run", "--model", "loan_approval", "--day", DAY.isoformat(), "--debug"], capsys)
+    assert found == 5 and "Traceback (most recent call last)" in err and len(error_lines(err)) == 1
+
+
+def test_the_cli_refuses_a_malformed_day_in_one_line(capsys):
+    from monitoring.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--model", "loan_approval", "--day", "2026-13-01"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("argument --day: day '2026-13-01' is not a date in the form YYYY-MM-DD")
+
+
+# --- config errors at their full key path, all at once --------------------------------------------------------------
+def shipped_with(**changes) -> dict:
+    import copy
+
+    import yaml
+
+    from tests.conftest import ROOT
+
+    document = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+    model = copy.deepcopy(document)["models"]["loan_approval"]
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = model
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    document["models"]["loan_approval"] = model
+    return document
+
+
+def test_a_misspelt_drift_method_is_reported_at_its_key():
+    with pytest.raises(ConfigError, match=r"key 'drift.numerical_method': 'wasserstien' is not one of"):
+        parse_config(shipped_with(drift__numerical_method="wasserstien"))
+
+
+def test_every_config_error_of_a_block_is_reported_at_once_with_its_full_key():
+    document = shipped_with(drift__columns={"credit_score": {"method": "wasserstien", "threshold": 0.2}},
+                            drift__dataset_drift_share=3)
+    with pytest.raises(ConfigError) as error:
+        parse_config(document)
+    message = str(error.value)
+    assert "key 'drift.dataset_drift_share': Input should be less than or equal to 1" in message
+    assert "key 'drift.columns.credit_score.method': 'wasserstien' does not fit a numerical column" in message
+    assert "(top level)" not in message
+
+
+# --- labels that keep their origin --------------------------------------------------------------------------------
+def labelled_day(reference, store, loan_model, trained, ids) -> pd.DataFrame:
+    """A processed day whose prediction ids are integers (as some serving stacks log them)."""
+    frame = day_log(trained, DAY, rows=300)
+    frame["prediction_id"] = ids
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    pipeline.run_day(store, loan_model, DAY)
+    return frame
+
+
+def test_label_ids_that_differ_from_the_predictions_only_in_format_still_label_them(reference, store, loan_model,
+                                                                                    trained):
+    labelled_day(reference, store, loan_model, trained, range(50_000, 50_300))
+    next_day = DAY + dt.timedelta(days=1)
+    put_frame(reference, f"labels/loan_approval/dt={next_day}/part-0.parquet",
+              pd.DataFrame({"prediction_id": [" 50000", "50005.0", "50010 ", "99999"], "repaid": [1, 0, 1, 1]}))
+    pipeline.performance_day(store, loan_model, next_day)
+    assert get_json(reference, "reports/loan_approval/dt=2026-10-05/performance.json")["labelled"] == 3
+    report = get_json(reference, f"reports/loan_approval/dt={next_day}/labels.json")
+    assert report["joined"] == 3 and report["problems"] == {"unknown_id": 1}
+
+
+def test_an_unknown_label_id_is_quarantined_with_its_file_row_and_detail(reference, store, loan_model, trained):
+    labelled_day(reference, store, loan_model, trained, range(50_000, 50_300))
+    next_day = DAY + dt.timedelta(days=1)
+    key = f"labels/loan_approval/dt={next_day}/part-0.parquet"
+    put_frame(reference, key, pd.DataFrame({"prediction_id": ["50001", "ghost", "50002"], "repaid": [1, 1, None]}))
+    pipeline.performance_day(store, loan_model, next_day)
+    quarantine = pd.read_parquet(io.BytesIO(read(reference, f"reports/loan_approval/dt={next_day}/"
+                                                            "labels_quarantine.parquet")))
+    rows = quarantine.set_index("reason")
+    assert rows.loc["unknown_id", ["_source_file", "_source_row"]].tolist() == [key, 1]
+    assert rows.loc["unknown_id", "detail"] == "no prediction of 2026-09-26..2026-10-06 has id ghost"
+    assert rows.loc["missing_label", ["_source_row", "detail"]].tolist() == [2, "repaid is empty"]
+
+
+# --- times written as numbers -------------------------------------------------------------------------------------
+def test_epoch_second_timestamps_are_refused_with_a_hint_and_read_with_their_unit(reference, store, loan_model,
+                                                                                   trained):
+    frame = day_log(trained, DAY, rows=100)
+    frame["event_time"] = frame["event_time"].astype("int64") // 10**9
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    with pytest.raises(ContractError, match=r"timestamp_outside_day: 100; e.g. .*look like epoch seconds: "
+                                            r"set columns.timestamp_unit: s"):
+        pipeline.validate_day(store, loan_model, DAY)
+    epoch = loan_model.model_copy(update={"columns": loan_model.columns.model_copy(update={"timestamp_unit": "s"})})
+    assert pipeline.validate_day(store, epoch, DAY)["rows_valid"] == 100

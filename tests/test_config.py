@@ -47,12 +47,12 @@ def test_a_column_listed_twice_is_rejected_with_both_roles():
 
 
 def test_a_drift_override_for_an_unknown_column_is_rejected():
-    with pytest.raises(ConfigError, match=r"drift.columns names 'salary', which is not a feature"):
+    with pytest.raises(ConfigError, match=r"key 'drift.columns.salary': 'salary' is not a feature or prediction column"):
         parse_config(with_change("drift.columns", {"salary": {"method": "psi", "threshold": 0.2}}))
 
 
 def test_a_drift_method_that_does_not_fit_the_column_kind_is_rejected():
-    with pytest.raises(ConfigError, match=r"drift.columns.state.method 'wasserstein' is not one of"):
+    with pytest.raises(ConfigError, match=r"key 'drift.columns.state.method': 'wasserstein' does not fit a categorical column; one of"):
         parse_config(with_change("drift.columns", {"state": {"method": "wasserstein", "threshold": 0.2}}))
 
 
@@ -104,12 +104,12 @@ def test_labels_and_performance_rules_default_by_task(config):
 
 
 @pytest.mark.parametrize(("path", "value", "message"), [
-    ("performance.rules", {"mae": {"max_drop": 1}}, r"performance.rules names 'mae', not a binary_classification metric"),
+    ("performance.rules", {"mae": {"max_drop": 1}}, r"key 'performance.rules.mae': 'mae' is not a binary_classification metric"),
     ("performance.rules", {"f1": {"retrain_drop": 0.2}}, r"key 'performance.rules.f1': set max_drop, max_relative_drop"),
     ("labels", {"column": "repaid", "lag_days": 10, "lookback_days": 3}, r"lookback_days \(3\) must be at least lag_days"),
-    ("labels", {"column": "credit_score", "lag_days": 1}, r"labels.column 'credit_score' is also a feature"),
+    ("labels", {"column": "credit_score", "lag_days": 1}, r"key 'labels.column': 'credit_score' is also a feature"),
     ("labels", {"lag_days": 1}, r"key 'labels.column': Field required"),
-    ("task", "regression", r"columns.decision is for classification"),
+    ("task", "regression", r"key 'columns.decision': for classification only"),
     ("contract.score_range", [1, 0], r"score_range \[1.0, 0.0\] must be \[low, high\]"),
 ])
 def test_label_and_performance_settings_are_validated_with_the_key_named(path, value, message):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from monitoring.contract import (ContractError, ContractResult, ContractTally, check_columns,
-                                 enforce_rejected_share, prepare_reference, validate)
+                                 enforce_rejected_share, prepare_reference, valid_schema, validate)
 from monitoring.ingest import FileRead
 from tests.helpers import DAY, day_log
 
@@ -119,9 +119,10 @@ def test_a_share_within_the_limit_passes(loan_model, trained):
     enforce_rejected_share(ContractTally.of(validate(frame, loan_model, DAY)), loan_model, "s3://q")
 
 
-def test_a_day_with_files_but_no_rows_is_an_error(loan_model, trained):
-    with pytest.raises(ContractError, match="has log files but no rows"):
-        validate(sourced(day_log(trained, rows=5)).iloc[:0], loan_model, DAY)
+def test_a_batch_without_rows_gives_no_rows_of_the_valid_schema(loan_model, trained):
+    result = validate(sourced(day_log(trained, rows=5)).iloc[:0], loan_model, DAY)
+    assert (result.rows_read, result.rows_valid, result.rows_quarantined) == (0, 0, 0)
+    assert list(result.valid.columns) == valid_schema(loan_model).names
 
 
 def test_the_reference_must_carry_every_feature(loan_model, trained):

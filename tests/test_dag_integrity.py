@@ -42,8 +42,11 @@ def test_the_monitoring_dag_processes_whole_days_from_its_data_interval(dagbag):
     assert set(dag.task_ids) == {"check_partition", "validate", "evidently_reports", "publish", "performance",
                                  "decide", "alert", "trigger_retraining", "healthy", "update_site"}
     assert dag.get_task("decide").downstream_task_ids == {"alert", "trigger_retraining", "healthy"}
-    assert dag.get_task("publish").downstream_task_ids == {"performance"}
+    assert dag.get_task("publish").downstream_task_ids == {"performance", "decide"}
     assert dag.get_task("performance").downstream_task_ids == {"decide", "update_site"}
+    # Labels are joined even on a day whose logs never landed or could not be used; the day's decision is not.
+    assert dag.get_task("performance").trigger_rule == "all_done"
+    assert dag.get_task("decide").trigger_rule == "all_success"
     assert dag.get_task("trigger_retraining").trigger_dag_id == "retrain_loan_approval"
 
 

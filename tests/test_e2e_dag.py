@@ -243,7 +243,8 @@ def test_a_day_breaking_the_contract_fails_at_once_without_retrying(dags, s3, tr
     run, states = run_monitoring(dags, day)
     assert str(run.state) == "failed"
     assert states["check_partition"] == "success" and states["validate"] == "failed"
-    assert states["publish"] == "upstream_failed"
+    assert states["publish"] == "upstream_failed" and states["decide"] == "upstream_failed"
+    assert states["performance"] == "success"  # the labels that landed are joined all the same
     validate = next(ti for ti in run.get_task_instances() if ti.task_id == "validate")
     assert validate.try_number == 1  # bad data does not fix itself: no retry
     quarantine = s3.head_object(Bucket=BUCKET, Key="staging/loan_approval/dt=2026-10-21/quarantine.parquet")

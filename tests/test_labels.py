@@ -39,9 +39,11 @@ def test_labels_of_several_days_are_read_with_the_day_they_became_known(s3_clien
     label_day(s3_client, DAY, pd.DataFrame({"pid": ["c"], "y": [1]}))
     label_day(s3_client, DAY + dt.timedelta(days=1), pd.DataFrame({"pid": ["d"], "y": [1]}))  # after the run's day
     found = window(store, model)
-    assert found.labels.to_dict("records") == [
+    assert found.labels[["id", "label", "label_day"]].to_dict("records") == [
         {"id": "a", "label": 1.0, "label_day": "2026-10-12"}, {"id": "b", "label": 0.0, "label_day": "2026-10-12"},
         {"id": "c", "label": 1.0, "label_day": "2026-10-14"}]
+    assert found.labels[["_source_file", "_source_row"]].iloc[1].tolist() == ["labels/m/dt=2026-10-12/part-0000.parquet",
+                                                                            1]
     assert found.rejected.empty and found.file_problems == []
 
 
@@ -73,7 +75,7 @@ def test_a_regression_label_must_be_a_finite_number(s3_client, store):
     label_day(s3_client, DAY, pd.DataFrame({"pid": ["a", "b", "c", "d"], "y": ["12.5", "x", "inf", None]}))
     found = window(store, model)
     assert dict(zip(found.labels["id"], found.labels["label"])) == {"a": 12.5}
-    assert sorted(found.rejected["reason"]) == ["wrong_type"] * 3
+    assert sorted(found.rejected["reason"]) == ["missing_label", "wrong_type", "wrong_type"]
 
 
 def test_unusable_label_files_are_reported_by_name_and_the_rest_is_used(s3_client, store):

@@ -86,7 +86,7 @@ def test_severities_come_from_the_config_and_off_disables_a_rule():
 def test_a_key_feature_must_be_a_feature():
     from monitoring.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"rules.key_features.features names \['nope'\]"):
+    with pytest.raises(ConfigError, match=r"key 'rules.key_features.features': \['nope'\]"):
         model(key_features={"features": ["nope"]})
     with pytest.raises(ConfigError, match=r"key 'rules.volume.severity'"):
         model(volume={"severity": "loud"})
