@@ -17,9 +17,9 @@ check_partition -> validate -> evidently_reports -> publish -> performance -+-> 
 | `validate` | applies the data contract; rejected rows go to `quarantine.parquet` with a `reason` column; fails when more than `contract.max_rejected_share` is rejected |
 | `evidently_reports` | data drift (features), prediction drift (score, decision), data quality, against the current reference version |
 | `publish` | writes the HTML and JSON reports and `summary.json` to `reports/<model>/dt=<day>/`, `manifest.json` last |
-| `performance` | joins the labels known on the day (`labels/<model>/dt=...`, they arrive days late) to the predictions of the last `labels.lookback_days` days; rewrites the performance (Evidently classification or regression report, `performance.json`, the summary) of every day whose labels grew; judges the day whose labels came due (`labels.lag_days` ago) against the reference's baseline |
+| `performance` | joins the labels known on the day (`labels/<model>/dt=...`, they arrive days late) to the predictions of the last `labels.lookback_days` days; rewrites the performance (Evidently classification or regression report, `performance.json`, the summary) of every day whose labels grew; judges the day whose labels came due (`labels.lag_days` ago) against the reference's baseline. Runs even when the day's own steps failed (logs never landed, or unusable): labels keep landing |
 | `update_site` | compacts the model's metric history and regenerates the day page, the pages of the following days, the model page and the home page |
-| `decide` | evaluates the drift, quality and performance rules and the retraining rule on the published summary |
+| `decide` | evaluates the drift, quality and performance rules and the retraining rule on the published summary, claims the retraining request and persists the run's one decision: the tasks after it only read it |
 | `alert` | writes `alerts.json` and `decisions.json` beside the reports, logs each finding at error level, and sends the run's one message (new alerts, grouped) to the model's `alerts.channels` unless the run is quiet |
 | `trigger_retraining` | starts the model's retraining DAG with the model, the day, the reasons and links to the evidence |
 | `healthy` | nothing fired; removes an alert record left by an earlier run of the same day; may send "resolved"; writes `decisions.json` |
@@ -43,6 +43,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, 
 from airflow.sdk.exceptions import AirflowFailException
 
 from monitoring.config import ModelConfig, load_config
+from monitoring_airflow import failure_callback, invalid_models, now, params_day, sender, store
 
 log = logging.getLogger(__name__)
 
@@ -53,89 +54,14 @@ DEFAULT_ARGS = {
 }
 
 
-def _store(model: ModelConfig):
-    """The model's bucket through its Airflow connection (credentials and endpoint live in the connection)."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from monitoring.storage import ObjectStore, client_config
-
-    hook = S3Hook(aws_conn_id=model.storage.aws_conn_id, config=client_config())
-    return ObjectStore(hook.get_conn(), model.storage.bucket)
-
-
 def _day() -> str:
-    """The processed day: the day chosen in the trigger form, else the start of the run's data interval."""
+    return params_day(get_current_context())
+
+
+def _quiet_flags() -> dict:
+    """A backfill run, or a manual run with "Send alert messages" off, records its alerts but pages nobody."""
     context = get_current_context()
-    return context["params"].get("day") or context["data_interval_start"].date().isoformat()
-
-
-def _send(model: ModelConfig):
-    """Sends one message to each of the model's channels through the providers' notifiers (connections hold the
-    secrets); None without channels."""
-    if not model.alerts.channels:
-        return None
-
-    def send(message) -> list[str]:
-        from markupsafe import escape
-
-        done = []
-        for channel in model.alerts.channels:
-            if channel.type == "slack":
-                from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
-
-                notifier = SlackWebhookNotifier(slack_webhook_conn_id=channel.conn_id, text=message.text())
-            elif channel.type == "email":
-                from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-                notifier = SmtpNotifier(to=list(channel.to), from_email=channel.from_email, subject=message.title,
-                                        html_content=f"<pre>{escape(message.text())}</pre>",
-                                        smtp_conn_id=channel.conn_id)
-            elif channel.type == "sns":
-                from airflow.providers.amazon.aws.notifications.sns import SnsNotifier
-
-                notifier = SnsNotifier(aws_conn_id=channel.conn_id, target_arn=channel.target_arn,
-                                       message=message.text(), subject=message.title[:100])
-            else:
-                from airflow.providers.http.notifications.http import HttpNotifier
-
-                notifier = HttpNotifier(http_conn_id=channel.conn_id, endpoint=channel.endpoint,
-                                        json=message.payload(), headers={"Content-Type": "application/json"})
-            notifier.notify({})  # notify() sends the text as it is (no template rendering); works in callbacks too
-            done.append(f"sent to {channel.type} ({channel.conn_id})")
-        return done
-
-    return send
-
-
-def _failure_callback(model: ModelConfig):
-    """After a task's last retry failed: one failure notice through the model's alert channels."""
-
-    def notify_failure(context) -> None:
-        from monitoring import alerts
-
-        send = _send(model)
-        if send is None:
-            return
-        ti, params = context["ti"], context.get("params") or {}
-        day = params.get("day") or context["data_interval_start"].date().isoformat()
-        error = context.get("exception")
-        send(alerts.failure_message(model.name, day, ti.task_id, context["run_id"], ti.try_number,
-                                    f"{type(error).__name__}: {error}" if error else "unknown error",
-                                    {"airflow_log": getattr(ti, "log_url", "") or ""}))
-
-    return notify_failure
-
-
-def _apply_decision(model: ModelConfig) -> dict:
-    """Record the day's alerts (or clear a stale record), notify unless the run is quiet, write decisions.json.
-    The decision is recomputed from the published summary."""
-    from monitoring import pipeline
-
-    context = get_current_context()
-    store, day = _store(model), _day()
-    return pipeline.apply_decision(store, model, day, pipeline.decide_day(store, model, day),
-                                   backfill=context["dag_run"].run_type == "backfill",
-                                   notify=context["params"].get("notify", True), send=_send(model))
+    return {"backfill": context["dag_run"].run_type == "backfill", "notify": context["params"].get("notify", True)}
 
 
 def _fail_without_retry(exc: Exception) -> AirflowFailException:
@@ -153,7 +79,7 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
         start_date=pendulum.parse(model.start_date, tz="UTC"),
         catchup=False,
         max_active_runs=model.max_active_runs,
-        default_args={**DEFAULT_ARGS, "owner": model.owner, "on_failure_callback": _failure_callback(model)},
+        default_args={**DEFAULT_ARGS, "owner": model.owner, "on_failure_callback": failure_callback(model)},
         tags=["monitoring", f"model:{model.name}", model.task.value],
         render_template_as_native_obj=True,
         params={
@@ -169,10 +95,11 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
                      mode="reschedule")
         def check_partition() -> PokeReturnValue:
             """Waits (without holding a worker slot) until the day's logs have landed and are complete."""
-            from monitoring import ingest, pipeline
+            from monitoring import ingest
+            from monitoring.steps import validate
 
             try:
-                files = pipeline.find_day_files(_store(model), model, _day())
+                files = validate.find_day_files(store(model), model, _day(), now=now())
             except (ingest.MissingPartitionError, ingest.PartitionIncompleteError) as exc:
                 log.info("waiting up to storage.wait_minutes (%d) for the day's logs: %s", model.storage.wait_minutes,
                          exc)
@@ -181,10 +108,11 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
 
         @task
         def validate() -> dict:
-            from monitoring import contract, ingest, pipeline
+            from monitoring import contract, ingest
+            from monitoring.steps import validate
 
             try:
-                return pipeline.validate_day(_store(model), model, _day())
+                return validate.validate_day(store(model), model, _day(), now=now())
             except (ingest.MissingPartitionError, ingest.PartitionIncompleteError):
                 raise  # the logs may still land: retried
             except (contract.ContractError, ingest.IngestError) as exc:
@@ -194,55 +122,64 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
 
         @task(**heavy)
         def evidently_reports() -> dict:
-            from monitoring import contract, layout, pipeline
+            from monitoring import contract, layout, reference
+            from monitoring.steps import report
 
             try:
-                return pipeline.report_day(_store(model), model, _day())
-            except (contract.ContractError, layout.LayoutError, pipeline.MissingReferenceError) as exc:
+                return report.report_day(store(model), model, _day())
+            except (contract.ContractError, layout.LayoutError, reference.MissingReferenceError) as exc:
                 raise _fail_without_retry(exc) from exc
 
         @task
         def publish() -> dict:
-            from monitoring import pipeline
+            from monitoring.steps import publish
 
             context = get_current_context()
             run = {"dag_id": context["dag"].dag_id, "run_id": context["run_id"],
                    "try_number": context["ti"].try_number}
-            return pipeline.publish_day(_store(model), model, _day(), run)
+            return publish.publish_day(store(model), model, _day(), run, now=now())
 
         # Labels keep landing whether or not the day had logs: joined even when the day's own steps failed (its
         # logs never landed, or were unusable).
         @task(trigger_rule=TriggerRule.ALL_DONE, **heavy)
         def performance() -> dict:
-            from monitoring import contract, pipeline
+            from monitoring import contract, reference
+            from monitoring.steps import performance
 
             try:
-                return pipeline.performance_day(_store(model), model, _day())
-            except (contract.ContractError, pipeline.MissingReferenceError) as exc:
+                return performance.performance_day(store(model), model, _day(), now=now())
+            except (contract.ContractError, reference.MissingReferenceError) as exc:
                 raise _fail_without_retry(exc) from exc
 
         @task
         def update_site(labelled: dict) -> dict:
-            from monitoring import pipeline
+            from monitoring.steps import site
 
-            return pipeline.update_site(_store(model), model, _day(), list(models), labelled["updated_days"])
+            return site.update_site(store(model), model, _day(), list(models), labelled["updated_days"])
 
         @task.branch
         def decide() -> list[str]:
-            from monitoring import pipeline
+            """The run's one decision, persisted: the tasks after it read it, never decide again."""
+            from monitoring.steps import decide
 
-            decision = pipeline.decide_day(_store(model), model, _day())
+            decision = decide.decide_day(store(model), model, _day())
             if decision.retrain:
                 get_current_context()["ti"].xcom_push(key="retrain_conf", value=decision.retrain.conf())
             return decision.branches
 
         @task
         def alert() -> dict:
-            return _apply_decision(model)  # alerts.json, the run's message, decisions.json
+            """alerts.json, the run's one message (new alerts, resolutions), decisions.json."""
+            from monitoring.steps import notify
+
+            return notify.alert_day(store(model), model, _day(), now=now(), send=sender(model), **_quiet_flags())
 
         @task
         def healthy() -> dict:
-            return _apply_decision(model)  # clears a stale alerts.json; may send "resolved"; decisions.json
+            """Clears an alerts.json left by an earlier run of the day; may send "resolved"; decisions.json."""
+            from monitoring.steps import notify
+
+            return notify.healthy_day(store(model), model, _day(), now=now(), send=sender(model), **_quiet_flags())
 
         trigger_retraining = TriggerDagRunOperator(
             task_id="trigger_retraining",
@@ -287,14 +224,11 @@ def build_digest_dag(models: tuple[ModelConfig, ...]) -> DAG:
 
         @task
         def send_digests() -> dict[str, str]:
-            import time
-
             from monitoring import alerts
 
             sent = {}
             for model in models:
-                send = _send(model)
-                message = alerts.send_digest(_store(model), model, send or (lambda m: []), time.time())
+                message = alerts.send_digest(store(model), model, sender(model) or (lambda m: []), now())
                 if message:
                     sent[model.name] = message.title
             return sent
@@ -303,7 +237,10 @@ def build_digest_dag(models: tuple[ModelConfig, ...]) -> DAG:
     return digest_dag
 
 
-_config = load_config()
+# One broken model entry keeps only its own DAG from loading: the UI lists its error (model and keys) as this
+# file's import error, and every valid model's DAG loads.
+_config = load_config(isolate=True)
 for _model in _config.models:
     globals()[f"monitor_{_model.name}"] = build_monitoring_dag(_model, _config.models)
 monitoring_alert_digest = build_digest_dag(_config.models)
+invalid_models_monitoring = invalid_models(_config, "monitoring")

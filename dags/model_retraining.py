@@ -19,8 +19,9 @@ record_request -> plan_window -> retrain -> choose -+-> promote
   (relative, default 1%) is staged as version `r<YYYYMMDD>`: its model and, as its reference baseline, the held-out
   slice it scored, with the labels.
 - `choose`: `promote` when the candidate is better, else `keep`.
-- `promote`: writes the outcome to `retraining/<model>/results/dt=<day>.json`, then moves
-  `reference/<model>/CURRENT.json` to the new version, last: the next monitoring runs compare against its baseline.
+- `promote`: writes the outcome to `retraining/<model>/results/dt=<day>.json`, fits the new version's reference
+  profile, then moves `reference/<model>/CURRENT.json` to it, last: the next monitoring runs compare against its
+  baseline.
 - `keep`: writes the outcome: the figures of both models and why the current one stays (not better, too few
   labels, no processed day in the window).
 
@@ -40,6 +41,7 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from monitoring.config import ModelConfig, load_config
+from monitoring_airflow import invalid_models, store
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +51,6 @@ def _request(model: ModelConfig) -> dict[str, Any]:
     if conf["model"] != model.name:
         raise ValueError(f"this DAG retrains {model.name!r}, not {conf['model']!r}")
     return conf
-
-
-def _store(model: ModelConfig):
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-    from monitoring.storage import ObjectStore, client_config
-
-    hook = S3Hook(aws_conn_id=model.storage.aws_conn_id, config=client_config())
-    return ObjectStore(hook.get_conn(), model.storage.bucket)
 
 
 def build_retraining_dag(model: ModelConfig) -> DAG:
@@ -73,8 +66,9 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
         tags=["retraining", f"model:{model.name}"],
         params={
             "model": Param(model.name, type="string", title="Model"),
-            "day": Param(dt.date.today().isoformat(), type="string", format="date",
-                         title="Day whose evidence asked for retraining"),
+            # No default: a day computed at parse time would change the serialized DAG (a new version) every day.
+            "day": Param(type="string", format="date", title="Day whose evidence asked for retraining",
+                         description="the monitoring run's day; its labels known by then are used"),
             "reasons": Param([], type="array", title="Reasons"),
             "evidence": Param({}, type="object", title="Links to the evidence"),
             "window": Param(None, type=["null", "object"], title="Prediction days to learn from",
@@ -89,13 +83,13 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
         @task
         def record_request() -> str:
             from monitoring.layout import DayLayout
-            from monitoring.retrain import record_request as record
+            from monitoring.retraining_policy import record_request as record
 
             conf = _request(model)
             context = get_current_context()
             request = {k: v for k, v in conf.items()
                        if k in ("model", "day", "reasons", "evidence") or v is not None}
-            url = record(_store(model), DayLayout.of(model, conf["day"]), request,
+            url = record(store(model), DayLayout.of(model, conf["day"]), request,
                          {"dag_id": context["dag"].dag_id, "run_id": context["run_id"]})
             log.info("retraining requested for %s on %s because %s; recorded at %s",
                      model.name, conf["day"], "; ".join(conf["reasons"]) or "(no reason given)", url)
@@ -103,21 +97,21 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
 
         @task
         def plan_window() -> dict:
-            from monitoring import training
+            from monitoring import retraining
 
             conf = _request(model)
-            found = training.plan(_store(model), model, conf["day"], conf.get("window"))
+            found = retraining.plan(store(model), model, conf["day"], conf.get("window"))
             log.info("learning from %s: processed days %s", found.window.describe(), ", ".join(found.days) or "none")
             return found.model_dump(mode="json")
 
         @task
         def retrain(found: dict) -> dict:
-            from monitoring import training
+            from monitoring import retraining
 
             conf = _request(model)
             min_gain = model.retraining.min_gain if conf.get("min_gain") is None else float(conf["min_gain"])
-            outcome = training.retrain_and_evaluate(_store(model), model, training.Plan.model_validate(found),
-                                                    min_gain=min_gain)
+            outcome = retraining.retrain_and_evaluate(store(model), model, retraining.Plan.model_validate(found),
+                                                      min_gain=min_gain)
             return outcome.model_dump(mode="json")
 
         @task.branch
@@ -125,21 +119,23 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
             log.info("%s", outcome["why"])
             return "promote" if outcome["promoted"] else "keep"
 
-        def record_outcome(outcome: dict) -> str:
-            from monitoring import training
+        @task
+        def promote(outcome: dict) -> str:
+            """Records the outcome, fits the new version's reference profile, then moves CURRENT.json to it."""
+            from monitoring import retraining
 
-            url = training.record_outcome(_store(model), model,
-                                          training.RetrainingOutcome.model_validate(outcome))
+            url = retraining.promote(store(model), model, retraining.RetrainingOutcome.model_validate(outcome))
             log.info("outcome recorded at %s", url)
             return url
 
         @task
-        def promote(outcome: dict) -> str:
-            return record_outcome(outcome)
-
-        @task
         def keep(outcome: dict) -> str:
-            return record_outcome(outcome)
+            """Records why the current model stays."""
+            from monitoring import retraining
+
+            url = retraining.keep(store(model), model, retraining.RetrainingOutcome.model_validate(outcome))
+            log.info("outcome recorded at %s", url)
+            return url
 
         recorded = record_request()
         if model.labels is not None:  # without labels there is nothing to learn from: the request is only recorded
@@ -150,6 +146,8 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
     return retraining_dag
 
 
-for _model in load_config().models:
+_config = load_config(isolate=True)  # a broken model entry hides only its own DAG (see model_monitoring.py)
+for _model in _config.models:
     if _model.retraining.builtin:
         globals()[_model.retraining.dag_id] = build_retraining_dag(_model)
+invalid_models_retraining = invalid_models(_config, "retraining")

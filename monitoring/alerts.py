@@ -21,12 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
 from monitoring import history
 from monitoring.config import ModelConfig
-from monitoring.layout import DayLayout
+from monitoring.layout import DayLayout, ModelLayout
 from monitoring.rules import Finding, Severity
 from monitoring.storage import ObjectStore, StorageError
 
@@ -152,13 +153,11 @@ def _streak(rule: str, known: dict[str, set[str]], day: dt.date, bad: bool) -> i
     return count
 
 
-def _sent(store: ObjectStore, layout: DayLayout) -> dict[str, dict[str, set[str]]]:
+def _sent(store: ObjectStore, layout: ModelLayout) -> dict[str, dict[str, set[str]]]:
     """Episodes with a message, per rule: rule -> episode start -> kinds sent ("alert", "resolved"). One listing."""
-    prefix = f"{layout.alert_state_dir}sent/"
     episodes: dict[str, dict[str, set[str]]] = {}
-    for key in store.keys(prefix):
-        rule, name = key.removeprefix(prefix).split("/", 1)
-        start, kind, _ = name.removeprefix("start=").split(".")
+    for key in store.keys(layout.sent_alerts_dir):
+        rule, start, kind = layout.parse_sent_alert(key)
         episodes.setdefault(rule, {}).setdefault(start, set()).add(kind)
     return episodes
 
@@ -261,14 +260,26 @@ def add_to_digest(store: ObjectStore, layout: DayLayout, alerting: list[Finding]
     store.put_json(layout.pending_digest, {"day": layout.day.isoformat(), "why_quiet": why, "findings": findings})
 
 
-def digest(store: ObjectStore, model: ModelConfig, now: float) -> tuple[Message, list[str]] | None:
-    """The pending digest of a model, and the keys it covers, once no quiet run added to it for
-    `alerts.digest_quiet_minutes`; else None."""
-    layout = DayLayout.of(model, dt.date.today())
+@dataclass(frozen=True)
+class Digest:
+    """A model's pending digest: its message, the days it covers and the pending records it clears once sent."""
+
+    message: Message
+    first: str
+    last: str
+    entries: list[dict]
+    keys: list[str]
+
+
+def digest(store: ObjectStore, model: ModelConfig, now: dt.datetime) -> Digest | None:
+    """The pending digest of a model once no quiet run added to it for `alerts.digest_quiet_minutes`; else None."""
+    layout = ModelLayout.of(model)
     pending = store.list(layout.pending_digest_dir)
-    if not pending or now - max(o.last_modified for o in pending) < 60 * model.alerts.digest_quiet_minutes:
+    quiet_for = now.timestamp() - max((o.last_modified for o in pending), default=0.0)
+    if not pending or quiet_for < 60 * model.alerts.digest_quiet_minutes:
         return None
-    entries = sorted((store.get_json(o.key) for o in pending), key=lambda e: e["day"])
+    records = sorted(((o.key, store.get_json(o.key)) for o in pending), key=lambda r: r[1]["day"])
+    entries = [entry for _, entry in records]
     by_rule: dict[str, list[str]] = {}
     for entry in entries:
         for finding in entry["findings"]:
@@ -277,29 +288,27 @@ def digest(store: ObjectStore, model: ModelConfig, now: float) -> tuple[Message,
         (f["severity"] for e in entries for f in e["findings"] if f["rule"] == rule), key=lambda s: Severity(s).rank),
         episode_start=days[0], message=f"on {len(days)} day(s) from {days[0]} to {days[-1]}", action="")
         for rule, days in sorted(by_rule.items())]
-    message = Message(model=model.name, day=f"{entries[0]['day']}..{entries[-1]['day']} (digest of quiet runs)",
-                      notices=notices, still_firing=[], links={})
-    return message, [o.key for o in pending]
+    first, last = entries[0]["day"], entries[-1]["day"]
+    message = Message(model=model.name, day=f"{first}..{last} (digest of quiet runs)", notices=notices,
+                      still_firing=[], links={})
+    return Digest(message, first, last, entries, [key for key, _ in records])
 
 
-def send_digest(store: ObjectStore, model: ModelConfig, send: Sender, now: float) -> Message | None:
+def send_digest(store: ObjectStore, model: ModelConfig, send: Sender, now: dt.datetime) -> Message | None:
     """Send the model's pending digest once (claimed by its day range), then clear what it covered."""
     found = digest(store, model, now)
     if found is None:
         return None
-    message, keys = found
-    first, last = message.day.split(" ", 1)[0].split("..")
-    layout = DayLayout.of(model, first)
-    claim = layout.sent_digest(first, last)
-    if store.create_json(claim, message.model_dump()):
+    layout = ModelLayout.of(model)
+    claim = layout.sent_digest(found.first, found.last)
+    if store.create_json(claim, found.message.model_dump()):
         try:
-            send(message)
+            send(found.message)
         except Exception:
             store.delete(claim)
             raise
-        log.warning("NOTIFIED digest %s", message.title)
-    for key in keys:
-        entry = store.get_json(key)
-        store.put_json(DayLayout.of(model, entry["day"]).digested, {"day": entry["day"], "findings": entry["findings"]})
+        log.warning("NOTIFIED digest %s", found.message.title)
+    for key, entry in zip(found.keys, found.entries):
+        store.put_json(layout.on(entry["day"]).digested, {"day": entry["day"], "findings": entry["findings"]})
         store.delete(key)
-    return message
+    return found.message

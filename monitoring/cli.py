@@ -1,7 +1,8 @@
 """`python -m monitoring run --model M --day D`: the DAG's code path without Airflow.
 
 S3 is reached with boto3's usual configuration; `--endpoint-url` (or $MONITORING_S3_ENDPOINT_URL) points it at a
-local server such as moto or MinIO.
+local server such as moto or MinIO. Like the DAG, the command line is a shell around the library: it reads the clock
+and hands the time to the steps.
 
 Expected failures end with one line on stderr and an exit code that says what kind of failure it was (`--debug`
 adds the traceback):
@@ -18,6 +19,7 @@ adds the traceback):
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -44,7 +46,7 @@ def exit_code(error: BaseException) -> int:
     from monitoring.contract import ContractError
     from monitoring.ingest import IngestError, MissingPartitionError, PartitionIncompleteError
     from monitoring.layout import LayoutError
-    from monitoring.pipeline import MissingReferenceError
+    from monitoring.reference import MissingReferenceError
     from monitoring.storage import StorageError
 
     for kinds, code in (((ConfigError,), EXIT_USAGE),
@@ -82,17 +84,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitoring.pipeline import run_day
+    from monitoring.steps import run_day
     from monitoring.storage import ObjectStore
 
-    config = load_config(args.config)
-    if args.command == "check-config":
+    if args.command == "check-config":  # every model's errors at once
+        config = load_config(args.config)
         print("\n".join(f"{m.name}: {m.task.value}, s3://{m.storage.bucket}, retraining DAG {m.retraining.dag_id}"
                         for m in config.models))
         return EXIT_OK
+    config = load_config(args.config, isolate=True)  # another model's broken entry does not stop this one
     model = config.model(args.model)
     store = ObjectStore(s3_client(args.endpoint_url), model.storage.bucket)
-    decision = run_day(store, model, args.day, list(config.models))
+    decision = run_day(store, model, args.day, list(config.models), now=dt.datetime.now(dt.timezone.utc))
     print(json.dumps({"model": decision.model, "day": decision.day, "branches": decision.branches,
                       "why": decision.why}, indent=2))
     return EXIT_OK

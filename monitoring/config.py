@@ -541,12 +541,18 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
 
 class MonitoringConfig(_Strict):
     models: tuple[ModelConfig, ...]
+    # Models whose entry is invalid, each with its error (naming the model and the keys): loaded with
+    # `isolate=True`, one broken entry leaves the other models usable.
+    broken: dict[str, str] = Field(default_factory=dict)
 
     def model(self, name: str) -> ModelConfig:
         for model in self.models:
             if model.name == name:
                 return model
-        raise ConfigError(f"no model named {name!r} in the configuration; known: {[m.name for m in self.models]}")
+        if name in self.broken:
+            raise ConfigError(self.broken[name])
+        known = sorted([m.name for m in self.models] + list(self.broken))
+        raise ConfigError(f"no model named {name!r} in the configuration; known: {known}")
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -567,8 +573,10 @@ def _describe(error: dict[str, Any]) -> str:
     return f"key '{key}': {message}"
 
 
-def parse_config(document: Any, source: str = "<config>") -> MonitoringConfig:
-    """Validate a parsed YAML document; `defaults` are merged under every model."""
+def parse_config(document: Any, source: str = "<config>", isolate: bool = False) -> MonitoringConfig:
+    """Validate a parsed YAML document; `defaults` are merged under every model. An invalid model entry raises a
+    ConfigError naming the model and every wrong key; with `isolate`, it is kept aside in `broken` instead and the
+    other models load (an error of the file as a whole still raises)."""
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: expected a mapping with a 'models' key, got {type(document).__name__}")
     unknown = sorted(set(document) - {"defaults", "models"})
@@ -576,22 +584,27 @@ def parse_config(document: Any, source: str = "<config>") -> MonitoringConfig:
         raise ConfigError(f"{source}: unknown top-level key(s) {unknown}; allowed: 'defaults', 'models'")
     defaults = document.get("defaults") or {}
     models = document.get("models")
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{source}: 'defaults' must be a mapping of settings")
     if not isinstance(models, dict) or not models:
         raise ConfigError(f"{source}: 'models' must map each model name to its settings")
     parsed: list[ModelConfig] = []
+    broken: dict[str, str] = {}
     for name, settings in models.items():
         if not isinstance(settings, dict):
-            raise ConfigError(f"{source}: model {name!r}: expected a mapping of settings")
+            broken[str(name)] = f"{source}: model {name!r}: expected a mapping of settings"
+            continue
         try:
             parsed.append(ModelConfig.model_validate({**_deep_merge(defaults, settings), "name": name}))
         except ValidationError as exc:
-            problems = "; ".join(_describe(e) for e in exc.errors())
-            raise ConfigError(f"{source}: model {name!r}: {problems}") from None
-    return MonitoringConfig(models=tuple(parsed))
+            broken[str(name)] = f"{source}: model {name!r}: " + "; ".join(_describe(e) for e in exc.errors())
+    if broken and not isolate:
+        raise ConfigError("\n".join(broken.values()))
+    return MonitoringConfig(models=tuple(parsed), broken=broken)
 
 
-def load_config(path: str | os.PathLike[str] | None = None) -> MonitoringConfig:
-    """Load the configuration from `path`, else $MONITORING_CONFIG, else config/models.yaml."""
+def load_config(path: str | os.PathLike[str] | None = None, isolate: bool = False) -> MonitoringConfig:
+    """Load the configuration from `path`, else $MONITORING_CONFIG, else config/models.yaml (see `parse_config`)."""
     path = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -599,4 +612,4 @@ def load_config(path: str | os.PathLike[str] | None = None) -> MonitoringConfig:
         raise ConfigError(f"configuration file {path} does not exist (set {CONFIG_ENV_VAR} to point at yours)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(document, source=str(path))
+    return parse_config(document, source=str(path), isolate=isolate)

@@ -13,7 +13,7 @@ import io
 from pydantic import BaseModel, ConfigDict
 
 from monitoring import health
-from monitoring.layout import DayLayout
+from monitoring.layout import DayLayout, ModelLayout, day_of
 from monitoring.rules import Finding
 from monitoring.storage import ObjectStore
 from monitoring.summary import DaySummary
@@ -104,20 +104,15 @@ def to_csv(days: list[DayMetrics]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def _published_keys(store: ObjectStore, layout: DayLayout) -> list[str]:
+def _published_keys(store: ObjectStore, layout: ModelLayout) -> list[str]:
     """Per-day metric objects of days that have a manifest (readers trust nothing else)."""
-    keys = []
-    for key in store.keys(layout.metrics_dir):
-        day = key.rsplit("dt=", 1)[-1].removesuffix(".json")
-        if store.exists(layout.on(day).manifest):
-            keys.append(key)
-    return keys
+    return [key for key in store.keys(layout.metrics_dir) if store.exists(layout.on(day_of(key)).manifest)]
 
 
 COMPACTION_ROUNDS = 5
 
 
-def compact(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
+def compact(store: ObjectStore, layout: ModelLayout) -> list[DayMetrics]:
     """Rebuild the model's history (JSON and CSV) from the per-day objects of published days.
 
     Two runs of the model may compact at once. Each re-lists after writing and compacts again when a day appeared
@@ -163,7 +158,7 @@ def rules_by_day(store: ObjectStore, layout: DayLayout, today: DayMetrics | None
     return known
 
 
-def read_history(store: ObjectStore, layout: DayLayout) -> list[DayMetrics]:
+def read_history(store: ObjectStore, layout: ModelLayout) -> list[DayMetrics]:
     """The compacted history of the model (empty before its first published day)."""
     try:
         document = store.get_json(layout.history())

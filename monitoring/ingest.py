@@ -6,10 +6,10 @@ contract can quarantine it with a reason a person can trace back.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import posixpath
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -57,7 +57,7 @@ def is_marker(key: str) -> bool:
 
 
 def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat, completion_marker: str | None = None,
-                   settle_seconds: int = 0, now: float | None = None) -> list[StoredObject]:
+                   settle_seconds: int = 0, now: dt.datetime | None = None) -> list[StoredObject]:
     """The day's log files, sorted by key. Fails when there are none, when a file is in another format, or when the
     partition is still being written (its completion marker is missing, or its newest file is too recent). A
     partition that holds only its completion marker is complete and empty: no files (a day of no traffic)."""
@@ -82,7 +82,11 @@ def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat, compl
             f"{store.url(prefix)} has no {completion_marker} marker yet: the export of the day is still running or "
             f"failed. The task retries; the day is processed once the exporter writes {completion_marker}."
         )
-    age = (time.time() if now is None else now) - max(o.last_modified for o in objects)
+    if not settle_seconds:
+        return objects
+    if now is None:
+        raise ValueError("storage.settle_seconds needs the time of the check (now)")
+    age = now.timestamp() - max(o.last_modified for o in objects)
     if age < settle_seconds:
         raise PartitionIncompleteError(
             f"the newest file under {store.url(prefix)} is {age:.0f}s old, younger than storage.settle_seconds "

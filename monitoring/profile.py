@@ -12,21 +12,20 @@ import numpy as np
 import pandas as pd
 
 from monitoring.config import ModelConfig
-from monitoring.operations import QUANTILES, Operations, confidence, reference_figures
-from monitoring.quality import (NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution,
-                                finite, psi, reference_bins, shares)
+from monitoring.operations import QUANTILES, Operations, confidence
+from monitoring.quality import NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution, finite, psi
+from monitoring.reference import CategoricalBaseline, NumericalBaseline, ReferenceProfile
 
 
 class _Numbers:
     """Count, missing, mean and spread (merged with Chan's formula), min, max, values outside the reference's range,
     and the histogram on the reference's bins of one numerical column."""
 
-    def __init__(self, reference: pd.Series) -> None:
-        ref = reference.dropna().to_numpy(dtype=float)
-        self.reference = ref
-        self.range = (ref.min(), ref.max()) if len(ref) else None
-        self.edges, self.labels = reference_bins(ref)
-        self.bins = np.zeros(len(self.labels), dtype=np.int64)
+    def __init__(self, reference: NumericalBaseline) -> None:
+        self.reference = reference
+        self.range = (reference.min, reference.max) if reference.count else None
+        self.edges = np.array(reference.edges, dtype=float)
+        self.bins = np.zeros(len(reference.bins), dtype=np.int64)
         self.rows = self.missing = self.count = self.outside = 0
         self.mean = self.m2 = 0.0
         self.min, self.max = np.inf, -np.inf
@@ -48,19 +47,18 @@ class _Numbers:
         self.min, self.max = min(self.min, float(present.min())), max(self.max, float(present.max()))
         if self.range:
             self.outside += int(((present < self.range[0]) | (present > self.range[1])).sum())
-        if len(self.labels):
-            self.bins += np.bincount(np.searchsorted(self.edges, present, side="left"), minlength=len(self.labels))
+        if len(self.bins):
+            self.bins += np.bincount(np.searchsorted(self.edges, present, side="left"), minlength=len(self.bins))
 
     def quality(self) -> ColumnQuality:
         present = self.count > 0
         distribution = None
-        if len(self.reference):
-            distribution = Distribution(bins=self.labels, reference=shares(self.reference, self.edges),
+        if self.reference.count:
+            distribution = Distribution(bins=self.reference.bins, reference=self.reference.shares,
                                         current=[float(c) / self.count if present else 0.0 for c in self.bins])
         return ColumnQuality(
             kind="numerical", missing_share=self.missing / self.rows if self.rows else 0.0,
-            mean=finite(self.mean) if present else None, reference_mean=finite(self.reference.mean())
-            if len(self.reference) else None,
+            mean=finite(self.mean) if present else None, reference_mean=self.reference.mean,
             std=finite((self.m2 / (self.count - 1)) ** 0.5) if self.count > 1 else None,
             min=finite(self.min) if present else None, max=finite(self.max) if present else None,
             out_of_range_share=self.outside / self.rows if self.rows else 0.0, distribution=distribution,
@@ -71,8 +69,8 @@ class _Numbers:
 class _Categories:
     """Missing values and the count of every category of one categorical column."""
 
-    def __init__(self, reference: pd.Series) -> None:
-        self.reference = reference.dropna().astype(str).value_counts()
+    def __init__(self, reference: CategoricalBaseline) -> None:
+        self.reference = pd.Series(reference.counts, dtype="int64")
         self.counts = pd.Series(dtype="int64")
         self.rows = self.missing = 0
 
@@ -95,13 +93,14 @@ class _Categories:
 
 
 class DayProfile:
-    """Feed it the day's valid rows in batches (`add`), then read the day's quality and operational figures."""
+    """Feed it the day's valid rows in batches (`add`), then read the day's quality and operational figures, against
+    the fitted reference."""
 
-    def __init__(self, model: ModelConfig, reference: pd.DataFrame) -> None:
+    def __init__(self, model: ModelConfig, reference: ReferenceProfile) -> None:
         cols = model.columns
         self.model, self.reference = model, reference
-        self.numbers = {c: _Numbers(reference[c]) for c in (*cols.numerical, cols.score)}
-        self.categories = {c: _Categories(reference[c]) for c in cols.categorical}
+        self.numbers = {c: _Numbers(reference.numerical[c]) for c in (*cols.numerical, cols.score)}
+        self.categories = {c: _Categories(reference.categorical[c]) for c in cols.categorical}
         self.rows = self.positives = self.low_confidence = 0
         self.confidence = 0.0
 
@@ -133,6 +132,7 @@ class DayProfile:
         if cols.latency and cols.latency in sample.columns and sample[cols.latency].notna().any():
             values = sample[cols.latency].dropna()
             latency = {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)}
+        baseline = self.reference.operations
         return Operations(
             volume=self.rows,
             mean_score=self.numbers[cols.score].mean if scored else None,
@@ -142,5 +142,7 @@ class DayProfile:
             low_confidence_threshold=threshold,
             score_quantiles={f"p{int(q * 100)}": float(scores.quantile(q)) for q in QUANTILES} if len(scores) else {},
             latency_ms=latency,
-            **reference_figures(self.reference, self.model),
+            reference_mean_score=baseline.mean_score, reference_positive_rate=baseline.positive_rate,
+            reference_mean_confidence=baseline.mean_confidence,
+            reference_low_confidence_share=baseline.low_confidence_share,
         )

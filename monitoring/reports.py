@@ -133,8 +133,9 @@ def _render(name: str, snapshot) -> RenderedReport:
     return RenderedReport(name, _html(snapshot), json.dumps(json.loads(snapshot.json()), indent=2, sort_keys=True))
 
 
-def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig) -> ReportsOutcome:
-    """Run data drift, prediction drift and data quality reports of `current` against `reference`."""
+def build_reports(current: pd.DataFrame, reference: pd.DataFrame | None, model: ModelConfig) -> ReportsOutcome:
+    """Run data drift, prediction drift and data quality reports of `current` against `reference` (not needed for a
+    day without rows, which gets none)."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataSummaryPreset
 

@@ -27,6 +27,7 @@ from markupsafe import Markup
 from monitoring import charts
 from monitoring.config import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from monitoring.history import DayMetrics
+from monitoring.layout import day_page_link
 from monitoring.performance import Degradation, LabelsReport, Performance, Verdict
 from monitoring.rules import Finding
 from monitoring.summary import DaySummary
@@ -193,7 +194,7 @@ def _due(labels: LabelsReport | None) -> DuePage | None:
         words = ("judged: performance degraded against the reference" if due.degraded else
                  "judged: no metric worse than its limit")
     return DuePage(verdict=due, words=words, rows=metric_rows(due.metrics, due.baseline, due.degraded),
-                   link=None if due.status == "no_predictions" else f"../dt={due.day}/index.html")
+                   link=None if due.status == "no_predictions" else day_page_link(due.day, from_day_page=True))
 
 
 def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMetrics,
@@ -239,7 +240,7 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
     labelled = [d for d in days if headline and d.performance.get(headline) is not None]
     has_positive_rate = any(d.positive_rate is not None or d.reference_positive_rate is not None for d in days)
     labels = [d.day for d in days]
-    links = [f"dt={d.day}/index.html" for d in days]
+    links = [day_page_link(d.day) for d in days]
     features = sorted({f for d in days for f in d.features})
     cells = {f: {d.day: (p.score, p.threshold, p.drifted) for d in days if (p := d.features.get(f))} for f in features}
     figures: dict[str, Markup] = {}

@@ -37,6 +37,7 @@ class StoredObject:
     key: str
     size: int
     last_modified: float = 0.0  # seconds since the epoch
+    etag: str = ""  # the content's fingerprint as the store gives it (an MD5 for objects written in one part)
 
 
 class ObjectStore:
@@ -53,8 +54,8 @@ class ObjectStore:
         try:
             paginator = self.client.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                objects.extend(StoredObject(o["Key"], int(o["Size"]), o["LastModified"].timestamp())
-                               for o in page.get("Contents", []))
+                objects.extend(StoredObject(o["Key"], int(o["Size"]), o["LastModified"].timestamp(),
+                                            o.get("ETag", "").strip('"')) for o in page.get("Contents", []))
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
         return sorted(objects, key=lambda o: o.key)

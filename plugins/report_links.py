@@ -31,7 +31,7 @@ def _presign(bucket: str, key: str, seconds: int) -> str:
 
     from monitoring.config import load_config
 
-    connections = {m.storage.bucket: m.storage.aws_conn_id for m in load_config().models}
+    connections = {m.storage.bucket: m.storage.aws_conn_id for m in load_config(isolate=True).models}
     hook = S3Hook(aws_conn_id=connections.get(bucket, "aws_default"))
     return hook.generate_presigned_url("get_object", params={"Bucket": bucket, "Key": key}, expires_in=seconds)
 

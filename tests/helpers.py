@@ -17,6 +17,11 @@ from tests.conftest import BUCKET
 DAY = dt.date(2026, 10, 14)
 
 
+def now() -> dt.datetime:
+    """The time of a step's call (steps take the time as an argument: the library never reads the clock)."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
 def parquet_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)

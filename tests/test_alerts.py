@@ -5,14 +5,18 @@ import datetime as dt
 
 import pytest
 
-from monitoring import alerts, history, pipeline
+from monitoring import alerts, history
 from monitoring.config import ModelConfig
 from monitoring.history import DayMetrics
 from monitoring.layout import DayLayout
 from monitoring.rules import Finding, Severity
+from monitoring.steps import decide
+from monitoring.steps import notify as notify_step
 from tests.summaries import metrics_of, summary
 
 START = dt.date(2026, 10, 1)
+LATER = dt.datetime(2096, 1, 1, tzinfo=dt.timezone.utc)  # long after the last quiet run: its digest is due
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 DRIFT = Finding(rule="dataset_drift", severity=Severity.CRITICAL, message="2 of 9 features drifted.",
                 action="Open the drift report.")
 QUALITY = Finding(rule="missing_values", severity=Severity.WARNING, message="income is 40% missing.",
@@ -45,12 +49,15 @@ class Days:
         self.store, self.model, self.history = store, model, []
 
     def run(self, day: dt.date, findings: list[Finding], inbox, *, today=None, backfill=False, notify=True):
-        decision = pipeline.Decision(model=self.model.name, day=day.isoformat(), findings=findings, retrain=None)
-        record = pipeline.apply_decision(self.store, self.model, day, decision, today=today or day,
-                                         backfill=backfill, notify=notify, send=inbox)
+        layout = DayLayout.of(self.model, day)
+        decide.persist(self.store, layout, decide.Decision(
+            model=self.model.name, day=day.isoformat(), findings=findings, retrain=None,
+            links={"day_page": self.store.url(layout.day_page)}))
+        branch = notify_step.alert_day if findings else notify_step.healthy_day
+        when = dt.datetime.combine(today or day, dt.time(1), tzinfo=dt.timezone.utc)
+        record = branch(self.store, self.model, day, now=when, backfill=backfill, notify=notify, send=inbox)
         self.history = [d for d in self.history if d.day != day.isoformat()]
         self.history.append(metrics_of(summary(day=day.isoformat()), alerting_rules=[f.rule for f in findings]))
-        layout = DayLayout.of(self.model, day)
         self.store.put_json(layout.history(), {"model": self.model.name,
                                                "days": [d.model_dump(mode="json") for d in
                                                         sorted(self.history, key=lambda d: d.day)]})
@@ -138,26 +145,26 @@ def test_a_backfill_never_pages_and_ends_with_one_digest(days, store, loan_model
         assert record["notification"]["quiet"].startswith("a backfill run never pages")
     assert inbox.messages == []
     quiet = configured(loan_model, digest_quiet_minutes=0)
-    digest = alerts.send_digest(store, quiet, inbox, now=4e9)
+    digest = alerts.send_digest(store, quiet, inbox, now=LATER)
     assert digest is not None and len(inbox.messages) == 1
     assert digest.notices[0].message == "on 10 day(s) from 2026-10-12 to 2026-10-21"
-    assert alerts.send_digest(store, quiet, inbox, now=4e9) is None  # sent once
+    assert alerts.send_digest(store, quiet, inbox, now=LATER) is None  # sent once
     assert len(inbox.messages) == 1
 
     # A second backfill over days already reported ("all runs") adds nothing to digest; a day whose alerts changed does.
     for n in range(13, 20):
         findings = [DRIFT, QUALITY] if n == 19 else [DRIFT]
         days.run(day(n), findings, inbox, today=day(21) + dt.timedelta(days=1), backfill=True)
-    again = alerts.send_digest(store, quiet, inbox, now=4e9)
+    again = alerts.send_digest(store, quiet, inbox, now=LATER)
     assert len(inbox.messages) == 2 and again.day == "2026-10-19..2026-10-19 (digest of quiet runs)"
     for n in range(13, 20):
         days.run(day(n), [DRIFT, QUALITY] if n == 19 else [DRIFT], inbox, today=day(22), backfill=True)
-    assert alerts.send_digest(store, quiet, inbox, now=4e9) is None and len(inbox.messages) == 2
+    assert alerts.send_digest(store, quiet, inbox, now=LATER) is None and len(inbox.messages) == 2
 
 
 def test_a_digest_waits_while_quiet_runs_keep_coming(days, store, loan_model):
     days.run(day(1), [DRIFT], Inbox(), today=day(30))
-    assert alerts.digest(store, loan_model, now=0) is None  # the last quiet run is "in the future": too recent
+    assert alerts.digest(store, loan_model, now=EPOCH) is None  # the last quiet run is "in the future": too recent
 
 
 def test_old_days_and_runs_told_not_to_notify_are_quiet(days):

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring import pipeline
+from monitoring import steps
 from monitoring.config import ConfigError, LogFormat, parse_config
 from monitoring.contract import ContractError
 from monitoring.ingest import IngestError, MissingPartitionError
 from monitoring.layout import DayLayout, LayoutError
+from monitoring.reference import MissingReferenceError
 from tests.conftest import BUCKET
-from tests.helpers import day_log, get_json, parquet_bytes, put, put_frame, read, seed_demo
+from tests.helpers import day_log, get_json, now, parquet_bytes, put, put_frame, read, seed_demo
 
 DAY = dt.date(2026, 10, 5)
 PREFIX = "predictions/loan_approval/dt=2026-10-05/"
@@ -52,33 +53,33 @@ def test_truncated_parquet_names_the_file(reference, store, loan_model, trained)
     put(reference, PREFIX + "part-0.parquet", data[: len(data) // 2])
     with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/predictions/.*/part-0.parquet as parquet.*"
                                           r"Re-export the file"):
-        pipeline.validate_day(store, loan_model, DAY)
+        steps.validate_day(store, loan_model, DAY, now=now())
 
 
 def test_a_zero_byte_parquet_object_names_the_file(reference, store, loan_model):
     put(reference, PREFIX + "part-0.parquet", b"")
     with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/.*part-0.parquet as parquet"):
-        pipeline.validate_day(store, loan_model, DAY)
+        steps.validate_day(store, loan_model, DAY, now=now())
 
 
 def test_an_empty_parquet_file_beside_others_adds_no_rows(reference, store, loan_model, trained):
     frame = day_log(trained, DAY, rows=300)
     put_frame(reference, PREFIX + "part-0.parquet", frame)
     put_frame(reference, PREFIX + "part-1.parquet", frame.iloc[:0])
-    stats = pipeline.validate_day(store, loan_model, DAY)
+    stats = steps.validate_day(store, loan_model, DAY, now=now())
     assert stats["rows_read"] == stats["rows_valid"] == 300
 
 
 def test_an_empty_day_names_the_missing_prefix(reference, store, loan_model):
     with pytest.raises(MissingPartitionError, match=r"s3://ml-monitoring/predictions/loan_approval/dt=2026-10-05/"):
-        pipeline.find_day_files(store, loan_model, DAY)
+        steps.find_day_files(store, loan_model, DAY, now=now())
 
 
 def test_a_zero_byte_csv_adds_no_rows(reference, store, loan_model, trained):
     model = with_csv_model(loan_model)
     put_frame(reference, PREFIX + "part-0.csv", day_log(trained, DAY, rows=100))
     put(reference, PREFIX + "part-1.csv", b"")
-    assert pipeline.validate_day(store, model, DAY)["rows_read"] == 100
+    assert steps.validate_day(store, model, DAY, now=now())["rows_read"] == 100
 
 
 def test_non_utf8_csv_names_the_file(reference, store, loan_model, trained):
@@ -86,7 +87,7 @@ def test_non_utf8_csv_names_the_file(reference, store, loan_model, trained):
     text = day_log(trained, DAY, rows=20).to_csv(index=False).replace("CA", "Caf\u00e9")
     put(reference, PREFIX + "part-0.csv", text.encode("latin-1"))
     with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/.*part-0.csv as csv: line \d+ is not UTF-8 text \(byte 0xe9\)"):
-        pipeline.validate_day(store, model, DAY)
+        steps.validate_day(store, model, DAY, now=now())
 
 
 def test_a_broken_json_line_names_the_file(reference, store, loan_model, trained):
@@ -95,21 +96,21 @@ def test_a_broken_json_line_names_the_file(reference, store, loan_model, trained
     lines[4] = lines[4][:30]
     put(reference, PREFIX + "part-0.jsonl", "\n".join(lines))
     with pytest.raises(IngestError, match=r"cannot read s3://ml-monitoring/.*part-0.jsonl as jsonl"):
-        pipeline.validate_day(store, model, DAY)
+        steps.validate_day(store, model, DAY, now=now())
 
 
 def test_mixed_file_formats_in_one_day_are_refused(reference, store, loan_model, trained):
     put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
     put_frame(reference, PREFIX + "part-1.jsonl", day_log(trained, DAY, rows=10))
     with pytest.raises(IngestError, match=r"1 file\(s\) under .* are not parquet logs, e.g. .*part-1.jsonl"):
-        pipeline.validate_day(store, loan_model, DAY)
+        steps.validate_day(store, loan_model, DAY, now=now())
 
 
 def test_files_differing_in_column_types_are_read_together(reference, store, loan_model, trained):
     frame = day_log(trained, DAY, rows=200)
     put_frame(reference, PREFIX + "part-0.parquet", frame.iloc[:100])
     put_frame(reference, PREFIX + "part-1.parquet", frame.iloc[100:].astype({"credit_score": str}))
-    stats = pipeline.validate_day(store, loan_model, DAY)
+    stats = steps.validate_day(store, loan_model, DAY, now=now())
     assert stats["rows_valid"] == 200
 
 
@@ -117,21 +118,21 @@ def test_files_differing_in_column_types_are_read_together(reference, store, loa
 def test_a_missing_required_column_names_file_and_column(reference, store, loan_model, trained):
     put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10).drop(columns=["state"]))
     with pytest.raises(ContractError, match=r"part-0.parquet lacks required column\(s\) \['state'\]"):
-        pipeline.validate_day(store, loan_model, DAY)
+        steps.validate_day(store, loan_model, DAY, now=now())
 
 
 def test_an_extra_column_is_reported_in_the_summary(reference, store, loan_model, trained):
     frame = day_log(trained, DAY, rows=300)
     frame["debug_blob"] = "x"
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    pipeline.run_day(store, loan_model, DAY)
+    steps.run_day(store, loan_model, DAY, now=now())
     summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
     assert "debug_blob" in summary["rows"]["extra_columns"]
 
 
 def test_a_numeric_column_stored_as_text_is_coerced(reference, store, loan_model, trained):
     put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=50).astype({"loan_amount": str}))
-    assert pipeline.validate_day(store, loan_model, DAY)["rows_valid"] == 50
+    assert steps.validate_day(store, loan_model, DAY, now=now())["rows_valid"] == 50
 
 
 @pytest.mark.parametrize("value,reason", [
@@ -143,7 +144,7 @@ def test_bad_numbers_are_quarantined_with_their_reason(reference, store, loan_mo
     frame = day_log(trained, DAY, rows=100).astype({"annual_income": object})
     frame.loc[7, "annual_income"] = value
     put_frame(reference, PREFIX + "part-0.parquet", frame.astype({"annual_income": str}) if value == "abc" else frame)
-    stats = pipeline.validate_day(store, loan_model, DAY)
+    stats = steps.validate_day(store, loan_model, DAY, now=now())
     assert stats["rows_quarantined"] == 1
     assert quarantine_of(reference)["reason"].tolist() == [reason]
 
@@ -152,7 +153,7 @@ def test_nan_features_are_kept_and_counted_as_missing(reference, store, loan_mod
     frame = day_log(trained, DAY, rows=400)
     frame.loc[:39, "credit_score"] = np.nan
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    pipeline.run_day(store, loan_model, DAY)
+    steps.run_day(store, loan_model, DAY, now=now())
     summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
     assert summary["rows"]["valid"] == 400
     assert summary["data_quality"]["columns"]["credit_score"]["missing_share"] == 0.1
@@ -173,7 +174,7 @@ def test_row_violations_are_quarantined_never_dropped(reference, store, loan_mod
         frame.loc[3, column] = value
     put_frame(reference, PREFIX + "part-0.parquet", frame.astype({"event_time": str}) if "event_time" in change
               else frame)
-    stats = pipeline.validate_day(store, loan_model, DAY)
+    stats = steps.validate_day(store, loan_model, DAY, now=now())
     assert stats["rows_read"] == 100 and stats["rows_valid"] + stats["rows_quarantined"] == 100
     assert stats["reasons"] == {code: 1}
     quarantined = quarantine_of(reference)
@@ -185,7 +186,7 @@ def test_duplicate_ids_keep_the_first_and_quarantine_the_rest(reference, store, 
     frame = day_log(trained, DAY, rows=100)
     frame.loc[10:12, "prediction_id"] = frame.loc[9, "prediction_id"]
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    stats = pipeline.validate_day(store, loan_model, DAY)
+    stats = steps.validate_day(store, loan_model, DAY, now=now())
     assert stats["reasons"] == {"duplicate_id": 3}
     assert quarantine_of(reference)["_source_row"].tolist() == [10, 11, 12]
 
@@ -194,7 +195,7 @@ def test_unseen_categories_are_kept_and_reported(reference, store, loan_model, t
     frame = day_log(trained, DAY, rows=500)
     frame.loc[:49, "home_ownership"] = "HOUSEBOAT"
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    decision = pipeline.run_day(store, loan_model, DAY)
+    decision = steps.run_day(store, loan_model, DAY, now=now())
     quality = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")["data_quality"]
     assert quality["columns"]["home_ownership"]["new_categories"] == ["HOUSEBOAT"]
     assert quality["columns"]["home_ownership"]["new_category_share"] == 0.1
@@ -206,7 +207,7 @@ def test_a_categorical_column_with_a_distinct_value_per_row_is_not_sent_to_drift
     frame = day_log(trained, DAY, rows=3000)
     frame["state"] = [f"S{i:07d}" for i in range(len(frame))]
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    decision = pipeline.run_day(store, loan_model, DAY)
+    decision = steps.run_day(store, loan_model, DAY, now=now())
     summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
     drift = summary["data_drift"]["features"]["state"]
     assert drift["skipped"] == "3000 distinct values, above the limit of 1000 for a categorical column"
@@ -224,7 +225,7 @@ def test_a_categorical_column_with_a_million_distinct_values_is_counted_exactly_
     frame["state"] = [f"S{i:07d}" for i in range(len(frame))]
     put_frame(reference, PREFIX + "part-0.parquet", frame)
     del frame
-    decision = pipeline.run_day(store, model, DAY)
+    decision = steps.run_day(store, model, DAY, now=now())
     summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
     assert summary["rows"]["read"] == summary["rows"]["valid"] == 1_000_000
     assert summary["data_quality"]["columns"]["state"]["distinct"] == 1_000_000
@@ -242,7 +243,7 @@ def test_non_ascii_and_quoted_values_survive_as_text(reference, store, loan_mode
     frame = day_log(trained, DAY, rows=300)
     frame.loc[:4, "state"] = 'Zürich "Nord" ☃'
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    pipeline.run_day(store, loan_model, DAY)
+    steps.run_day(store, loan_model, DAY, now=now())
     summary = get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")
     assert summary["data_quality"]["columns"]["state"]["new_categories"] == ['Zürich "Nord" ☃']
 
@@ -251,7 +252,7 @@ def test_hostile_category_values_are_escaped_in_the_evidently_report(reference, 
     frame = day_log(trained, DAY, rows=300)
     frame.loc[:9, "state"] = "<script>alert(1)</script>"
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    pipeline.run_day(store, loan_model, DAY)
+    steps.run_day(store, loan_model, DAY, now=now())
     for name in ("data_drift", "data_quality", "index"):
         html = reference.get_object(Bucket=BUCKET, Key=f"reports/loan_approval/dt=2026-10-05/{name}.html")
         assert "<script>alert(1)</script>" not in html["Body"].read().decode(), name
@@ -261,18 +262,18 @@ def test_hostile_category_values_are_escaped_in_the_evidently_report(reference, 
 def test_a_reference_pointer_that_is_not_json_says_what_it_must_be(s3_client, store, loan_model, trained):
     put(s3_client, "reference/loan_approval/CURRENT.json", b"v1")
     put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
-    pipeline.validate_day(store, loan_model, DAY)
-    with pytest.raises(pipeline.MissingReferenceError, match=r'must be a JSON object like \{"version": "2026-01-01"\}'):
-        pipeline.report_day(store, loan_model, DAY)
+    steps.validate_day(store, loan_model, DAY, now=now())
+    with pytest.raises(MissingReferenceError, match=r'must be a JSON object like \{"version": "2026-01-01"\}'):
+        steps.report_day(store, loan_model, DAY)
 
 
 def test_a_reference_version_without_files_is_named(s3_client, store, loan_model, trained):
     put(s3_client, "reference/loan_approval/CURRENT.json", json.dumps({"version": "v9"}))
     put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
-    pipeline.validate_day(store, loan_model, DAY)
-    with pytest.raises(pipeline.MissingReferenceError,
+    steps.validate_day(store, loan_model, DAY, now=now())
+    with pytest.raises(MissingReferenceError,
                        match=r"reference version 'v9' .* has no files under s3://ml-monitoring/reference/loan_approval/v=v9/"):
-        pipeline.report_day(store, loan_model, DAY)
+        steps.report_day(store, loan_model, DAY)
 
 
 def test_an_empty_reference_is_refused(s3_client, store, loan_model, trained):
@@ -280,17 +281,17 @@ def test_an_empty_reference_is_refused(s3_client, store, loan_model, trained):
     put(s3_client, "reference/loan_approval/CURRENT.json", json.dumps({"version": "v1"}))
     put_frame(s3_client, "reference/loan_approval/v=v1/reference.parquet", ref.iloc[:0])
     put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
-    pipeline.validate_day(store, loan_model, DAY)
+    steps.validate_day(store, loan_model, DAY, now=now())
     with pytest.raises(ContractError, match=r"the reference .* has no rows"):
-        pipeline.report_day(store, loan_model, DAY)
+        steps.report_day(store, loan_model, DAY)
 
 
 def test_a_reference_version_that_would_escape_its_prefix_is_refused(s3_client, store, loan_model, trained):
     put(s3_client, "reference/loan_approval/CURRENT.json", json.dumps({"version": "../../predictions"}))
     put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))
-    pipeline.validate_day(store, loan_model, DAY)
+    steps.validate_day(store, loan_model, DAY, now=now())
     with pytest.raises(LayoutError, match="not safe for an S3 key"):
-        pipeline.report_day(store, loan_model, DAY)
+        steps.report_day(store, loan_model, DAY)
 
 
 # --- config and names -----------------------------------------------------------------------------------------------
@@ -312,7 +313,7 @@ def test_a_day_on_which_every_decision_is_one_class_is_published_with_a_critical
     frame = day_log(trained, DAY, rows=1000)
     frame["approved"] = decision
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    result = pipeline.run_day(store, loan_model, DAY)
+    result = steps.run_day(store, loan_model, DAY, now=now())
     published = "reports/loan_approval/dt=2026-10-05/"
     summary = get_json(reference, published + "summary.json")
     assert summary["operations"]["positive_rate"] == float(decision)
@@ -328,7 +329,7 @@ def test_a_day_of_two_rows_is_published_without_a_collapse_verdict(reference, st
     frame = day_log(trained, DAY, rows=2)
     frame["approved"] = 0
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    result = pipeline.run_day(store, loan_model, DAY)
+    result = steps.run_day(store, loan_model, DAY, now=now())
     assert get_json(reference, "reports/loan_approval/dt=2026-10-05/summary.json")["rows"]["valid"] == 2
     assert "prediction_collapse" not in {f.rule for f in result.findings}  # two rows of one class: no evidence
 
@@ -337,7 +338,7 @@ def test_a_day_whose_every_score_is_the_same_is_a_collapse(reference, store, loa
     frame = day_log(trained, DAY, rows=300)
     frame["approval_probability"] = 0.42  # the logged decisions still vary: the score alone is stuck
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    result = pipeline.run_day(store, loan_model, DAY)
+    result = steps.run_day(store, loan_model, DAY, now=now())
     collapse = next(f for f in result.findings if f.rule == "prediction_collapse")
     assert collapse.columns == ["approval_probability"] and collapse.severity.value == "critical"
     assert "all 300 predictions have the same approval_probability 0.42" in collapse.message
@@ -352,7 +353,7 @@ def test_a_complete_but_empty_day_publishes_volume_zero_with_a_critical_volume_f
     earlier = day_log(trained, before, rows=300)
     put_frame(reference, f"predictions/loan_approval/dt={before}/part-0.parquet", earlier)
     put(reference, f"predictions/loan_approval/dt={before}/_SUCCESS", b"")
-    pipeline.run_day(store, model, before)
+    steps.run_day(store, model, before, now=now())
     if marker:
         put(reference, PREFIX + "_SUCCESS", b"")
     else:
@@ -361,7 +362,7 @@ def test_a_complete_but_empty_day_publishes_volume_zero_with_a_critical_volume_f
     put_frame(reference, f"labels/loan_approval/dt={DAY}/part-0.parquet", labels)
     put(reference, f"labels/loan_approval/dt={DAY}/_SUCCESS", b"")  # the label feed's export is complete too
 
-    result = pipeline.run_day(store, model, DAY)
+    result = steps.run_day(store, model, DAY, now=now())
     published = "reports/loan_approval/dt=2026-10-05/"
     summary = get_json(reference, published + "summary.json")
     assert summary["rows"]["read"] == summary["operations"]["volume"] == 0
@@ -378,11 +379,11 @@ def test_a_day_whose_logs_never_land_fails_but_still_joins_the_labels_that_lande
     before = DAY - dt.timedelta(days=1)
     earlier = day_log(trained, before, rows=300)
     put_frame(reference, f"predictions/loan_approval/dt={before}/part-0.parquet", earlier)
-    pipeline.run_day(store, loan_model, before)
+    steps.run_day(store, loan_model, before, now=now())
     put_frame(reference, f"labels/loan_approval/dt={DAY}/part-0.parquet",
               pd.DataFrame({"prediction_id": earlier["prediction_id"].iloc[:120], "repaid": 0}))
     with pytest.raises(MissingPartitionError):
-        pipeline.run_day(store, loan_model, DAY)
+        steps.run_day(store, loan_model, DAY, now=now())
     assert get_json(reference, f"reports/loan_approval/dt={before}/performance.json")["labelled"] == 120
     assert get_json(reference, "reports/loan_approval/dt=2026-10-05/labels.json")["joined"] == 120
 
@@ -483,7 +484,7 @@ def labelled_day(reference, store, loan_model, trained, ids) -> pd.DataFrame:
     frame = day_log(trained, DAY, rows=300)
     frame["prediction_id"] = ids
     put_frame(reference, PREFIX + "part-0.parquet", frame)
-    pipeline.run_day(store, loan_model, DAY)
+    steps.run_day(store, loan_model, DAY, now=now())
     return frame
 
 
@@ -493,7 +494,7 @@ def test_label_ids_that_differ_from_the_predictions_only_in_format_still_label_t
     next_day = DAY + dt.timedelta(days=1)
     put_frame(reference, f"labels/loan_approval/dt={next_day}/part-0.parquet",
               pd.DataFrame({"prediction_id": [" 50000", "50005.0", "50010 ", "99999"], "repaid": [1, 0, 1, 1]}))
-    pipeline.performance_day(store, loan_model, next_day)
+    steps.performance_day(store, loan_model, next_day, now=now())
     assert get_json(reference, "reports/loan_approval/dt=2026-10-05/performance.json")["labelled"] == 3
     report = get_json(reference, f"reports/loan_approval/dt={next_day}/labels.json")
     assert report["joined"] == 3 and report["problems"] == {"unknown_id": 1}
@@ -504,7 +505,7 @@ def test_an_unknown_label_id_is_quarantined_with_its_file_row_and_detail(referen
     next_day = DAY + dt.timedelta(days=1)
     key = f"labels/loan_approval/dt={next_day}/part-0.parquet"
     put_frame(reference, key, pd.DataFrame({"prediction_id": ["50001", "ghost", "50002"], "repaid": [1, 1, None]}))
-    pipeline.performance_day(store, loan_model, next_day)
+    steps.performance_day(store, loan_model, next_day, now=now())
     quarantine = pd.read_parquet(io.BytesIO(read(reference, f"reports/loan_approval/dt={next_day}/"
                                                             "labels_quarantine.parquet")))
     rows = quarantine.set_index("reason")
@@ -521,6 +522,6 @@ def test_epoch_second_timestamps_are_refused_with_a_hint_and_read_with_their_uni
     put_frame(reference, PREFIX + "part-0.parquet", frame)
     with pytest.raises(ContractError, match=r"timestamp_outside_day: 100; e.g. .*look like epoch seconds: "
                                             r"set columns.timestamp_unit: s"):
-        pipeline.validate_day(store, loan_model, DAY)
+        steps.validate_day(store, loan_model, DAY, now=now())
     epoch = loan_model.model_copy(update={"columns": loan_model.columns.model_copy(update={"timestamp_unit": "s"})})
-    assert pipeline.validate_day(store, epoch, DAY)["rows_valid"] == 100
+    assert steps.validate_day(store, epoch, DAY, now=now())["rows_valid"] == 100

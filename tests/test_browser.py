@@ -11,12 +11,12 @@ import boto3
 import pytest
 
 from demo.seed import allow_public_reports
-from monitoring import pipeline, site
+from monitoring import site, steps
 from monitoring.config import load_config
 from monitoring.history import DayMetrics, FeatureDriftPoint
 from monitoring.storage import HTML, ObjectStore
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import headless_chromium, put_frame, seed_demo
+from tests.helpers import headless_chromium, now, put_frame, seed_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -36,13 +36,13 @@ def site_url(s3_server, trained):
     model = load_config(ROOT / "config" / "models.yaml").model("loan_approval")
     store = ObjectStore(client, BUCKET)
     for day in sorted(DAYS, reverse=True):  # a backfill landing out of order
-        pipeline.run_day(store, model, day)
+        steps.run_day(store, model, day, now=now())
     # A day whose category values are hostile: they must show as text on its page.
     from demo.loan_data import prediction_log
     frame = prediction_log(trained[0], dt.date(2026, 10, 14), 14, 800)
     frame.loc[:300, "home_ownership"] = HOSTILE
     put_frame(client, "predictions/loan_approval/dt=2026-10-14/part-0.parquet", frame)
-    pipeline.run_day(store, model, dt.date(2026, 10, 14))
+    steps.run_day(store, model, dt.date(2026, 10, 14), now=now())
     # A model page whose feature names are hostile.
     hostile_history = [DayMetrics(
         model="hostile", day="2026-10-14", status="warning", health_score=80.0, rows=10, quarantined_share=0.0,

@@ -151,7 +151,8 @@ def test_a_rerun_of_a_day_overwrites_the_same_keys_with_an_identical_summary(dag
 
 def test_a_day_without_logs_fails_naming_the_missing_prefix(dags, s3, caplog):
     day = dt.date(2026, 10, 20)
-    from monitoring import pipeline
+    from monitoring import steps
+    from tests.helpers import now
     from monitoring.config import load_config
     from monitoring.ingest import MissingPartitionError
     from monitoring.storage import ObjectStore
@@ -159,7 +160,7 @@ def test_a_day_without_logs_fails_naming_the_missing_prefix(dags, s3, caplog):
     model = load_config().model("loan_approval")
     with pytest.raises(MissingPartitionError,
                        match=r"no prediction logs under s3://ml-monitoring/predictions/loan_approval/dt=2026-10-20/"):
-        pipeline.find_day_files(ObjectStore(s3, BUCKET), model, day)
+        steps.find_day_files(ObjectStore(s3, BUCKET), model, day, now=now())
 
 
 def test_no_credential_reaches_logs_xcom_or_published_objects(dags, s3):

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 
-from monitoring import pipeline
+from monitoring import steps
 from monitoring.ingest import PartitionIncompleteError
 from monitoring.storage import ObjectStore, StorageError, client_config
 from tests.conftest import BUCKET, free_port
-from tests.helpers import day_log, put, put_frame, seed_demo
+from tests.helpers import day_log, now, put, put_frame, seed_demo
 
 pytestmark = pytest.mark.e2e
 DAY = dt.date(2026, 10, 5)
@@ -95,7 +95,7 @@ def seeded(s3_server, trained):
 def test_throttling_and_5xx_answers_are_retried_with_backoff(seeded, proxy, loan_model):
     store = ObjectStore(client_for(proxy.url), BUCKET)
     proxy.fail_next = 3
-    assert pipeline.find_day_files(store, loan_model, DAY)
+    assert steps.find_day_files(store, loan_model, DAY, now=now())
     proxy.fail_next = 3
     store.put_json("reports/probe.json", {"ok": True})
     assert store.get_json("reports/probe.json") == {"ok": True}
@@ -104,13 +104,13 @@ def test_throttling_and_5xx_answers_are_retried_with_backoff(seeded, proxy, loan
 
 def test_s3_down_mid_run_fails_the_step_cleanly_and_the_retry_completes_the_day(seeded, proxy, loan_model):
     store = ObjectStore(client_for(proxy.url, max_attempts=2), BUCKET)
-    pipeline.validate_day(store, loan_model, DAY)
+    steps.validate_day(store, loan_model, DAY, now=now())
     proxy.down = True
     with pytest.raises(StorageError, match=r"cannot read s3://ml-monitoring/staging/loan_approval/dt=2026-10-05/"):
-        pipeline.report_day(store, loan_model, DAY)
+        steps.report_day(store, loan_model, DAY)
     proxy.down = False  # the endpoint is back: Airflow's retry of the task
-    pipeline.report_day(store, loan_model, DAY)
-    pipeline.publish_day(store, loan_model, DAY)
+    steps.report_day(store, loan_model, DAY)
+    steps.publish_day(store, loan_model, DAY, now=now())
     assert store.exists("reports/loan_approval/dt=2026-10-05/manifest.json")
 
 
@@ -118,14 +118,14 @@ def test_an_unreachable_endpoint_is_a_clear_error_not_a_stack_trace(loan_model):
     store = ObjectStore(client_for(f"http://127.0.0.1:{free_port()}", max_attempts=1), BUCKET)
     with pytest.raises(StorageError, match=r"cannot list s3://ml-monitoring/predictions/loan_approval/dt=2026-10-05/"
                                            r".*Could not connect"):
-        pipeline.find_day_files(store, loan_model, DAY)
+        steps.find_day_files(store, loan_model, DAY, now=now())
 
 
 def test_two_days_of_one_model_published_at_once_both_reach_the_history(seeded, loan_model):
     store = ObjectStore(seeded, BUCKET)
     days = [DAY, DAY + dt.timedelta(days=1)]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(lambda day: pipeline.run_day(store, loan_model, day), days))
+        list(pool.map(lambda day: steps.run_day(store, loan_model, day, now=now()), days))
     history = store.get_json("reports/loan_approval/history.json")
     assert [d["day"] for d in history["days"]] == ["2026-10-05", "2026-10-06"]
 
@@ -135,9 +135,9 @@ def test_a_partition_without_its_completion_marker_is_not_processed_until_it_lan
     marked = loan_model.model_copy(update={"storage": loan_model.storage.model_copy(
         update={"completion_marker": "_SUCCESS"})})
     with pytest.raises(PartitionIncompleteError, match=r"has no _SUCCESS marker yet.*The task retries"):
-        pipeline.find_day_files(store, marked, DAY)
+        steps.find_day_files(store, marked, DAY, now=now())
     put(seeded, "predictions/loan_approval/dt=2026-10-05/_SUCCESS", b"")
-    assert len(pipeline.find_day_files(store, marked, DAY)) == 2
+    assert len(steps.find_day_files(store, marked, DAY, now=now())) == 2
 
 
 def test_a_partition_whose_newest_file_is_too_recent_is_left_to_settle(seeded, loan_model, trained):
@@ -146,10 +146,10 @@ def test_a_partition_whose_newest_file_is_too_recent_is_left_to_settle(seeded, l
         update={"settle_seconds": 3600})})
     put_frame(seeded, "predictions/loan_approval/dt=2026-10-05/part-late.parquet", day_log(trained, DAY, rows=5))
     with pytest.raises(PartitionIncompleteError, match=r"younger than storage.settle_seconds \(3600s\)"):
-        pipeline.find_day_files(store, settling, DAY)
+        steps.find_day_files(store, settling, DAY, now=now())
     relaxed = loan_model.model_copy(update={"storage": loan_model.storage.model_copy(update={"settle_seconds": 1})})
     time.sleep(1.1)
-    assert len(pipeline.find_day_files(store, relaxed, DAY)) == 3
+    assert len(steps.find_day_files(store, relaxed, DAY, now=now())) == 3
 
 
 def test_a_compaction_that_raced_another_run_compacts_again(seeded, loan_model, monkeypatch):
@@ -159,9 +159,9 @@ def test_a_compaction_that_raced_another_run_compacts_again(seeded, loan_model, 
 
     store = ObjectStore(seeded, BUCKET)
     first, second = DAY, DAY + dt.timedelta(days=1)
-    pipeline.run_day(store, loan_model, first)
-    for step in (pipeline.find_day_files, pipeline.validate_day, pipeline.report_day):
-        step(store, loan_model, second)
+    steps.run_day(store, loan_model, first, now=now())
+    steps.validate_day(store, loan_model, second, now=now())
+    steps.report_day(store, loan_model, second)
     layout = DayLayout.of(loan_model, first)
     real_put_json, raced = store.put_json, []
 
@@ -169,7 +169,7 @@ def test_a_compaction_that_raced_another_run_compacts_again(seeded, loan_model, 
         url = real_put_json(key, document)
         if key == layout.history() and not raced:
             raced.append(key)
-            pipeline.publish_day(store, loan_model, second)  # the other run publishes right after our listing
+            steps.publish_day(store, loan_model, second, now=now())  # the other run publishes right after our listing
         return url
 
     monkeypatch.setattr(store, "put_json", put_json_then_publish_the_other_day)
@@ -184,8 +184,9 @@ def test_a_compaction_that_raced_another_run_compacts_again(seeded, loan_model, 
 # no cleanup, no `finally`, what an OOM-killed or preempted worker leaves behind).
 _KILLED_PUBLISHER = """
 import sys, time
+from datetime import datetime, timezone
 import boto3
-from monitoring import pipeline
+from monitoring import steps
 from monitoring.config import load_config
 from monitoring.storage import ObjectStore, client_config
 
@@ -203,7 +204,7 @@ def put_bytes(key, data, content_type):
     return answer
 
 store.put_bytes = put_bytes
-pipeline.publish_day(store, load_config(config).model("loan_approval"), day)
+steps.publish_day(store, load_config(config).model("loan_approval"), day, now=datetime.now(timezone.utc))
 """
 
 
@@ -223,9 +224,9 @@ def test_a_worker_killed_mid_publish_leaves_no_half_published_day_and_the_retry_
     for obj in store.list("reports/loan_approval/"):  # this module's server is shared by its tests: start clean
         store.delete(obj.key)
     killed, other = DAY, DAY + dt.timedelta(days=1)
-    pipeline.run_day(store, loan_model, other)
-    for step in (pipeline.find_day_files, pipeline.validate_day, pipeline.report_day):
-        step(store, loan_model, killed)
+    steps.run_day(store, loan_model, other, now=now())
+    steps.validate_day(store, loan_model, killed, now=now())
+    steps.report_day(store, loan_model, killed)
 
     worker = subprocess.Popen([sys.executable, "-c", _KILLED_PUBLISHER, s3_server, BUCKET,
                                str(ROOT / "config" / "models.yaml"), killed.isoformat()],
@@ -244,16 +245,16 @@ def test_a_worker_killed_mid_publish_leaves_no_half_published_day_and_the_retry_
     assert not store.exists(layout.manifest)  # the day's files are there, but nothing says the day is published
 
     # Every reader skips the half-published day: the next run's history and pages, the decision step, the site.
-    pipeline.update_site(store, loan_model, other)
+    steps.update_site(store, loan_model, other)
     assert [d["day"] for d in store.get_json(layout.history())["days"]] == [other.isoformat()]
     model_page = store.get_bytes(layout.model_page).decode()
     assert f"dt={killed.isoformat()}" not in model_page and f"dt={other.isoformat()}" in model_page
     with pytest.raises(FileNotFoundError, match="is not published"):
-        pipeline.read_summary(store, loan_model, killed)
+        steps.decide_day(store, loan_model, killed)
 
     # Airflow's retry of the task publishes the day whole: every artifact the manifest lists is the bytes it names.
-    pipeline.publish_day(store, loan_model, killed)
-    pipeline.update_site(store, loan_model, killed)
+    steps.publish_day(store, loan_model, killed, now=now())
+    steps.update_site(store, loan_model, killed)
     manifest = store.get_json(layout.manifest)
     assert {name for name in manifest["artifacts"]} >= {key.rsplit("/", 1)[-1] for key in written}
     for name, record in manifest["artifacts"].items():

@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from monitoring import pipeline
+from monitoring import steps
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
-from tests.helpers import get_json, land_labels, logged_predictions, read as raw, seed_demo, true_labels
+from tests.helpers import get_json, land_labels, logged_predictions, now, read as raw, seed_demo, true_labels
 
 P = dt.date(2026, 10, 5)
 DAYS = {P + dt.timedelta(days=i): 5 + i for i in range(4)}
@@ -48,13 +48,13 @@ def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seede
     labels = truth(predictions_of(seeded, P))
     first, second = labels.iloc[:500], labels.iloc[500:]
 
-    pipeline.run_day(store, model, P)
+    steps.run_day(store, model, P, now=now())
     before = get_json(seeded, layout.performance)
     assert (before["labelled"], before["coverage"], before["report"]) == (0, 0.0, None)
     assert get_json(seeded, layout.summary)["performance"]["labelled"] == 0
 
     land(seeded, P + dt.timedelta(days=1), first)
-    pipeline.run_day(store, model, P + dt.timedelta(days=1))
+    steps.run_day(store, model, P + dt.timedelta(days=1), now=now())
     partial = get_json(seeded, layout.performance)
     assert partial["labelled"] == 500 and partial["labels_as_of"] == "2026-10-06" and not partial["complete"]
     assert 0.3 < partial["coverage"] < 0.5
@@ -65,7 +65,7 @@ def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seede
     assert "model_performance.html" in page
 
     land(seeded, P + dt.timedelta(days=2), second)
-    pipeline.run_day(store, model, P + dt.timedelta(days=2))
+    steps.run_day(store, model, P + dt.timedelta(days=2), now=now())
     full = get_json(seeded, layout.performance)
     assert full["labelled"] == len(labels) and full["labels_as_of"] == "2026-10-07"
     assert full["coverage"] > 0.99 and full["label_digest"] != partial["label_digest"]
@@ -82,9 +82,9 @@ def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seede
 
     # A rerun of P+2 changes nothing; a rerun of P keeps the performance computed with the later labels.
     summaries = {d: raw(seeded, layout.on(d).summary) for d in ("2026-10-05", "2026-10-07")}
-    pipeline.run_day(store, model, P + dt.timedelta(days=2))
+    steps.run_day(store, model, P + dt.timedelta(days=2), now=now())
     assert {d: raw(seeded, layout.on(d).summary) for d in summaries} == summaries
-    pipeline.run_day(store, model, P)
+    steps.run_day(store, model, P, now=now())
     assert get_json(seeded, layout.performance) == full
     assert get_json(seeded, layout.summary)["performance"] == full
     assert "performance.json" in get_json(seeded, layout.manifest)["artifacts"]
@@ -96,10 +96,10 @@ def test_the_day_whose_labels_came_due_is_judged_and_a_drop_past_the_limit_asks_
     due_day = P + dt.timedelta(days=2)
     labels = truth(predictions_of(seeded, P),
                    flip=0.35)
-    pipeline.run_day(store, model, P)
+    steps.run_day(store, model, P, now=now())
     land(seeded, P + dt.timedelta(days=1), labels)
-    pipeline.run_day(store, model, P + dt.timedelta(days=1))
-    decision = pipeline.run_day(store, model, due_day)
+    steps.run_day(store, model, P + dt.timedelta(days=1), now=now())
+    decision = steps.run_day(store, model, due_day, now=now())
 
     report = get_json(seeded, DayLayout.of(model, due_day).labels_report)
     assert report["due"]["day"] == "2026-10-05" and report["due"]["status"] == "judged"
@@ -112,7 +112,7 @@ def test_the_day_whose_labels_came_due_is_judged_and_a_drop_past_the_limit_asks_
     assert "retraining.min_labelled_rows is 4000" in decision.retrain_held
     assert "Contents" not in seeded.list_objects_v2(Bucket="ml-monitoring", Prefix="retraining/loan_approval/triggers/")
 
-    decision = pipeline.decide_day(store, with_labels(model, 2, {"min_labelled_rows": 1000}, min_labelled_rows=100),
+    decision = steps.decide_day(store, with_labels(model, 2, {"min_labelled_rows": 1000}, min_labelled_rows=100),
                                    due_day)
     assert "alert" in decision.branches and "trigger_retraining" in decision.branches
     assert any("performance of the predictions made on 2026-10-05" in r for r in decision.retrain.reasons)
@@ -123,9 +123,9 @@ def test_the_day_whose_labels_came_due_is_judged_and_a_drop_past_the_limit_asks_
 def test_labels_still_missing_when_due_are_a_warning(seeded, store, loan_model):
     model = with_labels(loan_model, lag_days=1)
     labels = truth(predictions_of(seeded, P))
-    pipeline.run_day(store, model, P)
+    steps.run_day(store, model, P, now=now())
     land(seeded, P + dt.timedelta(days=1), labels.iloc[:50])
-    decision = pipeline.run_day(store, model, P + dt.timedelta(days=1))
+    decision = steps.run_day(store, model, P + dt.timedelta(days=1), now=now())
     finding = next(f for f in decision.findings if f.rule == "labels_missing")
     assert "2026-10-05" in finding.message and finding.severity.value == "warning"
 
@@ -136,10 +136,10 @@ def test_bad_labels_that_landed_are_counted_quarantined_and_reported(seeded, sto
     good = truth(predictions_of(seeded, P))
     bad = pd.DataFrame({"prediction_id": ["no-such-id", good["prediction_id"].iloc[0], None, "x"],
                         "repaid": ["1", str(1 - good["repaid"].iloc[0]), "1", "maybe"]})
-    pipeline.run_day(store, model, P)
+    steps.run_day(store, model, P, now=now())
     land(seeded, P + dt.timedelta(days=1), good.iloc[:300])
     land(seeded, P + dt.timedelta(days=1), bad, name="part-0001.parquet")
-    decision = pipeline.run_day(store, model, P + dt.timedelta(days=1))
+    decision = steps.run_day(store, model, P + dt.timedelta(days=1), now=now())
 
     report = get_json(seeded, layout.labels_report)
     assert report["rows"] == 304
@@ -166,8 +166,8 @@ def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_as
     days = [P + dt.timedelta(days=i) for i in range(4)]
     seed_model(s3_client, "ml-monitoring", "loan_rate", days, drift=RateDrift(campaign_day=99, hike_day=1))
     for day in days[:-1]:
-        pipeline.run_day(store, model, day)
-    decision = pipeline.run_day(store, model, days[-1])
+        steps.run_day(store, model, day, now=now())
+    decision = steps.run_day(store, model, days[-1], now=now())
 
     first = DayLayout.of(model, days[0])
     found = get_json(s3_client, first.performance)
@@ -186,5 +186,5 @@ def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_as
     assert decision.retrain is None and decision.retrain_held.startswith("waiting for labels")
     settings = model.model_dump(mode="json")
     settings["retraining"]["min_labelled_rows"] = 500
-    decision = pipeline.decide_day(store, ModelConfig.model_validate(settings), days[-1])
+    decision = steps.decide_day(store, ModelConfig.model_validate(settings), days[-1])
     assert decision.retrain and "trigger_retraining" in decision.branches

@@ -16,10 +16,10 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import wasserstein_distance
 
-from monitoring import pipeline
+from monitoring import steps
 from monitoring.config import parse_config
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import get_json, put, put_frame
+from tests.helpers import get_json, now, put, put_frame
 
 DATASETS = ROOT.parent / "shared" / "datasets"  # the project's shared material, beside the checkout (as in CI)
 
@@ -77,7 +77,7 @@ def test_california_housing_csv_days_against_their_reference(s3_client, store):
     days = {dt.date(2021, 6, 1): analysis.iloc[:DAY_ROWS], dt.date(2021, 6, 2): analysis.iloc[-DAY_ROWS:]}
     for day, rows in days.items():
         put_frame(s3_client, f"predictions/{model.name}/dt={day}/part-0.csv", as_day(rows, day))
-        pipeline.run_day(store, model, day)
+        steps.run_day(store, model, day, now=now())
         summary = get_json(s3_client, f"reports/{model.name}/dt={day}/summary.json")
         assert summary["rows"]["read"] == summary["rows"]["valid"] == DAY_ROWS
         assert_verdicts_follow_scores(summary)
@@ -96,7 +96,7 @@ def test_census_employment_parquet_days_with_integer_coded_categories(s3_client,
     day = dt.date(2018, 6, 1)
     rows = analysis[analysis["year"] == 2018].iloc[:DAY_ROWS * 2]
     put_frame(s3_client, f"predictions/{model.name}/dt={day}/part-0.parquet", as_day(rows, day))
-    decision = pipeline.run_day(store, model, day)
+    decision = steps.run_day(store, model, day, now=now())
     summary = get_json(s3_client, f"reports/{model.name}/dt={day}/summary.json")
     assert summary["rows"]["read"] == summary["rows"]["valid"] == DAY_ROWS * 2
     assert_verdicts_follow_scores(summary)

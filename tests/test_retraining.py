@@ -20,12 +20,13 @@ import pytest
 
 from demo import loan_data, rate_data
 from demo.seed import DayLog, seed_label_files, seed_model_day, seed_reference, write_log
-from monitoring import pipeline, training
+from monitoring import reference as reference_module
+from monitoring import retraining, steps
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from monitoring.storage import ObjectStore
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import get_json, land_labels, read
+from tests.helpers import get_json, land_labels, now, read
 
 START = dt.date(2026, 10, 1)  # demo day 1
 MODEL = "loan_approval"
@@ -45,7 +46,7 @@ def seed_days(client, store: ObjectStore, config: ModelConfig, model, numbers: l
     for number in numbers:
         frame = seed_model_day(client, BUCKET, config.name, model, demo_day(number), number, drift=drift)
         logs.append(DayLog(demo_day(number), number, frame))
-        pipeline.validate_day(store, config, demo_day(number))
+        steps.validate_day(store, config, demo_day(number), now=now())
     seed_label_files(client, BUCKET, config.name, logs, drift=drift)
     return logs
 
@@ -74,7 +75,7 @@ def drifted(s3_client, store, trained, loan_model):
 
 def test_on_drifted_days_a_better_model_is_promoted_and_the_next_monitoring_run_is_healthy(
         drifted, store, loan_model):
-    outcome = training.run_retraining(store, loan_model, demo_day(20), window(12, 15))
+    outcome = retraining.run_retraining(store, loan_model, demo_day(20), window(12, 15))
 
     assert outcome.promoted and outcome.metric == "f1" and not outcome.lower_is_better
     assert outcome.current_version == "v1" and outcome.candidate_version == "r20261020"
@@ -85,12 +86,13 @@ def test_on_drifted_days_a_better_model_is_promoted_and_the_next_monitoring_run_
     assert 0.2 < outcome.rows.holdout / outcome.rows.labelled < 0.3
     assert outcome.rows.train + outcome.rows.holdout == outcome.rows.labelled
     layout = DayLayout.of(loan_model, demo_day(20))
-    assert training.RetrainingOutcome.model_validate(get_json(drifted, layout.retraining_result)) == outcome
+    assert retraining.RetrainingOutcome.model_validate(get_json(drifted, layout.retraining_result)) == outcome
 
     # The new version: its model, its reference (the held-out slice it scored, with the labels), then the pointer.
     assert get_json(drifted, layout.reference_pointer) == {"version": "r20261020"}
     new_model = pickle.loads(read(drifted, layout.model_artifact("r20261020")))
-    version, reference = pipeline.load_reference(store, loan_model, layout)
+    version = reference_module.current_version(store, layout)
+    reference = reference_module.read_frame(store, loan_model, layout, version)
     assert version == "r20261020" and len(reference) == outcome.rows.holdout == outcome.reference_rows
     assert reference["repaid"].isin([0, 1]).all() and reference["loan_purpose"].eq("crypto_investment").mean() > 0.2
     from monitoring.performance import baseline
@@ -107,7 +109,7 @@ def test_on_drifted_days_a_better_model_is_promoted_and_the_next_monitoring_run_
         if number == 22:
             labels = loan_data.labels(logs[21], demo_day(21), 21)
             land_labels(drifted, MODEL, day, labels.drop(columns="label_day"))
-        decision = pipeline.run_day(store, monitored, day)
+        decision = steps.run_day(store, monitored, day, now=now())
         summary = get_json(drifted, DayLayout.of(loan_model, day).summary)
         assert summary["reference_version"] == "r20261020"
         assert summary["data_drift"]["drifted_features"] == [] and not summary["prediction_drift"]["drifted"]
@@ -124,7 +126,7 @@ def test_on_clean_days_the_candidate_is_not_better_and_nothing_is_promoted(s3_cl
     seed_days(s3_client, store, loan_model, model, [2, 3, 4, 5])
     before = version_keys(s3_client)
 
-    outcome = training.run_retraining(store, loan_model, demo_day(10), window(2, 5))
+    outcome = retraining.run_retraining(store, loan_model, demo_day(10), window(2, 5))
 
     assert not outcome.promoted and outcome.candidate_version == "r20261010" and outcome.reference_rows == 0
     assert outcome.why.startswith("kept the current model v1: the candidate's f1")
@@ -139,25 +141,25 @@ def test_on_clean_days_the_candidate_is_not_better_and_nothing_is_promoted(s3_cl
 
 def test_a_rerun_gives_the_same_outcome_and_creates_no_second_version(drifted, store, loan_model):
     layout = DayLayout.of(loan_model, demo_day(20))
-    first = training.run_retraining(store, loan_model, demo_day(20), window(12, 15))
+    first = retraining.run_retraining(store, loan_model, demo_day(20), window(12, 15))
     recorded, versions = read(drifted, layout.retraining_result), version_keys(drifted)
     assert [k for k in versions if "r20261020" in k] == ["models/loan_approval/v=r20261020/model.pkl",
                                                          "reference/loan_approval/v=r20261020/reference.parquet"]
 
-    again = training.run_retraining(store, loan_model, demo_day(20), window(12, 15))
+    again = retraining.run_retraining(store, loan_model, demo_day(20), window(12, 15))
     assert again == first and read(drifted, layout.retraining_result) == recorded
     assert version_keys(drifted) == versions
     assert get_json(drifted, layout.reference_pointer) == {"version": "r20261020"}
 
     # A run stopped after recording its outcome but before moving the pointer: the rerun finishes the move.
     drifted.put_object(Bucket=BUCKET, Key=layout.reference_pointer, Body=json.dumps({"version": "v1"}).encode())
-    assert training.run_retraining(store, loan_model, demo_day(20), window(12, 15)) == first
+    assert retraining.run_retraining(store, loan_model, demo_day(20), window(12, 15)) == first
     assert get_json(drifted, layout.reference_pointer) == {"version": "r20261020"}
 
     # The same request on another window is refused, saying how to redo it.
-    with pytest.raises(training.RetrainingError, match=r"already carried out on window 2026-10-12\.\.2026-10-15.*"
+    with pytest.raises(retraining.RetrainingError, match=r"already carried out on window 2026-10-12\.\.2026-10-15.*"
                                                        r"delete that outcome"):
-        training.run_retraining(store, loan_model, demo_day(20), window(13, 15))
+        retraining.run_retraining(store, loan_model, demo_day(20), window(13, 15))
 
 
 def test_the_rate_model_retrained_after_the_rate_hike_is_promoted_on_mae(s3_client, store, config):
@@ -167,11 +169,12 @@ def test_the_rate_model_retrained_after_the_rate_hike_is_promoted_on_mae(s3_clie
     hike = rate_data.RateDrift(campaign_day=99, hike_day=1)
     seed_days(s3_client, store, rate, model, [1, 2, 3, 4, 5], drift=hike)
 
-    outcome = training.run_retraining(store, rate, demo_day(8), window(1, 5))
+    outcome = retraining.run_retraining(store, rate, demo_day(8), window(1, 5))
 
     assert outcome.promoted and outcome.metric == "mae" and outcome.lower_is_better
     assert outcome.current_value > 1.4 and outcome.candidate_value < 1.0  # the hike is learned
-    version, new_reference = pipeline.load_reference(store, rate, DayLayout.of(rate, demo_day(8)))
+    version = reference_module.current_version(store, DayLayout.of(rate, demo_day(8)))
+    new_reference = reference_module.read_frame(store, rate, DayLayout.of(rate, demo_day(8)), version)
     assert version == "r20261008" and "final_rate" in new_reference
     assert (new_reference["final_rate"] - new_reference["predicted_rate"]).mean() == pytest.approx(0, abs=0.1)
 
@@ -180,11 +183,11 @@ def test_too_few_labels_keep_the_current_model_and_say_why(s3_client, store, tra
     model, reference = trained
     seed_reference(s3_client, BUCKET, model, reference)
     frame = seed_model_day(s3_client, BUCKET, MODEL, model, demo_day(12), 12)
-    pipeline.validate_day(store, loan_model, demo_day(12))
+    steps.validate_day(store, loan_model, demo_day(12), now=now())
     labels = loan_data.labels(frame, demo_day(12), 12).head(300)
     land_labels(s3_client, MODEL, demo_day(13), labels.drop(columns="label_day"))
 
-    outcome = training.run_retraining(store, loan_model, demo_day(17), window(12, 12))
+    outcome = retraining.run_retraining(store, loan_model, demo_day(17), window(12, 12))
 
     assert not outcome.promoted and outcome.candidate_version is None and outcome.rows.labelled == 300
     assert outcome.why.startswith("kept the current model v1: too few labelled predictions")
@@ -193,22 +196,22 @@ def test_too_few_labels_keep_the_current_model_and_say_why(s3_client, store, tra
 
 
 def test_the_default_window_is_the_last_label_window_of_days_whose_labels_are_complete(loan_model):
-    found = training.default_window(loan_model, "2026-10-20")  # labels.lag_days 5, window 10
+    found = retraining.default_window(loan_model, "2026-10-20")  # labels.lag_days 5, window 10
     assert (found.first, found.last, found.labels_as_of) == ("2026-10-06", "2026-10-15", "2026-10-20")
-    assert training.resolve_window(loan_model, "2026-10-20", None) == found
-    assert training.resolve_window(loan_model, "2026-10-20", {"first": "2026-10-12", "last": "2026-10-20"}).last \
+    assert retraining.resolve_window(loan_model, "2026-10-20", None) == found
+    assert retraining.resolve_window(loan_model, "2026-10-20", {"first": "2026-10-12", "last": "2026-10-20"}).last \
         == "2026-10-20"
-    with pytest.raises(training.RetrainingError, match="first <= last <= 2026-10-20"):
-        training.resolve_window(loan_model, "2026-10-20", {"first": "2026-10-12", "last": "2026-10-21"})
-    with pytest.raises(training.RetrainingError, match='must be {"first"'):
-        training.resolve_window(loan_model, "2026-10-20", {"from": "2026-10-12"})
+    with pytest.raises(retraining.RetrainingError, match="first <= last <= 2026-10-20"):
+        retraining.resolve_window(loan_model, "2026-10-20", {"first": "2026-10-12", "last": "2026-10-21"})
+    with pytest.raises(retraining.RetrainingError, match='must be {"first"'):
+        retraining.resolve_window(loan_model, "2026-10-20", {"from": "2026-10-12"})
 
 
 def test_a_window_without_processed_days_keeps_the_model_naming_the_staging_key(s3_client, store, trained,
                                                                                  loan_model):
     model, reference = trained
     seed_reference(s3_client, BUCKET, model, reference)
-    outcome = training.run_retraining(store, loan_model, "2026-10-20")
+    outcome = retraining.run_retraining(store, loan_model, "2026-10-20")
     assert not outcome.promoted and outcome.days == [] and outcome.rows.labelled == 0
     assert outcome.why.startswith("kept the current model v1: no prediction day of 2026-10-06..2026-10-15")
     assert "s3://ml-monitoring/staging/loan_approval/dt=2026-10-06/valid.parquet" in outcome.why
@@ -217,20 +220,20 @@ def test_a_window_without_processed_days_keeps_the_model_naming_the_staging_key(
 
 def test_the_split_is_a_fixed_function_of_the_prediction_id():
     ids = pd.DataFrame({"prediction_id": [f"20261012-{i:07d}" for i in range(8_000)], "x": range(8_000)})
-    train, holdout = training.split(ids, "prediction_id")
-    shuffled_train, shuffled_holdout = training.split(ids.sample(frac=1, random_state=3), "prediction_id")
+    train, holdout = retraining.split(ids, "prediction_id")
+    shuffled_train, shuffled_holdout = retraining.split(ids.sample(frac=1, random_state=3), "prediction_id")
     assert set(holdout["prediction_id"]) == set(shuffled_holdout["prediction_id"])
     assert not set(train["prediction_id"]) & set(holdout["prediction_id"])
     assert 0.23 < len(holdout) / len(ids) < 0.27
 
 
 def test_the_candidate_must_beat_the_current_model_by_the_required_margin():
-    better, why = training.judge("f1", 0.80, 0.84, 0.01)
+    better, why = retraining.judge("f1", 0.80, 0.84, 0.01)
     assert better and why == ("the candidate's f1 0.8400 beats the current model's 0.8000 by 0.0400 (+5.0%), "
                               "at least the 1% required")
-    assert not training.judge("f1", 0.80, 0.805, 0.01)[0]
-    assert training.judge("mae", 1.6, 0.9)[0] and not training.judge("mae", 0.9, 0.95)[0]
-    better, why = training.judge("f1", None, 0.8)
+    assert not retraining.judge("f1", 0.80, 0.805, 0.01)[0]
+    assert retraining.judge("mae", 1.6, 0.9)[0] and not retraining.judge("mae", 0.9, 0.95)[0]
+    better, why = retraining.judge("f1", None, 0.8)
     assert not better and "could not be computed" in why
 
 

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring import contract, ingest, pipeline
+from monitoring import contract, ingest, steps
 from monitoring.layout import DayLayout
 from monitoring.profile import DayProfile
+from monitoring.reference import ReferenceProfile
 from monitoring.sampling import HashSample, hash_sample
-from tests.helpers import day_log, get_json, put_frame, seed_demo
+from tests.helpers import day_log, get_json, now, put_frame, seed_demo
 
 DAY = dt.date(2026, 10, 5)
 PREFIX = "predictions/loan_approval/dt=2026-10-05/"
@@ -39,8 +40,8 @@ def awkward_day(s3_client, trained):
 
 def figures(client, store, model, batch_rows, monkeypatch) -> dict:
     monkeypatch.setattr(ingest, "BATCH_ROWS", batch_rows)
-    pipeline.validate_day(store, model, DAY)
-    pipeline.report_day(store, model, DAY)
+    steps.validate_day(store, model, DAY, now=now())
+    steps.report_day(store, model, DAY)
     layout = DayLayout.of(model, DAY)
     summary = get_json(client, "staging/loan_approval/dt=2026-10-05/summary.json")
     quarantine = pd.read_parquet(store.open(f"{layout.staging_dir}quarantine.parquet"))
@@ -71,10 +72,14 @@ def test_a_day_read_in_small_batches_gives_exactly_the_figures_of_the_day_read_w
     assert quality["home_ownership"]["new_categories"] == ["HOUSEBOAT"]
 
 
+def fitted(reference: pd.DataFrame, model) -> ReferenceProfile:
+    return ReferenceProfile.fit(contract.prepare_reference(reference, model, "reference"), model, "v1", "0" * 16)
+
+
 def test_the_profile_of_a_day_fed_in_batches_is_the_profile_of_the_day_whole(trained, loan_model):
     _, reference = trained
     frame = contract.validate(day_log(trained, DAY, rows=3000), loan_model, DAY).valid
-    reference = contract.prepare_reference(reference, loan_model, "reference")
+    reference = fitted(reference, loan_model)
     whole = DayProfile(loan_model, reference).add(frame)
     batched = DayProfile(loan_model, reference)
     for start in range(0, len(frame), 250):
@@ -117,8 +122,8 @@ def test_a_new_category_in_three_rows_outside_the_sample_is_still_counted(s3_cli
     outside = frame.index[~frame["prediction_id"].isin(sampled)][:3]
     frame.loc[outside, "home_ownership"] = "HOUSEBOAT"
     put_frame(s3_client, PREFIX + "part-0.parquet", frame)
-    pipeline.validate_day(store, model, DAY)
-    pipeline.report_day(store, model, DAY)
+    steps.validate_day(store, model, DAY, now=now())
+    steps.report_day(store, model, DAY)
     summary = get_json(s3_client, "staging/loan_approval/dt=2026-10-05/summary.json")
     assert summary["rows"]["sampled_for_reports"] == 1_000
     column = summary["data_quality"]["columns"]["home_ownership"]
@@ -128,7 +133,7 @@ def test_a_new_category_in_three_rows_outside_the_sample_is_still_counted(s3_cli
 
 def test_psi_on_the_reference_bins_is_near_zero_for_a_stable_column_and_large_for_a_shifted_one(trained, loan_model):
     _, reference = trained
-    reference = contract.prepare_reference(reference, loan_model, "reference")
+    reference = fitted(reference, loan_model)
     frame = contract.validate(day_log(trained, DAY, rows=20_000), loan_model, DAY).valid
     frame["credit_score"] += frame["credit_score"].std()  # one standard deviation
     frame["home_ownership"] = "RENT"  # a single category

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from monitoring import retrain
+from monitoring import retraining_policy
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from tests.summaries import metrics_of, summary
@@ -25,7 +25,7 @@ def recent(rules_by_back: dict[int, list[str]], critical: bool = False):
 
 
 def request(model, days):
-    return retrain.retrain_request(summary(day=DAY.isoformat()), model, {"day_page": "x"}, days)
+    return retraining_policy.retrain_request(summary(day=DAY.isoformat()), model, {"day_page": "x"}, days)
 
 
 def test_dataset_drift_on_enough_of_the_last_days_asks_for_retraining(loan_model):
@@ -49,12 +49,12 @@ def test_a_request_is_not_repeated_within_the_cooldown_but_a_rerun_keeps_its_own
     model = policy(loan_model, drift_days=1, cooldown_days=7)
     first = request(model, recent({0: ["dataset_drift"]}))
     layout = DayLayout.of(model, DAY)
-    assert retrain.claim(store, layout, first, 7) is None
-    assert retrain.claim(store, layout, first, 7) is None  # the same day again: still its own request
+    assert retraining_policy.claim(store, layout, first, 7) is None
+    assert retraining_policy.claim(store, layout, first, 7) is None  # the same day again: still its own request
     later = layout.on(DAY + dt.timedelta(days=3))
-    held = retrain.claim(store, later, first, 7)
+    held = retraining_policy.claim(store, later, first, 7)
     assert held.startswith("retraining was already requested for 2026-10-14, within retraining.cooldown_days (7)")
-    assert retrain.claim(store, layout.on(DAY + dt.timedelta(days=7)), first, 7) is None
+    assert retraining_policy.claim(store, layout.on(DAY + dt.timedelta(days=7)), first, 7) is None
     assert store.get_json(layout.retraining_trigger)["reasons"] == first.reasons
 
 
@@ -69,14 +69,14 @@ def test_while_the_dataset_drifts_the_window_starts_on_the_drift_s_first_day(loa
     model = policy(loan_model, drift_days=1, min_labelled_rows=0)
     days = recent({0: ["dataset_drift"], 1: ["dataset_drift"], 2: ["dataset_drift"], 3: ["prediction_drift"],
                    4: ["dataset_drift"]})
-    found = retrain.retrain_request(drifting(), model, {}, days)
+    found = retraining_policy.retrain_request(drifting(), model, {}, days)
     assert found.window == {"first": "2026-10-12", "last": "2026-10-14"}  # not the drift of 10-10, which ended
-    assert retrain.drift_start(DAY, {}) == DAY  # no published day before: the drift starts today
+    assert retraining_policy.drift_start(DAY, {}) == DAY  # no published day before: the drift starts today
 
     long_ago = recent({back: ["dataset_drift"] for back in range(30)})
-    assert retrain.retrain_request(drifting(), model, {}, long_ago).window["first"] == "2026-10-01"  # window_days
+    assert retraining_policy.retrain_request(drifting(), model, {}, long_ago).window["first"] == "2026-10-01"  # window_days
     everything = policy(loan_model, drift_days=1, min_labelled_rows=0, window_from_drift=False)
-    assert retrain.retrain_request(drifting(), everything, {}, days).window["first"] == "2026-10-01"
+    assert retraining_policy.retrain_request(drifting(), everything, {}, days).window["first"] == "2026-10-01"
 
 
 def test_a_request_waits_for_the_labels_of_its_window_then_goes(loan_model):
@@ -90,16 +90,16 @@ def test_a_request_waits_for_the_labels_of_its_window_then_goes(loan_model):
         return days
 
     early = days_with({2: 2500, 1: 1200, 0: 0})
-    found = retrain.retrain_request(drifting(), model, {}, early)
-    assert retrain.waiting_for_labels(found, model, early) == (
+    found = retraining_policy.retrain_request(drifting(), model, {}, early)
+    assert retraining_policy.waiting_for_labels(found, model, early) == (
         "waiting for labels: the predictions from 2026-10-12 to 2026-10-14 have 3700 labels so far, "
         "retraining.min_labelled_rows is 4000; the request is made on the first day that has them "
         f"(reasons: {found.reasons[0]})")
     later = days_with({2: 2900, 1: 1500, 0: 0, 5: 90000})  # labels of days before the drift do not count
-    assert retrain.waiting_for_labels(found, model, later) is None
-    assert retrain.waiting_for_labels(found, policy(loan_model, drift_days=1, min_labelled_rows=0), early) is None
+    assert retraining_policy.waiting_for_labels(found, model, later) is None
+    assert retraining_policy.waiting_for_labels(found, policy(loan_model, drift_days=1, min_labelled_rows=0), early) is None
     unlabelled = ModelConfig.model_validate({**model.model_dump(mode="json"), "labels": None})
-    assert retrain.waiting_for_labels(found, unlabelled, early) is None  # nothing to wait for
+    assert retraining_policy.waiting_for_labels(found, unlabelled, early) is None  # nothing to wait for
 
 
 def test_a_drop_of_a_version_replaced_since_is_shown_but_neither_alerts_nor_retrains(loan_model):
@@ -117,5 +117,5 @@ def test_a_drop_of_a_version_replaced_since_is_shown_but_neither_alerts_nor_retr
         day = summary(day=DAY.isoformat()).model_copy(update={"labels": report.model_copy(update={"due": verdict})})
         finding = next(f for f in rules.evaluate(day, model) if f.rule == "performance_degradation")
         assert finding.severity.value == severity
-        assert (retrain.retrain_request(day, model, {}, {}) is None) == (verdict is replaced)
+        assert (retraining_policy.retrain_request(day, model, {}, {}) is None) == (verdict is replaced)
     assert "by version v1" in finding.message and "Version r20261013 has replaced it since" in finding.message

@@ -1,4 +1,5 @@
-"""The retraining policy and the evidence handed to the model's retraining DAG.
+"""The retraining policy: when a monitored day asks for retraining, and the evidence handed to the model's retraining
+DAG (the built-in retraining itself is `monitoring.retraining`).
 
 A day asks for retraining when any of these holds (each configurable under `retraining:`):
 - every signal of `when_all` fired on the day (default: dataset drift and prediction drift);
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from monitoring.config import ModelConfig
 from monitoring.history import DayMetrics
-from monitoring.layout import DayLayout
+from monitoring.layout import DayLayout, day_of
 from monitoring.storage import ObjectStore
 from monitoring.summary import DaySummary
 
@@ -135,7 +136,7 @@ def claim(store: ObjectStore, layout: DayLayout, request: RetrainRequest, cooldo
     prefix = layout.retraining_triggers_dir
     day = layout.day
     for key in store.keys(prefix):
-        other = dt.date.fromisoformat(key.rsplit("dt=", 1)[-1].removesuffix(".json"))
+        other = day_of(key)
         if other != day and 0 <= (day - other).days < cooldown_days:
             return (f"retraining was already requested for {other}, within retraining.cooldown_days "
                     f"({cooldown_days}); it may still be running")

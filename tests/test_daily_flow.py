@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 
 from demo.loan_data import INJECTED_DRIFT
-from monitoring import pipeline
+from monitoring import steps, reference
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from tests.conftest import BUCKET
-from tests.helpers import get_json, put_frame, seed_demo
+from tests.helpers import get_json, now, put_frame, seed_demo
 
 CLEAN, DRIFTED = dt.date(2026, 10, 5), dt.date(2026, 10, 14)
 DEMO_DAYS = {CLEAN: 5, DRIFTED: 14}
@@ -34,7 +34,7 @@ def content_type(client, key):
 
 
 def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_model):
-    decision = pipeline.run_day(store, loan_model, CLEAN)
+    decision = steps.run_day(store, loan_model, CLEAN, now=now())
     prefix = "reports/loan_approval/dt=2026-10-05/"
     names = [k.removeprefix(prefix) for k in keys(seeded, prefix)]
     assert names == ["data_drift.html", "data_drift.json", "data_quality.html", "data_quality.json", "decisions.json",
@@ -58,7 +58,7 @@ def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_m
 
 
 def test_a_drifted_day_flags_exactly_the_injected_features_and_alerts(seeded, store, loan_model):
-    decision = pipeline.run_day(store, loan_model, DRIFTED)
+    decision = steps.run_day(store, loan_model, DRIFTED, now=now())
     summary = get_json(seeded, "reports/loan_approval/dt=2026-10-14/summary.json")
     drift = summary["data_drift"]
     assert drift["drifted_features"] == sorted(INJECTED_DRIFT)
@@ -78,7 +78,7 @@ def test_a_drifted_day_flags_exactly_the_injected_features_and_alerts(seeded, st
 
     settings = loan_model.model_dump(mode="json")
     settings["retraining"]["min_labelled_rows"] = 0  # e.g. a retraining DAG of your own that needs no labels
-    decision = pipeline.decide_day(store, ModelConfig.model_validate(settings), DRIFTED)
+    decision = steps.decide_day(store, ModelConfig.model_validate(settings), DRIFTED)
     assert decision.branches == ["alert", "trigger_retraining"]
     conf = decision.retrain.conf()
     assert conf["reasons"][0].startswith("dataset drift: 22% of features drifted")
@@ -86,10 +86,10 @@ def test_a_drifted_day_flags_exactly_the_injected_features_and_alerts(seeded, st
 
 
 def test_a_rerun_of_a_day_rewrites_the_same_keys_with_identical_summary_and_reports(seeded, store, loan_model):
-    pipeline.run_day(store, loan_model, DRIFTED)
+    steps.run_day(store, loan_model, DRIFTED, now=now())
     prefix = "reports/loan_approval/dt=2026-10-14/"
     first = {k: seeded.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(seeded, prefix)}
-    pipeline.run_day(store, loan_model, DRIFTED)
+    steps.run_day(store, loan_model, DRIFTED, now=now())
     second = {k: seeded.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys(seeded, prefix)}
     assert first.keys() == second.keys()
     # Every object, the Evidently HTML and the manifest included, is the same bytes (the same day, the same inputs).
@@ -101,7 +101,7 @@ def test_a_rerun_of_a_day_rewrites_the_same_keys_with_identical_summary_and_repo
 def test_rejected_rows_are_published_with_reasons_and_cleared_when_the_day_is_fixed(s3_client, store, loan_model,
                                                                                       trained):
     seed_demo(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=8)
-    pipeline.run_day(store, loan_model, CLEAN)
+    steps.run_day(store, loan_model, CLEAN, now=now())
     prefix = "reports/loan_approval/dt=2026-10-05/"
     quarantine = pd.read_parquet(io.BytesIO(s3_client.get_object(Bucket=BUCKET, Key=prefix + "quarantine.parquet")
                                             ["Body"].read()))
@@ -112,18 +112,18 @@ def test_rejected_rows_are_published_with_reasons_and_cleared_when_the_day_is_fi
     assert sum(summary["rows"]["quarantine_reasons"].values()) >= 8
 
     seed_demo(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=0)  # the producer re-exported a clean day
-    pipeline.run_day(store, loan_model, CLEAN)
+    steps.run_day(store, loan_model, CLEAN, now=now())
     assert prefix + "quarantine.parquet" not in keys(s3_client, prefix)
 
 
 def test_an_alert_record_of_an_earlier_run_is_removed_when_the_day_is_healthy_now(seeded, store, loan_model):
-    pipeline.run_day(store, loan_model, DRIFTED)
+    steps.run_day(store, loan_model, DRIFTED, now=now())
     assert "reports/loan_approval/dt=2026-10-14/alerts.json" in keys(seeded, "reports/")
     relaxed = loan_model.model_copy(update={
         "drift": loan_model.drift.model_copy(update={"numerical_threshold": 5.0, "categorical_threshold": 0.99}),
         "quality": loan_model.quality.model_copy(update={"max_new_category_share": 1.0}),
     })
-    decision = pipeline.run_day(store, relaxed, DRIFTED)
+    decision = steps.run_day(store, relaxed, DRIFTED, now=now())
     assert decision.branches == ["healthy"]
     assert "reports/loan_approval/dt=2026-10-14/alerts.json" not in keys(seeded, "reports/")
 
@@ -135,7 +135,7 @@ def test_an_all_missing_feature_does_not_abort_the_reports(s3_client, store, loa
     frame = prediction_log(model, CLEAN, 5, 800)
     frame["debt_to_income"] = np.nan
     put_frame(s3_client, "predictions/loan_approval/dt=2026-10-05/part-0.parquet", frame)
-    decision = pipeline.run_day(store, loan_model, CLEAN)
+    decision = steps.run_day(store, loan_model, CLEAN, now=now())
     summary = get_json(s3_client, "reports/loan_approval/dt=2026-10-05/summary.json")
     assert summary["data_drift"]["features"]["debt_to_income"]["skipped"] == "all values missing"
     assert summary["data_quality"]["columns"]["debt_to_income"]["missing_share"] == 1.0
@@ -145,9 +145,9 @@ def test_an_all_missing_feature_does_not_abort_the_reports(s3_client, store, loa
 
 def test_large_days_are_sampled_for_evidently_by_id_hash_deterministically(seeded, store, loan_model):
     capped = loan_model.model_copy(update={"reports": loan_model.reports.model_copy(update={"max_rows": 1000})})
-    pipeline.run_day(store, capped, CLEAN)
+    steps.run_day(store, capped, CLEAN, now=now())
     first = seeded.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-05/summary.json")["Body"].read()
-    pipeline.run_day(store, capped, CLEAN)
+    steps.run_day(store, capped, CLEAN, now=now())
     second = seeded.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-05/summary.json")["Body"].read()
     summary = json.loads(first)
     assert summary["rows"]["sampled_for_reports"] == 1000 and summary["rows"]["valid"] == 1500
@@ -158,31 +158,31 @@ def test_a_missing_reference_says_what_to_upload(s3_client, store, loan_model, t
     model, _ = trained
     from demo.seed import seed_day
     seed_day(s3_client, BUCKET, model, CLEAN, 5, rows=200)
-    pipeline.validate_day(store, loan_model, CLEAN)
-    with pytest.raises(pipeline.MissingReferenceError,
+    steps.validate_day(store, loan_model, CLEAN, now=now())
+    with pytest.raises(reference.MissingReferenceError,
                        match=r"s3://ml-monitoring/reference/loan_approval/CURRENT.json does not exist"):
-        pipeline.report_day(store, loan_model, CLEAN)
+        steps.report_day(store, loan_model, CLEAN)
 
 
 def test_a_day_without_manifest_is_not_trusted_by_readers(seeded, store, loan_model):
-    pipeline.run_day(store, loan_model, CLEAN)
+    steps.run_day(store, loan_model, CLEAN, now=now())
     store.delete(DayLayout.of(loan_model, CLEAN).manifest)
     with pytest.raises(FileNotFoundError, match="is not published"):
-        pipeline.decide_day(store, loan_model, CLEAN)
+        steps.decide_day(store, loan_model, CLEAN)
 
 
 def test_a_publish_that_fails_midway_leaves_no_manifest(seeded, store, loan_model):
-    pipeline.run_day(store, loan_model, CLEAN)
+    steps.run_day(store, loan_model, CLEAN, now=now())
     layout = DayLayout.of(loan_model, CLEAN)
     store.delete(f"{layout.staging_dir}prediction_drift.json")  # as if the report task had died while staging
     with pytest.raises(FileNotFoundError):
-        pipeline.publish_day(store, loan_model, CLEAN)
+        steps.publish_day(store, loan_model, CLEAN, now=now())
     assert store.exists(layout.report("data_drift", "html"))  # some files were rewritten...
     assert not store.exists(layout.manifest)  # ...so no reader may trust the day until a publish completes
 
 
 def test_the_day_page_explains_the_status_in_plain_words_and_links_the_reports(seeded, store, loan_model):
-    pipeline.run_day(store, loan_model, DRIFTED)
+    steps.run_day(store, loan_model, DRIFTED, now=now())
     page = seeded.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-14/index.html")
     assert page["ContentType"].startswith("text/html")
     html = page["Body"].read().decode()
@@ -200,7 +200,7 @@ def test_the_day_page_shows_hostile_category_values_as_text(s3_client, store, lo
     frame = prediction_log(model, CLEAN, 5, 600)
     frame.loc[:100, "state"] = '<script>alert("x")</script>'
     put_frame(s3_client, "predictions/loan_approval/dt=2026-10-05/part-0.parquet", frame)
-    pipeline.run_day(store, loan_model, CLEAN)
+    steps.run_day(store, loan_model, CLEAN, now=now())
     html = s3_client.get_object(Bucket=BUCKET, Key="reports/loan_approval/dt=2026-10-05/index.html")["Body"].read().decode()
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
@@ -218,11 +218,11 @@ def test_the_trailing_volume_comes_from_the_logs_whatever_order_the_days_run_in(
     seed_day(s3_client, BUCKET, trained[0], CLEAN, 5, rows=1000, bad_rows=0)
     key = "reports/loan_approval/dt=2026-10-05/summary.json"
 
-    pipeline.run_day(store, loan_model, CLEAN)  # before any earlier day ran: counted from their log files
+    steps.run_day(store, loan_model, CLEAN, now=now())  # before any earlier day ran: counted from their log files
     first = s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     operations = json.loads(first)["operations"]
     assert operations["trailing_volume"] == 1200.0 and operations["trailing_volume_days"] == 3
     for day in days:
-        pipeline.run_day(store, loan_model, day)
-    pipeline.run_day(store, loan_model, CLEAN)  # after them: counted by their validation, the same
+        steps.run_day(store, loan_model, day, now=now())
+    steps.run_day(store, loan_model, CLEAN, now=now())  # after them: counted by their validation, the same
     assert s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == first

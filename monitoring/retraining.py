@@ -13,8 +13,9 @@ What the built-in retraining DAG (`dags/model_retraining.py`) runs for a request
    f1, mae, ...) by at least `min_gain` (relative). A promoted candidate is staged as version `r<YYYYMMDD>` of D:
    its pickled model under `models/<model>/v=<version>/model.pkl` and, as its reference baseline, the held-out
    slice scored by it with the label column under `reference/<model>/v=<version>/reference.parquet`.
-3. `record_outcome`: writes the outcome (`retraining/<model>/results/dt=<D>.json`) and then, for a promoted
-   candidate, moves `CURRENT.json` to the new version, last: monitoring never reads a half-written version.
+3. `promote` or `keep`: writes the outcome (`retraining/<model>/results/dt=<D>.json`); `promote` then fits the new
+   version's reference profile (`monitoring.reference`) and moves `CURRENT.json` to it, last: monitoring never reads
+   a half-written version.
 
 A rerun of the same request returns the recorded outcome and creates no second version. Models are unpickled from
 the model's own bucket: only the team's training code writes there.
@@ -32,7 +33,7 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from monitoring import contract, ingest, labels, performance
+from monitoring import contract, ingest, labels, performance, reference
 from monitoring.config import LOWER_IS_BETTER, ModelConfig
 from monitoring.labels import LABEL
 from monitoring.layout import DayLayout, parse_day
@@ -298,18 +299,6 @@ def candidate_version(day: Any) -> str:
     return f"r{parse_day(day):%Y%m%d}"
 
 
-def current_version(store: ObjectStore, layout: DayLayout) -> str:
-    """The version `reference/<model>/CURRENT.json` names."""
-    try:
-        return str(store.get_json(layout.reference_pointer)["version"])
-    except FileNotFoundError:
-        raise RetrainingError(f"{store.url(layout.reference_pointer)} does not exist: there is no current model of "
-                              f"{layout.model!r} to retrain. Upload a first version and its pointer.") from None
-    except (KeyError, TypeError, ValueError):
-        raise RetrainingError(f'{store.url(layout.reference_pointer)} must be a JSON object like '
-                              '{"version": "v1"}') from None
-
-
 def load_model(store: ObjectStore, layout: DayLayout, version: str) -> Any:
     """The pickled scikit-learn model of `version` (models/<model>/v=<version>/model.pkl)."""
     key = layout.model_artifact(version)
@@ -342,7 +331,7 @@ def stage(store: ObjectStore, layout: DayLayout, version: str, candidate: Any, r
     buffer = io.BytesIO()
     reference.to_parquet(buffer, index=False)
     return [store.put_bytes(layout.model_artifact(version), pickle.dumps(candidate), "application/octet-stream"),
-            store.put_bytes(layout.reference_version_dir(version) + REFERENCE_FILE, buffer.getvalue(), PARQUET)]
+            store.put_bytes(layout.reference_file(version, REFERENCE_FILE), buffer.getvalue(), PARQUET)]
 
 
 def stored_outcome(store: ObjectStore, layout: DayLayout) -> RetrainingOutcome | None:
@@ -373,7 +362,7 @@ def _recorded(store: ObjectStore, layout: DayLayout, plan_: Plan) -> RetrainingO
 
 def _base_version(store: ObjectStore, layout: DayLayout, plan_: Plan) -> str:
     """The version in use, which the candidate must beat (never the candidate's own version)."""
-    version = current_version(store, layout)
+    version = reference.current_version(store, layout)
     if version == candidate_version(plan_.day):
         raise RetrainingError(f"version {version} is already in use but its outcome "
                               f"{store.url(layout.retraining_result)} is missing; restore the outcome, or point "
@@ -431,34 +420,55 @@ def retrain_and_evaluate(store: ObjectStore, model: ModelConfig, plan_: Plan, *,
 def _check_staged(store: ObjectStore, layout: DayLayout, outcome: RetrainingOutcome) -> None:
     """A promoted candidate's model and reference are in place before anything points at them."""
     version = outcome.candidate_version
-    for key in (layout.model_artifact(version), layout.reference_version_dir(version) + REFERENCE_FILE):
+    for key in (layout.model_artifact(version), layout.reference_file(version, REFERENCE_FILE)):
         if not store.exists(key):
             raise RetrainingError(f"the promoted candidate {version} lacks {store.url(key)}; delete "
                                   f"{store.url(layout.retraining_result)} if it exists and rerun the retraining")
 
 
-def record_outcome(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) -> str:
-    """Write the outcome, then (promoted) move CURRENT.json to the candidate's version, last. Returns the outcome's
-    URL. A rerun of a recorded outcome only finishes a move that did not happen."""
-    layout = DayLayout.of(model, outcome.day)
-    data = canonical(outcome)
-    rerun = store.exists(layout.retraining_result) and store.get_bytes(layout.retraining_result) == data
-    pointer = current_version(store, layout)
+def _record(store: ObjectStore, layout: DayLayout, outcome: RetrainingOutcome) -> str:
+    """Write the outcome; returns its URL."""
+    return store.put_bytes(layout.retraining_result, canonical(outcome), JSON)
+
+
+def keep(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) -> str:
+    """The `keep` branch: record why the current model stays (both models' figures, or why there was no candidate).
+    Returns the outcome's URL."""
     if outcome.promoted:
-        _check_staged(store, layout, outcome)
-        if not rerun and pointer != outcome.current_version:
-            raise RetrainingError(f"CURRENT.json of {model.name!r} moved from {outcome.current_version} to {pointer} "
-                                  f"while the candidate {outcome.candidate_version} was compared with "
-                                  f"{outcome.current_version}; rerun the retraining to compare it with {pointer}")
-    url = store.put_bytes(layout.retraining_result, data, JSON)
-    if outcome.promoted and pointer == outcome.current_version:
+        raise RetrainingError(f"the outcome of {outcome.day} promotes {outcome.candidate_version}: it takes the "
+                              "promote branch")
+    return _record(store, DayLayout.of(model, outcome.day), outcome)
+
+
+def promote(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) -> str:
+    """The `promote` branch: record the outcome, fit the candidate version's reference profile, then move
+    CURRENT.json to it, last (monitoring never reads a half-written version). A rerun of a recorded outcome only
+    finishes a move that did not happen. Returns the outcome's URL."""
+    if not outcome.promoted:
+        raise RetrainingError(f"the outcome of {outcome.day} keeps {outcome.current_version}: it takes the keep branch")
+    layout = DayLayout.of(model, outcome.day)
+    _check_staged(store, layout, outcome)
+    pointer = reference.current_version(store, layout)
+    recorded = stored_outcome(store, layout) == outcome  # a rerun of this very outcome
+    if pointer != outcome.current_version and not recorded:
+        raise RetrainingError(f"CURRENT.json of {model.name!r} moved from {outcome.current_version} to {pointer} "
+                              f"while the candidate {outcome.candidate_version} was compared with "
+                              f"{outcome.current_version}; rerun the retraining to compare it with {pointer}")
+    url = _record(store, layout, outcome)
+    if pointer == outcome.current_version:
+        reference.fit(store, model, layout, outcome.candidate_version)
         store.put_json(layout.reference_pointer, {"version": outcome.candidate_version})
         log.info("%s now uses version %s (%s)", model.name, outcome.candidate_version,
                  store.url(layout.reference_pointer))
-    elif outcome.promoted and pointer != outcome.candidate_version:
+    elif pointer != outcome.candidate_version:
         log.warning("the outcome of %s was recorded earlier and %s has moved on to version %s since: left as is",
                     outcome.day, model.name, pointer)
     return url
+
+
+def record_outcome(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) -> str:
+    """Promote or keep, as the outcome says (the CLI's and the tests' path through both branches)."""
+    return (promote if outcome.promoted else keep)(store, model, outcome)
 
 
 def run_retraining(store: ObjectStore, model: ModelConfig, day: Any, window: dict[str, Any] | None = None, *,

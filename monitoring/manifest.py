@@ -1,7 +1,8 @@
-"""Publishing one model-day: reports, summary, quarantine, then the manifest last.
+"""A day's manifest: what is published, written last.
 
 A day is published when, and only when, its manifest exists: publishing first removes the old manifest, so a
-reader never trusts a day whose files are half rewritten. A rerun overwrites the same keys.
+reader never trusts a day whose files are half rewritten. A rerun overwrites the same keys. Artifacts a published
+day gains later (labels, decisions) are listed in its manifest as they are written (`record_update`).
 """
 
 from __future__ import annotations
@@ -17,18 +18,6 @@ from monitoring.storage import HTML, JSON, PARQUET, ObjectStore
 CONTENT_TYPES = {"html": HTML, "json": JSON, "parquet": PARQUET}
 
 
-def staged_report(layout: DayLayout, name: str, extension: str) -> str:
-    return f"{layout.staging_dir}{name}.{extension}"
-
-
-def staged_summary(layout: DayLayout) -> str:
-    return f"{layout.staging_dir}summary.json"
-
-
-def staged_quarantine(layout: DayLayout) -> str:
-    return f"{layout.staging_dir}quarantine.parquet"
-
-
 def _record(data: bytes, key: str) -> dict[str, Any]:
     return {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
@@ -39,7 +28,7 @@ def label_artifacts(layout: DayLayout) -> list[str]:
             layout.labels_report, layout.labels_quarantine]
 
 
-def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
+def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], now: dt.datetime,
             extras: list[tuple[str, bytes, str]] = (), reports: Iterable[str] = REPORT_NAMES) -> dict[str, str]:
     """Move the staged `reports` of a day to its report folder (removing the others, left by an earlier run), write
     `extras` (key, data, content type) and the quarantine, then the manifest; returns the S3 URL of each artifact.
@@ -57,13 +46,13 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
     for name in REPORT_NAMES:
         for ext in ("html", "json"):
             if name in reports:  # get_bytes fails clearly if the report task did not stage it
-                write(layout.report(name, ext), store.get_bytes(staged_report(layout, name, ext)), CONTENT_TYPES[ext])
+                write(layout.report(name, ext), store.get_bytes(layout.staged_report(name, ext)), CONTENT_TYPES[ext])
             else:
                 store.delete(layout.report(name, ext))
     for key, data, content_type in extras:
         write(key, data, content_type)
-    if store.exists(staged_quarantine(layout)):
-        write(layout.quarantine, store.get_bytes(staged_quarantine(layout)), PARQUET)
+    if store.exists(layout.staged_quarantine):
+        write(layout.quarantine, store.get_bytes(layout.staged_quarantine), PARQUET)
     else:
         store.delete(layout.quarantine)  # left by an earlier run of the day that had rejected rows
     for key in label_artifacts(layout):
@@ -79,7 +68,7 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any],
         manifest = previous
     else:
         manifest = {"model": layout.model, "day": layout.day.isoformat(), "artifacts": artifacts,
-                    "published_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                    "published_at": now.isoformat(timespec="seconds"),
                     "run": run, "monitoring_version": __version__}
     urls["manifest.json"] = store.put_json(layout.manifest, manifest)
     return urls
@@ -96,7 +85,7 @@ def _manifest(store: ObjectStore, layout: DayLayout) -> dict[str, Any]:
         return {}
 
 
-def record_update(store: ObjectStore, layout: DayLayout, written: list[tuple[str, bytes]],
+def record_update(store: ObjectStore, layout: DayLayout, written: list[tuple[str, bytes]], now: dt.datetime,
                   removed: list[str] = ()) -> None:
     """After artifacts of a published day were rewritten in place (labels arrived), list them in its manifest.
 
@@ -112,5 +101,5 @@ def record_update(store: ObjectStore, layout: DayLayout, written: list[tuple[str
         artifacts.pop(key.rsplit("/", 1)[-1], None)
     if artifacts == before:
         return  # the same bytes again (a rerun): the manifest stays as it was
-    manifest["updated_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    manifest["updated_at"] = now.isoformat(timespec="seconds")
     store.put_json(layout.manifest, manifest)

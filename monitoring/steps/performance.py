@@ -1,0 +1,175 @@
+"""Step 5: performance, as labels arrive.
+
+The run of day D joins the labels known on D to the valid predictions of every day of the label window; rewrites the
+performance (performance.json, the Evidently model performance report, the summary) of each published day whose
+labels grew; records the labels that landed on D (labels.json, labels_quarantine.parquet); and judges the
+prediction day whose labels came due, each day against the reference version it was monitored with.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+from typing import Any
+
+import pandas as pd
+
+from monitoring import ingest, labels, manifest, performance, reference
+from monitoring.config import ModelConfig
+from monitoring.layout import PERFORMANCE_REPORT, DayLayout
+from monitoring.performance import LabelsReport, Performance
+from monitoring.sampling import hash_sample
+from monitoring.steps.publish import label_sections, refresh_summary
+from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical
+
+log = logging.getLogger(__name__)
+
+
+def _day_predictions(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> pd.DataFrame | None:
+    """The valid predictions of a processed day (id, score, decision), or None when the day was not processed."""
+    if not store.exists(layout.staged_valid_rows):
+        return None
+    return ingest.read_columns(store, layout.staged_valid_rows, [model.columns.id, *model.columns.predictions])
+
+
+def _monitored_version(store: ObjectStore, layout: DayLayout) -> str | None:
+    """The reference version a published day was monitored against (None when it is not published)."""
+    try:
+        return store.get_json(layout.summary).get("reference_version")
+    except FileNotFoundError:
+        return None
+
+
+class _References:
+    """The fitted profile of each version the window's days were monitored with, fitted or read once per run."""
+
+    def __init__(self, store: ObjectStore, model: ModelConfig, layout: DayLayout) -> None:
+        self.store, self.model, self.layout = store, model, layout
+        self.current = reference.current_version(store, layout)
+        self.profiles: dict[str, reference.ReferenceProfile] = {}
+
+    def of(self, version: str | None) -> reference.ReferenceProfile:
+        version = version or self.current
+        if version not in self.profiles:
+            self.profiles[version] = reference.fit(self.store, self.model, self.layout, version)
+        return self.profiles[version]
+
+    def labelled_sample(self, profile: reference.ReferenceProfile) -> pd.DataFrame | None:
+        """The version's Evidently sample with its label as `label`, or None when the reference has no labels."""
+        frame = reference.evidently_sample(self.store, self.layout, profile)
+        column = self.model.labels.column
+        return frame.rename(columns={column: labels.LABEL}) if column in frame.columns else None
+
+
+def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, found: Performance,
+                       joined: pd.DataFrame, references: _References, now: dt.datetime) -> bool:
+    """Write a published day's performance when its labels grew (or became complete); True when written.
+
+    Never replaces a performance computed with later labels (a rerun or backfill of an older day keeps it)."""
+    from monitoring import reports
+
+    if not manifest.is_published(store, layout):
+        return False  # its own run publishes it; the next run after that fills in its performance
+    stored, _ = label_sections(store, layout)
+    if stored and stored.labels_as_of > found.labels_as_of:
+        return False
+    report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))
+    written: list[tuple[str, bytes]] = []
+    if stored and stored.label_digest == found.label_digest:
+        if stored.complete == found.complete:
+            return False  # nothing new
+        found = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped})
+    elif len(joined):
+        labelled_reference = references.labelled_sample(references.of(found.reference_version))
+        rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, model.reports.max_rows),
+                                                    labelled_reference, model)
+        if isinstance(rendered, str):
+            found = found.model_copy(update={"report": None, "report_skipped": rendered})
+        else:
+            written = [(report_key, rendered.html.encode()), (report_json_key, rendered.json.encode())]
+            for key, data in written:
+                store.put_bytes(key, data, HTML if key.endswith(".html") else JSON)
+            found = found.model_copy(update={"report": f"{PERFORMANCE_REPORT}.html", "report_skipped": None})
+            log.info("performance report of %s (%d labelled predictions): %s", layout.day, len(joined),
+                     store.url(report_key))
+    else:
+        found = found.model_copy(update={"report_skipped": "no labels yet"})
+    if found.report is None:
+        for key in (report_key, report_json_key):
+            store.delete(key)
+    data = canonical(found)
+    store.put_bytes(layout.performance, data, JSON)
+    manifest.record_update(store, layout, [*written, (layout.performance, data)], now,
+                           removed=[] if found.report else [report_key, report_json_key])
+    return True
+
+
+def _record_labels(store: ObjectStore, layout: DayLayout, report: LabelsReport, quarantine: pd.DataFrame,
+                   now: dt.datetime) -> None:
+    """labels.json of the day, and its labels_quarantine.parquet when labels were rejected."""
+    report_data = canonical(report)
+    store.put_bytes(layout.labels_report, report_data, JSON)
+    if len(quarantine):
+        buffer = io.BytesIO()
+        quarantine.to_parquet(buffer, index=False)
+        store.put_bytes(layout.labels_quarantine, buffer.getvalue(), PARQUET)
+        manifest.record_update(store, layout, [(layout.labels_report, report_data),
+                                               (layout.labels_quarantine, buffer.getvalue())], now)
+    else:
+        store.delete(layout.labels_quarantine)
+        manifest.record_update(store, layout, [(layout.labels_report, report_data)], now,
+                               removed=[layout.labels_quarantine])
+
+
+def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt.datetime) -> dict[str, Any]:
+    """Join, rewrite, record and judge (see the module's doc). Returns the days whose summaries changed."""
+    layout = DayLayout.of(model, day)
+    if model.labels is None:
+        log.info("model %s has no labels configured: no performance monitoring", model.name)
+        return {"updated_days": [], "due": None}
+    first = layout.day - dt.timedelta(days=model.labels.window)
+    window = labels.read_window(store, model, layout, first, layout.day)
+    log.info("%d usable label(s) known from %s to %s in %d file(s); %d rejected", len(window.labels), first,
+             layout.day, len(window.files), len(window.rejected))
+    references = _References(store, model, layout)
+    due_day = layout.day - dt.timedelta(days=model.labels.lag_days)
+    due, updated, joined_ids = None, [], set()
+    for offset in range(model.labels.window, -1, -1):
+        day_layout = layout.on(layout.day - dt.timedelta(days=offset))
+        predictions = _day_predictions(store, model, day_layout)
+        if predictions is None:
+            continue
+        joined = labels.join(predictions, model.columns.id, window)
+        joined_ids.update(joined[model.columns.id])
+        fitted = references.of(_monitored_version(store, day_layout))
+        found = performance.evaluate(joined=joined, predictions=len(predictions), model=model, day=day_layout.day,
+                                     as_of=layout.day, reference_metrics=fitted.performance,
+                                     label_digest=labels.digest(joined, model.columns.id),
+                                     reference_version=fitted.version)
+        if day_layout.day == due_day:
+            due = found
+        if _write_performance(store, model, day_layout, found, joined, references, now):
+            updated.append(day_layout.day)
+            log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
+                     found.predictions, 100 * found.coverage,
+                     "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
+                     if found.labelled else "")
+    counts, quarantine = labels.landed_problems(window, layout.day.isoformat(), joined_ids, (first, layout.day))
+    landed = [f for f in window.files if f.day == layout.day.isoformat()]
+    report = LabelsReport(
+        day=layout.day.isoformat(), files=[{"key": f.key, "rows": f.rows} for f in landed],
+        rows=sum(f.rows for f in landed),
+        joined=int(window.labels[labels.LABEL_DAY].eq(layout.day.isoformat()).sum()) - counts.get("unknown_id", 0),
+        problems=dict(sorted(counts.items())),
+        file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p],
+        due=performance.verdict(due, due_day, model, references.current),
+    )
+    _record_labels(store, layout, report, quarantine, now)
+    changed = [d for d in sorted(set(updated) | {layout.day})
+               if manifest.is_published(store, layout.on(d)) and refresh_summary(store, model, layout.on(d), now)]
+    log.info("labels: %d row(s) landed on %s, problems %s; due day %s: %s%s", report.rows, layout.day,
+             report.problems or "none", due_day, report.due.status,
+             " - degraded: " + "; ".join(d.describe() for d in report.due.degraded) if report.due.degraded else "")
+    return {"updated_days": [d.isoformat() for d in changed], "due": report.due.status,
+            "degraded": [d.metric for d in report.due.degraded]}

@@ -1,0 +1,69 @@
+"""Step 4: publish the staged reports and summary with the day's entry of the metric store, manifest last; and fold
+what labels later tell about a published day into its summary (`refresh_summary`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from monitoring import history, manifest, rules
+from monitoring.config import ModelConfig
+from monitoring.layout import DayLayout
+from monitoring.performance import LabelsReport, Performance
+from monitoring.storage import JSON, ObjectStore
+from monitoring.summary import summary_from_json
+
+log = logging.getLogger(__name__)
+
+SUMMARY_REFRESH_ROUNDS = 5
+
+
+def label_sections(store: ObjectStore, layout: DayLayout) -> tuple[Performance | None, LabelsReport | None]:
+    """The day's performance.json and labels.json (None before the labels' runs wrote them)."""
+    def read(key: str, kind):
+        try:
+            return kind.model_validate_json(store.get_bytes(key))
+        except FileNotFoundError:
+            return None
+
+    return read(layout.performance, Performance), read(layout.labels_report, LabelsReport)
+
+
+def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str, Any] | None = None, *,
+                now: dt.datetime) -> dict[str, str]:
+    """Publish the staged reports and summary with the day's entry of the metric store, manifest last. A rerun keeps
+    what labels already told about the day (performance only grows with more labels)."""
+    layout = DayLayout.of(model, day)
+    summary = summary_from_json(store.get_bytes(layout.staged_summary)).with_labels(*label_sections(store, layout))
+    metrics = history.day_metrics(summary, rules.evaluate(summary, model))
+    urls = manifest.publish(store, layout, run or {}, now, [
+        (layout.summary, summary.to_json(), JSON),
+        (layout.day_metrics, metrics.model_dump_json(indent=2).encode(), JSON),
+    ], reports=summary.report_names)
+    for name, url in sorted(urls.items()):
+        log.info("published %s", url)
+    return urls
+
+
+def refresh_summary(store: ObjectStore, model: ModelConfig, layout: DayLayout, now: dt.datetime) -> bool:
+    """Fold the day's performance.json and labels.json into its published summary.json and metric-store entry.
+
+    Other runs may update the same day's performance at the same time: after writing, the components are read again
+    and the summary is rebuilt if one changed meanwhile, so the last summary written holds the latest of both."""
+    changed = False
+    for _ in range(SUMMARY_REFRESH_ROUNDS):
+        sections = label_sections(store, layout)
+        current = store.get_bytes(layout.summary)
+        summary = summary_from_json(current).with_labels(*sections)
+        data = summary.to_json()
+        if data != current:
+            metrics = history.day_metrics(summary, rules.evaluate(summary, model)).model_dump_json(indent=2).encode()
+            store.put_bytes(layout.summary, data, JSON)
+            store.put_bytes(layout.day_metrics, metrics, JSON)
+            manifest.record_update(store, layout, [(layout.summary, data), (layout.day_metrics, metrics)], now)
+            changed = True
+        if label_sections(store, layout) == sections:
+            return changed
+    raise RuntimeError(f"the performance of {layout.model} on {layout.day} kept changing while it was folded into "
+                       "its summary; the next run retries")

@@ -1,0 +1,60 @@
+"""Step 3: one pass over the day's valid rows (its exact figures and its sample), the Evidently reports of the sample
+against the fitted reference, and the day's summary, staged for publication."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from monitoring import contract, ingest, reference, volume
+from monitoring.config import ModelConfig
+from monitoring.layout import DayLayout
+from monitoring.profile import DayProfile
+from monitoring.sampling import HashSample
+from monitoring.storage import HTML, JSON, ObjectStore
+from monitoring.summary import summarize
+
+log = logging.getLogger(__name__)
+
+
+def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
+    """Profile the staged valid rows, run the Evidently reports on their sample, stage them with the day's summary."""
+    from monitoring import reports  # imports Evidently inside its functions
+
+    layout = DayLayout.of(model, day)
+    stats = store.get_json(layout.staged_contract)
+    fitted = reference.fit(store, model, layout)
+    profile, sample = DayProfile(model, fitted), HashSample(model.columns.id, model.reports.max_rows)
+    started = time.monotonic()
+    with store.download(layout.staged_valid_rows) as local:
+        for batch in ingest.batches(local, ingest.BATCH_ROWS):
+            frame = batch.to_pandas()
+            profile.add(frame)
+            sample.add(frame)
+    current = sample.rows() if profile.rows else contract.valid_schema(model).empty_table().to_pandas()
+    log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", profile.rows,
+             time.monotonic() - started)
+    log.info("Evidently on %d of %d valid rows against %d reference rows (version %s)", len(current), profile.rows,
+             fitted.sample_rows, fitted.version)
+    outcome = reports.build_reports(current, reference.evidently_sample(store, layout, fitted) if profile.rows
+                                    else None, model)
+    for report in outcome.rendered:
+        store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
+        store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
+    trailing, trailing_days = volume.trailing_volume(store, model, layout)
+    summary = summarize(
+        model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
+        reference_version=fitted.version, reference_rows=fitted.rows, outcome=outcome, quality=profile.quality(),
+        dataset_drift_share=model.drift.dataset_drift_share,
+        operations=profile.operations(current).model_copy(update={"trailing_volume": trailing,
+                                                                  "trailing_volume_days": trailing_days}),
+        reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in outcome.rendered for ext in ("html", "json")},
+    )
+    store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
+    log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",
+             summary.data_drift.dataset_drift, summary.data_drift.drift_share,
+             summary.data_drift.drifted_features or "none", summary.prediction_drift.drifted)
+    return {"dataset_drift": summary.data_drift.dataset_drift, "drift_share": summary.data_drift.drift_share,
+            "drifted_features": summary.data_drift.drifted_features,
+            "prediction_drift": summary.prediction_drift.drifted}
