@@ -27,7 +27,7 @@ from markupsafe import Markup
 from monitoring import charts
 from monitoring.config import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from monitoring.history import DayMetrics
-from monitoring.layout import day_page_link
+from monitoring.layout import LayoutError, day_page_link
 from monitoring.performance import Degradation, LabelsReport, Performance, Verdict
 from monitoring.rules import Finding
 from monitoring.summary import DaySummary
@@ -193,8 +193,11 @@ def _due(labels: LabelsReport | None) -> DuePage | None:
     if due.status == "judged":
         words = ("judged: performance degraded against the reference" if due.degraded else
                  "judged: no metric worse than its limit")
-    return DuePage(verdict=due, words=words, rows=metric_rows(due.metrics, due.baseline, due.degraded),
-                   link=None if due.status == "no_predictions" else day_page_link(due.day, from_day_page=True))
+    try:
+        link = None if due.status == "no_predictions" else day_page_link(due.day, from_day_page=True)
+    except LayoutError:
+        link = None  # not a day: shown as text, never linked
+    return DuePage(verdict=due, words=words, rows=metric_rows(due.metrics, due.baseline, due.degraded), link=link)
 
 
 def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMetrics,

@@ -69,10 +69,10 @@ def loan_model(config):
 
 @pytest.fixture(scope="session")
 def trained():
-    """The demo's scikit-learn approval model and its reference set, trained once per session."""
-    from demo.loan_data import train_model
+    """The tests' own scikit-learn approval model and its reference set (tests/data.py), trained once per session."""
+    from tests.data import train
 
-    return train_model()
+    return train()
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Builders of prediction logs and S3 content shared by the tests."""
+"""Builders of prediction logs and S3 content shared by the tests, on the tests' own data (`tests/data.py`)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ import datetime as dt
 import io
 import json
 import os
+import pickle
 
 import pandas as pd
 
-from demo import loan_data
-from demo.seed import seed_day, seed_reference
+from tests import data
 from tests.conftest import BUCKET
 
 DAY = dt.date(2026, 10, 14)
+DRIFT_FROM = 12  # seeded days numbered from here on are drifted (data.Drift: exactly data.DRIFTED change)
+DAY_ROWS = 3_000
 
 
 def now() -> dt.datetime:
@@ -28,9 +30,10 @@ def parquet_bytes(frame: pd.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def day_log(trained, day: dt.date = DAY, rows: int = 400, day_number: int = 1) -> pd.DataFrame:
+def day_log(trained, day: dt.date = DAY, rows: int = 400, drifted: bool = False, bad_rows: int = 0,
+            seed: int = 0) -> pd.DataFrame:
     model, _ = trained
-    return loan_data.prediction_log(model, day, day_number, rows)
+    return data.prediction_log(model, day, rows, seed, drift=data.Drift() if drifted else None, bad_rows=bad_rows)
 
 
 def put(client, key: str, data: bytes | str) -> None:
@@ -46,12 +49,30 @@ def put_frame(client, key: str, frame: pd.DataFrame) -> None:
         put(client, key, frame.to_csv(index=False))
 
 
-def seed_demo(client, trained, days: dict[dt.date, int], rows: int | None = None, bad_rows: int = 0) -> None:
-    """Reference plus the given days (day -> 1-based demo day number; drift from day 12)."""
-    model, reference = trained
-    seed_reference(client, BUCKET, model, reference)
+def seed_reference(client, trained, model: str = "loan_approval", version: str = "v1") -> None:
+    """A model version: its reference, its pickled model and CURRENT.json naming it."""
+    estimator, reference = trained
+    put_frame(client, f"reference/{model}/v={version}/reference.parquet", reference)
+    put(client, f"models/{model}/v={version}/model.pkl", pickle.dumps(estimator))
+    put(client, f"reference/{model}/CURRENT.json", json.dumps({"version": version}))
+
+
+def write_day(client, trained, day: dt.date, rows: int = DAY_ROWS, drifted: bool = False, bad_rows: int = 0,
+              parts: int = 2, model: str = "loan_approval") -> pd.DataFrame:
+    """A day's log of the approval model as `parts` parquet files; returns it."""
+    frame = day_log(trained, day, rows, drifted, bad_rows)
+    size = -(-len(frame) // parts)
+    for part in range(parts):
+        put_frame(client, f"predictions/{model}/dt={day}/part-{part:04d}.parquet", frame.iloc[part * size:
+                                                                                              (part + 1) * size])
+    return frame
+
+
+def seed_days(client, trained, days: dict[dt.date, int], rows: int | None = None, bad_rows: int = 0) -> None:
+    """The reference plus a log of each of `days` (day -> its number: drifted from DRIFT_FROM on)."""
+    seed_reference(client, trained)
     for day, number in days.items():
-        seed_day(client, BUCKET, model, day, number, rows=rows, bad_rows=bad_rows)
+        write_day(client, trained, day, rows or DAY_ROWS, drifted=number >= DRIFT_FROM, bad_rows=bad_rows)
 
 
 def get_json(client, key: str):
@@ -72,12 +93,7 @@ def logged_predictions(client, model: str, day: dt.date) -> pd.DataFrame:
 
 def true_labels(frame: pd.DataFrame, flip: float = 0.0, seed: int = 0) -> pd.DataFrame:
     """Loan labels drawn from the model's own probability (it performs as on the reference), a share flipped."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    y = (rng.random(len(frame)) < frame["approval_probability"].clip(0, 1)).astype(int)
-    flipped = rng.random(len(frame)) < flip
-    return pd.DataFrame({"prediction_id": frame["prediction_id"].to_numpy(), "repaid": np.where(flipped, 1 - y, y)})
+    return data.labels(frame, flip, seed)
 
 
 def land_labels(client, model: str, day: dt.date, frame: pd.DataFrame, name: str = "part-0000.parquet") -> None:

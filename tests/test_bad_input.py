@@ -18,7 +18,7 @@ from monitoring.ingest import IngestError, MissingPartitionError
 from monitoring.layout import DayLayout, LayoutError
 from monitoring.reference import MissingReferenceError
 from tests.conftest import BUCKET
-from tests.helpers import day_log, get_json, now, parquet_bytes, put, put_frame, read, seed_demo
+from tests.helpers import day_log, get_json, now, parquet_bytes, put, put_frame, read, seed_days
 
 DAY = dt.date(2026, 10, 5)
 PREFIX = "predictions/loan_approval/dt=2026-10-05/"
@@ -26,7 +26,7 @@ PREFIX = "predictions/loan_approval/dt=2026-10-05/"
 
 @pytest.fixture
 def reference(s3_client, trained):
-    seed_demo(s3_client, trained, {})
+    seed_days(s3_client, trained, {})
     return s3_client
 
 
@@ -412,7 +412,7 @@ def test_the_cli_ends_an_expected_error_with_one_line_and_its_exit_code(s3_clien
     import re
 
     if case != "no_reference":
-        seed_demo(s3_client, trained, {})
+        seed_days(s3_client, trained, {})
     frame = day_log(trained, DAY, rows=100)
     if case == "contract":
         frame["approval_probability"] = 2.0

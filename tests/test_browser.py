@@ -10,13 +10,13 @@ import zlib
 import boto3
 import pytest
 
-from demo.seed import allow_public_reports
+from demo.seed import allow_public_reports  # the bucket policy of a bucket website, as the demo sets it
 from monitoring import site, steps
 from monitoring.config import load_config
 from monitoring.history import DayMetrics, FeatureDriftPoint
 from monitoring.storage import HTML, ObjectStore
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import headless_chromium, now, put_frame, seed_demo
+from tests.helpers import day_log, headless_chromium, now, put_frame, seed_days
 
 pytestmark = pytest.mark.e2e
 
@@ -28,18 +28,17 @@ CRITICAL_RED = (0xC0, 0x39, 0x2B)
 
 @pytest.fixture(scope="module")
 def site_url(s3_server, trained):
-    """Four demo days (drift from the third) published through the library, days in reverse order."""
+    """Four days (drift from the third) published through the library, days in reverse order."""
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
     allow_public_reports(client, BUCKET)
-    seed_demo(client, trained, DAYS, rows=800)
+    seed_days(client, trained, DAYS, rows=800)
     model = load_config(ROOT / "config" / "models.yaml").model("loan_approval")
     store = ObjectStore(client, BUCKET)
     for day in sorted(DAYS, reverse=True):  # a backfill landing out of order
         steps.run_day(store, model, day, now=now())
     # A day whose category values are hostile: they must show as text on its page.
-    from demo.loan_data import prediction_log
-    frame = prediction_log(trained[0], dt.date(2026, 10, 14), 14, 800)
+    frame = day_log(trained, dt.date(2026, 10, 14), rows=800, drifted=True)
     frame.loc[:300, "home_ownership"] = HOSTILE
     put_frame(client, "predictions/loan_approval/dt=2026-10-14/part-0.parquet", frame)
     steps.run_day(store, model, dt.date(2026, 10, 14), now=now())

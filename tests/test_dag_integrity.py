@@ -97,3 +97,44 @@ def test_the_library_imports_no_airflow():
     code = "import sys, monitoring.steps, monitoring.reports, monitoring.cli; print([m for m in sys.modules if m.startswith('airflow')])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_dag_parsed_today_and_tomorrow_serializes_the_same():
+    """Nothing in a DAG comes from the clock at parse time: Airflow would record a new DAG version every day."""
+    import datetime as dt
+
+    import time_machine
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    def serialized_on(day: dt.datetime) -> dict:
+        with time_machine.travel(day, tick=False):
+            bag = DagBag(dag_folder=str(ROOT / "dags"))
+            assert bag.import_errors == {}
+            return {dag_id: DagSerialization.to_dict(dag) for dag_id, dag in bag.dags.items()}
+
+    today = serialized_on(dt.datetime(2026, 12, 1, 23, 59, tzinfo=dt.timezone.utc))
+    tomorrow = serialized_on(dt.datetime(2026, 12, 2, 0, 1, tzinfo=dt.timezone.utc))
+    assert today.keys() == tomorrow.keys() and len(today) == 5
+    for dag_id in today:
+        assert today[dag_id] == tomorrow[dag_id], dag_id
+
+
+def test_a_broken_model_entry_hides_only_its_own_dags_and_names_the_model_and_key(tmp_path, monkeypatch):
+    import yaml
+    from airflow.dag_processing.dagbag import DagBag
+
+    document = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+    document["models"]["loan_rate"]["drift"]["numerical_methd"] = "wasserstein"
+    path = tmp_path / "models.yaml"
+    path.write_text(yaml.safe_dump(document))
+    monkeypatch.setenv("MONITORING_CONFIG", str(path))
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert set(bag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval", "monitoring_alert_digest"}
+    assert set(bag.import_errors) == {str(ROOT / "dags" / "model_monitoring.py"),
+                                      str(ROOT / "dags" / "model_retraining.py")}
+    for error in bag.import_errors.values():
+        assert "ConfigError" in error and "model 'loan_rate'" in error
+        assert "key 'drift.numerical_methd': unknown key" in error
+        assert "loan_approval" not in error

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from demo.loan_data import INJECTED_DRIFT
-from monitoring import steps, reference
+from tests import data
+from monitoring import reference, steps
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from tests.conftest import BUCKET
-from tests.helpers import get_json, now, put_frame, seed_demo
+from tests.helpers import day_log, get_json, now, put_frame, seed_days, seed_reference, write_day
 
 CLEAN, DRIFTED = dt.date(2026, 10, 5), dt.date(2026, 10, 14)
 DEMO_DAYS = {CLEAN: 5, DRIFTED: 14}
@@ -21,7 +21,7 @@ DEMO_DAYS = {CLEAN: 5, DRIFTED: 14}
 
 @pytest.fixture
 def seeded(s3_client, trained):
-    seed_demo(s3_client, trained, DEMO_DAYS, rows=1500)
+    seed_days(s3_client, trained, DEMO_DAYS, rows=1500)
     return s3_client
 
 
@@ -61,7 +61,7 @@ def test_a_drifted_day_flags_exactly_the_injected_features_and_alerts(seeded, st
     decision = steps.run_day(store, loan_model, DRIFTED, now=now())
     summary = get_json(seeded, "reports/loan_approval/dt=2026-10-14/summary.json")
     drift = summary["data_drift"]
-    assert drift["drifted_features"] == sorted(INJECTED_DRIFT)
+    assert drift["drifted_features"] == sorted(data.DRIFTED)
     assert drift["dataset_drift"] is True
     assert drift["features"]["annual_income"]["method"] == "wasserstein"
     assert drift["features"]["loan_purpose"]["method"] == "jensenshannon"
@@ -100,7 +100,7 @@ def test_a_rerun_of_a_day_rewrites_the_same_keys_with_identical_summary_and_repo
 
 def test_rejected_rows_are_published_with_reasons_and_cleared_when_the_day_is_fixed(s3_client, store, loan_model,
                                                                                       trained):
-    seed_demo(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=8)
+    seed_days(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=8)
     steps.run_day(store, loan_model, CLEAN, now=now())
     prefix = "reports/loan_approval/dt=2026-10-05/"
     quarantine = pd.read_parquet(io.BytesIO(s3_client.get_object(Bucket=BUCKET, Key=prefix + "quarantine.parquet")
@@ -111,7 +111,7 @@ def test_rejected_rows_are_published_with_reasons_and_cleared_when_the_day_is_fi
     assert summary["rows"]["read"] == 1000 and summary["rows"]["valid"] + summary["rows"]["quarantined"] == 1000
     assert sum(summary["rows"]["quarantine_reasons"].values()) >= 8
 
-    seed_demo(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=0)  # the producer re-exported a clean day
+    seed_days(s3_client, trained, {CLEAN: 5}, rows=1000, bad_rows=0)  # the producer re-exported a clean day
     steps.run_day(store, loan_model, CLEAN, now=now())
     assert prefix + "quarantine.parquet" not in keys(s3_client, prefix)
 
@@ -129,10 +129,8 @@ def test_an_alert_record_of_an_earlier_run_is_removed_when_the_day_is_healthy_no
 
 
 def test_an_all_missing_feature_does_not_abort_the_reports(s3_client, store, loan_model, trained):
-    seed_demo(s3_client, trained, {}, rows=10)
-    model, _ = trained
-    from demo.loan_data import prediction_log
-    frame = prediction_log(model, CLEAN, 5, 800)
+    seed_days(s3_client, trained, {}, rows=10)
+    frame = day_log(trained, CLEAN, rows=800)
     frame["debt_to_income"] = np.nan
     put_frame(s3_client, "predictions/loan_approval/dt=2026-10-05/part-0.parquet", frame)
     decision = steps.run_day(store, loan_model, CLEAN, now=now())
@@ -155,9 +153,7 @@ def test_large_days_are_sampled_for_evidently_by_id_hash_deterministically(seede
 
 
 def test_a_missing_reference_says_what_to_upload(s3_client, store, loan_model, trained):
-    model, _ = trained
-    from demo.seed import seed_day
-    seed_day(s3_client, BUCKET, model, CLEAN, 5, rows=200)
+    write_day(s3_client, trained, CLEAN, rows=200)
     steps.validate_day(store, loan_model, CLEAN, now=now())
     with pytest.raises(reference.MissingReferenceError,
                        match=r"s3://ml-monitoring/reference/loan_approval/CURRENT.json does not exist"):
@@ -194,10 +190,8 @@ def test_the_day_page_explains_the_status_in_plain_words_and_links_the_reports(s
 
 
 def test_the_day_page_shows_hostile_category_values_as_text(s3_client, store, loan_model, trained):
-    seed_demo(s3_client, trained, {}, rows=10)
-    model, _ = trained
-    from demo.loan_data import prediction_log
-    frame = prediction_log(model, CLEAN, 5, 600)
+    seed_days(s3_client, trained, {}, rows=10)
+    frame = day_log(trained, CLEAN, rows=600)
     frame.loc[:100, "state"] = '<script>alert("x")</script>'
     put_frame(s3_client, "predictions/loan_approval/dt=2026-10-05/part-0.parquet", frame)
     steps.run_day(store, loan_model, CLEAN, now=now())
@@ -209,13 +203,11 @@ def test_the_day_page_shows_hostile_category_values_as_text(s3_client, store, lo
 def test_the_trailing_volume_comes_from_the_logs_whatever_order_the_days_run_in(s3_client, store, loan_model,
                                                                                  trained):
     """A backfill runs days in parallel: a day's summary must not depend on which neighbours finished first."""
-    from demo.seed import seed_day, seed_reference
-
-    seed_reference(s3_client, BUCKET, *trained)
+    seed_reference(s3_client, trained)
     days = {CLEAN - dt.timedelta(days=n): rows for n, rows in ((3, 900), (2, 1200), (1, 1500))}
     for day, rows in days.items():
-        seed_day(s3_client, BUCKET, trained[0], day, 5, rows=rows, bad_rows=0)
-    seed_day(s3_client, BUCKET, trained[0], CLEAN, 5, rows=1000, bad_rows=0)
+        write_day(s3_client, trained, day, rows=rows)
+    write_day(s3_client, trained, CLEAN, rows=1000)
     key = "reports/loan_approval/dt=2026-10-05/summary.json"
 
     steps.run_day(store, loan_model, CLEAN, now=now())  # before any earlier day ran: counted from their log files
@@ -226,3 +218,38 @@ def test_the_trailing_volume_comes_from_the_logs_whatever_order_the_days_run_in(
         steps.run_day(store, loan_model, day, now=now())
     steps.run_day(store, loan_model, CLEAN, now=now())  # after them: counted by their validation, the same
     assert s3_client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == first
+
+
+def test_decisions_json_agrees_with_the_retraining_trigger_whatever_other_runs_claim_in_between(s3_client, store,
+                                                                                                loan_model, trained):
+    """Two days of a parallel backfill: each `decide` claims (or is refused) the retraining trigger once; the `alert`
+    task that follows, and decisions.json, say exactly what `trigger_retraining` did, even when another day's claim
+    lands between the two tasks."""
+    from monitoring.steps import decide, notify
+
+    settings = loan_model.model_dump(mode="json")
+    settings["retraining"]["min_labelled_rows"] = 0
+    model = ModelConfig.model_validate(settings)
+    first, second = DRIFTED, DRIFTED + dt.timedelta(days=1)
+    seed_days(s3_client, trained, {first: 14, second: 15}, rows=1500)
+    for day in (first, second):
+        steps.validate_day(store, model, day, now=now())
+        steps.report_day(store, model, day)
+        steps.publish_day(store, model, day, now=now())
+
+    decided_first = steps.decide_day(store, model, first)  # claims the trigger of the first day
+    assert decided_first.branches == ["alert", "trigger_retraining"]
+    # Another run's claim lands between this run's decide and alert (the trigger of the day before, in cooldown):
+    store.create_json(DayLayout.of(model, first - dt.timedelta(days=1)).retraining_trigger, {"day": "earlier"})
+    decided_second = steps.decide_day(store, model, second)
+    notify.alert_day(store, model, second, now=now())
+    notify.alert_day(store, model, first, now=now())
+
+    for decided in (decided_first, decided_second):
+        record = get_json(s3_client, DayLayout.of(model, decided.day).decisions)
+        assert record["branches"] == decided.branches
+        assert record["retraining"] == (decided.retrain.conf() if decided.retrain else None)
+        assert record["retraining_held"] == decided.retrain_held
+        assert decide.read_decision(store, model, decided.day) == decided
+    assert decided_second.retrain is None and "within retraining.cooldown_days" in decided_second.retrain_held
+    assert get_json(s3_client, DayLayout.of(model, first).decisions)["retraining"]["day"] == first.isoformat()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import BUCKET, ROOT, free_port
-from tests.helpers import env_vars, post_receiver, project_dags, seed_demo
+from tests.helpers import env_vars, post_receiver, project_dags, seed_days
 
 pytestmark = pytest.mark.e2e
 
@@ -82,7 +82,7 @@ def environment(s3_server, trained, inboxes, tmp_path_factory):
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         sns.subscribe(TopicArn=SNS_TOPIC, Protocol="sqs", Endpoint=queue_arn)
         inboxes["sns_queue"] = (sqs, queue)
-        seed_demo(client, trained, {OLD: 13, **DEMO_DAY_NUMBERS}, rows=1500)
+        seed_days(client, trained, {OLD: 13, **DEMO_DAY_NUMBERS}, rows=1500)
         yield client
 
 

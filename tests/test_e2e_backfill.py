@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from tests.conftest import BUCKET, ROOT, free_port
-from tests.helpers import seed_demo
+from tests.helpers import seed_days
 from tests.standalone import Standalone, stopped_after
 
 pytestmark = pytest.mark.e2e
@@ -108,7 +108,7 @@ def s3(s3_server, trained):
     with Timer("seed 21 days"):
         client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        seed_demo(client, trained, NUMBERS, rows=ROWS)
+        seed_days(client, trained, NUMBERS, rows=ROWS)
     yield client
     werkzeug.setLevel(level)
 

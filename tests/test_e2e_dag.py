@@ -11,9 +11,9 @@ import sys
 import boto3
 import pytest
 
-from demo.loan_data import INJECTED_DRIFT
+from tests import data
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import seed_demo
+from tests.helpers import seed_days, write_day
 
 pytestmark = pytest.mark.e2e
 
@@ -34,7 +34,7 @@ def s3(s3_server, trained):
         "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
-    seed_demo(client, trained, {CLEAN: 5, DRIFTED: 14}, rows=2000, bad_rows=3)
+    seed_days(client, trained, {CLEAN: 5, DRIFTED: 14}, rows=2000, bad_rows=3)
     yield client
     os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
 
@@ -109,7 +109,7 @@ def test_a_drifted_day_alerts_flags_the_injected_features_and_triggers_retrainin
     assert states["alert"] == "success" and states["trigger_retraining"] == "success"
     assert states["healthy"] == "skipped"
     summary = json.loads(read(s3, "reports/loan_approval/dt=2026-10-14/summary.json"))
-    assert summary["data_drift"]["drifted_features"] == sorted(INJECTED_DRIFT)
+    assert summary["data_drift"]["drifted_features"] == sorted(data.DRIFTED)
     assert summary["prediction_drift"]["drifted"] is True
     alerts = json.loads(read(s3, "reports/loan_approval/dt=2026-10-14/alerts.json"))
     assert {f["rule"] for f in alerts["findings"]} >= {"dataset_drift", "prediction_drift", "new_categories"}
@@ -257,14 +257,12 @@ def test_check_partition_waits_for_the_day_s_logs_then_lets_the_run_go(dags, s3,
     "done" with the file count once they land."""
     from airflow.sdk.execution_time.context import set_current_context
 
-    from demo.seed import seed_day
-
     sensor = dags["monitor_loan_approval"].get_task("check_partition")
     assert sensor.mode == "reschedule" and sensor.timeout == 360 * 60 and sensor.poke_interval == 300
     day = dt.date(2026, 9, 9)  # a day no other test of this module logs
     context = {"params": {"day": day.isoformat()}}
     with set_current_context(context):
         assert sensor.poke(context).is_done is False
-        seed_day(s3, BUCKET, trained[0], day, 3, rows=300, parts=2)
+        write_day(s3, trained, day, rows=300, parts=2)
         found = sensor.poke(context)
     assert found.is_done is True and found.xcom_value == 2

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import land_labels, logged_predictions, read, seed_demo, true_labels
+from tests.helpers import land_labels, logged_predictions, read, seed_days, true_labels
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def s3(s3_server, trained):
         "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
-    seed_demo(client, trained, {P + dt.timedelta(days=i): 5 + i for i in range(3)}, rows=1500)
+    seed_days(client, trained, {P + dt.timedelta(days=i): 5 + i for i in range(3)}, rows=1500)
     yield client
     os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
 

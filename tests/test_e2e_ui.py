@@ -1,6 +1,6 @@
 """The extra links of the report-links plugin, seen in the real Airflow UI by a logged-in user (issue 8).
 
-`airflow standalone` (SQLite, LocalExecutor) runs the project's DAGs against a local S3 server holding one demo day of
+`airflow standalone` (SQLite, LocalExecutor) runs the project's DAGs against a local S3 server holding one day of
 `loan_approval`. One run of `monitor_loan_approval` for that day is triggered through the REST API, as the UI's
 *Trigger* form does. Then headless Chromium:
 
@@ -28,9 +28,9 @@ import pytest
 import requests
 import yaml
 
-from demo.seed import allow_public_reports
+from demo.seed import allow_public_reports  # the bucket policy of a bucket website, as the demo sets it
 from tests.conftest import BUCKET, ROOT
-from tests.helpers import headless_chromium, seed_demo
+from tests.helpers import headless_chromium, seed_days
 from tests.standalone import Standalone, stopped_after
 
 pytestmark = pytest.mark.e2e
@@ -51,14 +51,14 @@ def say(message: str) -> None:
 
 @pytest.fixture(scope="module")
 def s3(s3_server, trained):
-    """The bucket with the model's reference and one demo day (day 5: no drift) of its prediction logs."""
+    """The bucket with the model's reference and one day (no drift) of its prediction logs."""
     werkzeug = logging.getLogger("werkzeug")  # the S3 server logs every request
     level = werkzeug.level
     werkzeug.setLevel(logging.WARNING)
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
     allow_public_reports(client, BUCKET)  # as the demo: the reports open in a browser without credentials
-    seed_demo(client, trained, {DAY: 5}, rows=ROWS)
+    seed_days(client, trained, {DAY: 5}, rows=ROWS)
     yield client
     werkzeug.setLevel(level)
 

@@ -16,7 +16,7 @@ from monitoring import steps
 from monitoring.ingest import PartitionIncompleteError
 from monitoring.storage import ObjectStore, StorageError, client_config
 from tests.conftest import BUCKET, free_port
-from tests.helpers import day_log, now, put, put_frame, seed_demo
+from tests.helpers import day_log, now, put, put_frame, seed_days
 
 pytestmark = pytest.mark.e2e
 DAY = dt.date(2026, 10, 5)
@@ -88,7 +88,7 @@ def seeded(s3_server, trained):
     client = client_for(s3_server)
     if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
         client.create_bucket(Bucket=BUCKET)
-    seed_demo(client, trained, {DAY: 5, DAY + dt.timedelta(days=1): 6}, rows=600)
+    seed_days(client, trained, {DAY: 5, DAY + dt.timedelta(days=1): 6}, rows=600)
     return client
 
 

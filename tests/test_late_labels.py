@@ -10,7 +10,7 @@ import pytest
 from monitoring import steps
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
-from tests.helpers import get_json, land_labels, logged_predictions, now, read as raw, seed_demo, true_labels
+from tests.helpers import get_json, land_labels, logged_predictions, now, read as raw, seed_days, true_labels
 
 P = dt.date(2026, 10, 5)
 DAYS = {P + dt.timedelta(days=i): 5 + i for i in range(4)}
@@ -26,7 +26,7 @@ def with_labels(model: ModelConfig, lag_days: int, retraining: dict | None = Non
 
 @pytest.fixture
 def seeded(s3_client, trained):
-    seed_demo(s3_client, trained, DAYS, rows=1200)
+    seed_days(s3_client, trained, DAYS, rows=1200)
     return s3_client
 
 

@@ -98,6 +98,8 @@ def test_on_drifted_days_a_better_model_is_promoted_and_the_next_monitoring_run_
     from monitoring.performance import baseline
     assert baseline(reference, loan_model) == pytest.approx(outcome.candidate, abs=1e-6)
     assert "reference/loan_approval/v=v1/reference.parquet" in version_keys(drifted)  # never overwritten
+    fitted = [o.key.rsplit("/", 1)[-1] for o in store.list("reference/loan_approval/_profiles/v=r20261020/")]
+    assert fitted == ["profile.json", "sample.parquet"]  # fitted by the promotion, before the pointer moved
 
     # A later drifted day, logged by the serving stack with the new model, monitored against the new baseline;
     # its labels land the next day and its performance is judged then (labels.lag_days 1 here).

@@ -14,7 +14,7 @@ from monitoring.layout import DayLayout
 from monitoring.profile import DayProfile
 from monitoring.reference import ReferenceProfile
 from monitoring.sampling import HashSample, hash_sample
-from tests.helpers import day_log, get_json, now, put_frame, seed_demo
+from tests.helpers import day_log, get_json, now, put_frame, seed_days
 
 DAY = dt.date(2026, 10, 5)
 PREFIX = "predictions/loan_approval/dt=2026-10-05/"
@@ -23,8 +23,8 @@ PREFIX = "predictions/loan_approval/dt=2026-10-05/"
 @pytest.fixture
 def awkward_day(s3_client, trained):
     """Three files; duplicate ids within a file and across files; bad rows; a category the reference never had."""
-    seed_demo(s3_client, trained, {})
-    frames = [day_log(trained, DAY, rows=700, day_number=n) for n in (1, 2, 3)]
+    seed_days(s3_client, trained, {})
+    frames = [day_log(trained, DAY, rows=700, seed=n) for n in (1, 2, 3)]
     for number, frame in enumerate(frames):
         frame["prediction_id"] = [f"f{number}-{i}" for i in range(len(frame))]
     frames[0].loc[5, "prediction_id"] = frames[0].loc[4, "prediction_id"]  # within a file
@@ -115,7 +115,7 @@ def test_the_sample_of_a_day_fed_in_batches_is_the_sample_of_the_day_whole(train
 
 
 def test_a_new_category_in_three_rows_outside_the_sample_is_still_counted(s3_client, store, loan_model, trained):
-    seed_demo(s3_client, trained, {})
+    seed_days(s3_client, trained, {})
     model = loan_model.model_copy(update={"reports": loan_model.reports.model_copy(update={"max_rows": 1_000})})
     frame = day_log(trained, DAY, rows=6_000)
     sampled = set(hash_sample(frame, "prediction_id", 1_000)["prediction_id"])
