@@ -146,6 +146,23 @@ class DriftConfig(_Strict):
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
     max_categories: int = Field(default=1000, ge=2, description="categorical columns with more distinct values are "
                                                                 "left out of the Evidently reports")
+    threshold_mode: Literal["calibrated", "fixed"] = Field(
+        default="calibrated", description="calibrated: a verdict needs the value outside the no-change band of a day "
+        "of its size (fitted on the reference), beyond the minimum effect, and (features) to survive the false "
+        "discovery control; fixed: the configured lines alone, whatever the day's size")
+    band_sigma: float = Field(default=3.0, gt=0, le=10, description="k: the band holds a no-change value with the "
+                              "probability a normal value lies within k standard deviations")
+    fdr: float = Field(default=0.05, gt=0, lt=1, description="false discovery rate across the features of a day "
+                                                            "(Benjamini-Hochberg on their tail probabilities)")
+    min_effect: float = Field(default=0.1, gt=0, description="methods whose score is a p-value: the smallest effect "
+                              "that counts (normed Wasserstein distance, or Jensen-Shannon distance for a categorical "
+                              "column); a distance method's own threshold is its minimum effect")
+    min_reference_rows: int = Field(default=200, ge=10, description="a column with fewer reference values gets no "
+                                    "calibrated verdict (reported as a reference too small to tell)")
+
+    @property
+    def calibrated(self) -> bool:
+        return self.threshold_mode == "calibrated"
 
     @field_validator("numerical_method")
     @classmethod
@@ -211,6 +228,9 @@ class MetricRule(_Strict):
     retrain_drop: float | None = Field(default=None, gt=0, description="absolute worsening that also asks for "
                                                                         "retraining")
     retrain_relative_drop: float | None = Field(default=None, gt=0)
+    min_drop: float | None = Field(default=None, gt=0, description="calibrated mode: the smallest absolute worsening "
+                                   "that counts (with the value outside the no-change band); default per metric")
+    min_relative_drop: float | None = Field(default=None, gt=0, description="calibrated mode: ... relative")
 
     @model_validator(mode="after")
     def _some_limit(self) -> MetricRule:
@@ -218,6 +238,12 @@ class MetricRule(_Strict):
             raise ValueError("set max_drop, max_relative_drop or both")
         return self
 
+
+# Calibrated mode: the smallest worsening of each metric that counts, absolute, or relative for the error metrics
+# whose scale is the model's own (MAE, RMSE, MAPE, log loss), when the rule sets none.
+DEFAULT_MIN_DROPS = {"accuracy": (0.02, None), "precision": (0.02, None), "recall": (0.02, None), "f1": (0.02, None),
+                     "roc_auc": (0.02, None), "calibration_error": (0.02, None), "log_loss": (None, 0.05),
+                     "mae": (None, 0.05), "rmse": (None, 0.05), "mape": (None, 0.05), "r2": (0.03, None)}
 
 DEFAULT_METRIC_RULES = {
     ModelTask.BINARY_CLASSIFICATION: {
@@ -252,6 +278,8 @@ class OperationsConfig(_Strict):
 
 class QualityConfig(_Strict):
     max_missing_share: float = Field(default=0.1, ge=0, le=1)
+    min_missing_increase: float = Field(default=0.05, gt=0, le=1, description="calibrated mode: the smallest rise "
+                                        "of a column's missing share above the reference's that counts")
     max_new_category_share: float = Field(default=0.01, ge=0, le=1)
     max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
     max_quarantined_share: float = Field(default=0.01, ge=0, le=1)
@@ -313,6 +341,8 @@ class PositiveRateRule(RuleConfig):
     max: float | None = Field(default=None, ge=0, le=1)
     max_change: float | None = Field(default=0.15, gt=0, le=1,
                                      description="fires when the rate is further than this from the reference's")
+    min_change: float = Field(default=0.05, gt=0, le=1, description="calibrated mode: the smallest distance from "
+                              "the reference's rate that counts (with the rate outside the no-change band)")
 
 
 class PredictionCollapseRule(RuleConfig):
@@ -325,6 +355,13 @@ class PredictionCollapseRule(RuleConfig):
 class LowConfidenceRule(RuleConfig):
     max_share: float | None = Field(default=0.35, gt=0, le=1)
     max_increase: float | None = Field(default=0.15, gt=0, le=1, description="above the reference's share")
+    min_increase: float = Field(default=0.05, gt=0, le=1, description="calibrated mode: the smallest rise above the "
+                                "reference's share that counts (with the share outside the no-change band)")
+
+
+class MultivariateRule(RuleConfig):
+    min_increase: float = Field(default=0.05, gt=0, description="the smallest relative rise of the mean "
+                                "reconstruction error above the reference's that counts (0.05 = 5%)")
 
 
 class RulesConfig(_Strict):
@@ -338,6 +375,7 @@ class RulesConfig(_Strict):
     positive_rate: PositiveRateRule = PositiveRateRule()
     low_confidence: LowConfidenceRule = LowConfidenceRule()
     prediction_collapse: PredictionCollapseRule = PredictionCollapseRule()
+    multivariate_drift: MultivariateRule = MultivariateRule()  # calibrated mode only
     missing_values: RuleConfig = RuleConfig()  # critical anyway when a column is entirely missing
     new_categories: RuleConfig = RuleConfig()
     out_of_range: RuleConfig = RuleConfig()
@@ -458,6 +496,18 @@ class ModelConfig(_Strict):
         rules = self.performance.rules
         return dict(rules) if rules is not None else dict(DEFAULT_METRIC_RULES[self.task])
 
+    def min_drop(self, metric: str) -> tuple[float | None, float | None]:
+        """Calibrated mode: the smallest absolute and relative worsening of `metric` that counts."""
+        rule = self.metric_rules.get(metric)
+        if rule is not None and (rule.min_drop is not None or rule.min_relative_drop is not None):
+            return rule.min_drop, rule.min_relative_drop
+        return DEFAULT_MIN_DROPS.get(metric, (None, 0.05))
+
+    @property
+    def monitored(self) -> tuple[str, ...]:
+        """The columns whose drift is measured: the features, then the predictions."""
+        return self.columns.features + self.columns.predictions
+
     @property
     def headline_metric(self) -> str:
         """The metric charted and shown first: the first one with a degradation rule."""
@@ -480,6 +530,10 @@ class ModelConfig(_Strict):
     def is_categorical(self, column: str) -> bool:
         """Categorical features and the 0/1 decision; everything else monitored is numerical."""
         return column in self.columns.categorical or column == self.columns.decision
+
+    def kind(self, column: str) -> str:
+        """"categorical" or "numerical": how a monitored column is compared."""
+        return "categorical" if self.is_categorical(column) else "numerical"
 
     def drift_method(self, column: str) -> ColumnDrift:
         """The drift method and threshold used for one column (per-column override, else the kind's default)."""

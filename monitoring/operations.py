@@ -32,6 +32,7 @@ class Operations(BaseModel):
     # Mean volume of the published days before this one (rules.volume.window_days), for the volume rule:
     trailing_volume: float | None = None
     trailing_volume_days: int = 0
+    trailing_volume_log_sd: float | None = None  # the spread of their logarithms (calibrated volume band)
 
 
 def confidence(scores: pd.Series) -> pd.Series:

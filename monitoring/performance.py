@@ -14,14 +14,18 @@ and MAPE "worse" means higher.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from monitoring.config import LOWER_IS_BETTER, MetricRule, ModelConfig
+from monitoring.config import LOWER_IS_BETTER, ModelConfig
 from monitoring.labels import LABEL
+from monitoring.verdicts import Judgement
+
+if TYPE_CHECKING:
+    from monitoring.reference import ReferenceProfile
 
 CALIBRATION_BINS = 10
 ERROR_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -48,6 +52,7 @@ class Degradation(_Frozen):
     relative: float | None  # worse_by / |baseline|
     limit: str  # the rule, in words
     retrain: bool  # past the retraining limit too
+    verdict: Judgement | None = None  # calibrated: the change against its no-change band at the day's labelled size
 
     def describe(self) -> str:
         relative = f" or {self.relative:.0%}" if self.relative is not None else ""
@@ -71,6 +76,8 @@ class Performance(_Frozen):
     confusion: dict[str, int] | None = None  # classification: tp, fp, tn, fn
     calibration: list[CalibrationBin] | None = None  # classification
     errors: dict[str, float] | None = None  # regression: mean error and error quantiles
+    # Each metric's 95% confidence interval over the labelled rows (bootstrap): where the day's true value lies.
+    intervals: dict[str, tuple[float, float]] | None = None
     report: str | None = None  # the Evidently report beside it, once the day has labels
     report_skipped: str | None = None
     reference_version: str | None = None  # the version the day was monitored against: its baseline is this one's
@@ -142,42 +149,64 @@ def _calibration(y: np.ndarray, p: np.ndarray) -> tuple[list[CalibrationBin], fl
     return bins, float(error)
 
 
-def classification_figures(frame: pd.DataFrame, model: ModelConfig) -> dict:
-    from sklearn import metrics as m
+def roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """The area under the ROC curve as the Mann-Whitney statistic (ties counted half); None with one class."""
+    from scipy.stats import rankdata
 
+    positives = int(y.sum())
+    negatives = len(y) - positives
+    if not positives or not negatives:
+        return None
+    ranks = rankdata(p)
+    return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def classification_metrics(y: np.ndarray, p: np.ndarray, yhat: np.ndarray) -> dict[str, float | None]:
+    """The metrics of labelled predictions (labels y, scores p, decisions yhat): vectorized, the same figures as
+    scikit-learn's (tests/test_labels.py checks it), fast enough for the calibration's thousands of replicate days."""
+    tp = int(((yhat == 1) & (y == 1)).sum())
+    fp = int(((yhat == 1) & (y == 0)).sum())
+    fn = int(((yhat == 0) & (y == 1)).sum())
+    clipped = np.clip(p, 1e-15, 1 - 1e-15)
+    return {
+        "accuracy": float((y == yhat).mean()),
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+        "roc_auc": roc_auc(y, p),
+        "log_loss": float(-(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)).mean()),
+        "calibration_error": _calibration(y, p)[1],
+    }
+
+
+def regression_metrics(y: np.ndarray, prediction: np.ndarray) -> dict[str, float | None]:
+    error = prediction - y
+    nonzero = y != 0
+    total = ((y - y.mean()) ** 2).sum()
+    return {
+        "mae": float(np.abs(error).mean()),
+        "rmse": float(np.sqrt((error ** 2).mean())),
+        "mape": float(100 * np.abs(error[nonzero] / y[nonzero]).mean()) if nonzero.any() else None,  # percent
+        "r2": _finite(1 - (error ** 2).sum() / total) if total > 0 else None,
+    }
+
+
+def classification_figures(frame: pd.DataFrame, model: ModelConfig) -> dict:
     y = frame[LABEL].to_numpy(dtype=int)
     p = frame[model.columns.score].to_numpy(dtype=float)
     yhat = predicted_labels(frame, model).to_numpy()
-    both = len(np.unique(y)) == 2
-    tn, fp, fn, tp = m.confusion_matrix(y, yhat, labels=[0, 1]).ravel()
-    bins, calibration_error = _calibration(y, p)
-    return {
-        "metrics": {
-            "accuracy": float(m.accuracy_score(y, yhat)),
-            "precision": float(m.precision_score(y, yhat, zero_division=0)),
-            "recall": float(m.recall_score(y, yhat, zero_division=0)),
-            "f1": float(m.f1_score(y, yhat, zero_division=0)),
-            "roc_auc": float(m.roc_auc_score(y, p)) if both else None,
-            "log_loss": float(m.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
-            "calibration_error": calibration_error,
-        },
-        "confusion": {"tp": int(tp), "fp": int(fp), "tn": int(tn), "fn": int(fn)},
-        "calibration": bins,
-    }
+    bins, _ = _calibration(y, p)
+    confusion = {"tp": int(((yhat == 1) & (y == 1)).sum()), "fp": int(((yhat == 1) & (y == 0)).sum()),
+                 "tn": int(((yhat == 0) & (y == 0)).sum()), "fn": int(((yhat == 0) & (y == 1)).sum())}
+    return {"metrics": classification_metrics(y, p, yhat), "confusion": confusion, "calibration": bins}
 
 
 def regression_figures(frame: pd.DataFrame, model: ModelConfig) -> dict:
     y = frame[LABEL].to_numpy(dtype=float)
-    error = frame[model.columns.score].to_numpy(dtype=float) - y
-    nonzero = y != 0
-    total = ((y - y.mean()) ** 2).sum()
+    prediction = frame[model.columns.score].to_numpy(dtype=float)
+    error = prediction - y
     return {
-        "metrics": {
-            "mae": float(np.abs(error).mean()),
-            "rmse": float(np.sqrt((error ** 2).mean())),
-            "mape": float(100 * np.abs(error[nonzero] / y[nonzero]).mean()) if nonzero.any() else None,  # percent
-            "r2": _finite(1 - (error ** 2).sum() / total) if total > 0 else None,
-        },
+        "metrics": regression_metrics(y, prediction),
         "errors": {"mean_error": float(error.mean()),
                    **{f"p{int(q * 100)}": float(np.quantile(error, q)) for q in ERROR_QUANTILES}},
     }
@@ -203,10 +232,16 @@ def _limit(absolute: float | None, relative: float | None) -> str:
     return " or ".join(p for p in parts if p)
 
 
-def degradations(metrics: dict[str, float | None], reference: dict[str, float | None] | None,
-                 rules: dict[str, MetricRule]) -> list[Degradation]:
+def degradations(metrics: dict[str, float | None], reference: dict[str, float | None] | None, model: ModelConfig,
+                 labelled: int = 0, fitted: ReferenceProfile | None = None) -> list[Degradation]:
+    """The metrics worse than the reference's baseline: past their rule's line (fixed mode), or (calibrated, the
+    default) outside the no-change band of a day of `labelled` rows and by at least the metric's minimum effect
+    (`min_drop`, `min_relative_drop`). Past `retrain_drop` / `retrain_relative_drop` too: a retraining reason."""
+    from monitoring import verdicts
+    from monitoring.calibration import null_name
+
     found = []
-    for metric, rule in sorted(rules.items()):
+    for metric, rule in sorted(model.metric_rules.items()):
         value, base = metrics.get(metric), (reference or {}).get(metric)
         if value is None or base is None:
             continue
@@ -217,7 +252,21 @@ def degradations(metrics: dict[str, float | None], reference: dict[str, float | 
             return bool((absolute is not None and worse > absolute) or
                         (share is not None and relative is not None and relative > share))
 
-        if past(rule.max_drop, rule.max_relative_drop):
+        null = fitted.null(null_name("metric", metric)) if fitted is not None else None
+        if model.drift.calibrated and null is not None:
+            absolute, share = model.min_drop(metric)
+            judged = verdicts.level(value - base, labelled, null, model.drift.band_sigma,
+                                    absolute if absolute is not None else share, fitted.rows,
+                                    "up" if metric in LOWER_IS_BETTER else "down",
+                                    relative_to=None if absolute is not None else base)
+            if judged.fired:
+                low, high = judged.band
+                found.append(Degradation(
+                    metric=metric, value=value, baseline=base, worse_by=worse, relative=relative, verdict=judged,
+                    limit=(f"outside what no change gives on {labelled:,} labelled rows ({base + low:.3f} to "
+                           f"{base + high:.3f}) and more than {_limit(absolute, share)}"),
+                    retrain=past(rule.retrain_drop, rule.retrain_relative_drop)))
+        elif past(rule.max_drop, rule.max_relative_drop):
             found.append(Degradation(
                 metric=metric, value=value, baseline=base, worse_by=worse, relative=relative,
                 limit=_limit(rule.max_drop, rule.max_relative_drop),
@@ -225,19 +274,44 @@ def degradations(metrics: dict[str, float | None], reference: dict[str, float | 
     return found
 
 
+BOOTSTRAP = 200  # resamples of the labelled rows for the confidence intervals
+CONFIDENCE = 0.95
+
+
+def intervals(frame: pd.DataFrame, model: ModelConfig, seed: int) -> dict[str, tuple[float, float]]:
+    """Each metric's 95% confidence interval: the percentiles of its value over bootstrap resamples of the labelled
+    rows (a seeded generator: a rerun gives the same interval)."""
+    if len(frame) < 2:
+        return {}
+    y = frame[LABEL].to_numpy(dtype=float)
+    p = frame[model.columns.score].to_numpy(dtype=float)
+    yhat = predicted_labels(frame, model).to_numpy() if model.is_classification else None
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(BOOTSTRAP):
+        rows = rng.integers(0, len(frame), len(frame))
+        found = (classification_metrics(y[rows].astype(int), p[rows], yhat[rows]) if model.is_classification
+                 else regression_metrics(y[rows], p[rows]))
+        for metric, value in found.items():
+            if value is not None and np.isfinite(value):
+                draws.setdefault(metric, []).append(value)
+    tail = 100 * (1 - CONFIDENCE) / 2
+    return {m: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail)))
+            for m, v in draws.items() if len(v) >= BOOTSTRAP // 2}
+
+
 def evaluate(*, joined: pd.DataFrame, predictions: int, model: ModelConfig, day: dt.date, as_of: dt.date,
-             reference_metrics: dict[str, float | None] | None, label_digest: str,
-             reference_version: str | None = None) -> Performance:
+             fitted: ReferenceProfile, label_digest: str) -> Performance:
     """The performance of prediction day `day` from its labelled predictions `joined`, as known on `as_of`, against
-    the baseline `reference_metrics` of the version the day was monitored with (`reference_version`)."""
+    the baseline of the reference version the day was monitored with (`fitted`)."""
     found = figures(joined, model)
     return Performance(
         day=day.isoformat(), labels_as_of=as_of.isoformat(), complete=(as_of - day).days >= model.labels.lag_days,
         predictions=predictions, labelled=len(joined), coverage=len(joined) / predictions if predictions else 0.0,
-        label_digest=label_digest, metrics=found["metrics"], baseline=reference_metrics,
-        degraded=degradations(found["metrics"], reference_metrics, model.metric_rules) if len(joined) else [],
+        label_digest=label_digest, metrics=found["metrics"], baseline=fitted.performance,
+        degraded=degradations(found["metrics"], fitted.performance, model, len(joined), fitted) if len(joined) else [],
         confusion=found.get("confusion"), calibration=found.get("calibration"), errors=found.get("errors"),
-        reference_version=reference_version,
+        reference_version=fitted.version,
     )
 
 

@@ -31,16 +31,18 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from monitoring import contract, ingest
+from monitoring import calibration, contract, ingest, multivariate, replicates
+from monitoring.calibration import NullModel
 from monitoring.config import LogFormat, ModelConfig
 from monitoring.layout import ModelLayout
+from monitoring.multivariate import PcaFit
 from monitoring.operations import confidence
 from monitoring.quality import finite, reference_bins, shares
 from monitoring.storage import JSON, PARQUET, ObjectStore, StoredObject, dumps
 
 log = logging.getLogger(__name__)
 
-PROFILE_SCHEMA = 1  # raise when what is fitted changes: every version is then refitted on first use
+PROFILE_SCHEMA = 2  # raise when what is fitted changes: every version is then refitted on first use
 
 
 class MissingReferenceError(LookupError):
@@ -85,6 +87,21 @@ class ReferenceProfile(_Frozen):
     operations: OperationalBaseline
     performance: dict[str, float | None] | None  # the metrics on the labelled reference; None without labels
     sample_rows: int  # rows in the sample handed to Evidently
+    multivariate: PcaFit | None = None  # the principal components of the features (monitoring.multivariate)
+    reconstruction_error: float | None = None  # the reference rows' mean reconstruction error from them
+    # The no-change distribution of every calibrated statistic, by name (see `null_name`): empty in fixed mode.
+    nulls: dict[str, NullModel] = {}
+
+    def null(self, name: str) -> NullModel | None:
+        return self.nulls.get(name)
+
+    def missing_share(self, column: str) -> float:
+        """The share of the reference's rows without a value in `column`."""
+        if column in self.numerical:
+            present = self.numerical[column].count
+        else:
+            present = sum(self.categorical[column].counts.values()) if column in self.categorical else self.rows
+        return 1 - present / self.rows if self.rows else 0.0
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, model: ModelConfig, version: str, fingerprint: str) -> ReferenceProfile:
@@ -92,6 +109,12 @@ class ReferenceProfile(_Frozen):
         from monitoring import performance
 
         cols = model.columns
+        pca = multivariate.fit(frame, list(cols.numerical), list(cols.categorical))
+        nulls = {}
+        if model.drift.calibrated:
+            rows = replicates.RowValues(frame, model, pca)
+            nulls = calibration.calibrate(len(frame), min(len(frame), model.reports.max_rows), rows.statistics,
+                                          rows.kinds(), seed=int(fingerprint, 16) % 2**32)
         return cls(
             model=model.name, version=version, fingerprint=fingerprint, rows=len(frame),
             numerical={c: _numerical(frame[c]) for c in (*cols.numerical, cols.score)},
@@ -99,7 +122,8 @@ class ReferenceProfile(_Frozen):
                                                         .value_counts().items()})
                          for c in (*cols.categorical, *([cols.decision] if cols.decision else []))},
             operations=_operations(frame, model), performance=performance.baseline(frame, model),
-            sample_rows=min(len(frame), model.reports.max_rows))
+            sample_rows=min(len(frame), model.reports.max_rows), multivariate=pca, nulls=nulls,
+            reconstruction_error=float(pca.errors(frame).mean()) if pca is not None else None)
 
     def to_json(self) -> bytes:
         return dumps(self.model_dump(mode="json"))  # floats at full precision: the fitted values read back exactly
@@ -170,7 +194,11 @@ def fit_settings(model: ModelConfig) -> dict[str, Any]:
     return {"schema": PROFILE_SCHEMA, "task": model.task.value, "numerical": list(cols.numerical),
             "categorical": list(cols.categorical), "score": cols.score, "decision": cols.decision,
             "label": labels.column if labels else None, "low_confidence": model.operations.low_confidence,
-            "probability_threshold": model.performance.probability_threshold, "max_rows": model.reports.max_rows}
+            "probability_threshold": model.performance.probability_threshold, "max_rows": model.reports.max_rows,
+            "threshold_mode": model.drift.threshold_mode, "metrics": list(model.metric_rules),
+            "methods": {c: model.drift_method(c).method for c in model.monitored},
+            "calibration": [list(calibration.SIZES), calibration.CHUNKS, calibration.REPLICATES,
+                            calibration.MAX_COMPARED]}
 
 
 def fingerprint(model: ModelConfig, files: list[StoredObject]) -> str:

@@ -1,8 +1,9 @@
-"""Everything Evidently: data definition from config, the three daily reports, their HTML and JSON.
+"""Everything Evidently renders: data definition from config, the three daily reports, their HTML and JSON.
 
-Evidently is imported inside `build_reports` only: importing it takes seconds, and DAG files must parse fast.
-Pitfalls of Evidently 0.7 handled here:
-- drift verdicts exist only as tests, so every report runs with `include_tests=True`;
+The drift scores and verdicts themselves are the library's (`monitoring.drift`, with Evidently's own stattest
+functions): the reports draw each column against the line its verdict used. Evidently is imported inside the
+functions only: importing it takes seconds, and DAG files must parse fast. Pitfalls of Evidently 0.7 handled here:
+- drift verdicts exist only as tests, so every drift report runs with `include_tests=True`;
 - automatic typing is never used: a `DataDefinition` always says which columns are numerical or categorical;
 - one all-missing column aborts a whole report, so such columns are left out and reported as skipped;
 - methods are always passed explicitly, so reports name them by id ("wasserstein"), never by display name;
@@ -25,23 +26,9 @@ from unittest import mock
 import pandas as pd
 
 from monitoring.config import ModelConfig
+from monitoring.drift import ColumnDriftResult
 
 log = logging.getLogger(__name__)
-
-ALL_MISSING = "all values missing"
-NO_ROWS = "no valid rows on this day"
-
-
-@dataclass(frozen=True)
-class ColumnDriftResult:
-    column: str
-    kind: str  # "numerical" or "categorical"
-    method: str
-    threshold: float
-    score: float | None
-    drifted: bool
-    skipped: str | None = None  # why no drift was computed
-
 
 @dataclass(frozen=True)
 class RenderedReport:
@@ -50,49 +37,11 @@ class RenderedReport:
     json: str
 
 
-@dataclass(frozen=True)
-class ReportsOutcome:
-    feature_drift: tuple[ColumnDriftResult, ...]
-    prediction_drift: tuple[ColumnDriftResult, ...]
-    rendered: tuple[RenderedReport, ...]
-
-
-def _kind(model: ModelConfig, column: str) -> str:
-    return "categorical" if model.is_categorical(column) else "numerical"
-
-
-def _drift_metrics(model: ModelConfig, columns: list[str]) -> list:
+def _drift_metrics(model: ModelConfig, columns: list[str], lines: dict[str, float]) -> list:
     from evidently.metrics import ValueDrift
 
-    metrics = []
-    for column in columns:
-        setting = model.drift_method(column)
-        metrics.append(ValueDrift(column=column, method=setting.method, threshold=setting.threshold))
-    return metrics
-
-
-def _drift_results(snapshot, model: ModelConfig) -> dict[str, ColumnDriftResult]:
-    """Per-column score from the metrics and verdict from the tests (FAIL = drifted)."""
-    document = snapshot.dict()
-    verdicts = {t["metric_config"]["metric_id"]: t["status"] for t in document.get("tests", [])}
-    results = {}
-    for metric in document["metrics"]:
-        config = metric["config"]
-        if not config.get("type", "").endswith(":ValueDrift"):
-            continue
-        status = verdicts.get(metric["id"])
-        if status not in ("SUCCESS", "FAIL"):
-            raise RuntimeError(f"Evidently gave no drift verdict for column {config['column']!r} (test status {status})")
-        results[config["column"]] = ColumnDriftResult(
-            column=config["column"], kind=_kind(model, config["column"]), method=config["method"],
-            threshold=float(config["threshold"]), score=float(metric["value"]), drifted=status == "FAIL",
-        )
-    return results
-
-
-def _skipped(model: ModelConfig, column: str, why: str) -> ColumnDriftResult:
-    setting = model.drift_method(column)
-    return ColumnDriftResult(column, _kind(model, column), setting.method, setting.threshold, None, False, why)
+    return [ValueDrift(column=column, method=model.drift_method(column).method, threshold=lines[column])
+            for column in columns]
 
 
 # Evidently names each widget with a fresh uuid7 and each metric's script variable and div with a random hex id, so
@@ -133,33 +82,22 @@ def _render(name: str, snapshot) -> RenderedReport:
     return RenderedReport(name, _html(snapshot), json.dumps(json.loads(snapshot.json()), indent=2, sort_keys=True))
 
 
-def build_reports(current: pd.DataFrame, reference: pd.DataFrame | None, model: ModelConfig) -> ReportsOutcome:
-    """Run data drift, prediction drift and data quality reports of `current` against `reference` (not needed for a
-    day without rows, which gets none)."""
+def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig,
+                  drift: dict[str, ColumnDriftResult]) -> tuple[RenderedReport, ...]:
+    """Data drift, prediction drift and data quality reports of `current` against `reference`, each drift metric
+    drawn with the line its column's verdict used (`ColumnDriftResult.line`); columns `drift` skipped are left out.
+    None on a day without rows."""
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataSummaryPreset
 
     cols = model.columns
-    if current.empty:  # a day without traffic: nothing to compare, and Evidently cannot run on no rows
-        return ReportsOutcome(feature_drift=tuple(_skipped(model, c, NO_ROWS) for c in cols.features),
-                              prediction_drift=tuple(_skipped(model, c, NO_ROWS) for c in cols.predictions),
-                              rendered=())
-    monitored = [*cols.features, *cols.predictions]
-    skipped: dict[str, str] = {}
-    for column in monitored:
-        if current[column].isna().all() or reference[column].isna().all():
-            skipped[column] = ALL_MISSING
-        elif column in cols.categorical:
-            distinct = max(current[column].nunique(), reference[column].nunique())
-            if distinct > model.drift.max_categories:
-                skipped[column] = (f"{distinct} distinct values, above the limit of {model.drift.max_categories} "
-                                   "for a categorical column")
-    for column, why in sorted(skipped.items()):
-        log.warning("column %s is left out of the Evidently reports: %s", column, why)
-    usable = [c for c in monitored if c not in skipped]
+    if current.empty:
+        return ()
+    usable = [c for c in model.monitored if drift[c].skipped is None]
+    lines = {c: drift[c].line for c in usable}
     definition = DataDefinition(
-        numerical_columns=[c for c in usable if _kind(model, c) == "numerical"],
-        categorical_columns=[c for c in usable if _kind(model, c) == "categorical"],
+        numerical_columns=[c for c in usable if model.kind(c) == "numerical"],
+        categorical_columns=[c for c in usable if model.kind(c) == "categorical"],
     )
     current_ds = Dataset.from_pandas(current[usable], data_definition=definition)
     reference_ds = Dataset.from_pandas(reference[usable], data_definition=definition)
@@ -167,27 +105,15 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame | None, model: 
     def run(metrics: list) -> object:
         return Report(metrics, include_tests=True).run(current_data=current_ds, reference_data=reference_ds)
 
-    features = [c for c in cols.features if c not in skipped]
-    predictions = [c for c in cols.predictions if c not in skipped]
-    data_drift = run(_drift_metrics(model, features)) if features else None
-    prediction_drift = run(_drift_metrics(model, predictions)) if predictions else None
-    quality = Report([DataSummaryPreset(columns=usable)], include_tests=False).run(
-        current_data=current_ds, reference_data=reference_ds)
-
-    drift = {**(_drift_results(data_drift, model) if data_drift else {}),
-             **(_drift_results(prediction_drift, model) if prediction_drift else {})}
-    for column, why in skipped.items():
-        drift[column] = _skipped(model, column, why)
-    rendered = [_render("data_quality", quality)]
-    if data_drift:
-        rendered.append(_render("data_drift", data_drift))
-    if prediction_drift:
-        rendered.append(_render("prediction_drift", prediction_drift))
-    return ReportsOutcome(
-        feature_drift=tuple(drift[c] for c in cols.features),
-        prediction_drift=tuple(drift[c] for c in cols.predictions),
-        rendered=tuple(sorted(rendered, key=lambda r: r.name)),
-    )
+    features = [c for c in cols.features if c in lines]
+    predictions = [c for c in cols.predictions if c in lines]
+    rendered = [_render("data_quality", Report([DataSummaryPreset(columns=usable)], include_tests=False).run(
+        current_data=current_ds, reference_data=reference_ds))]
+    if features:
+        rendered.append(_render("data_drift", run(_drift_metrics(model, features, lines))))
+    if predictions:
+        rendered.append(_render("prediction_drift", run(_drift_metrics(model, predictions, lines))))
+    return tuple(sorted(rendered, key=lambda r: r.name))
 
 
 def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | None,

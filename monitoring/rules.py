@@ -35,10 +35,24 @@ class Finding(BaseModel):
     message: str
     action: str
     columns: list[str] = []
+    evidence: list[str] = []  # the calibrated verdicts behind it, in plain words (value, band at the day's size)
 
 
 def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """Every rule that fires on this day, most severe first, in a stable order."""
+    findings = [*_drift_findings(summary, model), *_output_findings(summary, model),
+                *_quality_findings(summary, model), *_label_findings(summary, model)]
+    configured = [f for f in (_configured(f, model) for f in findings) if f is not None]
+    return sorted(configured, key=lambda f: (-f.severity.rank, f.rule))
+
+
+def _evidence(columns: dict, names: list[str]) -> list[str]:
+    """The calibrated verdicts of these columns in plain words: value, band at the day's size, minimum effect."""
+    return [f"{name}: {verdict.words()}" for name in names
+            if (verdict := columns[name].verdict) is not None and verdict.mode == "calibrated"]
+
+
+def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     findings: list[Finding] = []
     drift = summary.data_drift
     if drift.dataset_drift:
@@ -48,12 +62,22 @@ def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                      f"({drift.drift_share:.0%}, threshold {drift.dataset_drift_share_threshold:.0%}): "
                      f"{', '.join(drift.drifted_features)}."),
             action="Open the data drift report, check the upstream sources of these features, and consider retraining.",
+            evidence=_evidence(drift.features, drift.drifted_features),
         ))
     elif drift.drifted_features:
         findings.append(Finding(
             rule="feature_drift", severity=Severity.WARNING, columns=drift.drifted_features,
             message=f"Feature(s) drifted: {', '.join(drift.drifted_features)} (dataset drift not reached).",
             action="Check whether the change in these features is expected.",
+            evidence=_evidence(drift.features, drift.drifted_features),
+        ))
+    key = sorted(set(model.rules.key_features.features) & set(drift.drifted_features))
+    if key:
+        findings.append(Finding(
+            rule="key_features", severity=Severity.CRITICAL, columns=key,
+            message=f"Key feature(s) drifted: {', '.join(key)} (rules.key_features).",
+            action="These features drive the model's decisions: check their source before trusting today's outputs.",
+            evidence=_evidence(drift.features, key),
         ))
     prediction = summary.prediction_drift
     if prediction.drifted:
@@ -66,12 +90,24 @@ def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                         f"{_fmt(prediction.reference_positive_rate)}" if prediction.positive_rate is not None else "")
                      + "."),
             action="The model's output distribution changed; check the inputs and the business impact.",
+            evidence=_evidence(prediction.columns, drifted),
         ))
-    findings.extend(_output_findings(summary, model))
-    findings.extend(_quality_findings(summary, model))
-    findings.extend(_label_findings(summary, model))
-    configured = [f for f in (_configured(f, model) for f in findings) if f is not None]
-    return sorted(configured, key=lambda f: (-f.severity.rank, f.rule))
+    multivariate = _judgement(summary, "reconstruction_error")
+    if multivariate is not None and multivariate.fired:
+        findings.append(Finding(
+            rule="multivariate_drift", severity=Severity.WARNING,
+            message=(f"The features' joint distribution changed: the rows are reconstructed "
+                     f"{multivariate.effect:.0%} worse from the reference's principal components."),
+            action="No single feature may show it: look at how the features move together (a broken join, a "
+                   "mix-up of columns, a new population).",
+            evidence=[f"mean reconstruction error change: {multivariate.words()}"],
+        ))
+    return findings
+
+
+def _judgement(summary: DaySummary, name: str):
+    """A calibrated judgement of the day's rates and joint drift, None without one (fixed mode)."""
+    return summary.verdicts.statistics.get(name) if summary.verdicts else None
 
 
 ESCALATING = frozenset({"missing_values", "performance_degradation", "volume"})
@@ -89,72 +125,96 @@ def _configured(finding: Finding, model: ModelConfig) -> Finding | None:
 
 
 def _output_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
-    """Key features, volume against the trailing days, positive rate and low-confidence share."""
-    findings = []
-    rules, drift, ops = model.rules, summary.data_drift, summary.operations
-    key = sorted(set(rules.key_features.features) & set(drift.drifted_features))
-    if key:
-        findings.append(Finding(
-            rule="key_features", severity=Severity.CRITICAL, columns=key,
-            message=f"Key feature(s) drifted: {', '.join(key)} (rules.key_features).",
-            action="These features drive the model's decisions: check their source before trusting today's outputs.",
-        ))
-    volume = rules.volume
-    if summary.rows.read == 0:
-        findings.append(Finding(
-            rule="volume", severity=Severity.CRITICAL,
-            message="No predictions on this day: its partition is complete but holds no rows (a volume collapse).",
-            action="Check that the model is serving and that its logs are exported: a day without traffic looks "
-                   "like this.",
-        ))
-    elif ops.trailing_volume and ops.trailing_volume_days >= volume.min_days:
-        rows = summary.rows.read
-        ratio = rows / ops.trailing_volume
-        if ratio < volume.min_ratio or ratio > volume.max_ratio:
-            findings.append(Finding(
-                rule="volume", severity=Severity.WARNING,
-                message=(f"{rows} predictions, {ratio:.0%} of the mean of the previous "
-                         f"{ops.trailing_volume_days} published day(s) ({ops.trailing_volume:.0f}); expected between "
-                         f"{volume.min_ratio:.0%} and {volume.max_ratio:.0%}."),
-                action="Check the serving logs' export and traffic: a partial export or an outage looks like this.",
-            ))
-    rate, ref = ops.positive_rate, ops.reference_positive_rate
-    limits = rules.positive_rate
-    if rate is not None:
-        reasons = [f"below {limits.min:.0%}" if limits.min is not None and rate < limits.min else "",
-                   f"above {limits.max:.0%}" if limits.max is not None and rate > limits.max else "",
-                   f"{abs(rate - ref):.0%} from the reference's {ref:.1%}"
-                   if limits.max_change is not None and ref is not None and abs(rate - ref) > limits.max_change else ""]
-        if any(reasons):
-            findings.append(Finding(
-                rule="positive_rate", severity=Severity.WARNING,
-                message=f"Positive (approval) rate {rate:.1%}: {'; '.join(r for r in reasons if r)}.",
-                action="The share of positive decisions moved: check the business impact and the inputs.",
-            ))
+    """Volume against the trailing days, positive rate, a collapse of the predictions, low-confidence share."""
+    found = [_volume(summary, model), _positive_rate(summary, model), _low_confidence(summary, model)]
     collapse = _collapse(summary, model)
     if collapse:
-        findings.append(Finding(
+        found.append(Finding(
             rule="prediction_collapse", severity=Severity.CRITICAL, columns=[collapse[0]],
             message=f"Prediction collapse: {collapse[1]}.",
             action="The model may be stuck: check the served model artifact, its inputs and any threshold change "
                    "now; do not trust today's decisions until it is explained.",
         ))
-    share, ref_share = ops.low_confidence_share, ops.reference_low_confidence_share
-    confidence = rules.low_confidence
-    if share is not None:
-        reasons = [f"above {confidence.max_share:.0%}" if confidence.max_share is not None and
-                   share > confidence.max_share else "",
-                   f"{share - ref_share:.0%} above the reference's {ref_share:.1%}"
-                   if confidence.max_increase is not None and ref_share is not None and
-                   share - ref_share > confidence.max_increase else ""]
-        if any(reasons):
-            findings.append(Finding(
-                rule="low_confidence", severity=Severity.WARNING,
-                message=(f"{share:.1%} of predictions are low-confidence (max(p, 1 - p) below "
-                         f"{ops.low_confidence_threshold}): {'; '.join(r for r in reasons if r)}."),
-                action="The model is unsure on more inputs than usual: look for new kinds of inputs.",
-            ))
-    return findings
+    return [f for f in found if f is not None]
+
+
+def _volume(summary: DaySummary, model: ModelConfig) -> Finding | None:
+    """Far from the mean of the trailing days: outside [min_ratio, max_ratio] of it, and (calibrated, with at least
+    two trailing days) outside their own spread, k standard deviations of their logarithms."""
+    setting, ops, rows = model.rules.volume, summary.operations, summary.rows.read
+    if rows == 0:
+        return Finding(
+            rule="volume", severity=Severity.CRITICAL,
+            message="No predictions on this day: its partition is complete but holds no rows (a volume collapse).",
+            action="Check that the model is serving and that its logs are exported: a day without traffic looks "
+                   "like this.")
+    if not ops.trailing_volume or ops.trailing_volume_days < setting.min_days:
+        return None
+    ratio = rows / ops.trailing_volume
+    if setting.min_ratio <= ratio <= setting.max_ratio:
+        return None
+    evidence = []
+    if model.drift.calibrated and ops.trailing_volume_log_sd is not None:
+        k = model.drift.band_sigma
+        low, high = (math.exp(-k * ops.trailing_volume_log_sd), math.exp(k * ops.trailing_volume_log_sd))
+        if low <= ratio <= high:
+            return None  # within the trailing days' own ups and downs
+        evidence = [f"volume: {ratio:.0%} of the trailing mean; the trailing days stay within {low:.0%} to "
+                    f"{high:.0%} of it"]
+    return Finding(
+        rule="volume", severity=Severity.WARNING, evidence=evidence,
+        message=(f"{rows} predictions, {ratio:.0%} of the mean of the previous {ops.trailing_volume_days} published "
+                 f"day(s) ({ops.trailing_volume:.0f}); expected between {setting.min_ratio:.0%} and "
+                 f"{setting.max_ratio:.0%}."),
+        action="Check the serving logs' export and traffic: a partial export or an outage looks like this.")
+
+
+def _positive_rate(summary: DaySummary, model: ModelConfig) -> Finding | None:
+    """Outside its absolute bounds; away from the reference's: beyond its band and `min_change` (calibrated), or
+    further than `max_change` (fixed)."""
+    ops, limits = summary.operations, model.rules.positive_rate
+    rate, ref = ops.positive_rate, ops.reference_positive_rate
+    if rate is None:
+        return None
+    judged = _judgement(summary, "positive_rate")
+    if judged is not None:
+        moved = judged.fired
+    else:
+        moved = limits.max_change is not None and ref is not None and abs(rate - ref) > limits.max_change
+    reasons = [f"below {limits.min:.0%}" if limits.min is not None and rate < limits.min else "",
+               f"above {limits.max:.0%}" if limits.max is not None and rate > limits.max else "",
+               f"{abs(rate - ref):.0%} from the reference's {ref:.1%}" if moved else ""]
+    if not any(reasons):
+        return None
+    return Finding(
+        rule="positive_rate", severity=Severity.WARNING,
+        message=f"Positive (approval) rate {rate:.1%}: {'; '.join(r for r in reasons if r)}.",
+        action="The share of positive decisions moved: check the business impact and the inputs.",
+        evidence=[f"positive rate change: {judged.words('%')}"] if judged is not None and moved else [])
+
+
+def _low_confidence(summary: DaySummary, model: ModelConfig) -> Finding | None:
+    """Above its absolute bound; above the reference's: beyond its band and `min_increase` (calibrated), or by more
+    than `max_increase` (fixed)."""
+    ops, limits = summary.operations, model.rules.low_confidence
+    share, ref = ops.low_confidence_share, ops.reference_low_confidence_share
+    if share is None:
+        return None
+    judged = _judgement(summary, "low_confidence_share")
+    if judged is not None:
+        rose = judged.fired
+    else:
+        rose = limits.max_increase is not None and ref is not None and share - ref > limits.max_increase
+    reasons = [f"above {limits.max_share:.0%}" if limits.max_share is not None and share > limits.max_share else "",
+               f"{share - ref:.0%} above the reference's {ref:.1%}" if rose else ""]
+    if not any(reasons):
+        return None
+    return Finding(
+        rule="low_confidence", severity=Severity.WARNING,
+        message=(f"{share:.1%} of predictions are low-confidence (max(p, 1 - p) below "
+                 f"{ops.low_confidence_threshold}): {'; '.join(r for r in reasons if r)}."),
+        action="The model is unsure on more inputs than usual: look for new kinds of inputs.",
+        evidence=[f"low-confidence share change: {judged.words('%')}"] if judged is not None and rose else [])
 
 
 def _collapse(summary: DaySummary, model: ModelConfig) -> tuple[str, str] | None:
@@ -242,14 +302,20 @@ def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     limits = model.quality
     findings = []
     columns = summary.data_quality.columns
-    missing = sorted(c for c, q in columns.items() if q.missing_share > limits.max_missing_share)
+    judged = {c: j for c in columns if (j := _judgement(summary, f"missing:{c}")) is not None}
+    if judged:  # calibrated: beyond the reference's own missing share by more than chance and min_missing_increase
+        missing = sorted(c for c, q in columns.items() if q.missing_share >= 1.0 or (c in judged and judged[c].fired))
+        line = "beyond what the reference's missing values explain"
+    else:
+        missing = sorted(c for c, q in columns.items() if q.missing_share > limits.max_missing_share)
+        line = f"above {limits.max_missing_share:.0%}"
     if missing:
         worst = max(columns[c].missing_share for c in missing)
         findings.append(Finding(
             rule="missing_values", severity=Severity.CRITICAL if worst >= 1.0 else Severity.WARNING, columns=missing,
-            message=(f"Missing values above {limits.max_missing_share:.0%} in {', '.join(missing)} "
-                     f"(worst {worst:.1%})."),
+            message=f"Missing values {line} in {', '.join(missing)} (worst {worst:.1%}).",
             action="Check the feature pipeline that fills these columns.",
+            evidence=[f"{c} missing share change: {judged[c].words('%')}" for c in missing if c in judged],
         ))
     new = sorted(c for c, q in columns.items() if (q.new_category_share or 0.0) > limits.max_new_category_share)
     if new:

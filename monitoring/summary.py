@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 from monitoring.operations import Operations
 from monitoring.performance import LabelsReport, Performance
 from monitoring.quality import ColumnQuality
-from monitoring.reports import ColumnDriftResult, ReportsOutcome
+from monitoring.drift import ColumnDriftResult
+from monitoring.verdicts import DayVerdicts, Judgement
 from monitoring.storage import canonical
 
 SCHEMA_VERSION = 1
@@ -37,10 +38,11 @@ class RowCounts(_Frozen):
 class ColumnDrift(_Frozen):
     kind: str
     method: str
-    threshold: float
+    threshold: float  # the configured line (the minimum effect in calibrated mode)
     score: float | None
     drifted: bool
     skipped: str | None = None
+    verdict: Judgement | None = None  # the day's size, the no-change band and why it fired or not
 
 
 class DataDrift(_Frozen):
@@ -78,6 +80,7 @@ class DaySummary(_Frozen):
     data_quality: DataQuality
     operations: Operations
     reports: dict[str, str]
+    verdicts: DayVerdicts | None = None
     # Filled in once labels arrive, and updated in place as more arrive (see monitoring.performance):
     performance: Performance | None = None  # of the predictions made on this day
     labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
@@ -96,15 +99,17 @@ class DaySummary(_Frozen):
 
 def _drift(result: ColumnDriftResult) -> ColumnDrift:
     return ColumnDrift(kind=result.kind, method=result.method, threshold=result.threshold, score=result.score,
-                       drifted=result.drifted, skipped=result.skipped)
+                       drifted=result.drifted, skipped=result.skipped, verdict=result.verdict)
 
 
 def summarize(
     *, model: str, day: dt.date, contract: dict[str, Any], files: list[dict[str, Any]], sampled_rows: int,
-    reference_version: str, reference_rows: int, outcome: ReportsOutcome, quality: dict[str, ColumnQuality],
-    dataset_drift_share: float, operations: Operations, reports: dict[str, str],
+    reference_version: str, reference_rows: int, drift: dict[str, ColumnDriftResult], features: tuple[str, ...],
+    predictions: tuple[str, ...], quality: dict[str, ColumnQuality], dataset_drift_share: float,
+    operations: Operations, reports: dict[str, str], verdicts: DayVerdicts | None = None,
 ) -> DaySummary:
-    features = {r.column: _drift(r) for r in outcome.feature_drift}
+    prediction_columns = {c: _drift(drift[c]) for c in predictions}
+    features = {c: _drift(drift[c]) for c in features}
     drifted = sorted(name for name, r in features.items() if r.drifted)
     measured = [r for r in features.values() if r.skipped is None]
     share = len(drifted) / len(measured) if measured else 0.0
@@ -119,8 +124,8 @@ def summarize(
                              dataset_drift_share_threshold=dataset_drift_share, drifted_features=drifted,
                              features=features),
         prediction_drift=PredictionDrift(
-            drifted=any(r.drifted for r in outcome.prediction_drift),
-            columns={r.column: _drift(r) for r in outcome.prediction_drift},
+            drifted=any(r.drifted for r in prediction_columns.values()),
+            columns=prediction_columns,
             mean_score=operations.mean_score, reference_mean_score=operations.reference_mean_score,
             positive_rate=operations.positive_rate, reference_positive_rate=operations.reference_positive_rate,
         ),
@@ -128,6 +133,7 @@ def summarize(
                                  columns=quality),
         operations=operations,
         reports=reports,
+        verdicts=verdicts,
     )
 
 

@@ -7,6 +7,9 @@ day gets, whichever neighbours finished first.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import statistics
+from dataclasses import dataclass
 
 from monitoring import ingest
 from monitoring.config import ModelConfig
@@ -29,9 +32,19 @@ def day_volume(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> int
         return None  # no logs, still being written, or unreadable (that day's own run says so)
 
 
-def trailing_volume(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> tuple[float | None, int]:
-    """Mean rows a day over the days with logs among the `rules.volume.window_days` before the layout's day, and how
-    many there were."""
+@dataclass(frozen=True)
+class Trailing:
+    """The volume of the days before a day: their mean, how many there were, and the spread of their logarithms."""
+
+    mean: float | None
+    days: int
+    log_sd: float | None
+
+
+def trailing_volume(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> Trailing:
+    """The days with logs among the `rules.volume.window_days` before the layout's day."""
     volumes = [v for back in range(1, model.rules.volume.window_days + 1)
                if (v := day_volume(store, model, layout.on(layout.day - dt.timedelta(days=back)))) is not None]
-    return (sum(volumes) / len(volumes) if volumes else None), len(volumes)
+    logs = [math.log(v) for v in volumes if v > 0]
+    return Trailing(mean=sum(volumes) / len(volumes) if volumes else None, days=len(volumes),
+                    log_sd=statistics.stdev(logs) if len(logs) >= 2 else None)

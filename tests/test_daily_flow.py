@@ -119,8 +119,9 @@ def test_rejected_rows_are_published_with_reasons_and_cleared_when_the_day_is_fi
 def test_an_alert_record_of_an_earlier_run_is_removed_when_the_day_is_healthy_now(seeded, store, loan_model):
     steps.run_day(store, loan_model, DRIFTED, now=now())
     assert "reports/loan_approval/dt=2026-10-14/alerts.json" in keys(seeded, "reports/")
-    relaxed = loan_model.model_copy(update={
-        "drift": loan_model.drift.model_copy(update={"numerical_threshold": 5.0, "categorical_threshold": 0.99}),
+    relaxed = loan_model.model_copy(update={  # fixed lines no drift reaches: the same day is healthy now
+        "drift": loan_model.drift.model_copy(update={"numerical_threshold": 5.0, "categorical_threshold": 0.99,
+                                                     "threshold_mode": "fixed"}),
         "quality": loan_model.quality.model_copy(update={"max_new_category_share": 1.0}),
     })
     decision = steps.run_day(store, relaxed, DRIFTED, now=now())

@@ -10,6 +10,7 @@ from sklearn import metrics as sk
 from monitoring import labels, performance
 from monitoring.config import parse_config
 from monitoring.layout import DayLayout
+from monitoring.reference import OperationalBaseline, ReferenceProfile
 from tests.conftest import BUCKET
 from tests.helpers import put, put_frame
 
@@ -23,6 +24,14 @@ def model_config(task="binary_classification", **extra):
     return parse_config({"models": {"m": {
         "task": task, "storage": {"bucket": BUCKET}, "columns": columns,
         "labels": {"column": "y", "lag_days": 3}, "retraining": {"dag_id": "retrain_m"}, **extra}}}).model("m")
+
+
+def fitted(baseline: dict) -> ReferenceProfile:
+    """A reference profile with only a performance baseline (no calibration: its metrics are judged by the rules)."""
+    return ReferenceProfile(model="m", version="v1", fingerprint="0" * 16, rows=1000, numerical={}, categorical={},
+                            operations=OperationalBaseline(mean_score=None, positive_rate=None, mean_confidence=None,
+                                                           low_confidence_share=None),
+                            performance=baseline, sample_rows=1000)
 
 
 def label_day(client, day: dt.date, frame: pd.DataFrame, name: str = "part-0000.parquet") -> None:
@@ -165,9 +174,8 @@ def test_one_class_of_labels_leaves_roc_auc_undefined_not_an_error():
 ])
 def test_degradation_is_judged_against_the_baseline_in_the_metrics_direction(metric, value, base, rule, alert,
                                                                                  retrain):
-    from monitoring.config import MetricRule
-
-    found = performance.degradations({metric: value}, {metric: base}, {metric: MetricRule(**rule)})
+    model = model_config(performance={"rules": {metric: rule}}, drift={"threshold_mode": "fixed"})
+    found = performance.degradations({metric: value}, {metric: base}, model)
     assert bool(found) == alert
     if found:
         assert found[0].retrain == retrain
@@ -179,7 +187,7 @@ def test_a_day_with_too_few_labels_is_not_judged():
     frame = scored(100)
     degraded_baseline = {"f1": 1.0, "roc_auc": 1.0}
     few = performance.evaluate(joined=frame.iloc[:40], predictions=100, model=model, day=DAY,
-                               as_of=DAY + dt.timedelta(days=3), reference_metrics=degraded_baseline, label_digest="x")
+                               as_of=DAY + dt.timedelta(days=3), fitted=fitted(degraded_baseline), label_digest="x")
     assert few.complete and few.coverage == 0.4 and few.degraded
     verdict = performance.verdict(few, DAY, model)
     assert verdict.status == "too_few_labels" and verdict.degraded == []

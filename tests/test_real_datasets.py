@@ -65,8 +65,13 @@ def categorical_jensenshannon(reference: pd.Series, current: pd.Series) -> float
 
 
 def assert_verdicts_follow_scores(summary: dict) -> None:
+    """Each feature's verdict follows its score: drifted only past both its band (for a day of its size) and its
+    threshold (the minimum effect), and only when it survived the false discovery control."""
     for column, drift in summary["data_drift"]["features"].items():
-        assert drift["drifted"] == (drift["score"] >= drift["threshold"]), column
+        verdict = drift["verdict"]
+        assert verdict["mode"] == "calibrated" and verdict["rows"] > 0, column
+        past = drift["score"] >= drift["threshold"] and drift["score"] > verdict["band"][1]
+        assert drift["drifted"] == (past and verdict["significant"]), column
 
 
 def test_california_housing_csv_days_against_their_reference(s3_client, store):

@@ -79,8 +79,11 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     if stored and stored.label_digest == found.label_digest:
         if stored.complete == found.complete:
             return False  # nothing new
-        found = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped})
+        found = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
+                                         "intervals": stored.intervals})
     elif len(joined):
+        found = found.model_copy(update={"intervals": performance.intervals(
+            joined, model, seed=int(found.label_digest[:8], 16)) or None})
         labelled_reference = references.labelled_sample(references.of(found.reference_version))
         rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, model.reports.max_rows),
                                                     labelled_reference, model)
@@ -144,9 +147,8 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
         joined_ids.update(joined[model.columns.id])
         fitted = references.of(_monitored_version(store, day_layout))
         found = performance.evaluate(joined=joined, predictions=len(predictions), model=model, day=day_layout.day,
-                                     as_of=layout.day, reference_metrics=fitted.performance,
-                                     label_digest=labels.digest(joined, model.columns.id),
-                                     reference_version=fitted.version)
+                                     as_of=layout.day, fitted=fitted,
+                                     label_digest=labels.digest(joined, model.columns.id))
         if day_layout.day == due_day:
             due = found
         if _write_performance(store, model, day_layout, found, joined, references, now):

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from monitoring import contract, ingest, reference, volume
+from monitoring import contract, drift, ingest, reference, verdicts, volume
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from monitoring.profile import DayProfile
@@ -35,21 +35,27 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     current = sample.rows() if profile.rows else contract.valid_schema(model).empty_table().to_pandas()
     log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", profile.rows,
              time.monotonic() - started)
-    log.info("Evidently on %d of %d valid rows against %d reference rows (version %s)", len(current), profile.rows,
-             fitted.sample_rows, fitted.version)
-    outcome = reports.build_reports(current, reference.evidently_sample(store, layout, fitted) if profile.rows
-                                    else None, model)
-    for report in outcome.rendered:
+    compared = reference.evidently_sample(store, layout, fitted) if profile.rows else current.iloc[0:0]
+    skipped = drift.skipped_columns(current, compared, model)
+    columns = drift.judge(current, compared, model, fitted, skipped)
+    log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), profile.rows,
+             fitted.sample_rows, fitted.version, model.drift.threshold_mode)
+    rendered = reports.build_reports(current, compared, model, columns)
+    for report in rendered:
         store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
-    trailing, trailing_days = volume.trailing_volume(store, model, layout)
+    trailing = volume.trailing_volume(store, model, layout)
+    operations = profile.operations(current).model_copy(update={
+        "trailing_volume": trailing.mean, "trailing_volume_days": trailing.days,
+        "trailing_volume_log_sd": trailing.log_sd})
+    quality = profile.quality()
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
-        reference_version=fitted.version, reference_rows=fitted.rows, outcome=outcome, quality=profile.quality(),
-        dataset_drift_share=model.drift.dataset_drift_share,
-        operations=profile.operations(current).model_copy(update={"trailing_volume": trailing,
-                                                                  "trailing_volume_days": trailing_days}),
-        reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in outcome.rendered for ext in ("html", "json")},
+        reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,
+        features=model.columns.features, predictions=model.columns.predictions, quality=quality,
+        dataset_drift_share=model.drift.dataset_drift_share, operations=operations,
+        reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
+        verdicts=verdicts.day_verdicts(model, fitted, columns, operations, quality, current),
     )
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",
