@@ -9,6 +9,11 @@ the principal components that explain just over 65% of the variance kept. A row'
 distance between its standardized values and their projection back from those components; a day's value is the
 mean over its rows (its sample), and the no-change band of that mean comes from the reference's replicate days
 (`monitoring.calibration`). Everything fitted is plain numbers, persisted in the reference profile.
+
+A reference's own rows are reconstructed better than new rows by the components fitted on them (markedly so for a
+reference of a thousand rows). The replicate days and the reference's level are therefore measured on held-out
+errors (`held_out_errors`: each fifth of the reference reconstructed from components fitted on the rest), which is
+what a new day's rows get.
 """
 
 from __future__ import annotations
@@ -71,3 +76,17 @@ def fit(frame: pd.DataFrame, numerical: list[str], categorical: list[str]) -> Pc
     kept = min(kept, len(variance))
     return draft.model_copy(update={"center": center.tolist(), "scale": scale.tolist(),
                                     "components": vt[:kept].tolist(), "explained": float(variance[:kept].sum())})
+
+
+FOLDS = 5
+
+
+def held_out_errors(frame: pd.DataFrame, fitted: PcaFit, seed: int) -> np.ndarray:
+    """Each reference row's reconstruction error from components fitted on the other folds (the fitted columns)."""
+    order = np.random.default_rng(seed).permutation(len(frame))
+    errors = np.empty(len(frame))
+    for fold in np.array_split(order, FOLDS):
+        rest = np.setdiff1d(order, fold)
+        partial = fit(frame.iloc[rest], fitted.numerical, fitted.categorical)
+        errors[fold] = (partial or fitted).errors(frame.iloc[fold])
+    return errors

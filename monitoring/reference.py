@@ -88,7 +88,7 @@ class ReferenceProfile(_Frozen):
     performance: dict[str, float | None] | None  # the metrics on the labelled reference; None without labels
     sample_rows: int  # rows in the sample handed to Evidently
     multivariate: PcaFit | None = None  # the principal components of the features (monitoring.multivariate)
-    reconstruction_error: float | None = None  # the reference rows' mean reconstruction error from them
+    reconstruction_error: float | None = None  # the reference rows' mean reconstruction error, held out
     # The no-change distribution of every calibrated statistic, by name (see `null_name`): empty in fixed mode.
     nulls: dict[str, NullModel] = {}
 
@@ -110,11 +110,13 @@ class ReferenceProfile(_Frozen):
 
         cols = model.columns
         pca = multivariate.fit(frame, list(cols.numerical), list(cols.categorical))
+        seed = int(fingerprint, 16) % 2**32
+        errors = multivariate.held_out_errors(frame, pca, seed) if pca is not None else None
         nulls = {}
         if model.drift.calibrated:
-            rows = replicates.RowValues(frame, model, pca)
+            rows = replicates.RowValues(frame, model, errors)
             nulls = calibration.calibrate(len(frame), min(len(frame), model.reports.max_rows), rows.statistics,
-                                          rows.kinds(), seed=int(fingerprint, 16) % 2**32)
+                                          rows.kinds(), seed=seed)
         return cls(
             model=model.name, version=version, fingerprint=fingerprint, rows=len(frame),
             numerical={c: _numerical(frame[c]) for c in (*cols.numerical, cols.score)},
@@ -123,7 +125,7 @@ class ReferenceProfile(_Frozen):
                          for c in (*cols.categorical, *([cols.decision] if cols.decision else []))},
             operations=_operations(frame, model), performance=performance.baseline(frame, model),
             sample_rows=min(len(frame), model.reports.max_rows), multivariate=pca, nulls=nulls,
-            reconstruction_error=float(pca.errors(frame).mean()) if pca is not None else None)
+            reconstruction_error=float(errors.mean()) if errors is not None else None)
 
     def to_json(self) -> bytes:
         return dumps(self.model_dump(mode="json"))  # floats at full precision: the fitted values read back exactly

@@ -20,7 +20,6 @@ from scipy.spatial import distance
 from monitoring import drift, performance
 from monitoring.calibration import null_name
 from monitoring.config import ModelConfig
-from monitoring.multivariate import PcaFit
 from monitoring.operations import confidence
 
 
@@ -54,7 +53,7 @@ def jensenshannon_codes(reference: np.ndarray, current: np.ndarray, categories: 
 class RowValues:
     """Per-row values of a typed reference, prepared once for its replicate days."""
 
-    def __init__(self, frame: pd.DataFrame, model: ModelConfig, pca: PcaFit | None) -> None:
+    def __init__(self, frame: pd.DataFrame, model: ModelConfig, reconstruction_errors: np.ndarray | None) -> None:
         cols = model.columns
         self.model = model
         self.columns: dict[str, tuple[str, np.ndarray, int]] = {}  # column -> (method, values or codes, categories)
@@ -79,8 +78,8 @@ class RowValues:
                 np.isnan(sure), np.nan, (sure < model.operations.low_confidence).astype(float))
         for column in (*cols.numerical, cols.score, *cols.categorical):
             self.levels[null_name("missing", column)] = frame[column].isna().to_numpy(dtype=float)
-        if pca is not None:
-            self.levels[null_name("reconstruction_error")] = pca.errors(frame)
+        if reconstruction_errors is not None:  # held out (monitoring.multivariate.held_out_errors)
+            self.levels[null_name("reconstruction_error")] = reconstruction_errors
         self.labelled = None
         if model.labels and model.labels.column in frame.columns:
             self.labelled = (frame[model.labels.column].to_numpy(dtype=float), frame[cols.score].to_numpy(dtype=float),

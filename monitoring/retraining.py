@@ -11,8 +11,10 @@ What the built-in retraining DAG (`dags/model_retraining.py`) runs for a request
    `reference/<model>/CURRENT.json`) on the training part, and scores both models on the held-out slice. The
    candidate is promoted only when it beats the current model on the headline metric (`ModelConfig.headline_metric`:
    f1, mae, ...) by at least `min_gain` (relative). A promoted candidate is staged as version `r<YYYYMMDD>` of D:
-   its pickled model under `models/<model>/v=<version>/model.pkl` and, as its reference baseline, the held-out
-   slice scored by it with the label column under `reference/<model>/v=<version>/reference.parquet`.
+   its pickled model under `models/<model>/v=<version>/model.pkl` and, as its reference baseline, the whole labelled
+   window scored out of fold (the held-out slice by the candidate, each other fold by a copy fitted on the rest: no
+   row scored by a model that learned it) with the label column under `reference/<model>/v=<version>/
+   reference.parquet`. A reference of the whole window carries calibrated verdicts a quarter of it could not.
 3. `promote` or `keep`: writes the outcome (`retraining/<model>/results/dt=<D>.json`); `promote` then fits the new
    version's reference profile (`monitoring.reference`) and moves `CURRENT.json` to it, last: monitoring never reads
    a half-written version.
@@ -30,6 +32,7 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
@@ -41,7 +44,7 @@ from monitoring.storage import JSON, PARQUET, ObjectStore, canonical
 
 log = logging.getLogger(__name__)
 
-HOLDOUT_SHARE = 0.25  # share of the labelled window held out to compare the models (and to become the reference)
+HOLDOUT_SHARE = 0.25  # share of the labelled window held out to compare the models
 MIN_GAIN = 0.01  # a candidate must beat the current model's headline metric by this much (relative) to be promoted
 MIN_TRAIN_ROWS = 500
 MIN_HOLDOUT_ROWS = 200
@@ -123,6 +126,7 @@ class Retrained:
     holdout: pd.DataFrame  # scored by the candidate, with the label column `label`
     current_metrics: dict[str, float | None]
     candidate_metrics: dict[str, float | None]
+    frame: pd.DataFrame  # the labelled window the candidate was fitted and validated on
 
 
 # --- the window ------------------------------------------------------------------------------------------------
@@ -198,13 +202,21 @@ def labelled_window(store: ObjectStore, model: ModelConfig, window: Window,
 
 
 # --- fitting and scoring ---------------------------------------------------------------------------------------
+def folds(frame: pd.DataFrame, id_column: str, holdout_share: float = HOLDOUT_SHARE) -> np.ndarray:
+    """Each row's fold, by a hash of the prediction id (the same on every rerun): fold 0 is the held-out slice
+    (`holdout_share` of the rows), the rest is cut into folds of about the same size."""
+    if not 0 < holdout_share < 1:
+        raise RetrainingError(f"holdout_share {holdout_share} must be between 0 and 1")
+    buckets = (pd.util.hash_pandas_object(frame[id_column].astype(str), index=False) % HASH_BUCKETS).to_numpy()
+    held = round(holdout_share * HASH_BUCKETS)
+    others = max(1, round((1 - holdout_share) / holdout_share))
+    return np.where(buckets < held, 0, 1 + (buckets - held) * others // (HASH_BUCKETS - held))
+
+
 def split(frame: pd.DataFrame, id_column: str, holdout_share: float = HOLDOUT_SHARE
           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training part, held-out slice), by a hash of the prediction id: the same rows on every rerun."""
-    if not 0 < holdout_share < 1:
-        raise RetrainingError(f"holdout_share {holdout_share} must be between 0 and 1")
-    buckets = pd.util.hash_pandas_object(frame[id_column].astype(str), index=False) % HASH_BUCKETS
-    held = (buckets < round(holdout_share * HASH_BUCKETS)).to_numpy()
+    held = folds(frame, id_column, holdout_share) == 0
     return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
 
 
@@ -262,7 +274,21 @@ def retrain(current: Any, frame: pd.DataFrame, model: ModelConfig, holdout_share
     candidate = fit_candidate(current, train, model)
     _, current_metrics = evaluate(current, holdout, model)
     candidate_holdout, candidate_metrics = evaluate(candidate, holdout, model)
-    return Retrained(candidate, len(train), candidate_holdout, current_metrics, candidate_metrics)
+    return Retrained(candidate, len(train), candidate_holdout, current_metrics, candidate_metrics, frame)
+
+
+def cross_fitted(result: Retrained, current: Any, model: ModelConfig, holdout_share: float = HOLDOUT_SHARE
+                 ) -> pd.DataFrame:
+    """The whole labelled window scored out of fold, as the candidate's reference: the held-out slice by the
+    candidate itself, each other fold by a copy of the current model fitted on the other folds (the candidate's
+    method on as many rows), so no row is scored by a model that learned it and the reference holds every labelled
+    row of the window, not a quarter of them."""
+    fold = folds(result.frame, model.columns.id, holdout_share)
+    parts = [result.holdout]
+    for i in sorted(set(fold) - {0}):
+        estimator = fit_candidate(current, result.frame[fold != i].reset_index(drop=True), model)
+        parts.append(scored(estimator, result.frame[fold == i].reset_index(drop=True), model))
+    return pd.concat(parts, ignore_index=True).sort_values(model.columns.id, kind="stable").reset_index(drop=True)
 
 
 def too_little(frame: pd.DataFrame, model: ModelConfig, holdout_share: float = HOLDOUT_SHARE) -> str | None:
@@ -316,8 +342,9 @@ def load_model(store: ObjectStore, layout: DayLayout, version: str) -> Any:
 
 
 def new_reference(holdout: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
-    """The candidate's reference: the held-out slice it scored, with the id, features, prediction columns and the
-    label under `labels.column`, checked against the reference contract the monitoring applies."""
+    """The candidate's reference: the labelled window scored out of fold (`cross_fitted`), with the id, features,
+    prediction columns and the label under `labels.column`, checked against the reference contract the monitoring
+    applies."""
     cols = model.columns
     frame = holdout[[cols.id, *cols.features, *cols.predictions, LABEL]].rename(columns={LABEL: model.labels.column})
     if model.is_classification:
@@ -373,13 +400,14 @@ def _base_version(store: ObjectStore, layout: DayLayout, plan_: Plan) -> str:
 def _compared(store: ObjectStore, model: ModelConfig, layout: DayLayout, plan_: Plan, version: str,
               frame: pd.DataFrame, min_gain: float, holdout_share: float) -> RetrainingOutcome:
     """Fit the candidate, compare it with `version` on the held-out slice, stage it when it is better."""
-    result = retrain(load_model(store, layout, version), frame, model, holdout_share)
+    current = load_model(store, layout, version)
+    result = retrain(current, frame, model, holdout_share)
     metric, target = model.headline_metric, candidate_version(plan_.day)
     current_value, candidate_value = result.current_metrics.get(metric), result.candidate_metrics.get(metric)
     better, why = judge(metric, current_value, candidate_value, min_gain)
     reference_rows = 0
     if better:
-        reference = new_reference(result.holdout, model)
+        reference = new_reference(cross_fitted(result, current, model, holdout_share), model)
         for url in stage(store, layout, target, result.candidate, reference):
             log.info("staged %s", url)
         reference_rows = len(reference)

@@ -51,6 +51,12 @@ def seed_days(client, store: ObjectStore, config: ModelConfig, model, numbers: l
     return logs
 
 
+def reference_ids(client, version: str, model: str = MODEL) -> list[str]:
+    """The prediction ids of a retrained version's reference, in its order."""
+    frame = pd.read_parquet(io.BytesIO(read(client, f"reference/{model}/v={version}/reference.parquet")))
+    return frame["prediction_id"].tolist()
+
+
 def version_keys(client, model: str = MODEL) -> list[str]:
     keys = []
     for prefix in (f"reference/{model}/v=", f"models/{model}/v="):
@@ -88,15 +94,18 @@ def test_on_drifted_days_a_better_model_is_promoted_and_the_next_monitoring_run_
     layout = DayLayout.of(loan_model, demo_day(20))
     assert retraining.RetrainingOutcome.model_validate(get_json(drifted, layout.retraining_result)) == outcome
 
-    # The new version: its model, its reference (the held-out slice it scored, with the labels), then the pointer.
+    # The new version: its model, its reference (the whole labelled window, scored out of fold: the held-out slice
+    # by the candidate itself), then the pointer.
     assert get_json(drifted, layout.reference_pointer) == {"version": "r20261020"}
     new_model = pickle.loads(read(drifted, layout.model_artifact("r20261020")))
     version = reference_module.current_version(store, layout)
     reference = reference_module.read_frame(store, loan_model, layout, version)
-    assert version == "r20261020" and len(reference) == outcome.rows.holdout == outcome.reference_rows
+    assert version == "r20261020" and len(reference) == outcome.rows.labelled == outcome.reference_rows
     assert reference["repaid"].isin([0, 1]).all() and reference["loan_purpose"].eq("crypto_investment").mean() > 0.2
     from monitoring.performance import baseline
-    assert baseline(reference, loan_model) == pytest.approx(outcome.candidate, abs=1e-6)
+    _, held = retraining.split(reference.assign(prediction_id=reference_ids(drifted, "r20261020")), "prediction_id")
+    assert baseline(held, loan_model) == pytest.approx(outcome.candidate, abs=1e-6)
+    assert baseline(reference, loan_model)["f1"] == pytest.approx(outcome.candidate["f1"], abs=0.03)  # out of fold
     assert "reference/loan_approval/v=v1/reference.parquet" in version_keys(drifted)  # never overwritten
     fitted = [o.key.rsplit("/", 1)[-1] for o in store.list("reference/loan_approval/_profiles/v=r20261020/")]
     assert fitted == ["profile.json", "sample.parquet"]  # fitted by the promotion, before the pointer moved
@@ -277,6 +286,6 @@ def test_the_retraining_dag_promotes_the_candidate_and_a_rerun_changes_nothing(s
             assert len([k for k in version_keys(client) if "r20261020" in k]) == 2
         new_reference = pd.read_parquet(io.BytesIO(read(client, "reference/loan_approval/v=r20261020/"
                                                                 "reference.parquet")))
-        assert "repaid" in new_reference and len(new_reference) == outcome["rows"]["holdout"]
+        assert "repaid" in new_reference and len(new_reference) == outcome["rows"]["labelled"]  # the whole window
     finally:
         os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
