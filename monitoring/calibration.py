@@ -3,10 +3,12 @@
 A day's statistic (a drift score, a rate, a performance metric) moves by chance, and by less on larger days. Its
 no-change distribution is measured on the reference itself (NannyML's method, with the size made explicit):
 
-- **replicate days** of several sizes n (100, 200, 500, ... up to 20,000 rows) are drawn from the reference: while the
-  reference holds at least `CHUNKS` disjoint chunks of n rows, each chunk is compared with the rest of the reference
-  (held out, as a new day is); above that, a replicate day of n rows and a replicate reference of the reference's
-  size are drawn with replacement (a two-sample bootstrap: both sides vary, as the day and the reference do);
+- **replicate days** of several sizes n (100, 300, 1,000, 3,000, 10,000 rows, up to half the reference) are drawn
+  from the reference, each **held out** from the rows it is compared with, as a new day is: while the reference
+  holds `REPLICATES` disjoint chunks of n rows, its chunks, each compared with the rest; beyond that, random chunks
+  of n rows compared with random disjoint rows of the rest (subsampling: the chunks overlap each other, never the
+  rows they are compared with). A bootstrap (drawing with replacement) is not used: its day and reference share
+  rows, which makes them look alike and the band too narrow by a third on skewed features (measured);
 - at each size the statistic's **mean and spread** (standard deviation) over the replicates are measured, and a power
   law is fitted to them against the effective size n_eff = n x N / (n + N) (N: the rows the day is compared with),
   by least squares on log scales: log sd = a + b log n_eff, and for distances log mean = c + d log n_eff. The fitted
@@ -15,8 +17,9 @@ no-change distribution is measured on the reference itself (NannyML's method, wi
 - the **band** at a day of n rows is where a no-change value falls with the probability a normal value falls within
   k standard deviations (k = `drift.band_sigma`, 3 by default: 99.87% on the side that alarms). Rates and metrics
   are close to normal: mean +- k sd. Distances are skewed and non-negative, and mean + k sd would let through several
-  times more no-change values than its nominal rate: their band's upper edge is the matching quantile of a gamma
-  distribution with the fitted mean and spread;
+  times more no-change values than its nominal rate (4 to 8 times, measured on skewed features): their band's upper
+  edge is the matching quantile of a log-normal distribution with the fitted mean and spread (a gamma one, the other
+  usual choice, still let through 2 to 3 times too many on a log-normal feature);
 - the **tail probability** of the day's value (how often no change gives a value at least that far) comes from the
   same distribution: it feeds the multiple-testing control across features (`monitoring.verdicts`).
 
@@ -34,7 +37,6 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 SIZES = (100, 300, 1_000, 3_000, 10_000)
-CHUNKS = 25  # held-out chunks of a size when the reference holds that many; else bootstrap replicates
 REPLICATES = 25  # replicate days measured at each size
 MAX_COMPARED = 20_000  # reference rows a replicate day is compared with (the fit carries it to the day's own)
 
@@ -54,7 +56,7 @@ class NullPoint(_Frozen):
 
     size: int
     n_eff: float
-    how: Literal["chunks", "bootstrap"]
+    how: Literal["chunks", "subsamples"]
     replicates: int
     mean: float
     sd: float
@@ -89,9 +91,11 @@ class NullModel(_Frozen):
         c, d = self.mean_fit
         return math.exp(c + d * math.log(self.n_eff(n)))
 
-    def _gamma(self, n: int) -> tuple[float, float]:
+    def _lognormal(self, n: int) -> tuple[float, float]:
+        """(mu, sigma) of the log-normal distribution with the fitted mean and spread at n rows."""
         mean, sd = self.mean(n), self.sd(n)
-        return mean ** 2 / sd ** 2, sd ** 2 / mean  # shape, scale
+        sigma = math.sqrt(math.log(1 + (sd / mean) ** 2))
+        return math.log(mean) - sigma ** 2 / 2, sigma
 
     def upper(self, n: int, k: float) -> float:
         """The no-change value exceeded with the probability of a normal value beyond k sd."""
@@ -100,10 +104,8 @@ class NullModel(_Frozen):
             return mean
         if self.kind == "level":
             return mean + k * sd
-        from scipy import stats
-
-        shape, scale = self._gamma(n)
-        return float(stats.gamma.isf(stats.norm.sf(k), shape, scale=scale))
+        mu, sigma = self._lognormal(n)
+        return math.exp(mu + sigma * k)  # the log-normal's quantile at the normal's k-sigma tail
 
     def lower(self, n: int, k: float) -> float:
         mean, sd = self.mean(n), self.sd(n)
@@ -120,8 +122,10 @@ class NullModel(_Frozen):
             return 1.0 if (value <= mean if upward else value >= mean) else 0.0
         if self.kind == "level":
             return float(stats.norm.sf((value - mean) / sd) if upward else stats.norm.cdf((value - mean) / sd))
-        shape, scale = self._gamma(n)
-        return float(stats.gamma.sf(value, shape, scale=scale))
+        if value <= 0:
+            return 1.0
+        mu, sigma = self._lognormal(n)
+        return float(stats.norm.sf((math.log(value) - mu) / sigma))
 
 
 def _loglog(x: list[float], y: list[float]) -> tuple[float, float] | None:
@@ -152,25 +156,32 @@ class ReplicateDay:
     """A no-change day drawn from the reference: its rows, and the reference rows it is compared with."""
 
     size: int
-    how: Literal["chunks", "bootstrap"]
+    how: Literal["chunks", "subsamples"]
     day: np.ndarray  # row positions in the reference
     reference: np.ndarray
 
 
+def sizes_for(rows: int, sizes: tuple[int, ...] = SIZES) -> tuple[int, ...]:
+    """The replicate sizes a reference of `rows` rows can hold out (at most half of it); for a small reference,
+    eighths, quarters and halves of it."""
+    fitting = tuple(n for n in sizes if 2 * n <= rows)
+    return fitting if len(fitting) >= 3 else tuple(sorted({max(10, rows // 8), max(10, rows // 4), max(10, rows // 2)}))
+
+
 def replicate_days(rows: int, compared_rows: int, rng: np.random.Generator,
                    sizes: tuple[int, ...] = SIZES) -> Iterator[ReplicateDay]:
-    """Replicate days of each size (see the module's doc); `compared_rows`: the reference rows a day is compared with
-    (all of them, or Evidently's sample of them)."""
-    for size in sizes:
-        if rows // size >= CHUNKS:
+    """Replicate days of each size, held out from the rows they are compared with (see the module's doc);
+    `compared_rows`: how many reference rows a day is compared with (fewer when the rest is smaller)."""
+    for size in sizes_for(rows, sizes):
+        if rows // size >= REPLICATES + 1:
             order = rng.permutation(rows)
             for i in range(REPLICATES):
-                chunk = order[i * size:(i + 1) * size]
                 rest = np.concatenate([order[:i * size], order[(i + 1) * size:]])
-                yield ReplicateDay(size, "chunks", chunk, rest[:compared_rows])
+                yield ReplicateDay(size, "chunks", order[i * size:(i + 1) * size], rest[:compared_rows])
         else:
             for _ in range(REPLICATES):
-                yield ReplicateDay(size, "bootstrap", rng.integers(0, rows, size), rng.integers(0, rows, compared_rows))
+                order = rng.permutation(rows)
+                yield ReplicateDay(size, "subsamples", order[:size], order[size:size + compared_rows])
 
 
 Statistic = Callable[[np.ndarray, np.ndarray], dict[str, float | None]]

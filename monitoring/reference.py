@@ -199,8 +199,8 @@ def fit_settings(model: ModelConfig) -> dict[str, Any]:
             "probability_threshold": model.performance.probability_threshold, "max_rows": model.reports.max_rows,
             "threshold_mode": model.drift.threshold_mode, "metrics": list(model.metric_rules),
             "methods": {c: model.drift_method(c).method for c in model.monitored},
-            "calibration": [list(calibration.SIZES), calibration.CHUNKS, calibration.REPLICATES,
-                            calibration.MAX_COMPARED]}
+            "calibration": [list(calibration.SIZES), calibration.REPLICATES, calibration.MAX_COMPARED,
+                            "held-out", "log-normal"]}
 
 
 def fingerprint(model: ModelConfig, files: list[StoredObject]) -> str:

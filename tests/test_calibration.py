@@ -1,0 +1,218 @@
+"""Verdicts with a known error rate, on synthetic data with a known answer: the no-change band holds no-change days
+at its nominal rate whatever the day's size, a real shift leaves it, the false discovery control keeps its rate, the
+fixed mode gives the configured lines' verdicts, and the confidence intervals of realized performance cover."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitoring import calibration, drift, performance, replicates, verdicts
+from monitoring.calibration import NullPoint, benjamini_hochberg, fit_null
+from monitoring.config import parse_config
+from tests.conftest import BUCKET
+
+
+def model_config(**drift_settings):
+    return parse_config({"models": {"m": {
+        "storage": {"bucket": BUCKET}, "drift": drift_settings,
+        "columns": {"id": "id", "timestamp": "ts", "score": "p", "decision": "d", "numerical": ["x", "y"],
+                    "categorical": ["c"]},
+        "retraining": {"dag_id": "retrain_m"}}}}).model("m")
+
+
+def world(n: int, rng: np.random.Generator, shift: float = 0.0) -> pd.DataFrame:
+    """A population: a skewed and a normal feature, a categorical one, a score and its decision."""
+    x = rng.lognormal(0.0, 0.6, n) + shift * 0.6
+    p = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 0.5)))
+    return pd.DataFrame({"x": x, "y": rng.normal(10, 2, n), "c": rng.choice(list("abcdef"), n, p=[.3, .25, .2, .1,
+                                                                                              .1, .05]),
+                         "p": p, "d": (p >= 0.5).astype(int)})
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """The null models of the features and the positive rate, fitted on a 20,000-row reference of the world."""
+    model = model_config()
+    reference = world(20_000, np.random.default_rng(1))
+    rows = replicates.RowValues(reference, model, None)
+    return model, reference, calibration.calibrate(len(reference), len(reference), rows.statistics, rows.kinds(),
+                                                   seed=3)
+
+
+# --- the replicate days measure what the day's verdict measures -------------------------------------------------
+@pytest.mark.parametrize("kind", ["normal", "skewed", "few values", "ties"])
+def test_the_fast_replicate_distances_are_evidentlys(kind):
+    rng = np.random.default_rng(7)
+    make = {"normal": lambda n: rng.normal(0, 1, n), "skewed": lambda n: rng.lognormal(0, 1, n),
+            "few values": lambda n: rng.integers(0, 12, n).astype(float),
+            "ties": lambda n: np.round(rng.normal(0, 1, n), 1)}[kind]
+    reference, current = make(3_000), make(400)
+    for method, fast in (("wasserstein", replicates.normed_wasserstein),
+                         ("jensenshannon", replicates.jensenshannon_numerical)):
+        expected = drift.score(method, "numerical", pd.Series(reference), pd.Series(current))
+        assert fast(reference, current) == pytest.approx(expected, rel=1e-9, abs=1e-12), method
+
+
+def test_the_fast_categorical_distance_is_evidentlys():
+    rng = np.random.default_rng(8)
+    values = np.array(list("abcdefg"), dtype=object)
+    reference, current = rng.choice(values[:6], 3_000), rng.choice(values, 500)
+    codes, keys = pd.factorize(pd.Series(np.concatenate([reference, current])))
+    fast = replicates.jensenshannon_codes(codes[:3_000], codes[3_000:], len(keys))
+    assert fast == pytest.approx(drift.score("jensenshannon", "categorical", pd.Series(reference),
+                                             pd.Series(current)), rel=1e-9)
+
+
+# --- the band ---------------------------------------------------------------------------------------------------
+def test_the_spread_is_fitted_against_the_size_not_assumed(fitted):
+    _, _, nulls = fitted
+    for name in ("drift:x", "drift:y", "drift:c", "positive_rate"):
+        _, slope = nulls[name].sd_fit
+        assert -0.65 < slope < -0.35, name  # close to 1/sqrt(n), from the data
+        assert nulls[name].sd(300) > 3 * nulls[name].sd(5_000), name
+    assert {p.how for p in nulls["drift:x"].points} == {"chunks", "subsamples"}
+
+
+@pytest.mark.parametrize("rows", [300, 3_000])
+def test_no_change_days_stay_inside_the_band_at_its_nominal_rate(fitted, rows):
+    """Fresh days of the same world (not the reference's rows): at k = 2 the band should hold 97.7% of them."""
+    _, reference, nulls = fitted
+    rng = np.random.default_rng(rows)
+    outside = {name: 0 for name in ("drift:x", "drift:y", "drift:c")}
+    draws = 300
+    for _ in range(draws):
+        day = world(rows, rng)
+        for column in ("x", "y", "c"):
+            kind = "categorical" if column == "c" else "numerical"
+            method = "jensenshannon" if kind == "categorical" else "wasserstein"
+            value = drift.score(method, kind, reference[column], day[column])
+            outside[f"drift:{column}"] += value > nulls[f"drift:{column}"].upper(rows, 2.0)
+    for name, count in outside.items():
+        assert count / draws < 0.055, (name, count)  # nominal 2.3%; mean + 2 sd on the raw scores lets through ~5%
+
+
+def test_a_half_standard_deviation_shift_leaves_the_band_and_is_drifted(fitted):
+    model, reference, nulls = fitted
+    day = world(5_000, np.random.default_rng(11), shift=0.5)
+    value = drift.score("wasserstein", "numerical", reference["x"], day["x"])
+    judged = verdicts.distance(value, 5_000, nulls["drift:x"], 3.0, 0.1, len(reference), True)
+    assert judged.outside and judged.fired and judged.tail < 1e-6
+
+
+def test_a_tiny_move_on_a_huge_day_is_outside_the_band_but_below_the_minimum_effect(fitted):
+    _, reference, nulls = fitted
+    null = nulls["drift:y"]
+    value = null.upper(1_000_000, 3.0) * 1.5  # far outside the band of a 10-million-row day...
+    judged = verdicts.distance(value, 1_000_000, null, 3.0, 0.1, len(reference), True)
+    assert judged.outside and value < 0.1 and not judged.fired  # ...but below the smallest change that counts
+
+
+def test_a_reference_too_small_gives_no_calibrated_verdict():
+    judged = verdicts.distance(0.5, 3_000, None, 3.0, 0.1, 50, enough_reference=False)
+    assert judged.mode == "small_reference" and not judged.fired
+    assert judged.words() == "reference too small to tell (50 rows)"
+
+
+def test_the_band_of_a_skewed_distance_holds_at_its_nominal_tail():
+    """A skewed, non-negative statistic: mean + 3 sd lets several times too much through; the fitted band does not."""
+    rng = np.random.default_rng(5)
+    values = np.abs(rng.normal(0, 1, (200_000, 2))).sum(axis=1)  # skewed and non-negative
+    points = [NullPoint(size=1_000, n_eff=1_000.0, how="subsamples", replicates=len(values), mean=values.mean(),
+                        sd=values.std())]
+    null = fit_null("distance", 10**9, points)
+    nominal = verdicts.nominal_tail(3.0)
+    assert np.mean(values > values.mean() + 3 * values.std()) > 2 * nominal
+    assert np.mean(values > null.upper(1_000, 3.0)) < 2 * nominal
+
+
+# --- many features, one verdict ---------------------------------------------------------------------------------
+def test_benjamini_hochberg_keeps_its_false_discovery_rate():
+    rng = np.random.default_rng(13)
+    days, fdr, false_days, false_share = 2_000, 0.05, 0, []
+    for _ in range(days):
+        tails = {f"f{i}": rng.uniform() for i in range(27)}  # 27 features that did not move
+        tails.update({f"real{i}": rng.uniform() * 1e-4 for i in range(3)})  # 3 that did
+        found = benjamini_hochberg(tails, fdr)
+        false = [n for n in found if n.startswith("f")]
+        false_share.append(len(false) / len(found) if found else 0.0)
+        false_days += bool(false)
+    assert np.mean(false_share) <= fdr * 1.2
+    assert benjamini_hochberg({"a": 0.001, "b": 0.02, "c": 0.04}, 0.05) == {"a", "b", "c"}
+    assert benjamini_hochberg({"a": 0.001, "b": 0.5}, 0.05) == {"a"}
+    assert benjamini_hochberg({"a": 0.2}, 0.05) == set()
+
+
+def test_a_feature_outside_its_band_but_not_a_discovery_does_not_fire(fitted):
+    _, reference, nulls = fitted
+    null = nulls["drift:x"]
+    weak = verdicts.distance(max(null.upper(300, 3.0), 0.1) * 1.01, 300, null, 3.0, 0.1, len(reference), True)
+    judged = verdicts.control_discoveries({f"f{i}": weak for i in range(40)}, fdr=1e-9)
+    assert all(j.outside and not j.significant and not j.fired for j in judged.values())
+
+
+def test_the_expected_false_alarms_a_month_follow_the_features_and_the_size(fitted):
+    model, reference, nulls = fitted
+    judged = {c: verdicts.distance(0.0, 300, nulls[f"drift:{c}"], 3.0, 0.1, len(reference), True) for c in "xyc"}
+    small = verdicts.false_alarms_per_month(judged, {c: nulls[f"drift:{c}"] for c in "xyc"}, 3.0, 0.05)
+    assert small == pytest.approx(30 * (1 - (1 - verdicts.nominal_tail(3.0)) ** 3), rel=0.3)
+    large = {c: verdicts.distance(0.0, 100_000, nulls[f"drift:{c}"], 3.0, 0.1, len(reference), True) for c in "xyc"}
+    assert verdicts.false_alarms_per_month(large, {c: nulls[f"drift:{c}"] for c in "xyc"}, 3.0, 0.05) < 1e-6
+
+
+# --- the fixed mode is the configured lines -------------------------------------------------------------------
+def test_fixed_mode_gives_the_configured_lines_verdicts():
+    model = model_config(threshold_mode="fixed")
+    rng = np.random.default_rng(2)
+    reference, day = world(5_000, rng), world(300, rng, shift=0.1)
+    from monitoring.reference import ReferenceProfile
+
+    profile = ReferenceProfile.fit(reference, model, "v1", "0" * 16)
+    assert profile.nulls == {}  # nothing calibrated
+    judged = drift.judge(day, reference, model, profile, {})
+    for column, result in judged.items():
+        setting = model.drift_method(column)
+        assert result.verdict.mode == "fixed" and result.drifted == (result.score >= setting.threshold), column
+
+
+# --- confidence intervals of realized performance -------------------------------------------------------------
+def test_the_confidence_intervals_of_realized_performance_cover_the_true_value():
+    """Days of 2,000 labelled predictions from a population whose metrics are known: the 95% interval holds the
+    population's value about 95% of the time."""
+    rng = np.random.default_rng(21)
+    model = parse_config({"models": {"m": {
+        "storage": {"bucket": BUCKET}, "columns": {"id": "id", "timestamp": "ts", "score": "p", "decision": "d",
+                                                   "numerical": ["x"]},
+        "labels": {"column": "y", "lag_days": 1}, "retraining": {"dag_id": "r"}}}}).model("m")
+
+    def draw(n: int) -> pd.DataFrame:
+        p = 1 / (1 + np.exp(-rng.normal(0.4, 1.5, n)))
+        return pd.DataFrame({"p": p, "d": (p >= 0.5).astype(int), "label": (rng.random(n) < p).astype(int)})
+
+    population = draw(400_000)
+    truth = performance.classification_metrics(population["label"].to_numpy(), population["p"].to_numpy(),
+                                               population["d"].to_numpy())
+    covered = {m: 0 for m in ("f1", "roc_auc", "accuracy")}
+    days = 60
+    for seed in range(days):
+        found = performance.intervals(draw(2_000), model, seed)
+        for metric in covered:
+            low, high = found[metric]
+            covered[metric] += low <= truth[metric] <= high
+    for metric, count in covered.items():
+        assert 0.85 <= count / days <= 1.0, (metric, count)
+
+
+def test_the_tail_of_a_level_is_two_sided_where_both_sides_alarm(fitted):
+    _, reference, nulls = fitted
+    null = nulls["positive_rate"]
+    mean, sd = null.mean(3_000), null.sd(3_000)
+    up = verdicts.level(mean + 4 * sd, 3_000, null, 3.0, 0.01, len(reference), "both")
+    down = verdicts.level(mean - 4 * sd, 3_000, null, 3.0, 0.01, len(reference), "both")
+    assert up.outside and down.outside and up.tail == pytest.approx(down.tail, rel=1e-6)
+    assert up.tail == pytest.approx(2 * verdicts.nominal_tail(4.0), rel=1e-6)
+    assert verdicts.level(mean - 4 * sd, 3_000, null, 3.0, 0.01, len(reference), "up").outside is False
+    assert math.isclose(verdicts.nominal_tail(3.0), 0.0013499, rel_tol=1e-4)
