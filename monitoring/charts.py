@@ -33,11 +33,18 @@ def _first_and_last_day(days: list[str], left: int, plot_w: int, height: int) ->
             f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" class="l">{escape(days[-1])}</text>']
 
 
+Band = list[tuple[float, float] | None]
+BAND_COLOUR = "#dfe7f1"
+
+
 def line_chart(days: list[str], series: dict[str, list[float | None]], *, title: str, percent: bool = False,
                y_min: float | None = None, y_max: float | None = None, width: int = 900, height: int = 180,
-               links: list[str] | None = None) -> Markup:
-    """One line per series over the days; gaps where a value is missing; each point links to its day if given."""
+               links: list[str] | None = None, band: Band | None = None,
+               band_label: str = "expected when nothing changes") -> Markup:
+    """One line per series over the days; gaps where a value is missing; each point links to its day if given.
+    `band`: a shaded range per day (its no-change band at that day's size), drawn under the lines."""
     values = [v for line in series.values() for v in line if v is not None]
+    values += [v for pair in band or [] if pair for v in pair]
     low = y_min if y_min is not None else (min(values) if values else 0.0)
     high = y_max if y_max is not None else (max(values) if values else 1.0)
     if high <= low:
@@ -53,9 +60,32 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
 
     parts = _frame(title, "chart", width, height, left, top, plot_w, plot_h, low, high, percent)
     parts += _first_and_last_day(days, left, plot_w, height)
+    if band:
+        parts.extend(_band(days, band, x, y, band_label, percent))
     parts.extend(_series(days, series, x, y, percent=percent, links=links, legend_right=left + plot_w))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _band(days: list[str], band: Band, x, y, label: str, percent: bool) -> list[str]:
+    """A shaded polygon per run of days that have a band, and each day's range as a tooltip."""
+    parts, run = [], []
+    for i, pair in enumerate([*band, None]):
+        if pair is not None:
+            run.append(i)
+            continue
+        if run:
+            upper = [f"{x(j):.1f},{y(band[j][1]):.1f}" for j in run]
+            lower = [f"{x(j):.1f},{y(band[j][0]):.1f}" for j in reversed(run)]
+            if len(run) == 1:  # a single day: a short bar
+                j = run[0]
+                upper = [f"{x(j) - 3:.1f},{y(band[j][1]):.1f}", f"{x(j) + 3:.1f},{y(band[j][1]):.1f}"]
+                lower = [f"{x(j) + 3:.1f},{y(band[j][0]):.1f}", f"{x(j) - 3:.1f},{y(band[j][0]):.1f}"]
+            tooltip = "; ".join(f"{days[j]}: {_fmt(band[j][0], percent)} to {_fmt(band[j][1], percent)}" for j in run)
+            parts.append(f'<polygon class="band" fill="{BAND_COLOUR}" stroke="none" points="{" ".join(upper + lower)}">'
+                         f'<title>{escape(label)}: {escape(tooltip)}</title></polygon>')
+        run = []
+    return parts
 
 
 def _series(days: list[str], series: dict[str, list[float | None]], x, y, *, percent: bool,
@@ -161,10 +191,13 @@ def distribution_bars(bins: list[str], reference: list[float], current: list[flo
 
 def performance_chart(days: list[str], series: dict[str, list[float | None]], coverage: list[float | None],
                       complete: list[bool | None], *, title: str, width: int = 900, height: int = 260,
-                      links: list[str] | None = None) -> Markup:
+                      links: list[str] | None = None, band: Band | None = None,
+                      band_label: str = "95% confidence interval") -> Markup:
     """A metric per day (and its reference baseline) over light bars of the day's label coverage on a 0-100% scale
-    aligned under it: a value on a day with few labels is visibly less certain. Darker bars: labels complete."""
+    aligned under it: a value on a day with few labels is visibly less certain. Darker bars: labels complete.
+    `band`: each day's confidence interval, shaded under the lines."""
     values = [v for line in series.values() for v in line if v is not None]
+    values += [v for pair in band or [] if pair for v in pair]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     pad = (high - low) * 0.08 or (abs(high) * 0.05 or 0.05)
     low, high = low - pad, high + pad
@@ -198,6 +231,8 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
                 f'height="{h:.1f}" fill="{"#9db8dc" if done else "#d3e0f0"}"><title>{escape(text)}</title></rect>')
         parts.append(f'<a href="{escape(links[i])}">{rect}</a>' if links else rect)
     parts += _first_and_last_day(days, left, plot_w, height)
+    if band:
+        parts.extend(_band(days, band, x, y, band_label, False))
     parts.extend(_series(days, series, x, y, percent=False, links=links, legend_right=left + plot_w))
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +28,7 @@ class FeatureDriftPoint(BaseModel):
     score: float | None
     threshold: float
     drifted: bool
+    line: float | None = None  # calibrated: what the score had to pass that day (its band's edge or the threshold)
 
 
 class DayMetrics(BaseModel):
@@ -61,6 +63,11 @@ class DayMetrics(BaseModel):
     performance: dict[str, float | None] = {}
     baseline_performance: dict[str, float | None] = {}
     performance_degraded: list[str] = []
+    # Calibrated mode: where the day's figures lie when nothing changed (bands at the day's size), and the 95%
+    # confidence intervals of its performance:
+    positive_rate_band: tuple[float, float] | None = None
+    volume_band: tuple[float, float] | None = None
+    performance_intervals: dict[str, tuple[float, float]] = {}
 
 
 def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
@@ -69,7 +76,7 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
     labelled = {} if perf is None else {
         "labelled": perf.labelled, "label_coverage": perf.coverage, "labels_complete": perf.complete,
         "performance": perf.metrics, "baseline_performance": perf.baseline or {},
-        "performance_degraded": [d.metric for d in perf.degraded]}
+        "performance_degraded": [d.metric for d in perf.degraded], "performance_intervals": perf.intervals or {}}
     return DayMetrics(**labelled,
         model=summary.model, day=summary.day, status=health.status_of(findings),
         health_score=health.health_score(summary, findings), rows=summary.rows.read,
@@ -81,9 +88,34 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
         low_confidence_share=summary.operations.low_confidence_share,
         findings=[f.rule for f in findings], alerting_rules=sorted({f.rule for f in findings if f.severity.rank >= 1}),
         critical_rules=sorted({f.rule for f in findings if f.severity.rank >= 2}),
-        features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted)
+        features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted,
+                                          line=_line(d) if d.verdict and d.verdict.band else None)
                   for name, d in summary.data_drift.features.items()},
+        positive_rate_band=_positive_rate_band(summary), volume_band=_volume_band(summary),
     )
+
+
+def _line(drift) -> float:
+    """The score a calibrated drift verdict needed: past its band's upper edge and its threshold."""
+    return max(drift.verdict.band[1], drift.threshold)
+
+
+def _positive_rate_band(summary: DaySummary) -> tuple[float, float] | None:
+    judged = summary.verdicts.statistics.get("positive_rate") if summary.verdicts else None
+    base = summary.operations.reference_positive_rate
+    if judged is None or judged.band is None or base is None:
+        return None
+    return base + judged.band[0], base + judged.band[1]
+
+
+def _volume_band(summary: DaySummary) -> tuple[float, float] | None:
+    """The volume the trailing days' ups and downs allow (calibrated mode with two trailing days or more)."""
+    ops = summary.operations
+    if not (summary.verdicts and summary.verdicts.mode == "calibrated" and ops.trailing_volume
+            and ops.trailing_volume_log_sd is not None):
+        return None
+    spread = math.exp(summary.verdicts.band_sigma * ops.trailing_volume_log_sd)
+    return ops.trailing_volume / spread, ops.trailing_volume * spread
 
 
 CSV_COLUMNS = ["day", "status", "health_score", "rows", "quarantined_share", "mean_score", "positive_rate",

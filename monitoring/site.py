@@ -31,6 +31,7 @@ from monitoring.layout import LayoutError, day_page_link
 from monitoring.performance import Degradation, LabelsReport, Performance, Verdict
 from monitoring.rules import Finding
 from monitoring.summary import DaySummary
+from monitoring.verdicts import nominal_tail
 
 TEMPLATES_ENV_VAR = "MONITORING_TEMPLATES"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "reports_templates"
@@ -229,11 +230,17 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
         s=summary, m=metrics, findings=findings, columns=columns, pictures=pictures, trailing=behind,
         headline=kpi, regression=regression,
         perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
-        calibration=_calibration(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels))
+        calibration=_calibration(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
+        band_tail=nominal_tail(summary.verdicts.band_sigma) if summary.verdicts else 0.0)
 
 
 def _headline_of_history(days: list[DayMetrics]) -> str | None:
     return headline_of({m for d in days for m in (*d.performance, *d.baseline_performance)})
+
+
+def _band(pairs: list) -> list | None:
+    """The days' bands for a chart, or None when no day has one (fixed mode, or before calibration)."""
+    return pairs if any(pair is not None for pair in pairs) else None
 
 
 def render_model_page(model: str, description: str, history: list[DayMetrics], *, headline: str | None = None) -> str:
@@ -245,7 +252,8 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
     labels = [d.day for d in days]
     links = [day_page_link(d.day) for d in days]
     features = sorted({f for d in days for f in d.features})
-    cells = {f: {d.day: (p.score, p.threshold, p.drifted) for d in days if (p := d.features.get(f))} for f in features}
+    cells = {f: {d.day: (p.score, p.line or p.threshold, p.drifted) for d in days if (p := d.features.get(f))}
+             for f in features}
     figures: dict[str, Markup] = {}
     if days:
         figures = {
@@ -257,20 +265,31 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
             "heatmap": charts.heatmap(labels, features, cells, title="Drift score by feature (red border: drifted)",
                                       links=links),
             "volume": charts.line_chart(labels, {"predictions": [float(d.rows) for d in days]},
-                                        title="Prediction volume", y_min=0, links=links),
+                                        title="Prediction volume", y_min=0, links=links,
+                                        band=_band([d.volume_band for d in days]),
+                                        band_label="within the trailing days' own ups and downs"),
         }
         if has_positive_rate:
             figures["positive_rate"] = charts.line_chart(
                 labels, {"positive rate": [d.positive_rate for d in days],
                          "reference": [d.reference_positive_rate for d in days]},
-                title="Positive (approval) rate", percent=True, links=links)
+                title="Positive (approval) rate", percent=True, links=links,
+                band=_band([d.positive_rate_band for d in days]))
         if labelled:
             name = metric_label(headline)
             figures["performance"] = charts.performance_chart(
                 labels, {name: [d.performance.get(headline) for d in days],
                          f"reference {name}": [d.baseline_performance.get(headline) for d in days]},
                 [d.label_coverage for d in days], [d.labels_complete for d in days],
-                title=f"Performance ({name}) with label coverage", links=links)
+                title=f"Performance ({name}) with label coverage", links=links,
+                band=_band([d.performance_intervals.get(headline) for d in days]))
+        figures["feature_bands"] = Markup("".join(
+            charts.line_chart(labels, {feature: [p.score if (p := d.features.get(feature)) else None for d in days]},
+                              title=f"{feature}: drift score", y_min=0, height=110, links=links,
+                              band=band, band_label="no drift: below its band's edge and its threshold")
+            for feature in features
+            if (band := _band([(0.0, p.line) if (p := d.features.get(feature)) and p.line is not None else None
+                               for d in days]))))
     return _environment().get_template("model.html.j2").render(
         model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures,
         headline=headline, has_positive_rate=has_positive_rate, lower_is_better=headline in LOWER_IS_BETTER)

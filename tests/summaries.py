@@ -59,7 +59,7 @@ def classification_performance(**update) -> Performance:
         label_digest="abc", metrics=CLASSIFICATION, baseline=CLASSIFICATION_BASELINE,
         degraded=[Degradation(metric="f1", value=0.712, baseline=0.815, worse_by=0.103, relative=0.126,
                               limit="more than 0.05 worse or more than 10% worse", retrain=False)],
-        confusion={"tp": 301, "fp": 85, "tn": 178, "fn": 76},
+        confusion={"tp": 301, "fp": 85, "tn": 178, "fn": 76}, intervals={"f1": (0.69, 0.733), "roc_auc": (0.85, 0.91)},
         calibration=[CalibrationBin(low=i / 10, high=(i + 1) / 10, count=40 + 7 * i, mean_score=i / 10 + 0.05,
                                     observed_rate=min(1.0, i / 10 + 0.08)) for i in range(10)],
         report="model_performance.html")

@@ -56,10 +56,10 @@ def test_the_day_page_lists_every_metric_with_baseline_change_and_the_degraded_f
     assert "labels still arriving" in text
     rows = table_rows(section)
     assert list(rows) == ["accuracy", "precision", "recall", "F1", "ROC AUC", "log loss", "calibration error"]
-    assert rows["F1"].startswith("F1 | 0.712 | 0.815 | −0.103, -12.6% (worse) | yes ")
+    assert rows["F1"].startswith("F1 | 0.712 | 0.690 – 0.733 | 0.815 | −0.103, -12.6% (worse) | yes ")
     assert "alert when more than 0.05 worse or more than 10% worse" in rows["F1"]
-    assert rows["ROC AUC"] == "ROC AUC | 0.880 | 0.900 | −0.020, -2.2% (worse) | no"
-    assert rows["log loss"] == "log loss | 0.440 | 0.400 | +0.040, +10.0% (worse) | no"  # higher is worse
+    assert rows["ROC AUC"] == "ROC AUC | 0.880 | 0.850 – 0.910 | 0.900 | −0.020, -2.2% (worse) | no"
+    assert rows["log loss"] == "log loss | 0.440 |  | 0.400 | +0.040, +10.0% (worse) | no"  # higher is worse
     assert 'href="model_performance.html"' in section and 'href="model_performance.json"' in section
 
 
@@ -86,10 +86,10 @@ def test_a_regression_day_renders_without_positive_rate_or_confidence_and_shows_
     assert "95% labelled, labels complete as of 2026-10-17" in kpis
     rows = table_rows(html.split('id="performance"')[1])
     assert list(rows) == ["MAE", "RMSE", "MAPE", "R²"]
-    assert rows["MAE"].startswith("MAE | 0.731 | 0.500 | +0.231, +46.2% (worse) | yes")
-    assert rows["RMSE"] == "RMSE | 0.954 | 0.700 | +0.254, +36.3% (worse) | no"
-    assert rows["MAPE"] == "MAPE | 6.25% | 4.50% | +1.75%, +38.9% (worse) | no"
-    assert rows["R²"] == "R² | 0.612 | 0.740 | −0.128, -17.3% (worse) | no"
+    assert rows["MAE"].startswith("MAE | 0.731 |  | 0.500 | +0.231, +46.2% (worse) | yes")  # no interval computed
+    assert rows["RMSE"] == "RMSE | 0.954 |  | 0.700 | +0.254, +36.3% (worse) | no"
+    assert rows["MAPE"] == "MAPE | 6.25% |  | 4.50% | +1.75%, +38.9% (worse) | no"
+    assert rows["R²"] == "R² | 0.612 |  | 0.740 | −0.128, -17.3% (worse) | no"
     errors = text_of(html.split('id="errors"')[1].split("</table>")[0])
     assert "prediction − actual" in errors
     for name, value in (("mean error", "0.118"), ("P5", "-1.420"), ("median", "0.094"), ("P95", "1.734")):
