@@ -115,9 +115,9 @@ def _reference_values(profile: ReferenceProfile, column: str) -> int:
 
 def judge(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig, profile: ReferenceProfile,
           skipped: dict[str, str]) -> dict[str, ColumnDriftResult]:
-    """Every monitored column's drift: its score of the day's sample against the reference's, and its verdict
-    (calibrated, or against the fixed line; see `monitoring.verdicts`), the features under the false discovery
-    control. `current`, `reference`: the rows compared (the day's sample, the reference's Evidently sample)."""
+    """Every monitored column's drift: its score of the day's sample against the reference's, and its own verdict
+    (calibrated, or against the fixed line; see `monitoring.verdicts`), before the day's family is judged together
+    (`verdicts.day_verdicts`). `current`, `reference`: the rows compared (the day's sample, the reference's)."""
     from monitoring import verdicts
     from monitoring.calibration import null_name
 
@@ -142,9 +142,4 @@ def judge(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig, pr
                                         setting.threshold, compared, enough)
         results[column] = ColumnDriftResult(column, kind, setting.method, setting.threshold, value, verdict.fired,
                                             verdict=verdict)
-    features = verdicts.control_discoveries({c: results[c].verdict for c in model.columns.features
-                                             if results[c].verdict is not None}, settings.fdr)
-    for column, verdict in features.items():
-        results[column] = ColumnDriftResult(**{**results[column].__dict__, "drifted": verdict.fired,
-                                               "verdict": verdict})
     return results

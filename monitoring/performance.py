@@ -236,11 +236,12 @@ def degradations(metrics: dict[str, float | None], reference: dict[str, float | 
                  labelled: int = 0, fitted: ReferenceProfile | None = None) -> list[Degradation]:
     """The metrics worse than the reference's baseline: past their rule's line (fixed mode), or (calibrated, the
     default) outside the no-change band of a day of `labelled` rows and by at least the metric's minimum effect
-    (`min_drop`, `min_relative_drop`). Past `retrain_drop` / `retrain_relative_drop` too: a retraining reason."""
+    (`min_drop`, `min_relative_drop`), the day's metrics judged together as one family (`monitoring.verdicts`). Past
+    `retrain_drop` / `retrain_relative_drop` too: a retraining reason."""
     from monitoring import verdicts
     from monitoring.calibration import null_name
 
-    found = []
+    found, family, candidates = [], {}, {}
     for metric, rule in sorted(model.metric_rules.items()):
         value, base = metrics.get(metric), (reference or {}).get(metric)
         if value is None or base is None:
@@ -255,23 +256,24 @@ def degradations(metrics: dict[str, float | None], reference: dict[str, float | 
         null = fitted.null(null_name("metric", metric)) if fitted is not None else None
         if model.drift.calibrated and null is not None:
             absolute, share = model.min_drop(metric)
-            judged = verdicts.level(value - base, labelled, null, model.drift.band_sigma,
-                                    absolute if absolute is not None else share, fitted.rows,
-                                    "up" if metric in LOWER_IS_BETTER else "down",
-                                    relative_to=None if absolute is not None else base)
-            if judged.fired:
-                low, high = judged.band
-                found.append(Degradation(
-                    metric=metric, value=value, baseline=base, worse_by=worse, relative=relative, verdict=judged,
-                    limit=(f"outside what no change gives on {labelled:,} labelled rows ({base + low:.3f} to "
-                           f"{base + high:.3f}) and more than {_limit(absolute, share)}"),
-                    retrain=past(rule.retrain_drop, rule.retrain_relative_drop)))
+            family[metric] = verdicts.level(value - base, labelled, null, model.drift.band_sigma,
+                                            absolute if absolute is not None else share, fitted.rows,
+                                            "up" if metric in LOWER_IS_BETTER else "down",
+                                            relative_to=None if absolute is not None else base)
+            low, high = family[metric].band
+            candidates[metric] = Degradation(
+                metric=metric, value=value, baseline=base, worse_by=worse, relative=relative,
+                limit=(f"outside what no change gives on {labelled:,} labelled rows ({base + low:.3f} to "
+                       f"{base + high:.3f}) and more than {_limit(absolute, share)}"),
+                retrain=past(rule.retrain_drop, rule.retrain_relative_drop))
         elif past(rule.max_drop, rule.max_relative_drop):
             found.append(Degradation(
                 metric=metric, value=value, baseline=base, worse_by=worse, relative=relative,
                 limit=_limit(rule.max_drop, rule.max_relative_drop),
                 retrain=past(rule.retrain_drop, rule.retrain_relative_drop)))
-    return found
+    judged = verdicts.control(family, model.drift.band_sigma, model.drift.fdr)  # the day's metrics, one family
+    found += [candidates[m].model_copy(update={"verdict": judged[m]}) for m in sorted(judged) if judged[m].fired]
+    return sorted(found, key=lambda d: d.metric)
 
 
 BOOTSTRAP = 200  # resamples of the labelled rows for the confidence intervals

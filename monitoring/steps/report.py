@@ -36,26 +36,26 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", profile.rows,
              time.monotonic() - started)
     compared = reference.evidently_sample(store, layout, fitted) if profile.rows else current.iloc[0:0]
-    skipped = drift.skipped_columns(current, compared, model)
-    columns = drift.judge(current, compared, model, fitted, skipped)
+    trailing = volume.trailing_volume(store, model, layout)
+    operations = profile.operations(current).model_copy(update={
+        "trailing_volume": trailing.mean, "trailing_volume_days": trailing.days,
+        "trailing_volume_log_sd": trailing.log_sd})
+    quality = profile.quality()
+    judged = drift.judge(current, compared, model, fitted, drift.skipped_columns(current, compared, model))
+    columns, verdicts_of_day = verdicts.day_verdicts(model, fitted, judged, operations, quality, current)
     log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), profile.rows,
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = reports.build_reports(current, compared, model, columns)
     for report in rendered:
         store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
-    trailing = volume.trailing_volume(store, model, layout)
-    operations = profile.operations(current).model_copy(update={
-        "trailing_volume": trailing.mean, "trailing_volume_days": trailing.days,
-        "trailing_volume_log_sd": trailing.log_sd})
-    quality = profile.quality()
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
         reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,
         features=model.columns.features, predictions=model.columns.predictions, quality=quality,
         dataset_drift_share=model.drift.dataset_drift_share, operations=operations,
         reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
-        verdicts=verdicts.day_verdicts(model, fitted, columns, operations, quality, current),
+        verdicts=verdicts_of_day,
     )
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",
