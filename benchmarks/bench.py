@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.bench                  # W1 (1M rows), then W10 (10M rows)
     .venv/bin/python -m benchmarks.bench --workloads w1   # W1 only
     .venv/bin/python -m benchmarks.bench --rows 100000    # a quick look at a smaller day
+    .venv/bin/python -m benchmarks.bench --workloads w1 --estimate   # what CBPE adds to a W1 day
 
 Each workload is a day of prediction logs (24 numeric and 6 categorical features, a score and a label; parquet files
 of 250k rows) and a 200k-row reference, on a local S3 server (moto, in its own process, so its memory is not counted).
@@ -16,6 +17,10 @@ nor safe from a careless sample.
 Each runs in a child process; its wall time and peak RSS (the kernel's, from wait4) are printed with the ratio, and
 whether the two agree on each feature's drift verdict and on the dataset verdict. The naive run of a day above
 `--naive-max-rows` is skipped (10M rows would need ~20 GB: W1 peaks at 2 GB).
+
+`--estimate`: the reference's labels declared, the pipeline's day run with `performance.estimate` off, then on
+(CBPE), each twice: the first run fits the reference profile (printed), the second is the daily run against it;
+the second runs' times and their ratio are printed.
 """
 
 from __future__ import annotations
@@ -125,7 +130,10 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def write_config(path: Path, models: list[str], max_rows: int | None = None) -> None:
+def write_config(path: Path, models: list[str], max_rows: int | None = None, estimate: bool | None = None) -> None:
+    """`estimate`: None, no labels declared; else labels declared and `performance.estimate` set to it."""
+    labels = "" if estimate is None else (f"    labels: {{column: label, lag_days: 1}}\n"
+                                          f"    performance: {{estimate: {str(estimate).lower()}}}\n")
     entries = "\n".join(f"""  {model}:
     task: binary_classification
     storage: {{bucket: {BUCKET}, log_format: parquet}}
@@ -136,7 +144,7 @@ def write_config(path: Path, models: list[str], max_rows: int | None = None) -> 
       numerical: [{", ".join(NUMERIC)}]
       categorical: [{", ".join(CATEGORICAL)}]
     drift: {{dataset_drift_share: 0.2}}
-{f"    reports: {{max_rows: {max_rows}}}" + chr(10) if max_rows else ""}    retraining: {{dag_id: retrain_{model}}}
+{f"    reports: {{max_rows: {max_rows}}}" + chr(10) if max_rows else ""}{labels}    retraining: {{dag_id: retrain_{model}}}
 """ for model in models)
     path.write_text(f"models:\n{entries}")
 
@@ -213,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-rows", default=None,
                         help="the pipeline's reports.max_rows (rows handed to Evidently; default: the config's, "
                              "100000); several, comma-separated, run the pipeline once with each")
+    parser.add_argument("--estimate", action="store_true",
+                        help="measure what estimating performance before the labels (CBPE) adds to the day's run")
     parser.add_argument("--verbose", action="store_true", help="print the pipeline run's log")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -240,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
                 generate(url, model, rows)
                 print(f"\n{model}: {rows:,} rows x {len(NUMERIC) + len(CATEGORICAL)} features, reference "
                       f"{REFERENCE_ROWS:,} rows (generated in {time.monotonic() - started:.0f}s)", flush=True)
+                if args.estimate:
+                    estimate_cost(config, url, model, list(workloads), env)
+                    continue
                 runs = []
                 for cap in caps:
                     write_config(config, list(workloads), cap)
@@ -271,6 +284,25 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(timeout=30)
     return 0
+
+
+def estimate_cost(config: Path, url: str, model: str, models: list[str], env: dict, rounds: int = 3) -> None:
+    """Each setting's first run fits its profile; then daily runs alternate between the settings, `rounds` each (the
+    machine is noisy: the medians compared)."""
+    command = [sys.executable, "-m", "monitoring", "run", "--model", model, "--day", DAY.isoformat(), "--config",
+               str(config), "--endpoint-url", url]
+    daily: dict[bool, list[float]] = {False: [], True: []}
+    for estimate in (False, True):
+        write_config(config, models, estimate=estimate)
+        print(f"  performance.estimate {str(estimate).lower():5}: first run (fits the profile) "
+              f"{measure(command, env).seconds:6.1f} s", flush=True)
+    for _ in range(rounds):
+        for estimate in (False, True):
+            write_config(config, models, estimate=estimate)
+            daily[estimate].append(measure(command, env).seconds)
+    off, on = (sorted(daily[e])[len(daily[e]) // 2] for e in (False, True))
+    print(f"  daily runs, median of {rounds}: estimate off {off:.1f} s {daily[False]}, on {on:.1f} s {daily[True]}; "
+          f"CBPE adds {on / off - 1:+.1%}", flush=True)
 
 
 def _memory_gb() -> float:

@@ -35,6 +35,7 @@ def _first_and_last_day(days: list[str], left: int, plot_w: int, height: int) ->
 
 Band = list[tuple[float, float] | None]
 BAND_COLOUR = "#dfe7f1"
+ESTIMATE_BAND_COLOUR = "#d9efe0"  # the estimate: the third series colour, light
 
 
 def line_chart(days: list[str], series: dict[str, list[float | None]], *, title: str, percent: bool = False,
@@ -67,7 +68,8 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
     return Markup("".join(parts))
 
 
-def _band(days: list[str], band: Band, x, y, label: str, percent: bool) -> list[str]:
+def _band(days: list[str], band: Band, x, y, label: str, percent: bool, colour: str = BAND_COLOUR,
+          css: str = "band") -> list[str]:
     """A shaded polygon per run of days that have a band, and each day's range as a tooltip."""
     parts, run = [], []
     for i, pair in enumerate([*band, None]):
@@ -82,7 +84,7 @@ def _band(days: list[str], band: Band, x, y, label: str, percent: bool) -> list[
                 upper = [f"{x(j) - 3:.1f},{y(band[j][1]):.1f}", f"{x(j) + 3:.1f},{y(band[j][1]):.1f}"]
                 lower = [f"{x(j) + 3:.1f},{y(band[j][0]):.1f}", f"{x(j) - 3:.1f},{y(band[j][0]):.1f}"]
             tooltip = "; ".join(f"{days[j]}: {_fmt(band[j][0], percent)} to {_fmt(band[j][1], percent)}" for j in run)
-            parts.append(f'<polygon class="band" fill="{BAND_COLOUR}" stroke="none" points="{" ".join(upper + lower)}">'
+            parts.append(f'<polygon class="{css}" fill="{colour}" stroke="none" points="{" ".join(upper + lower)}">'
                          f'<title>{escape(label)}: {escape(tooltip)}</title></polygon>')
         run = []
     return parts
@@ -192,12 +194,14 @@ def distribution_bars(bins: list[str], reference: list[float], current: list[flo
 def performance_chart(days: list[str], series: dict[str, list[float | None]], coverage: list[float | None],
                       complete: list[bool | None], *, title: str, width: int = 900, height: int = 260,
                       links: list[str] | None = None, band: Band | None = None,
-                      band_label: str = "95% confidence interval") -> Markup:
+                      band_label: str = "95% confidence interval", estimate_band: Band | None = None,
+                      estimate_label: str = "the estimate's sampling-error band") -> Markup:
     """A metric per day (and its reference baseline) over light bars of the day's label coverage on a 0-100% scale
     aligned under it: a value on a day with few labels is visibly less certain. Darker bars: labels complete.
-    `band`: each day's confidence interval, shaded under the lines."""
+    `band`: each day's confidence interval, shaded under the lines; `estimate_band`: the band of the performance
+    estimated before the labels, shaded under that."""
     values = [v for line in series.values() for v in line if v is not None]
-    values += [v for pair in band or [] if pair for v in pair]
+    values += [v for pair in [*(band or []), *(estimate_band or [])] if pair for v in pair]
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     pad = (high - low) * 0.08 or (abs(high) * 0.05 or 0.05)
     low, high = low - pad, high + pad
@@ -231,6 +235,8 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
                 f'height="{h:.1f}" fill="{"#9db8dc" if done else "#d3e0f0"}"><title>{escape(text)}</title></rect>')
         parts.append(f'<a href="{escape(links[i])}">{rect}</a>' if links else rect)
     parts += _first_and_last_day(days, left, plot_w, height)
+    if estimate_band:
+        parts.extend(_band(days, estimate_band, x, y, estimate_label, False, ESTIMATE_BAND_COLOUR, "band estimate"))
     if band:
         parts.extend(_band(days, band, x, y, band_label, False))
     parts.extend(_series(days, series, x, y, percent=False, links=links, legend_right=left + plot_w))

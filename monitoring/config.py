@@ -269,6 +269,9 @@ class PerformanceConfig(_Strict):
                                                      "positive when the score is at least this")
     rules: dict[str, MetricRule] | None = Field(default=None, description="degradation rule per metric; default "
                                                                             "f1 and roc_auc, or mae and r2")
+    estimate: bool = Field(default=True, description="estimate each day's performance before its labels land (CBPE "
+                                                     "for classifiers, DLE for regressors) from a labelled reference; "
+                                                     "off when the score is not a probability")
 
 
 class OperationsConfig(_Strict):
@@ -285,7 +288,7 @@ class QualityConfig(_Strict):
     max_quarantined_share: float = Field(default=0.01, ge=0, le=1)
 
 
-RetrainSignal = Literal["dataset_drift", "prediction_drift", "performance_degradation"]
+RetrainSignal = Literal["dataset_drift", "prediction_drift", "performance_degradation", "estimated_performance_drop"]
 
 
 class RetrainingConfig(_Strict):
@@ -381,6 +384,9 @@ class RulesConfig(_Strict):
     out_of_range: RuleConfig = RuleConfig()
     quarantined_rows: RuleConfig = RuleConfig()
     performance_degradation: RuleConfig = RuleConfig()  # critical anyway past a retraining limit
+    estimated_performance_drop: RuleConfig = RuleConfig()  # the estimate (CBPE, DLE) before the labels land
+    # A day's estimate missed its realized performance by more than chance (concept drift?): info unless raised
+    estimator_unreliable: RuleConfig = RuleConfig(severity="info")
     labels_missing: RuleConfig = RuleConfig()
     label_problems: RuleConfig = RuleConfig()  # info below performance.max_label_problem_share
 

@@ -68,6 +68,14 @@ class DayMetrics(BaseModel):
     positive_rate_band: tuple[float, float] | None = None
     volume_band: tuple[float, float] | None = None
     performance_intervals: dict[str, tuple[float, float]] = {}
+    # Performance estimated before the labels (CBPE, DLE) with its sampling-error band, and once the day's labels are
+    # complete, how far the estimate was from what they gave (estimated - realized) and which metrics missed by more
+    # than chance:
+    estimate_method: str | None = None
+    estimated_performance: dict[str, float | None] = {}
+    estimated_bands: dict[str, tuple[float, float]] = {}
+    estimate_errors: dict[str, float] = {}
+    estimate_unreliable: list[str] = []
 
 
 def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
@@ -77,7 +85,13 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
         "labelled": perf.labelled, "label_coverage": perf.coverage, "labels_complete": perf.complete,
         "performance": perf.metrics, "baseline_performance": perf.baseline or {},
         "performance_degraded": [d.metric for d in perf.degraded], "performance_intervals": perf.intervals or {}}
-    return DayMetrics(**labelled,
+    estimate, check = summary.estimated_performance, perf.estimate_check if perf else None
+    estimated = {} if estimate is None else {
+        "estimate_method": estimate.method, "estimated_performance": estimate.metrics,
+        "estimated_bands": estimate.bands}
+    if check is not None:
+        estimated |= {"estimate_errors": check.errors, "estimate_unreliable": check.unreliable}
+    return DayMetrics(**labelled, **estimated,
         model=summary.model, day=summary.day, status=health.status_of(findings),
         health_score=health.health_score(summary, findings), rows=summary.rows.read,
         quarantined_share=summary.rows.quarantined_share, mean_score=pred.mean_score,
@@ -124,15 +138,18 @@ CSV_COLUMNS = ["day", "status", "health_score", "rows", "quarantined_share", "me
 
 
 def to_csv(days: list[DayMetrics]) -> bytes:
-    """One row per day; performance metrics as `perf_<metric>` columns (empty until the day has labels)."""
+    """One row per day; performance metrics as `perf_<metric>` columns (empty until the day has labels), estimated
+    ones as `est_<metric>` (empty without a labelled reference)."""
     metrics = sorted({m for d in days for m in d.performance})
+    estimated = sorted({m for d in days for m in d.estimated_performance})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS + [f"perf_{m}" for m in metrics])
+    writer.writerow(CSV_COLUMNS + [f"perf_{m}" for m in metrics] + [f"est_{m}" for m in estimated])
     for d in days:
         row = d.model_dump()
         writer.writerow([" ".join(v) if isinstance(v := row[c], list) else ("" if v is None else v)
-                         for c in CSV_COLUMNS] + ["" if (v := d.performance.get(m)) is None else v for m in metrics])
+                         for c in CSV_COLUMNS] + ["" if (v := d.performance.get(m)) is None else v for m in metrics]
+                        + ["" if (v := d.estimated_performance.get(m)) is None else v for m in estimated])
     return buffer.getvalue().encode()
 
 

@@ -117,6 +117,12 @@ class ModelLayout:
         """The rows of the reference handed to Evidently (all of it, or a fixed sample of `reports.max_rows`)."""
         return f"{self.profile_dir(version, fingerprint)}sample.parquet"
 
+    def profile_artifact(self, version: str, fingerprint: str, name: str) -> str:
+        """A fitted model kept beside the profile (the performance estimator's nanny models)."""
+        if not re.match(r"^[a-z0-9_]+\.pkl$", name):
+            raise LayoutError(f"profile artifact {name!r} is not a safe file name")
+        return f"{self.profile_dir(version, fingerprint)}{name}"
+
     def model_artifact(self, version: str) -> str:
         """The serialized model of a version; the version shared with its reference baseline."""
         return f"{self.models_prefix}/{self.model}/v={_version(version)}/model.pkl"

@@ -14,6 +14,7 @@ and MAPE "worse" means higher.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -60,6 +61,16 @@ class Degradation(_Frozen):
                 f"({self.worse_by:.3f}{relative} worse; alert when {self.limit})")
 
 
+class EstimateCheck(_Frozen):
+    """How the day's estimate (CBPE, DLE) compares with its realized performance once its labels are complete."""
+
+    method: str
+    estimated: dict[str, float]
+    errors: dict[str, float]  # estimated - realized
+    bands: dict[str, float]  # how far the error may go by chance: 3 standard errors of the realized value
+    unreliable: list[str]  # metrics whose error left its band: the estimate did not hold (concept drift?)
+
+
 class Performance(_Frozen):
     """performance.json of a prediction day: what its labels, as known on `labels_as_of`, say about the model."""
 
@@ -78,6 +89,7 @@ class Performance(_Frozen):
     errors: dict[str, float] | None = None  # regression: mean error and error quantiles
     # Each metric's 95% confidence interval over the labelled rows (bootstrap): where the day's true value lies.
     intervals: dict[str, tuple[float, float]] | None = None
+    estimate_check: EstimateCheck | None = None  # once complete: the day's estimate against its realized figures
     report: str | None = None  # the Evidently report beside it, once the day has labels
     report_skipped: str | None = None
     reference_version: str | None = None  # the version the day was monitored against: its baseline is this one's
@@ -98,6 +110,7 @@ class Verdict(_Frozen):
     degraded: list[Degradation]
     reference_version: str | None = None  # the model version that made the judged predictions (its baseline)
     current_version: str | None = None  # the version in use on the run's day
+    estimate_check: EstimateCheck | None = None
 
     @property
     def superseded(self) -> bool:
@@ -330,4 +343,26 @@ def verdict(performance: Performance | None, day: dt.date, model: ModelConfig,
     return Verdict(day=performance.day, status="judged" if enough else "too_few_labels",
                    labelled=performance.labelled, coverage=performance.coverage, metrics=performance.metrics,
                    baseline=performance.baseline, degraded=performance.degraded if enough else [],
-                   reference_version=performance.reference_version, current_version=current_version)
+                   reference_version=performance.reference_version, current_version=current_version,
+                   estimate_check=performance.estimate_check if enough else None)
+
+
+def estimate_check(estimate, realized: dict[str, float | None], fitted: ReferenceProfile,
+                   labelled: int) -> EstimateCheck | None:
+    """The day's estimate (`estimation.Estimate`) against the figures its complete labels gave; None without one.
+    An error beyond 3 standard errors of the realized value (at the day's labelled rows) is not chance."""
+    if estimate is None or not labelled:
+        return None
+    fit = fitted.cbpe or fitted.dle
+    errors, bands, estimated = {}, {}, {}
+    for metric, value in estimate.metrics.items():
+        actual = realized.get(metric)
+        se = fit.errors[metric].at(labelled) if fit is not None and metric in fit.errors else None
+        if metric == "rmse" and fitted.dle is not None:
+            variance, mean = fitted.dle.squared_errors
+            se = math.sqrt(variance / (4 * labelled * mean)) if mean > 0 else None
+        if value is None or actual is None or se is None:
+            continue
+        estimated[metric], errors[metric], bands[metric] = value, value - actual, 3 * se
+    return EstimateCheck(method=estimate.method, estimated=estimated, errors=errors, bands=bands,
+                         unreliable=sorted(m for m in errors if abs(errors[m]) > bands[m]))

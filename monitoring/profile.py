@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from monitoring.config import ModelConfig
+from monitoring.estimation import ExpectedConfusion
 from monitoring.operations import QUANTILES, Operations, confidence
+from monitoring.performance import predicted_labels
 from monitoring.quality import NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution, finite, psi
 from monitoring.reference import CategoricalBaseline, NumericalBaseline, ReferenceProfile
 
@@ -103,6 +105,8 @@ class DayProfile:
         self.categories = {c: _Categories(reference.categorical[c]) for c in cols.categorical}
         self.rows = self.positives = self.low_confidence = 0
         self.confidence = 0.0
+        # CBPE: the expected confusion matrix of every valid row, from its calibrated probability
+        self.expected = ExpectedConfusion(reference.cbpe) if reference.cbpe is not None else None
 
     def add(self, batch: pd.DataFrame) -> DayProfile:
         cols = self.model.columns
@@ -115,6 +119,9 @@ class DayProfile:
             sure = confidence(batch[cols.score].dropna())
             self.confidence += float(sure.sum())
             self.low_confidence += int((sure < self.model.operations.low_confidence).sum())
+        if self.expected is not None and len(batch):
+            self.expected.add(batch[cols.score].to_numpy(dtype=float),
+                              predicted_labels(batch, self.model).to_numpy())
         return self
 
     def quality(self) -> dict[str, ColumnQuality]:

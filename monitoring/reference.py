@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
-from monitoring import calibration, contract, ingest, multivariate, replicates
+from monitoring import calibration, contract, estimation, ingest, multivariate, replicates
 from monitoring.calibration import NullModel
+from monitoring.estimation import CbpeFit, DleFit
 from monitoring.config import LogFormat, ModelConfig
 from monitoring.layout import ModelLayout
 from monitoring.multivariate import PcaFit
@@ -42,7 +43,7 @@ from monitoring.storage import JSON, PARQUET, ObjectStore, StoredObject, dumps
 
 log = logging.getLogger(__name__)
 
-PROFILE_SCHEMA = 2  # raise when what is fitted changes: every version is then refitted on first use
+PROFILE_SCHEMA = 3  # raise when what is fitted changes: every version is then refitted on first use
 
 
 class MissingReferenceError(LookupError):
@@ -91,6 +92,9 @@ class ReferenceProfile(_Frozen):
     reconstruction_error: float | None = None  # the reference rows' mean reconstruction error, held out
     # The no-change distribution of every calibrated statistic, by name (see `null_name`): empty in fixed mode.
     nulls: dict[str, NullModel] = {}
+    cbpe: CbpeFit | None = None  # binary classifiers with a labelled reference: performance estimated before labels
+    dle: DleFit | None = None  # regressors with a labelled reference (its nanny models beside the profile)
+    _artifacts: dict[str, bytes] = PrivateAttr(default_factory=dict)  # fitted models to store beside the profile
 
     def null(self, name: str) -> NullModel | None:
         return self.nulls.get(name)
@@ -117,7 +121,10 @@ class ReferenceProfile(_Frozen):
             rows = replicates.RowValues(frame, model, errors)
             nulls = calibration.calibrate(len(frame), min(len(frame), model.reports.max_rows), rows.statistics,
                                           rows.kinds(), seed=seed)
-        return cls(
+        estimate = model.performance.estimate
+        cbpe = estimation.fit_cbpe(frame, model) if estimate and model.is_classification else None
+        dle = estimation.fit_dle(frame, model) if estimate and not model.is_classification else None
+        profile = cls(
             model=model.name, version=version, fingerprint=fingerprint, rows=len(frame),
             numerical={c: _numerical(frame[c]) for c in (*cols.numerical, cols.score)},
             categorical={c: CategoricalBaseline(counts={str(k): int(v) for k, v in frame[c].dropna().astype(str)
@@ -125,7 +132,10 @@ class ReferenceProfile(_Frozen):
                          for c in (*cols.categorical, *([cols.decision] if cols.decision else []))},
             operations=_operations(frame, model), performance=performance.baseline(frame, model),
             sample_rows=min(len(frame), model.reports.max_rows), multivariate=pca, nulls=nulls,
-            reconstruction_error=float(errors.mean()) if errors is not None else None)
+            reconstruction_error=float(errors.mean()) if errors is not None else None, cbpe=cbpe,
+            dle=dle[0] if dle else None)
+        profile._artifacts = dle[1] if dle else {}
+        return profile
 
     def to_json(self) -> bytes:
         return dumps(self.model_dump(mode="json"))  # floats at full precision: the fitted values read back exactly
@@ -200,7 +210,8 @@ def fit_settings(model: ModelConfig) -> dict[str, Any]:
             "threshold_mode": model.drift.threshold_mode, "metrics": list(model.metric_rules),
             "methods": {c: model.drift_method(c).method for c in model.monitored},
             "calibration": [list(calibration.SIZES), calibration.REPLICATES, calibration.MAX_COMPARED,
-                            "held-out", "log-normal"]}
+                            "held-out", "log-normal"],
+            "estimation": [model.performance.estimate, estimation.BINS, estimation.SPLITS, estimation.FOLDS]}
 
 
 def fingerprint(model: ModelConfig, files: list[StoredObject]) -> str:
@@ -230,10 +241,22 @@ def fit(store: ObjectStore, model: ModelConfig, layout: ModelLayout, version: st
     buffer = io.BytesIO()
     sample(frame, model.reports.max_rows).to_parquet(buffer, index=False)
     store.put_bytes(layout.profile_sample(version, profile.fingerprint), buffer.getvalue(), PARQUET)
+    for name, data in profile._artifacts.items():
+        store.put_bytes(layout.profile_artifact(version, profile.fingerprint, name), data, "application/octet-stream")
     store.put_bytes(key, profile.to_json(), JSON)  # last: a profile is used only with its sample
     log.info("fitted the reference profile of %s version %s (%d rows): %s", model.name, version, len(frame),
              store.url(key))
     return profile
+
+
+def nannies(store: ObjectStore, layout: ModelLayout, profile: ReferenceProfile) -> dict[str, object]:
+    """The DLE nanny models of a fitted profile (metric -> model); none without DLE."""
+    if profile.dle is None:
+        return {}
+    data = {name: store.get_bytes(layout.profile_artifact(profile.version, profile.fingerprint, name))
+            for name in profile.dle.artifacts.values()}
+    loaded = estimation.load_nannies(data)
+    return {metric: loaded[name] for metric, name in profile.dle.artifacts.items()}
 
 
 def evidently_sample(store: ObjectStore, layout: ModelLayout, profile: ReferenceProfile) -> pd.DataFrame:

@@ -52,6 +52,10 @@ def signals(summary: DaySummary) -> dict[str, str]:
     if summary.prediction_drift.drifted:
         drifted = sorted(c for c, r in summary.prediction_drift.columns.items() if r.drifted)
         found["prediction_drift"] = f"prediction drift on {', '.join(drifted)}"
+    estimate = summary.estimated_performance
+    if estimate is not None and estimate.degraded:
+        found["estimated_performance_drop"] = (f"estimated performance ({estimate.method}) dropped: "
+                                               f"{'; '.join(d.describe() for d in estimate.degraded)}")
     due = summary.labels.due if summary.labels else None
     if due and due.status == "judged" and due.retrain:
         found["performance_degradation"] = (f"performance of the predictions made on {due.day} dropped past the "

@@ -92,6 +92,17 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             action="The model's output distribution changed; check the inputs and the business impact.",
             evidence=_evidence(prediction.columns, drifted),
         ))
+    estimate = summary.estimated_performance
+    if estimate is not None and estimate.degraded:
+        findings.append(Finding(
+            rule="estimated_performance_drop", severity=Severity.WARNING,
+            columns=[d.metric for d in estimate.degraded],
+            message=(f"Estimated performance ({estimate.method}, before the labels land) is worse than the "
+                     f"reference's: {'; '.join(d.describe() for d in estimate.degraded)}."),
+            action=("The labels will confirm it or not within labels.lag_days; meanwhile look at the day's drift "
+                    "findings: the estimate follows the inputs, and assumes the model's scores and errors relate to "
+                    "them as on the reference."),
+        ))
     multivariate = _judgement(summary, "reconstruction_error")
     if multivariate is not None and multivariate.fired:
         findings.append(Finding(
@@ -274,6 +285,20 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                      f"{model.labels.lag_days} day(s) later (labels.lag_days), so their performance is not judged "
                      f"(it needs {perf.min_coverage:.0%} and {perf.min_labelled_rows} labelled rows)."),
             action="Check the label feed under labels/<model>/: labels may be late, or keyed by other ids.",
+        ))
+    check = due.estimate_check if due.status == "judged" else None
+    if check is not None and check.unreliable and model.rules.estimator_unreliable.severity != "off":
+        findings.append(Finding(
+            rule="estimator_unreliable", severity=Severity(model.rules.estimator_unreliable.severity),
+            columns=check.unreliable,
+            message=(f"The {check.method} estimate made on {due.day} before its labels missed the realized "
+                     "performance by more than chance: " + "; ".join(
+                         f"{m} estimated {check.estimated[m]:.3f}, realized {check.estimated[m] - check.errors[m]:.3f}"
+                         f" (off by {check.errors[m]:+.3f}, chance explains {check.bands[m]:.3f})"
+                         for m in check.unreliable) + "."),
+            action=("The estimate assumes the model's scores and errors relate to the inputs as on the reference: "
+                    "when the inputs look stable but the realized performance moved, the relation itself changed "
+                    "(concept drift). Trust the estimates of later days less until a retrained version is in use."),
         ))
     rejected = {k: v for k, v in sorted(report.problems.items()) if k != "unknown_id"}
     share = sum(rejected.values()) / report.rows if report.rows else 0.0

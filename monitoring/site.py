@@ -230,8 +230,32 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
         s=summary, m=metrics, findings=findings, columns=columns, pictures=pictures, trailing=behind,
         headline=kpi, regression=regression,
         perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
+        estimate=_estimate(summary),
         calibration=_calibration(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
         band_tail=nominal_tail(summary.verdicts.band_sigma) if summary.verdicts else 0.0)
+
+
+@dataclass(frozen=True)
+class EstimateRow:
+    """A metric estimated before the labels, beside what the labels gave once they landed."""
+
+    row: MetricRow  # the estimate against the reference
+    band: tuple[float, float] | None
+    realized: float | None
+    off_by: float | None  # once the labels are complete: estimated - realized
+    unreliable: bool  # off by more than chance
+
+
+def _estimate(summary: DaySummary) -> list[EstimateRow]:
+    estimate, perf = summary.estimated_performance, summary.performance
+    if estimate is None:
+        return []
+    realized = perf.metrics if perf is not None and perf.labelled else {}
+    check = perf.estimate_check if perf is not None else None
+    return [EstimateRow(row=row, band=estimate.bands.get(row.name), realized=realized.get(row.name),
+                        off_by=check.errors.get(row.name) if check else None,
+                        unreliable=bool(check and row.name in check.unreliable))
+            for row in metric_rows(estimate.metrics, estimate.baseline, estimate.degraded)]
 
 
 def _headline_of_history(days: list[DayMetrics]) -> str | None:
@@ -275,14 +299,19 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
                          "reference": [d.reference_positive_rate for d in days]},
                 title="Positive (approval) rate", percent=True, links=links,
                 band=_band([d.positive_rate_band for d in days]))
-        if labelled:
+        estimated = [d for d in days if headline and d.estimated_performance.get(headline) is not None]
+        if labelled or estimated:
             name = metric_label(headline)
+            series = {name: [d.performance.get(headline) for d in days],
+                      f"reference {name}": [d.baseline_performance.get(headline) for d in days]}
+            if estimated:
+                series[f"estimated {name} ({estimated[-1].estimate_method})"] = [
+                    d.estimated_performance.get(headline) for d in days]
             figures["performance"] = charts.performance_chart(
-                labels, {name: [d.performance.get(headline) for d in days],
-                         f"reference {name}": [d.baseline_performance.get(headline) for d in days]},
-                [d.label_coverage for d in days], [d.labels_complete for d in days],
+                labels, series, [d.label_coverage for d in days], [d.labels_complete for d in days],
                 title=f"Performance ({name}) with label coverage", links=links,
-                band=_band([d.performance_intervals.get(headline) for d in days]))
+                band=_band([d.performance_intervals.get(headline) for d in days]),
+                estimate_band=_band([d.estimated_bands.get(headline) for d in days]))
         figures["feature_bands"] = Markup("".join(
             charts.line_chart(labels, {feature: [p.score if (p := d.features.get(feature)) else None for d in days]},
                               title=f"{feature}: drift score", y_min=0, height=110, links=links,
@@ -292,7 +321,31 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
                                for d in days]))))
     return _environment().get_template("model.html.j2").render(
         model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures,
-        headline=headline, has_positive_rate=has_positive_rate, lower_is_better=headline in LOWER_IS_BETTER)
+        headline=headline, has_positive_rate=has_positive_rate, lower_is_better=headline in LOWER_IS_BETTER,
+        track=estimate_track(history, headline),
+        has_estimate=any(headline and d.estimated_performance.get(headline) is not None for d in days))
+
+
+@dataclass(frozen=True)
+class EstimateTrack:
+    """How the estimates made before the labels compared with the realized figures, over the last judged days."""
+
+    method: str
+    metric: str
+    days: int  # judged days (labels complete) that had an estimate
+    held: int  # of them, days whose estimate was within chance of the realized value
+    within: float | None  # the largest |estimated - realized| over those days
+    worst: float  # the largest over all of them
+
+
+def estimate_track(history: list[DayMetrics], headline: str | None, days: int = MODEL_PAGE_DAYS) -> EstimateTrack | None:
+    checked = [d for d in history if headline in d.estimate_errors][-days:]
+    if not checked:
+        return None
+    held = [abs(d.estimate_errors[headline]) for d in checked if headline not in d.estimate_unreliable]
+    return EstimateTrack(method=checked[-1].estimate_method or "estimate", metric=headline, days=len(checked),
+                         held=len(held), within=max(held) if held else None,
+                         worst=max(abs(d.estimate_errors[headline]) for d in checked))
 
 
 @dataclass(frozen=True)

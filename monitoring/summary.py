@@ -15,6 +15,7 @@ from monitoring.operations import Operations
 from monitoring.performance import LabelsReport, Performance
 from monitoring.quality import ColumnQuality
 from monitoring.drift import ColumnDriftResult
+from monitoring.estimation import Estimate
 from monitoring.verdicts import DayVerdicts, Judgement
 from monitoring.storage import canonical
 
@@ -81,6 +82,7 @@ class DaySummary(_Frozen):
     operations: Operations
     reports: dict[str, str]
     verdicts: DayVerdicts | None = None
+    estimated_performance: Estimate | None = None  # before the labels land (CBPE, DLE); null without labelled reference
     # Filled in once labels arrive, and updated in place as more arrive (see monitoring.performance):
     performance: Performance | None = None  # of the predictions made on this day
     labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
@@ -107,6 +109,7 @@ def summarize(
     reference_version: str, reference_rows: int, drift: dict[str, ColumnDriftResult], features: tuple[str, ...],
     predictions: tuple[str, ...], quality: dict[str, ColumnQuality], dataset_drift_share: float,
     operations: Operations, reports: dict[str, str], verdicts: DayVerdicts | None = None,
+    estimated_performance: Estimate | None = None,
 ) -> DaySummary:
     prediction_columns = {c: _drift(drift[c]) for c in predictions}
     features = {c: _drift(drift[c]) for c in features}
@@ -134,6 +137,7 @@ def summarize(
         operations=operations,
         reports=reports,
         verdicts=verdicts,
+        estimated_performance=estimated_performance,
     )
 
 

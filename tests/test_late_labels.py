@@ -183,6 +183,14 @@ def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_as
 
     finding = next(f for f in decision.findings if f.rule == "performance_degradation")
     assert "mae" in finding.columns and finding.severity.value == "critical"
+    # Concept drift, as the estimate before the labels sees it: the inputs did not move, so neither did the DLE
+    # estimate; once the labels are in, its miss is past chance and says so (info: the MAE finding is the alert).
+    estimate = summary["estimated_performance"]
+    assert estimate["method"] == "DLE" and estimate["metrics"]["mae"] == pytest.approx(found["baseline"]["mae"],
+                                                                                      rel=0.1)
+    assert "mae" in found["estimate_check"]["unreliable"] and found["estimate_check"]["errors"]["mae"] < 0
+    unreliable = next(f for f in decision.findings if f.rule == "estimator_unreliable")
+    assert unreliable.severity.value == "info" and "DLE" in unreliable.message
     assert decision.retrain is None and decision.retrain_held.startswith("waiting for labels")
     settings = model.model_dump(mode="json")
     settings["retraining"]["min_labelled_rows"] = 500

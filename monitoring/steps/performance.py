@@ -17,6 +17,7 @@ import pandas as pd
 
 from monitoring import ingest, labels, manifest, performance, reference
 from monitoring.config import ModelConfig
+from monitoring.estimation import Estimate
 from monitoring.layout import PERFORMANCE_REPORT, DayLayout
 from monitoring.performance import LabelsReport, Performance
 from monitoring.sampling import hash_sample
@@ -33,12 +34,15 @@ def _day_predictions(store: ObjectStore, model: ModelConfig, layout: DayLayout) 
     return ingest.read_columns(store, layout.staged_valid_rows, [model.columns.id, *model.columns.predictions])
 
 
-def _monitored_version(store: ObjectStore, layout: DayLayout) -> str | None:
-    """The reference version a published day was monitored against (None when it is not published)."""
+def _monitored(store: ObjectStore, layout: DayLayout) -> tuple[str | None, Estimate | None]:
+    """The reference version a published day was monitored against and its estimated performance (None, None when
+    it is not published)."""
     try:
-        return store.get_json(layout.summary).get("reference_version")
+        summary = store.get_json(layout.summary)
     except FileNotFoundError:
-        return None
+        return None, None
+    estimate = summary.get("estimated_performance")
+    return summary.get("reference_version"), Estimate.model_validate(estimate) if estimate else None
 
 
 class _References:
@@ -145,10 +149,14 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
             continue
         joined = labels.join(predictions, model.columns.id, window)
         joined_ids.update(joined[model.columns.id])
-        fitted = references.of(_monitored_version(store, day_layout))
+        version, estimate = _monitored(store, day_layout)
+        fitted = references.of(version)
         found = performance.evaluate(joined=joined, predictions=len(predictions), model=model, day=day_layout.day,
                                      as_of=layout.day, fitted=fitted,
                                      label_digest=labels.digest(joined, model.columns.id))
+        if found.complete:  # how the estimate made before the labels compares with them
+            found = found.model_copy(update={"estimate_check": performance.estimate_check(
+                estimate, found.metrics, fitted, found.labelled)})
         if day_layout.day == due_day:
             due = found
         if _write_performance(store, model, day_layout, found, joined, references, now):

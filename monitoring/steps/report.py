@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any
 
-from monitoring import contract, drift, ingest, reference, verdicts, volume
+from monitoring import contract, drift, estimation, ingest, reference, verdicts, volume
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from monitoring.profile import DayProfile
@@ -49,13 +49,15 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     for report in rendered:
         store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
+    estimate = estimation.estimate_day(model, fitted, profile.expected, current,
+                                       reference.nannies(store, layout, fitted) if profile.rows else {}, quality)
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
         reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,
         features=model.columns.features, predictions=model.columns.predictions, quality=quality,
         dataset_drift_share=model.drift.dataset_drift_share, operations=operations,
         reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
-        verdicts=verdicts_of_day,
+        verdicts=verdicts_of_day, estimated_performance=estimate,
     )
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",

@@ -1,0 +1,375 @@
+"""Performance before the labels land: CBPE for binary classifiers, DLE for regressors (NannyML's methods, carried
+over; fitted once per reference version, in its profile).
+
+**CBPE** (confidence-based performance estimation). Fitted on the labelled reference: the score is calibrated by
+isotonic regression only when that lowers the expected calibration error, measured as NannyML does (ten stratified
+splits holding out 10%, the errors of the held-out folds pooled, ten bins of equal counts). On a day, every valid
+row's calibrated probability p of being positive, with the model's decision, gives the expected confusion matrix
+(TP = sum of p over the predicted positives, FP = sum of 1 - p there, FN and TN likewise over the predicted
+negatives): a sum over rows, kept exact in the streaming pass. From it: estimated accuracy, precision, recall and
+F1 (plug-in); ROC-AUC from the day's sample (rows sorted by their score, cumulative expected positives). It assumes
+the calibrated scores are right on the day: no concept drift, no shift into regions the reference never saw.
+
+**DLE** (direct loss estimation). Fitted on the labelled reference: a "nanny" model (scikit-learn's
+HistGradientBoostingRegressor) that predicts a row's absolute error, and one its squared error, from the features
+and the prediction. Cross-fitted: its error on the reference is measured out of fold (five folds), so what the
+profile says of its accuracy is honest; the model used on the days is fitted on the whole reference. On a day,
+estimated MAE is the mean predicted absolute error over the day's sample, RMSE the root of the mean predicted
+squared error. It assumes the relation between the inputs and the error holds on the day.
+
+Each estimate comes with its **sampling-error band**: +- 3 standard errors at the day's size, from the reference
+(NannyML's formulas: the standard deviation of each metric's per-row contribution over the square root of the rows
+that count for it; for ROC-AUC DeLong's variance, both classes' components, where NannyML counts the positives'
+only).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pickle
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from monitoring.config import LOWER_IS_BETTER, ModelConfig
+from monitoring.performance import Degradation
+
+BINS = 10
+SPLITS = 10
+FOLDS = 5
+BAND = 3.0  # sampling errors either side of an estimate
+UNSUPPORTED_SHARE = 0.01  # a feature with at least this share of the day outside the reference is named
+CBPE_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+DLE_METRICS = ("mae", "rmse")
+ASSUMPTIONS = {"CBPE": "Estimated from the model's calibrated scores: it assumes they are as right on this day as on "
+                       "the reference (no concept drift) and that the inputs stay where the reference has data.",
+               "DLE": "Estimated by a model of the errors learned on the reference: it assumes the errors depend on "
+                      "the inputs as they did there (no concept drift) and that the inputs stay where the reference "
+                      "has data."}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SamplingError(_Frozen):
+    """A metric's standard error at n rows: `std` / sqrt(n x `fraction`), fitted on the reference."""
+
+    std: float
+    fraction: float
+
+    def at(self, rows: int) -> float | None:
+        return self.std / math.sqrt(rows * self.fraction) if rows and self.fraction > 0 else None
+
+
+class CbpeFit(_Frozen):
+    calibrated: bool  # isotonic calibration lowered the calibration error on held-out folds
+    ece_raw: float
+    ece_calibrated: float
+    calibration_x: list[float] = []  # the isotonic step function (empty: scores used as they are)
+    calibration_y: list[float] = []
+    errors: dict[str, SamplingError]
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        if not self.calibrated:
+            return np.clip(scores, 0.0, 1.0)
+        return np.interp(scores, self.calibration_x, self.calibration_y)
+
+
+class DleFit(_Frozen):
+    artifacts: dict[str, str]  # metric -> the nanny model's file in the profile's folder
+    categories: dict[str, list[str]]  # categorical feature -> its reference categories (unseen: missing)
+    errors: dict[str, SamplingError]  # mae
+    squared_errors: tuple[float, float]  # variance and mean of the squared error: the RMSE's standard error
+    held_out: dict[str, tuple[float, float]]  # metric -> (estimated out of fold, realized) on the reference
+
+
+class Estimate(_Frozen):
+    """The day's estimated performance (summary.json `estimated_performance`)."""
+
+    method: Literal["CBPE", "DLE"]
+    rows: int  # the rows it was estimated on
+    metrics: dict[str, float | None]
+    bands: dict[str, tuple[float, float]]  # +- 3 sampling errors at the day's size
+    calibrated: bool | None = None  # CBPE: the scores were calibrated on the reference
+    assumptions: str
+    baseline: dict[str, float | None] | None = None  # the reference's realized metrics
+    # Per feature, the share of the day's rows where the reference has no data (a category it never had, a value
+    # outside its range): what the estimate cannot know (the rows the assumption "inputs stay where the reference
+    # has data" fails for). Only shares of at least UNSUPPORTED_SHARE.
+    unsupported: dict[str, float] = {}
+    # The estimated metrics worse than the reference's baseline, judged as realized ones are (the estimate's rule):
+    degraded: list[Degradation] = []
+
+
+# --- CBPE ---------------------------------------------------------------------------------------------------------
+def expected_calibration_error(y: np.ndarray, q: np.ndarray, bins: int = BINS) -> float:
+    """Over bins of equal counts of the scores q (sorted), the rows' share times |mean q - mean y|."""
+    order = np.argsort(q)
+    q, y = q[order], y[order]
+    n = len(q)
+    if n <= 2 * bins:
+        bins = max(1, n // 2)
+    width = n // bins
+    edges = list(range(0, n + 1, width))
+    edges[-1] = n
+    return float(sum((hi - lo) / n * abs(q[lo:hi].mean() - y[lo:hi].mean())
+                     for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo))
+
+
+def _isotonic(scores: np.ndarray, y: np.ndarray):
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(out_of_bounds="clip", increasing=True).fit(scores, y)
+
+
+def needs_calibration(y: np.ndarray, scores: np.ndarray) -> tuple[bool, float, float]:
+    """Whether isotonic calibration lowers the calibration error on held-out folds (pooled), with both errors."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    if len(np.unique(y)) < 2 or performance_auc(y, scores) > 0.999:
+        return False, 0.0, 0.0
+    held_y, raw, calibrated = [], [], []
+    for train, test in StratifiedShuffleSplit(n_splits=SPLITS, test_size=0.1, random_state=42).split(scores, y):
+        model = _isotonic(scores[train], y[train])
+        held_y.append(y[test])
+        raw.append(scores[test])
+        calibrated.append(model.predict(scores[test]))
+    held = np.concatenate(held_y)
+    before = expected_calibration_error(held, np.concatenate(raw))
+    after = expected_calibration_error(held, np.concatenate(calibrated))
+    return after < before, before, after
+
+
+def performance_auc(y: np.ndarray, p: np.ndarray) -> float:
+    from monitoring.performance import roc_auc
+
+    return roc_auc(y, p) or 0.0
+
+
+def _classification_errors(y: np.ndarray, yhat: np.ndarray, scores: np.ndarray) -> dict[str, SamplingError]:
+    """NannyML's sampling-error components of each estimated metric, on the labelled reference."""
+    n = len(y)
+    tp, fp, fn = (yhat == 1) & (y == 1), (yhat == 1) & (y == 0), (yhat == 0) & (y == 1)
+    found = {"accuracy": SamplingError(std=float(np.std(y == yhat)), fraction=1.0)}
+    if yhat.sum():
+        found["precision"] = SamplingError(std=float(np.std(tp[yhat == 1])), fraction=float(yhat.mean()))
+    if y.sum():
+        found["recall"] = SamplingError(std=float(np.std(tp[y == 1])), fraction=float(y.mean()))
+    relevant = tp | fp | fn
+    if relevant.any():
+        factor = relevant.sum() / (tp.sum() + 0.5 * (fp.sum() + fn.sum()))
+        found["f1"] = SamplingError(std=float(np.std(tp[relevant] * factor)), fraction=float(relevant.sum() / n))
+    # ROC-AUC: DeLong's variance, from both halves of the AUC's per-row components on the reference (each
+    # positive's share of negatives scored below it, each negative's share of positives scored above it). NannyML
+    # keeps only the positives' half, which left 6-14% of no-change days of the shared datasets outside its band.
+    order = np.argsort(scores, kind="stable")
+    ordered = y[order]
+    positives, negatives = int(ordered.sum()), int(n - ordered.sum())
+    if positives and negatives:
+        ranks = _midranks(scores[order])
+        below = (ranks[ordered == 1] - np.arange(1, positives + 1)) / negatives  # of negatives, per positive
+        above = 1 - (ranks[ordered == 0] - np.arange(1, negatives + 1)) / positives  # of positives, per negative
+        share = positives / n
+        variance = np.var(below) / share + np.var(above) / (1 - share)
+        found["roc_auc"] = SamplingError(std=float(np.sqrt(variance)), fraction=1.0)
+    return found
+
+
+def _midranks(ordered: np.ndarray) -> np.ndarray:
+    """1-based ranks of sorted values, ties sharing their mean rank."""
+    _, start, counts = np.unique(ordered, return_index=True, return_counts=True)
+    return np.repeat(start + (counts + 1) / 2, counts)
+
+
+def fit_cbpe(frame: pd.DataFrame, model: ModelConfig) -> CbpeFit | None:
+    """CBPE on a typed labelled reference; None without labels or with one class."""
+    from monitoring.performance import predicted_labels
+
+    if model.labels is None or model.labels.column not in frame.columns:
+        return None
+    y = frame[model.labels.column].to_numpy(dtype=int)
+    scores = frame[model.columns.score].to_numpy(dtype=float)
+    if len(np.unique(y)) < 2:
+        return None
+    calibrate, before, after = needs_calibration(y, scores)
+    x_points, y_points = [], []
+    if calibrate:
+        fitted = _isotonic(scores, y)
+        x_points, y_points = fitted.X_thresholds_.tolist(), fitted.y_thresholds_.tolist()
+    yhat = predicted_labels(frame, model).to_numpy()
+    return CbpeFit(calibrated=calibrate, ece_raw=before, ece_calibrated=after, calibration_x=x_points,
+                   calibration_y=y_points, errors=_classification_errors(y, yhat, scores))
+
+
+class ExpectedConfusion:
+    """The expected confusion matrix of a day, summed batch by batch over every valid row (mergeable)."""
+
+    def __init__(self, fit: CbpeFit) -> None:
+        self.fit = fit
+        self.tp = self.fp = self.fn = self.tn = 0.0
+        self.rows = 0
+
+    def add(self, scores: np.ndarray, decisions: np.ndarray) -> None:
+        p = self.fit.probabilities(scores)
+        positive = decisions == 1
+        self.tp += float(p[positive].sum())
+        self.fp += float((1 - p[positive]).sum())
+        self.fn += float(p[~positive].sum())
+        self.tn += float((1 - p[~positive]).sum())
+        self.rows += len(scores)
+
+    def metrics(self) -> dict[str, float | None]:
+        tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn
+        if not self.rows:
+            return dict.fromkeys(CBPE_METRICS[:4])
+        return {"accuracy": (tp + tn) / self.rows, "precision": tp / (tp + fp) if tp + fp else 0.0,
+                "recall": tp / (tp + fn) if tp + fn else 0.0,
+                "f1": tp / (tp + 0.5 * (fp + fn)) if tp + fp + fn else 0.0}
+
+
+def estimated_roc_auc(fit: CbpeFit, scores: np.ndarray) -> float | None:
+    """The area under the ROC curve the calibrated scores expect: rows sorted by score, cumulative expected true and
+    false positives (NannyML's estimate)."""
+    if len(scores) < 2:
+        return None
+    order = np.argsort(scores)[::-1]
+    p = fit.probabilities(scores[order])
+    tps = np.r_[0.0, np.cumsum(p)]
+    fps = np.r_[0.0, np.arange(1, len(p) + 1) - np.cumsum(p)]
+    tps, fps = np.round(tps, 5), np.round(fps, 5)
+    if tps[-1] <= 0 or fps[-1] <= 0:
+        return None
+    return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
+
+
+def cbpe_estimate(fit: CbpeFit, confusion: ExpectedConfusion, sample_scores: np.ndarray) -> Estimate:
+    metrics = {**confusion.metrics(), "roc_auc": estimated_roc_auc(fit, sample_scores)}
+    rows = {m: (len(sample_scores) if m == "roc_auc" else confusion.rows) for m in metrics}
+    return Estimate(method="CBPE", rows=confusion.rows, metrics=metrics, calibrated=fit.calibrated,
+                    bands=_bands(metrics, fit.errors, rows), assumptions=ASSUMPTIONS["CBPE"])
+
+
+def _bands(metrics: dict[str, float | None], errors: dict[str, SamplingError], rows: dict[str, int],
+           extra: dict[str, float | None] | None = None) -> dict[str, tuple[float, float]]:
+    bands = {}
+    for metric, value in metrics.items():
+        se = (extra or {}).get(metric)
+        if se is None and metric in errors:
+            se = errors[metric].at(rows[metric])
+        if value is not None and se is not None:
+            low, high = value - BAND * se, value + BAND * se
+            if metric not in LOWER_IS_BETTER:
+                low, high = max(0.0, low), min(1.0, high)
+            bands[metric] = (max(0.0, low), high)
+    return bands
+
+
+# --- DLE ----------------------------------------------------------------------------------------------------------
+def _design(frame: pd.DataFrame, model: ModelConfig, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """The nanny's inputs: the features (categories as the reference's, unseen ones missing) and the prediction."""
+    cols = model.columns
+    design = pd.DataFrame({c: frame[c].astype(float) for c in cols.numerical})
+    for column, known in categories.items():
+        design[column] = pd.Categorical(frame[column], categories=known)
+    design[cols.score] = frame[cols.score].astype(float)
+    return design
+
+
+def _nanny():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(categorical_features="from_dtype", random_state=0)
+
+
+def _one_thread():
+    """Gradient boosting on one OpenMP thread: its threads spin while they wait, and on a busy worker (or beside
+    another task) that made a 0.1 s fit take 4 s on this project's 2-core machine."""
+    import sklearn.ensemble  # noqa: F401 (loads the OpenMP runtime first: a limit holds for loaded runtimes only)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="openmp")
+
+
+def fit_dle(frame: pd.DataFrame, model: ModelConfig) -> tuple[DleFit, dict[str, bytes]] | None:
+    """DLE on a typed labelled reference: the fit and its nanny models (pickled, to store beside the profile); None
+    without labels."""
+    with _one_thread():
+        return _fit_dle(frame, model)
+
+
+def _fit_dle(frame: pd.DataFrame, model: ModelConfig) -> tuple[DleFit, dict[str, bytes]] | None:
+    if model.labels is None or model.labels.column not in frame.columns or len(frame) < 10 * FOLDS:
+        return None
+    categories = {c: sorted(frame[c].dropna().astype(str).unique().tolist()) for c in model.columns.categorical}
+    design = _design(frame, model, categories)
+    error = frame[model.columns.score].to_numpy(dtype=float) - frame[model.labels.column].to_numpy(dtype=float)
+    targets = {"mae": np.abs(error), "rmse": error ** 2}
+    order = np.random.default_rng(0).permutation(len(frame))
+    artifacts, held_out = {}, {}
+    for metric, target in targets.items():
+        out_of_fold = np.empty(len(frame))
+        for fold in np.array_split(order, FOLDS):
+            rest = np.setdiff1d(order, fold)
+            nanny = _nanny().fit(design.iloc[rest], target[rest])
+            out_of_fold[fold] = np.maximum(nanny.predict(design.iloc[fold]), 0.0)
+        realized = target.mean()
+        held_out[metric] = (float(np.sqrt(out_of_fold.mean()) if metric == "rmse" else out_of_fold.mean()),
+                            float(np.sqrt(realized) if metric == "rmse" else realized))
+        artifacts[metric] = pickle.dumps(_nanny().fit(design, target))
+    squared = error ** 2
+    fit = DleFit(artifacts={m: f"dle_{m}.pkl" for m in artifacts}, categories=categories,
+                 errors={"mae": SamplingError(std=float(np.std(np.abs(error))), fraction=1.0)},
+                 squared_errors=(float(np.var(squared)), float(squared.mean())), held_out=held_out)
+    return fit, {fit.artifacts[m]: data for m, data in artifacts.items()}
+
+
+def dle_estimate(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, model: ModelConfig) -> Estimate:
+    """Estimated MAE and RMSE over the day's sample (`nannies`: metric -> its unpickled nanny model)."""
+    rows = len(sample)
+    metrics: dict[str, float | None] = dict.fromkeys(DLE_METRICS)
+    if rows:
+        design = _design(sample, model, fit.categories)
+        with _one_thread():
+            metrics["mae"] = float(np.maximum(nannies["mae"].predict(design), 0.0).mean())
+            metrics["rmse"] = float(math.sqrt(np.maximum(nannies["rmse"].predict(design), 0.0).mean()))
+    variance, mean = fit.squared_errors
+    rmse_error = math.sqrt(variance / (4 * rows * mean)) if rows and mean > 0 else None
+    return Estimate(method="DLE", rows=rows, metrics=metrics, assumptions=ASSUMPTIONS["DLE"],
+                    bands=_bands(metrics, fit.errors, dict.fromkeys(metrics, rows), {"rmse": rmse_error}))
+
+
+def load_nannies(data: dict[str, bytes]) -> dict[str, object]:
+    """The nanny models from their pickles (the model's own bucket: written by this library's fit only)."""
+    return {name: pickle.load(io.BytesIO(blob)) for name, blob in data.items()}  # noqa: S301
+
+
+def estimate_day(model: ModelConfig, profile, confusion: ExpectedConfusion | None, sample: pd.DataFrame,
+                 nannies: dict[str, object], quality: dict | None = None) -> Estimate | None:
+    """The day's estimated performance and its verdict against the reference's baseline (`performance.
+    degradations`: its band and minimum effect in calibrated mode, its lines in fixed mode); None for a model whose
+    reference has no labels. `quality`: the day's exact column figures (`monitoring.quality.ColumnQuality`), for the
+    share of rows outside the reference."""
+    from monitoring import performance
+
+    if profile.cbpe is not None and confusion is not None:
+        found = cbpe_estimate(profile.cbpe, confusion, sample[model.columns.score].to_numpy(dtype=float)
+                              if len(sample) else np.array([]))
+    elif profile.dle is not None and nannies:
+        found = dle_estimate(profile.dle, nannies, sample, model)
+    else:
+        return None
+    if not found.rows:
+        return found
+    unsupported = {}
+    for column in model.columns.features:
+        figures = (quality or {}).get(column)
+        share = max(figures.new_category_share or 0.0, figures.out_of_range_share or 0.0) if figures else 0.0
+        if share >= UNSUPPORTED_SHARE:
+            unsupported[column] = share
+    return found.model_copy(update={"baseline": profile.performance, "unsupported": unsupported,
+                                    "degraded": performance.degradations(found.metrics, profile.performance, model,
+                                                                         found.rows, profile)})
