@@ -48,6 +48,8 @@ def say(message: str) -> None:
 
 
 def airflow_env() -> dict[str, str]:
+    from monitoring_airflow.warm_workers import ENVIRONMENT as WARM_WORKERS
+
     home = STATE / "airflow"
     connection = {"conn_type": "aws", "login": "demo", "password": "demo",
                   "extra": {"endpoint_url": ENDPOINT, "region_name": "us-east-1"}}
@@ -71,6 +73,7 @@ def airflow_env() -> dict[str, str]:
         "MONITORING_REPORTS_BASE_URL": f"{ENDPOINT}/{BUCKET}",  # the plugin's task links open the local pages
         "AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        **WARM_WORKERS,  # the heavy imports once per worker, not once per task
     }
 
 

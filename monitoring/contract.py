@@ -247,11 +247,27 @@ def as_id(series: pd.Series) -> pd.Series:
     text = as_label(series)
     present = text.notna()
     if present.any():
-        cleaned = text[present].astype(str).str.strip().str.replace(r"^([+-]?\d+)\.0*$", r"\1", regex=True)
         text = text.astype(object)
-        text[present] = cleaned
+        text[present] = _clean_ids(text[present].astype(str))
         text[present & (text == "")] = np.nan
     return text
+
+
+_WHOLE_NUMBER = r"^([+-]?\d+)\.0*$"
+
+
+def _clean_ids(text: pd.Series) -> pd.Series:
+    """Ids stripped of surrounding spaces, "50005.0" as "50005": in Arrow's kernels when every id is ASCII (where
+    they agree with Python's str.strip and re exactly), in Python's otherwise (Unicode spaces and digits)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pa.array(text.to_numpy(dtype=object), type=pa.string())
+    if not pc.all(pc.string_is_ascii(values)).as_py():
+        return text.str.strip().str.replace(_WHOLE_NUMBER, r"\1", regex=True)
+    stripped = pc.utf8_trim(values, characters=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")  # str.isspace, ASCII
+    cleaned = pc.replace_substring_regex(stripped, pattern=_WHOLE_NUMBER, replacement=r"\1")
+    return pd.Series(cleaned.to_numpy(zero_copy_only=False), index=text.index, dtype=object)
 
 
 def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenIds | None = None) -> ContractResult:
@@ -267,11 +283,11 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     extra = tuple(sorted(c for c in frame.columns if c not in known))
 
     v = _Violations(frame.index)
-    typed = pd.DataFrame(index=frame.index)
+    typed: dict[str, pd.Series] = {}  # one frame built at the end, not column by column
 
     ids = frame[cols.id]
     id_text = as_id(ids)
-    v.add(id_text.isna() | (id_text.astype(str).str.strip() == ""), "missing_id", f"{cols.id} is empty")
+    v.add(id_text.isna(), "missing_id", f"{cols.id} is empty")  # as_id: blank ids are missing
     duplicated = id_text.notna() & id_text.duplicated(keep="first")
     if seen is not None:
         hashes = SeenIds.hashes(id_text)
@@ -330,8 +346,9 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
             quarantine[column] = quarantine[column].map(lambda x: None if pd.isna(x) else str(x)).astype(object)
     quarantine[REASON] = reasons[bad]
     if cols.latency and cols.latency not in typed:
-        typed[cols.latency] = np.nan  # every batch has the same columns
-    valid = typed.loc[~bad].reset_index(drop=True)
+        typed[cols.latency] = pd.Series(np.nan, index=frame.index)  # every batch has the same columns
+    typed_frame = pd.DataFrame(typed, index=frame.index)
+    valid = (typed_frame.loc[~bad] if bad.any() else typed_frame).reset_index(drop=True)
     if cols.decision:
         valid[cols.decision] = valid[cols.decision].astype("int64")
     return ContractResult(valid=valid, quarantine=quarantine.reset_index(drop=True), rows_read=rows_read,

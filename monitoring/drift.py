@@ -17,6 +17,8 @@ Evidently is imported inside the functions (it takes seconds to import).
 from __future__ import annotations
 
 import logging
+import sys
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,24 @@ if TYPE_CHECKING:
     from monitoring.verdicts import Judgement
 
 log = logging.getLogger(__name__)
+_imported = False
+
+
+def import_evidently() -> None:
+    """Imports Evidently once per process, logging whether the worker had preloaded it (`monitoring.
+    worker_preload`) and what the import cost here: the task log shows whether the workers are warm."""
+    global _imported
+    if _imported:
+        return
+    preloaded = "evidently" in sys.modules
+    started = time.monotonic()
+    import evidently.legacy.calculations.stattests.registry  # noqa: F401
+    import evidently.presets  # noqa: F401
+
+    _imported = True
+    log.info("Evidently %s (%.2f s)", "preloaded by the worker" if preloaded else "imported by this task",
+             time.monotonic() - started)
+
 
 ALL_MISSING = "all values missing"
 NO_ROWS = "no valid rows on this day"
@@ -55,6 +75,7 @@ def _clean(values: pd.Series) -> pd.Series:
 def score(method: str, kind: str, reference: pd.Series, current: pd.Series) -> float | None:
     """The method's score of `current` against `reference` (missing and infinite values left out, as Evidently does);
     None when either side has no values."""
+    import_evidently()
     from evidently.legacy.calculations.stattests.registry import get_stattest
     from evidently.legacy.core import ColumnType
 

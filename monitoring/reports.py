@@ -26,7 +26,7 @@ from unittest import mock
 import pandas as pd
 
 from monitoring.config import ModelConfig
-from monitoring.drift import ColumnDriftResult
+from monitoring.drift import ColumnDriftResult, import_evidently
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,7 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
     """Data drift, prediction drift and data quality reports of `current` against `reference`, each drift metric
     drawn with the line its column's verdict used (`ColumnDriftResult.line`); columns `drift` skipped are left out.
     None on a day without rows."""
+    import_evidently()
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataSummaryPreset
 
@@ -120,6 +121,7 @@ def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | No
                              model: ModelConfig) -> RenderedReport | str:
     """Evidently's classification or regression report of labelled predictions (the label in column `label`), against
     the labelled reference when there is one. Returns the report, or why there is none."""
+    import_evidently()
     from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
     from evidently.presets import ClassificationPreset, RegressionPreset
     from sklearn.exceptions import UndefinedMetricWarning

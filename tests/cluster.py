@@ -33,6 +33,7 @@ from typing import Any
 import requests
 
 from demo.run import api_token
+from monitoring_airflow.warm_workers import ENVIRONMENT as WARM_WORKERS
 
 from tests.standalone import (BIN, POSTGRES, ROOT, PostgresDatabase, describe, free_port,
                               live_session_processes, session_processes)
@@ -126,6 +127,7 @@ class CeleryCluster:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **WARM_WORKERS,
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
         })
         env.update(self.extra_env)

@@ -29,6 +29,7 @@ from typing import Any
 import requests
 
 from demo.run import api_token
+from monitoring_airflow.warm_workers import ENVIRONMENT as WARM_WORKERS
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -162,6 +163,7 @@ class Standalone:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            **WARM_WORKERS,
             "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
         })
         if self.postgres:

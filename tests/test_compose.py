@@ -41,6 +41,19 @@ def test_every_airflow_service_mounts_the_project_and_reaches_s3_through_the_con
         assert env["MONITORING_CONFIG"] == "/opt/airflow/config/models.yaml"
 
 
+def test_every_airflow_service_warms_its_task_processes_as_the_demo_and_the_tests_do():
+    """The settings that preload Evidently and the rest once per worker (monitoring_airflow/warm_workers.py), for the
+    CeleryExecutor of this file and for a LocalExecutor alike; the module they name imports only third-party code."""
+    from monitoring_airflow.warm_workers import ENVIRONMENT, PRELOAD
+
+    for name in AIRFLOW_SERVICES:
+        env = COMPOSE["services"][name]["environment"]
+        assert {k: env.get(k) for k in ENVIRONMENT} == ENVIRONMENT, name
+    source = (ROOT / (PRELOAD.replace(".", "/") + ".py")).read_text()
+    imported = re.findall(r"^(?:import|from) ([\w.]+)", source, flags=re.M)
+    assert "evidently" in imported and not [m for m in imported if m.split(".")[0] in ("monitoring", "dags")]
+
+
 def test_the_bucket_the_config_names_is_created_by_the_init_service():
     config = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
     bucket = config["defaults"]["storage"]["bucket"]
@@ -330,6 +343,9 @@ def test_the_worker_healthcheck_pings_the_installed_celery_executor_s_app(probes
         assert argv[argv.index("-d") + 1] == "celery@${HOSTNAME}"  # the worker's default node name
 
 
+PER_COMPONENT = ("mp_start_method", "mp_forkserver_preload")
+
+
 def test_every_airflow_variable_is_an_option_of_the_installed_airflow_or_its_providers(probes):
     for name in AIRFLOW_SERVICES:
         report = probes[name]
@@ -347,6 +363,8 @@ def test_every_airflow_variable_is_an_option_of_the_installed_airflow_or_its_pro
             if key.endswith(("_cmd", "_secret")) and key not in report["options"].get(section, []):
                 key = key.rsplit("_", 1)[0]
                 assert f"{section}.{key}" in report["sensitive"], f"{name}: {variable}: only sensitive options"
+            if key in PER_COMPONENT and section in ("scheduler", "triggerer", "dag_processor"):
+                section = "core"  # documented under [core]: "can be overridden per component" in these sections
             assert f"{section}.{key}" not in report["renamed"], \
                 f"{name}: {variable} is deprecated: [{report['renamed'][f'{section}.{key}'].replace('.', '] ')}"
             assert key in report["options"].get(section, []), \

@@ -279,6 +279,12 @@ def test_a_21_day_backfill_from_the_ui_publishes_every_day_and_pages_nobody(airf
     for day in DRIFTED:
         record = json.loads(s3.get_object(Bucket=BUCKET, Key=f"reports/{MODEL}/dt={day}/alerts.json")["Body"].read())
         assert "dataset_drift" in json.dumps(record), record
+    # Warm workers (monitoring_airflow/warm_workers.py): every task that uses Evidently found it preloaded by the
+    # LocalExecutor's forkserver instead of importing it again.
+    heavy = [ti for ti in airflow.task_instances(DAG_ID) if ti["task_id"] == "evidently_reports"]
+    logs = {ti["dag_run_id"]: airflow.task_log_tail(ti, lines=100_000) for ti in heavy}
+    assert len(logs) == len(DAYS) and all("Evidently preloaded by the worker" in log for log in logs.values()), \
+        [run for run, log in logs.items() if "Evidently preloaded by the worker" not in log]
     STATE["backfilled"] = True
 
 

@@ -266,6 +266,12 @@ def test_backfills_on_two_workers(cluster: CeleryCluster, s3):
     most, when = max_overlap(heavy)
     assert most <= POOL_SLOTS, f"{most} tasks of the {POOL} pool ran at once at {when}\n{diagnostics()}"
     say(f"at most {most} tasks of the {POOL} pool ran at once")
+    # Warm workers (monitoring_airflow/warm_workers.py): each worker imported Evidently before forking its pool, so
+    # no task imported it again.
+    reports = [t for t in ran if t["task_id"] == "evidently_reports"]
+    cold = [(t["dag_id"], t["run_id"]) for t in reports
+            if "Evidently preloaded by the worker" not in airflow.task_log_tail(t, lines=100_000)]
+    assert reports and not cold, f"tasks that imported Evidently themselves: {cold}"
 
     # S3: every model-day published exactly once, whole, and its decisions recorded once; the history holds each
     # day once; the alert state has no duplicate.

@@ -1,0 +1,172 @@
+"""A fleet of small models through a real Airflow: model-days a minute and the median day run, with cold task
+processes (every task imports what it needs) and with warm ones (monitoring_airflow/warm_workers.py), in one run.
+
+    .venv/bin/python -m benchmarks.fleet                          # 30 models, one 3,000-row day each
+    .venv/bin/python -m benchmarks.fleet --models 10 --modes warm # a quicker look
+
+Starts a local S3 server (moto, its own process) with N models of the `benchmarks.bench` workload shape (24 numeric
+and 6 categorical features; a 20,000-row reference; one day of `--rows` rows, no drift), fits each model's reference
+profile once up front (as a fleet's daily runs find it fitted), then for each mode: `airflow standalone`
+(LocalExecutor, PostgreSQL metadata database created for the run and dropped after, `core.parallelism` 4 as for a
+2-core worker), one backfill of the day per model created through the REST API as the UI's form does, timed from
+the first backfill's creation until every run finished. Needs PostgreSQL on 127.0.0.1:5432 (trust auth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import bench
+from monitoring_airflow.warm_workers import ENVIRONMENT as WARM_WORKERS
+from tests.standalone import Standalone, free_port, stopped_after
+
+REFERENCE_ROWS = 20_000
+COLD = {"AIRFLOW__SCHEDULER__MP_START_METHOD": "", "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": "",
+        "AIRFLOW__CELERY__EXTRA_CELERY_CONFIG": "{}"}
+
+
+def names(count: int) -> list[str]:
+    return [f"fleet_{i:02d}" for i in range(count)]
+
+
+def config_text(models: list[str], start: dt.date) -> str:
+    entries = "".join(f"""  {model}:
+    task: binary_classification
+    schedule: "0 0 * * *"
+    start_date: "{start.isoformat()}"
+    storage: {{bucket: {bench.BUCKET}, log_format: parquet, aws_conn_id: monitoring_s3}}
+    columns:
+      id: prediction_id
+      timestamp: event_time
+      score: score
+      numerical: [{", ".join(bench.NUMERIC)}]
+      categorical: [{", ".join(bench.CATEGORICAL)}]
+    retraining: {{dag_id: retrain_{model}}}
+""" for model in models)
+    return f"models:\n{entries}"
+
+
+def generate(url: str, models: list[str], rows: int, day: dt.date) -> None:
+    client = bench._client(url)
+    client.create_bucket(Bucket=bench.BUCKET)
+    for n, model in enumerate(models):
+        bench._put_table(client, f"reference/{model}/v=1/part-0.parquet",
+                         bench._rows(np.random.default_rng(n), REFERENCE_ROWS, 0, False, day - dt.timedelta(days=30)))
+        client.put_object(Bucket=bench.BUCKET, Key=f"reference/{model}/CURRENT.json", Body=b'{"version": "1"}')
+        bench._put_table(client, f"predictions/{model}/dt={day.isoformat()}/part-0000.parquet",
+                         bench._rows(np.random.default_rng(1000 + n), rows, 10**8, False, day))
+
+
+def fit_profiles(url: str, config: Path) -> float:
+    """Every model's reference profile, fitted once (what the first run of a version does)."""
+    from monitoring import reference
+    from monitoring.config import load_config
+    from monitoring.layout import ModelLayout
+    from monitoring.storage import ObjectStore
+
+    started = time.monotonic()
+    store = ObjectStore(bench._client(url), bench.BUCKET)
+    for model in load_config(config).models:
+        reference.fit(store, model, ModelLayout.of(model))
+    return time.monotonic() - started
+
+
+def run_fleet(mode: str, models: list[str], day: dt.date, env: dict[str, str], home: Path, parallelism: int) -> dict:
+    dag_ids = [f"monitor_{m}" for m in models]
+    airflow = Standalone(home, {**env, **(WARM_WORKERS if mode == "warm" else COLD)}, database="postgres",
+                         parallelism=parallelism)
+    with stopped_after(airflow, print):
+        airflow.start()
+        airflow.wait_for("the DAGs to be parsed", lambda: all(airflow.dag_exists(d) for d in dag_ids), 600, every=5)
+        for dag_id in dag_ids:
+            airflow.set_paused(dag_id, False)
+        started = time.monotonic()
+        for dag_id in dag_ids:
+            airflow.call("POST", "/backfills", json={
+                "dag_id": dag_id, "from_date": f"{day.isoformat()}T00:00:00.000Z",
+                "to_date": f"{day.isoformat()}T23:59:59.999Z", "max_active_runs": 1, "reprocess_behavior": "none",
+                "run_backwards": False, "run_on_latest_version": True, "dag_run_conf": None})
+
+        def finished():
+            runs = [r for d in dag_ids for r in airflow.runs(d) if r["run_type"] == "backfill"]
+            done = [r for r in runs if r["state"] in ("success", "failed")]
+            print(f"  {mode}: {len(done)}/{len(dag_ids)} model-days finished ({time.monotonic() - started:.0f}s)",
+                  flush=True)
+            return runs if len(done) == len(dag_ids) else None
+
+        runs = airflow.wait_for(f"the {mode} fleet", finished, 4 * 3600, every=15, dag_ids=tuple(dag_ids[:3]))
+        seconds = time.monotonic() - started
+        durations: dict[str, list[float]] = {}
+        for dag_id in dag_ids:
+            for ti in airflow.task_instances(dag_id):
+                if ti.get("duration") and ti["state"] == "success":
+                    durations.setdefault(ti["task_id"], []).append(ti["duration"])
+    run_seconds = [(dt.datetime.fromisoformat(r["end_date"]) - dt.datetime.fromisoformat(r["start_date"]))
+                   .total_seconds() for r in runs if r.get("end_date") and r.get("start_date")]
+    return {"seconds": seconds, "per_minute": len(models) / (seconds / 60), "median_run": statistics.median(run_seconds),
+            "failed": [r["dag_id"] for r in runs if r["state"] != "success"],
+            "tasks": {t: statistics.median(v) for t, v in durations.items()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=30)
+    parser.add_argument("--rows", type=int, default=3_000, help="rows of each model's day")
+    parser.add_argument("--parallelism", type=int, default=4, help="Airflow's core.parallelism (task slots)")
+    parser.add_argument("--modes", default="cold,warm", help="cold (each task imports), warm (preloaded workers)")
+    args = parser.parse_args(argv)
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    day = today - dt.timedelta(days=2)
+    models = names(args.models)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = {}
+    try:
+        bench.wait_for_port(port)
+        generate(url, models, args.rows, day)
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "models.yaml"
+            # start_date today: no scheduled run of yesterday appears on unpause (catchup is off); the backfilled
+            # day lies before it, as a backfill of history does.
+            config.write_text(config_text(models, today))
+            env = {"MONITORING_CONFIG": str(config),
+                   "AIRFLOW_CONN_MONITORING_S3": json.dumps({
+                       "conn_type": "aws", "login": "bench", "password": "bench",
+                       "extra": {"endpoint_url": url, "region_name": "us-east-1"}}),
+                   "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+            os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+            print(f"{args.models} models x {args.rows:,} rows on {day} (reference {REFERENCE_ROWS:,} rows each); "
+                  f"profiles fitted once in {fit_profiles(url, config):.0f}s", flush=True)
+            for mode in args.modes.split(","):
+                results[mode] = run_fleet(mode, models, day, env, Path(tmp) / f"airflow-{mode}", args.parallelism)
+                r = results[mode]
+                print(f"{mode}: {args.models} model-days in {r['seconds']:.0f}s = {r['per_minute']:.1f} model-days a "
+                      f"minute; median day run {r['median_run']:.1f}s; failed {r['failed'] or 'none'}", flush=True)
+                print("  median task: " + ", ".join(f"{t} {s:.1f}s" for t, s in
+                                                    sorted(r["tasks"].items(), key=lambda kv: -kv[1])), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if "cold" in results and "warm" in results:
+        print(f"warm / cold: {results['warm']['per_minute'] / results['cold']['per_minute']:.1f}x the model-days a "
+              f"minute; median day run {results['cold']['median_run']:.1f}s -> {results['warm']['median_run']:.1f}s")
+    return 1 if any(r["failed"] for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    sys.exit(main())
