@@ -1,5 +1,6 @@
-"""A fleet of small models through a real Airflow: model-days a minute and the median day run, with cold task
-processes (every task imports what it needs) and with warm ones (monitoring_airflow/warm_workers.py), in one run.
+"""A fleet of small models through a real Airflow: model-days a minute, the task time of a model-day and one day run
+alone, with cold task processes (every task imports what it needs) and with warm ones
+(monitoring_airflow/warm_workers.py), in one run.
 
     .venv/bin/python -m benchmarks.fleet                          # 30 models, one 3,000-row day each
     .venv/bin/python -m benchmarks.fleet --models 10 --modes warm # a quicker look
@@ -9,7 +10,8 @@ and 6 categorical features; a 20,000-row reference; one day of `--rows` rows, no
 profile once up front (as a fleet's daily runs find it fitted), then for each mode: `airflow standalone`
 (LocalExecutor, PostgreSQL metadata database created for the run and dropped after, `core.parallelism` 4 as for a
 2-core worker), one backfill of the day per model created through the REST API as the UI's form does, timed from
-the first backfill's creation until every run finished. Needs PostgreSQL on 127.0.0.1:5432 (trust auth).
+the first backfill's creation until every run finished; then one more day of the first model, run alone (the time
+a day's run takes when it does not queue behind the fleet). Needs PostgreSQL on 127.0.0.1:5432 (trust auth).
 """
 
 from __future__ import annotations
@@ -57,15 +59,18 @@ def config_text(models: list[str], start: dt.date) -> str:
     return f"models:\n{entries}"
 
 
-def generate(url: str, models: list[str], rows: int, day: dt.date) -> None:
+def generate(url: str, models: list[str], rows: int, day: dt.date, alone: dt.date) -> None:
+    """Each model's reference and its day; the first model's `alone` day too (the single run timed at the end)."""
     client = bench._client(url)
     client.create_bucket(Bucket=bench.BUCKET)
     for n, model in enumerate(models):
         bench._put_table(client, f"reference/{model}/v=1/part-0.parquet",
                          bench._rows(np.random.default_rng(n), REFERENCE_ROWS, 0, False, day - dt.timedelta(days=30)))
         client.put_object(Bucket=bench.BUCKET, Key=f"reference/{model}/CURRENT.json", Body=b'{"version": "1"}')
-        bench._put_table(client, f"predictions/{model}/dt={day.isoformat()}/part-0000.parquet",
-                         bench._rows(np.random.default_rng(1000 + n), rows, 10**8, False, day))
+        for logged in (day, alone) if n == 0 else (day,):
+            bench._put_table(client, f"predictions/{model}/dt={logged.isoformat()}/part-0000.parquet",
+                             bench._rows(np.random.default_rng(1000 + n + logged.toordinal()), rows, 10**8, False,
+                                         logged))
 
 
 def fit_profiles(url: str, config: Path) -> float:
@@ -82,7 +87,14 @@ def fit_profiles(url: str, config: Path) -> float:
     return time.monotonic() - started
 
 
-def run_fleet(mode: str, models: list[str], day: dt.date, env: dict[str, str], home: Path, parallelism: int) -> dict:
+def _seconds(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    return (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+
+
+def run_fleet(mode: str, models: list[str], day: dt.date, alone: dt.date, env: dict[str, str], home: Path,
+              parallelism: int) -> dict:
     dag_ids = [f"monitor_{m}" for m in models]
     airflow = Standalone(home, {**env, **(WARM_WORKERS if mode == "warm" else COLD)}, database="postgres",
                          parallelism=parallelism)
@@ -108,14 +120,23 @@ def run_fleet(mode: str, models: list[str], day: dt.date, env: dict[str, str], h
         runs = airflow.wait_for(f"the {mode} fleet", finished, 4 * 3600, every=15, dag_ids=tuple(dag_ids[:3]))
         seconds = time.monotonic() - started
         durations: dict[str, list[float]] = {}
+        task_time: dict[str, float] = {}  # per run: the sum of its tasks' durations
         for dag_id in dag_ids:
             for ti in airflow.task_instances(dag_id):
                 if ti.get("duration") and ti["state"] == "success":
                     durations.setdefault(ti["task_id"], []).append(ti["duration"])
-    run_seconds = [(dt.datetime.fromisoformat(r["end_date"]) - dt.datetime.fromisoformat(r["start_date"]))
-                   .total_seconds() for r in runs if r.get("end_date") and r.get("start_date")]
-    return {"seconds": seconds, "per_minute": len(models) / (seconds / 60), "median_run": statistics.median(run_seconds),
-            "failed": [r["dag_id"] for r in runs if r["state"] != "success"],
+                    task_time[ti["dag_run_id"] + dag_id] = task_time.get(ti["dag_run_id"] + dag_id, 0) + ti["duration"]
+        # One more day of the first model, alone on the idle Airflow: a day run's own time, not the fleet's queue.
+        run_id = f"alone__{alone.isoformat()}"
+        airflow.call("POST", f"/dags/{dag_ids[0]}/dagRuns", json={
+            "dag_run_id": run_id, "logical_date": f"{alone.isoformat()}T00:00:00Z", "conf": {"day": alone.isoformat()}})
+        single = airflow.wait_for("the single day run", lambda: (
+            r if (r := airflow.call("GET", f"/dags/{dag_ids[0]}/dagRuns/{run_id}"))["state"] in ("success", "failed")
+            else None), 1800, every=2, dag_ids=dag_ids[:1])
+    return {"seconds": seconds, "per_minute": len(models) / (seconds / 60),
+            "task_time": statistics.median(task_time.values()), "alone": _seconds(single["start_date"],
+                                                                                   single["end_date"]),
+            "alone_state": single["state"], "failed": [r["dag_id"] for r in runs if r["state"] != "success"],
             "tasks": {t: statistics.median(v) for t, v in durations.items()}}
 
 
@@ -128,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     today = dt.datetime.now(dt.timezone.utc).date()
-    day = today - dt.timedelta(days=2)
+    day, alone = today - dt.timedelta(days=3), today - dt.timedelta(days=2)
     models = names(args.models)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -137,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     try:
         bench.wait_for_port(port)
-        generate(url, models, args.rows, day)
+        generate(url, models, args.rows, day, alone)
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "models.yaml"
             # start_date today: no scheduled run of yesterday appears on unpause (catchup is off); the backfilled
@@ -152,10 +173,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{args.models} models x {args.rows:,} rows on {day} (reference {REFERENCE_ROWS:,} rows each); "
                   f"profiles fitted once in {fit_profiles(url, config):.0f}s", flush=True)
             for mode in args.modes.split(","):
-                results[mode] = run_fleet(mode, models, day, env, Path(tmp) / f"airflow-{mode}", args.parallelism)
+                results[mode] = run_fleet(mode, models, day, alone, env, Path(tmp) / f"airflow-{mode}",
+                                          args.parallelism)
                 r = results[mode]
                 print(f"{mode}: {args.models} model-days in {r['seconds']:.0f}s = {r['per_minute']:.1f} model-days a "
-                      f"minute; median day run {r['median_run']:.1f}s; failed {r['failed'] or 'none'}", flush=True)
+                      f"minute; task time per model-day (median) {r['task_time']:.1f}s; one day run alone "
+                      f"{r['alone']:.1f}s ({r['alone_state']}); failed {r['failed'] or 'none'}", flush=True)
                 print("  median task: " + ", ".join(f"{t} {s:.1f}s" for t, s in
                                                     sorted(r["tasks"].items(), key=lambda kv: -kv[1])), flush=True)
     finally:
@@ -163,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
     if "cold" in results and "warm" in results:
         print(f"warm / cold: {results['warm']['per_minute'] / results['cold']['per_minute']:.1f}x the model-days a "
-              f"minute; median day run {results['cold']['median_run']:.1f}s -> {results['warm']['median_run']:.1f}s")
+              f"minute; task time per model-day {results['cold']['task_time']:.1f}s -> "
+              f"{results['warm']['task_time']:.1f}s; one day run alone {results['cold']['alone']:.1f}s -> "
+              f"{results['warm']['alone']:.1f}s")
     return 1 if any(r["failed"] for r in results.values()) else 0
 
 

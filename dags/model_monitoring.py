@@ -18,7 +18,7 @@ check_partition -> validate -> evidently_reports -> publish -> performance -+-> 
 | `evidently_reports` | data drift (features), prediction drift (score, decision), data quality, against the current reference version |
 | `publish` | writes the HTML and JSON reports and `summary.json` to `reports/<model>/dt=<day>/`, `manifest.json` last |
 | `performance` | joins the labels known on the day (`labels/<model>/dt=...`, they arrive days late) to the predictions of the last `labels.lookback_days` days; rewrites the performance (Evidently classification or regression report, `performance.json`, the summary) of every day whose labels grew; judges the day whose labels came due (`labels.lag_days` ago) against the reference's baseline. Runs even when the day's own steps failed (logs never landed, or unusable): labels keep landing |
-| `update_site` | compacts the model's metric history and regenerates the day page, the pages of the following days, the model page and the home page |
+| `update_site` | compacts the model's metric history and regenerates the day page, the pages of the following days, the model page and the home page; then emits an event on the model's reports asset (`s3://<bucket>/<reports_prefix>/<model>`) whose `extra` is the day's verdict (day, status, health score, dataset drift, drifted features, alerting rules, the day page's key, `backfill`): DAGs scheduled on it react without polling S3 (`monitoring_status_feed` is an example) |
 | `decide` | evaluates the drift, quality and performance rules and the retraining rule on the published summary, claims the retraining request and persists the run's one decision: the tasks after it only read it |
 | `alert` | writes `alerts.json` and `decisions.json` beside the reports, logs each finding at error level, and sends the run's one message (new alerts, grouped) to the model's `alerts.channels` unless the run is quiet |
 | `trigger_retraining` | starts the model's retraining DAG with the model, the day, the reasons and links to the evidence |
@@ -26,6 +26,11 @@ check_partition -> validate -> evidently_reports -> publish -> performance -+-> 
 
 Quiet runs (backfills, days older than `alerts.max_age_days`, a manual run with **Send alert messages** off) record
 their alerts but never page; the `monitoring_alert_digest` DAG sends their digest once.
+
+`validate` declares the model's predictions prefix as its inlet. With `storage.deadline_minutes`, each run carries an
+Airflow deadline alert that long after its day ended: a run that has not succeeded by then calls back
+`monitoring_airflow.deadlines.logs_late`, which sends one "logs late" notice through the alert channels when the
+day's logs are still missing (never for backfills or old days), while `check_partition` keeps waiting.
 
 A manual run from the UI's trigger form may name a **day** to (re)process; left empty, it processes its data
 interval like a scheduled run. Evidently, pandas and boto3 are imported inside tasks only: this file parses in
@@ -39,11 +44,13 @@ import logging
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param, PokeReturnValue, TriggerRule, get_current_context, task
+from airflow.sdk import (DAG, CronDataIntervalTimetable, DeadlineAlert, DeadlineReference, Param, PokeReturnValue,
+                         SyncCallback, TriggerRule, get_current_context, task)
 from airflow.sdk.exceptions import AirflowFailException
 
 from monitoring.config import ModelConfig, load_config
-from monitoring_airflow import failure_callback, invalid_models, now, params_day, sender, store
+from monitoring_airflow import (failure_callback, invalid_models, now, params_day, predictions_asset, reports_asset, sender,
+                                store)
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +76,21 @@ def _fail_without_retry(exc: Exception) -> AirflowFailException:
     return AirflowFailException(f"{type(exc).__name__}: {exc}")
 
 
+def logs_deadline(model: ModelConfig) -> DeadlineAlert | None:
+    """`storage.deadline_minutes` after the run's day ended (its logical date is the day's start), a run that has not
+    succeeded calls back `monitoring_airflow.deadlines.logs_late`, which sends one "logs late" notice when the logs
+    are still missing (and nothing for backfills or old days)."""
+    if model.storage.deadline_minutes is None:
+        return None
+    return DeadlineAlert(reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+                         interval=dt.timedelta(days=1, minutes=model.storage.deadline_minutes),
+                         callback=SyncCallback("monitoring_airflow.deadlines.logs_late", kwargs={"model": model.name}),
+                         name="logs late")
+
+
 def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = ()) -> DAG:
     """The monitoring DAG of `model`; `models` are all configured models (for the home page of the site)."""
+    reports, predictions = reports_asset(model), predictions_asset(model)
     with DAG(
         dag_id=f"monitor_{model.name}",
         description=f"Daily drift, data-quality and performance monitoring of {model.name}",
@@ -82,6 +102,7 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
         default_args={**DEFAULT_ARGS, "owner": model.owner, "on_failure_callback": failure_callback(model)},
         tags=["monitoring", f"model:{model.name}", model.task.value],
         render_template_as_native_obj=True,
+        deadline=logs_deadline(model),
         params={
             "day": Param(None, type=["null", "string"], format="date", title="Day to monitor",
                          description="Leave empty for the run's data interval (scheduled runs and backfills). "
@@ -106,7 +127,7 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
                 return PokeReturnValue(is_done=False)
             return PokeReturnValue(is_done=True, xcom_value=len(files))
 
-        @task
+        @task(inlets=[predictions])
         def validate() -> dict:
             from monitoring import contract, ingest
             from monitoring.steps import validate
@@ -151,11 +172,17 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
             except (contract.ContractError, reference.MissingReferenceError) as exc:
                 raise _fail_without_retry(exc) from exc
 
-        @task
+        @task(outlets=[reports])
         def update_site(labelled: dict) -> dict:
+            """The day's pages; then the reports asset's event, whose `extra` is the day's verdict: DAGs scheduled on
+            the asset react to monitoring without polling S3 (`backfill` says the run was a backfill's)."""
             from monitoring.steps import site
 
-            return site.update_site(store(model), model, _day(), list(models), labelled["updated_days"])
+            updated = site.update_site(store(model), model, _day(), list(models), labelled["updated_days"])
+            context = get_current_context()
+            context["outlet_events"][reports].extra = {**updated.pop("published"),
+                                                       "backfill": context["dag_run"].run_type == "backfill"}
+            return updated
 
         @task.branch
         def decide() -> list[str]:

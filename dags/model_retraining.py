@@ -7,6 +7,10 @@ One DAG per model whose `retraining.builtin` is true (`retrain_<model>` by defau
 ```
 record_request -> plan_window -> retrain -> choose -+-> promote
                                                     +-> keep
+
+with retraining.approval: required
+record_request -> plan_window -> retrain -> choose -+-> approval -> review -+-> promote
+                                                    +-> keep                +-> reject
 ```
 
 - `record_request`: validates the request and records it under `retraining/<model>/requests/dt=<day>.json`.
@@ -24,6 +28,14 @@ record_request -> plan_window -> retrain -> choose -+-> promote
   baseline.
 - `keep`: writes the outcome: the figures of both models and why the current one stays (not better, too few
   labels, no processed day in the window).
+- `approval` (only with `retraining.approval: required`): Airflow's human-in-the-loop step. The run waits, holding
+  no worker slot, until someone answers in the UI (Browse > Required Actions, or the task's page) or through
+  `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/approval/-1/hitlDetails`; it shows both models'
+  figures, the window and the links to the evidence, and takes an optional reason. No answer within
+  `retraining.approval_timeout_hours` counts as a rejection. `review` reads the answer: **Approve** promotes,
+  **Reject** runs `reject`, which keeps the current version and records who rejected it and why.
+- On promotion, `promote` emits an event on the model's asset (`s3://<bucket>/<models_prefix>/<model>/`) with the
+  new version and both models' figures: DAGs scheduled on it (a deployment, a downstream refresh) start then.
 
 A model without `labels` only records its requests. A rerun of a request returns its recorded outcome and creates
 no second version. Runs of one model's retraining never overlap (`max_active_runs=1`), so every candidate is
@@ -41,7 +53,9 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from monitoring.config import ModelConfig, load_config
-from monitoring_airflow import invalid_models, store
+from monitoring_airflow import invalid_models, models_asset, store
+
+APPROVE, REJECT = "Approve", "Reject"
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +68,8 @@ def _request(model: ModelConfig) -> dict[str, Any]:
 
 
 def build_retraining_dag(model: ModelConfig) -> DAG:
+    versions = models_asset(model)
+    approval_required = model.retraining.approval == "required"
     with DAG(
         dag_id=model.retraining.dag_id,
         description=f"Retrains {model.name} on its recent labelled predictions when its monitoring DAG asks",
@@ -117,14 +133,61 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
         @task.branch
         def choose(outcome: dict) -> str:
             log.info("%s", outcome["why"])
-            return "promote" if outcome["promoted"] else "keep"
-
-        @task
-        def promote(outcome: dict) -> str:
-            """Records the outcome, fits the new version's reference profile, then moves CURRENT.json to it."""
+            if not outcome["promoted"]:
+                return "keep"
+            if not approval_required:
+                return "promote"
             from monitoring import retraining
 
-            url = retraining.promote(store(model), model, retraining.RetrainingOutcome.model_validate(outcome))
+            subject, body = retraining.review_request(retraining.RetrainingOutcome.model_validate(outcome),
+                                                      _request(model).get("evidence") or {})
+            ti = get_current_context()["ti"]
+            ti.xcom_push(key="subject", value=subject)
+            ti.xcom_push(key="body", value=body)
+            return "approval"
+
+        @task.branch
+        def review(outcome: dict) -> str:
+            """The approval's answer: promote, or reject (recorded with who and why)."""
+            from monitoring import retraining
+
+            answer = get_current_context()["ti"].xcom_pull(task_ids="approval") or {}
+            user = answer.get("responded_by_user") or {}
+            found = retraining.reviewed(retraining.RetrainingOutcome.model_validate(outcome), retraining.Review(
+                approved=answer.get("chosen_options") == [APPROVE], by=user.get("name") or user.get("id"),
+                reason=str((answer.get("params_input") or {}).get("reason") or "").strip()))
+            get_current_context()["ti"].xcom_push(key="outcome", value=found.model_dump(mode="json"))
+            log.info("%s", found.why if not found.promoted else f"approved by {found.review.by}")
+            return "promote" if found.promoted else "reject"
+
+        def _reviewed(outcome: dict) -> dict:
+            """The outcome as the approval left it (approval required), else as retraining found it."""
+            if not approval_required:
+                return outcome
+            return get_current_context()["ti"].xcom_pull(task_ids="review", key="outcome") or outcome
+
+        @task(outlets=[versions])
+        def promote(outcome: dict) -> str:
+            """Records the outcome, fits the new version's reference profile, then moves CURRENT.json to it; the
+            model's asset then gets an event with the new version and both models' figures."""
+            from monitoring import retraining
+
+            found = retraining.RetrainingOutcome.model_validate(_reviewed(outcome))
+            url = retraining.promote(store(model), model, found)
+            log.info("outcome recorded at %s", url)
+            get_current_context()["outlet_events"][versions].extra = {
+                "model": model.name, "day": found.day, "version": found.candidate_version,
+                "previous_version": found.current_version, "metric": found.metric,
+                "current": found.current, "candidate": found.candidate, "outcome": url,
+                "approved_by": found.review.by if found.review else None}
+            return url
+
+        @task
+        def reject(outcome: dict) -> str:
+            """Records that the better candidate was not approved: the current version stays."""
+            from monitoring import retraining
+
+            url = retraining.keep(store(model), model, retraining.RetrainingOutcome.model_validate(_reviewed(outcome)))
             log.info("outcome recorded at %s", url)
             return url
 
@@ -142,7 +205,20 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
             planned = plan_window()
             recorded >> planned
             outcome = retrain(planned)
-            choose(outcome) >> [promote(outcome), keep(outcome)]
+            if approval_required:
+                from airflow.providers.standard.operators.hitl import HITLOperator
+
+                approval = HITLOperator(
+                    task_id="approval", options=[APPROVE, REJECT], defaults=[REJECT],
+                    subject="{{ ti.xcom_pull(task_ids='choose', key='subject') }}",
+                    body="{{ ti.xcom_pull(task_ids='choose', key='body') }}",
+                    response_timeout=dt.timedelta(hours=model.retraining.approval_timeout_hours),
+                    params={"reason": Param("", type="string", title="Reason",
+                                            description="recorded with the outcome (say why when you reject)")})
+                choose(outcome) >> [approval, keep(outcome)]
+                approval >> review(outcome) >> [promote(outcome), reject(outcome)]
+            else:
+                choose(outcome) >> [promote(outcome), keep(outcome)]
     return retraining_dag
 
 

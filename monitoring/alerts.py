@@ -94,9 +94,10 @@ class Message(_Frozen):
         alerts = [n.rule for n in self.notices if n.kind == "alert"]
         resolved = [n.rule for n in self.notices if n.kind == "resolved"]
         failed = [n.rule for n in self.notices if n.kind == "failure"]
+        late = [n.rule for n in self.notices if n.kind == "late"]
         parts = ([f"{len(alerts)} alert(s): {', '.join(alerts)}"] if alerts else []) + (
             [f"resolved: {', '.join(resolved)}"] if resolved else []) + (
-            [f"failed: {', '.join(failed)}"] if failed else [])
+            [f"failed: {', '.join(failed)}"] if failed else []) + ([f"late: {', '.join(late)}"] if late else [])
         return f"[{self.severity}] {self.model} {self.day}: {'; '.join(parts)}"
 
     def text(self) -> str:
@@ -126,6 +127,33 @@ def failure_message(model: str, day: str, task: str, run_id: str, tries: int, er
         kind="failure", rule=task, severity="critical", episode_start=day,
         message=f"task {task} of run {run_id} failed after {tries} tries: {error[:500]}",
         action="Open the task's log in Airflow; fix the cause named there and clear the task to rerun the day.")])
+
+
+def logs_late(store: ObjectStore, model: ModelConfig, day: str, *, now: dt.datetime, backfill: bool,
+              found: Callable[[], bool]) -> Message | None:
+    """The one "logs late" notice of a model-day whose `storage.deadline_minutes` passed: None for a backfill, a day
+    older than `alerts.max_age_days`, logs that have landed by now (`found`), or a day already noticed (the first
+    caller claims the day on S3: a rerun or a second run of the day sends nothing)."""
+    layout = DayLayout.of(model, day)
+    why = quiet_reason(model, layout.day, now.date(), backfill, True)
+    if why:
+        log.info("logs of %s %s late, no notice: %s", model.name, day, why)
+        return None
+    if found():
+        log.info("logs of %s %s landed after all: no notice", model.name, day)
+        return None
+    minutes = model.storage.deadline_minutes
+    if not store.create_json(layout.late_notice("logs", day), {"day": layout.day.isoformat(), "at": now.isoformat()}):
+        log.info("logs of %s %s late: the notice went out already", model.name, day)
+        return None
+    return Message(model=model.name, day=layout.day.isoformat(), still_firing=[],
+                   links={"expected_at": store.url(layout.predictions_dir)}, notices=[Notice(
+                       kind="late", rule="logs_late", severity="warning", episode_start=layout.day.isoformat(),
+                       message=(f"no complete prediction logs under {store.url(layout.predictions_dir)} "
+                                f"{minutes} minutes after the day ended (storage.deadline_minutes); the run keeps "
+                                f"waiting up to storage.wait_minutes ({model.storage.wait_minutes})"),
+                       action="Check the job that exports the model's prediction logs; the run goes on by itself "
+                              "once they land.")])
 
 
 class Plan(_Frozen):

@@ -77,6 +77,10 @@ class StorageConfig(_Strict):
         default=None, pattern=r"^_[A-Za-z0-9_.-]+$",
         description="a file the exporter writes last (e.g. _SUCCESS); until it exists the day counts as incomplete")
     settle_seconds: int = Field(default=0, ge=0, description="a day whose newest file is younger counts as incomplete")
+    deadline_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60,
+                                         description="a day's logs missing this long after the day ended: one 'logs "
+                                                     "late' notice to the alert channels while the run keeps waiting "
+                                                     "(an Airflow deadline alert; never for backfills or old days)")
     wait_minutes: int = Field(default=360, ge=0, le=7 * 24 * 60,
                               description="how long a run waits for its day's logs to land (and be complete) before "
                                           "it fails naming the prefix; 0: fail at once")
@@ -206,13 +210,22 @@ class LabelsConfig(_Strict):
                                       description="prediction days looked back at for newly arrived labels "
                                                   "(default: twice the lag, at least 7)")
     log_format: LogFormat | None = Field(default=None, description="default: storage.log_format")
+    deadline_days: int | None = Field(default=None, ge=1, le=365,
+                                      description="labels still short of performance.min_coverage this many days "
+                                                  "after they were due: a `labels_overdue` alert (once, through the "
+                                                  "alert channels)")
 
     @property
     def window(self) -> int:
-        return self.lookback_days if self.lookback_days is not None else max(2 * self.lag_days, 7)
+        return self.lookback_days if self.lookback_days is not None else max(
+            2 * self.lag_days, 7, self.lag_days + (self.deadline_days or 0))
 
     @model_validator(mode="after")
     def _window_covers_lag(self) -> LabelsConfig:
+        overdue = self.lag_days + (self.deadline_days or 0)
+        if self.lookback_days is not None and self.deadline_days and self.lookback_days < overdue:
+            raise ValueError(f"lookback_days ({self.lookback_days}) must be at least lag_days + deadline_days "
+                             f"({overdue}): the overdue day must be within the days looked back at")
         if self.lookback_days is not None and self.lookback_days < self.lag_days:
             raise ValueError(f"lookback_days ({self.lookback_days}) must be at least lag_days ({self.lag_days}), or "
                              "a day's labels would never be complete while it is looked at")
@@ -315,6 +328,12 @@ class RetrainingConfig(_Strict):
                                    "labels; a quarter of them become the new reference. 0: never wait")
     min_gain: float = Field(default=0.01, ge=0, le=1, description="built-in retraining: the candidate must beat the "
                                                                   "current model's headline metric by this (relative)")
+    approval: Literal["off", "required"] = Field(
+        default="off", description="built-in retraining: `required` stops before promoting a better candidate at "
+                                   "Airflow's human-in-the-loop approval (both models' figures, the window, the "
+                                   "evidence); approve promotes, reject keeps the current version and records why")
+    approval_timeout_hours: int = Field(default=72, ge=1, le=24 * 30, description="an approval left unanswered this "
+                                        "long counts as a rejection (the current version stays)")
 
 
 SeverityName = Literal["off", "info", "warning", "critical"]
@@ -388,6 +407,7 @@ class RulesConfig(_Strict):
     # A day's estimate missed its realized performance by more than chance (concept drift?): info unless raised
     estimator_unreliable: RuleConfig = RuleConfig(severity="info")
     labels_missing: RuleConfig = RuleConfig()
+    labels_overdue: RuleConfig = RuleConfig()  # labels.deadline_days after they were due, still too few
     label_problems: RuleConfig = RuleConfig()  # info below performance.max_label_problem_share
 
 

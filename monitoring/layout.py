@@ -149,6 +149,28 @@ class ModelLayout:
     def home_page(self) -> str:
         return f"{self.reports_prefix}/index.html"
 
+    @property
+    def status_feed(self) -> str:
+        """status.json beside the home page: each model's latest published day and its verdict (the example DAG
+        scheduled on the reports assets keeps it)."""
+        return f"{self.reports_prefix}/status.json"
+
+    # --- Airflow assets: what a model's DAGs read and publish, named by URI ------------------------------------
+    @property
+    def predictions_asset(self) -> str:
+        """The model's prediction logs, every day (the monitoring DAG's inlet)."""
+        return f"s3://{self.bucket}/{self.predictions_prefix}/{self.model}/"
+
+    @property
+    def reports_asset(self) -> str:
+        """The model's published reports: an event each time a day is published (with the day's verdict)."""
+        return f"s3://{self.bucket}/{self.model_reports_dir}"
+
+    @property
+    def models_asset(self) -> str:
+        """The model's versions: an event each time retraining promotes one."""
+        return f"s3://{self.bucket}/{self.models_prefix}/{self.model}/"
+
     # --- alert state: what was sent, kept on S3 so it survives workers and reruns ------------------------------
     @property
     def alert_state_dir(self) -> str:
@@ -163,6 +185,12 @@ class ModelLayout:
         if not MODEL_NAME_PATTERN.match(rule) or kind not in ("alert", "resolved"):
             raise LayoutError(f"unknown alert record {rule!r}/{kind!r}")
         return f"{self.sent_alerts_dir}{rule}/start={parse_day(episode_start).isoformat()}.{kind}.json"
+
+    def late_notice(self, what: str, day: str | dt.date) -> str:
+        """The record of the one "late" notice sent about a day (what: logs)."""
+        if what not in ("logs",):
+            raise LayoutError(f"unknown late notice {what!r}")
+        return f"{self.alert_state_dir}late/{what}/dt={parse_day(day).isoformat()}.json"
 
     def parse_sent_alert(self, key: str) -> tuple[str, str, str]:
         """(rule, episode start, kind) of a key `sent_alert` built."""

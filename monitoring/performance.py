@@ -134,6 +134,8 @@ class LabelsReport(_Frozen):
     problems: dict[str, int]  # rejected or unknown label rows, per reason (see monitoring.labels)
     file_problems: list[str]  # files that could not be used at all
     due: Verdict
+    # labels.deadline_days: the prediction day whose labels are that many days past due, if still too few
+    overdue: Verdict | None = None
 
 
 def _finite(value: float) -> float | None:

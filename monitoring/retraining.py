@@ -91,6 +91,14 @@ class Rows(_Frozen):
     holdout: int
 
 
+class Review(_Frozen):
+    """The human decision on a better candidate when `retraining.approval` is required."""
+
+    approved: bool
+    by: str | None  # who answered; None: nobody did within retraining.approval_timeout_hours
+    reason: str = ""
+
+
 class RetrainingOutcome(_Frozen):
     """retraining/<model>/results/dt=<day>.json: what the retraining run of a request did, and why."""
 
@@ -111,6 +119,7 @@ class RetrainingOutcome(_Frozen):
     promoted: bool
     why: str
     reference_rows: int  # rows of the candidate's reference version (0 when it is not promoted)
+    review: Review | None = None  # retraining.approval: required: the approval's answer
 
     @property
     def version_in_use(self) -> str:
@@ -497,6 +506,37 @@ def promote(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) 
 def record_outcome(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) -> str:
     """Promote or keep, as the outcome says (the CLI's and the tests' path through both branches)."""
     return (promote if outcome.promoted else keep)(store, model, outcome)
+
+
+def review_request(outcome: RetrainingOutcome, evidence: dict[str, str]) -> tuple[str, str]:
+    """The approval's subject and body (Markdown): the window, both models' figures on the held-out slice, why the
+    candidate is better, and links to the evidence that asked for retraining."""
+    subject = f"Promote {outcome.candidate_version} of {outcome.model}? ({outcome.metric} {outcome.current_value} -> " \
+              f"{outcome.candidate_value})"
+    metrics = sorted(set(outcome.current) | set(outcome.candidate))
+    rows = "\n".join(f"| {m} | {outcome.current.get(m)} | {outcome.candidate.get(m)} |" for m in metrics)
+    links = "\n".join(f"- [{name.replace('_', ' ')}]({url})" for name, url in sorted(evidence.items()))
+    body = (f"Retraining requested on {outcome.day}; learned from {outcome.window.describe()} "
+            f"({len(outcome.days)} processed days, {outcome.rows.labelled} labelled predictions: "
+            f"{outcome.rows.train} to train, {outcome.rows.holdout} held out).\n\n"
+            f"| metric (held-out slice) | current {outcome.current_version} | candidate {outcome.candidate_version} |\n"
+            f"|---|---:|---:|\n{rows}\n\n{outcome.why}\n\n"
+            "**Approve** promotes the candidate: the next monitoring runs compare against its reference. **Reject** "
+            "keeps the current version; the reason you give is recorded with the outcome.\n\n"
+            f"Evidence:\n{links or '- (none given)'}")
+    return subject, body
+
+
+def reviewed(outcome: RetrainingOutcome, review: Review) -> RetrainingOutcome:
+    """The outcome after the approval: approved, it promotes as before; rejected (or unanswered), it keeps the
+    current version, saying who rejected it and why."""
+    if review.approved:
+        return outcome.model_copy(update={"review": review})
+    who = f"by {review.by}" if review.by else "by nobody within retraining.approval_timeout_hours"
+    why = f"kept the current model {outcome.current_version}: the candidate {outcome.candidate_version} " \
+          f"({outcome.metric} {outcome.candidate_value} against {outcome.current_value}) was not approved ({who})" \
+          + (f": {review.reason}" if review.reason else "")
+    return outcome.model_copy(update={"promoted": False, "review": review, "why": why, "reference_rows": 0})
 
 
 def run_retraining(store: ObjectStore, model: ModelConfig, day: Any, window: dict[str, Any] | None = None, *,

@@ -286,6 +286,16 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                      f"(it needs {perf.min_coverage:.0%} and {perf.min_labelled_rows} labelled rows)."),
             action="Check the label feed under labels/<model>/: labels may be late, or keyed by other ids.",
         ))
+    overdue = report.overdue
+    if overdue is not None and overdue.status == "too_few_labels":
+        findings.append(Finding(
+            rule="labels_overdue", severity=Severity.WARNING,
+            message=(f"The labels of the predictions made on {overdue.day} are overdue: {overdue.coverage:.0%} "
+                     f"({overdue.labelled}) of them are labelled {model.labels.lag_days + model.labels.deadline_days} "
+                     f"day(s) later, {model.labels.deadline_days} day(s) after they were due (labels.deadline_days)."),
+            action="The label feed is behind or broken: check labels/<model>/ and the job that writes it; until "
+                   "the labels land, performance is only estimated.",
+        ))
     check = due.estimate_check if due.status == "judged" else None
     if check is not None and check.unreliable and model.rules.estimator_unreliable.severity != "off":
         findings.append(Finding(

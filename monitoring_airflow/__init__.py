@@ -11,11 +11,28 @@ import datetime as dt
 import logging
 from typing import Any
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 from monitoring.config import ConfigError, ModelConfig, MonitoringConfig
+from monitoring.layout import ModelLayout
 
 log = logging.getLogger(__name__)
+
+
+# --- the models' assets (URIs built in monitoring.layout) -----------------------------------------------------------
+def predictions_asset(model: ModelConfig) -> Asset:
+    """The model's prediction logs (the monitoring DAG's inlet)."""
+    return Asset(name=f"{model.name}_predictions", uri=ModelLayout.of(model).predictions_asset, group="monitoring")
+
+
+def reports_asset(model: ModelConfig) -> Asset:
+    """The model's published reports: an event per published day, the day's verdict in its `extra`."""
+    return Asset(name=f"{model.name}_reports", uri=ModelLayout.of(model).reports_asset, group="monitoring")
+
+
+def models_asset(model: ModelConfig) -> Asset:
+    """The model's versions: an event each time retraining promotes one, with both models' figures."""
+    return Asset(name=f"{model.name}_models", uri=ModelLayout.of(model).models_asset, group="monitoring")
 
 
 def store(model: ModelConfig):

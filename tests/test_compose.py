@@ -54,6 +54,13 @@ def test_every_airflow_service_warms_its_task_processes_as_the_demo_and_the_test
     assert "evidently" in imported and not [m for m in imported if m.split(".")[0] in ("monitoring", "dags")]
 
 
+def test_the_image_runs_the_airflow_version_the_project_pins():
+    pinned = re.search(r"^apache-airflow==([\d.]+)$", (ROOT / "constraints.txt").read_text(), flags=re.M).group(1)
+    base = re.search(r"^FROM apache/airflow:([\d.]+)-python([\d.]+)$", (ROOT / "Dockerfile").read_text(), flags=re.M)
+    assert base.group(1) == pinned and base.group(2) == "3.11"
+    assert COMPOSE["x-airflow-common"]["build"] == "."  # every Airflow service runs that image
+
+
 def test_the_bucket_the_config_names_is_created_by_the_init_service():
     config = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
     bucket = config["defaults"]["storage"]["bucket"]

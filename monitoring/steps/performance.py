@@ -141,7 +141,9 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
              layout.day, len(window.files), len(window.rejected))
     references = _References(store, model, layout)
     due_day = layout.day - dt.timedelta(days=model.labels.lag_days)
-    due, updated, joined_ids = None, [], set()
+    deadline = model.labels.deadline_days
+    overdue_day = due_day - dt.timedelta(days=deadline) if deadline else None
+    due, overdue, updated, joined_ids = None, None, [], set()
     for offset in range(model.labels.window, -1, -1):
         day_layout = layout.on(layout.day - dt.timedelta(days=offset))
         predictions = _day_predictions(store, model, day_layout)
@@ -159,6 +161,8 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
                 estimate, found.metrics, fitted, found.labelled)})
         if day_layout.day == due_day:
             due = found
+        if day_layout.day == overdue_day:
+            overdue = found
         if _write_performance(store, model, day_layout, found, joined, references, now):
             updated.append(day_layout.day)
             log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
@@ -174,6 +178,7 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
         problems=dict(sorted(counts.items())),
         file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p],
         due=performance.verdict(due, due_day, model, references.current),
+        overdue=performance.verdict(overdue, overdue_day, model, references.current) if overdue_day else None,
     )
     _record_labels(store, layout, report, quarantine, now)
     changed = [d for d in sorted(set(updated) | {layout.day})

@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None,
-                changed_days: list[str] = ()) -> dict[str, str]:
-    """Regenerate the pages `day` and `changed_days` (whose performance changed) touch; returns their URLs."""
+                changed_days: list[str] = ()) -> dict[str, Any]:
+    """Regenerate the pages `day` and `changed_days` (whose performance changed) touch; returns their URLs and the
+    day's announcement (`published`: see `announcement`)."""
     from monitoring import site
 
     layout = DayLayout.of(model, day)
@@ -43,4 +44,38 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
             "home_page": store.url(layout.home_page)}
     log.info("site updated: %d day page(s) regenerated; day page %s, model page %s, home page %s",
              len(affected), urls["day_page"], urls["model_page"], urls["home_page"])
-    return urls
+    return {**urls, "published": announcement(next((d for d in days if d.day == layout.day.isoformat()), None),
+                                              layout)}
+
+
+def announcement(metrics: history.DayMetrics | None, layout: DayLayout) -> dict[str, Any]:
+    """What the day's publication tells the DAGs scheduled on the model's reports asset (the asset event's
+    `extra`): the day, its status and health score, dataset drift, the drifted features, the rules that alert, and
+    the keys of its page and summary in the bucket."""
+    return {"model": layout.model, "day": layout.day.isoformat(), "bucket": layout.bucket,
+            "status": metrics.status if metrics else None,
+            "health_score": metrics.health_score if metrics else None,
+            "dataset_drift": metrics.dataset_drift if metrics else None,
+            "drifted_features": metrics.drifted_features if metrics else [],
+            "alerting_rules": metrics.alerting_rules if metrics else [],
+            "day_page": layout.day_page, "summary": layout.summary}
+
+
+def update_status_feed(store: ObjectStore, model: ModelConfig, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """status.json beside the home page: per model, the latest day published (by day, not by arrival: a backfill of
+    old days does not replace a newer one) with its status, health score, drift and page. `events`: the reports
+    assets' event extras (see `announcement`). Returns the feed."""
+    layout = ModelLayout.of(model)
+    try:
+        feed = store.get_json(layout.status_feed)
+    except FileNotFoundError:
+        feed = {"models": {}}
+    for event in events:
+        known = feed["models"].get(event["model"])
+        if known is None or event["day"] >= known["day"]:
+            feed["models"][event["model"]] = {k: event.get(k) for k in (
+                "day", "status", "health_score", "dataset_drift", "drifted_features", "alerting_rules", "day_page")}
+    store.put_json(layout.status_feed, feed)
+    log.info("status feed %s: %s", store.url(layout.status_feed),
+             ", ".join(f"{m} {v['day']} {v['status']}" for m, v in sorted(feed["models"].items())))
+    return feed
