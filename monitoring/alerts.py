@@ -1,13 +1,14 @@
 """Alerts people trust: the day's alert record, and which messages a run sends (at most one per run and model).
 
 Noise control, with its state on S3 so it survives workers, retries and reruns:
-- **episodes**: a rule fires on a run of consecutive bad days (a finding at warning or critical); an episode starts on
-  its first bad day. Hysteresis: an episode is alerted once it has lasted `alerts.fire_after` days, and resolved once
-  the rule stayed quiet for `alerts.resolve_after` days (a "resolved" message follows).
+- **episodes**: a rule fires on bad days (a finding at warning or critical); an episode starts on its first bad day
+  and lasts until the rule stayed quiet for `alerts.resolve_after` days in a row (a "resolved" message follows), so
+  a rule hovering at its line (bad, good, bad) is one episode, not one page per crossing. Hysteresis: an episode is
+  alerted once the rule was bad `alerts.fire_after` days in a row.
 - **dedup**: each message about an episode is claimed with a conditional S3 write (`alert-state/sent/<rule>/
   start=<day>.<kind>.json`) before it is sent, so a rerun, a retry or a concurrent run never sends it twice.
-- **cooldown**: a new episode of a rule alerted within `alerts.cooldown_days` of the previous one waits (it is sent
-  by a later run if it still lasts).
+- **cooldown**: a new episode of a rule within `alerts.cooldown_days` of the resolution of its previous alerted
+  episode waits (it is sent by a later run if it still lasts).
 - **quiet runs never page**: a run of a day older than `alerts.max_age_days`, any backfill run, or a run told not to
   notify records its alerts (alerts.json, decisions.json) and adds them to the model's pending digest; the digest is
   sent once, when no quiet run added to it for `alerts.digest_quiet_minutes`.
@@ -170,6 +171,29 @@ def bad_days(recent: dict[str, history.DayMetrics], day: dt.date, today_rules: l
     return {**{d: set(m.alerting_rules) for d, m in recent.items()}, day.isoformat(): set(today_rules)}
 
 
+def _episode_start(rule: str, known: dict[str, set[str]], day: dt.date, resolve_after: int) -> dt.date:
+    """First bad day of the episode `rule` is in on `day` (a bad day): back over bad days and over quiet gaps shorter
+    than `resolve_after` (the episode was never resolved across them), to a gap that resolved it or an unknown day."""
+    start, back, quiet = day, 1, 0
+    while back < HISTORY_DAYS:
+        rules = known.get((day - dt.timedelta(days=back)).isoformat())
+        if rules is None:
+            break
+        if rule in rules:
+            start, quiet = day - dt.timedelta(days=back), 0
+        else:
+            quiet += 1
+            if quiet >= resolve_after:
+                break
+        back += 1
+    return start
+
+
+def _last_bad_before(rule: str, known: dict[str, set[str]], before: dt.date) -> dt.date | None:
+    bad = [d for d, rules in known.items() if rule in rules and d < before.isoformat()]
+    return dt.date.fromisoformat(max(bad)) if bad else None
+
+
 def _streak(rule: str, known: dict[str, set[str]], day: dt.date, bad: bool) -> int:
     """Consecutive known days ending on `day` on which `rule` was bad (or good, with bad=False)."""
     count = 0
@@ -212,7 +236,8 @@ def plan(store: ObjectStore, model: ModelConfig, layout: DayLayout, alerting: li
     notices, still, skipped = [], [], []
     for finding in alerting:
         streak = _streak(finding.rule, known, day, bad=True)
-        start = (day - dt.timedelta(days=streak - 1)).isoformat()
+        first = _episode_start(finding.rule, known, day, settings.resolve_after)
+        start = first.isoformat()
         sent = sent_by_rule.get(finding.rule, {})
         if "alert" in sent.get(start, set()):
             still.append(finding.rule)
@@ -222,8 +247,11 @@ def plan(store: ObjectStore, model: ModelConfig, layout: DayLayout, alerting: li
             skipped.append(f"{finding.rule}: bad {streak} day(s) in a row, alerted from {settings.fire_after}")
             continue
         earlier = sorted(s for s, kinds in sent.items() if s < start and "alert" in kinds)
-        if earlier and (day - dt.date.fromisoformat(earlier[-1])).days < settings.cooldown_days:
-            skipped.append(f"{finding.rule}: cooling down, last alerted for the episode since {earlier[-1]}")
+        last_bad = _last_bad_before(finding.rule, known, first) if earlier else None
+        resolved_on = last_bad + dt.timedelta(days=settings.resolve_after) if last_bad else None
+        if resolved_on and (day - resolved_on).days < settings.cooldown_days:
+            skipped.append(f"{finding.rule}: cooling down, its episode since {earlier[-1]} resolved on {resolved_on} "
+                           f"(alerts.cooldown_days {settings.cooldown_days})")
             continue
         notices.append(Notice(kind="alert", rule=finding.rule, severity=finding.severity.value, episode_start=start,
                               message=finding.message, action=finding.action))

@@ -439,8 +439,8 @@ class AlertsConfig(_Strict):
                                                            "its alerts but sends nothing; a digest follows")
     fire_after: int = Field(default=1, ge=1, le=30, description="consecutive bad days before a rule is alerted")
     resolve_after: int = Field(default=2, ge=1, le=30, description="consecutive good days before it is resolved")
-    cooldown_days: int = Field(default=3, ge=0, le=90, description="a rule alerted again within this many days "
-                                                                  "of its last alert waits")
+    cooldown_days: int = Field(default=3, ge=0, le=90, description="a new episode of a rule within this many "
+                                                                  "days of its previous episode's resolution waits")
     digest_quiet_minutes: int = Field(default=20, ge=0, le=1440, description="the digest of a backfill is sent once "
                                                                              "no suppressed alert arrived for this long")
 

@@ -131,10 +131,29 @@ def test_a_new_episode_within_the_cooldown_waits_then_is_sent_if_it_lasts(store,
     record = runs.run(day(3), [DRIFT], inbox)
     assert [m.notices[0].kind for m in inbox.messages] == ["alert", "resolved"]
     assert "cooling down" in record["notification"]["skipped"][0]
-    runs.run(day(4), [DRIFT], inbox)
-    runs.run(day(5), [DRIFT], inbox)
-    assert [(m.notices[0].kind, m.day) for m in inbox.messages][-1] == ("alert", "2026-10-05")
+    assert "resolved on 2026-10-02" in record["notification"]["skipped"][0]
+    for n in (4, 5):
+        runs.run(day(n), [DRIFT], inbox)
+    assert len(inbox.messages) == 2  # within 4 days of the resolution
+    runs.run(day(6), [DRIFT], inbox)
+    assert [(m.notices[0].kind, m.day) for m in inbox.messages][-1] == ("alert", "2026-10-06")
     assert inbox.messages[-1].notices[0].episode_start == "2026-10-03"
+
+
+def test_a_rule_hovering_at_its_line_is_one_episode_not_a_page_per_crossing(store, loan_model):
+    runs, inbox = Days(store, configured(loan_model, resolve_after=2, cooldown_days=3)), Inbox()
+    for n, findings in enumerate([[DRIFT], [], [DRIFT], [], [DRIFT], [DRIFT]], start=1):  # never 2 quiet days
+        record = runs.run(day(n), findings, inbox)
+    assert [(m.notices[0].kind, m.day) for m in inbox.messages] == [("alert", "2026-10-01")]
+    assert "already alerted for its episode since 2026-10-01" in record["notification"]["skipped"][0]
+    runs.run(day(7), [], inbox)
+    runs.run(day(8), [], inbox)  # two quiet days: resolved
+    assert [(m.notices[0].kind, m.day) for m in inbox.messages][-1] == ("resolved", "2026-10-08")
+    for n in (9, 10):  # back at once: a new episode, cooling down from the resolution
+        runs.run(day(n), [DRIFT], inbox)
+    assert len(inbox.messages) == 2
+    runs.run(day(11), [DRIFT], inbox)
+    assert [(m.notices[0].kind, m.notices[0].episode_start) for m in inbox.messages][-1] == ("alert", "2026-10-09")
 
 
 def test_a_backfill_never_pages_and_ends_with_one_digest(days, store, loan_model):
