@@ -289,7 +289,9 @@ def replay(api: AirflowApi, client, model: ModelConfig, days: list[dt.date]) -> 
         if run_id is None:
             run_id = api.call("POST", f"/dags/{dag_id}/dagRuns", json={
                 "dag_run_id": f"daily__{day}", "logical_date": f"{day}T00:00:00Z", "conf": {"day": day}})["dag_run_id"]
-        states[day] = wait_for(f"the run of {day}", lambda: _finished(api.run_state(dag_id, run_id)), 1200, 5)
+        logged = time.monotonic()
+        states[day] = wait_for(f"the run of {day}", lambda: _finished(api.run_state(dag_id, run_id)), 1200, 1)
+        took = time.monotonic() - logged  # from the logs landing to the run's end
         decisions = _get_json(client, f"reports/{model.name}/dt={day}/decisions.json") or {}
         retraining = decisions.get("retraining_held") or ""
         retrain_run = f"monitoring__{model.name}__{day}"
@@ -299,7 +301,8 @@ def replay(api: AirflowApi, client, model: ModelConfig, days: list[dt.date]) -> 
             outcome = _get_json(client, f"retraining/{model.name}/results/dt={day}.json") or {}
             retraining = f"retraining run: {outcome.get('why', 'no outcome recorded')}"
         sent = [n["message"].get("title", "?") for n in read_notifications()[seen:]]
-        print(f"  day {number} {day}: served by {version}; run {states[day]}; {' + '.join(decisions.get('branches', []))}"
+        print(f"  day {number} {day}: served by {version}; run {states[day]} in {took:.0f}s; "
+              f"{' + '.join(decisions.get('branches', []))}"
               + "".join(f"\n      message sent: {title}" for title in sent)
               + (f"\n      {retraining[:300]}" if retraining else ""), flush=True)
     return states
