@@ -139,7 +139,9 @@ class AirflowApi:
         for attempt in range(10):
             response = requests.request(method, f"{self.base_url}/api/v2{path}", timeout=90,
                                         headers={"Authorization": f"Bearer {self.token}"}, **kwargs)
-            if response.status_code != 503:  # 503: SQLite was locked by another writer; try again shortly
+            locked = response.status_code == 503 or (  # SQLite was locked by another writer: try again shortly
+                response.status_code == 500 and "Database error" in response.text)
+            if not locked:
                 break
             time.sleep(2 + 2 * attempt)
         if response.status_code >= 400:
@@ -287,8 +289,13 @@ def replay(api: AirflowApi, client, model: ModelConfig, days: list[dt.date]) -> 
         version = serve_day(client, BUCKET, model.name, days[number - 1], number)
         run_id = api.run_of_day(dag_id, day)  # yesterday's scheduled run is already there, waiting for its logs
         if run_id is None:
-            run_id = api.call("POST", f"/dags/{dag_id}/dagRuns", json={
-                "dag_run_id": f"daily__{day}", "logical_date": f"{day}T00:00:00Z", "conf": {"day": day}})["dag_run_id"]
+            run_id = f"daily__{day}"
+            try:
+                api.call("POST", f"/dags/{dag_id}/dagRuns", json={
+                    "dag_run_id": run_id, "logical_date": f"{day}T00:00:00Z", "conf": {"day": day}})
+            except RuntimeError as error:  # a retried POST whose first attempt was committed after all
+                if "answered 409" not in str(error):
+                    raise
         logged = time.monotonic()
         states[day] = wait_for(f"the run of {day}", lambda: _finished(api.run_state(dag_id, run_id)), 1200, 1)
         took = time.monotonic() - logged  # from the logs landing to the run's end
