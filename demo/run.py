@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -207,6 +208,9 @@ def start() -> None:
                              f"DEMO_S3_PORT / DEMO_AIRFLOW_PORT / DEMO_ALERTS_PORT to free ports.")
     write_demo_config()
     NOTIFICATIONS.unlink(missing_ok=True)
+    # A demo starts from nothing: the S3 server is new, so an earlier demo's Airflow metadata (its runs, a backfill
+    # left unfinished when it was stopped) would only contradict it.
+    shutil.rmtree(STATE / "airflow", ignore_errors=True)
     env = airflow_env()
     start_process("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(S3_PORT)], env)
     start_process("alerts", [sys.executable, "-m", "demo.receiver", "--port", str(ALERTS_PORT),
