@@ -31,22 +31,10 @@ DAG_ID = f"monitor_{MODEL}"
 
 
 def config_text(first: dt.date, max_active_runs: int) -> str:
-    return f"""models:
-  {MODEL}:
-    task: binary_classification
-    schedule: "0 0 * * *"
-    start_date: "{first.isoformat()}"
-    max_active_runs: {max_active_runs}
-    storage: {{bucket: {bench.BUCKET}, log_format: parquet, aws_conn_id: monitoring_s3}}
-    columns:
-      id: prediction_id
-      timestamp: event_time
-      score: score
-      numerical: [{", ".join(bench.NUMERIC)}]
-      categorical: [{", ".join(bench.CATEGORICAL)}]
-    drift: {{dataset_drift_share: 0.2}}
-    retraining: {{dag_id: retrain_{MODEL}, cooldown_days: 365}}
-"""
+    return "models:\n" + bench.model_entry(MODEL, [
+        'schedule: "0 0 * * *"', f'start_date: "{first.isoformat()}"', f"max_active_runs: {max_active_runs}",
+        "drift: {dataset_drift_share: 0.2}", f"retraining: {{dag_id: retrain_{MODEL}, cooldown_days: 365}}"],
+        storage=f"{{bucket: {bench.BUCKET}, log_format: parquet, aws_conn_id: monitoring_s3}}")
 
 
 def main(argv: list[str] | None = None) -> int:

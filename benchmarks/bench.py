@@ -130,22 +130,21 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
+def model_entry(model: str, settings: list[str], storage: str = f"{{bucket: {BUCKET}, log_format: parquet}}") -> str:
+    """One model's entry in config/models.yaml for the benchmark workload's columns; `settings`: more lines of it
+    (`key: value`, at the model's level)."""
+    lines = ["task: binary_classification", f"storage: {storage}", "columns:", "  id: prediction_id",
+             "  timestamp: event_time", "  score: score", f"  numerical: [{', '.join(NUMERIC)}]",
+             f"  categorical: [{', '.join(CATEGORICAL)}]", *settings]
+    return f"  {model}:\n" + "".join(f"    {line}\n" for line in lines)
+
+
 def write_config(path: Path, models: list[str], max_rows: int | None = None, estimate: bool | None = None) -> None:
     """`estimate`: None, no labels declared; else labels declared and `performance.estimate` set to it."""
-    labels = "" if estimate is None else (f"    labels: {{column: label, lag_days: 1}}\n"
-                                          f"    performance: {{estimate: {str(estimate).lower()}}}\n")
-    entries = "\n".join(f"""  {model}:
-    task: binary_classification
-    storage: {{bucket: {BUCKET}, log_format: parquet}}
-    columns:
-      id: prediction_id
-      timestamp: event_time
-      score: score
-      numerical: [{", ".join(NUMERIC)}]
-      categorical: [{", ".join(CATEGORICAL)}]
-    drift: {{dataset_drift_share: 0.2}}
-{f"    reports: {{max_rows: {max_rows}}}" + chr(10) if max_rows else ""}{labels}    retraining: {{dag_id: retrain_{model}}}
-""" for model in models)
+    settings = ["drift: {dataset_drift_share: 0.2}", *([f"reports: {{max_rows: {max_rows}}}"] if max_rows else []),
+                *([] if estimate is None else ["labels: {column: label, lag_days: 1}",
+                                               f"performance: {{estimate: {str(estimate).lower()}}}"])]
+    entries = "\n".join(model_entry(model, [*settings, f"retraining: {{dag_id: retrain_{model}}}"]) for model in models)
     path.write_text(f"models:\n{entries}")
 
 

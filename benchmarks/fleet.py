@@ -43,19 +43,9 @@ def names(count: int) -> list[str]:
 
 
 def config_text(models: list[str], start: dt.date) -> str:
-    entries = "".join(f"""  {model}:
-    task: binary_classification
-    schedule: "0 0 * * *"
-    start_date: "{start.isoformat()}"
-    storage: {{bucket: {bench.BUCKET}, log_format: parquet, aws_conn_id: monitoring_s3}}
-    columns:
-      id: prediction_id
-      timestamp: event_time
-      score: score
-      numerical: [{", ".join(bench.NUMERIC)}]
-      categorical: [{", ".join(bench.CATEGORICAL)}]
-    retraining: {{dag_id: retrain_{model}}}
-""" for model in models)
+    entries = "".join(bench.model_entry(model, [
+        'schedule: "0 0 * * *"', f'start_date: "{start.isoformat()}"', f"retraining: {{dag_id: retrain_{model}}}"],
+        storage=f"{{bucket: {bench.BUCKET}, log_format: parquet, aws_conn_id: monitoring_s3}}") for model in models)
     return f"models:\n{entries}"
 
 
