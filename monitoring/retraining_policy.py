@@ -10,8 +10,8 @@ The request hands over the window of evidence: the last `window_days` days, star
 an ongoing dataset drift (`window_from_drift`). A model with labels waits until that window's predictions have
 `min_labelled_rows` labels (they arrive days late): until then nothing is triggered and no cooldown starts, and the
 run's decisions.json says what it waits for.
-No second request is made within `cooldown_days` of the last one (it may still be running): each request is claimed
-on S3 (`retraining/<model>/triggers/dt=<day>.json`) by the run that makes it; a rerun of that day keeps its claim.
+No second request is made within `cooldown_days` of another (it may still be running): each request is claimed on
+S3 (`retraining/<model>/triggers/dt=<day>.json`) by the run that makes it; a rerun of that day keeps its claim.
 """
 
 from __future__ import annotations
@@ -136,13 +136,19 @@ def waiting_for_labels(request: RetrainRequest, model: ModelConfig, days: dict[s
 
 def claim(store: ObjectStore, layout: DayLayout, request: RetrainRequest, cooldown_days: int) -> str | None:
     """Claim the right to trigger retraining for the request's day; returns why not, or None when claimed (or
-    already claimed by an earlier run of the same day)."""
-    prefix = layout.retraining_triggers_dir
+    already claimed by an earlier run of the same day, which keeps its claim whatever was claimed since).
+
+    No two days within `cooldown_days` of each other both claim, in either order: a backfill's parallel runs may
+    reach a later day before an earlier one, and the earlier day then holds (a rerun of either day decides the same
+    again, so reprocessing changes nothing)."""
+    if store.exists(layout.retraining_trigger):
+        return None
     day = layout.day
-    for key in store.keys(prefix):
+    for key in store.keys(layout.retraining_triggers_dir):
         other = day_of(key)
-        if other != day and 0 <= (day - other).days < cooldown_days:
-            return (f"retraining was already requested for {other}, within retraining.cooldown_days "
+        if other != day and abs((day - other).days) < cooldown_days:
+            when = "" if other < day else ", a later day that a parallel run reached first"
+            return (f"retraining was already requested for {other}{when}, within retraining.cooldown_days "
                     f"({cooldown_days}); it may still be running")
     store.create_json(layout.retraining_trigger, request.conf())
     return None

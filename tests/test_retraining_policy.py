@@ -58,6 +58,21 @@ def test_a_request_is_not_repeated_within_the_cooldown_but_a_rerun_keeps_its_own
     assert store.get_json(layout.retraining_trigger)["reasons"] == first.reasons
 
 
+def test_out_of_order_runs_never_claim_twice_within_the_cooldown_and_reruns_decide_the_same(store, loan_model):
+    """A backfill's parallel runs reach 10-16 before 10-14: 10-14 then holds, and rerunning both changes nothing."""
+    model = policy(loan_model, drift_days=1, cooldown_days=7)
+    found = request(model, recent({0: ["dataset_drift"]}))
+    earlier, later = DayLayout.of(model, DAY), DayLayout.of(model, DAY + dt.timedelta(days=2))
+    assert retraining_policy.claim(store, later, found, 7) is None
+    held = retraining_policy.claim(store, earlier, found, 7)
+    assert held.startswith("retraining was already requested for 2026-10-16, a later day that a parallel run")
+    assert retraining_policy.claim(store, later, found, 7) is None  # reprocessing: the later day keeps its claim
+    assert retraining_policy.claim(store, earlier, found, 7) == held
+    assert not store.exists(earlier.retraining_trigger)
+    assert retraining_policy.claim(store, earlier.on(DAY - dt.timedelta(days=4)), found, 7) is not None
+    assert retraining_policy.claim(store, earlier.on(DAY + dt.timedelta(days=9)), found, 7) is None
+
+
 def drifting(day: dt.date = DAY):
     """A summary of `day` whose dataset drifted."""
     found = summary(day=day.isoformat())
