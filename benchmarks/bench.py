@@ -4,6 +4,7 @@
     .venv/bin/python -m benchmarks.bench --workloads w1   # W1 only
     .venv/bin/python -m benchmarks.bench --rows 100000    # a quick look at a smaller day
     .venv/bin/python -m benchmarks.bench --workloads w1 --estimate   # what CBPE adds to a W1 day
+    .venv/bin/python -m benchmarks.bench --rows 3000 --daily 5 --naive-max-rows 0   # a small day's daily run
 
 Each workload is a day of prediction logs (24 numeric and 6 categorical features, a score and a label; parquet files
 of 250k rows) and a 200k-row reference, on a local S3 server (moto, in its own process, so its memory is not counted).
@@ -21,6 +22,10 @@ whether the two agree on each feature's drift verdict and on the dataset verdict
 `--estimate`: the reference's labels declared, the pipeline's day run with `performance.estimate` off, then on
 (CBPE), each twice: the first run fits the reference profile (printed), the second is the daily run against it;
 the second runs' times and their ratio are printed.
+
+`--daily N`: after the first run (which fits the reference profile once for the version), N more runs of the same
+day, as every later day runs: their median wall time, the Evidently import inside it (from the run's log) and the
+rest.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ import datetime as dt
 import io
 import json
 import os
+import re
+import statistics
 import socket
 import subprocess
 import sys
@@ -222,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                              "100000); several, comma-separated, run the pipeline once with each")
     parser.add_argument("--estimate", action="store_true",
                         help="measure what estimating performance before the labels (CBPE) adds to the day's run")
+    parser.add_argument("--daily", type=int, default=0, metavar="N",
+                        help="after the first run (it fits the reference profile), N daily runs of the same day: "
+                             "median time, Evidently's import and the rest")
     parser.add_argument("--verbose", action="store_true", help="print the pipeline run's log")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -264,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  (b) pipeline, reports.max_rows {cap or 'default'}: {ours.seconds:6.1f} s  peak RSS "
                           f"{ours.peak_rss_mb:6.0f} MB  dataset drift {verdicts['dataset_drift']}, drifted "
                           f"{sorted(k for k, v in verdicts['drifted'].items() if v)}", flush=True)
+                if args.daily:
+                    daily_runs(config, url, model, env, args.daily)
                 if rows > args.naive_max_rows:
                     print(f"  (a) naive: skipped ({rows:,} rows > --naive-max-rows {args.naive_max_rows:,})")
                     continue
@@ -283,6 +295,25 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(timeout=30)
     return 0
+
+
+EVIDENTLY_IMPORT = re.compile(r"Evidently (?:imported by this task|preloaded by the worker) \(([0-9.]+) s\)")
+
+
+def daily_runs(config: Path, url: str, model: str, env: dict, rounds: int) -> None:
+    """`rounds` more runs of the day against the fitted profile: the median whole run, Evidently's import in it (as
+    the run logs it) and everything else."""
+    command = [sys.executable, "-m", "monitoring", "run", "--model", model, "--day", DAY.isoformat(), "--config",
+               str(config), "--endpoint-url", url]
+    runs = []
+    for _ in range(rounds):
+        run = measure(command, env)
+        runs.append((run.seconds, sum(float(v) for v in EVIDENTLY_IMPORT.findall(run.output))))
+    whole = statistics.median(s for s, _ in runs)
+    imports = statistics.median(i for _, i in runs)
+    rest = statistics.median(s - i for s, i in runs)
+    print(f"  daily runs (profile fitted), median of {rounds}: {whole:.1f} s, of which importing Evidently "
+          f"{imports:.1f} s and everything else {rest:.1f} s {[round(s, 1) for s, _ in runs]}", flush=True)
 
 
 def estimate_cost(config: Path, url: str, model: str, models: list[str], env: dict, rounds: int = 3) -> None:
