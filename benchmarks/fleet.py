@@ -120,9 +120,11 @@ def run_fleet(mode: str, models: list[str], day: dt.date, alone: dt.date, env: d
             r if (r := airflow.call("GET", f"/dags/{dag_ids[0]}/dagRuns/{run_id}"))["state"] in ("success", "failed")
             else None), 1800, every=1, dag_ids=dag_ids[:1])
         alone_seconds = time.monotonic() - triggered  # from the trigger to the run's end, as its user waits
+        alone_tasks = len(airflow.task_instances(dag_ids[0], run_id))
     return {"seconds": seconds, "per_minute": len(models) / (seconds / 60),
             "task_time": statistics.median(task_time.values()), "alone": alone_seconds,
-            "alone_state": single["state"], "alone_tasks": len(airflow.task_instances(dag_ids[0], run_id)), "failed": [r["dag_id"] for r in runs if r["state"] != "success"],
+            "alone_state": single["state"], "alone_tasks": alone_tasks,
+            "failed": [r["dag_id"] for r in runs if r["state"] != "success"],
             "tasks": {t: statistics.median(v) for t, v in durations.items()}}
 
 
@@ -164,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 r = results[mode]
                 print(f"{mode}: {args.models} model-days in {r['seconds']:.0f}s = {r['per_minute']:.1f} model-days a "
                       f"minute; task time per model-day (median) {r['task_time']:.1f}s; one day run alone "
-                      f"{r['alone']:.1f}s ({r['alone_state']}, {r['alone_tasks']} tasks ran); failed {r['failed'] or 'none'}", flush=True)
+                      f"{r['alone']:.1f}s ({r['alone_state']}, {r['alone_tasks']} tasks ran); "
+                      f"failed {r['failed'] or 'none'}", flush=True)
                 print("  median task: " + ", ".join(f"{t} {s:.1f}s" for t, s in
                                                     sorted(r["tasks"].items(), key=lambda kv: -kv[1])), flush=True)
     finally:
