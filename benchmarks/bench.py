@@ -206,6 +206,12 @@ class Measured:
     output: str
 
 
+def run_command(config: Path, url: str, model: str) -> list[str]:
+    """The pipeline's whole-day run of the benchmark's day, as a user starts it."""
+    return [sys.executable, "-m", "monitoring", "run", "--model", model, "--day", DAY.isoformat(), "--config",
+            str(config), "--endpoint-url", url]
+
+
 def measure(argv: list[str], env: dict[str, str]) -> Measured:
     """Run a child process; its wall time and peak resident set size (kernel accounting, from wait4)."""
     started = time.monotonic()
@@ -265,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs = []
                 for cap in caps:
                     write_config(config, list(workloads), cap)
-                    ours = measure([sys.executable, "-m", "monitoring", "run", "--model", model, "--day",
-                                    DAY.isoformat(), "--config", str(config), "--endpoint-url", url], env)
+                    ours = measure(run_command(config, url, model), env)
                     verdicts = pipeline_verdicts(url, model)
                     runs.append((cap, ours, verdicts))
                     if args.verbose:
@@ -303,8 +308,7 @@ EVIDENTLY_IMPORT = re.compile(r"Evidently (?:imported by this task|preloaded by 
 def daily_runs(config: Path, url: str, model: str, env: dict, rounds: int) -> None:
     """`rounds` more runs of the day against the fitted profile: the median whole run, Evidently's import in it (as
     the run logs it) and everything else."""
-    command = [sys.executable, "-m", "monitoring", "run", "--model", model, "--day", DAY.isoformat(), "--config",
-               str(config), "--endpoint-url", url]
+    command = run_command(config, url, model)
     runs = []
     for _ in range(rounds):
         run = measure(command, env)
@@ -319,8 +323,7 @@ def daily_runs(config: Path, url: str, model: str, env: dict, rounds: int) -> No
 def estimate_cost(config: Path, url: str, model: str, models: list[str], env: dict, rounds: int = 3) -> None:
     """Each setting's first run fits its profile; then daily runs alternate between the settings, `rounds` each (the
     machine is noisy: the medians compared)."""
-    command = [sys.executable, "-m", "monitoring", "run", "--model", model, "--day", DAY.isoformat(), "--config",
-               str(config), "--endpoint-url", url]
+    command = run_command(config, url, model)
     daily: dict[bool, list[float]] = {False: [], True: []}
     for estimate in (False, True):
         write_config(config, models, estimate=estimate)

@@ -141,12 +141,12 @@ def claim(store: ObjectStore, layout: DayLayout, request: RetrainRequest, cooldo
     No two days within `cooldown_days` of each other both claim, in either order: a backfill's parallel runs may
     reach a later day before an earlier one, and the earlier day then holds (a rerun of either day decides the same
     again, so reprocessing changes nothing)."""
-    if store.exists(layout.retraining_trigger):
-        return None
     day = layout.day
-    for key in store.keys(layout.retraining_triggers_dir):
-        other = day_of(key)
-        if other != day and abs((day - other).days) < cooldown_days:
+    claimed = sorted(day_of(key) for key in store.keys(layout.retraining_triggers_dir))
+    if day in claimed:
+        return None
+    for other in claimed:
+        if abs((day - other).days) < cooldown_days:
             when = "" if other < day else ", a later day that a parallel run reached first"
             return (f"retraining was already requested for {other}{when}, within retraining.cooldown_days "
                     f"({cooldown_days}); it may still be running")
