@@ -49,15 +49,15 @@ def config_text(models: list[str], start: dt.date) -> str:
     return f"models:\n{entries}"
 
 
-def generate(url: str, models: list[str], rows: int, day: dt.date, alone: dt.date) -> None:
-    """Each model's reference and its day; the first model's `alone` day too (the single run timed at the end)."""
+def generate(url: str, models: list[str], rows: int, day: dt.date, alone: list[dt.date]) -> None:
+    """Each model's reference and its day; the first model's `alone` days too (the single runs timed at the end)."""
     client = bench._client(url)
     client.create_bucket(Bucket=bench.BUCKET)
     for n, model in enumerate(models):
         bench._put_table(client, f"reference/{model}/v=1/part-0.parquet",
                          bench._rows(np.random.default_rng(n), REFERENCE_ROWS, 0, False, day - dt.timedelta(days=30)))
         client.put_object(Bucket=bench.BUCKET, Key=f"reference/{model}/CURRENT.json", Body=b'{"version": "1"}')
-        for logged in (day, alone) if n == 0 else (day,):
+        for logged in (day, *alone) if n == 0 else (day,):
             bench._put_table(client, f"predictions/{model}/dt={logged.isoformat()}/part-0000.parquet",
                              bench._rows(np.random.default_rng(1000 + n + logged.toordinal()), rows, 10**8, False,
                                          logged))
@@ -77,7 +77,7 @@ def fit_profiles(url: str, config: Path) -> float:
     return time.monotonic() - started
 
 
-def run_fleet(mode: str, models: list[str], day: dt.date, alone: dt.date, env: dict[str, str], home: Path,
+def run_fleet(mode: str, models: list[str], day: dt.date, alone: list[dt.date], env: dict[str, str], home: Path,
               parallelism: int) -> dict:
     dag_ids = [f"monitor_{m}" for m in models]
     airflow = Standalone(home, {**env, **(WARM_WORKERS if mode == "warm" else COLD)}, database="postgres",
@@ -110,22 +110,40 @@ def run_fleet(mode: str, models: list[str], day: dt.date, alone: dt.date, env: d
                 if ti.get("duration") and ti["state"] == "success":
                     durations.setdefault(ti["task_id"], []).append(ti["duration"])
                     task_time[ti["dag_run_id"] + dag_id] = task_time.get(ti["dag_run_id"] + dag_id, 0) + ti["duration"]
-        # One more day of the first model, alone on the idle Airflow: a day run's own time, not the fleet's queue.
-        run_id = f"alone__{alone.isoformat()}"
-        triggered = time.monotonic()
-        # No logical date: one before the DAGs' start_date (today, see main) would make a run without tasks.
-        airflow.call("POST", f"/dags/{dag_ids[0]}/dagRuns", json={
-            "dag_run_id": run_id, "logical_date": None, "conf": {"day": alone.isoformat()}})
-        single = airflow.wait_for("the single day run", lambda: (
-            r if (r := airflow.call("GET", f"/dags/{dag_ids[0]}/dagRuns/{run_id}"))["state"] in ("success", "failed")
-            else None), 1800, every=1, dag_ids=dag_ids[:1])
-        alone_seconds = time.monotonic() - triggered  # from the trigger to the run's end, as its user waits
-        alone_tasks = len(airflow.task_instances(dag_ids[0], run_id))
+        # More days of the first model, one after the other on the idle Airflow: a day run's own time, not the
+        # fleet's queue (the median of them; the timeline is the last one's).
+        alone_seconds, states = [], []
+        for other in alone:
+            run_id = f"alone__{other.isoformat()}"
+            triggered = time.monotonic()
+            # No logical date: one before the DAGs' start_date (today, see main) would make a run without tasks.
+            airflow.call("POST", f"/dags/{dag_ids[0]}/dagRuns", json={
+                "dag_run_id": run_id, "logical_date": None, "conf": {"day": other.isoformat()}})
+            single = airflow.wait_for("the single day run", lambda: (
+                r if (r := airflow.call("GET", f"/dags/{dag_ids[0]}/dagRuns/{run_id}"))["state"] in ("success",
+                                                                                                   "failed")
+                else None), 1800, every=0.25, dag_ids=dag_ids[:1])
+            alone_seconds.append(time.monotonic() - triggered)  # from the trigger to the run's end, as a user waits
+            states.append(single["state"])
+        alone_tis = airflow.task_instances(dag_ids[0], run_id)
     return {"seconds": seconds, "per_minute": len(models) / (seconds / 60),
-            "task_time": statistics.median(task_time.values()), "alone": alone_seconds,
-            "alone_state": single["state"], "alone_tasks": alone_tasks,
+            "task_time": statistics.median(task_time.values()), "alone": statistics.median(alone_seconds),
+            "alone_all": alone_seconds, "alone_state": "/".join(sorted(set(states))), "alone_tasks": len(alone_tis), "timeline": timeline(alone_tis),
             "failed": [r["dag_id"] for r in runs if r["state"] != "success"],
             "tasks": {t: statistics.median(v) for t, v in durations.items()}}
+
+
+def timeline(tis: list[dict]) -> list[tuple[str, float, float, float]]:
+    """Each task of a run that ran: (task, queued, started, ended) in seconds from the first task's queueing."""
+    from datetime import datetime
+
+    def at(value: str | None) -> float | None:
+        return datetime.fromisoformat(value).timestamp() if value else None
+
+    ran = [(ti["task_id"], at(ti.get("queued_when")) or at(ti["start_date"]), at(ti["start_date"]),
+            at(ti["end_date"])) for ti in tis if ti.get("start_date") and ti.get("end_date")]
+    origin = min(q for _, q, _, _ in ran)
+    return sorted(((task, q - origin, s - origin, e - origin) for task, q, s, e in ran), key=lambda t: t[2])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,10 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=3_000, help="rows of each model's day")
     parser.add_argument("--parallelism", type=int, default=4, help="Airflow's core.parallelism (task slots)")
     parser.add_argument("--modes", default="cold,warm", help="cold (each task imports), warm (preloaded workers)")
+    parser.add_argument("--set", action="append", default=[], metavar="AIRFLOW__SECTION__KEY=VALUE",
+                        help="an Airflow setting for every mode's Airflow (repeatable), to measure its effect")
+    parser.add_argument("--alone", type=int, default=3, help="days of the first model run alone after the fleet")
     args = parser.parse_args(argv)
 
     today = dt.datetime.now(dt.timezone.utc).date()
-    day, alone = today - dt.timedelta(days=3), today - dt.timedelta(days=2)
+    day = today - dt.timedelta(days=3)
+    alone = [today - dt.timedelta(days=2)] + [day - dt.timedelta(days=1 + i) for i in range(args.alone - 1)]
     models = names(args.models)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -156,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
                    "AIRFLOW_CONN_MONITORING_S3": json.dumps({
                        "conn_type": "aws", "login": "bench", "password": "bench",
                        "extra": {"endpoint_url": url, "region_name": "us-east-1"}}),
-                   "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
+                   "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
+                   **dict(setting.split("=", 1) for setting in args.set)}
             os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
             print(f"{args.models} models x {args.rows:,} rows on {day} (reference {REFERENCE_ROWS:,} rows each); "
                   f"profiles fitted once in {fit_profiles(url, config):.0f}s", flush=True)
@@ -166,8 +189,11 @@ def main(argv: list[str] | None = None) -> int:
                 r = results[mode]
                 print(f"{mode}: {args.models} model-days in {r['seconds']:.0f}s = {r['per_minute']:.1f} model-days a "
                       f"minute; task time per model-day (median) {r['task_time']:.1f}s; one day run alone "
-                      f"{r['alone']:.1f}s ({r['alone_state']}, {r['alone_tasks']} tasks ran); "
+                      f"{r['alone']:.1f}s (median of {', '.join(f'{s:.1f}' for s in r['alone_all'])}; "
+                      f"{r['alone_state']}, {r['alone_tasks']} tasks ran); "
                       f"failed {r['failed'] or 'none'}", flush=True)
+                print("  one day alone, each task (queued/started/ended, s from the first queueing): " + ", ".join(
+                    f"{task} {q:.1f}/{s:.1f}/{e:.1f}" for task, q, s, e in r["timeline"]), flush=True)
                 print("  median task: " + ", ".join(f"{t} {s:.1f}s" for t, s in
                                                     sorted(r["tasks"].items(), key=lambda kv: -kv[1])), flush=True)
     finally:

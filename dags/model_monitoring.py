@@ -49,8 +49,8 @@ from airflow.sdk import (DAG, CronDataIntervalTimetable, DeadlineAlert, Deadline
 from airflow.sdk.exceptions import AirflowFailException
 
 from monitoring.config import ModelConfig, load_config
-from monitoring_airflow import (failure_callback, invalid_models, now, params_day, predictions_asset, reports_asset, sender,
-                                store)
+from monitoring_airflow import (builds, failure_callback, invalid_models, now, params_day, predictions_asset,
+                                reports_asset, sender, store)
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +266,11 @@ def build_digest_dag(models: tuple[ModelConfig, ...]) -> DAG:
 
 # One broken model entry keeps only its own DAG from loading: the UI lists its error (model and keys) as this
 # file's import error, and every valid model's DAG loads.
+# A task's process builds only its own DAG (`builds`).
 _config = load_config(isolate=True)
 for _model in _config.models:
-    globals()[f"monitor_{_model.name}"] = build_monitoring_dag(_model, _config.models)
-monitoring_alert_digest = build_digest_dag(_config.models)
+    if builds(f"monitor_{_model.name}"):
+        globals()[f"monitor_{_model.name}"] = build_monitoring_dag(_model, _config.models)
+if builds("monitoring_alert_digest"):
+    monitoring_alert_digest = build_digest_dag(_config.models)
 invalid_models_monitoring = invalid_models(_config, "monitoring")

@@ -53,7 +53,7 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from monitoring.config import ModelConfig, load_config
-from monitoring_airflow import invalid_models, models_asset, store
+from monitoring_airflow import builds, invalid_models, models_asset, store
 
 APPROVE, REJECT = "Approve", "Reject"
 
@@ -224,6 +224,6 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
 
 _config = load_config(isolate=True)  # a broken model entry hides only its own DAG (see model_monitoring.py)
 for _model in _config.models:
-    if _model.retraining.builtin:
+    if _model.retraining.builtin and builds(_model.retraining.dag_id):  # a task's process: its own DAG only
         globals()[_model.retraining.dag_id] = build_retraining_dag(_model)
 invalid_models_retraining = invalid_models(_config, "retraining")

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG, Asset, get_parsing_context
 
 from monitoring.config import ConfigError, ModelConfig, MonitoringConfig
 from monitoring.layout import ModelLayout
@@ -129,6 +129,15 @@ def invalid_models(config: MonitoringConfig, what: str) -> DAG | None:
     placeholder = InvalidModels(dag_id=f"invalid_models_{what}", schedule=None)
     placeholder.errors = list(config.broken.values())
     return placeholder
+
+
+def builds(dag_id: str) -> bool:
+    """Whether a DAG file builds the DAG `dag_id` in this process: a task's process parses its DAG file for its own
+    DAG only (Airflow sets the parsing context's dag id there), so the file skips the other models' DAGs, which that
+    task never reads (building 30 models' DAGs took about 0.35 s of every task); the DAG processor, the tests and
+    `airflow dags` commands have no dag id in the context and build them all."""
+    wanted = get_parsing_context().dag_id
+    return wanted is None or wanted == dag_id
 
 
 def params_day(context: dict[str, Any]) -> str:

@@ -10,6 +10,11 @@ it). One set of environment variables for both executors; each executor reads it
   import there is skipped silently, which is why the task log says whether Evidently was preloaded
   (`monitoring.reports`).
 
+The same variables make the scheduler prompt: `[scheduler] scheduler_idle_sleep_time` 0.2 s instead of 1 s. A
+day's run is ten tasks one after the other, and an idle scheduler notices each task's end only when it wakes: a
+lone warm day run took 11.2 s with the default and 8.2 s with 0.2 (`benchmarks/fleet.py --set`, 2026-12-02), the
+fleet's throughput the same (the scheduler sleeps only when a loop found nothing to do).
+
 Used by the demo (`demo/run.py`), the tests' Airflow (`tests/standalone.py`, `tests/cluster.py`) and
 `docker-compose.yaml` (which repeats them as YAML: a test keeps the two equal). A worker picks up a changed library
 version only when it restarts; the project's own modules are not preloaded, so edits to them show at once.
@@ -26,4 +31,5 @@ ENVIRONMENT = {
     "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
     "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": ",".join(
         ["airflow", "airflow.executors.local_executor", "airflow.sdk.execution_time.supervisor", PRELOAD]),
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
 }
