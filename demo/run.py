@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -239,8 +240,9 @@ def start() -> None:
     # PostgreSQL (docker-compose) create it from the UI or POST /api/v2/backfills at any time.
     dag_ids = [monitor_dag_id(name) for name in names]
     retrain_ids = [m.retraining.dag_id for m in models if m.retraining.builtin]
+    unpaused = "^(" + "|".join(re.escape(dag_id) for dag_id in [*dag_ids, *retrain_ids, DIGEST_DAG]) + ")$"
     for step in (["db", "migrate"], ["dags", "reserialize"],
-                 *(["dags", "unpause", dag_id] for dag_id in [*dag_ids, *retrain_ids, DIGEST_DAG])):
+                 ["dags", "unpause", "--treat-dag-id-as-regex", "--yes", unpaused]):  # one start of the CLI, not five
         run_airflow(*step, env=env)
     backfilled = {name: days[:LIVE_FROM - 1] if name == LIVE_MODEL else days for name in names}
     for name in names:
@@ -270,7 +272,7 @@ def start() -> None:
     runs[LIVE_MODEL].update(replay(api, client, live, days))
     runs.update(wait_for("the backfills", finished([n for n in names if n != LIVE_MODEL]), 3600, 15))
     replayed = read_notifications()[len(during):]
-    digests = send_digest(api)
+    digests = send_digest(api, dag_ids)
     for model in models:
         report(client, model, days, runs[model.name])
     notifications(during, replayed, digests)
@@ -336,10 +338,14 @@ def read_notifications() -> list[dict]:
     return read(NOTIFICATIONS)
 
 
-def send_digest(api: AirflowApi) -> list[dict]:
-    """Backfill runs never page: trigger the digest DAG once their one-minute quiet period passed, and wait for it."""
+def send_digest(api: AirflowApi, dag_ids: list[str]) -> list[dict]:
+    """Backfill runs never page: trigger the digest DAG once their one-minute quiet period passed (counted from the
+    last backfill run's end), and wait for it."""
     before = len(read_notifications())
-    time.sleep(65)
+    ended = max(dt.datetime.fromisoformat(run["end_date"]) for dag_id in dag_ids for run in api.call(
+        "GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+        if run["run_type"] == "backfill" and run.get("end_date"))
+    time.sleep(max(0.0, 65 - (dt.datetime.now(dt.timezone.utc) - ended).total_seconds()))
     run_id = api.call("POST", f"/dags/{DIGEST_DAG}/dagRuns",
                       json={"logical_date": dt.datetime.now(dt.timezone.utc).isoformat()})["dag_run_id"]
     wait_for("the alert digest", lambda: api.call("GET", f"/dags/{DIGEST_DAG}/dagRuns/{run_id}")["state"]

@@ -112,6 +112,14 @@ def test_the_sample_of_a_day_fed_in_batches_is_the_sample_of_the_day_whole(train
     for start in reversed(range(0, len(frame), 333)):
         shuffled.add(frame.iloc[start:start + 333])
     assert set(shuffled.rows()["prediction_id"]) == set(expected["prediction_id"])
+    # Ids that repeat (hashes tie): the earlier row is kept, as hash_sample keeps it, whatever the batches.
+    repeated = frame.assign(prediction_id=frame["prediction_id"].iloc[np.arange(len(frame)) % 1_500].to_numpy())
+    for size in (333, 1_000, 4_096):
+        batched = HashSample("prediction_id", 1_000)
+        for start in range(0, len(repeated), size):
+            batched.add(repeated.iloc[start:start + size])
+        pd.testing.assert_frame_equal(batched.rows(), hash_sample(repeated, "prediction_id", 1_000)
+                                      .reset_index(drop=True))
 
 
 def test_a_new_category_in_three_rows_outside_the_sample_is_still_counted(s3_client, store, loan_model, trained):
