@@ -65,10 +65,17 @@ class SeenIds:
         return found
 
     def add(self, hashes: np.ndarray) -> None:
-        run = np.unique(hashes)
+        run = _sorted_unique(hashes)
         while self.runs and len(self.runs[-1]) <= len(run):
-            run = np.union1d(self.runs.pop(), run)
+            run = _sorted_unique(np.concatenate([self.runs.pop(), run]))
         self.runs.append(run)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """`np.unique(values)`, by a stable sort: numpy 2 finds unique integers by hashing and then sorts them, blind to
+    sorted input (two sorted runs of 800k hashes: `np.union1d` 1.09 s, the stable sort merges them in 9 ms)."""
+    ordered = np.sort(values, kind="stable")
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
 
 @dataclass
