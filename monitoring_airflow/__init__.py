@@ -42,7 +42,13 @@ def store(model: ModelConfig):
     from monitoring.storage import ObjectStore, client_config
 
     hook = S3Hook(aws_conn_id=model.storage.aws_conn_id, config=client_config())
-    return ObjectStore(hook.get_conn(), model.storage.bucket)
+    # The client `hook.get_conn()` makes, built from the hook's session and settings, without the user-agent note
+    # the provider adds, which names the calling operator by walking the call stack with `inspect` (it reads the
+    # source of every frame: 0.26 s of every task, most of what making the client cost).
+    client = hook.get_session(region_name=hook.region_name).client(
+        "s3", endpoint_url=hook.conn_config.get_service_endpoint_url(service_name="s3"), config=hook.config,
+        verify=hook.verify)
+    return ObjectStore(client, model.storage.bucket)
 
 
 def now() -> dt.datetime:
