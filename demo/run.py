@@ -342,9 +342,9 @@ def send_digest(api: AirflowApi, dag_ids: list[str]) -> list[dict]:
     """Backfill runs never page: trigger the digest DAG once their one-minute quiet period passed (counted from the
     last backfill run's end), and wait for it."""
     before = len(read_notifications())
-    ended = max(dt.datetime.fromisoformat(run["end_date"]) for dag_id in dag_ids for run in api.call(
+    ended = max((dt.datetime.fromisoformat(run["end_date"]) for dag_id in dag_ids for run in api.call(
         "GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
-        if run["run_type"] == "backfill" and run.get("end_date"))
+        if run["run_type"] == "backfill" and run.get("end_date")), default=dt.datetime.now(dt.timezone.utc))
     time.sleep(max(0.0, 65 - (dt.datetime.now(dt.timezone.utc) - ended).total_seconds()))
     run_id = api.call("POST", f"/dags/{DIGEST_DAG}/dagRuns",
                       json={"logical_date": dt.datetime.now(dt.timezone.utc).isoformat()})["dag_run_id"]
