@@ -128,17 +128,16 @@ def run_fleet(mode: str, models: list[str], day: dt.date, alone: list[dt.date], 
         alone_tis = airflow.task_instances(dag_ids[0], run_id)
     return {"seconds": seconds, "per_minute": len(models) / (seconds / 60),
             "task_time": statistics.median(task_time.values()), "alone": statistics.median(alone_seconds),
-            "alone_all": alone_seconds, "alone_state": "/".join(sorted(set(states))), "alone_tasks": len(alone_tis), "timeline": timeline(alone_tis),
+            "alone_all": alone_seconds, "alone_state": "/".join(sorted(set(states))), "alone_tasks": len(alone_tis),
+            "timeline": timeline(alone_tis),
             "failed": [r["dag_id"] for r in runs if r["state"] != "success"],
             "tasks": {t: statistics.median(v) for t, v in durations.items()}}
 
 
 def timeline(tis: list[dict]) -> list[tuple[str, float, float, float]]:
     """Each task of a run that ran: (task, queued, started, ended) in seconds from the first task's queueing."""
-    from datetime import datetime
-
     def at(value: str | None) -> float | None:
-        return datetime.fromisoformat(value).timestamp() if value else None
+        return dt.datetime.fromisoformat(value).timestamp() if value else None
 
     ran = [(ti["task_id"], at(ti.get("queued_when")) or at(ti["start_date"]), at(ti["start_date"]),
             at(ti["end_date"])) for ti in tis if ti.get("start_date") and ti.get("end_date")]

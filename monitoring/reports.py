@@ -85,10 +85,8 @@ def _html(snapshot) -> str:
     with mock.patch.object(dashboard, "dashboard_info_to_json", script_safe):
         page = snapshot.get_html_str(as_iframe=False)
     library = _evidently_library()
-    if not library or library not in page:
-        return stable_ids(page)
-    before, library, after = page.partition(library)
-    return stable_ids(before) + library + stable_ids(after)
+    before, found, after = page.partition(library) if library else (page, "", "")
+    return stable_ids(before) + found + stable_ids(after) if found else stable_ids(page)
 
 
 @cache

@@ -51,7 +51,7 @@ class HashSample:
         self.held += len(batch)
         if self.held > 2 * self.max_rows:
             self._shrink()
-        elif self.held >= self.max_rows and self.max_rows > 0:
+        if self.held >= self.max_rows > 0:
             held = np.concatenate([frame[_HASH].to_numpy() for frame in self.kept])
             self.bound = int(np.partition(held, self.max_rows - 1)[self.max_rows - 1])
 
@@ -60,8 +60,6 @@ class HashSample:
         if len(kept) > self.max_rows:
             kept = kept.nsmallest(self.max_rows, _HASH)
         self.kept, self.held = [kept], len(kept)
-        if len(kept) >= self.max_rows and self.max_rows > 0:
-            self.bound = int(kept[_HASH].max())
 
     def rows(self) -> pd.DataFrame:
         """The sample, in the order its rows were fed."""
