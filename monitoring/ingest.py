@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
-import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -28,7 +27,6 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = 100_000  # rows of a day handled at once: memory is bounded by a batch, not by the day
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
-KNOWN_SUFFIXES = {suffix: fmt for fmt in LogFormat for suffix in fmt.suffixes}
 
 
 class IngestError(RuntimeError):
@@ -51,9 +49,10 @@ class FileRead:
     columns: tuple[str, ...]
 
 
-def is_marker(key: str) -> bool:
-    """Hadoop/Spark-style markers and hidden files (`_SUCCESS`, `.crc`) carry no rows."""
-    return posixpath.basename(key).startswith(("_", "."))
+def is_hidden(key: str, prefix: str) -> bool:
+    """A marker or hidden file, or any object inside a folder below `prefix` whose name starts with `_` or `.`: Spark's
+    and Hadoop's staging folders (`_temporary/`, `.spark-staging/`) hold attempts' copies of rows, never the day's."""
+    return any(part.startswith(("_", ".")) for part in key[len(prefix):].split("/"))
 
 
 def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat, completion_marker: str | None = None,
@@ -62,7 +61,7 @@ def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat, compl
     partition is still being written (its completion marker is missing, or its newest file is too recent). A
     partition that holds only its completion marker is complete and empty: no files (a day of no traffic)."""
     listing = store.list(prefix)
-    objects = [o for o in listing if not is_marker(o.key)]
+    objects = [o for o in listing if not is_hidden(o.key, prefix)]
     if not objects and completion_marker and any(o.key == prefix + completion_marker for o in listing):
         return []
     if not objects:
@@ -97,7 +96,9 @@ def list_day_files(store: ObjectStore, prefix: str, log_format: LogFormat, compl
 
 def _read_table(data: bytes, log_format: LogFormat) -> pa.Table:
     if log_format is LogFormat.PARQUET:
-        return pq.read_table(io.BytesIO(data))
+        source = pq.ParquetFile(io.BytesIO(data))
+        _distinct_columns(source.schema_arrow.names)  # else pyarrow's own error says only "Multiple matches"
+        return source.read()
     if not data.strip():
         return pa.table({})
     try:  # pyarrow would read non-UTF-8 text as binary values without a word
@@ -129,7 +130,17 @@ def _unreadable(store: ObjectStore, key: str, log_format: LogFormat, exc: Except
                        "Re-export the file or remove it from the partition.")
 
 
+def _distinct_columns(names: list[str]) -> None:
+    """A file whose columns repeat a name cannot be read unambiguously (which of the two is the score?)."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(f"column {repeated[0]!r} appears {names.count(repeated[0])} times"
+                         + (f" (and {repeated[1:]} too)" if len(repeated) > 1 else "")
+                         + "; each column of a file must have its own name")
+
+
 def _with_source(table: pa.Table, key: str, first_row: int) -> pd.DataFrame:
+    _distinct_columns(table.column_names)
     frame = table.to_pandas()
     frame[SOURCE_FILE] = key
     frame[SOURCE_ROW] = np.arange(first_row, first_row + len(frame))

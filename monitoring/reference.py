@@ -185,7 +185,7 @@ def current_version(store: ObjectStore, layout: ModelLayout) -> str:
 
 def version_files(store: ObjectStore, model: ModelConfig, layout: ModelLayout, version: str) -> list[StoredObject]:
     prefix = layout.reference_version_dir(version)
-    files = [o for o in store.list(prefix) if not ingest.is_marker(o.key)]
+    files = [o for o in store.list(prefix) if not ingest.is_hidden(o.key, prefix)]
     if not files:
         raise MissingReferenceError(f"reference version {version!r} of model {model.name!r} has no files under "
                                     f"{store.url(prefix)}")

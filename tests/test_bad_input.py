@@ -114,6 +114,85 @@ def test_files_differing_in_column_types_are_read_together(reference, store, loa
     assert stats["rows_valid"] == 200
 
 
+@pytest.mark.parametrize("folder", ["_temporary/0/_temporary/attempt_01/", ".spark-staging/", "sub/_tmp/"])
+def test_spark_and_hadoop_staging_folders_are_not_read_as_logs(reference, store, loan_model, trained, folder):
+    frame = day_log(trained, DAY, rows=200)
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    put_frame(reference, PREFIX + folder + "part-0.parquet", frame)  # an attempt's copy of the committed rows
+    fresh = frame.assign(prediction_id=frame["prediction_id"] + "-new")
+    put_frame(reference, PREFIX + folder + "part-1.parquet", fresh)  # rows that would count as new traffic
+    assert steps.find_day_files(store, loan_model, DAY, now=now()) == [PREFIX + "part-0.parquet"]
+    stats = steps.validate_day(store, loan_model, DAY, now=now())
+    assert stats["rows_read"] == stats["rows_valid"] == 200 and stats["reasons"] == {}
+
+
+def test_label_files_in_staging_folders_are_not_read(reference, store, loan_model, trained):
+    frame = labelled_day(reference, store, loan_model, trained, range(50_000, 50_300))
+    next_day = DAY + dt.timedelta(days=1)
+    labels = pd.DataFrame({"prediction_id": frame["prediction_id"].astype(str).iloc[:100], "repaid": 1})
+    land = f"labels/loan_approval/dt={next_day}/"
+    put_frame(reference, land + "part-0.parquet", labels)
+    put_frame(reference, land + "_temporary/0/part-0.parquet", labels.assign(repaid=0))  # would conflict
+    put_frame(reference, land + ".staging/part-1.parquet",
+              pd.DataFrame({"prediction_id": frame["prediction_id"].astype(str).iloc[100:200], "repaid": 1}))
+    steps.performance_day(store, loan_model, next_day, now=now())
+    report = get_json(reference, f"reports/loan_approval/dt={next_day}/labels.json")
+    assert report["rows"] == report["joined"] == 100 and report["problems"] == {}
+    assert [f["key"] for f in report["files"]] == [land + "part-0.parquet"]
+
+
+def test_a_reference_version_ignores_its_staging_folders(s3_client, store, loan_model, trained):
+    from monitoring import reference as references
+    from monitoring.layout import ModelLayout
+
+    seed_days(s3_client, trained, {})
+    put(s3_client, "reference/loan_approval/v=v1/_temporary/0/part-0.parquet", b"not parquet at all")
+    profile = references.fit(store, loan_model, ModelLayout.of(loan_model))
+    assert profile.rows == len(trained[1])
+
+
+def with_column_twice(frame: pd.DataFrame, column: str) -> bytes:
+    """The frame as parquet with `column` written twice."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table.append_column(column, table[column]), buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_file_with_a_repeated_column_name_fails_in_one_line_naming_file_and_column(s3_client, trained, capsys, fmt):
+    import re
+
+    seed_days(s3_client, trained, {})
+    frame = day_log(trained, DAY, rows=50)
+    if fmt == "csv":  # a header repeating a column: the id column's header is renamed to another column's name
+        frame = frame[["approval_probability", *[c for c in frame.columns if c != "approval_probability"]]]
+        text = frame.to_csv(index=False).split("\n", 1)
+        data = (text[0].replace("state", "approval_probability") + "\n" + text[1]).encode()
+        config = shipped_with(storage__log_format="csv")
+    else:
+        data = with_column_twice(frame, "approval_probability")
+        config = None
+    put(s3_client, PREFIX + f"part-0.{fmt}", data)
+    argv = ["run", "--model", "loan_approval", "--day", DAY.isoformat()]
+    if config is not None:
+        import tempfile
+
+        import yaml
+
+        path = tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False)
+        yaml.safe_dump(config, path)
+        path.close()
+        argv += ["--config", path.name]
+    found, err = cli(argv, capsys)
+    assert found == 3 and "Traceback" not in err
+    assert re.match(rf"error \(IngestError, exit 3\): cannot read s3://ml-monitoring/.*part-0.{fmt} as {fmt}: column "
+                    r"'approval_probability' appears 2 times", error_lines(err)[0]), err
+
+
 # --- columns --------------------------------------------------------------------------------------------------------
 def test_a_missing_required_column_names_file_and_column(reference, store, loan_model, trained):
     put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10).drop(columns=["state"]))
