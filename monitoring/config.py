@@ -687,9 +687,46 @@ def load_config(path: str | os.PathLike[str] | None = None, isolate: bool = Fals
     """Load the configuration from `path`, else $MONITORING_CONFIG, else config/models.yaml (see `parse_config`)."""
     path = Path(path or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_PATH)
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        repeated = duplicate_keys(yaml.compose(text, Loader=yaml.SafeLoader))
+        document = yaml.safe_load(text)
     except FileNotFoundError:
         raise ConfigError(f"configuration file {path} does not exist (set {CONFIG_ENV_VAR} to point at yours)") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(document, source=str(path), isolate=isolate)
+    # A model entry with a repeated key is broken (hidden alone with `isolate`); a repeat elsewhere breaks the file.
+    broken: dict[str, list[str]] = {}
+    for where, problem in repeated:
+        model = where[1] if isolate and len(where) >= 2 and where[0] == "models" else ""
+        broken.setdefault(model, []).append(problem)
+    if "" in broken:
+        raise ConfigError("\n".join(f"{path}: {problem}" for problem in broken.pop("")))
+    config = parse_config(document, source=str(path), isolate=isolate)
+    if not broken:
+        return config
+    return config.model_copy(update={
+        "models": tuple(m for m in config.models if m.name not in broken),
+        "broken": {**config.broken, **{name: f"{path}: model {name!r}: " + "; ".join(problems)
+                                       for name, problems in broken.items()}}})
+
+
+def duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    """Every key written twice in one mapping of a composed YAML document: (its key path, the problem with both
+    lines). YAML itself keeps the last one silently: a model defined twice would lose its first definition."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: keys after it override on purpose
+                continue
+            name, line = str(key.value), key.start_mark.line + 1
+            where = ".".join((*path, name))
+            if name in seen:
+                problems.append(((*path, name), f"key '{where}' is defined twice, on lines {seen[name]} and {line}; "
+                                 "YAML would silently keep only the last one: remove or rename one of them"))
+            seen.setdefault(name, line)
+            problems += duplicate_keys(value, (*path, name))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            problems += duplicate_keys(item, (*path, str(index)))
+    return problems

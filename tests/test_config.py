@@ -126,3 +126,34 @@ def test_label_and_performance_settings_are_validated_with_the_key_named(path, v
 def test_alert_channels_are_validated(channel, message):
     with pytest.raises(ConfigError, match=message):
         parse_config(with_change("alerts.channels", [channel]))
+
+
+def test_a_model_defined_twice_is_an_error_naming_the_key_and_both_lines(tmp_path):
+    text = (ROOT / "config" / "models.yaml").read_text()
+    start = text.index("  loan_rate:\n")
+    again = text[start:text.index("\n  ", start + 1) + 1]  # its first line and the next key
+    path = tmp_path / "models.yaml"
+    path.write_text(text + again + "      task: regression\n")
+    lines = text[:start].count("\n") + 1, text.count("\n") + 1
+    with pytest.raises(ConfigError, match=rf"key 'models.loan_rate' is defined twice, on lines {lines[0]} and "
+                                          rf"{lines[1]}; YAML would silently keep only the last one"):
+        load_config(path)
+    isolated = load_config(path, isolate=True)  # the DAG files: the repeated model is hidden, the others load
+    assert "loan_rate" in isolated.broken and [m.name for m in isolated.models] == ["loan_approval"]
+    assert "defined twice" in isolated.broken["loan_rate"]
+
+
+def test_a_key_repeated_anywhere_in_the_config_is_an_error(tmp_path):
+    path = tmp_path / "models.yaml"
+    path.write_text("defaults:\n  storage:\n    bucket: a-bucket\n    bucket: b-bucket\nmodels: {}\n")
+    with pytest.raises(ConfigError, match=r"key 'defaults.storage.bucket' is defined twice, on lines 3 and 4"):
+        load_config(path, isolate=True)
+
+
+def test_yaml_merge_keys_are_not_repeats(tmp_path):
+    document = (ROOT / "config" / "models.yaml").read_text().replace(
+        "  loan_approval:\n", "  loan_approval: &approval\n", 1)
+    path = tmp_path / "models.yaml"
+    path.write_text(document + "  loan_copy:\n    <<: *approval\n    description: a copy\n")
+    config = load_config(path)
+    assert config.model("loan_copy").description == "a copy"
