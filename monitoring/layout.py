@@ -210,6 +210,23 @@ class ModelLayout:
     def retraining_triggers_dir(self) -> str:
         return f"{self.retraining_prefix}/{self.model}/triggers/"
 
+    @property
+    def retraining_claims_dir(self) -> str:
+        """The model's retraining claims, one numbered object per claim, each created once (a conditional write):
+        two runs that read the same latest claim contend for the same next number, and only one gets it."""
+        return f"{self.retraining_prefix}/{self.model}/claims/"
+
+    def retraining_claim(self, number: int) -> str:
+        if not 0 < number < 10**9:
+            raise LayoutError(f"claim number {number} is out of range")
+        return f"{self.retraining_claims_dir}{number:09d}.json"
+
+    def claim_number(self, key: str) -> int:
+        name = key.rsplit("/", 1)[-1]
+        if not re.match(r"^\d{9}\.json$", name):
+            raise LayoutError(f"{key!r} is not a retraining claim")
+        return int(name[:9])
+
 
 @dataclass(frozen=True)
 class DayLayout(ModelLayout):

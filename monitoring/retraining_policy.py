@@ -11,7 +11,8 @@ an ongoing dataset drift (`window_from_drift`). A model with labels waits until 
 `min_labelled_rows` labels (they arrive days late): until then nothing is triggered and no cooldown starts, and the
 run's decisions.json says what it waits for.
 No second request is made within `cooldown_days` of another (it may still be running): each request is claimed on
-S3 (`retraining/<model>/triggers/dt=<day>.json`) by the run that makes it; a rerun of that day keeps its claim.
+S3 by the run that makes it, atomically (`retraining/<model>/claims/`, see `claim`), and recorded as
+`retraining/<model>/triggers/dt=<day>.json`; a rerun of that day keeps its claim.
 """
 
 from __future__ import annotations
@@ -134,24 +135,40 @@ def waiting_for_labels(request: RetrainRequest, model: ModelConfig, days: dict[s
             f"(reasons: {'; '.join(request.reasons)})")
 
 
+CLAIM_ROUNDS = 20
+
+
 def claim(store: ObjectStore, layout: DayLayout, request: RetrainRequest, cooldown_days: int) -> str | None:
     """Claim the right to trigger retraining for the request's day; returns why not, or None when claimed (or
     already claimed by an earlier run of the same day, which keeps its claim whatever was claimed since).
 
     No two days within `cooldown_days` of each other both claim, in either order: a backfill's parallel runs may
     reach a later day before an earlier one, and the earlier day then holds (a rerun of either day decides the same
-    again, so reprocessing changes nothing)."""
+    again, so reprocessing changes nothing). Atomic: each claim creates the next numbered object of the model's
+    claims (`If-None-Match`), holding every day claimed so far; two runs that read the same latest claim contend for
+    the same number, the loser reads again and finds the winner's day."""
     day = layout.day
-    claimed = sorted(day_of(key) for key in store.keys(layout.retraining_triggers_dir))
-    if day in claimed:
-        return None
-    for other in claimed:
-        if abs((day - other).days) < cooldown_days:
-            when = "" if other < day else ", a later day that a parallel run reached first"
-            return (f"retraining was already requested for {other}{when}, within retraining.cooldown_days "
-                    f"({cooldown_days}); it may still be running")
-    store.create_json(layout.retraining_trigger, request.conf())
-    return None
+    for _ in range(CLAIM_ROUNDS):
+        numbers = sorted(layout.claim_number(key) for key in store.keys(layout.retraining_claims_dir))
+        latest = numbers[-1] if numbers else 0
+        claimed = {day_of(key) for key in store.keys(layout.retraining_triggers_dir)}  # before claims were numbered
+        if latest:
+            claimed |= {dt.date.fromisoformat(d) for d in store.get_json(layout.retraining_claim(latest))["claimed"]}
+        if day in claimed:
+            if not store.exists(layout.retraining_trigger):  # the claiming run died before recording it
+                store.put_json(layout.retraining_trigger, request.conf())
+            return None
+        for other in sorted(claimed):
+            if abs((day - other).days) < cooldown_days:
+                when = "" if other < day else ", a later day that a parallel run reached first"
+                return (f"retraining was already requested for {other}{when}, within retraining.cooldown_days "
+                        f"({cooldown_days}); it may still be running")
+        record = {"day": day.isoformat(), "claimed": sorted(d.isoformat() for d in claimed | {day})}
+        if store.create_json(layout.retraining_claim(latest + 1), record):
+            store.put_json(layout.retraining_trigger, request.conf())
+            return None
+    raise RuntimeError(f"the retraining claims of {layout.model} kept changing while {day} was claimed; the task's "
+                       "retry claims again")
 
 
 def record_request(store: ObjectStore, layout: DayLayout, conf: dict, run: dict) -> str:

@@ -134,3 +134,44 @@ def test_a_drop_of_a_version_replaced_since_is_shown_but_neither_alerts_nor_retr
         assert finding.severity.value == severity
         assert (retraining_policy.retrain_request(day, model, {}, {}) is None) == (verdict is replaced)
     assert "by version v1" in finding.message and "Version r20261013 has replaced it since" in finding.message
+
+
+def test_two_runs_racing_for_claims_within_the_cooldown_make_exactly_one_request(store, loan_model):
+    """Both runs read the claims before either writes (parallel backfill runs, milliseconds apart): one claims."""
+    import threading
+
+    model = policy(loan_model, drift_days=1, cooldown_days=7)
+    found = request(model, recent({0: ["dataset_drift"]}))
+    both_read = threading.Barrier(2, timeout=30)
+
+    class Racing:
+        """The store, except that each run's first claim waits until both runs have read the claims."""
+
+        def __init__(self) -> None:
+            self.waited = False
+
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def create_json(self, key, document):
+            if not self.waited:
+                self.waited = True
+                both_read.wait()
+            return store.create_json(key, document)
+
+    days = [DAY, DAY + dt.timedelta(days=2)]
+    held: dict[dt.date, str | None] = {}
+
+    def run(day: dt.date) -> None:
+        held[day] = retraining_policy.claim(Racing(), DayLayout.of(model, day), found, 7)
+
+    threads = [threading.Thread(target=run, args=(day,)) for day in days]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(v is None for v in held.values()) == [False, True], held
+    requested = [d for d in days if store.exists(DayLayout.of(model, d).retraining_trigger)]
+    assert requested == [d for d, why in held.items() if why is None]
+    for day in days:  # reruns decide the same
+        assert (retraining_policy.claim(store, DayLayout.of(model, day), found, 7) is None) == (held[day] is None)
