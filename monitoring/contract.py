@@ -189,6 +189,19 @@ def as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     return numeric.astype("float64"), not_number
 
 
+ZERO_ONE_WORDS = {"true": 1.0, "false": 0.0}
+
+
+def as_zero_one(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A 0/1 column (a decision, a binary label) as numbers: booleans and the words "true"/"false" (any case,
+    surrounding spaces) count as 1/0, like the numbers themselves; and a mask of present values that are not numbers.
+    Whether a number is 0 or 1 is the caller's rule."""
+    if series.dtype == object:
+        words = series.map(lambda v: ZERO_ONE_WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v)
+        series = words.map(lambda v: float(v) if isinstance(v, bool) else v)
+    return as_number(series)
+
+
 def _as_timestamp(series: pd.Series, unit: str | None = None) -> pd.Series:
     """Times in UTC (naive ones taken as UTC); numbers are epoch times in `unit` (columns.timestamp_unit) when the
     model gives one."""
@@ -326,9 +339,10 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     typed[cols.score] = score
 
     if cols.decision:
-        decision, not_number = as_number(frame[cols.decision])
+        decision, not_number = as_zero_one(frame[cols.decision])
         bad = not_number | (decision.notna() & ~decision.isin([0.0, 1.0]))
-        v.add(bad, "bad_decision", lambda x: f"{cols.decision} " + x + " is not 0 or 1", frame[cols.decision])
+        v.add(bad, "bad_decision", lambda x: f"{cols.decision} " + x + " is not 0 or 1 (or true/false)",
+              frame[cols.decision])
         v.add(decision.isna() & ~not_number, "missing_decision", f"{cols.decision} is empty")
         typed[cols.decision] = decision
 
@@ -375,7 +389,7 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
         raise ContractError(f"the reference {where} has no rows; publish a non-empty reference version.")
     typed = pd.DataFrame(index=frame.index)
     for column in [*cols.numerical, *cols.predictions]:
-        values, not_number = as_number(frame[column])
+        values, not_number = (as_zero_one if column == cols.decision else as_number)(frame[column])
         if not_number.any() or np.isinf(values).any():
             raise ContractError(f"the reference {where} has {int(not_number.sum() + np.isinf(values).sum())} value(s) "
                                 f"in numerical column {column!r} that are not finite numbers.")

@@ -36,7 +36,7 @@ import pandas as pd
 
 from monitoring import ingest
 from monitoring.config import ModelConfig
-from monitoring.contract import as_id, as_number
+from monitoring.contract import as_id, as_number, as_zero_one
 from monitoring.layout import DayLayout
 from monitoring.storage import ObjectStore
 
@@ -108,10 +108,10 @@ def _read_day(store: ObjectStore, model: ModelConfig, layout: DayLayout,
 
 
 def _typed(raw: pd.Series, classification: bool) -> pd.Series:
-    """The label as a float, NaN where it is not of the model's type (booleans and "true"/"false" count as 1/0)."""
-    text = raw.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
-    text = text.replace({"true": 1, "false": 0})
-    values, _ = as_number(text.astype(object) if text.dtype == object else text)
+    """The label as a float, NaN where it is not of the model's type (booleans and "true"/"false" count as 1/0, as
+    in a decision column)."""
+    text = raw.map(lambda v: v.strip() if isinstance(v, str) else v) if raw.dtype == object else raw
+    values, _ = (as_zero_one if classification else as_number)(text)
     values = values.where(np.isfinite(values))
     if classification:
         values = values.where(values.isin([0.0, 1.0]))

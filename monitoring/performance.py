@@ -279,7 +279,7 @@ def degradations(metrics: dict[str, float | None], reference: dict[str, float | 
             candidates[metric] = Degradation(
                 metric=metric, value=value, baseline=base, worse_by=worse, relative=relative,
                 limit=(f"outside what no change gives on {labelled:,} labelled rows ({base + low:.3f} to "
-                       f"{base + high:.3f}) and more than {_limit(absolute, share)}"),
+                       f"{base + high:.3f}) and {_limit(absolute, share)}"),
                 retrain=past(rule.retrain_drop, rule.retrain_relative_drop))
         elif past(rule.max_drop, rule.max_relative_drop):
             found.append(Degradation(

@@ -172,7 +172,10 @@ def _operations(frame: pd.DataFrame, model: ModelConfig) -> OperationalBaseline:
 def current_version(store: ObjectStore, layout: ModelLayout) -> str:
     """The reference version reference/<model>/CURRENT.json names (the model version in use)."""
     try:
-        return str(store.get_json(layout.reference_pointer)["version"])
+        version = store.get_json(layout.reference_pointer)["version"]
+        if isinstance(version, bool) or not isinstance(version, (str, int)) or not str(version).strip():
+            raise ValueError(f"version {version!r}")
+        return str(version)
     except FileNotFoundError:
         raise MissingReferenceError(
             f"no reference for model {layout.model!r}: {store.url(layout.reference_pointer)} does not exist. "

@@ -346,6 +346,30 @@ def test_a_reference_pointer_that_is_not_json_says_what_it_must_be(s3_client, st
         steps.report_day(store, loan_model, DAY)
 
 
+@pytest.mark.parametrize("body", ['{"version": null}', '{"version": ""}', '{"version": "  "}', '{"version": true}',
+                                  '{"version": ["v1"]}', "[]"])
+def test_a_reference_pointer_without_a_usable_version_is_a_missing_reference(s3_client, store, loan_model, body):
+    from monitoring import reference as references
+    from monitoring.layout import ModelLayout
+
+    put(s3_client, "reference/loan_approval/CURRENT.json", body)
+    with pytest.raises(MissingReferenceError, match=r'must be a JSON object like \{"version": "2026-01-01"\}'):
+        references.current_version(store, ModelLayout.of(loan_model))
+
+
+def test_decisions_written_as_true_and_false_are_read_as_labels_are(reference, store, loan_model, trained):
+    frame = day_log(trained, DAY, rows=100)
+    words = frame["approved"].map({1: "true", 0: "false"}).astype(object)
+    words.iloc[:3] = [" TRUE ", "False", "yes"]
+    put_frame(reference, PREFIX + "part-0.parquet", frame.assign(approved=words))
+    stats = steps.validate_day(store, loan_model, DAY, now=now())
+    assert stats["rows_valid"] == 99 and stats["reasons"] == {"bad_decision": 1}
+    assert quarantine_of(reference)["reason"].tolist() == ["bad_decision: approved yes is not 0 or 1 (or true/false)"]
+    valid = pd.read_parquet(io.BytesIO(read(reference, "staging/loan_approval/dt=2026-10-05/valid.parquet")))
+    assert valid["approved"].tolist()[:2] == [1, 0]
+    assert valid["approved"].tolist()[2:] == frame["approved"].iloc[3:].tolist()
+
+
 def test_a_reference_version_without_files_is_named(s3_client, store, loan_model, trained):
     put(s3_client, "reference/loan_approval/CURRENT.json", json.dumps({"version": "v9"}))
     put_frame(s3_client, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=10))

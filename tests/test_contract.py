@@ -53,7 +53,7 @@ def test_each_broken_row_is_quarantined_with_its_reason_and_none_is_lost(loan_mo
     assert reasons[6] == "bad_timestamp: event_time not a time is not a time"
     assert reasons[7] == "bad_number: annual_income sixty thousand is not a number"
     assert reasons[8] == "infinite_value: annual_income inf is infinite"
-    assert reasons[9] == "bad_decision: approved 2 is not 0 or 1"
+    assert reasons[9] == "bad_decision: approved 2 is not 0 or 1 (or true/false)"
     assert reasons[10] == "missing_score: approval_probability is empty"
     assert reasons[11].startswith("bad_score: approval_probability NaN-ish is not a number")
     assert result.rows_valid + result.rows_quarantined == result.rows_read == 50
