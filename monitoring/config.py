@@ -522,6 +522,15 @@ class ModelConfig(_Strict):
         rules = self.performance.rules
         return dict(rules) if rules is not None else dict(DEFAULT_METRIC_RULES[self.task])
 
+    @property
+    def judged_metrics(self) -> tuple[str, ...]:
+        """The metrics whose worsening is judged: calibrated, every metric the task reports (their no-change bands
+        and the day's family control keep the false-alarm rate; the rules only set retraining limits); fixed, the
+        metrics that have a rule."""
+        if self.drift.calibrated:
+            return self.metric_names
+        return tuple(m for m in self.metric_names if m in self.metric_rules)
+
     def min_drop(self, metric: str) -> tuple[float | None, float | None]:
         """Calibrated mode: the smallest absolute and relative worsening of `metric` that counts."""
         rule = self.metric_rules.get(metric)

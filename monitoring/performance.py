@@ -250,14 +250,17 @@ def _limit(absolute: float | None, relative: float | None) -> str:
 def degradations(metrics: dict[str, float | None], reference: dict[str, float | None] | None, model: ModelConfig,
                  labelled: int = 0, fitted: ReferenceProfile | None = None) -> list[Degradation]:
     """The metrics worse than the reference's baseline: past their rule's line (fixed mode), or (calibrated, the
-    default) outside the no-change band of a day of `labelled` rows and by at least the metric's minimum effect
-    (`min_drop`, `min_relative_drop`), the day's metrics judged together as one family (`monitoring.verdicts`). Past
-    `retrain_drop` / `retrain_relative_drop` too: a retraining reason."""
+    default: every metric the task reports, `ModelConfig.judged_metrics`) outside the no-change band of a day of
+    `labelled` rows and by at least the metric's minimum effect (`min_drop`, `min_relative_drop`), the day's metrics
+    judged together as one family (`monitoring.verdicts`). Past its rule's `retrain_drop` / `retrain_relative_drop`
+    too: a retraining reason."""
     from monitoring import verdicts
     from monitoring.calibration import null_name
 
     found, family, candidates = [], {}, {}
-    for metric, rule in sorted(model.metric_rules.items()):
+    rules = model.metric_rules
+    for metric in sorted(model.judged_metrics):
+        rule = rules.get(metric)
         value, base = metrics.get(metric), (reference or {}).get(metric)
         if value is None or base is None:
             continue
@@ -280,8 +283,8 @@ def degradations(metrics: dict[str, float | None], reference: dict[str, float | 
                 metric=metric, value=value, baseline=base, worse_by=worse, relative=relative,
                 limit=(f"outside what no change gives on {labelled:,} labelled rows ({base + low:.3f} to "
                        f"{base + high:.3f}) and {_limit(absolute, share)}"),
-                retrain=past(rule.retrain_drop, rule.retrain_relative_drop))
-        elif past(rule.max_drop, rule.max_relative_drop):
+                retrain=rule is not None and past(rule.retrain_drop, rule.retrain_relative_drop))
+        elif rule is not None and past(rule.max_drop, rule.max_relative_drop):
             found.append(Degradation(
                 metric=metric, value=value, baseline=base, worse_by=worse, relative=relative,
                 limit=_limit(rule.max_drop, rule.max_relative_drop),

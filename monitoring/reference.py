@@ -210,7 +210,7 @@ def fit_settings(model: ModelConfig) -> dict[str, Any]:
             "categorical": list(cols.categorical), "score": cols.score, "decision": cols.decision,
             "label": labels.column if labels else None, "low_confidence": model.operations.low_confidence,
             "probability_threshold": model.performance.probability_threshold, "max_rows": model.reports.max_rows,
-            "threshold_mode": model.drift.threshold_mode, "metrics": list(model.metric_rules),
+            "threshold_mode": model.drift.threshold_mode, "metrics": list(model.judged_metrics),
             "methods": {c: model.drift_method(c).method for c in model.monitored},
             "calibration": [list(calibration.SIZES), calibration.REPLICATES, calibration.MAX_COMPARED,
                             "held-out", "log-normal"],

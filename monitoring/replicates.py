@@ -91,7 +91,7 @@ class RowValues:
         kinds = {null_name("drift", c): "distance" for c in self.columns}
         kinds.update({name: "level" for name in self.levels})
         if self.labelled is not None:
-            kinds.update({null_name("metric", m): "level" for m in self.model.metric_rules})
+            kinds.update({null_name("metric", m): "level" for m in self.model.judged_metrics})
         return kinds
 
     def _drift(self, column: str, day: np.ndarray, reference: np.ndarray) -> float | None:
@@ -113,7 +113,7 @@ class RowValues:
         y, p, yhat = (None if a is None else a[rows] for a in self.labelled)
         found = (performance.classification_metrics(y.astype(int), p, yhat) if self.model.is_classification
                  else performance.regression_metrics(y, p))
-        return {m: found.get(m) for m in self.model.metric_rules}
+        return {m: found.get(m) for m in self.model.judged_metrics}
 
     def statistics(self, day: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
         """Every calibrated statistic of the replicate day `day` (row positions) against the replicate reference."""

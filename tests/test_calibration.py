@@ -283,3 +283,47 @@ def test_a_reference_too_small_to_tell_says_so_on_the_day_page_and_pages_nobody(
     assert not {"dataset_drift", "feature_drift"} & {f.rule for f in decision.findings}
     page = read(s3_client, "reports/loan_approval/dt=2026-10-05/index.html").decode()
     assert page.count("reference too small to tell (300 rows)") == 9 + 2  # the features and the predictions
+
+
+# --- every reported metric is judged ------------------------------------------------------------------------------
+def labelled_world(task: str, n: int, rng: np.random.Generator, worse: bool = False) -> pd.DataFrame:
+    """A labelled world: a regressor whose relative error grows on small targets when `worse` (MAPE rises ~15%, MAE
+    barely moves), or a classifier that says yes more often when `worse` (precision falls, recall rises)."""
+    x = rng.normal(0, 1, n)
+    if task == "regression":
+        y = np.exp(rng.normal(3, 0.6, n))
+        noise = rng.normal(0, 0.25, n) * (1 + (0.6 if worse else 0.0) * (y < np.exp(2.6)))
+        return pd.DataFrame({"x": x, "p": y * (1 + noise), "y": y})
+    p = 1 / (1 + np.exp(-(2 * x)))
+    label = (rng.random(n) < p).astype(int)
+    return pd.DataFrame({"x": x, "p": p, "d": (p >= (0.3 if worse else 0.5)).astype(int), "y": label})
+
+
+@pytest.mark.parametrize("task,metric", [("regression", "mape"),
+                                          ("binary_classification", "precision")])
+def test_every_reported_metric_is_judged_by_default_not_only_those_with_a_rule(task, metric):
+    """With the default rules (f1 and roc_auc, or mae and r2) a worsening of a metric without a rule is found at its
+    own band and minimum change, and a no-change day of the same size raises nothing."""
+    from monitoring.reference import ReferenceProfile
+
+    columns = {"id": "id", "timestamp": "ts", "score": "p", "numerical": ["x"]}
+    if task != "regression":
+        columns["decision"] = "d"
+    model = parse_config({"models": {"m": {"task": task, "storage": {"bucket": BUCKET}, "columns": columns,
+                                           "labels": {"column": "y", "lag_days": 1},
+                                           "performance": {"estimate": False},
+                                           "retraining": {"dag_id": "retrain_m"}}}}).model("m")
+    assert metric not in model.metric_rules and metric in model.judged_metrics
+    rng = np.random.default_rng(5)
+    profile = ReferenceProfile.fit(labelled_world(task, 8_000, rng), model, "v1", "00000000000000a1")
+    judged = {}
+    for worse in (False, True):
+        day = labelled_world(task, 3_000, rng, worse).rename(columns={"y": "label"})
+        metrics = performance.figures(day, model)["metrics"]
+        judged[worse] = {d.metric: d for d in performance.degradations(metrics, profile.performance, model,
+                                                                       len(day), profile)}
+    assert judged[False] == {}
+    assert metric in judged[True], judged[True]
+    found = judged[True][metric]
+    assert found.verdict.fired and not found.retrain and "more than more than" not in found.limit
+    assert found.limit.startswith(f"outside what no change gives on 3,000 labelled rows")
