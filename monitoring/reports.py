@@ -13,6 +13,11 @@ functions only: importing it takes seconds, and DAG files must parse fast. Pitfa
   column and shared (`_one_distribution_per_column`), the same bytes in a fraction of the time;
 - the HTML inlines the report's data as JSON in a <script> block without escaping "</script>", so a category value
   could close the block and run as script: the JSON is rendered with <, > and & as unicode escapes instead;
+- Evidently collects a column's categories in a `set` (its stattests' `get_unique_not_nan_values_list_from_series`,
+  Hellinger's own, UniqueValueCount's `_all_unique_values`), whose order follows the string hash, random per process:
+  a drift score's last digits (its sum taken in that order) and the data quality report's "most common" of tied
+  categories changed from one run of a day to the next; within `_categories_in_defined_order` they come in sorted
+  order, so a rerun in any process writes the same bytes;
 - a categorical column with a distinct value per row makes every report huge and slow: such columns (more distinct
   values than `drift.max_categories`) are left out of the Evidently reports and reported as skipped.
 """
@@ -128,6 +133,46 @@ def _one_distribution_per_column() -> Iterator[None]:
         yield
 
 
+def _in_order(values) -> list:
+    """Category values sorted (by type name and text when their types do not compare), missing ones last."""
+    values = list(values)
+    present = [v for v in values if not pd.isna(v)]
+    try:  # a column may mix types (text and numbers) that do not compare
+        present.sort()
+    except TypeError:
+        present.sort(key=lambda v: (type(v).__name__, str(v)))
+    return present + sorted((v for v in values if pd.isna(v)), key=lambda v: type(v).__name__)
+
+
+@contextmanager
+def _categories_in_defined_order() -> Iterator[None]:
+    """Within the block, Evidently meets a column's categories in sorted order, not in a set's (the hash seed's):
+    every stattest of a categorical column sees each value as its rank among the sorted categories, and
+    UniqueValueCount lists the values sorted (the first of tied values is the report's "most common")."""
+    from evidently.legacy.calculations.stattests.registry import PythonStatTestData, PythonStatTestWrapper
+    from evidently.legacy.core import ColumnType
+    from evidently.metrics.column_statistics import UniqueValueCountCalculation
+
+    original_call = PythonStatTestWrapper.__call__
+    original_unique = UniqueValueCountCalculation._all_unique_values
+
+    def call(self, data, feature_type, threshold):
+        if feature_type == ColumnType.Categorical:
+            # A categorical score depends on the counts per category only; a set of ints iterates in one order.
+            reference, current = data.reference_data, data.current_data
+            categories = set(reference.dropna().unique()) | set(current.dropna().unique())
+            ranks = {v: i for i, v in enumerate(_in_order(categories))}
+            data = PythonStatTestData(reference_data=reference.map(ranks), current_data=current.map(ranks))
+        return original_call(self, data, feature_type, threshold)
+
+    def all_unique_values(self, current, reference) -> list:
+        return _in_order(original_unique(self, current, reference))
+
+    with mock.patch.object(PythonStatTestWrapper, "__call__", call), \
+            mock.patch.object(UniqueValueCountCalculation, "_all_unique_values", all_unique_values):
+        yield
+
+
 def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig,
                   drift: dict[str, ColumnDriftResult]) -> tuple[RenderedReport, ...]:
     """Data drift, prediction drift and data quality reports of `current` against `reference`, each drift metric
@@ -154,14 +199,15 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
 
     features = [c for c in cols.features if c in lines]
     predictions = [c for c in cols.predictions if c in lines]
-    with _one_distribution_per_column():
-        summary = Report([DataSummaryPreset(columns=usable)], include_tests=False).run(
-            current_data=current_ds, reference_data=reference_ds)
-    rendered = [_render("data_quality", summary)]
-    if features:
-        rendered.append(_render("data_drift", run(_drift_metrics(model, features, lines))))
-    if predictions:
-        rendered.append(_render("prediction_drift", run(_drift_metrics(model, predictions, lines))))
+    with _categories_in_defined_order():
+        with _one_distribution_per_column():
+            summary = Report([DataSummaryPreset(columns=usable)], include_tests=False).run(
+                current_data=current_ds, reference_data=reference_ds)
+        rendered = [_render("data_quality", summary)]
+        if features:
+            rendered.append(_render("data_drift", run(_drift_metrics(model, features, lines))))
+        if predictions:
+            rendered.append(_render("prediction_drift", run(_drift_metrics(model, predictions, lines))))
     return tuple(sorted(rendered, key=lambda r: r.name))
 
 
@@ -203,7 +249,7 @@ def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | No
         definition = DataDefinition(regression=[Regression(target=label, prediction=score)],
                                     numerical_columns=[label, score])
         preset = RegressionPreset()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _categories_in_defined_order():
         # Evidently bins the errors by value; a bin of one prediction makes scikit-learn warn that R2 is undefined.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
         snapshot = Report([preset], include_tests=False).run(
