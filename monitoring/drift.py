@@ -72,9 +72,21 @@ def _clean(values: pd.Series) -> pd.Series:
     return values.replace([float("inf"), float("-inf")], float("nan")).dropna()
 
 
+def in_order(values) -> list:
+    """Category values sorted (by type name and text when their types do not compare), missing ones last."""
+    values = list(values)
+    present = [v for v in values if not pd.isna(v)]
+    try:  # a column may mix types (text and numbers) that do not compare
+        present.sort()
+    except TypeError:
+        present.sort(key=lambda v: (type(v).__name__, str(v)))
+    return present + sorted((v for v in values if pd.isna(v)), key=lambda v: type(v).__name__)
+
+
 def score(method: str, kind: str, reference: pd.Series, current: pd.Series) -> float | None:
     """The method's score of `current` against `reference` (missing and infinite values left out, as Evidently does);
-    None when either side has no values."""
+    None when either side has no values. Categories reach Evidently as their ranks in sorted order: its stattests
+    sum over a `set` of them, whose order (and so the score's last digits) would follow the process's hash seed."""
     import_evidently()
     from evidently.legacy.calculations.stattests.registry import get_stattest
     from evidently.legacy.core import ColumnType
@@ -82,6 +94,9 @@ def score(method: str, kind: str, reference: pd.Series, current: pd.Series) -> f
     reference, current = _clean(reference), _clean(current)
     if reference.empty or current.empty:
         return None
+    if kind == "categorical":
+        ranks = {v: i for i, v in enumerate(in_order(set(reference.unique()) | set(current.unique())))}
+        reference, current = reference.map(ranks), current.map(ranks)
     column_type = ColumnType.Categorical if kind == "categorical" else ColumnType.Numerical
     test = get_stattest(reference, current, column_type, method)
     return float(test(reference, current, column_type, None).drift_score)

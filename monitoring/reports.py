@@ -37,7 +37,7 @@ from unittest import mock
 import pandas as pd
 
 from monitoring.config import ModelConfig
-from monitoring.drift import ColumnDriftResult, import_evidently
+from monitoring.drift import ColumnDriftResult, import_evidently, in_order
 
 log = logging.getLogger(__name__)
 
@@ -133,17 +133,6 @@ def _one_distribution_per_column() -> Iterator[None]:
         yield
 
 
-def _in_order(values) -> list:
-    """Category values sorted (by type name and text when their types do not compare), missing ones last."""
-    values = list(values)
-    present = [v for v in values if not pd.isna(v)]
-    try:  # a column may mix types (text and numbers) that do not compare
-        present.sort()
-    except TypeError:
-        present.sort(key=lambda v: (type(v).__name__, str(v)))
-    return present + sorted((v for v in values if pd.isna(v)), key=lambda v: type(v).__name__)
-
-
 @contextmanager
 def _categories_in_defined_order() -> Iterator[None]:
     """Within the block, Evidently meets a column's categories in sorted order, not in a set's (the hash seed's):
@@ -161,12 +150,12 @@ def _categories_in_defined_order() -> Iterator[None]:
             # A categorical score depends on the counts per category only; a set of ints iterates in one order.
             reference, current = data.reference_data, data.current_data
             categories = set(reference.dropna().unique()) | set(current.dropna().unique())
-            ranks = {v: i for i, v in enumerate(_in_order(categories))}
+            ranks = {v: i for i, v in enumerate(in_order(categories))}
             data = PythonStatTestData(reference_data=reference.map(ranks), current_data=current.map(ranks))
         return original_call(self, data, feature_type, threshold)
 
     def all_unique_values(self, current, reference) -> list:
-        return _in_order(original_unique(self, current, reference))
+        return in_order(original_unique(self, current, reference))
 
     with mock.patch.object(PythonStatTestWrapper, "__call__", call), \
             mock.patch.object(UniqueValueCountCalculation, "_all_unique_values", all_unique_values):

@@ -41,6 +41,7 @@ def _day(seed: int, drifted: bool) -> pd.DataFrame:
 def write_reports(out: str) -> None:
     """Run in a subprocess: the day's reports and its performance report, each written as <name>.html and .json."""
     import monitoring
+    from monitoring import drift as drift_scores
     from monitoring import reports
     from monitoring.config import ColumnDrift, load_config
     from monitoring.drift import ColumnDriftResult
@@ -58,6 +59,10 @@ def write_reports(out: str) -> None:
     for report in rendered:
         (Path(out) / f"{report.name}.html").write_text(report.html)
         (Path(out) / f"{report.name}.json").write_text(report.json)
+    # The library's own drift scores (the summary's) call the same stattests: every digit the same too.
+    scores = [repr(drift_scores.score(method, "categorical", reference[c], current[c]))
+              for c in model.columns.categorical for method in ("jensenshannon", "hellinger", "psi", "chisquare")]
+    (Path(out) / "scores.txt").write_text("\n".join(scores))
 
 
 def _build(seed: int, out: Path) -> float:
@@ -82,18 +87,18 @@ def test_a_day_s_reports_are_the_same_bytes_under_two_hash_seeds(tmp_path):
     names = sorted(p.name for p in first.iterdir())
     assert names == sorted(p.name for p in second.iterdir())
     assert {n.rsplit(".", 1)[0] for n in names} == {"data_drift", "data_quality", "prediction_drift",
-                                                     "model_performance"}
+                                                     "model_performance", "scores"}
     differing = {name: _first_difference((first / name).read_text(), (second / name).read_text())
                  for name in names if (first / name).read_bytes() != (second / name).read_bytes()}
     assert not differing, differing
 
 
 def test_categories_are_ordered_sorted_by_type_when_types_do_not_compare_and_missing_last():
-    from monitoring import reports
+    from monitoring import drift
 
-    assert reports._in_order({"b", "a", None}) == ["a", "b", None]
-    assert reports._in_order(["b", None, 3, "a"]) == [3, "a", "b", None]
-    assert reports._in_order({10, 9, 2.5}) == [2.5, 9, 10]
+    assert drift.in_order({"b", "a", None}) == ["a", "b", None]
+    assert drift.in_order(["b", None, 3, "a"]) == [3, "a", "b", None]
+    assert drift.in_order({10, 9, 2.5}) == [2.5, 9, 10]
 
 
 def test_what_the_category_order_adapter_patches_is_still_in_evidently():
