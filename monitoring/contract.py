@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from monitoring.config import ModelConfig
 from monitoring.ingest import SOURCE_FILE, SOURCE_ROW, FileRead
+from monitoring.text import clip, clip_all, listing
 
 REASON = "reason"
 
@@ -114,7 +115,8 @@ class ContractTally:
     def stats(self) -> dict:
         return {"rows_read": self.rows_read, "rows_valid": self.rows_valid,
                 "rows_quarantined": self.rows_quarantined, "rejected_share": self.rejected_share,
-                "reasons": dict(sorted(self.reasons.items())), "extra_columns": sorted(self.extra_columns)}
+                "reasons": dict(sorted(self.reasons.items())),
+                "extra_columns": sorted({clip(c) for c in self.extra_columns})}
 
 
 def valid_schema(model: ModelConfig) -> pa.Schema:
@@ -148,7 +150,7 @@ class _Violations:
         if not mask.any():
             return
         self.counts[code] += int(mask.sum())
-        text = detail if isinstance(detail, str) else detail(*(v[mask].astype(str) for v in values))
+        text = detail if isinstance(detail, str) else detail(*(clip_all(v[mask]) for v in values))
         texts = code + ": " + pd.Series(text, index=self.index[mask.to_numpy()], dtype=object)
         self.examples.setdefault(code, texts.iloc[0])
         self.messages.append(texts)
@@ -171,7 +173,7 @@ def check_columns(files: list[FileRead], model: ModelConfig, store_url: Callable
         if missing and read.rows:
             raise ContractError(
                 f"file {store_url(read.key)} lacks required column(s) {missing} of model {model.name!r} "
-                f"(it has {list(read.columns)}). Fix the export, or the model's 'columns' config if they were renamed."
+                f"(it has {listing(read.columns, limit=40)}). Fix the export, or the model's 'columns' config if they were renamed."
             )
 
 

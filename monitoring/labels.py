@@ -39,6 +39,7 @@ from monitoring.config import ModelConfig
 from monitoring.contract import as_id, as_number, as_zero_one
 from monitoring.layout import DayLayout
 from monitoring.storage import ObjectStore
+from monitoring.text import clip_all, listing
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def _read_day(store: ObjectStore, model: ModelConfig, layout: DayLayout,
         missing = [c for c in (id_column, label_column) if c not in frame.columns]
         if missing and len(frame):
             problems.append(f"label file {store.url(obj.key)} lacks column(s) {missing} (it has "
-                            f"{[c for c in frame.columns if not c.startswith('_')]}); none of its rows were used. "
+                            f"{listing([c for c in frame.columns if not c.startswith('_')], limit=40)}); none of its rows were used. "
                             "Fix the export or the model's labels.column / labels.id_column.")
             continue
         files.append(LabelFile(obj.key, day, len(frame)))
@@ -148,17 +149,17 @@ def read_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, first
     reject(rows[ID].isna(), "missing_id", f"{model.label_id_column} is empty")
     reject(raw_text.isna(), "missing_label", f"{model.labels.column} is empty")
     expected = "0 or 1" if model.is_classification else "a finite number"
-    reject(rows[LABEL].isna(), "wrong_type", model.labels.column + " " + raw_text.fillna("") + f" is not {expected}")
+    reject(rows[LABEL].isna(), "wrong_type", model.labels.column + " " + clip_all(raw_text.fillna("")) + f" is not {expected}")
     usable = reason.isna()
     # Oldest label first, so the kept copy of a repeated label is the one that arrived first.
     order = rows[usable].sort_values([LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW], kind="stable")
     distinct_values = order.groupby(ID)[LABEL].transform("nunique")
     conflicting = order.index[distinct_values > 1]
     reject(rows.index.isin(conflicting), "conflicting",
-           "id " + rows[ID].astype(str) + " has labels that contradict each other; none of them is joined")
+           "id " + clip_all(rows[ID].astype(str)) + " has labels that contradict each other; none of them is joined")
     agreeing = order[distinct_values == 1]
     repeated = agreeing.index[agreeing.duplicated(ID, keep="first")]
-    reject(rows.index.isin(repeated), "duplicate", "id " + rows[ID].astype(str) + " was already labelled with the "
+    reject(rows.index.isin(repeated), "duplicate", "id " + clip_all(rows[ID].astype(str)) + " was already labelled with the "
                                                    "same value; the first copy is joined")
     kept = rows.loc[reason.isna(), [ID, LABEL, LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW]]
     kept = kept.sort_values(ID, kind="stable").reset_index(drop=True)
@@ -199,7 +200,7 @@ def landed_problems(window: LabelWindow, day: str, joined_ids: set[str],
     unknown_rows = pd.DataFrame({ID: unknown[ID], RAW: unknown[LABEL].map(lambda v: f"{v:g}"), LABEL_DAY: day,
                                  ingest.SOURCE_FILE: unknown[ingest.SOURCE_FILE],
                                  ingest.SOURCE_ROW: unknown[ingest.SOURCE_ROW], REASON: "unknown_id",
-                                 DETAIL: "no prediction" + where + " has id " + unknown[ID].astype(str)},
+                                 DETAIL: "no prediction" + where + " has id " + clip_all(unknown[ID].astype(str))},
                                 columns=QUARANTINE_COLUMNS)
     counts = Counter(rejected[REASON]) + Counter({"unknown_id": len(unknown)} if len(unknown) else {})
     frames = [f for f in (rejected, unknown_rows) if len(f)]

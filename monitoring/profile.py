@@ -17,6 +17,7 @@ from monitoring.operations import QUANTILES, Operations, confidence
 from monitoring.performance import predicted_labels
 from monitoring.quality import NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution, finite, psi
 from monitoring.reference import CategoricalBaseline, NumericalBaseline, ReferenceProfile
+from monitoring.text import clip
 
 
 class _Numbers:
@@ -88,7 +89,7 @@ class _Categories:
         new = new.sort_index().sort_values(ascending=False, kind="stable")
         return ColumnQuality(
             kind="categorical", missing_share=self.missing / self.rows if self.rows else 0.0,
-            distinct=int(len(self.counts)), new_categories=[str(c) for c in new.index[:NEW_CATEGORY_EXAMPLES]],
+            distinct=int(len(self.counts)), new_categories=[clip(c) for c in new.index[:NEW_CATEGORY_EXAMPLES]],
             new_category_share=float(new.sum() / self.rows) if self.rows else 0.0,
             distribution=distribution, psi=psi(distribution) if len(self.counts) and len(self.reference) else None,
         )

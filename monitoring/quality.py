@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from monitoring.text import clip
+
 NEW_CATEGORY_EXAMPLES = 10
 DISTRIBUTION_BINS = 10
 DISTRIBUTION_CATEGORIES = 8
@@ -80,7 +82,7 @@ def categorical_distribution(current: pd.Series, reference: pd.Series) -> Distri
         top.append("other")
         ref_shares.append(max(0.0, 1.0 - sum(ref_shares)) if len(ref) else 0.0)
         cur_shares.append(max(0.0, 1.0 - sum(cur_shares)) if len(cur) else 0.0)
-    return Distribution(bins=[str(c) for c in top], reference=ref_shares, current=cur_shares)
+    return Distribution(bins=[clip(c) for c in top], reference=ref_shares, current=cur_shares)
 
 
 PSI_FLOOR = 1e-4  # a bin's share is taken as at least this much, so an empty bin gives a large, finite PSI

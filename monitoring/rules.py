@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from monitoring.config import ModelConfig
 from monitoring.summary import DaySummary
+from monitoring.text import listing
 
 
 class Severity(str, Enum):
@@ -60,14 +61,14 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             rule="dataset_drift", severity=Severity.CRITICAL, columns=drift.drifted_features,
             message=(f"{len(drift.drifted_features)} of {len(drift.features)} features drifted "
                      f"({drift.drift_share:.0%}, threshold {drift.dataset_drift_share_threshold:.0%}): "
-                     f"{', '.join(drift.drifted_features)}."),
+                     f"{listing(drift.drifted_features)}."),
             action="Open the data drift report, check the upstream sources of these features, and consider retraining.",
             evidence=_evidence(drift.features, drift.drifted_features),
         ))
     elif drift.drifted_features:
         findings.append(Finding(
             rule="feature_drift", severity=Severity.WARNING, columns=drift.drifted_features,
-            message=f"Feature(s) drifted: {', '.join(drift.drifted_features)} (dataset drift not reached).",
+            message=f"Feature(s) drifted: {listing(drift.drifted_features)} (dataset drift not reached).",
             action="Check whether the change in these features is expected.",
             evidence=_evidence(drift.features, drift.drifted_features),
         ))
@@ -75,7 +76,7 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     if key:
         findings.append(Finding(
             rule="key_features", severity=Severity.CRITICAL, columns=key,
-            message=f"Key feature(s) drifted: {', '.join(key)} (rules.key_features).",
+            message=f"Key feature(s) drifted: {listing(key)} (rules.key_features).",
             action="These features drive the model's decisions: check their source before trusting today's outputs.",
             evidence=_evidence(drift.features, key),
         ))
@@ -84,7 +85,7 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         drifted = sorted(c for c, r in prediction.columns.items() if r.drifted)
         findings.append(Finding(
             rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
-            message=(f"Prediction drift on {', '.join(drifted)}: mean {'score' if model.is_classification else 'prediction'}"
+            message=(f"Prediction drift on {listing(drifted)}: mean {'score' if model.is_classification else 'prediction'}"
                      f" {_fmt(prediction.mean_score)} vs {_fmt(prediction.reference_mean_score)} in the reference"
                      + (f", positive rate {_fmt(prediction.positive_rate)} vs "
                         f"{_fmt(prediction.reference_positive_rate)}" if prediction.positive_rate is not None else "")
@@ -348,13 +349,14 @@ def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         worst = max(columns[c].missing_share for c in missing)
         findings.append(Finding(
             rule="missing_values", severity=Severity.CRITICAL if worst >= 1.0 else Severity.WARNING, columns=missing,
-            message=f"Missing values {line} in {', '.join(missing)} (worst {worst:.1%}).",
+            message=f"Missing values {line} in {listing(missing)} (worst {worst:.1%}).",
             action="Check the feature pipeline that fills these columns.",
             evidence=[f"{c} missing share change: {judged[c].words('%')}" for c in missing if c in judged],
         ))
     new = sorted(c for c, q in columns.items() if (q.new_category_share or 0.0) > limits.max_new_category_share)
     if new:
-        examples = "; ".join(f"{c}: {', '.join(columns[c].new_categories or [])}" for c in new)
+        examples = listing([f"{c}: {listing(columns[c].new_categories or [], limit=5)}" for c in new], sep="; ",
+                           each=None)
         findings.append(Finding(
             rule="new_categories", severity=Severity.WARNING, columns=new,
             message=f"Categories unseen in the reference above {limits.max_new_category_share:.0%} of rows ({examples}).",
@@ -365,7 +367,7 @@ def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         findings.append(Finding(
             rule="out_of_range", severity=Severity.WARNING, columns=out,
             message=(f"Values outside the reference's range above {limits.max_out_of_range_share:.0%} of rows in "
-                     f"{', '.join(out)}."),
+                     f"{listing(out)}."),
             action="Check for unit changes or upstream bugs in these columns.",
         ))
     if summary.rows.quarantined_share > limits.max_quarantined_share:

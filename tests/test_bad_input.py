@@ -281,6 +281,32 @@ def test_unseen_categories_are_kept_and_reported(reference, store, loan_model, t
     assert any(f.rule == "new_categories" and f.columns == ["home_ownership"] for f in decision.findings)
 
 
+def test_huge_category_values_are_quoted_bounded_in_findings_messages_summary_and_pages(reference, store, loan_model,
+                                                                                        trained):
+    """Five 100 KB values of a categorical column: every finding, message, summary and page quotes them clipped (a
+    Slack or webhook message of 500 KB would be rejected); the quarantine and the logs keep them whole."""
+    frame = day_log(trained, DAY, rows=500)
+    values = [letter * 100_000 for letter in "vwxyz"]
+    frame.loc[:99, "home_ownership"] = [values[i % 5] for i in range(100)]
+    frame["approval_probability"] = frame["approval_probability"].astype(str)
+    frame.loc[100, "approval_probability"] = "n" * 100_000  # quarantined: its reason quotes the value clipped
+    put_frame(reference, PREFIX + "part-0.parquet", frame)
+    decision = steps.run_day(store, loan_model, DAY, now=now())
+    finding = next(f for f in decision.findings if f.rule == "new_categories")
+    assert len(finding.message) < 1_000 and "(100,000 characters, #" in finding.message
+    published = "reports/loan_approval/dt=2026-10-05/"
+    for name in ("summary.json", "decisions.json", "alerts.json", "index.html"):
+        text = read(reference, published + name).decode()
+        assert "v" * 1_000 not in text and "n" * 1_000 not in text, name
+        assert len(text) < 300_000, (name, len(text))
+    columns = get_json(reference, published + "summary.json")["data_quality"]["columns"]["home_ownership"]
+    assert len(columns["new_categories"]) == 5 and len(set(columns["new_categories"])) == 5
+    assert all(len(v) < 150 for v in columns["new_categories"] + columns["distribution"]["bins"])
+    quarantined = quarantine_of(reference)
+    assert quarantined["approval_probability"].tolist() == ["n" * 100_000]  # the row itself is kept whole
+    assert len(quarantined["reason"].iloc[0]) < 200
+
+
 def test_a_categorical_column_with_a_distinct_value_per_row_is_not_sent_to_drift(reference, store, loan_model,
                                                                                  trained):
     frame = day_log(trained, DAY, rows=3000)
