@@ -205,6 +205,12 @@ class ModelLayout:
     def sent_digest(self, first: str | dt.date, last: str | dt.date) -> str:
         return f"{self.alert_state_dir}digest/sent/{parse_day(first).isoformat()}_{parse_day(last).isoformat()}.json"
 
+    @property
+    def stale_pages_dir(self) -> str:
+        """Days whose summary changed after their pages were drawn, one marker each, written before the change: the
+        next `update_site` redraws them (whichever run, or retry, gets there) and removes the markers."""
+        return f"{self.staging_prefix}/{self.model}/stale-pages/"
+
     # --- retraining ----------------------------------------------------------------------------------------------
     @property
     def retraining_triggers_dir(self) -> str:
@@ -339,6 +345,10 @@ class DayLayout(ModelLayout):
         return f"{self.reports_dir}manifest.json"
 
     # --- the day's alert state ---------------------------------------------------------------------------------
+    @property
+    def stale_page(self) -> str:
+        return f"{self.stale_pages_dir}{self.partition}.json"
+
     @property
     def pending_digest(self) -> str:
         """Alerts a quiet run (backfill, old day) recorded without sending, for the next digest."""

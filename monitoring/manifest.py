@@ -19,7 +19,7 @@ CONTENT_TYPES = {"html": HTML, "json": JSON, "parquet": PARQUET}
 
 
 def _record(data: bytes, key: str) -> dict[str, Any]:
-    return {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return {"key": key, "bytes": len(data), "sha256": sha256(data)}
 
 
 def label_artifacts(layout: DayLayout) -> list[str]:
@@ -55,11 +55,12 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], now: dt.
         write(layout.quarantine, store.get_bytes(layout.staged_quarantine), PARQUET)
     else:
         store.delete(layout.quarantine)  # left by an earlier run of the day that had rejected rows
+    sizes = {o.key: o.size for o in store.list(layout.reports_dir)}
     for key in label_artifacts(layout):
         name = key.rsplit("/", 1)[-1]
-        if store.exists(key):
+        if key in sizes:
             urls[name] = store.url(key)
-            artifacts[name] = previous.get("artifacts", {}).get(name) or {"key": key}
+            artifacts[name] = _checked(store, key, sizes[key], previous.get("artifacts", {}).get(name))
     before = previous.get("artifacts", {})
     if previous.get("monitoring_version") == __version__ and all(
             before.get(name) == artifacts.get(name) for name in {*artifacts, layout.quarantine.rsplit("/", 1)[-1]}):
@@ -72,6 +73,24 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], now: dt.
                     "run": run, "monitoring_version": __version__}
     urls["manifest.json"] = store.put_json(layout.manifest, manifest)
     return urls
+
+
+def _checked(store: ObjectStore, key: str, size: int, record: dict[str, Any] | None) -> dict[str, Any]:
+    """The record of an artifact a later task wrote (labels), as the previous manifest has it when it still describes
+    the object; else made anew from the object (a run killed between writing it and recording it)."""
+    if record and record.get("sha256") and record.get("bytes") == size and not key.endswith(".json"):
+        return record  # an HTML report: its size is checked, its megabytes are not read again
+    data = store.get_bytes(key)
+    return record if record and record.get("sha256") == _record(data, key)["sha256"] else _record(data, key)
+
+
+def recorded(store: ObjectStore, layout: DayLayout, key: str) -> str | None:
+    """The sha256 the day's manifest lists for `key` (None when the day or the key is not listed)."""
+    return _manifest(store, layout).get("artifacts", {}).get(key.rsplit("/", 1)[-1], {}).get("sha256")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def is_published(store: ObjectStore, layout: DayLayout) -> bool:

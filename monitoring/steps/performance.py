@@ -68,40 +68,27 @@ class _References:
 
 def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, found: Performance,
                        joined: pd.DataFrame, references: _References, now: dt.datetime) -> bool:
-    """Write a published day's performance when its labels grew (or became complete); True when written.
+    """Write a published day's performance when its labels grew (or became complete), or record it again when a
+    run died between writing and recording it; True when written (its summary is then refreshed).
 
     Never replaces a performance computed with later labels (a rerun or backfill of an older day keeps it)."""
-    from monitoring import reports
-
     if not manifest.is_published(store, layout):
         return False  # its own run publishes it; the next run after that fills in its performance
     stored, _ = label_sections(store, layout)
     if stored and stored.labels_as_of > found.labels_as_of:
         return False
     report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))
-    written: list[tuple[str, bytes]] = []
-    if stored and stored.label_digest == found.label_digest:
-        if stored.complete == found.complete:
-            return False  # nothing new
-        found = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
-                                         "intervals": stored.intervals})
-    elif len(joined):
-        found = found.model_copy(update={"intervals": performance.intervals(
-            joined, model, seed=int(found.label_digest[:8], 16)) or None})
-        labelled_reference = references.labelled_sample(references.of(found.reference_version))
-        rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, model.reports.max_rows),
-                                                    labelled_reference, model)
-        if isinstance(rendered, str):
-            found = found.model_copy(update={"report": None, "report_skipped": rendered})
-        else:
-            written = [(report_key, rendered.html.encode()), (report_json_key, rendered.json.encode())]
-            for key, data in written:
-                store.put_bytes(key, data, HTML if key.endswith(".html") else JSON)
-            found = found.model_copy(update={"report": f"{PERFORMANCE_REPORT}.html", "report_skipped": None})
-            log.info("performance report of %s (%d labelled predictions): %s", layout.day, len(joined),
-                     store.url(report_key))
-    else:
-        found = found.model_copy(update={"report_skipped": "no labels yet"})
+    written: list[tuple[str, bytes]] | None = None
+    if stored and stored.label_digest == found.label_digest:  # the same labels: the report and intervals stand
+        same = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
+                                        "intervals": stored.intervals})
+        if _recorded(store, layout, layout.performance, canonical(same)):
+            return False  # nothing new, and the manifest lists it: written and recorded whole
+        written = _existing(store, [report_key, report_json_key] if same.report else [])
+        if written is not None:  # labels complete now, or an earlier run died before recording: record again
+            found = same
+    if written is None:
+        found, written = _performance_report(store, model, layout, found, joined, references)
     if found.report is None:
         for key in (report_key, report_json_key):
             store.delete(key)
@@ -110,6 +97,46 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     manifest.record_update(store, layout, [*written, (layout.performance, data)], now,
                            removed=[] if found.report else [report_key, report_json_key])
     return True
+
+
+def _recorded(store: ObjectStore, layout: DayLayout, key: str, data: bytes) -> bool:
+    """`key` holds `data` and the day's manifest lists it (a run that died in between left one or the other)."""
+    try:
+        return store.get_bytes(key) == data and manifest.recorded(store, layout, key) == manifest.sha256(data)
+    except FileNotFoundError:
+        return False
+
+
+def _existing(store: ObjectStore, keys: list[str]) -> list[tuple[str, bytes]] | None:
+    """The objects' bytes, or None when one of them is missing."""
+    try:
+        return [(key, store.get_bytes(key)) for key in keys]
+    except FileNotFoundError:
+        return None
+
+
+def _performance_report(store: ObjectStore, model: ModelConfig, layout: DayLayout, found: Performance,
+                        joined: pd.DataFrame, references: _References) -> tuple[Performance, list[tuple[str, bytes]]]:
+    """The day's performance with its confidence intervals and the Evidently report of its labelled predictions
+    (written), and the report's (key, bytes); no report before the first label."""
+    from monitoring import reports
+
+    if not len(joined):
+        return found.model_copy(update={"report_skipped": "no labels yet"}), []
+    found = found.model_copy(update={"intervals": performance.intervals(
+        joined, model, seed=int(found.label_digest[:8], 16)) or None})
+    labelled_reference = references.labelled_sample(references.of(found.reference_version))
+    rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, model.reports.max_rows),
+                                                labelled_reference, model)
+    if isinstance(rendered, str):
+        return found.model_copy(update={"report": None, "report_skipped": rendered}), []
+    written = [(layout.report(PERFORMANCE_REPORT, "html"), rendered.html.encode()),
+               (layout.report(PERFORMANCE_REPORT, "json"), rendered.json.encode())]
+    for key, data in written:
+        store.put_bytes(key, data, HTML if key.endswith(".html") else JSON)
+    log.info("performance report of %s (%d labelled predictions): %s", layout.day, len(joined),
+             store.url(written[0][0]))
+    return found.model_copy(update={"report": f"{PERFORMANCE_REPORT}.html", "report_skipped": None}), written
 
 
 def _record_labels(store: ObjectStore, layout: DayLayout, report: LabelsReport, quarantine: pd.DataFrame,
@@ -143,12 +170,13 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
     due_day = layout.day - dt.timedelta(days=model.labels.lag_days)
     deadline = model.labels.deadline_days
     overdue_day = due_day - dt.timedelta(days=deadline) if deadline else None
-    due, overdue, updated, joined_ids = None, None, [], set()
+    due, overdue, looked, joined_ids = None, None, [], set()
     for offset in range(model.labels.window, -1, -1):
         day_layout = layout.on(layout.day - dt.timedelta(days=offset))
         predictions = _day_predictions(store, model, day_layout)
         if predictions is None:
             continue
+        looked.append(day_layout.day)
         joined = labels.join(predictions, model.columns.id, window)
         joined_ids.update(joined[model.columns.id])
         version, estimate = _monitored(store, day_layout)
@@ -164,7 +192,6 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
         if day_layout.day == overdue_day:
             overdue = found
         if _write_performance(store, model, day_layout, found, joined, references, now):
-            updated.append(day_layout.day)
             log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
                      found.predictions, 100 * found.coverage,
                      "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
@@ -181,7 +208,9 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
         overdue=performance.verdict(overdue, overdue_day, model, references.current) if overdue_day else None,
     )
     _record_labels(store, layout, report, quarantine, now)
-    changed = [d for d in sorted(set(updated) | {layout.day})
+    # Every published day looked at, not only those written now: a run that died between a day's performance and
+    # its summary left them disagreeing, and this run completes them.
+    changed = [d for d in sorted({*looked, layout.day})
                if manifest.is_published(store, layout.on(d)) and refresh_summary(store, model, layout.on(d), now)]
     log.info("labels: %d row(s) landed on %s, problems %s; due day %s: %s%s", report.rows, layout.day,
              report.problems or "none", due_day, report.due.status,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from monitoring import history, rules
+from monitoring import history, manifest, rules
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout, ModelLayout, parse_day
 from monitoring.storage import HTML, ObjectStore
@@ -23,15 +23,19 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
     from monitoring import site
 
     layout = DayLayout.of(model, day)
+    stale = {o.key: store.get_json(o.key) for o in store.list(layout.stale_pages_dir)}  # left by any run (see publish)
     days = history.compact(store, layout)
-    changed = {layout.day, *(parse_day(d) for d in changed_days)}
+    changed = {layout.day, *(parse_day(d) for d in changed_days), *(parse_day(m["day"]) for m in stale.values())}
     headline = model.headline_metric
     affected = [d for d in days if any(0 <= (parse_day(d.day) - c).days <= site.TRAILING_DAYS for c in changed)]
+    drawn: dict[str, str] = {}  # day -> the sha256 of the summary its page was drawn from
     for metrics in affected:
         day_layout = layout.on(metrics.day)
-        summary = summary_from_json(store.get_bytes(day_layout.summary))
+        data = store.get_bytes(day_layout.summary)
+        summary = summary_from_json(data)
         page = site.render_day_page(summary, rules.evaluate(summary, model), metrics, days, headline=headline)
         store.put_bytes(day_layout.day_page, page.encode(), HTML)
+        drawn[metrics.day] = manifest.sha256(data)
     store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days,
                                                               headline=headline).encode(), HTML)
     siblings = [m for m in (models or [model]) if (m.storage.bucket, m.storage.reports_prefix) ==
@@ -40,6 +44,9 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
                 history.read_history(store, ModelLayout.of(m))) for m in siblings]
     headlines = {m.name: m.headline_metric for m in siblings}
     store.put_bytes(layout.home_page, site.render_home_page(entries, headlines=headlines).encode(), HTML)
+    for key, marker in stale.items():  # last: a run that dies before here leaves them for the next to redraw
+        if drawn.get(marker["day"]) == marker["summary_sha256"]:
+            store.delete(key)
     urls = {"day_page": store.url(layout.day_page), "model_page": store.url(layout.model_page),
             "home_page": store.url(layout.home_page)}
     log.info("site updated: %d day page(s) regenerated; day page %s, model page %s, home page %s",
