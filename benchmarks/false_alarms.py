@@ -3,6 +3,9 @@
     .venv/bin/python -m benchmarks.false_alarms                 # every dataset and size (~25 min)
     .venv/bin/python -m benchmarks.false_alarms --quick         # fewer days (~5 min)
     .venv/bin/python -m benchmarks.false_alarms --datasets employment --sizes 300
+    .venv/bin/python -m benchmarks.false_alarms --fits 5        # each figure over 5 reference fits: its spread
+    .venv/bin/python -m benchmarks.false_alarms --datasets synthetic --sizes 5000 --modes calibrated \
+        --changes "F1 -3 points" --days 0 --changed-days 30 --fits 5 --bands   # one change, its bands per fit
 
 **No-change days** are drawn from data the reference never saw: each real dataset's reference (`../shared/datasets`,
 census employment and California housing, from NannyML) is split in two halves, one the model's reference, the other
@@ -19,12 +22,26 @@ Evidently's HTML (which shows the same scores), and the volume rule (no trailing
 Printed: per dataset, size and mode, the share of no-change days that alert (any warning or critical finding), the
 share of feature-days flagged as drifted, and per injected change the share of days on which it is detected (the
 rule that names it fires).
+
+**Deterministic**: a run prints the same figures every time. The reference's fingerprint, which seeds the
+calibration's replicate days (`ReferenceProfile.fit`), is a SHA-256 of the dataset's name, the mode and `--fit-seed`
+(not Python's `hash()`, which is salted per process); the held-out halves, the synthetic world, the days and the
+injected changes come from generators seeded by fixed numbers and `--day-seed`, one stream per size and change (so
+restricting `--changes` or `--days` leaves the other days as they were).
+
+**Spread across reference fits** (`--fits N`): the calibrated bands are fitted on 25 replicate days a size, drawn
+from the reference by the fingerprint's seed, so another fit of the same reference gives other bands and other rates.
+`--fits N` fits each reference N times (fit seeds `--fit-seed` .. `--fit-seed` + N - 1) and judges the same days
+with each fit: each figure is printed per fit, with its median and range. `--bands` prints, per fit, each
+performance metric's no-change band at every replayed size (the fitted sd, the band, the minimum effect, the
+replicate days each measured point rests on). The fixed mode's verdicts do not depend on the fit.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import sys
 import time
 from dataclasses import dataclass
@@ -180,10 +197,22 @@ CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
 
 
 # --- the library's path ----------------------------------------------------------------------------------------
+def fingerprint(name: str, mode: str, fit_seed: int) -> str:
+    """The reference's fingerprint (16 hex digits, as the library's): stable across processes, so that a fit seed
+    draws the same calibration replicates every run."""
+    return hashlib.sha256(f"{name}/{mode}/{fit_seed}".encode()).hexdigest()[:16]
+
+
+def stream(*key: int | str) -> np.random.Generator:
+    """A generator seeded by `key` (numbers, or names hashed stably): one stream per size and change."""
+    return np.random.default_rng([k if isinstance(k, int) else int(hashlib.sha256(k.encode()).hexdigest()[:8], 16)
+                                  for k in key])
+
+
 class Judge:
     """A dataset's model in one mode, its reference fitted once: judges a day's rows into findings."""
 
-    def __init__(self, data: Dataset, mode: str) -> None:
+    def __init__(self, data: Dataset, mode: str, fit_seed: int = 0) -> None:
         from monitoring import contract
         from monitoring.config import parse_config
         from monitoring.reference import ReferenceProfile, sample
@@ -191,8 +220,9 @@ class Judge:
         settings = {**data.settings, "drift": {"threshold_mode": mode}}
         self.model = parse_config({"models": {data.name: settings}}).model(data.name)
         typed = contract.prepare_reference(data.reference, self.model, "the benchmark's reference")
+        self.fit_seed, self.fingerprint = fit_seed, fingerprint(data.name, mode, fit_seed)
         started = time.monotonic()
-        self.fitted = ReferenceProfile.fit(typed, self.model, "v1", f"{abs(hash((data.name, mode))) % 16**16:016x}")
+        self.fitted = ReferenceProfile.fit(typed, self.model, "v1", self.fingerprint)
         self.fit_seconds = time.monotonic() - started
         self.compared = sample(typed, self.model.reports.max_rows)
         self.label = data.settings["labels"]["column"]
@@ -234,56 +264,190 @@ class Judge:
 
 
 # --- replays -----------------------------------------------------------------------------------------------------
-def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_days: int, out=sys.stdout) -> None:
-    for mode in ("calibrated", "fixed"):
-        judge = Judge(data, mode)
-        features = len(judge.model.columns.features)
-        print(f"\n{data.name}, {mode} ({len(data.reference):,} reference rows, {features} features; fitted in "
-              f"{judge.fit_seconds:.1f} s)", file=out, flush=True)
+@dataclass
+class Measured:
+    """What one fit's judge made of one size's days."""
+
+    count: int = 0  # no-change days
+    alerting: int = 0
+    drifted: int = 0  # feature-days
+    features: int = 0
+    rules: dict[str, int] | None = None
+    detected: dict[str, tuple[int, int]] | None = None  # change -> (days detected, days)
+    seconds: float = 0.0
+
+
+def measure(judge: Judge, data: Dataset, size: int, days: int, changes: dict[str, tuple[Callable, set[str]]],
+            changed_days: int, day_seed: int) -> Measured:
+    """Judge `days` no-change days and `changed_days` days of each change, drawn from seeded streams: every fit of a
+    run judges the same days."""
+    started = time.monotonic()
+    found = Measured(features=len(judge.model.columns.features), rules={}, detected={})
+    rng = stream(day_seed, size, "no change")
+    for _ in range(days):
+        findings = judge.findings(data.day(size, rng))
+        found.alerting += bool(findings)
+        for finding in findings:
+            found.rules[finding.rule] = found.rules.get(finding.rule, 0) + 1
+        found.drifted += len(next((f.columns for f in findings if f.rule in ("feature_drift", "dataset_drift")), []))
+        found.count += 1
+    for name, (change, names) in changes.items():
+        if (name.startswith("new category") and not data.category) or changed_days == 0:
+            continue
+        rng = stream(day_seed, size, name)
+        hits = sum(bool(names & {f.rule for f in judge.findings(change(data.day(size, rng), data, rng))})
+                   for _ in range(changed_days))
+        found.detected[name] = (hits, changed_days)
+    found.seconds = time.monotonic() - started
+    return found
+
+
+def _pct(part: int, whole: int, digits: int = 0) -> str:
+    return f"{100 * part / whole:.{digits}f}%" if whole else "-"
+
+
+def _spread(values: list[float], digits: int = 0) -> str:
+    """Median and range of per-fit percentages."""
+    low, mid, high = min(values), float(np.median(values)), max(values)
+    return (f"{mid:.{digits}f}%" if low == high else
+            f"median {mid:.{digits}f}% ({low:.{digits}f}-{high:.{digits}f})")
+
+
+def print_one(size: int, found: Measured, out) -> None:
+    """One fit: the figures of one size, on two lines."""
+    rules, count, feature_days = found.rules, found.count, found.count * found.features
+    if count:
+        print(f"  {size:>7,} rows a day: {found.alerting}/{count} no-change days alert "
+              f"({100 * found.alerting / count:.1f} per 100 model-days"
+              f"{', ' + ', '.join(f'{r} {n}' for r, n in sorted(rules.items())) if rules else ''}); "
+              f"{found.drifted} of {feature_days} feature-days drifted ({100 * found.drifted / feature_days:.2f} "
+              f"per 100); {found.seconds:.0f} s", file=out, flush=True)
+    else:
+        print(f"  {size:>7,} rows a day: no no-change days; {found.seconds:.0f} s", file=out, flush=True)
+    print("           detected: " + ", ".join(f"{n} {_pct(*hd)}" for n, hd in found.detected.items()), file=out,
+          flush=True)
+
+
+def print_fits(size: int, fits: list[Measured], out) -> None:
+    """Several fits: one line per figure, each fit's value, then their median and range."""
+    width = 24
+    changed = max((days for _, days in fits[0].detected.values()), default=0)
+    print(f"  {size:>7,} rows a day, {len(fits)} fits ({fits[0].count} no-change days, {changed} days a change; "
+          f"{sum(f.seconds for f in fits):.0f} s):", file=out)
+    rows: list[tuple[str, list[str], list[float], int]] = []
+    if fits[0].count:
+        rows.append(("no-change days alerting", [f"{f.alerting}/{f.count}" for f in fits],
+                     [100 * f.alerting / f.count for f in fits], 1))
+        rows.append(("feature-days drifted", [_pct(f.drifted, f.count * f.features, 2) for f in fits],
+                     [100 * f.drifted / (f.count * f.features) for f in fits], 2))
+    for name in fits[0].detected:
+        rows.append((name, [f"{f.detected[name][0]}/{f.detected[name][1]}" for f in fits],
+                     [100 * f.detected[name][0] / f.detected[name][1] for f in fits], 0))
+    cell = max(len(c) for _, cells, _, _ in rows for c in cells) if rows else 0
+    for label, cells, values, digits in rows:
+        print(f"    {label:<{width}} {' '.join(c.rjust(cell) for c in cells)}   {_spread(values, digits)}", file=out)
+    out.flush()
+
+
+def print_bands(judge: Judge, sizes: tuple[int, ...], out) -> None:
+    """The performance metrics' no-change bands of one fit at the replayed sizes: the sd and mean the fit gives there,
+    the band's edge on the side that alarms (mean -+ k sd), the minimum effect, so the change past which the metric
+    fires, and the edge of the day's family gate when the metric is alone past it (Simes: its tail below the k-sigma
+    tail / the family's size; with another metric past the band too, the band's edge is the gate); then the replicate
+    days' sd measured at each size."""
+    from scipy import stats
+
+    from monitoring.calibration import null_name
+    from monitoring.config import LOWER_IS_BETTER
+    from monitoring.verdicts import nominal_tail
+
+    fitted, model, k = judge.fitted, judge.model, judge.model.drift.band_sigma
+    nulls = {m: fitted.null(null_name("metric", m)) for m in sorted(model.metric_rules)}
+    nulls = {m: null for m, null in nulls.items() if null is not None}
+    alone = float(stats.norm.isf(nominal_tail(k) / max(1, len(nulls))))
+    for metric, null in nulls.items():
+        absolute, share = model.min_drop(metric)
+        base = fitted.performance[metric]
+        sign = 1 if metric in LOWER_IS_BETTER else -1
+        effect = sign * (absolute if absolute is not None else share * abs(base))
         for size in sizes:
-            rng = np.random.default_rng([size, 7])
-            if data.day(size, rng) is None:
+            sd, mean = null.sd(size), null.mean(size)
+            edge, gate = mean + sign * k * sd, mean + sign * alone * sd
+            needed = max(edge, effect) if sign > 0 else min(edge, effect)
+            print(f"    fit {judge.fit_seed} {metric} at {size:,} rows: sd {sd:.4f}, mean {mean:+.4f}; band's edge "
+                  f"{edge:+.4f}, min effect {effect:+.4f}: fires {'above' if sign > 0 else 'below'} {needed:+.4f} "
+                  f"(past the gate {gate:+.4f} when alone, {alone:.2f} sd; baseline {base:.4f})", file=out)
+        points = ", ".join(f"{p.size:,}: {p.sd:.4f}" for p in null.points)
+        replicates = "/".join(map(str, sorted({p.replicates for p in null.points})))
+        print(f"    fit {judge.fit_seed} {metric} sd measured on {replicates} replicate days a size ({points}); "
+              f"fitted sd ~ n_eff^{null.sd_fit[1] if null.sd_fit else 0:+.3f}", file=out, flush=True)
+
+
+def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_days: int, *,
+           modes: tuple[str, ...] = ("calibrated", "fixed"), changes: dict | None = None,
+           fit_seeds: tuple[int, ...] = (0,), day_seed: int = 7, bands: bool = False, out=sys.stdout) -> dict:
+    """Replay the days of every size with each mode's reference fitted once per fit seed; returns
+    {(mode, size): [Measured per fit]}."""
+    changes = CHANGES if changes is None else changes
+    results: dict[tuple[str, int], list[Measured]] = {}
+    for mode in modes:
+        judges = [Judge(data, mode, seed) for seed in fit_seeds]
+        features = len(judges[0].model.columns.features)
+        fitted = ", ".join(f"{j.fit_seconds:.1f}" for j in judges)
+        fits = (f"fit seed {fit_seeds[0]}, fingerprint {judges[0].fingerprint}" if len(judges) == 1 else
+                f"{len(judges)} fits, seeds {fit_seeds[0]}-{fit_seeds[-1]}")
+        print(f"\n{data.name}, {mode} ({len(data.reference):,} reference rows, {features} features; {fits}; fitted in "
+              f"{fitted} s)", file=out, flush=True)
+        for size in sizes:
+            if data.pool is not None and size > len(data.pool):
                 print(f"  {size:>7,} rows a day: not enough held-out rows", file=out)
                 continue
-            started = time.monotonic()
-            alerting, drifted, count, rules = 0, 0, 0, {}
-            for _ in range(days[size]):
-                findings = judge.findings(data.day(size, rng))
-                alerting += bool(findings)
-                for finding in findings:
-                    rules[finding.rule] = rules.get(finding.rule, 0) + 1
-                drifted += len(next((f.columns for f in findings if f.rule in ("feature_drift", "dataset_drift")), []))
-                count += 1
-            detected = {}
-            for name, (change, names) in CHANGES.items():
-                if (name.startswith("new category") and not data.category) or changed_days == 0:
-                    continue
-                hits = sum(bool(names & {f.rule for f in judge.findings(change(data.day(size, rng), data, rng))})
-                           for _ in range(changed_days))
-                detected[name] = hits / changed_days
-            seconds = time.monotonic() - started
-            print(f"  {size:>7,} rows a day: {alerting}/{count} no-change days alert ({100 * alerting / count:.1f} per "
-                  f"100 model-days{', ' + ', '.join(f'{r} {n}' for r, n in sorted(rules.items())) if rules else ''});"
-                  f" {drifted} of {count * features} feature-days drifted ({100 * drifted / (count * features):.2f} "
-                  f"per 100); {seconds:.0f} s", file=out, flush=True)
-            print("           detected: " + ", ".join(f"{n} {100 * r:.0f}%" for n, r in detected.items()), file=out,
-                  flush=True)
+            if bands and mode == "calibrated":
+                for judge in judges:
+                    print_bands(judge, (size,), out)
+            results[mode, size] = [measure(j, data, size, days[size], changes, changed_days, day_seed) for j in judges]
+            if len(judges) == 1:
+                print_one(size, results[mode, size][0], out)
+            else:
+                print_fits(size, results[mode, size], out)
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="synthetic,employment,housing")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
+    parser.add_argument("--modes", default="calibrated,fixed")
     parser.add_argument("--quick", action="store_true", help="fewer replayed days")
+    parser.add_argument("--days", type=int, help="no-change days at every size (default: by size and --quick)")
+    parser.add_argument("--changed-days", type=int, help="days of each change (default 30, 10 with --quick)")
+    parser.add_argument("--changes", help="comma-separated names of the changes to inject (default: all of them: "
+                                          + ", ".join(CHANGES) + ")")
+    parser.add_argument("--fit-seed", type=int, default=0, help="seeds the reference's fingerprint (default 0)")
+    parser.add_argument("--fits", type=int, default=1, help="fit each reference this many times (fit seeds "
+                                                            "--fit-seed, --fit-seed + 1, ...): each figure's spread")
+    parser.add_argument("--day-seed", type=int, default=7, help="seeds the replayed days and changes (default 7)")
+    parser.add_argument("--bands", action="store_true", help="print each fit's performance bands")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     days = {300: 100, 5_000: 60, 100_000: 20} if args.quick else {300: 400, 5_000: 200, 100_000: 60}
-    changed = 10 if args.quick else 30
+    days = {s: args.days if args.days is not None else days.get(s, 60) for s in sizes}
+    changed = args.changed_days if args.changed_days is not None else (10 if args.quick else 30)
+    changes = CHANGES
+    if args.changes:
+        names = [n.strip() for n in args.changes.split(",")]
+        unknown = [n for n in names if n not in CHANGES]
+        if unknown:
+            parser.error(f"unknown changes {unknown}; known: {', '.join(CHANGES)}")
+        changes = {n: CHANGES[n] for n in names}
+    modes = tuple(args.modes.split(","))
+    fit_seeds = tuple(range(args.fit_seed, args.fit_seed + args.fits))
     import evidently  # noqa: F401 - imported once, up front (seconds)
 
     makers = {"synthetic": synthetic, "employment": employment, "housing": housing}
     for name in args.datasets.split(","):
-        replay(makers[name](), sizes, {s: days.get(s, 60) for s in sizes}, changed)
+        replay(makers[name](), sizes, days, changed, modes=modes, changes=changes, fit_seeds=fit_seeds,
+               day_seed=args.day_seed, bands=args.bands)
 
 
 if __name__ == "__main__":
