@@ -8,7 +8,6 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 SERIES_COLOURS = ("#2c6fbb", "#c0392b", "#1f8a4c", "#8e44ad")
-STATUS_COLOURS = {"healthy": "#1f8a4c", "warning": "#c27c0e", "critical": "#c0392b"}
 
 
 def _fmt(value: float, percent: bool) -> str:

@@ -25,13 +25,13 @@ import jinja2
 from markupsafe import Markup
 
 from monitoring import charts
-from monitoring.config import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from monitoring.history import DayMetrics
 from monitoring.layout import LayoutError, day_page_link
-from monitoring.performance import Degradation, LabelsReport, Performance, Verdict
+from monitoring.records import DueDay, LabelsReport, Performance
 from monitoring.rules import Finding
 from monitoring.summary import DaySummary
-from monitoring.verdicts import nominal_tail
+from monitoring.verdicts import Degradation, nominal_tail
+from monitoring.vocabulary import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 
 TEMPLATES_ENV_VAR = "MONITORING_TEMPLATES"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "reports_templates"
@@ -146,7 +146,7 @@ class HeadlineKpi:
 class DuePage:
     """The verdict on the prediction day whose labels came due, for the day page."""
 
-    verdict: Verdict
+    verdict: DueDay
     words: str
     rows: list[MetricRow]
     link: str | None
