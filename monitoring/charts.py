@@ -243,7 +243,7 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
     return Markup("".join(parts))
 
 
-def calibration_chart(points: list[tuple[float, float, int, str]], *, title: str, size: int = 230) -> Markup:
+def reliability_chart(points: list[tuple[float, float, int, str]], *, title: str, size: int = 230) -> Markup:
     """Observed positive rate against mean predicted score per score bin (x, y, rows, bin label), over the
     diagonal of perfect calibration; a dot's area grows with its rows."""
     left, top, bottom, right = 40, 22, 30, 10

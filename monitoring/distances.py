@@ -1,6 +1,6 @@
 """Drift scores of one column, exactly as Evidently computes them: its own stattest functions for every method, and
 numpy versions of the two default ones (the normed Wasserstein distance and the Jensen-Shannon distance), fast enough
-for the thousands of replicate days of a reference's calibration and checked against Evidently's
+for the thousands of replicate days behind a reference's no-change bands and checked against Evidently's
 (`tests/test_distances.py`).
 
 What a method's score means (a distance or a test's p-value) is the vocabulary's (`monitoring.vocabulary`). Evidently

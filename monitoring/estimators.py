@@ -122,8 +122,9 @@ def _isotonic(scores: np.ndarray, y: np.ndarray):
     return IsotonicRegression(out_of_bounds="clip", increasing=True).fit(scores, y)
 
 
-def needs_calibration(y: np.ndarray, scores: np.ndarray) -> tuple[bool, float, float]:
-    """Whether isotonic calibration lowers the calibration error on held-out folds (pooled), with both errors."""
+def needs_recalibration(y: np.ndarray, scores: np.ndarray) -> tuple[bool, float, float]:
+    """Whether recalibrating the scores (isotonic regression) lowers their calibration error on held-out folds
+    (pooled), with both errors."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
     if len(np.unique(y)) < 2 or performance_auc(y, scores) > 0.999:
@@ -187,13 +188,13 @@ def fit_cbpe(frame: pd.DataFrame, scoring: Scoring, label: str | None) -> CbpeFi
     scores = frame[scoring.score].to_numpy(dtype=float)
     if len(np.unique(y)) < 2:
         return None
-    calibrate, before, after = needs_calibration(y, scores)
+    recalibrate, before, after = needs_recalibration(y, scores)
     x_points, y_points = [], []
-    if calibrate:
+    if recalibrate:
         fitted = _isotonic(scores, y)
         x_points, y_points = fitted.X_thresholds_.tolist(), fitted.y_thresholds_.tolist()
     yhat = metrics.predicted_labels(frame, scoring).to_numpy()
-    return CbpeFit(calibrated=calibrate, ece_raw=before, ece_calibrated=after, calibration_x=x_points,
+    return CbpeFit(calibrated=recalibrate, ece_raw=before, ece_calibrated=after, calibration_x=x_points,
                    calibration_y=y_points, errors=_classification_errors(y, yhat, scores))
 
 

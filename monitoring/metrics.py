@@ -1,5 +1,6 @@
 """Performance metrics of labelled predictions: exact, vectorized, the same figures as scikit-learn's
-(`tests/test_metrics.py` checks them), fast enough for the thousands of replicate days of a reference's calibration.
+(`tests/test_metrics.py` checks them), fast enough for the thousands of replicate days behind a reference's
+no-change bands.
 
 Labelled rows carry their label in the column `label` (`monitoring.vocabulary.LABEL`). For classifiers: accuracy,
 precision, recall, F1, ROC-AUC, log loss and the calibration error (over ten reliability bins of the score), with the

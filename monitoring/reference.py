@@ -64,7 +64,7 @@ class ReferenceProfile(Record):
     sample_rows: int  # rows in the sample handed to Evidently
     multivariate: PcaFit | None = None  # the principal components of the features (monitoring.multivariate)
     reconstruction_error: float | None = None  # the reference rows' mean reconstruction error, held out
-    # The no-change distribution of every calibrated statistic, by name (see `null_name`): empty in fixed mode.
+    # The no-change distribution of every calibrated statistic, by name (see `vocabulary.statistic_name`): empty in fixed mode.
     nulls: dict[str, NullModel] = {}
     cbpe: CbpeFit | None = None  # binary classifiers with a labelled reference: performance estimated before labels
     dle: DleFit | None = None  # regressors with a labelled reference (its nanny models beside the profile)

@@ -17,7 +17,7 @@ What the built-in retraining DAG (`dags/model_retraining.py`) runs for a request
    row scored by a model that learned it) with the label column under `reference/<model>/v=<version>/
    reference.parquet`. A reference of the whole window carries calibrated verdicts a quarter of it could not.
 3. `promote` or `keep`: writes the outcome (`retraining/<model>/results/dt=<D>.json`); `promote` then fits the new
-   version's reference profile (`monitoring.reference`) and moves `CURRENT.json` to it, last: monitoring never reads
+   version's reference profile (`monitoring.reference_store`) and moves `CURRENT.json` to it, last: monitoring never reads
    a half-written version.
 
 A rerun of the same request returns the recorded outcome and creates no second version. Models are unpickled from

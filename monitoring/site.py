@@ -178,10 +178,10 @@ def trailing(history: list[DayMetrics], day: str, headline: str | None = None) -
                     low_confidence_share=_avg([d.low_confidence_share for d in window]))
 
 
-def _calibration(performance: Performance | None) -> Markup | None:
+def _reliability(performance: Performance | None) -> Markup | None:
     if performance is None or not performance.calibration:
         return None
-    return charts.calibration_chart(
+    return charts.reliability_chart(
         [(b.mean_score, b.observed_rate, b.count, f"{b.low:.1f}–{b.high:.1f}") for b in performance.calibration],
         title="Calibration")
 
@@ -231,7 +231,7 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
         headline=kpi, regression=regression,
         perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
         estimate=_estimate(summary),
-        calibration=_calibration(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
+        calibration=_reliability(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
         band_tail=nominal_tail(summary.verdicts.band_sigma) if summary.verdicts else 0.0)
 
 

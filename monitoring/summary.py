@@ -67,7 +67,7 @@ class DaySummary(Record):
     reports: dict[str, str]
     verdicts: DayVerdicts | None = None
     estimated_performance: Estimate | None = None  # before the labels land (CBPE, DLE); null without labelled reference
-    # Filled in once labels arrive, and updated in place as more arrive (see monitoring.performance):
+    # Filled in once labels arrive, and updated in place as more arrive (see monitoring.steps.performance):
     performance: Performance | None = None  # of the predictions made on this day
     labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
 
