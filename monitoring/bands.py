@@ -9,7 +9,9 @@ read:
   law is fitted to them against the effective size n_eff = n x N / (n + N) (N: the rows the day is compared with),
   by least squares on log scales: log sd = a + b log n_eff, and for distances log mean = c + d log n_eff. The fitted
   exponents are what the data says, not an assumed 1/2 (they come out near -1/2 for averages and rates, steeper for
-  binned distances on small days); the measured points are kept beside the fit;
+  binned distances on small days); a level's mean (the day's value minus the reference's, near 0) is the sizes'
+  means weighted by their precision (replicates / sd^2), so the noisy means of 100-row days do not shift the band
+  of a 5,000-row day; the measured points are kept beside the fit;
 - the **band** at a day of n rows is where a no-change value falls with the probability a normal value falls within
   k standard deviations (k = `drift.band_sigma`, 3 by default: 99.87% on the side that alarms). Rates and metrics
   are close to normal: mean +- k sd. Distances are skewed and non-negative, and mean + k sd would let through several
@@ -124,8 +126,8 @@ def fit_null(kind: Literal["distance", "level"], reference_rows: int, points: li
     sd_fit = _loglog(x, [p.sd for p in points])
     if kind == "distance":
         mean_fit = _loglog(x, [p.mean for p in points])
-    else:
-        weights = np.array([p.replicates for p in points], dtype=float)
+    else:  # each size's mean weighted by its precision: the noisy small days' means barely move the band of a large one
+        weights = np.array([p.replicates / max(p.sd ** 2, 1e-12) for p in points])
         mean_fit = (float(np.average([p.mean for p in points], weights=weights)), 0.0)
     return NullModel(kind=kind, reference_rows=reference_rows, sd_fit=sd_fit, mean_fit=mean_fit, points=points)
 

@@ -34,7 +34,7 @@ from monitoring.operations import confidence
 from monitoring.vocabulary import CATEGORICAL, LABEL, is_test, statistic_name
 
 SIZES = (100, 300, 1_000, 3_000, 10_000)
-REPLICATES = 25  # replicate days measured at each size
+REPLICATES = 50  # replicate days measured at each size (benchmarks/README.md: how the band's edge moves with it)
 MAX_COMPARED = 20_000  # reference rows a replicate day is compared with (the fit carries it to the day's own)
 # The methods measured with numpy on the replicate days (the defaults); any other through Evidently.
 FAST_METHODS = {"wasserstein": distances.normed_wasserstein, "jensenshannon": distances.jensenshannon_numerical}

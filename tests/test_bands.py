@@ -73,3 +73,14 @@ def test_replicate_days_are_held_out_from_the_rows_they_are_compared_with():
     for day in drawn:
         assert not set(day.day) & set(day.reference) and len(day.day) == day.size
     assert sizes_for(400) == (50, 100, 200)  # a small reference: eighths, quarters and halves of it
+
+
+def test_a_level_s_mean_is_set_by_its_precise_sizes_not_by_the_noisy_small_ones():
+    """A metric's value on a 100-row day is noisy and biased (a small sample's F1 is not the population's); the
+    band of a large day keeps its centre where the large replicate days put it."""
+    points = [NullPoint(size=100, n_eff=100.0, how="chunks", replicates=50, mean=-0.02, sd=0.08),
+              NullPoint(size=3_000, n_eff=3_000.0, how="chunks", replicates=50, mean=0.0005, sd=0.012),
+              NullPoint(size=10_000, n_eff=9_000.0, how="subsamples", replicates=50, mean=0.0, sd=0.006)]
+    null = fit_null("level", 10**6, points)
+    assert abs(null.mean(5_000)) < 0.001  # an equal-weight average would be -0.0065, a third of a 2-point drop
+    assert null.mean(5_000) == null.mean(100)  # one centre for every size: the sizes' spreads carry the rest
