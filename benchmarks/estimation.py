@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.false_alarms import DATASETS, _halves
-from monitoring import estimation
+from monitoring import estimators
+from monitoring.metrics import roc_auc
 from monitoring.config import ModelConfig
 
 METRICS = ("accuracy", "f1", "roc_auc")
@@ -47,8 +48,6 @@ def datasets():
 
 
 def realized(frame: pd.DataFrame, model: ModelConfig) -> dict[str, float]:
-    from monitoring.performance import roc_auc
-
     y = frame[model.labels.column].to_numpy(dtype=int)
     yhat = frame[model.columns.decision].to_numpy(dtype=int)
     tp, fp, fn = ((yhat == 1) & (y == 1)).sum(), ((yhat == 1) & (y == 0)).sum(), ((yhat == 0) & (y == 1)).sum()
@@ -56,16 +55,16 @@ def realized(frame: pd.DataFrame, model: ModelConfig) -> dict[str, float]:
             "roc_auc": roc_auc(y, frame[model.columns.score].to_numpy(dtype=float))}
 
 
-def estimate(fit: estimation.CbpeFit, frame: pd.DataFrame, model: ModelConfig) -> estimation.Estimate:
+def estimate(fit: estimators.CbpeFit, frame: pd.DataFrame, model: ModelConfig) -> estimators.Estimate:
     scores = frame[model.columns.score].to_numpy(dtype=float)
-    confusion = estimation.ExpectedConfusion(fit)
+    confusion = estimators.ExpectedConfusion(fit)
     confusion.add(scores, frame[model.columns.decision].to_numpy(dtype=int))
-    return estimation.cbpe_estimate(fit, confusion, scores)
+    return estimators.cbpe_estimate(fit, confusion, scores)
 
 
 def replay(name: str, model: ModelConfig, reference: pd.DataFrame, analysis: pd.DataFrame, chunk: int, out) -> None:
     fitted_on, pool = _halves(reference, 1)
-    fit = estimation.fit_cbpe(fitted_on, model)
+    fit = estimators.fit_cbpe(fitted_on, model.scoring, model.labels.column)
     print(f"\n{name}: CBPE fitted on {len(fitted_on):,} reference rows (scores {'calibrated' if fit.calibrated else 'as they are'}:"
           f" held-out calibration error {fit.ece_raw:.4f} raw, {fit.ece_calibrated:.4f} isotonic)", file=out)
     rng = np.random.default_rng(0)

@@ -65,7 +65,7 @@ def generate(url: str, models: list[str], rows: int, day: dt.date, alone: list[d
 
 def fit_profiles(url: str, config: Path) -> float:
     """Every model's reference profile, fitted once (what the first run of a version does)."""
-    from monitoring import reference
+    from monitoring import reference_store
     from monitoring.config import load_config
     from monitoring.layout import ModelLayout
     from monitoring.storage import ObjectStore
@@ -73,7 +73,7 @@ def fit_profiles(url: str, config: Path) -> float:
     started = time.monotonic()
     store = ObjectStore(bench._client(url), bench.BUCKET)
     for model in load_config(config).models:
-        reference.fit(store, model, ModelLayout.of(model))
+        reference_store.load_or_fit(store, model, ModelLayout.of(model))
     return time.monotonic() - started
 
 

@@ -143,12 +143,12 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
 
         @task(**heavy)
         def evidently_reports() -> dict:
-            from monitoring import contract, layout, reference
+            from monitoring import contract, layout, reference_store
             from monitoring.steps import report
 
             try:
                 return report.report_day(store(model), model, _day())
-            except (contract.ContractError, layout.LayoutError, reference.MissingReferenceError) as exc:
+            except (contract.ContractError, layout.LayoutError, reference_store.MissingReferenceError) as exc:
                 raise _fail_without_retry(exc) from exc
 
         @task
@@ -164,12 +164,12 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
         # logs never landed, or were unusable).
         @task(trigger_rule=TriggerRule.ALL_DONE, **heavy)
         def performance() -> dict:
-            from monitoring import contract, reference
+            from monitoring import contract, reference_store
             from monitoring.steps import performance
 
             try:
                 return performance.performance_day(store(model), model, _day(), now=now())
-            except (contract.ContractError, reference.MissingReferenceError) as exc:
+            except (contract.ContractError, reference_store.MissingReferenceError) as exc:
                 raise _fail_without_retry(exc) from exc
 
         @task(outlets=[reports])

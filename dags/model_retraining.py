@@ -15,7 +15,7 @@ record_request -> plan_window -> retrain -> choose -+-> approval -> review -+-> 
 
 - `record_request`: validates the request and records it under `retraining/<model>/requests/dt=<day>.json`.
 - `plan_window`: the prediction days to learn from: the conf's `window` `{"first", "last"}`, else the last
-  `labels.window` days whose labels are complete on the day (`labels.lag_days` before it), and which of them the
+  `labels.lookback_days` days whose labels are complete on the day (`labels.lag_days` before it), and which of them the
   monitoring DAG has processed.
 - `retrain`: joins those days' validated predictions to the labels known on the day, fits a copy of the current
   model (`models/<model>/v=<CURRENT>/model.pkl`) on a fixed share of them (split by a hash of the prediction id) and
@@ -89,7 +89,7 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
             "evidence": Param({}, type="object", title="Links to the evidence"),
             "window": Param(None, type=["null", "object"], title="Prediction days to learn from",
                             description='{"first": "YYYY-MM-DD", "last": "YYYY-MM-DD"}; empty: the last '
-                                        "labels.window days whose labels are complete"),
+                                        "labels.lookback_days days whose labels are complete"),
             "min_gain": Param(None, type=["null", "number"], minimum=0, title="Required improvement",
                               description="relative improvement of the headline metric a candidate needs; "
                                           "empty: 0.01"),
@@ -116,7 +116,7 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
             from monitoring import retraining
 
             conf = _request(model)
-            found = retraining.plan(store(model), model, conf["day"], conf.get("window"))
+            found = retraining.plan_retraining(store(model), model, conf["day"], conf.get("window"))
             log.info("learning from %s: processed days %s", found.window.describe(), ", ".join(found.days) or "none")
             return found.model_dump(mode="json")
 
@@ -126,7 +126,7 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
 
             conf = _request(model)
             min_gain = model.retraining.min_gain if conf.get("min_gain") is None else float(conf["min_gain"])
-            outcome = retraining.retrain_and_evaluate(store(model), model, retraining.Plan.model_validate(found),
+            outcome = retraining.retrain_and_evaluate(store(model), model, retraining.RetrainingPlan.model_validate(found),
                                                       min_gain=min_gain)
             return outcome.model_dump(mode="json")
 

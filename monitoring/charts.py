@@ -8,7 +8,6 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 SERIES_COLOURS = ("#2c6fbb", "#c0392b", "#1f8a4c", "#8e44ad")
-STATUS_COLOURS = {"healthy": "#1f8a4c", "warning": "#c27c0e", "critical": "#c0392b"}
 
 
 def _fmt(value: float, percent: bool) -> str:
@@ -244,7 +243,7 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
     return Markup("".join(parts))
 
 
-def calibration_chart(points: list[tuple[float, float, int, str]], *, title: str, size: int = 230) -> Markup:
+def reliability_chart(points: list[tuple[float, float, int, str]], *, title: str, size: int = 230) -> Markup:
     """Observed positive rate against mean predicted score per score bin (x, y, rows, bin label), over the
     diagonal of perfect calibration; a dot's area grows with its rows."""
     left, top, bottom, right = 40, 22, 30, 10

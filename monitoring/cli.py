@@ -1,4 +1,5 @@
-"""`python -m monitoring run --model M --day D`: the DAG's code path without Airflow.
+"""`python -m monitoring run --model M --day D`: the DAG's code path without Airflow. `python -m monitoring
+config-reference` prints the configuration reference (docs/config-reference.md), generated from the typed config.
 
 S3 is reached with boto3's usual configuration; `--endpoint-url` (or $MONITORING_S3_ENDPOINT_URL) points it at a
 local server such as moto or MinIO. Like the DAG, the command line is a shell around the library: it reads the clock
@@ -27,14 +28,19 @@ import sys
 import traceback
 
 from monitoring.config import ConfigError, load_config
+from monitoring.config_reference import render as config_reference
+from monitoring.contract import ContractError
+from monitoring.ingest import IngestError, MissingPartitionError, PartitionIncompleteError
+from monitoring.layout import LayoutError, parse_day
+from monitoring.reference_store import MissingReferenceError
+from monitoring.steps import run_day
+from monitoring.storage import ObjectStore, StorageError, client_config
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_REFERENCE, EXIT_NOT_READY, EXIT_STORAGE = range(7)
 
 
 def s3_client(endpoint_url: str | None = None):
     import boto3
-
-    from monitoring.storage import client_config
 
     endpoint_url = endpoint_url or os.environ.get("MONITORING_S3_ENDPOINT_URL") or None
     return boto3.client("s3", endpoint_url=endpoint_url, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
@@ -43,12 +49,6 @@ def s3_client(endpoint_url: str | None = None):
 
 def exit_code(error: BaseException) -> int:
     """The documented exit code of an expected failure (see the module's doc); EXIT_BUG for anything else."""
-    from monitoring.contract import ContractError
-    from monitoring.ingest import IngestError, MissingPartitionError, PartitionIncompleteError
-    from monitoring.layout import LayoutError
-    from monitoring.reference import MissingReferenceError
-    from monitoring.storage import StorageError
-
     for kinds, code in (((ConfigError,), EXIT_USAGE),
                         ((MissingPartitionError, PartitionIncompleteError), EXIT_NOT_READY),
                         ((ContractError, IngestError, LayoutError), EXIT_BAD_INPUT),
@@ -59,8 +59,6 @@ def exit_code(error: BaseException) -> int:
 
 
 def _day(value: str) -> str:
-    from monitoring.layout import LayoutError, parse_day
-
     try:
         return parse_day(value).isoformat()
     except LayoutError as exc:
@@ -80,13 +78,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--endpoint-url", default=None)
     check = sub.add_parser("check-config", parents=[common], help="validate the configuration file and list its models")
     check.add_argument("--config", default=None)
+    sub.add_parser("config-reference", parents=[common], help="print the configuration reference (Markdown), "
+                   "generated from the typed config's field descriptions (docs/config-reference.md)")
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
-    from monitoring.steps import run_day
-    from monitoring.storage import ObjectStore
-
+    if args.command == "config-reference":
+        print(config_reference(), end="")
+        return EXIT_OK
     if args.command == "check-config":  # every model's errors at once
         config = load_config(args.config)
         print("\n".join(f"{m.name}: {m.task.value}, s3://{m.storage.bucket}, retraining DAG {m.retraining.dag_id}"

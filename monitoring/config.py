@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from monitoring.vocabulary import (CATEGORICAL, NUMERICAL, METRICS, ModelTask, Record, metrics_of, methods_for)
 
 MODEL_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # S3 prefixes: path segments of safe characters, no "..", no leading or trailing slash.
@@ -23,33 +25,11 @@ PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$")
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "models.yaml"
 CONFIG_ENV_VAR = "MONITORING_CONFIG"
 
-# Evidently 0.7 stattest ids, split by the column kind they apply to.
-NUMERICAL_DRIFT_METHODS = frozenset(
-    {"wasserstein", "psi", "ks", "jensenshannon", "kl_div", "hellinger", "anderson", "cramer_von_mises",
-     "mannw", "ed", "es", "t_test", "empirical_mmd"}
-)
-CATEGORICAL_DRIFT_METHODS = frozenset(
-    {"jensenshannon", "psi", "chisquare", "kl_div", "hellinger", "TVD", "g_test", "fisher_exact", "z"}
-)
-
-
 class ConfigError(ValueError):
     """The monitoring configuration file is invalid; the message says where and why."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ModelTask(str, Enum):
-    BINARY_CLASSIFICATION = "binary_classification"
-    REGRESSION = "regression"
-
-
-# Performance metrics per task; the ones where a lower value is better (a "drop" is then a rise).
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "calibration_error")
-REGRESSION_METRICS = ("mae", "rmse", "mape", "r2")
-LOWER_IS_BETTER = frozenset({"log_loss", "calibration_error", "mae", "rmse", "mape"})
+_Strict = Record  # every config block: unknown keys are an error, values are frozen once validated
 
 
 class LogFormat(str, Enum):
@@ -63,29 +43,47 @@ class LogFormat(str, Enum):
 
 
 class StorageConfig(_Strict):
-    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    aws_conn_id: str = "aws_default"
-    predictions_prefix: str = "predictions"
-    reference_prefix: str = "reference"
-    reports_prefix: str = "reports"
-    staging_prefix: str = "staging"
-    retraining_prefix: str = "retraining"
-    labels_prefix: str = "labels"
-    models_prefix: str = Field(default="models", description="model artifacts: <prefix>/<model>/v=<version>/model.pkl")
-    log_format: LogFormat = LogFormat.PARQUET
+    """One bucket for the model's logs, references, labels and reports, and one prefix per kind of object."""
+
+    bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+                        description="the S3 bucket that holds everything of the model (logs, references, labels, "
+                                    "reports)")
+    aws_conn_id: str = Field(default="aws_default", description="the Airflow connection (type `aws`) that reaches the "
+                             "bucket; credentials live only there, and its extra's `endpoint_url` points at MinIO or "
+                             "a local moto server")
+    predictions_prefix: str = Field(default="predictions", description="the serving stack's prediction logs: "
+                                    "`<prefix>/<model>/dt=YYYY-MM-DD/`")
+    reference_prefix: str = Field(default="reference", description="reference versions: "
+                                  "`<prefix>/<model>/CURRENT.json` names the version in use, "
+                                  "`<prefix>/<model>/v=<version>/` holds its rows")
+    reports_prefix: str = Field(default="reports", description="the published reports and the report site: "
+                                "`<prefix>/index.html`, `<prefix>/<model>/`, `<prefix>/<model>/dt=YYYY-MM-DD/`")
+    staging_prefix: str = Field(default="staging", description="a run's outputs before publication, its decision, "
+                                "and the valid rows late labels are joined to: `<prefix>/<model>/dt=YYYY-MM-DD/`")
+    retraining_prefix: str = Field(default="retraining", description="retraining claims, requests and outcomes: "
+                                   "`<prefix>/<model>/{claims,triggers,requests,results}/`")
+    labels_prefix: str = Field(default="labels", description="ground truth, by the day it became known: "
+                               "`<prefix>/<model>/dt=YYYY-MM-DD/`")
+    models_prefix: str = Field(default="models",
+                               description="model artifacts: `<prefix>/<model>/v=<version>/model.pkl`")
+    log_format: LogFormat = Field(default=LogFormat.PARQUET, description="the format of the prediction logs (and, "
+                                  "unless labels.log_format says otherwise, of the labels): parquet, jsonl (JSON "
+                                  "lines) or csv; text must be UTF-8, and a file in another format fails the run")
     completion_marker: str | None = Field(
         default=None, pattern=r"^_[A-Za-z0-9_.-]+$",
-        description="a file the exporter writes last (e.g. _SUCCESS); until it exists the day counts as incomplete")
-    settle_seconds: int = Field(default=0, ge=0, description="a day whose newest file is younger counts as incomplete")
+        description="a file the exporter writes last (e.g. _SUCCESS); until it exists the day counts as incomplete "
+                    "and check_partition waits for it")
+    settle_seconds: int = Field(default=0, ge=0, description="a day whose newest file is younger than this many "
+                                                             "seconds counts as still being written")
     deadline_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60,
                                          description="a day's logs missing this long after the day ended: one 'logs "
                                                      "late' notice to the alert channels while the run keeps waiting "
                                                      "(an Airflow deadline alert; never for backfills or old days)")
     wait_minutes: int = Field(default=360, ge=0, le=7 * 24 * 60,
-                              description="how long a run waits for its day's logs to land (and be complete) before "
-                                          "it fails naming the prefix; 0: fail at once")
-    poke_seconds: int = Field(default=300, ge=5, description="how often a waiting run looks again (the worker slot "
-                                                             "is free in between)")
+                              description="how long a run (its check_partition sensor) waits for its day's logs to "
+                                          "land (and be complete) before it fails naming the prefix; 0: fail at once")
+    poke_seconds: int = Field(default=300, ge=5, description="how often, in seconds, a waiting run looks again (the "
+                                                             "worker slot is free in between)")
 
     @field_validator("predictions_prefix", "reference_prefix", "reports_prefix", "staging_prefix", "retraining_prefix",
                      "labels_prefix", "models_prefix")
@@ -98,17 +96,24 @@ class StorageConfig(_Strict):
 
 
 class ColumnsConfig(_Strict):
-    id: str
-    timestamp: str
+    """What each column of the logs (and of the reference) means to the monitoring."""
+
+    id: str = Field(description="the prediction id: unique within a day (a repeated id is quarantined as "
+                                "duplicate_id, its first occurrence stays valid); labels are joined to it")
+    timestamp: str = Field(description="the prediction time: within the day, read as UTC when it has no time zone")
     score: str = Field(description="classification: predicted probability of the positive class, in [0, 1]; "
                                    "regression: the predicted value")
-    decision: str | None = Field(default=None, description="the 0/1 decision the model took")
-    latency: str | None = Field(default=None, description="serving latency in milliseconds, when the logs carry it")
+    decision: str | None = Field(default=None, description="the 0/1 decision the model took (classification only; "
+                                 "without it, a score of at least performance.probability_threshold is positive)")
+    latency: str | None = Field(default=None, description="serving latency in milliseconds, when the logs carry it "
+                                "(reported as P50, P95, P99); a negative or non-numeric value is quarantined as "
+                                "bad_latency")
     timestamp_unit: Literal["s", "ms", "us", "ns"] | None = Field(
         default=None, description="the logs' times are numbers: epoch seconds, milliseconds, microseconds or "
                                   "nanoseconds (default: the times are timestamps or text)")
-    numerical: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
+    numerical: tuple[str, ...] = Field(default=(), description="the numerical features (at least one feature "
+                                       "between numerical and categorical; no column in two roles)")
+    categorical: tuple[str, ...] = Field(default=(), description="the categorical features")
 
     @model_validator(mode="after")
     def _distinct(self) -> ColumnsConfig:
@@ -136,27 +141,41 @@ class ColumnsConfig(_Strict):
 
 
 class ColumnDrift(_Strict):
-    method: str
-    threshold: float = Field(gt=0)
+    """One column's own drift method and line, instead of its kind's."""
+
+    method: str = Field(description="Evidently's stattest id for this column; it must fit the column's kind "
+                                    "(numerical, or categorical for a categorical feature and the decision)")
+    threshold: float = Field(gt=0, description="the method's line for this column: a fixed line that wins over the "
+                             "calibration, judged alone, outside the day's family")
 
 
 class DriftConfig(_Strict):
-    numerical_method: str = "wasserstein"
-    numerical_threshold: float = Field(default=0.1, gt=0)
-    categorical_method: str = "jensenshannon"
-    categorical_threshold: float = Field(default=0.1, gt=0)
+    """Each monitored column's drift method and line, and how a day's verdicts are judged: against no-change bands
+    fitted on the reference (calibrated), or by the configured lines alone (fixed)."""
+
+    numerical_method: str = Field(default="wasserstein", description="Evidently's stattest id for numerical columns "
+                                  "(the features and the score); wasserstein is the normed Wasserstein distance")
+    numerical_threshold: float = Field(default=0.1, gt=0, description="the numerical method's line: its score at "
+                                       "which a column drifts (fixed mode), its minimum effect (calibrated mode)")
+    categorical_method: str = Field(default="jensenshannon", description="Evidently's stattest id for categorical "
+                                    "columns and the decision; jensenshannon is the Jensen-Shannon distance")
+    categorical_threshold: float = Field(default=0.1, gt=0, description="the categorical method's line, as "
+                                         "numerical_threshold is the numerical one's")
     dataset_drift_share: float = Field(default=0.5, gt=0, le=1,
                                        description="share of drifted features from which the dataset counts as drifted")
-    columns: dict[str, ColumnDrift] = Field(default_factory=dict)
+    columns: dict[str, ColumnDrift] = Field(default_factory=dict, description="per column: its own method and "
+                                            "threshold, for a feature or prediction column of the model")
     max_categories: int = Field(default=1000, ge=2, description="categorical columns with more distinct values are "
-                                                                "left out of the Evidently reports")
+                                                                "left out of the Evidently reports (skipped says why); "
+                                                                "their quality figures are still computed")
     threshold_mode: Literal["calibrated", "fixed"] = Field(
         default="calibrated", description="calibrated: a verdict needs the value outside the no-change band of a day "
-        "of its size (fitted on the reference), beyond the minimum effect, and (features) to survive the false "
-        "discovery control; fixed: the configured lines alone, whatever the day's size")
+        "of its size (fitted on the reference), beyond the minimum effect, and to survive the day's family gate and "
+        "false discovery control; fixed: the configured lines alone, whatever the day's size")
     band_sigma: float = Field(default=3.0, gt=0, le=10, description="k: the band holds a no-change value with the "
-                              "probability a normal value lies within k standard deviations")
-    fdr: float = Field(default=0.05, gt=0, lt=1, description="false discovery rate across the features of a day "
+                              "probability a normal value lies within k standard deviations; a no-change model-day "
+                              "alarms with about the k-sigma tail's chance (0.135% at k = 3)")
+    fdr: float = Field(default=0.05, gt=0, lt=1, description="false discovery rate among a day's fired statistics "
                                                             "(Benjamini-Hochberg on their tail probabilities)")
     min_effect: float = Field(default=0.1, gt=0, description="methods whose score is a p-value: the smallest effect "
                               "that counts (normed Wasserstein distance, or Jensen-Shannon distance for a categorical "
@@ -171,24 +190,26 @@ class DriftConfig(_Strict):
     @field_validator("numerical_method")
     @classmethod
     def _numerical_method(cls, value: str) -> str:
-        if value not in NUMERICAL_DRIFT_METHODS:
-            raise ValueError(f"{value!r} is not one of {sorted(NUMERICAL_DRIFT_METHODS)}")
+        if value not in methods_for(NUMERICAL):
+            raise ValueError(f"{value!r} is not one of {sorted(methods_for(NUMERICAL))}")
         return value
 
     @field_validator("categorical_method")
     @classmethod
     def _categorical_method(cls, value: str) -> str:
-        if value not in CATEGORICAL_DRIFT_METHODS:
-            raise ValueError(f"{value!r} is not one of {sorted(CATEGORICAL_DRIFT_METHODS)}")
+        if value not in methods_for(CATEGORICAL):
+            raise ValueError(f"{value!r} is not one of {sorted(methods_for(CATEGORICAL))}")
         return value
 
 
 class ContractConfig(_Strict):
+    """Which rows are quarantined, and when a day fails."""
+
     max_rejected_share: float = Field(default=0.05, ge=0, le=1,
                                       description="the run fails when more than this share of rows is quarantined")
     score_range: tuple[float, float] | None = Field(
-        default=None, description="allowed [low, high] of the score; default [0, 1] for classification, "
-                                  "unbounded for regression")
+        default=None, description="allowed [low, high] of the score; scores outside are quarantined as "
+                                  "score_out_of_range; default [0, 1] for classification, unbounded for regression")
 
     @field_validator("score_range")
     @classmethod
@@ -199,24 +220,28 @@ class ContractConfig(_Strict):
 
 
 class LabelsConfig(_Strict):
-    """Ground truth: files under labels/<model>/dt=<day the labels became known>/, keyed by the prediction id."""
+    """Ground truth: files under `labels/<model>/dt=<day the labels became known>/`, keyed by the prediction id."""
 
-    column: str = Field(description="the label column, in the label files and in the reference")
+    column: str = Field(description="the label column, in the label files and in the reference: 0/1 for a "
+                                    "classifier, a number for a regressor")
     id_column: str | None = Field(default=None, description="the prediction id column of the label files; "
                                                               "default: the model's columns.id")
     lag_days: int = Field(ge=0, le=365, description="days after a prediction day by which its labels are complete; "
                                                     "that day's performance is judged then")
     lookback_days: int | None = Field(default=None, ge=1, le=400,
-                                      description="prediction days looked back at for newly arrived labels "
-                                                  "(default: twice the lag, at least 7)")
-    log_format: LogFormat | None = Field(default=None, description="default: storage.log_format")
+                                      description="prediction days whose performance each run updates with newly "
+                                                  "arrived labels (default: twice the lag, at least 7, and at least "
+                                                  "lag_days + deadline_days)")
+    log_format: LogFormat | None = Field(default=None, description="the format of the label files: parquet, jsonl or "
+                                                                   "csv (default: storage.log_format)")
     deadline_days: int | None = Field(default=None, ge=1, le=365,
                                       description="labels still short of performance.min_coverage this many days "
                                                   "after they were due: a `labels_overdue` alert (once, through the "
                                                   "alert channels)")
 
     @property
-    def window(self) -> int:
+    def lookback(self) -> int:
+        """`lookback_days`, or its default: twice the lag, at least 7, and at least lag + deadline_days."""
         return self.lookback_days if self.lookback_days is not None else max(
             2 * self.lag_days, 7, self.lag_days + (self.deadline_days or 0))
 
@@ -235,15 +260,20 @@ class LabelsConfig(_Strict):
 class MetricRule(_Strict):
     """When a performance metric counts as degraded against the reference baseline (worse by more than ...)."""
 
-    max_drop: float | None = Field(default=None, gt=0, description="absolute worsening that raises an alert")
-    max_relative_drop: float | None = Field(default=None, gt=0, description="relative worsening (0.1 = 10%) that "
-                                                                             "raises an alert")
+    max_drop: float | None = Field(default=None, gt=0, description="fixed mode: absolute worsening that raises an "
+                                   "alert (a rule sets max_drop, max_relative_drop or both)")
+    max_relative_drop: float | None = Field(default=None, gt=0, description="fixed mode: relative worsening (0.1 = "
+                                                                             "10%) that raises an alert")
     retrain_drop: float | None = Field(default=None, gt=0, description="absolute worsening that also asks for "
-                                                                        "retraining")
-    retrain_relative_drop: float | None = Field(default=None, gt=0)
+                                                                        "retraining (the finding is then critical)")
+    retrain_relative_drop: float | None = Field(default=None, gt=0, description="relative worsening (0.2 = 20%) "
+                                                "that also asks for retraining")
     min_drop: float | None = Field(default=None, gt=0, description="calibrated mode: the smallest absolute worsening "
-                                   "that counts (with the value outside the no-change band); default per metric")
-    min_relative_drop: float | None = Field(default=None, gt=0, description="calibrated mode: ... relative")
+                                   "that counts (with the value outside the no-change band of its labelled size); "
+                                   "default 0.02 for f1, roc_auc, accuracy, precision, recall and calibration_error, "
+                                   "0.03 for r2")
+    min_relative_drop: float | None = Field(default=None, gt=0, description="calibrated mode: the smallest relative "
+                                            "worsening that counts; default 5% for mae, rmse, mape and log_loss")
 
     @model_validator(mode="after")
     def _some_limit(self) -> MetricRule:
@@ -251,12 +281,6 @@ class MetricRule(_Strict):
             raise ValueError("set max_drop, max_relative_drop or both")
         return self
 
-
-# Calibrated mode: the smallest worsening of each metric that counts, absolute, or relative for the error metrics
-# whose scale is the model's own (MAE, RMSE, MAPE, log loss), when the rule sets none.
-DEFAULT_MIN_DROPS = {"accuracy": (0.02, None), "precision": (0.02, None), "recall": (0.02, None), "f1": (0.02, None),
-                     "roc_auc": (0.02, None), "calibration_error": (0.02, None), "log_loss": (None, 0.05),
-                     "mae": (None, 0.05), "rmse": (None, 0.05), "mape": (None, 0.05), "r2": (0.03, None)}
 
 DEFAULT_METRIC_RULES = {
     ModelTask.BINARY_CLASSIFICATION: {
@@ -271,41 +295,62 @@ DEFAULT_METRIC_RULES = {
 
 
 class PerformanceConfig(_Strict):
+    """A prediction day is judged once its labels are due; before, its performance is estimated."""
+
     min_coverage: float = Field(default=0.5, gt=0, le=1, description="a day's performance is judged only when at "
                                                                       "least this share of it is labelled")
-    min_labelled_rows: int = Field(default=100, ge=1, description="... and at least this many rows are labelled")
+    min_labelled_rows: int = Field(default=100, ge=1, description="a day's performance is judged only when at "
+                                                                  "least this many of its rows are labelled too")
     max_label_problem_share: float = Field(default=0.01, ge=0, le=1,
                                            description="rejected labels above this share of the labels that landed "
                                                        "on a day are a warning; below, they are only reported")
     probability_threshold: float = Field(default=0.5, gt=0, lt=1,
                                          description="classification without a decision column: predicted "
                                                      "positive when the score is at least this")
-    rules: dict[str, MetricRule] | None = Field(default=None, description="degradation rule per metric; default "
-                                                                            "f1 and roc_auc, or mae and r2")
+    rules: dict[str, MetricRule] | None = Field(default=None, description="degradation rule per metric, against "
+                                                "the reference's baseline; set, it replaces the default rules: f1 "
+                                                "0.05 or 10% (retrain 20%) and roc_auc 0.05 (retrain 0.10) for a "
+                                                "classifier, mae 20% (retrain 50%) and r2 0.10 (retrain 0.20) for a "
+                                                "regressor. Metrics: accuracy, precision, recall, f1, roc_auc, "
+                                                "log_loss, calibration_error; mae, rmse, mape (percent), r2. The first "
+                                                "rule's metric is the one charted")
     estimate: bool = Field(default=True, description="estimate each day's performance before its labels land (CBPE "
                                                      "for classifiers, DLE for regressors) from a labelled reference; "
                                                      "off when the score is not a probability")
 
 
 class OperationsConfig(_Strict):
+    """A day's volume, rates, confidence and latency, against the reference's."""
+
     low_confidence: float = Field(default=0.6, gt=0.5, le=1.0,
                                   description="a prediction is low-confidence when max(p, 1 - p) is below this")
 
 
 class QualityConfig(_Strict):
-    max_missing_share: float = Field(default=0.1, ge=0, le=1)
+    """Judged on the exact figures of every valid row of the day, never a sample."""
+
+    max_missing_share: float = Field(default=0.1, ge=0, le=1, description="fixed mode: a column missing in more than "
+                                     "this share of the day's rows raises missing_values")
     min_missing_increase: float = Field(default=0.05, gt=0, le=1, description="calibrated mode: the smallest rise "
                                         "of a column's missing share above the reference's that counts")
-    max_new_category_share: float = Field(default=0.01, ge=0, le=1)
-    max_out_of_range_share: float = Field(default=0.01, ge=0, le=1)
-    max_quarantined_share: float = Field(default=0.01, ge=0, le=1)
+    max_new_category_share: float = Field(default=0.01, ge=0, le=1, description="a categorical column whose "
+                                          "categories unseen in the reference fill more than this share of the day's "
+                                          "rows raises new_categories")
+    max_out_of_range_share: float = Field(default=0.01, ge=0, le=1, description="a numerical column with more than "
+                                          "this share of the day's values outside the reference's range raises "
+                                          "out_of_range")
+    max_quarantined_share: float = Field(default=0.01, ge=0, le=1, description="more than this share of the day's "
+                                         "rows quarantined raises quarantined_rows")
 
 
 RetrainSignal = Literal["dataset_drift", "prediction_drift", "performance_degradation", "estimated_performance_drop"]
 
 
 class RetrainingConfig(_Strict):
-    dag_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    """What a request hands over, and how the built-in retraining decides."""
+
+    dag_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the DAG the trigger_retraining task starts, with "
+                        "conf {model, day, reasons, evidence, window}")
     builtin: bool = Field(default=True, description="this project ships the DAG `dag_id`; false when it is your own")
     when_all: tuple[RetrainSignal, ...] = Field(
         default=("dataset_drift", "prediction_drift"),
@@ -315,17 +360,22 @@ class RetrainingConfig(_Strict):
                                                                  "past its retrain_drop / retrain_relative_drop")
     drift_days: int | None = Field(default=None, ge=1, description="also trigger on dataset drift on at least this "
                                                                    "many of the last `drift_window` days")
-    drift_window: int = Field(default=5, ge=1, le=60)
+    drift_window: int = Field(default=5, ge=1, le=60, description="the last days (the day included) in which "
+                                                                  "drift_days are counted")
     quality_days: int | None = Field(default=None, ge=1, description="also trigger after this many consecutive days "
                                                                      "with a critical data-quality finding")
     cooldown_days: int = Field(default=7, ge=0, le=365, description="no second trigger within this many days of "
-                                                                    "the last one (it may still be running)")
-    window_days: int = Field(default=14, ge=1, le=365, description="the days of evidence handed to retraining")
+                                                                    "the last one (it may still be running), whichever "
+                                                                    "day a backfill reaches first: claimed atomically "
+                                                                    "under `retraining/<model>/claims/`, even by "
+                                                                    "parallel runs; a rerun of a day keeps its own")
+    window_days: int = Field(default=14, ge=1, le=365, description="the days of evidence handed to retraining, in its "
+                                                                   "conf (window: {first, last})")
     window_from_drift: bool = Field(default=True, description="while the dataset drifts, the window starts on the "
                                                               "drift's first day: the model learns the world it now sees")
     min_labelled_rows: int = Field(default=4000, ge=0, description="models with labels: a request waits (nothing is "
                                    "triggered, no cooldown starts) until the window's predictions have this many "
-                                   "labels; a quarter of them become the new reference. 0: never wait")
+                                   "labels; the whole labelled window becomes the new reference. 0: never wait")
     min_gain: float = Field(default=0.01, ge=0, le=1, description="built-in retraining: the candidate must beat the "
                                                                   "current model's headline metric by this (relative)")
     approval: Literal["off", "required"] = Field(
@@ -342,15 +392,19 @@ SeverityName = Literal["off", "info", "warning", "critical"]
 class RuleConfig(_Strict):
     """A rule's severity; `off` disables it. Info findings show on the pages but never alert."""
 
-    severity: SeverityName = "warning"
+    severity: SeverityName = Field(default="warning", description="how severe the finding is: info (on the pages, "
+                                   "never alerted), warning or critical (alerted); off disables the rule")
 
 
 class KeyFeaturesRule(RuleConfig):
-    severity: SeverityName = "critical"
+    severity: SeverityName = Field(default="critical", description="how severe the finding is: info, warning, "
+                                   "critical or off")
     features: tuple[str, ...] = Field(default=(), description="features whose drift alone is worth this severity")
 
 
 class VolumeRule(RuleConfig):
+    """The day's rows against the mean of the published days of the window before it (not the reference)."""
+
     window_days: int = Field(default=7, ge=1, le=90, description="published days before the day that form the "
                                                                  "trailing mean")
     min_days: int = Field(default=3, ge=1, description="fewer published days in the window: no verdict")
@@ -359,29 +413,43 @@ class VolumeRule(RuleConfig):
 
 
 class PositiveRateRule(RuleConfig):
-    min: float | None = Field(default=None, ge=0, le=1)
-    max: float | None = Field(default=None, ge=0, le=1)
+    """The day's positive (approval) rate: its bounds, and its distance from the reference's (classifiers only)."""
+
+    min: float | None = Field(default=None, ge=0, le=1, description="fires when the rate is below this (a bound, in "
+                                                                    "both modes)")
+    max: float | None = Field(default=None, ge=0, le=1, description="fires when the rate is above this (a bound, in "
+                                                                    "both modes)")
     max_change: float | None = Field(default=0.15, gt=0, le=1,
-                                     description="fires when the rate is further than this from the reference's")
+                                     description="fixed mode: fires when the rate is further than this from the "
+                                                 "reference's")
     min_change: float = Field(default=0.05, gt=0, le=1, description="calibrated mode: the smallest distance from "
                               "the reference's rate that counts (with the rate outside the no-change band)")
 
 
 class PredictionCollapseRule(RuleConfig):
-    severity: SeverityName = "critical"
+    """Every decision of the day of one class, or every prediction with the same score."""
+
+    severity: SeverityName = Field(default="critical", description="how severe the finding is: info, warning, "
+                                   "critical or off")
     min_rows: int = Field(default=30, ge=2, description="a constant score on fewer valid rows is not judged")
     max_chance: float = Field(default=1e-6, gt=0, lt=1, description="every decision of one class fires when the "
                               "chance of that under the reference's positive rate is below this")
 
 
 class LowConfidenceRule(RuleConfig):
-    max_share: float | None = Field(default=0.35, gt=0, le=1)
-    max_increase: float | None = Field(default=0.15, gt=0, le=1, description="above the reference's share")
+    """The share of low-confidence predictions (operations.low_confidence), absolute and above the reference's."""
+
+    max_share: float | None = Field(default=0.35, gt=0, le=1, description="fires when the share of low-confidence "
+                                    "predictions is above this (a bound, in both modes)")
+    max_increase: float | None = Field(default=0.15, gt=0, le=1, description="fixed mode: fires when the share is "
+                                       "more than this above the reference's share")
     min_increase: float = Field(default=0.05, gt=0, le=1, description="calibrated mode: the smallest rise above the "
                                 "reference's share that counts (with the share outside the no-change band)")
 
 
 class MultivariateRule(RuleConfig):
+    """A change in how the features move together: the day's mean reconstruction error (calibrated mode only)."""
+
     min_increase: float = Field(default=0.05, gt=0, description="the smallest relative rise of the mean "
                                 "reconstruction error above the reference's that counts (0.05 = 5%)")
 
@@ -389,32 +457,54 @@ class MultivariateRule(RuleConfig):
 class RulesConfig(_Strict):
     """Which findings a day can raise, and how severe each is (see monitoring/rules.py)."""
 
-    dataset_drift: RuleConfig = RuleConfig(severity="critical")
-    feature_drift: RuleConfig = RuleConfig()
-    key_features: KeyFeaturesRule = KeyFeaturesRule()
-    prediction_drift: RuleConfig = RuleConfig()
-    volume: VolumeRule = VolumeRule()
-    positive_rate: PositiveRateRule = PositiveRateRule()
-    low_confidence: LowConfidenceRule = LowConfidenceRule()
-    prediction_collapse: PredictionCollapseRule = PredictionCollapseRule()
-    multivariate_drift: MultivariateRule = MultivariateRule()  # calibrated mode only
-    missing_values: RuleConfig = RuleConfig()  # critical anyway when a column is entirely missing
-    new_categories: RuleConfig = RuleConfig()
-    out_of_range: RuleConfig = RuleConfig()
-    quarantined_rows: RuleConfig = RuleConfig()
-    performance_degradation: RuleConfig = RuleConfig()  # critical anyway past a retraining limit
-    estimated_performance_drop: RuleConfig = RuleConfig()  # the estimate (CBPE, DLE) before the labels land
-    # A day's estimate missed its realized performance by more than chance (concept drift?): info unless raised
-    estimator_unreliable: RuleConfig = RuleConfig(severity="info")
-    labels_missing: RuleConfig = RuleConfig()
-    labels_overdue: RuleConfig = RuleConfig()  # labels.deadline_days after they were due, still too few
-    label_problems: RuleConfig = RuleConfig()  # info below performance.max_label_problem_share
+    dataset_drift: RuleConfig = Field(default=RuleConfig(severity="critical"), description="the share of drifted "
+                                      "features reached drift.dataset_drift_share")
+    feature_drift: RuleConfig = Field(default=RuleConfig(), description="features drifted, fewer than the dataset "
+                                      "share")
+    key_features: KeyFeaturesRule = Field(default=KeyFeaturesRule(), description="a named key feature drifted")
+    prediction_drift: RuleConfig = Field(default=RuleConfig(), description="the score or the decision drifted")
+    volume: VolumeRule = Field(default=VolumeRule(), description="the day's rows far from the trailing days; "
+                               "critical anyway on a day without rows")
+    positive_rate: PositiveRateRule = Field(default=PositiveRateRule(), description="the positive rate outside its "
+                                            "bounds or far from the reference's")
+    low_confidence: LowConfidenceRule = Field(default=LowConfidenceRule(), description="too many low-confidence "
+                                              "predictions, or many more than the reference's")
+    prediction_collapse: PredictionCollapseRule = Field(
+        default=PredictionCollapseRule(), description="every decision of the day took one class although the "
+        "reference's positive rate makes that a less than one-in-a-million accident, or every prediction has the same "
+        "score")
+    multivariate_drift: MultivariateRule = Field(default=MultivariateRule(), description="calibrated mode only: the "
+                                                 "features' joint distribution changed")
+    missing_values: RuleConfig = Field(default=RuleConfig(), description="a column's missing share too high; critical "
+                                       "anyway when a column is entirely missing")
+    new_categories: RuleConfig = Field(default=RuleConfig(), description="categories unseen in the reference "
+                                       "(quality.max_new_category_share)")
+    out_of_range: RuleConfig = Field(default=RuleConfig(), description="values outside the reference's range "
+                                     "(quality.max_out_of_range_share)")
+    quarantined_rows: RuleConfig = Field(default=RuleConfig(), description="rows quarantined by the data contract "
+                                         "(quality.max_quarantined_share)")
+    performance_degradation: RuleConfig = Field(default=RuleConfig(), description="a due day's performance worse than "
+                                                "the reference's baseline; critical anyway past a retraining limit")
+    estimated_performance_drop: RuleConfig = Field(default=RuleConfig(), description="the estimate (CBPE, DLE) before "
+                                                   "the labels land worse than the reference's baseline; in "
+                                                   "retraining.when_all it requests retraining without waiting for "
+                                                   "labels")
+    estimator_unreliable: RuleConfig = Field(default=RuleConfig(severity="info"), description="a judged day's "
+                                             "estimate missed its realized performance by more than chance (concept "
+                                             "drift?)")
+    labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
+    labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
+                                       "performance.min_coverage labels.deadline_days after they were due")
+    label_problems: RuleConfig = Field(default=RuleConfig(), description="rejected labels; info anyway below "
+                                       "performance.max_label_problem_share")
 
 
 class Channel(_Strict):
     """Where a model's alert messages go, through an Airflow connection (secrets live only there)."""
 
-    type: Literal["slack", "email", "sns", "webhook"]
+    type: Literal["slack", "email", "sns", "webhook"] = Field(
+        description="slack (SlackWebhookNotifier), email (SmtpNotifier), sns (SnsNotifier) or webhook (HttpNotifier: "
+                    "a JSON body with model, day, severity, title, notices, links to the day page and reports)")
     conn_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="slack: a Slack incoming-webhook connection; "
                          "email: an SMTP connection; sns: an aws connection; webhook: an HTTP connection")
     to: tuple[str, ...] = Field(default=(), description="email: recipients")
@@ -434,7 +524,10 @@ class Channel(_Strict):
 class AlertsConfig(_Strict):
     """How findings become messages: one per run and model, deduplicated, with hysteresis and cooldown."""
 
-    channels: tuple[Channel, ...] = ()
+    channels: tuple[Channel, ...] = Field(default=(), description="where messages go: a list of {type: slack, "
+                                          "conn_id}, {type: email, conn_id, to: [...], from_email}, {type: sns, "
+                                          "conn_id, target_arn}, {type: webhook, conn_id, endpoint}; without "
+                                          "channels messages are only recorded")
     max_age_days: int = Field(default=2, ge=0, description="a run of an older day (or any backfill run) records "
                                                            "its alerts but sends nothing; a digest follows")
     fire_after: int = Field(default=1, ge=1, le=30, description="consecutive bad days before a rule is alerted")
@@ -446,14 +539,18 @@ class AlertsConfig(_Strict):
 
 
 class ReportsConfig(_Strict):
+    """How many rows the reports see, and where their heavy tasks run."""
+
     max_rows: int = Field(default=100_000, ge=1_000,
-                          description="rows handed to Evidently; larger days are sampled by hash of the id")
+                          description="rows handed to Evidently; larger days are sampled by hash of the id (reruns "
+                                      "see the same rows); data_quality figures always use every row. Why 100k: "
+                                      "benchmarks/README.md")
     pool: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
                              description="Airflow pool of the heavy tasks (evidently_reports, performance): caps how "
                                          "many run at once across workers; it must exist (airflow pools set)")
     queue: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
                               description="executor queue of the heavy tasks (CeleryExecutor: the workers started "
-                                          "with --queues <queue> run them)")
+                                          "with `--queues <queue>` run them)")
 
     def heavy_task_args(self) -> dict[str, str]:
         """Operator arguments of the heavy tasks: their pool and queue when configured."""
@@ -461,25 +558,35 @@ class ReportsConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    name: str
-    task: ModelTask = ModelTask.BINARY_CLASSIFICATION
-    description: str = ""
-    owner: str = "ml-platform"
-    schedule: str = Field(default="0 2 * * *", description="cron; each run processes the previous full day (UTC)")
-    start_date: str = Field(default="2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+    """One monitored model: an entry under `models`, with `defaults` merged under it."""
+
+    name: str = Field(description="the model's key under `models` (not written in its entry): 1-63 lowercase "
+                                  "letters, digits, '_' or '-', starting with a letter or digit; part of S3 keys and "
+                                  "of the DAG id `monitor_<name>`")
+    task: ModelTask = Field(default=ModelTask.BINARY_CLASSIFICATION, description="what the model predicts; for "
+                            "regression, columns.score is the predicted value, and there is no decision, positive rate "
+                            "or confidence")
+    description: str = Field(default="", description="what the model does, in a sentence; shown in the DAG")
+    owner: str = Field(default="ml-platform", description="the team that owns the model; shown in the DAG")
+    schedule: str = Field(default="0 2 * * *", description="cron of the data intervals (UTC): each interval is one "
+                                                           "processed day, the run of a day starts once it ended")
+    start_date: str = Field(default="2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$",
+                            description="the first day the DAG may process, YYYY-MM-DD")
     max_active_runs: int = Field(default=4, ge=1, le=64, description="days of this model processed at once")
-    storage: StorageConfig
-    columns: ColumnsConfig
-    drift: DriftConfig = DriftConfig()
-    contract: ContractConfig = ContractConfig()
-    quality: QualityConfig = QualityConfig()
-    operations: OperationsConfig = OperationsConfig()
-    reports: ReportsConfig = ReportsConfig()
+    storage: StorageConfig = Field(description="where the model's objects live in S3")
+    columns: ColumnsConfig = Field(description="the columns of the prediction logs")
+    drift: DriftConfig = Field(default=DriftConfig(), description="how drift is measured and judged")
+    contract: ContractConfig = Field(default=ContractConfig(), description="the data contract of the logs")
+    quality: QualityConfig = Field(default=QualityConfig(), description="data-quality alert thresholds")
+    operations: OperationsConfig = Field(default=OperationsConfig(), description="operational figures")
+    reports: ReportsConfig = Field(default=ReportsConfig(), description="the Evidently reports and their tasks")
     labels: LabelsConfig | None = Field(default=None, description="ground truth; without it no performance")
-    performance: PerformanceConfig = PerformanceConfig()
-    rules: RulesConfig = RulesConfig()
-    alerts: AlertsConfig = AlertsConfig()
-    retraining: RetrainingConfig
+    performance: PerformanceConfig = Field(default=PerformanceConfig(), description="how performance is judged and "
+                                           "estimated (with labels)")
+    rules: RulesConfig = Field(default=RulesConfig(), description="one entry per finding: its severity, and the "
+                               "settings of the findings that have some")
+    alerts: AlertsConfig = Field(default=AlertsConfig(), description="where the messages go, and when they are sent")
+    retraining: RetrainingConfig = Field(description="when a day asks for retraining, and which DAG retrains")
 
     @field_validator("name")
     @classmethod
@@ -515,7 +622,7 @@ class ModelConfig(_Strict):
 
     @property
     def metric_names(self) -> tuple[str, ...]:
-        return CLASSIFICATION_METRICS if self.is_classification else REGRESSION_METRICS
+        return metrics_of(self.task)
 
     @property
     def metric_rules(self) -> dict[str, MetricRule]:
@@ -536,7 +643,8 @@ class ModelConfig(_Strict):
         rule = self.metric_rules.get(metric)
         if rule is not None and (rule.min_drop is not None or rule.min_relative_drop is not None):
             return rule.min_drop, rule.min_relative_drop
-        return DEFAULT_MIN_DROPS.get(metric, (None, 0.05))
+        found = METRICS[metric]
+        return found.min_drop, found.min_relative_drop
 
     @property
     def monitored(self) -> tuple[str, ...]:
@@ -568,7 +676,7 @@ class ModelConfig(_Strict):
 
     def kind(self, column: str) -> str:
         """"categorical" or "numerical": how a monitored column is compared."""
-        return "categorical" if self.is_categorical(column) else "numerical"
+        return CATEGORICAL if self.is_categorical(column) else NUMERICAL
 
     def drift_method(self, column: str) -> ColumnDrift:
         """The drift method and threshold used for one column (per-column override, else the kind's default)."""
@@ -577,6 +685,108 @@ class ModelConfig(_Strict):
         if self.is_categorical(column):
             return ColumnDrift(method=self.drift.categorical_method, threshold=self.drift.categorical_threshold)
         return ColumnDrift(method=self.drift.numerical_method, threshold=self.drift.numerical_threshold)
+
+    # --- the settings each statistic uses (they take these, not the whole model) ---------------------------------
+    @property
+    def drift_specs(self) -> dict[str, DriftSpec]:
+        """How each monitored column's drift is measured and judged."""
+        return {c: DriftSpec(kind=self.kind(c), method=(m := self.drift_method(c)).method, threshold=m.threshold,
+                             explicit=c in self.drift.columns) for c in self.monitored}
+
+    @property
+    def scoring(self) -> Scoring:
+        return Scoring(task=self.task, score=self.columns.score, decision=self.columns.decision,
+                       probability_threshold=self.performance.probability_threshold)
+
+    @property
+    def minimum_changes(self) -> MinimumChanges:
+        return MinimumChanges(positive_rate=self.rules.positive_rate.min_change,
+                              low_confidence_share=self.rules.low_confidence.min_increase,
+                              missing_share=self.quality.min_missing_increase,
+                              reconstruction_error=self.rules.multivariate_drift.min_increase)
+
+    @property
+    def metric_judging(self) -> MetricJudging:
+        rules = self.metric_rules
+        return MetricJudging(
+            metrics=self.judged_metrics, calibrated=self.drift.calibrated, band_sigma=self.drift.band_sigma,
+            fdr=self.drift.fdr, min_drops={m: self.min_drop(m) for m in self.judged_metrics},
+            alert_limits={m: (r.max_drop, r.max_relative_drop) for m, r in rules.items()},
+            retrain_limits={m: (r.retrain_drop, r.retrain_relative_drop) for m, r in rules.items()})
+
+    @property
+    def fit_settings(self) -> FitSettings:
+        """Everything a reference version's fit depends on: a change refits it (its fingerprint covers this)."""
+        cols = self.columns
+        return FitSettings(
+            scoring=self.scoring, numerical=cols.numerical, categorical=cols.categorical,
+            label=self.labels.column if self.labels else None, low_confidence=self.operations.low_confidence,
+            max_rows=self.reports.max_rows, calibrated=self.drift.calibrated, drift=self.drift_specs,
+            metrics=self.judged_metrics, estimate=self.performance.estimate)
+
+
+class DriftSpec(Record):
+    """How one column's drift is measured and judged."""
+
+    kind: str  # "numerical" or "categorical"
+    method: str  # Evidently's stattest id (monitoring.vocabulary.DRIFT_METHODS)
+    threshold: float  # the method's line: the minimum effect in calibrated mode
+    explicit: bool = False  # a per-column line (drift.columns): judged by it alone, outside the day's family
+
+
+class Scoring(Record):
+    """What the performance metrics need to know of a model: its task, score and decision columns, and the threshold
+    that makes a score a decision when it has no decision column."""
+
+    task: ModelTask
+    score: str
+    decision: str | None = None
+    probability_threshold: float = 0.5
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task is ModelTask.BINARY_CLASSIFICATION
+
+
+class MinimumChanges(Record):
+    """Calibrated mode: the smallest change of each of a day's rates that counts, beside its no-change band."""
+
+    positive_rate: float = 0.05  # either way
+    low_confidence_share: float = 0.05  # a rise
+    missing_share: float = 0.05  # a rise above the reference's missing share
+    reconstruction_error: float = 0.05  # a relative rise of the mean reconstruction error
+
+
+class MetricJudging(Record):
+    """How a day's performance metrics are judged: which, their minimum worsening (absolute, relative) in calibrated
+    mode, their alert lines in fixed mode, and their retraining limits."""
+
+    metrics: tuple[str, ...]
+    calibrated: bool = True
+    band_sigma: float = 3.0
+    fdr: float = 0.05
+    min_drops: dict[str, tuple[float | None, float | None]] = {}
+    alert_limits: dict[str, tuple[float | None, float | None]] = {}
+    retrain_limits: dict[str, tuple[float | None, float | None]] = {}
+
+
+class FitSettings(Record):
+    """What a reference version's fit depends on (`monitoring.reference.ReferenceProfile.fit`)."""
+
+    scoring: Scoring
+    numerical: tuple[str, ...]
+    categorical: tuple[str, ...]
+    label: str | None = None
+    low_confidence: float = 0.6
+    max_rows: int = 100_000  # rows of the reference handed to Evidently (its sample)
+    calibrated: bool = True
+    drift: dict[str, DriftSpec]  # the monitored columns: features, then score and decision
+    metrics: tuple[str, ...] = ()  # the metrics whose no-change bands are fitted
+    estimate: bool = True
+
+    @property
+    def monitored(self) -> tuple[str, ...]:
+        return tuple(self.drift)
 
 
 def _names(value: Any) -> list[str]:
@@ -609,7 +819,7 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
     if unknown and features:
         problems.append((("rules", "key_features", "features"),
                          f"{unknown} are not features of the model"))
-    allowed = CLASSIFICATION_METRICS if task == ModelTask.BINARY_CLASSIFICATION.value else REGRESSION_METRICS
+    allowed = metrics_of(ModelTask(task)) if task in {t.value for t in ModelTask} else ()
     for metric in node("performance", "rules") or {}:
         if metric not in allowed:
             problems.append((("performance", "rules", metric), f"{metric!r} is not a {task} metric; one of "
@@ -620,8 +830,8 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
                                                            "the model"))
             continue
         method = override.get("method") if isinstance(override, dict) else getattr(override, "method", None)
-        kind = "categorical" if column in categorical or column == decision else "numerical"
-        allowed_methods = CATEGORICAL_DRIFT_METHODS if kind == "categorical" else NUMERICAL_DRIFT_METHODS
+        kind = CATEGORICAL if column in categorical or column == decision else NUMERICAL
+        allowed_methods = methods_for(kind)
         if method is not None and method not in allowed_methods:
             problems.append((("drift", "columns", column, "method"),
                              f"{method!r} does not fit a {kind} column; one of {sorted(allowed_methods)}"))
@@ -629,10 +839,13 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
 
 
 class MonitoringConfig(_Strict):
-    models: tuple[ModelConfig, ...]
+    """The whole file: `defaults`, merged under every model, and `models`, one entry per monitored model."""
+
+    models: tuple[ModelConfig, ...] = Field(description="one entry per monitored model, under its name")
     # Models whose entry is invalid, each with its error (naming the model and the keys): loaded with
     # `isolate=True`, one broken entry leaves the other models usable.
-    broken: dict[str, str] = Field(default_factory=dict)
+    broken: dict[str, str] = Field(default_factory=dict, description="not a key of the file: the models whose entry "
+                                   "is invalid, each with its error, when loaded with isolate=True")
 
     def model(self, name: str) -> ModelConfig:
         for model in self.models:

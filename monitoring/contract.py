@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from monitoring.config import ModelConfig
+from monitoring.coercion import as_id, as_label, as_number, as_timestamp, as_zero_one, epoch_hint
+from monitoring.ids import ID_HASH, id_hashes
 from monitoring.ingest import SOURCE_FILE, SOURCE_ROW, FileRead
 from monitoring.text import clip, clip_all, listing
 
@@ -54,10 +56,6 @@ class SeenIds:
     def __init__(self) -> None:
         self.runs: list[np.ndarray] = []
 
-    @staticmethod
-    def hashes(ids: pd.Series) -> np.ndarray:
-        return pd.util.hash_pandas_object(ids.astype(str), index=False).to_numpy()
-
     def contains(self, hashes: np.ndarray) -> np.ndarray:
         found = np.zeros(len(hashes), dtype=bool)
         for run in self.runs:
@@ -74,7 +72,7 @@ class SeenIds:
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
     """`np.unique(values)`, by a stable sort: numpy 2 finds unique integers by hashing and then sorts them, blind to
-    sorted input (two sorted runs of 800k hashes: `np.union1d` 1.09 s, the stable sort merges them in 9 ms)."""
+    sorted input; a stable sort merges sorted runs far faster (benchmarks/README.md)."""
     ordered = np.sort(values, kind="stable")
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
 
@@ -130,7 +128,7 @@ def valid_schema(model: ModelConfig) -> pa.Schema:
         fields.append(pa.field(cols.latency, pa.float64()))
     fields += [pa.field(c, pa.float64()) for c in cols.numerical]
     fields += [pa.field(c, pa.string()) for c in cols.categorical]
-    return pa.schema(fields)
+    return pa.schema([*fields, pa.field(ID_HASH, pa.uint64())])
 
 
 class _Violations:
@@ -177,159 +175,71 @@ def check_columns(files: list[FileRead], model: ModelConfig, store_url: Callable
             )
 
 
-def as_number(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Numeric values, and a mask of values that were present but are not numbers."""
-    if series.dtype == bool:
-        series = series.astype("Int64")
-    numeric = pd.to_numeric(series, errors="coerce")
-    if series.dtype == object:
-        blank = series.map(lambda v: isinstance(v, str) and not v.strip())
-        numeric = numeric.where(~blank)
-        not_number = series.notna() & ~blank & numeric.isna()
-    else:
-        not_number = pd.Series(False, index=series.index)
-    return numeric.astype("float64"), not_number
-
-
-ZERO_ONE_WORDS = {"true": 1.0, "false": 0.0}
-
-
-def as_zero_one(series: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """A 0/1 column (a decision, a binary label) as numbers: booleans and the words "true"/"false" (any case,
-    surrounding spaces) count as 1/0, like the numbers themselves; and a mask of present values that are not numbers.
-    Whether a number is 0 or 1 is the caller's rule."""
-    if series.dtype == object:
-        words = series.map(lambda v: ZERO_ONE_WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v)
-        series = words.map(lambda v: float(v) if isinstance(v, bool) else v)
-    return as_number(series)
-
-
-def _as_timestamp(series: pd.Series, unit: str | None = None) -> pd.Series:
-    """Times in UTC (naive ones taken as UTC); numbers are epoch times in `unit` (columns.timestamp_unit) when the
-    model gives one."""
-    if pd.api.types.is_datetime64_any_dtype(series):
-        return series.dt.tz_localize("UTC") if series.dt.tz is None else series.dt.tz_convert("UTC")
-    if unit:
-        numbers, _ = as_number(series)
-        return pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce")
-    return pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
-
-
-EPOCH_UNITS = (("s", "seconds", 1e8), ("ms", "milliseconds", 1e11), ("us", "microseconds", 1e14))
-
-
-def epoch_hint(series: pd.Series) -> str:
-    """A hint for timestamps that are numbers (which would otherwise be read as nanoseconds since 1970): the epoch
-    unit their size suggests, or "" when they are not numbers or already look like nanoseconds."""
-    if pd.api.types.infer_dtype(series, skipna=True) not in ("integer", "floating", "mixed-integer-float", "string"):
-        return ""
-    numbers, _ = as_number(series)
-    numbers = numbers.dropna()
-    if len(numbers) < 0.5 * series.notna().sum() or not len(numbers):
-        return ""
-    size = float(numbers.abs().median())
-    for unit, word, low in EPOCH_UNITS:
-        if low <= size < 1000 * low:
-            return f" (the column holds numbers that look like epoch {word}: set columns.timestamp_unit: {unit})"
-    return ""
-
-
-def as_label(series: pd.Series) -> pd.Series:
-    """Categorical values as text (missing stays NaN); integer codes stay '3', not '3.0'. Vectorised for the common
-    column types; values of mixed types are converted one by one."""
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    present = series.notna()
-    kind = pd.api.types.infer_dtype(series, skipna=True)
-    if kind in ("string", "empty"):
-        return series.astype(object).where(present, np.nan)
-    if kind in ("integer", "boolean"):
-        return series.astype(object).where(present, np.nan).map(str, na_action="ignore").astype(object)
-    if pd.api.types.is_float_dtype(series):
-        values = series.to_numpy(dtype="float64", na_value=np.nan)
-        whole = np.isfinite(values) & (np.abs(values) < 2**63)
-        whole[whole] = values[whole] == np.round(values[whole])
-        text = series.astype(str).astype(object)
-        text[whole] = values[whole].astype("int64").astype(str)
-        return text.where(present, np.nan)
-
-    def text(value: object) -> object:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return np.nan
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-    return series.map(text).astype(object)
-
-
-def as_id(series: pd.Series) -> pd.Series:
-    """Prediction ids as text, the same whichever format wrote them: as `as_label`, without surrounding spaces, and
-    an integer written with decimals ("50005.0", as a text export of a float column has it) as the integer
-    ("50005", as a float column itself gives). Empty ids are missing (NaN)."""
-    text = as_label(series)
-    present = text.notna()
-    if present.any():
-        text = text.astype(object)
-        text[present] = _clean_ids(text[present].astype(str))
-        text[present & (text == "")] = np.nan
-    return text
-
-
-_WHOLE_NUMBER = r"^([+-]?\d+)\.0*$"
-
-
-def _clean_ids(text: pd.Series) -> pd.Series:
-    """Ids stripped of surrounding spaces, "50005.0" as "50005": in Arrow's kernels when every id is ASCII (where
-    they agree with Python's str.strip and re exactly), in Python's otherwise (Unicode spaces and digits)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    values = pa.array(text.to_numpy(dtype=object), type=pa.string())
-    if not pc.all(pc.string_is_ascii(values)).as_py():
-        return text.str.strip().str.replace(_WHOLE_NUMBER, r"\1", regex=True)
-    stripped = pc.utf8_trim(values, characters=" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")  # str.isspace, ASCII
-    cleaned = pc.replace_substring_regex(stripped, pattern=_WHOLE_NUMBER, replacement=r"\1")
-    return pd.Series(cleaned.to_numpy(zero_copy_only=False), index=text.index, dtype=object)
-
-
 def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenIds | None = None) -> ContractResult:
     """Split the day's rows (or one batch of them, with the ids of the earlier batches in `seen`) into typed valid
-    rows and quarantined rows with their reasons."""
+    rows and quarantined rows with their reasons (in the order of the checks below: ids, time, predictions,
+    features)."""
     cols = model.columns
-    rows_read = len(frame)
-    if rows_read == 0:
+    if frame.empty:
         return ContractResult(valid=valid_schema(model).empty_table().to_pandas(),
                               quarantine=frame.assign(**{REASON: pd.Series(dtype=object)}), rows_read=0)
     known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW,
              *([cols.latency] if cols.latency else [])}
-    extra = tuple(sorted(c for c in frame.columns if c not in known))
-
     v = _Violations(frame.index)
     typed: dict[str, pd.Series] = {}  # one frame built at the end, not column by column
+    hashes = _check_ids(frame, cols.id, v, typed, seen)
+    _check_time(frame, cols.timestamp, cols.timestamp_unit, day, v, typed)
+    _check_predictions(frame, model, v, typed)
+    _check_features(frame, cols.numerical, cols.categorical, v, typed)
+    typed[ID_HASH] = hashes
+    reasons = v.reasons()
+    bad = reasons.notna()
+    typed_frame = pd.DataFrame(typed, index=frame.index)
+    valid = (typed_frame.loc[~bad] if bad.any() else typed_frame).reset_index(drop=True)
+    if cols.decision:
+        valid[cols.decision] = valid[cols.decision].astype("int64")
+    return ContractResult(valid=valid, quarantine=_quarantine(frame, reasons), rows_read=len(frame),
+                          reasons=dict(v.counts), extra_columns=tuple(sorted(c for c in frame if c not in known)),
+                          examples=v.examples)
 
-    ids = frame[cols.id]
-    id_text = as_id(ids)
-    v.add(id_text.isna(), "missing_id", f"{cols.id} is empty")  # as_id: blank ids are missing
+
+def _check_ids(frame: pd.DataFrame, column: str, v: _Violations, typed: dict[str, pd.Series],
+               seen: SeenIds | None) -> np.ndarray:
+    """Ids present and met once in the day; returns their hashes (once per row: duplicates across batches here,
+    then the day's sample, `monitoring.sampling`)."""
+    id_text = as_id(frame[column])
+    v.add(id_text.isna(), "missing_id", f"{column} is empty")  # as_id: blank ids are missing
     duplicated = id_text.notna() & id_text.duplicated(keep="first")
+    hashes = id_hashes(id_text)
     if seen is not None:
-        hashes = SeenIds.hashes(id_text)
         present = id_text.notna().to_numpy()
         duplicated |= pd.Series(seen.contains(hashes) & present, index=frame.index)
         seen.add(hashes[present])
-    v.add(duplicated, "duplicate_id", lambda i: f"{cols.id} " + i + " appeared earlier in the day", id_text)
-    typed[cols.id] = id_text
+    v.add(duplicated, "duplicate_id", lambda i: f"{column} " + i + " appeared earlier in the day", id_text)
+    typed[column] = id_text
+    return hashes
 
-    raw_ts = frame[cols.timestamp]
-    ts = _as_timestamp(raw_ts, cols.timestamp_unit)
+
+def _check_time(frame: pd.DataFrame, column: str, unit: str | None, day: dt.date, v: _Violations,
+                typed: dict[str, pd.Series]) -> None:
+    """A time on the day, in UTC (epoch numbers in `unit`); a hint when the times look like epoch numbers."""
+    raw = frame[column]
+    ts = as_timestamp(raw, unit)
     start = pd.Timestamp(day, tz="UTC")
-    unparsed = ts.isna() & raw_ts.notna()
+    unparsed = ts.isna() & raw.notna()
     outside = ts.notna() & ((ts < start) | (ts >= start + pd.Timedelta(days=1)))
-    hint = epoch_hint(raw_ts) if not cols.timestamp_unit and (unparsed.any() or outside.any()) else ""
-    v.add(unparsed, "bad_timestamp", lambda t: f"{cols.timestamp} " + t + " is not a time" + hint, raw_ts)
-    v.add(raw_ts.isna(), "missing_timestamp", f"{cols.timestamp} is empty")
-    v.add(outside, "timestamp_outside_day", lambda t: f"{cols.timestamp} " + t + f" is not on {day}" + hint, ts)
-    typed[cols.timestamp] = ts
+    hint = epoch_hint(raw) if not unit and (unparsed.any() or outside.any()) else ""
+    v.add(unparsed, "bad_timestamp", lambda t: f"{column} " + t + " is not a time" + hint, raw)
+    v.add(raw.isna(), "missing_timestamp", f"{column} is empty")
+    v.add(outside, "timestamp_outside_day", lambda t: f"{column} " + t + f" is not on {day}" + hint, ts)
+    typed[column] = ts
 
+
+def _check_predictions(frame: pd.DataFrame, model: ModelConfig, v: _Violations,
+                       typed: dict[str, pd.Series]) -> None:
+    """The score a finite number within the model's range, the decision 0 or 1, the latency (optional: an
+    operational figure, not part of the contract) a duration."""
+    cols = model.columns
     score, not_number = as_number(frame[cols.score])
     v.add(not_number, "bad_score", lambda x: f"{cols.score} " + x + " is not a number", frame[cols.score])
     v.add(score.isna() & ~not_number, "missing_score", f"{cols.score} is empty")
@@ -339,7 +249,6 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
         v.add(score.notna() & ((score < low) | (score > high)), "score_out_of_range",
               lambda x: f"{cols.score} " + x + f" is outside [{low}, {high}]", score)
     typed[cols.score] = score
-
     if cols.decision:
         decision, not_number = as_zero_one(frame[cols.decision])
         bad = not_number | (decision.notna() & ~decision.isin([0.0, 1.0]))
@@ -347,35 +256,36 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
               frame[cols.decision])
         v.add(decision.isna() & ~not_number, "missing_decision", f"{cols.decision} is empty")
         typed[cols.decision] = decision
-
-    if cols.latency and cols.latency in frame.columns:  # optional: operational figure, not part of the contract
+    if cols.latency and cols.latency in frame.columns:
         latency, not_number = as_number(frame[cols.latency])
         v.add(not_number | (latency < 0) | np.isinf(latency), "bad_latency",
               lambda x: f"{cols.latency} " + x + " is not a duration in milliseconds", frame[cols.latency])
         typed[cols.latency] = latency
-    for column in cols.numerical:
+    elif cols.latency:
+        typed[cols.latency] = pd.Series(np.nan, index=frame.index)  # every batch has the same columns
+
+
+def _check_features(frame: pd.DataFrame, numerical: tuple[str, ...], categorical: tuple[str, ...],
+                    v: _Violations, typed: dict[str, pd.Series]) -> None:
+    """Numerical features finite numbers (a missing one is kept: a data-quality matter); categories as text."""
+    for column in numerical:
         values, not_number = as_number(frame[column])
         v.add(not_number, "bad_number", lambda x: f"{column} " + x + " is not a number", frame[column])
         v.add(np.isinf(values), "infinite_value", lambda x: f"{column} " + x + " is infinite", values)
         typed[column] = values
-    for column in cols.categorical:
+    for column in categorical:
         typed[column] = as_label(frame[column])
 
-    reasons = v.reasons()
+
+def _quarantine(frame: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+    """The rows that broke the contract, every value as text (as it came), with their reasons."""
     bad = reasons.notna()
     quarantine = frame.loc[bad].copy()
     for column in quarantine.columns:
-        if column not in (SOURCE_ROW,):
+        if column != SOURCE_ROW:
             quarantine[column] = quarantine[column].map(lambda x: None if pd.isna(x) else str(x)).astype(object)
     quarantine[REASON] = reasons[bad]
-    if cols.latency and cols.latency not in typed:
-        typed[cols.latency] = pd.Series(np.nan, index=frame.index)  # every batch has the same columns
-    typed_frame = pd.DataFrame(typed, index=frame.index)
-    valid = (typed_frame.loc[~bad] if bad.any() else typed_frame).reset_index(drop=True)
-    if cols.decision:
-        valid[cols.decision] = valid[cols.decision].astype("int64")
-    return ContractResult(valid=valid, quarantine=quarantine.reset_index(drop=True), rows_read=rows_read,
-                          reasons=dict(v.counts), extra_columns=extra, examples=v.examples)
+    return quarantine.reset_index(drop=True)
 
 
 def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd.DataFrame:

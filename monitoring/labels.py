@@ -18,7 +18,7 @@ Bad labels are counted and reported, never silently joined. Each rejected row go
 | `unknown_id` | labels no prediction of the window (counted for the labels that landed on the run's day) |
 
 Each quarantined row keeps the file and row it came from (`_source_file`, `_source_row`) and a `detail` in words.
-Label ids are normalized as the predictions' ids are (`contract.as_id`: text, surrounding spaces removed, an integer
+Label ids are normalized as the predictions' ids are (`coercion.as_id`: text, surrounding spaces removed, an integer
 written with decimals such as `50005.0` as `50005`), so an id that differs only in format still labels its
 prediction. A whole file that cannot be used (unreadable, or without the id or label column) is reported by name.
 """
@@ -36,14 +36,15 @@ import pandas as pd
 
 from monitoring import ingest
 from monitoring.config import ModelConfig
-from monitoring.contract import as_id, as_number, as_zero_one
+from monitoring.coercion import as_id, as_number, as_zero_one
 from monitoring.layout import DayLayout
 from monitoring.storage import ObjectStore
 from monitoring.text import clip_all, listing
+from monitoring.vocabulary import LABEL
 
 log = logging.getLogger(__name__)
 
-ID, LABEL, LABEL_DAY, RAW, REASON, DETAIL = "id", "label", "label_day", "raw_label", "reason", "detail"
+ID, LABEL_DAY, RAW, REASON, DETAIL = "id", "label_day", "raw_label", "reason", "detail"
 QUARANTINE_COLUMNS = [ID, RAW, LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW, REASON, DETAIL]
 
 
@@ -63,8 +64,6 @@ class LabelWindow:
     files: list[LabelFile] = field(default_factory=list)
     file_problems: list[str] = field(default_factory=list)  # one message per file that could not be used
 
-    def rows_of(self, day: str) -> int:
-        return sum(f.rows for f in self.files if f.day == day)
 
 
 def _empty_labels() -> pd.DataFrame:

@@ -8,7 +8,7 @@ frequent value), categories encoded by their share in the reference (unseen ones
 the principal components that explain just over 65% of the variance kept. A row's reconstruction error is the
 distance between its standardized values and their projection back from those components; a day's value is the
 mean over its rows (its sample), and the no-change band of that mean comes from the reference's replicate days
-(`monitoring.calibration`). Everything fitted is plain numbers, persisted in the reference profile.
+(`monitoring.replicates`, `monitoring.bands`). Everything fitted is plain numbers, persisted in the reference profile.
 
 A reference's own rows are reconstructed better than new rows by the components fitted on them (markedly so for a
 reference of a thousand rows). The replicate days and the reference's level are therefore measured on held-out

@@ -1,6 +1,6 @@
 """Operational KPIs of a model-day from its logs: volume, positive rate, confidence, latency.
 
-Computed on every valid row (never a sample) by `monitoring.profile`, against the reference's own figures (fitted in
+Computed on every valid row (never a sample) by `monitoring.day_state`, against the reference's own figures (fitted in
 `monitoring.reference`).
 """
 

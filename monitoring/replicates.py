@@ -1,97 +1,148 @@
-"""The statistics of the calibration's replicate days (`monitoring.calibration`), measured fast.
+"""No-change days drawn from the reference, and every calibrated statistic measured on them: what the bands of
+`monitoring.bands` are fitted to, once per reference version (NannyML's method, with the size made explicit).
 
-A reference is calibrated on a few hundred replicate days, each compared with a replicate reference. Each statistic
-is the one a real day gets, computed from per-row values of the reference prepared once (codes of the categories,
-the rows' confidence, reconstruction error, missing values, labels) and indexed by the replicate's rows:
+- **replicate days** of several sizes n (100, 300, 1,000, 3,000, 10,000 rows, up to half the reference) are drawn
+  from the reference, each **held out** from the rows it is compared with, as a new day is: while the reference
+  holds `REPLICATES` disjoint chunks of n rows, its chunks, each compared with the rest; beyond that, random chunks
+  of n rows compared with random disjoint rows of the rest (subsampling: the chunks overlap each other, never the
+  rows they are compared with). A bootstrap (drawing with replacement) is not used: its day and reference share
+  rows, which makes them look alike and the band too narrow by a third on skewed features (measured);
+- each replicate day gets the **statistics a real day gets**, computed from per-row values of the reference prepared
+  once (`RowValues`: codes of the categories, the rows' confidence, reconstruction error, missing values, labels)
+  and indexed by the replicate's rows: the normed Wasserstein and Jensen-Shannon distances (the default methods)
+  with numpy, as Evidently computes them (`monitoring.distances`), every other method through Evidently; rates and
+  metrics as the difference between the replicate day's value and its replicate reference's.
 
-- the normed Wasserstein distance and the Jensen-Shannon distance (the default methods) with numpy, as Evidently
-  computes them (Jensen-Shannon over Sturges bins of both sides for a numerical column with more than 20 distinct
-  reference values, else over the values); `tests/test_calibration.py` checks them against Evidently's own
-  functions; every other method through Evidently (`monitoring.drift.score`);
-- rates and metrics as the difference between the replicate day's value and its replicate reference's.
+Everything is deterministic: the replicates are drawn from a generator seeded by the caller (the reference's
+fingerprint).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 import pandas as pd
-from scipy.spatial import distance
 
-from monitoring import drift, performance
-from monitoring.calibration import null_name
-from monitoring.config import ModelConfig
+from monitoring import distances, metrics
+from monitoring.bands import NullModel, NullPoint, fit_null
+from monitoring.config import FitSettings
 from monitoring.operations import confidence
+from monitoring.vocabulary import CATEGORICAL, LABEL, is_test, statistic_name
+
+SIZES = (100, 300, 1_000, 3_000, 10_000)
+REPLICATES = 50  # replicate days measured at each size (benchmarks/README.md: how the band's edge moves with it)
+MAX_COMPARED = 20_000  # reference rows a replicate day is compared with (the fit carries it to the day's own)
+# The methods measured with numpy on the replicate days (the defaults); any other through Evidently.
+FAST_METHODS = {"wasserstein": distances.normed_wasserstein, "jensenshannon": distances.jensenshannon_numerical}
 
 
-def normed_wasserstein(reference: np.ndarray, current: np.ndarray) -> float:
-    """scipy's first Wasserstein distance over the reference's standard deviation (at least 0.001), as Evidently."""
-    u, v = np.sort(reference), np.sort(current)
-    values = np.sort(np.concatenate([u, v]))
-    deltas = np.diff(values)
-    u_cdf = np.searchsorted(u, values[:-1], side="right") / len(u)
-    v_cdf = np.searchsorted(v, values[:-1], side="right") / len(v)
-    return float(np.sum(np.abs(u_cdf - v_cdf) * deltas) / max(float(np.std(reference)), 0.001))
+@dataclass(frozen=True)
+class ReplicateDay:
+    """A no-change day drawn from the reference: its rows, and the reference rows it is compared with."""
+
+    size: int
+    how: Literal["chunks", "subsamples"]
+    day: np.ndarray  # row positions in the reference
+    reference: np.ndarray
 
 
-def jensenshannon_numerical(reference: np.ndarray, current: np.ndarray) -> float:
-    """Evidently's Jensen-Shannon distance of a numerical column: Sturges bins of both sides together when the
-    reference has more than 20 distinct values, else the values themselves."""
-    if len(np.unique(reference)) > 20:
-        bins = np.histogram_bin_edges(np.concatenate([reference, current]), bins="sturges")
-        return float(distance.jensenshannon(np.histogram(reference, bins)[0] / len(reference),
-                                            np.histogram(current, bins)[0] / len(current)))
-    keys, codes = np.unique(np.concatenate([reference, current]), return_inverse=True)
-    return jensenshannon_codes(codes[:len(reference)], codes[len(reference):], len(keys))
+def sizes_for(rows: int, sizes: tuple[int, ...] = SIZES) -> tuple[int, ...]:
+    """The replicate sizes a reference of `rows` rows can hold out (at most half of it); for a small reference,
+    eighths, quarters and halves of it."""
+    fitting = tuple(n for n in sizes if 2 * n <= rows)
+    return fitting if len(fitting) >= 3 else tuple(sorted({max(10, rows // 8), max(10, rows // 4), max(10, rows // 2)}))
 
 
-def jensenshannon_codes(reference: np.ndarray, current: np.ndarray, categories: int) -> float:
-    """Jensen-Shannon distance of two sets of category codes (categories seen on neither side weigh nothing)."""
-    return float(distance.jensenshannon(np.bincount(reference, minlength=categories) / len(reference),
-                                        np.bincount(current, minlength=categories) / len(current)))
+def replicate_days(rows: int, compared_rows: int, rng: np.random.Generator,
+                   sizes: tuple[int, ...] = SIZES) -> Iterator[ReplicateDay]:
+    """Replicate days of each size, held out from the rows they are compared with (see the module's doc);
+    `compared_rows`: how many reference rows a day is compared with (fewer when the rest is smaller)."""
+    for size in sizes_for(rows, sizes):
+        if rows // size >= REPLICATES + 1:
+            order = rng.permutation(rows)
+            for i in range(REPLICATES):
+                rest = np.concatenate([order[:i * size], order[(i + 1) * size:]])
+                yield ReplicateDay(size, "chunks", order[i * size:(i + 1) * size], rest[:compared_rows])
+        else:
+            for _ in range(REPLICATES):
+                order = rng.permutation(rows)
+                yield ReplicateDay(size, "subsamples", order[:size], order[size:size + compared_rows])
+
+
+Statistic = Callable[[np.ndarray, np.ndarray], dict[str, float | None]]
+
+
+def calibrate(rows: int, compared_rows: int, statistics: Statistic, kinds: dict[str, str], seed: int,
+              sizes: tuple[int, ...] = SIZES) -> dict[str, NullModel]:
+    """The null model of every statistic `statistics(day, reference)` returns (name -> value, None when it cannot be
+    computed on that replicate; `day` and `reference` are row positions), measured on replicate days of a reference
+    of `rows` rows (see the module's doc). A day is compared with `compared_rows` of them; replicate days are
+    compared with at most `MAX_COMPARED` rows, which the fit against the effective size carries over."""
+    rng = np.random.default_rng(seed)
+    values: dict[tuple[str, int], list[float]] = {}
+    how: dict[int, str] = {}
+    n_eff: dict[int, list[float]] = {}
+    for replicate in replicate_days(rows, min(compared_rows, MAX_COMPARED), rng, sizes):
+        how[replicate.size] = replicate.how
+        n, m = len(replicate.day), len(replicate.reference)
+        n_eff.setdefault(replicate.size, []).append(n * m / (n + m))
+        for name, value in statistics(replicate.day, replicate.reference).items():
+            if value is not None and math.isfinite(value):
+                values.setdefault((name, replicate.size), []).append(float(value))
+    models = {}
+    for name, kind in kinds.items():
+        points = [NullPoint(size=size, n_eff=float(np.mean(n_eff[size])), how=how[size], replicates=len(found),
+                            mean=float(np.mean(found)), sd=float(np.std(found, ddof=1)))
+                  for size in sorted(how) if len(found := values.get((name, size), [])) >= 3]
+        if points:
+            models[name] = fit_null(kind, compared_rows, points)
+    return models
 
 
 class RowValues:
-    """Per-row values of a typed reference, prepared once for its replicate days."""
+    """Per-row values of a typed reference, prepared once for its replicate days (`settings`: what the reference's
+    fit depends on; `reconstruction_errors`: the rows' held-out errors, `monitoring.multivariate`)."""
 
-    def __init__(self, frame: pd.DataFrame, model: ModelConfig, reconstruction_errors: np.ndarray | None) -> None:
-        cols = model.columns
-        self.model = model
+    def __init__(self, frame: pd.DataFrame, settings: FitSettings, reconstruction_errors: np.ndarray | None) -> None:
+        scoring = settings.scoring
+        self.settings = settings
         self.columns: dict[str, tuple[str, np.ndarray, int]] = {}  # column -> (method, values or codes, categories)
-        for column in model.monitored:
-            method, kind = model.drift_method(column).method, model.kind(column)
-            if drift.is_test(method):
+        for column, spec in settings.drift.items():
+            if is_test(spec.method):
                 continue  # a p-value needs no calibration
             series = frame[column]
-            if kind == "categorical" and method == "jensenshannon":
+            if spec.kind == CATEGORICAL and spec.method == "jensenshannon":
                 codes, keys = pd.factorize(series.astype(object), use_na_sentinel=True)
-                self.columns[column] = (method, codes, len(keys))
-            elif method in ("wasserstein", "jensenshannon"):
-                self.columns[column] = (method, series.to_numpy(dtype=float, na_value=np.nan), 0)
+                self.columns[column] = (spec.method, codes, len(keys))
+            elif spec.method in FAST_METHODS:
+                self.columns[column] = (spec.method, series.to_numpy(dtype=float, na_value=np.nan), 0)
             else:
-                self.columns[column] = (method, series.to_numpy(dtype=object), -1)  # through Evidently
+                self.columns[column] = (spec.method, series.to_numpy(dtype=object), -1)  # through Evidently
         self.levels: dict[str, np.ndarray] = {}
-        if cols.decision:
-            self.levels[null_name("positive_rate")] = frame[cols.decision].to_numpy(dtype=float)
-        if model.is_classification:
-            sure = confidence(frame[cols.score].astype(float)).to_numpy()
-            self.levels[null_name("low_confidence_share")] = np.where(
-                np.isnan(sure), np.nan, (sure < model.operations.low_confidence).astype(float))
-        for column in (*cols.numerical, cols.score, *cols.categorical):
-            self.levels[null_name("missing", column)] = frame[column].isna().to_numpy(dtype=float)
+        if scoring.decision:
+            self.levels[statistic_name("positive_rate")] = frame[scoring.decision].to_numpy(dtype=float)
+        if scoring.is_classification:
+            sure = confidence(frame[scoring.score].astype(float)).to_numpy()
+            self.levels[statistic_name("low_confidence_share")] = np.where(
+                np.isnan(sure), np.nan, (sure < settings.low_confidence).astype(float))
+        for column in (*settings.numerical, scoring.score, *settings.categorical):
+            self.levels[statistic_name("missing", column)] = frame[column].isna().to_numpy(dtype=float)
         if reconstruction_errors is not None:  # held out (monitoring.multivariate.held_out_errors)
-            self.levels[null_name("reconstruction_error")] = reconstruction_errors
+            self.levels[statistic_name("reconstruction_error")] = reconstruction_errors
         self.labelled = None
-        if model.labels and model.labels.column in frame.columns:
-            self.labelled = (frame[model.labels.column].to_numpy(dtype=float), frame[cols.score].to_numpy(dtype=float),
-                             performance.predicted_labels(frame, model).to_numpy() if model.is_classification
-                             else None)
+        if settings.label and settings.label in frame.columns:
+            self.labelled = metrics.arrays(frame.rename(columns={settings.label: LABEL}), scoring)
         self.frame = frame
 
     def kinds(self) -> dict[str, str]:
-        kinds = {null_name("drift", c): "distance" for c in self.columns}
+        kinds = {statistic_name("drift", c): "distance" for c in self.columns}
         kinds.update({name: "level" for name in self.levels})
         if self.labelled is not None:
-            kinds.update({null_name("metric", m): "level" for m in self.model.judged_metrics})
+            kinds.update({statistic_name("metric", m): "level" for m in self.settings.metrics})
         return kinds
 
     def _drift(self, column: str, day: np.ndarray, reference: np.ndarray) -> float | None:
@@ -99,30 +150,30 @@ class RowValues:
         if categories > 0:
             mine, theirs = values[day], values[reference]
             mine, theirs = mine[mine >= 0], theirs[theirs >= 0]
-            return jensenshannon_codes(theirs, mine, categories) if len(mine) and len(theirs) else None
+            return distances.jensenshannon_codes(theirs, mine, categories) if len(mine) and len(theirs) else None
         if categories == 0:
             mine, theirs = values[day], values[reference]
             mine, theirs = mine[np.isfinite(mine)], theirs[np.isfinite(theirs)]
             if not len(mine) or not len(theirs):
                 return None
-            return normed_wasserstein(theirs, mine) if method == "wasserstein" else jensenshannon_numerical(theirs, mine)
+            return FAST_METHODS[method](theirs, mine)
         series = self.frame[column]
-        return drift.score(method, self.model.kind(column), series.iloc[reference], series.iloc[day])
+        return distances.score(method, self.settings.drift[column].kind, series.iloc[reference], series.iloc[day])
 
     def _metrics(self, rows: np.ndarray) -> dict[str, float | None]:
         y, p, yhat = (None if a is None else a[rows] for a in self.labelled)
-        found = (performance.classification_metrics(y.astype(int), p, yhat) if self.model.is_classification
-                 else performance.regression_metrics(y, p))
-        return {m: found.get(m) for m in self.model.judged_metrics}
+        found = metrics.metrics_of_arrays(self.settings.scoring, y, p, yhat)
+        return {m: found.get(m) for m in self.settings.metrics}
 
     def statistics(self, day: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
         """Every calibrated statistic of the replicate day `day` (row positions) against the replicate reference."""
-        found: dict[str, float | None] = {null_name("drift", c): self._drift(c, day, reference) for c in self.columns}
+        found: dict[str, float | None] = {statistic_name("drift", c): self._drift(c, day, reference)
+                                          for c in self.columns}
         for name, values in self.levels.items():
             mine, theirs = np.nanmean(values[day]) if len(day) else np.nan, np.nanmean(values[reference])
             found[name] = float(mine - theirs) if np.isfinite(mine) and np.isfinite(theirs) else None
         if self.labelled is not None:
             mine, theirs = self._metrics(day), self._metrics(reference)
-            found.update({null_name("metric", m): mine[m] - theirs[m] if mine[m] is not None and theirs[m] is not None
+            found.update({statistic_name("metric", m): mine[m] - theirs[m] if mine[m] is not None and theirs[m] is not None
                           else None for m in mine})
         return found

@@ -2,7 +2,8 @@
 
 What the built-in retraining DAG (`dags/model_retraining.py`) runs for a request of day D:
 
-1. `plan`: the **window** of prediction days to learn from (the request's `window`, else the last `labels.window`
+1. `plan_retraining`: the **window** of prediction days to learn from (the request's `window`, else the last
+   `labels.lookback_days`
    days whose labels are complete on D: D - lag - window + 1 .. D - lag) and which of them the monitoring DAG has
    processed (their validated rows are staged under `staging/<model>/dt=<day>/valid.parquet`).
 2. `retrain_and_evaluate`: joins those rows to the labels known on D (never later: a rerun sees the same labels),
@@ -16,7 +17,7 @@ What the built-in retraining DAG (`dags/model_retraining.py`) runs for a request
    row scored by a model that learned it) with the label column under `reference/<model>/v=<version>/
    reference.parquet`. A reference of the whole window carries calibrated verdicts a quarter of it could not.
 3. `promote` or `keep`: writes the outcome (`retraining/<model>/results/dt=<D>.json`); `promote` then fits the new
-   version's reference profile (`monitoring.reference`) and moves `CURRENT.json` to it, last: monitoring never reads
+   version's reference profile (`monitoring.reference_store`) and moves `CURRENT.json` to it, last: monitoring never reads
    a half-written version.
 
 A rerun of the same request returns the recorded outcome and creates no second version. Models are unpickled from
@@ -29,39 +30,24 @@ import datetime as dt
 import io
 import logging
 import pickle
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
 
-from monitoring import contract, ingest, labels, performance, reference
-from monitoring.config import LOWER_IS_BETTER, ModelConfig
-from monitoring.labels import LABEL
+from monitoring import ingest, labels, reference_store
+from monitoring.candidate import (HOLDOUT_SHARE, MIN_GAIN, RetrainingError, compare, cross_fitted, new_reference,
+                                  retrain, split, too_little)
+from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout, parse_day
 from monitoring.storage import JSON, PARQUET, ObjectStore, canonical
+from monitoring.vocabulary import LABEL, LOWER_IS_BETTER, Record
 
 log = logging.getLogger(__name__)
 
-HOLDOUT_SHARE = 0.25  # share of the labelled window held out to compare the models
-MIN_GAIN = 0.01  # a candidate must beat the current model's headline metric by this much (relative) to be promoted
-MIN_TRAIN_ROWS = 500
-MIN_HOLDOUT_ROWS = 200
-HASH_BUCKETS = 10_000
 REFERENCE_FILE = "reference.parquet"
-DIGITS = 6  # as monitoring.storage.canonical: the outcome in memory equals the outcome read back
 
 
-class RetrainingError(ValueError):
-    """A retraining request that cannot be carried out; the message says what to fix."""
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Window(_Frozen):
+class Window(Record):
     """Prediction days `first`..`last` (inclusive), with the labels that became known up to `labels_as_of`."""
 
     first: str
@@ -76,7 +62,7 @@ class Window(_Frozen):
         return f"{self.first}..{self.last} (labels known by {self.labels_as_of})"
 
 
-class Plan(_Frozen):
+class RetrainingPlan(Record):
     """The window of a request and the days of it the monitoring DAG has processed."""
 
     model: str
@@ -85,13 +71,13 @@ class Plan(_Frozen):
     days: list[str]
 
 
-class Rows(_Frozen):
+class Rows(Record):
     labelled: int  # labelled predictions of the window
     train: int
     holdout: int
 
 
-class Review(_Frozen):
+class Review(Record):
     """The human decision on a better candidate when `retraining.approval` is required."""
 
     approved: bool
@@ -99,7 +85,7 @@ class Review(_Frozen):
     reason: str = ""
 
 
-class RetrainingOutcome(_Frozen):
+class RetrainingOutcome(Record):
     """retraining/<model>/results/dt=<day>.json: what the retraining run of a request did, and why."""
 
     model: str
@@ -126,18 +112,6 @@ class RetrainingOutcome(_Frozen):
         return self.candidate_version if self.promoted and self.candidate_version else self.current_version
 
 
-@dataclass(frozen=True)
-class Retrained:
-    """A candidate fitted on the training part, and both models' figures on the held-out slice."""
-
-    candidate: Any
-    train_rows: int
-    holdout: pd.DataFrame  # scored by the candidate, with the label column `label`
-    current_metrics: dict[str, float | None]
-    candidate_metrics: dict[str, float | None]
-    frame: pd.DataFrame  # the labelled window the candidate was fitted and validated on
-
-
 # --- the window ------------------------------------------------------------------------------------------------
 def _labels_config(model: ModelConfig):
     if model.labels is None:
@@ -147,11 +121,12 @@ def _labels_config(model: ModelConfig):
 
 
 def default_window(model: ModelConfig, day: Any) -> Window:
-    """The last `labels.window` prediction days whose labels are complete on `day` (`labels.lag_days` ago)."""
+    """The last `labels.lookback_days` prediction days whose labels are complete on `day` (`labels.lag_days`
+    ago)."""
     config = _labels_config(model)
     day = parse_day(day)
     last = day - dt.timedelta(days=config.lag_days)
-    first = last - dt.timedelta(days=config.window - 1)
+    first = last - dt.timedelta(days=config.lookback - 1)
     return Window(first=first.isoformat(), last=last.isoformat(), labels_as_of=day.isoformat())
 
 
@@ -172,15 +147,16 @@ def resolve_window(model: ModelConfig, day: Any, requested: dict[str, Any] | Non
     return Window(first=first.isoformat(), last=last.isoformat(), labels_as_of=day.isoformat())
 
 
-def plan(store: ObjectStore, model: ModelConfig, day: Any, requested: dict[str, Any] | None = None) -> Plan:
+def plan_retraining(store: ObjectStore, model: ModelConfig, day: Any,
+                    requested: dict[str, Any] | None = None) -> RetrainingPlan:
     """The window of the request and which of its days the monitoring DAG has processed (maybe none)."""
     window = resolve_window(model, day, requested)
     layout = DayLayout.of(model, day)
     days = [d.isoformat() for d in window.days() if store.exists(layout.on(d).staged_valid_rows)]
-    return Plan(model=model.name, day=layout.day.isoformat(), window=window, days=days)
+    return RetrainingPlan(model=model.name, day=layout.day.isoformat(), window=window, days=days)
 
 
-def unprocessed(store: ObjectStore, model: ModelConfig, plan_: Plan) -> str:
+def unprocessed(store: ObjectStore, model: ModelConfig, plan_: RetrainingPlan) -> str:
     """Why a window without processed days gives nothing to learn from, naming the keys that are missing."""
     layout = DayLayout.of(model, plan_.day)
     return (f"no prediction day of {plan_.window.describe()} has been processed: "
@@ -210,124 +186,6 @@ def labelled_window(store: ObjectStore, model: ModelConfig, window: Window,
     return pd.concat(frames, ignore_index=True).sort_values(cols.id, kind="stable").reset_index(drop=True)
 
 
-# --- fitting and scoring ---------------------------------------------------------------------------------------
-def folds(frame: pd.DataFrame, id_column: str, holdout_share: float = HOLDOUT_SHARE) -> np.ndarray:
-    """Each row's fold, by a hash of the prediction id (the same on every rerun): fold 0 is the held-out slice
-    (`holdout_share` of the rows), the rest is cut into folds of about the same size."""
-    if not 0 < holdout_share < 1:
-        raise RetrainingError(f"holdout_share {holdout_share} must be between 0 and 1")
-    buckets = (pd.util.hash_pandas_object(frame[id_column].astype(str), index=False) % HASH_BUCKETS).to_numpy()
-    held = round(holdout_share * HASH_BUCKETS)
-    others = max(1, round((1 - holdout_share) / holdout_share))
-    return np.where(buckets < held, 0, 1 + (buckets - held) * others // (HASH_BUCKETS - held))
-
-
-def split(frame: pd.DataFrame, id_column: str, holdout_share: float = HOLDOUT_SHARE
-          ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(training part, held-out slice), by a hash of the prediction id: the same rows on every rerun."""
-    held = folds(frame, id_column, holdout_share) == 0
-    return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
-
-
-def scored(estimator: Any, frame: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
-    """`frame` with the model's prediction columns as `estimator` predicts them from the raw feature columns:
-    the probability of class 1 and the decision at `performance.probability_threshold`, or the predicted value."""
-    cols = model.columns
-    features = frame[list(cols.features)]
-    out = frame.copy()
-    if model.is_classification:
-        classes = list(getattr(estimator, "classes_", []))
-        if 1 not in classes:
-            raise RetrainingError(f"the {model.name!r} model predicts classes {classes}, not 0/1: the monitoring "
-                                  "scores the probability of class 1")
-        probability = estimator.predict_proba(features)[:, classes.index(1)]
-        out[cols.score] = probability
-        if cols.decision:
-            out[cols.decision] = (probability >= model.performance.probability_threshold).astype("int64")
-    else:
-        out[cols.score] = estimator.predict(features)
-    return out
-
-
-def _target(frame: pd.DataFrame, model: ModelConfig) -> pd.Series:
-    return frame[LABEL].astype("int64" if model.is_classification else "float64")
-
-
-def fit_candidate(current: Any, train: pd.DataFrame, model: ModelConfig) -> Any:
-    """An untrained copy of the current model (same pipeline and hyperparameters) fitted on the training part."""
-    from sklearn.base import clone
-
-    candidate = clone(current)
-    try:
-        candidate.fit(train[list(model.columns.features)], _target(train, model))
-    except (ValueError, TypeError) as exc:
-        raise RetrainingError(f"fitting a copy of the {model.name!r} model on {len(train)} labelled rows failed: "
-                              f"{exc}. The model must take the raw feature columns {list(model.columns.features)} "
-                              "(transforms inside its pipeline).") from exc
-    return candidate
-
-
-def _rounded(metrics: dict[str, float | None]) -> dict[str, float | None]:
-    return {k: None if v is None else round(float(v), DIGITS) + 0.0 for k, v in metrics.items()}
-
-
-def evaluate(estimator: Any, holdout: pd.DataFrame, model: ModelConfig) -> tuple[pd.DataFrame, dict[str, float | None]]:
-    """The held-out slice scored by `estimator`, and its metrics there (`performance.figures`)."""
-    frame = scored(estimator, holdout, model)
-    return frame, _rounded(performance.figures(frame, model)["metrics"])
-
-
-def retrain(current: Any, frame: pd.DataFrame, model: ModelConfig, holdout_share: float = HOLDOUT_SHARE) -> Retrained:
-    """Fit a candidate on the training part of the labelled `frame` and score both models on the held-out slice."""
-    train, holdout = split(frame, model.columns.id, holdout_share)
-    candidate = fit_candidate(current, train, model)
-    _, current_metrics = evaluate(current, holdout, model)
-    candidate_holdout, candidate_metrics = evaluate(candidate, holdout, model)
-    return Retrained(candidate, len(train), candidate_holdout, current_metrics, candidate_metrics, frame)
-
-
-def cross_fitted(result: Retrained, current: Any, model: ModelConfig, holdout_share: float = HOLDOUT_SHARE
-                 ) -> pd.DataFrame:
-    """The whole labelled window scored out of fold, as the candidate's reference: the held-out slice by the
-    candidate itself, each other fold by a copy of the current model fitted on the other folds (the candidate's
-    method on as many rows), so no row is scored by a model that learned it and the reference holds every labelled
-    row of the window, not a quarter of them."""
-    fold = folds(result.frame, model.columns.id, holdout_share)
-    parts = [result.holdout]
-    for i in sorted(set(fold) - {0}):
-        estimator = fit_candidate(current, result.frame[fold != i].reset_index(drop=True), model)
-        parts.append(scored(estimator, result.frame[fold == i].reset_index(drop=True), model))
-    return pd.concat(parts, ignore_index=True).sort_values(model.columns.id, kind="stable").reset_index(drop=True)
-
-
-def too_little(frame: pd.DataFrame, model: ModelConfig, holdout_share: float = HOLDOUT_SHARE) -> str | None:
-    """Why the labelled window cannot give a candidate worth comparing, or None."""
-    train, holdout = split(frame, model.columns.id, holdout_share)
-    if len(train) < MIN_TRAIN_ROWS or len(holdout) < MIN_HOLDOUT_ROWS:
-        return (f"too few labelled predictions: {len(train)} to train on and {len(holdout)} held out (at least "
-                f"{MIN_TRAIN_ROWS} and {MIN_HOLDOUT_ROWS} are needed); widen the window or wait for labels")
-    if model.is_classification and train[LABEL].nunique() < 2:
-        return "the labelled predictions of the window all have the same label: nothing to learn"
-    return None
-
-
-def judge(metric: str, current: float | None, candidate: float | None, min_gain: float = MIN_GAIN
-          ) -> tuple[bool, str]:
-    """Whether the candidate beats the current model on `metric` by at least `min_gain` (relative), in words."""
-    if current is None or candidate is None:
-        return False, f"{metric} could not be computed on the held-out slice for both models"
-    lower = metric in LOWER_IS_BETTER
-    gain = current - candidate if lower else candidate - current
-    needed = min_gain * abs(current)
-    target = current - needed if lower else current + needed
-    relative = f" ({gain / abs(current):+.1%})" if current else ""
-    if gain > 0 and gain >= needed:
-        return True, (f"the candidate's {metric} {candidate:.4f} beats the current model's {current:.4f} by "
-                      f"{gain:.4f}{relative}, at least the {min_gain:.0%} required")
-    return False, (f"the candidate's {metric} {candidate:.4f} is not better than the current model's {current:.4f} "
-                   f"by {min_gain:.0%} (it needed {'at most' if lower else 'at least'} {target:.4f})")
-
-
 # --- versions and artifacts ------------------------------------------------------------------------------------
 def candidate_version(day: Any) -> str:
     """The version a request of `day` promotes: r<YYYYMMDD> (one per request day)."""
@@ -350,18 +208,6 @@ def load_model(store: ObjectStore, layout: DayLayout, version: str) -> Any:
                               "must import the modules (and scikit-learn version) the model was pickled with.") from exc
 
 
-def new_reference(holdout: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
-    """The candidate's reference: the labelled window scored out of fold (`cross_fitted`), with the id, features,
-    prediction columns and the label under `labels.column`, checked against the reference contract the monitoring
-    applies."""
-    cols = model.columns
-    frame = holdout[[cols.id, *cols.features, *cols.predictions, LABEL]].rename(columns={LABEL: model.labels.column})
-    if model.is_classification:
-        frame[model.labels.column] = frame[model.labels.column].astype("int64")
-    contract.prepare_reference(frame, model, "of the retrained candidate")  # raises what the monitoring would
-    return frame.reset_index(drop=True)
-
-
 def stage(store: ObjectStore, layout: DayLayout, version: str, candidate: Any, reference: pd.DataFrame) -> list[str]:
     """Upload a candidate's model and reference version (not in use until CURRENT.json names it)."""
     buffer = io.BytesIO()
@@ -378,7 +224,7 @@ def stored_outcome(store: ObjectStore, layout: DayLayout) -> RetrainingOutcome |
 
 
 # --- the steps the DAG tasks call ------------------------------------------------------------------------------
-def _kept(plan_: Plan, model: ModelConfig, version: str, rows: Rows, why: str, min_gain: float) -> RetrainingOutcome:
+def _kept(plan_: RetrainingPlan, model: ModelConfig, version: str, rows: Rows, why: str, min_gain: float) -> RetrainingOutcome:
     return RetrainingOutcome(
         model=model.name, day=plan_.day, window=plan_.window, days=plan_.days, rows=rows, current_version=version,
         candidate_version=None, metric=model.headline_metric, lower_is_better=model.headline_metric in LOWER_IS_BETTER,
@@ -386,7 +232,7 @@ def _kept(plan_: Plan, model: ModelConfig, version: str, rows: Rows, why: str, m
         why=f"kept the current model {version}: {why}", reference_rows=0)
 
 
-def _recorded(store: ObjectStore, layout: DayLayout, plan_: Plan) -> RetrainingOutcome | None:
+def _recorded(store: ObjectStore, layout: DayLayout, plan_: RetrainingPlan) -> RetrainingOutcome | None:
     """The outcome of a request already carried out (on the same window), else None."""
     done = stored_outcome(store, layout)
     if done is not None and done.window != plan_.window:
@@ -396,9 +242,9 @@ def _recorded(store: ObjectStore, layout: DayLayout, plan_: Plan) -> RetrainingO
     return done
 
 
-def _base_version(store: ObjectStore, layout: DayLayout, plan_: Plan) -> str:
+def _base_version(store: ObjectStore, layout: DayLayout, plan_: RetrainingPlan) -> str:
     """The version in use, which the candidate must beat (never the candidate's own version)."""
-    version = reference.current_version(store, layout)
+    version = reference_store.current_version(store, layout)
     if version == candidate_version(plan_.day):
         raise RetrainingError(f"version {version} is already in use but its outcome "
                               f"{store.url(layout.retraining_result)} is missing; restore the outcome, or point "
@@ -406,14 +252,14 @@ def _base_version(store: ObjectStore, layout: DayLayout, plan_: Plan) -> str:
     return version
 
 
-def _compared(store: ObjectStore, model: ModelConfig, layout: DayLayout, plan_: Plan, version: str,
+def _compared(store: ObjectStore, model: ModelConfig, layout: DayLayout, plan_: RetrainingPlan, version: str,
               frame: pd.DataFrame, min_gain: float, holdout_share: float) -> RetrainingOutcome:
     """Fit the candidate, compare it with `version` on the held-out slice, stage it when it is better."""
     current = load_model(store, layout, version)
     result = retrain(current, frame, model, holdout_share)
     metric, target = model.headline_metric, candidate_version(plan_.day)
     current_value, candidate_value = result.current_metrics.get(metric), result.candidate_metrics.get(metric)
-    better, why = judge(metric, current_value, candidate_value, min_gain)
+    better, why = compare(metric, current_value, candidate_value, min_gain)
     reference_rows = 0
     if better:
         reference = new_reference(cross_fitted(result, current, model, holdout_share), model)
@@ -431,7 +277,7 @@ def _compared(store: ObjectStore, model: ModelConfig, layout: DayLayout, plan_: 
         reference_rows=reference_rows)
 
 
-def retrain_and_evaluate(store: ObjectStore, model: ModelConfig, plan_: Plan, *, min_gain: float = MIN_GAIN,
+def retrain_and_evaluate(store: ObjectStore, model: ModelConfig, plan_: RetrainingPlan, *, min_gain: float = MIN_GAIN,
                          holdout_share: float = HOLDOUT_SHARE) -> RetrainingOutcome:
     """Retrain on the plan's window and compare with the current model; stage the candidate when it is better.
 
@@ -485,7 +331,7 @@ def promote(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) 
         raise RetrainingError(f"the outcome of {outcome.day} keeps {outcome.current_version}: it takes the keep branch")
     layout = DayLayout.of(model, outcome.day)
     _check_staged(store, layout, outcome)
-    pointer = reference.current_version(store, layout)
+    pointer = reference_store.current_version(store, layout)
     recorded = stored_outcome(store, layout) == outcome  # a rerun of this very outcome
     if pointer != outcome.current_version and not recorded:
         raise RetrainingError(f"CURRENT.json of {model.name!r} moved from {outcome.current_version} to {pointer} "
@@ -493,7 +339,7 @@ def promote(store: ObjectStore, model: ModelConfig, outcome: RetrainingOutcome) 
                               f"{outcome.current_version}; rerun the retraining to compare it with {pointer}")
     url = _record(store, layout, outcome)
     if pointer == outcome.current_version:
-        reference.fit(store, model, layout, outcome.candidate_version)
+        reference_store.load_or_fit(store, model, layout, outcome.candidate_version)
         store.put_json(layout.reference_pointer, {"version": outcome.candidate_version})
         log.info("%s now uses version %s (%s)", model.name, outcome.candidate_version,
                  store.url(layout.reference_pointer))
@@ -542,7 +388,7 @@ def reviewed(outcome: RetrainingOutcome, review: Review) -> RetrainingOutcome:
 def run_retraining(store: ObjectStore, model: ModelConfig, day: Any, window: dict[str, Any] | None = None, *,
                    min_gain: float = MIN_GAIN, holdout_share: float = HOLDOUT_SHARE) -> RetrainingOutcome:
     """The whole retraining of a request without Airflow: plan, retrain and evaluate, record (and promote)."""
-    found = plan(store, model, day, window)
+    found = plan_retraining(store, model, day, window)
     outcome = retrain_and_evaluate(store, model, found, min_gain=min_gain, holdout_share=holdout_share)
     record_outcome(store, model, outcome)
     return outcome

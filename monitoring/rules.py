@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from enum import Enum
 
-from pydantic import BaseModel, ConfigDict
-
 from monitoring.config import ModelConfig
+from monitoring.records import DueDay, LabelsReport
 from monitoring.summary import DaySummary
 from monitoring.text import listing
+from monitoring.vocabulary import Record
 
 
 class Severity(str, Enum):
@@ -28,9 +28,7 @@ class Severity(str, Enum):
         return ["info", "warning", "critical"].index(self.value)
 
 
-class Finding(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Finding(Record):
     rule: str
     severity: Severity
     message: str
@@ -39,11 +37,11 @@ class Finding(BaseModel):
     evidence: list[str] = []  # the calibrated verdicts behind it, in plain words (value, band at the day's size)
 
 
-def evaluate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """Every rule that fires on this day, most severe first, in a stable order."""
-    findings = [*_drift_findings(summary, model), *_output_findings(summary, model),
-                *_quality_findings(summary, model), *_label_findings(summary, model)]
-    configured = [f for f in (_configured(f, model) for f in findings) if f is not None]
+    raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
+              *_quality_findings(summary, model), *_label_findings(summary, model)]
+    configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule))
 
 
@@ -54,6 +52,14 @@ def _evidence(columns: dict, names: list[str]) -> list[str]:
 
 
 def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+    """The features' drift (the dataset's, single features', key features'), the predictions', the estimate's, the
+    joint drift."""
+    found = [*_feature_drift(summary, model), _prediction_drift(summary, model), _estimated_drop(summary),
+             _multivariate_drift(summary)]
+    return [f for f in found if f is not None]
+
+
+def _feature_drift(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     findings: list[Finding] = []
     drift = summary.data_drift
     if drift.dataset_drift:
@@ -80,10 +86,14 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             action="These features drive the model's decisions: check their source before trusting today's outputs.",
             evidence=_evidence(drift.features, key),
         ))
+    return findings
+
+
+def _prediction_drift(summary: DaySummary, model: ModelConfig) -> Finding | None:
     prediction = summary.prediction_drift
     if prediction.drifted:
         drifted = sorted(c for c, r in prediction.columns.items() if r.drifted)
-        findings.append(Finding(
+        return Finding(
             rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
             message=(f"Prediction drift on {listing(drifted)}: mean {'score' if model.is_classification else 'prediction'}"
                      f" {_fmt(prediction.mean_score)} vs {_fmt(prediction.reference_mean_score)} in the reference"
@@ -92,10 +102,14 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
                      + "."),
             action="The model's output distribution changed; check the inputs and the business impact.",
             evidence=_evidence(prediction.columns, drifted),
-        ))
+        )
+    return None
+
+
+def _estimated_drop(summary: DaySummary) -> Finding | None:
     estimate = summary.estimated_performance
     if estimate is not None and estimate.degraded:
-        findings.append(Finding(
+        return Finding(
             rule="estimated_performance_drop", severity=Severity.WARNING,
             columns=[d.metric for d in estimate.degraded],
             message=(f"Estimated performance ({estimate.method}, before the labels land) is worse than the "
@@ -103,18 +117,22 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             action=("The labels will confirm it or not within labels.lag_days; meanwhile look at the day's drift "
                     "findings: the estimate follows the inputs, and assumes the model's scores and errors relate to "
                     "them as on the reference."),
-        ))
+        )
+    return None
+
+
+def _multivariate_drift(summary: DaySummary) -> Finding | None:
     multivariate = _judgement(summary, "reconstruction_error")
     if multivariate is not None and multivariate.fired:
-        findings.append(Finding(
+        return Finding(
             rule="multivariate_drift", severity=Severity.WARNING,
             message=(f"The features' joint distribution changed: the rows are reconstructed "
                      f"{multivariate.effect:.0%} worse from the reference's principal components."),
             action="No single feature may show it: look at how the features move together (a broken join, a "
                    "mix-up of columns, a new population).",
             evidence=[f"mean reconstruction error change: {multivariate.words()}"],
-        ))
-    return findings
+        )
+    return None
 
 
 def _judgement(summary: DaySummary, name: str):
@@ -252,86 +270,99 @@ def _collapse(summary: DaySummary, model: ModelConfig) -> tuple[str, str] | None
 
 
 def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+    """What the labels that landed on the day say: about the prediction day that came due (its performance, or its
+    missing labels), the day whose labels are overdue, the estimate made before them, and the labels themselves."""
     report = summary.labels
     if report is None or model.labels is None:
         return []
-    findings = []
-    due = report.due
+    found = [_due_day(report.due, model), _overdue(report.overdue, model), _estimator_unreliable(report.due, model),
+             _label_problems(report, model), _unknown_label_ids(report, model)]
+    return [f for f in found if f is not None]
+
+
+def _due_day(due: DueDay, model: ModelConfig) -> Finding | None:
     if due.status == "judged" and due.degraded and due.superseded:
-        findings.append(Finding(  # a version no longer in use: worth showing, not worth paging anyone
+        return Finding(  # a version no longer in use: worth showing, not worth paging anyone
             rule="performance_degradation", severity=Severity.INFO, columns=[d.metric for d in due.degraded],
             message=(f"The predictions made on {due.day} by version {due.reference_version} ({due.coverage:.0%} "
                      f"labelled) performed worse than its reference: "
                      f"{'; '.join(d.describe() for d in due.degraded)}. Version {due.current_version} has replaced "
                      "it since."),
             action=f"None for {due.reference_version}; the days monitored with {due.current_version} are judged "
-                   "against its own baseline.",
-        ))
-    elif due.status == "judged" and due.degraded:
+                   "against its own baseline.")
+    if due.status == "judged" and due.degraded:
         retrain = due.retrain
-        findings.append(Finding(
+        return Finding(
             rule="performance_degradation", severity=Severity.CRITICAL if retrain else Severity.WARNING,
             columns=[d.metric for d in due.degraded],
             message=(f"The predictions made on {due.day} ({due.coverage:.0%} labelled) performed worse than the "
                      f"reference: {'; '.join(d.describe() for d in due.degraded)}."),
             action=(f"Open the model performance report of {due.day}; compare with the drift of that day. "
                     + ("The drop passes the retraining limit: retraining is requested." if retrain else
-                       "Retrain if the drop persists.")),
-        ))
-    elif due.status == "too_few_labels":
+                       "Retrain if the drop persists.")))
+    if due.status == "too_few_labels":
         perf = model.performance
-        findings.append(Finding(
+        return Finding(
             rule="labels_missing", severity=Severity.WARNING,
             message=(f"Only {due.coverage:.0%} ({due.labelled}) of the predictions made on {due.day} have labels "
                      f"{model.labels.lag_days} day(s) later (labels.lag_days), so their performance is not judged "
                      f"(it needs {perf.min_coverage:.0%} and {perf.min_labelled_rows} labelled rows)."),
-            action="Check the label feed under labels/<model>/: labels may be late, or keyed by other ids.",
-        ))
-    overdue = report.overdue
-    if overdue is not None and overdue.status == "too_few_labels":
-        findings.append(Finding(
-            rule="labels_overdue", severity=Severity.WARNING,
-            message=(f"The labels of the predictions made on {overdue.day} are overdue: {overdue.coverage:.0%} "
-                     f"({overdue.labelled}) of them are labelled {model.labels.lag_days + model.labels.deadline_days} "
-                     f"day(s) later, {model.labels.deadline_days} day(s) after they were due (labels.deadline_days)."),
-            action="The label feed is behind or broken: check labels/<model>/ and the job that writes it; until "
-                   "the labels land, performance is only estimated.",
-        ))
+            action="Check the label feed under labels/<model>/: labels may be late, or keyed by other ids.")
+    return None
+
+
+def _overdue(overdue: DueDay | None, model: ModelConfig) -> Finding | None:
+    if overdue is None or overdue.status != "too_few_labels":
+        return None
+    return Finding(
+        rule="labels_overdue", severity=Severity.WARNING,
+        message=(f"The labels of the predictions made on {overdue.day} are overdue: {overdue.coverage:.0%} "
+                 f"({overdue.labelled}) of them are labelled {model.labels.lag_days + model.labels.deadline_days} "
+                 f"day(s) later, {model.labels.deadline_days} day(s) after they were due (labels.deadline_days)."),
+        action="The label feed is behind or broken: check labels/<model>/ and the job that writes it; until "
+               "the labels land, performance is only estimated.")
+
+
+def _estimator_unreliable(due: DueDay, model: ModelConfig) -> Finding | None:
     check = due.estimate_check if due.status == "judged" else None
-    if check is not None and check.unreliable and model.rules.estimator_unreliable.severity != "off":
-        findings.append(Finding(
-            rule="estimator_unreliable", severity=Severity(model.rules.estimator_unreliable.severity),
-            columns=check.unreliable,
-            message=(f"The {check.method} estimate made on {due.day} before its labels missed the realized "
-                     "performance by more than chance: " + "; ".join(
-                         f"{m} estimated {check.estimated[m]:.3f}, realized {check.estimated[m] - check.errors[m]:.3f}"
-                         f" (off by {check.errors[m]:+.3f}, chance explains {check.bands[m]:.3f})"
-                         for m in check.unreliable) + "."),
-            action=("The estimate assumes the model's scores and errors relate to the inputs as on the reference: "
-                    "when the inputs look stable but the realized performance moved, the relation itself changed "
-                    "(concept drift). Trust the estimates of later days less until a retrained version is in use."),
-        ))
+    if check is None or not check.unreliable or model.rules.estimator_unreliable.severity == "off":
+        return None
+    return Finding(
+        rule="estimator_unreliable", severity=Severity(model.rules.estimator_unreliable.severity),
+        columns=check.unreliable,
+        message=(f"The {check.method} estimate made on {due.day} before its labels missed the realized "
+                 "performance by more than chance: " + "; ".join(
+                     f"{m} estimated {check.estimated[m]:.3f}, realized {check.estimated[m] - check.errors[m]:.3f}"
+                     f" (off by {check.errors[m]:+.3f}, chance explains {check.bands[m]:.3f})"
+                     for m in check.unreliable) + "."),
+        action=("The estimate assumes the model's scores and errors relate to the inputs as on the reference: "
+                "when the inputs look stable but the realized performance moved, the relation itself changed "
+                "(concept drift). Trust the estimates of later days less until a retrained version is in use."))
+
+
+def _label_problems(report: LabelsReport, model: ModelConfig) -> Finding | None:
     rejected = {k: v for k, v in sorted(report.problems.items()) if k != "unknown_id"}
+    if not rejected and not report.file_problems:
+        return None
     share = sum(rejected.values()) / report.rows if report.rows else 0.0
-    if rejected or report.file_problems:
-        serious = bool(report.file_problems) or share > model.performance.max_label_problem_share
-        parts = [f"{sum(rejected.values())} label row(s) rejected ({', '.join(f'{k}: {v}' for k, v in rejected.items())})"
-                 if rejected else "", f"{len(report.file_problems)} label file(s) unusable" if report.file_problems else ""]
-        findings.append(Finding(
-            rule="label_problems", severity=Severity.WARNING if serious else Severity.INFO,
-            message=(f"Of the {report.rows} labels that landed on {report.day}: {' and '.join(p for p in parts if p)}"
-                     f" ({share:.1%}; a warning above {model.performance.max_label_problem_share:.0%} or when a file "
-                     "is unusable)."),
-            action="Inspect labels_quarantine.parquet and labels.json beside this summary; each row carries its reason.",
-        ))
-    if report.problems.get("unknown_id"):
-        findings.append(Finding(
-            rule="unknown_label_ids", severity=Severity.INFO,
-            message=(f"{report.problems['unknown_id']} label(s) that landed on {report.day} match no prediction of "
-                     f"the last {model.labels.window} days."),
-            action="Normal for labels of older predictions; otherwise check the ids the label feed uses.",
-        ))
-    return findings
+    limit = model.performance.max_label_problem_share
+    parts = [f"{sum(rejected.values())} label row(s) rejected ({', '.join(f'{k}: {v}' for k, v in rejected.items())})"
+             if rejected else "", f"{len(report.file_problems)} label file(s) unusable" if report.file_problems else ""]
+    return Finding(
+        rule="label_problems", severity=Severity.WARNING if report.file_problems or share > limit else Severity.INFO,
+        message=(f"Of the {report.rows} labels that landed on {report.day}: {' and '.join(p for p in parts if p)}"
+                 f" ({share:.1%}; a warning above {limit:.0%} or when a file is unusable)."),
+        action="Inspect labels_quarantine.parquet and labels.json beside this summary; each row carries its reason.")
+
+
+def _unknown_label_ids(report: LabelsReport, model: ModelConfig) -> Finding | None:
+    if not report.problems.get("unknown_id"):
+        return None
+    return Finding(
+        rule="unknown_label_ids", severity=Severity.INFO,
+        message=(f"{report.problems['unknown_id']} label(s) that landed on {report.day} match no prediction of "
+                 f"the last {model.labels.lookback} days."),
+        action="Normal for labels of older predictions; otherwise check the ids the label feed uses.")
 
 
 def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:

@@ -9,18 +9,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from monitoring.ids import ID_HASH, id_hashes
 _HASH, _ORDER = "__sample_hash", "__sample_order"
 
 
-def _hashes(ids: pd.Series) -> pd.Series:
-    return pd.util.hash_pandas_object(ids.astype(str), index=False)
+def _hashes(frame: pd.DataFrame, id_column: str) -> np.ndarray:
+    return frame[ID_HASH].to_numpy(dtype=np.uint64) if ID_HASH in frame.columns else id_hashes(frame[id_column])
 
 
 def hash_sample(frame: pd.DataFrame, id_column: str, max_rows: int) -> pd.DataFrame:
     """The `max_rows` rows with the smallest id hashes, in their original order; the whole frame when it fits."""
     if len(frame) <= max_rows:
         return frame
-    keep = _hashes(frame[id_column]).nsmallest(max_rows).index.sort_values()
+    keep = pd.Series(_hashes(frame, id_column), index=frame.index).nsmallest(max_rows).index.sort_values()
     return frame.loc[keep]
 
 
@@ -38,7 +39,7 @@ class HashSample:
         self.bound: int | None = None
 
     def add(self, batch: pd.DataFrame) -> None:
-        hashes = _hashes(batch[self.id_column]).to_numpy()
+        hashes = _hashes(batch, self.id_column)
         order = np.arange(self.seen, self.seen + len(batch))
         self.seen += len(batch)
         if self.bound is not None:
@@ -66,4 +67,5 @@ class HashSample:
         if not self.kept:
             return pd.DataFrame()
         self._shrink()
-        return self.kept[0].sort_values(_ORDER).drop(columns=[_HASH, _ORDER]).reset_index(drop=True)
+        return self.kept[0].sort_values(_ORDER).drop(columns=[_HASH, _ORDER, ID_HASH], errors="ignore").reset_index(
+            drop=True)

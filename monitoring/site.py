@@ -25,13 +25,13 @@ import jinja2
 from markupsafe import Markup
 
 from monitoring import charts
-from monitoring.config import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 from monitoring.history import DayMetrics
 from monitoring.layout import LayoutError, day_page_link
-from monitoring.performance import Degradation, LabelsReport, Performance, Verdict
+from monitoring.records import DueDay, LabelsReport, Performance
 from monitoring.rules import Finding
 from monitoring.summary import DaySummary
-from monitoring.verdicts import nominal_tail
+from monitoring.verdicts import Degradation, nominal_tail
+from monitoring.vocabulary import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
 
 TEMPLATES_ENV_VAR = "MONITORING_TEMPLATES"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "reports_templates"
@@ -146,7 +146,7 @@ class HeadlineKpi:
 class DuePage:
     """The verdict on the prediction day whose labels came due, for the day page."""
 
-    verdict: Verdict
+    verdict: DueDay
     words: str
     rows: list[MetricRow]
     link: str | None
@@ -178,10 +178,10 @@ def trailing(history: list[DayMetrics], day: str, headline: str | None = None) -
                     low_confidence_share=_avg([d.low_confidence_share for d in window]))
 
 
-def _calibration(performance: Performance | None) -> Markup | None:
+def _reliability(performance: Performance | None) -> Markup | None:
     if performance is None or not performance.calibration:
         return None
-    return charts.calibration_chart(
+    return charts.reliability_chart(
         [(b.mean_score, b.observed_rate, b.count, f"{b.low:.1f}–{b.high:.1f}") for b in performance.calibration],
         title="Calibration")
 
@@ -231,7 +231,7 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
         headline=kpi, regression=regression,
         perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
         estimate=_estimate(summary),
-        calibration=_calibration(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
+        calibration=_reliability(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
         band_tail=nominal_tail(summary.verdicts.band_sigma) if summary.verdicts else 0.0)
 
 

@@ -164,17 +164,18 @@ def dumps(document: Any) -> bytes:
 DIGITS = 6
 
 
-def _rounded(value: Any) -> Any:
+def rounded(value: Any) -> Any:
+    """`value` with every float rounded to `DIGITS` (non-finite ones as None), as canonical JSON writes it."""
     if isinstance(value, float):
         return None if not math.isfinite(value) else round(value, DIGITS) + 0.0
     if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
+        return {k: rounded(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_rounded(v) for v in value]
+        return [rounded(v) for v in value]
     return value
 
 
 def canonical(model: BaseModel) -> bytes:
     """A pydantic model as deterministic JSON with floats rounded to 6 digits (last-bit noise never shows as a
     change) and non-finite floats as null: the same inputs give the same bytes."""
-    return dumps(_rounded(model.model_dump(mode="json")))
+    return dumps(rounded(model.model_dump(mode="json")))

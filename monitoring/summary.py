@@ -9,24 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
+from monitoring.estimators import Estimate
 from monitoring.operations import Operations
-from monitoring.performance import LabelsReport, Performance
 from monitoring.quality import ColumnQuality
-from monitoring.drift import ColumnDriftResult
-from monitoring.estimation import Estimate
-from monitoring.verdicts import DayVerdicts, Judgement
+from monitoring.records import ColumnDrift, LabelsReport, Performance
 from monitoring.storage import canonical
+from monitoring.verdicts import DayVerdicts
+from monitoring.vocabulary import Record
 
 SCHEMA_VERSION = 1
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RowCounts(_Frozen):
+class RowCounts(Record):
     read: int
     valid: int
     quarantined: int
@@ -36,17 +30,7 @@ class RowCounts(_Frozen):
     extra_columns: list[str]
 
 
-class ColumnDrift(_Frozen):
-    kind: str
-    method: str
-    threshold: float  # the configured line (the minimum effect in calibrated mode)
-    score: float | None
-    drifted: bool
-    skipped: str | None = None
-    verdict: Judgement | None = None  # the day's size, the no-change band and why it fired or not
-
-
-class DataDrift(_Frozen):
+class DataDrift(Record):
     dataset_drift: bool
     drift_share: float
     dataset_drift_share_threshold: float
@@ -54,7 +38,7 @@ class DataDrift(_Frozen):
     features: dict[str, ColumnDrift]
 
 
-class PredictionDrift(_Frozen):
+class PredictionDrift(Record):
     drifted: bool
     columns: dict[str, ColumnDrift]
     mean_score: float | None
@@ -63,12 +47,12 @@ class PredictionDrift(_Frozen):
     reference_positive_rate: float | None
 
 
-class DataQuality(_Frozen):
+class DataQuality(Record):
     max_missing_share: float
     columns: dict[str, ColumnQuality]
 
 
-class DaySummary(_Frozen):
+class DaySummary(Record):
     schema_version: int = SCHEMA_VERSION
     model: str
     day: str
@@ -83,7 +67,7 @@ class DaySummary(_Frozen):
     reports: dict[str, str]
     verdicts: DayVerdicts | None = None
     estimated_performance: Estimate | None = None  # before the labels land (CBPE, DLE); null without labelled reference
-    # Filled in once labels arrive, and updated in place as more arrive (see monitoring.performance):
+    # Filled in once labels arrive, and updated in place as more arrive (see monitoring.steps.performance):
     performance: Performance | None = None  # of the predictions made on this day
     labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
 
@@ -99,20 +83,15 @@ class DaySummary(_Frozen):
         return canonical(self)
 
 
-def _drift(result: ColumnDriftResult) -> ColumnDrift:
-    return ColumnDrift(kind=result.kind, method=result.method, threshold=result.threshold, score=result.score,
-                       drifted=result.drifted, skipped=result.skipped, verdict=result.verdict)
-
-
 def summarize(
     *, model: str, day: dt.date, contract: dict[str, Any], files: list[dict[str, Any]], sampled_rows: int,
-    reference_version: str, reference_rows: int, drift: dict[str, ColumnDriftResult], features: tuple[str, ...],
+    reference_version: str, reference_rows: int, drift: dict[str, ColumnDrift], features: tuple[str, ...],
     predictions: tuple[str, ...], quality: dict[str, ColumnQuality], dataset_drift_share: float,
     operations: Operations, reports: dict[str, str], verdicts: DayVerdicts | None = None,
     estimated_performance: Estimate | None = None,
 ) -> DaySummary:
-    prediction_columns = {c: _drift(drift[c]) for c in predictions}
-    features = {c: _drift(drift[c]) for c in features}
+    prediction_columns = {c: drift[c] for c in predictions}
+    features = {c: drift[c] for c in features}
     drifted = sorted(name for name, r in features.items() if r.drifted)
     measured = [r for r in features.values() if r.skipped is None]
     share = len(drifted) / len(measured) if measured else 0.0

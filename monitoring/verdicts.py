@@ -4,7 +4,7 @@ the day's statistics judged together, so that a model that did not change alarms
 In `drift.threshold_mode: calibrated` (the default) a statistic fires only when all of these hold:
 
 - its value lies **outside the no-change band** for a day of its size (fitted on the model's reference,
-  `monitoring.calibration`; k = `drift.band_sigma` standard deviations, 3 by default);
+  `monitoring.bands`; k = `drift.band_sigma` standard deviations, 3 by default);
 - it is **at least the minimum effect**: a distance method's configured threshold (`drift.numerical_threshold`, ...,
   so a 10-million-row day does not page on a tiny, "significant" move), `drift.min_effect` for a test's effect
   size, `rules.positive_rate.min_change`, `rules.low_confidence.min_increase`, `quality.min_missing_increase`,
@@ -31,32 +31,18 @@ calibration existed.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
-
-from monitoring import drift
-from monitoring.calibration import NullModel, benjamini_hochberg
-from monitoring.config import ModelConfig
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from monitoring.drift import ColumnDriftResult
-    from monitoring.operations import Operations
-    from monitoring.quality import ColumnQuality
-    from monitoring.reference import ReferenceProfile
+from monitoring.bands import NullModel
+from monitoring.vocabulary import Record, is_test
 
 Mode = Literal["calibrated", "fixed", "small_reference"]
 
 
-class Judgement(BaseModel):
+class Judgement(Record):
     """One statistic of a day judged: its value, the day's size, the band no change gives at that size, and why it
     fired or not."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     value: float | None
     rows: int  # the day's rows the value was measured on
@@ -91,11 +77,9 @@ def _fmt(value: float | None, unit: str) -> str:
     return f"{value:.1%}" if unit == "%" else f"{value:.3g}"
 
 
-class DayVerdicts(BaseModel):
+class DayVerdicts(Record):
     """How a day's statistics were judged, and the judgements of its rates and of the model's joint drift (the drift
     columns' are beside their scores)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: str  # "calibrated" or "fixed"
     band_sigma: float
@@ -144,7 +128,7 @@ def fixed(value: float | None, rows: int, reference_rows: int, line: float, meth
           fires: bool | None = None) -> Judgement:
     """A statistic judged by its configured line alone (a drift score: at or past its threshold)."""
     if fires is None:
-        fires = value is not None and (value < line if method and drift.is_test(method) else value >= line)
+        fires = value is not None and (value < line if method and is_test(method) else value >= line)
     return Judgement(value=value, rows=rows, reference_rows=reference_rows, mode="fixed", min_effect=line,
                      fired=bool(fires))
 
@@ -171,6 +155,16 @@ def level(change: float | None, rows: int, null: NullModel | None, k: float, min
                      fired=outside and effect >= min_effect)
 
 
+def benjamini_hochberg(tails: dict[str, float], fdr: float) -> set[str]:
+    """The names whose tail probabilities are discoveries at false discovery rate `fdr` (Benjamini-Hochberg)."""
+    ranked = sorted(tails.items(), key=lambda kv: kv[1])
+    m, found = len(ranked), 0
+    for i, (_, p) in enumerate(ranked, start=1):
+        if p <= fdr * i / m:
+            found = i
+    return {name for name, _ in ranked[:found]}
+
+
 def control(judgements: dict[str, Judgement], k: float, fdr: float) -> dict[str, Judgement]:
     """A family's judgements after the day's gate and the false discovery control (see the module's doc): the
     calibrated ones that are not discoveries are not significant and do not fire; the others are left as they are."""
@@ -188,52 +182,19 @@ def false_alarms_per_month(judgements: dict[str, Judgement], k: float) -> float 
     return 30 * nominal_tail(k)
 
 
-def day_levels(model: ModelConfig, profile: ReferenceProfile, operations: Operations,
-               quality: dict[str, ColumnQuality], errors: list[float] | None) -> dict[str, Judgement]:
-    """The judgements of the day's rates (exact, over every valid row) and of its mean reconstruction error (over
-    the rows compared, whose errors are `errors`), against the reference's; none in fixed mode."""
-    from monitoring.calibration import null_name
+class Degradation(Record):
+    """A performance metric judged worse than the reference's baseline."""
 
-    if not model.drift.calibrated:
-        return {}
-    k, rules, found = model.drift.band_sigma, model.rules, {}
-    ops, reference = operations, profile.operations
-    if ops.positive_rate is not None and reference.positive_rate is not None:
-        found[null_name("positive_rate")] = level(
-            ops.positive_rate - reference.positive_rate, ops.volume, profile.null(null_name("positive_rate")), k,
-            rules.positive_rate.min_change, profile.rows, "both")
-    if ops.low_confidence_share is not None and reference.low_confidence_share is not None:
-        found[null_name("low_confidence_share")] = level(
-            ops.low_confidence_share - reference.low_confidence_share, ops.volume,
-            profile.null(null_name("low_confidence_share")), k, rules.low_confidence.min_increase, profile.rows, "up")
-    for column, figures in quality.items():
-        name = null_name("missing", column)
-        found[name] = level(figures.missing_share - profile.missing_share(column), ops.volume, profile.null(name), k,
-                            model.quality.min_missing_increase, profile.rows, "up")
-    if errors and profile.reconstruction_error:
-        name = null_name("reconstruction_error")
-        found[name] = level(sum(errors) / len(errors) - profile.reconstruction_error, len(errors),
-                            profile.null(name), k, rules.multivariate_drift.min_increase, profile.rows, "up",
-                            relative_to=profile.reconstruction_error)
-    return found
+    metric: str
+    value: float
+    baseline: float
+    worse_by: float  # how much worse than the baseline (positive = worse)
+    relative: float | None  # worse_by / |baseline|
+    limit: str  # the rule, in words
+    retrain: bool  # past the retraining limit too
+    verdict: Judgement | None = None  # calibrated: the change against its no-change band at the day's labelled size
 
-
-def day_verdicts(model: ModelConfig, profile: ReferenceProfile, columns: dict[str, ColumnDriftResult],
-                 operations: Operations, quality: dict[str, ColumnQuality], current: pd.DataFrame
-                 ) -> tuple[dict[str, ColumnDriftResult], DayVerdicts]:
-    """The day's family judged together (see the module's doc): the columns' drift with their final verdicts, and
-    how the day was judged with the rates' and the joint drift's judgements (`current`: the rows compared, whose
-    reconstruction error is measured)."""
-    from monitoring.calibration import null_name
-
-    settings, pca = model.drift, profile.multivariate
-    errors = pca.errors(current).tolist() if pca is not None and len(current) and settings.calibrated else None
-    levels = day_levels(model, profile, operations, quality, errors)
-    family = {**{null_name("drift", c): r.verdict for c, r in columns.items() if r.verdict is not None}, **levels}
-    judged = control(family, settings.band_sigma, settings.fdr)
-    final = {c: dataclasses.replace(r, drifted=judged[name].fired, verdict=judged[name])
-             if (name := null_name("drift", c)) in judged else r for c, r in columns.items()}
-    return final, DayVerdicts(
-        mode=settings.threshold_mode, band_sigma=settings.band_sigma, fdr=settings.fdr,
-        expected_false_alarms_per_month=false_alarms_per_month(judged, settings.band_sigma),
-        statistics={name: judged[name] for name in levels})
+    def describe(self) -> str:
+        relative = f" or {self.relative:.0%}" if self.relative is not None else ""
+        return (f"{self.metric} {self.value:.3f} vs {self.baseline:.3f} in the reference "
+                f"({self.worse_by:.3f}{relative} worse; alert when {self.limit})")

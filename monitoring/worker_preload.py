@@ -25,5 +25,5 @@ import sklearn.model_selection  # noqa: F401
 import threadpoolctl  # noqa: F401
 
 # The imported objects into the permanent generation: the forked tasks' garbage collector neither walks nor copies
-# them (measured: 0.5-1.8 s per task without, 0.2-0.4 s with).
+# them (the figures are in benchmarks/README.md).
 gc.freeze()

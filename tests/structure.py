@@ -18,6 +18,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "monitoring"
 
+# The library's layers, bottom up: a module imports only modules of its own layer or below (and no cycle within one).
+LAYERS = (
+    ("vocabulary and plumbing", ("vocabulary", "text", "config", "config_reference", "layout", "storage", "ids")),
+    ("rules of evidence", ("bands", "verdicts")),
+    ("computations", ("coercion", "distances", "evidently_adapter", "metrics", "quality", "operations",
+                      "multivariate", "ingest", "contract", "labels", "sampling", "candidate")),
+    ("fitted state", ("replicates", "estimators", "reference", "reference_store", "day_state", "records")),
+    ("judging a day", ("judging",)),
+    ("the day's summary", ("summary",)),
+    ("what users see and receive", ("rules", "health", "history", "episodes", "alerts", "retraining_policy",
+                                    "retraining", "manifest", "reports", "charts", "site", "links", "volume")),
+    ("the steps and the shell", ("steps", "cli", "worker_preload", "__main__")),
+)
+
 # Imported inside functions on purpose: each costs seconds or hundreds of milliseconds to import, and the DAG files,
 # the CLI's `check-config` and the tasks that do not need them must not pay for it.
 LAZY = frozenset({"evidently", "sklearn", "scipy", "threadpoolctl", "boto3", "pyarrow", "datasketches"})
@@ -141,6 +155,19 @@ def inside_functions(modules: dict[str, Module], lazy: frozenset[str] = LAZY) ->
             for line, target in module.inside_functions if target.split(".")[0] not in lazy]
 
 
+def layer_of(module: str) -> int | None:
+    """The index of the module's layer (a module of `monitoring.steps` is in the steps' layer); None: unlisted."""
+    parts = module.split(".")
+    name = parts[1] if len(parts) > 1 else "__init__"
+    return next((i for i, (_, names) in enumerate(LAYERS) if name in names), None)
+
+
+def upward(modules: dict[str, Module]) -> list[tuple[str, str]]:
+    """Arrows from a module to one of a higher layer (a layering break), sorted."""
+    return sorted((s, t) for s, t in arrows(modules)
+                  if layer_of(s) is not None and layer_of(t) is not None and layer_of(t) > layer_of(s))
+
+
 def longest(modules: dict[str, Module], count: int = 10) -> list[tuple[str, int]]:
     every = [(f"{name}.{function}", lines) for name, module in modules.items() for function, lines in module.functions]
     return sorted(every, key=lambda f: (-f[1], f[0]))[:count]
@@ -161,6 +188,8 @@ def main() -> None:
     every_inside = sum(len(m.inside_functions) for m in modules.values())
     print(f"imports inside functions: {every_inside}, of which not a lazy heavy library ({', '.join(sorted(LAZY))}): "
           f"{len(inside)}" + "".join(f"\n  {name}:{line} imports {what}" for name, line, what in inside))
+    up = upward(modules)
+    print(f"arrows pointing up the layers: {len(up)}" + "".join(f"\n  {a} -> {b}" for a, b in up))
     print("the ten longest functions (lines):" + "".join(f"\n  {lines:4d}  {name}" for name, lines in longest(modules)))
     if args.edges:
         print("arrows:" + "".join(f"\n  {s} -> {t} ({', '.join(sorted(modules[s].imports[t]))})"

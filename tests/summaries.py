@@ -6,9 +6,11 @@ import datetime as dt
 
 from monitoring.history import DayMetrics, FeatureDriftPoint
 from monitoring.operations import Operations
-from monitoring.performance import CalibrationBin, Degradation, LabelsReport, Performance, Verdict
+from monitoring.metrics import ReliabilityBin
 from monitoring.quality import ColumnQuality
-from monitoring.summary import ColumnDrift, DataDrift, DataQuality, DaySummary, PredictionDrift, RowCounts
+from monitoring.records import ColumnDrift, DueDay, LabelsReport, Performance
+from monitoring.summary import DataDrift, DataQuality, DaySummary, PredictionDrift, RowCounts
+from monitoring.verdicts import Degradation
 
 DAY = "2026-10-14"
 DUE = "2026-10-09"
@@ -60,7 +62,7 @@ def classification_performance(**update) -> Performance:
         degraded=[Degradation(metric="f1", value=0.712, baseline=0.815, worse_by=0.103, relative=0.126,
                               limit="more than 0.05 worse or more than 10% worse", retrain=False)],
         confusion={"tp": 301, "fp": 85, "tn": 178, "fn": 76}, intervals={"f1": (0.69, 0.733), "roc_auc": (0.85, 0.91)},
-        calibration=[CalibrationBin(low=i / 10, high=(i + 1) / 10, count=40 + 7 * i, mean_score=i / 10 + 0.05,
+        calibration=[ReliabilityBin(low=i / 10, high=(i + 1) / 10, count=40 + 7 * i, mean_score=i / 10 + 0.05,
                                     observed_rate=min(1.0, i / 10 + 0.08)) for i in range(10)],
         report="model_performance.html")
     return found.model_copy(update=update)
@@ -85,7 +87,7 @@ def labels_report(*, due_day: str = DUE, status: str = "judged", degraded: bool 
         day=DAY, files=[{"key": "labels/loan_approval/dt=2026-10-14/part-0.parquet", "rows": 812}], rows=812,
         joined=790, problems=problems if problems is not None else {"duplicate": 3, "unknown_id": 19},
         file_problems=["labels/loan_approval/dt=2026-10-14/broken.parquet: no column 'repaid'"],
-        due=Verdict(day=due_day, status=status, labelled=900 if status == "judged" else 12,
+        due=DueDay(day=due_day, status=status, labelled=900 if status == "judged" else 12,
                     coverage=0.9 if status == "judged" else 0.012,
                     metrics={**CLASSIFICATION, "roc_auc": 0.81} if status == "judged" else {},
                     baseline=CLASSIFICATION_BASELINE if status == "judged" else None, degraded=flagged))

@@ -96,7 +96,7 @@ def test_labels_still_missing_deadline_days_after_they_were_due_are_an_overdue_a
 def test_a_deadline_must_lie_within_the_days_looked_back_at(loan_model):
     with pytest.raises(ValueError, match="lag_days \\+ deadline_days"):
         configured(loan_model, labels={"column": "repaid", "lag_days": 5, "lookback_days": 6, "deadline_days": 3})
-    assert configured(loan_model, labels={"column": "repaid", "lag_days": 5, "deadline_days": 9}).labels.window == 14
+    assert configured(loan_model, labels={"column": "repaid", "lag_days": 5, "deadline_days": 9}).labels.lookback == 14
 
 
 # --- approval -------------------------------------------------------------------------------------------------------

@@ -5,10 +5,10 @@ import datetime as dt
 
 import pytest
 
-from monitoring import alerts, history
+from monitoring import alerts, episodes, history
 from monitoring.config import ModelConfig
 from monitoring.history import DayMetrics
-from monitoring.layout import DayLayout
+from monitoring.layout import DayLayout, ModelLayout
 from monitoring.rules import Finding, Severity
 from monitoring.steps import decide
 from monitoring.steps import notify as notify_step
@@ -16,7 +16,6 @@ from tests.summaries import metrics_of, summary
 
 START = dt.date(2026, 10, 1)
 LATER = dt.datetime(2096, 1, 1, tzinfo=dt.timezone.utc)  # long after the last quiet run: its digest is due
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 DRIFT = Finding(rule="dataset_drift", severity=Severity.CRITICAL, message="2 of 9 features drifted.",
                 action="Open the drift report.")
 QUALITY = Finding(rule="missing_values", severity=Severity.WARNING, message="income is 40% missing.",
@@ -92,8 +91,9 @@ def test_a_rerun_or_a_racing_run_never_sends_the_same_alert_twice(days, store, l
     # Two runs that planned the same message before either sent it: the conditional write lets one through.
     layout = DayLayout.of(loan_model, day(9))
     recent = history.rules_by_day(store, layout)
-    plan = alerts.plan(store, loan_model, layout, [DRIFT], {}, None, recent)
-    other = alerts.plan(store, loan_model, layout, [DRIFT], {}, None, recent)
+    sent = alerts.sent_episodes(store, layout)
+    plan = episodes.plan_notices(loan_model.alerts, loan_model.name, layout.day, [DRIFT], {}, None, recent, sent)
+    other = episodes.plan_notices(loan_model.alerts, loan_model.name, layout.day, [DRIFT], {}, None, recent, sent)
     assert alerts.deliver(store, layout, plan, inbox, "now") == ["sent to test inbox"]
     assert alerts.deliver(store, layout, other, inbox, "now") == ["every notice was already sent by another run"]
     assert len(inbox.messages) == 2
@@ -182,8 +182,15 @@ def test_a_backfill_never_pages_and_ends_with_one_digest(days, store, loan_model
 
 
 def test_a_digest_waits_while_quiet_runs_keep_coming(days, store, loan_model):
-    days.run(day(1), [DRIFT], Inbox(), today=day(30))
-    assert alerts.digest(store, loan_model, now=EPOCH) is None  # the last quiet run is "in the future": too recent
+    days.run(day(1), [DRIFT], Inbox(), today=day(30))  # an old day: a quiet run, its alert pending for the digest
+    pending = store.list(ModelLayout.of(loan_model).pending_digest_dir)
+    assert len(pending) == 1
+    added = dt.datetime.fromtimestamp(pending[0].last_modified, tz=dt.timezone.utc)
+    quiet_for = dt.timedelta(minutes=loan_model.alerts.digest_quiet_minutes)
+    assert alerts.digest(store, loan_model, now=added + quiet_for / 2) is None  # a quiet run may still come
+    found = alerts.digest(store, loan_model, now=added + quiet_for + dt.timedelta(minutes=1))
+    assert found is not None and (found.first, found.last) == ("2026-10-01", "2026-10-01")
+    assert [n.rule for n in found.message.notices] == ["dataset_drift"]
 
 
 def test_old_days_and_runs_told_not_to_notify_are_quiet(days):

@@ -16,7 +16,7 @@ from monitoring.config import ConfigError, LogFormat, parse_config
 from monitoring.contract import ContractError
 from monitoring.ingest import IngestError, MissingPartitionError
 from monitoring.layout import DayLayout, LayoutError
-from monitoring.reference import MissingReferenceError
+from monitoring.reference_store import MissingReferenceError
 from tests.conftest import BUCKET
 from tests.helpers import day_log, get_json, now, parquet_bytes, put, put_frame, read, seed_days
 
@@ -112,6 +112,9 @@ def test_files_differing_in_column_types_are_read_together(reference, store, loa
     put_frame(reference, PREFIX + "part-1.parquet", frame.iloc[100:].astype({"credit_score": str}))
     stats = steps.validate_day(store, loan_model, DAY, now=now())
     assert stats["rows_valid"] == 200
+    staged = staged_rows(reference)
+    assert staged["credit_score"].dtype == "float64"
+    assert staged["credit_score"].tolist() == frame["credit_score"].astype(float).tolist()
 
 
 @pytest.mark.parametrize("folder", ["_temporary/0/_temporary/attempt_01/", ".spark-staging/", "sub/_tmp/"])
@@ -142,12 +145,12 @@ def test_label_files_in_staging_folders_are_not_read(reference, store, loan_mode
 
 
 def test_a_reference_version_ignores_its_staging_folders(s3_client, store, loan_model, trained):
-    from monitoring import reference as references
+    from monitoring import reference_store
     from monitoring.layout import ModelLayout
 
     seed_days(s3_client, trained, {})
     put(s3_client, "reference/loan_approval/v=v1/_temporary/0/part-0.parquet", b"not parquet at all")
-    profile = references.fit(store, loan_model, ModelLayout.of(loan_model))
+    profile = reference_store.load_or_fit(store, loan_model, ModelLayout.of(loan_model))
     assert profile.rows == len(trained[1])
 
 
@@ -209,9 +212,17 @@ def test_an_extra_column_is_reported_in_the_summary(reference, store, loan_model
     assert "debug_blob" in summary["rows"]["extra_columns"]
 
 
+def staged_rows(client) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(read(client, "staging/loan_approval/dt=2026-10-05/valid.parquet")))
+
+
 def test_a_numeric_column_stored_as_text_is_coerced(reference, store, loan_model, trained):
-    put_frame(reference, PREFIX + "part-0.parquet", day_log(trained, DAY, rows=50).astype({"loan_amount": str}))
+    frame = day_log(trained, DAY, rows=50)
+    put_frame(reference, PREFIX + "part-0.parquet", frame.astype({"loan_amount": str}))
     assert steps.validate_day(store, loan_model, DAY, now=now())["rows_valid"] == 50
+    staged = staged_rows(reference)
+    assert staged["loan_amount"].dtype == "float64"
+    assert staged["loan_amount"].tolist() == frame["loan_amount"].astype(float).tolist()
 
 
 @pytest.mark.parametrize("value,reason", [
@@ -375,7 +386,7 @@ def test_a_reference_pointer_that_is_not_json_says_what_it_must_be(s3_client, st
 @pytest.mark.parametrize("body", ['{"version": null}', '{"version": ""}', '{"version": "  "}', '{"version": true}',
                                   '{"version": ["v1"]}', "[]"])
 def test_a_reference_pointer_without_a_usable_version_is_a_missing_reference(s3_client, store, loan_model, body):
-    from monitoring import reference as references
+    from monitoring import reference_store as references
     from monitoring.layout import ModelLayout
 
     put(s3_client, "reference/loan_approval/CURRENT.json", body)
@@ -391,7 +402,7 @@ def test_decisions_written_as_true_and_false_are_read_as_labels_are(reference, s
     stats = steps.validate_day(store, loan_model, DAY, now=now())
     assert stats["rows_valid"] == 99 and stats["reasons"] == {"bad_decision": 1}
     assert quarantine_of(reference)["reason"].tolist() == ["bad_decision: approved yes is not 0 or 1 (or true/false)"]
-    valid = pd.read_parquet(io.BytesIO(read(reference, "staging/loan_approval/dt=2026-10-05/valid.parquet")))
+    valid = staged_rows(reference)
     assert valid["approved"].tolist()[:2] == [1, 0]
     assert valid["approved"].tolist()[2:] == frame["approved"].iloc[3:].tolist()
 

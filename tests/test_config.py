@@ -94,7 +94,7 @@ def test_unknown_top_level_keys_are_rejected():
 def test_labels_and_performance_rules_default_by_task(config):
     loan = config.model("loan_approval")
     assert loan.labels.column == "repaid" and loan.labels.lag_days >= 1
-    assert loan.labels.window >= loan.labels.lag_days
+    assert loan.labels.lookback >= loan.labels.lag_days
     assert set(loan.metric_rules) == {"f1", "roc_auc"} and loan.score_range == (0.0, 1.0)
     rate = config.model("loan_rate")
     assert rate.task.value == "regression" and rate.columns.decision is None

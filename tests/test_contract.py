@@ -113,10 +113,15 @@ def test_too_many_rejected_rows_fail_the_day_with_counts_reasons_and_where_to_lo
         enforce_rejected_share(ContractTally.of(result), loan_model, "s3://q")
 
 
-def test_a_share_within_the_limit_passes(loan_model, trained):
+def test_a_share_at_the_limit_passes_and_one_row_more_fails(loan_model, trained):
     frame = sourced(day_log(trained, rows=100))
     frame.loc[0:4, "approval_probability"] = 3.0
-    enforce_rejected_share(ContractTally.of(validate(frame, loan_model, DAY)), loan_model, "s3://q")
+    tally = ContractTally.of(validate(frame, loan_model, DAY))
+    assert tally.rejected_share == loan_model.contract.max_rejected_share == 0.05
+    enforce_rejected_share(tally, loan_model, "s3://q")  # at the limit: the day goes on
+    frame.loc[5, "approval_probability"] = 3.0
+    with pytest.raises(ContractError, match=r"6 of 100 rows \(6.0%\)"):
+        enforce_rejected_share(ContractTally.of(validate(frame, loan_model, DAY)), loan_model, "s3://q")
 
 
 def test_a_batch_without_rows_gives_no_rows_of_the_valid_schema(loan_model, trained):

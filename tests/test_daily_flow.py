@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests import data
-from monitoring import reference, steps
+from monitoring import reference_store, steps
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from tests.conftest import BUCKET
@@ -156,7 +156,7 @@ def test_large_days_are_sampled_for_evidently_by_id_hash_deterministically(seede
 def test_a_missing_reference_says_what_to_upload(s3_client, store, loan_model, trained):
     write_day(s3_client, trained, CLEAN, rows=200)
     steps.validate_day(store, loan_model, CLEAN, now=now())
-    with pytest.raises(reference.MissingReferenceError,
+    with pytest.raises(reference_store.MissingReferenceError,
                        match=r"s3://ml-monitoring/reference/loan_approval/CURRENT.json does not exist"):
         steps.report_day(store, loan_model, CLEAN)
 

@@ -1,16 +1,14 @@
-"""Labels that arrive late: reading and checking label partitions, joining them, and judging performance."""
+"""Labels that arrive late (monitoring/labels.py): reading and checking label partitions, joining them, and the
+findings of bad labels."""
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
 import pytest
-from sklearn import metrics as sk
 
-from monitoring import labels, performance
+from monitoring import labels
 from monitoring.config import parse_config
 from monitoring.layout import DayLayout
-from monitoring.reference import OperationalBaseline, ReferenceProfile
 from tests.conftest import BUCKET
 from tests.helpers import put, put_frame
 
@@ -24,14 +22,6 @@ def model_config(task="binary_classification", **extra):
     return parse_config({"models": {"m": {
         "task": task, "storage": {"bucket": BUCKET}, "columns": columns,
         "labels": {"column": "y", "lag_days": 3}, "retraining": {"dag_id": "retrain_m"}, **extra}}}).model("m")
-
-
-def fitted(baseline: dict) -> ReferenceProfile:
-    """A reference profile with only a performance baseline (no calibration: its metrics are judged by the rules)."""
-    return ReferenceProfile(model="m", version="v1", fingerprint="0" * 16, rows=1000, numerical={}, categorical={},
-                            operations=OperationalBaseline(mean_score=None, positive_rate=None, mean_confidence=None,
-                                                           low_confidence_share=None),
-                            performance=baseline, sample_rows=1000)
 
 
 def label_day(client, day: dt.date, frame: pd.DataFrame, name: str = "part-0000.parquet") -> None:
@@ -119,111 +109,7 @@ def test_the_digest_changes_exactly_when_the_labels_of_a_day_change():
     assert one == digest([("a", 1.0, "2026-10-12"), ("zzz", 1.0, "2026-10-13")])  # unrelated label
     assert one != digest([("a", 1.0, "2026-10-12"), ("b", 0.0, "2026-10-13")])
     assert one != digest([("a", 0.0, "2026-10-12")])
-    assert model.labels.window == 7
-
-
-def scored(n=4000, seed=0, noise=0.0):
-    rng = np.random.default_rng(seed)
-    p = rng.random(n)
-    y = (rng.random(n) < np.clip(p + noise * rng.normal(size=n), 0, 1)).astype(float)
-    return pd.DataFrame({"pid": [f"i{i}" for i in range(n)], "p": p, "approved": (p >= 0.5).astype(int), "label": y})
-
-
-def test_classification_figures_match_scikit_learn():
-    model = model_config()
-    frame = scored()
-    found = performance.figures(frame, model)
-    y, p, yhat = frame["label"], frame["p"], frame["approved"]
-    assert found["metrics"]["f1"] == pytest.approx(sk.f1_score(y, yhat))
-    assert found["metrics"]["roc_auc"] == pytest.approx(sk.roc_auc_score(y, p))
-    assert found["metrics"]["log_loss"] == pytest.approx(sk.log_loss(y, p))
-    assert found["metrics"]["precision"] == pytest.approx(sk.precision_score(y, yhat))
-    c = found["confusion"]
-    assert (c["tp"], c["fp"], c["tn"], c["fn"]) == (
-        int(((y == 1) & (yhat == 1)).sum()), int(((y == 0) & (yhat == 1)).sum()),
-        int(((y == 0) & (yhat == 0)).sum()), int(((y == 1) & (yhat == 0)).sum()))
-    assert sum(b.count for b in found["calibration"]) == len(frame)
-    assert found["metrics"]["calibration_error"] < 0.05  # labels drawn from p: well calibrated
-
-
-def test_regression_figures_match_their_definitions():
-    model = model_config(task="regression")
-    y = np.array([10.0, 12.0, 8.0, 20.0])
-    frame = pd.DataFrame({"p": [11.0, 12.0, 6.0, 21.0], "label": y})
-    found = performance.figures(frame, model)
-    assert found["metrics"]["mae"] == pytest.approx(sk.mean_absolute_error(y, frame["p"]))
-    assert found["metrics"]["rmse"] == pytest.approx(np.sqrt(sk.mean_squared_error(y, frame["p"])))
-    assert found["metrics"]["mape"] == pytest.approx(100 * sk.mean_absolute_percentage_error(y, frame["p"]))
-    assert found["metrics"]["r2"] == pytest.approx(sk.r2_score(y, frame["p"]))
-    assert found["errors"]["mean_error"] == pytest.approx(0.0)
-
-
-def test_one_class_of_labels_leaves_roc_auc_undefined_not_an_error():
-    frame = scored(200)
-    frame["label"] = 1.0
-    assert performance.figures(frame, model_config())["metrics"]["roc_auc"] is None
-
-
-@pytest.mark.parametrize(("metric", "value", "base", "rule", "alert", "retrain"), [
-    ("f1", 0.76, 0.80, {"max_drop": 0.05}, False, False),
-    ("f1", 0.74, 0.80, {"max_drop": 0.05}, True, False),
-    ("f1", 0.70, 0.80, {"max_relative_drop": 0.10, "retrain_relative_drop": 0.12}, True, True),
-    ("f1", 0.95, 0.80, {"max_drop": 0.05}, False, False),  # better is never degraded
-    ("log_loss", 0.60, 0.50, {"max_relative_drop": 0.10}, True, False),  # lower is better: a rise is worse
-    ("log_loss", 0.40, 0.50, {"max_relative_drop": 0.10}, False, False),
-])
-def test_degradation_is_judged_against_the_baseline_in_the_metrics_direction(metric, value, base, rule, alert,
-                                                                                 retrain):
-    model = model_config(performance={"rules": {metric: rule}}, drift={"threshold_mode": "fixed"})
-    found = performance.degradations({metric: value}, {metric: base}, model)
-    assert bool(found) == alert
-    if found:
-        assert found[0].retrain == retrain
-        assert f"{metric} {value:.3f} vs {base:.3f}" in found[0].describe()
-
-
-def test_a_day_with_too_few_labels_is_not_judged():
-    model = model_config(performance={"min_coverage": 0.5, "min_labelled_rows": 10})
-    frame = scored(100)
-    degraded_baseline = {"f1": 1.0, "roc_auc": 1.0}
-    few = performance.evaluate(joined=frame.iloc[:40], predictions=100, model=model, day=DAY,
-                               as_of=DAY + dt.timedelta(days=3), fitted=fitted(degraded_baseline), label_digest="x")
-    assert few.complete and few.coverage == 0.4 and few.degraded
-    verdict = performance.verdict(few, DAY, model)
-    assert verdict.status == "too_few_labels" and verdict.degraded == []
-    enough = few.model_copy(update={"labelled": 60, "coverage": 0.6})
-    assert performance.verdict(enough, DAY, model).status == "judged"
-    assert performance.verdict(None, DAY, model).status == "no_predictions"
-
-
-def test_our_figures_agree_with_evidentlys_report():
-    """The summary's exact figures and the Evidently report people open must tell the same story."""
-    import json
-
-    from monitoring import reports
-
-    model = model_config()
-    frame = scored(3000, seed=1)
-    rendered = reports.build_performance_report(frame, scored(2000, seed=2), model)
-    values = {m["config"]["type"].rsplit(":", 1)[-1]: m["value"] for m in json.loads(rendered.json)["metrics"]}
-    ours = performance.figures(frame, model)["metrics"]
-    assert values["F1Score"] == pytest.approx(ours["f1"])
-    assert values["RocAuc"] == pytest.approx(ours["roc_auc"])
-    assert values["Accuracy"] == pytest.approx(ours["accuracy"])
-    assert "<html" in rendered.html.lower()
-    one_class = frame.assign(label=1.0)
-    assert "one class" in reports.build_performance_report(one_class, None, model)
-
-    regression = model_config(task="regression")
-    rng = np.random.default_rng(3)
-    y = rng.normal(15, 3, 2000)
-    frame = pd.DataFrame({"p": y + rng.normal(0, 1, 2000), "label": y})
-    rendered = reports.build_performance_report(frame, None, regression)
-    values = {m["config"]["type"].rsplit(":", 1)[-1]: m["value"] for m in json.loads(rendered.json)["metrics"]}
-    ours = performance.figures(frame, regression)["metrics"]
-    assert values["MAE"]["mean"] == pytest.approx(ours["mae"])
-    assert values["RMSE"] == pytest.approx(ours["rmse"])
-    assert values["R2Score"] == pytest.approx(ours["r2"])
+    assert model.labels.lookback == 7
 
 
 @pytest.mark.parametrize(("rejected", "files", "severity"), [
@@ -238,5 +124,5 @@ def test_label_problems_alert_only_above_their_share_or_when_a_file_is_unusable(
     model = model_config()
     report = labels_report(status="no_predictions").model_copy(
         update={"rows": 1000, "problems": rejected, "file_problems": files})
-    found = [f for f in rules.evaluate(summary().with_labels(None, report), model) if f.rule == "label_problems"]
+    found = [f for f in rules.findings(summary().with_labels(None, report), model) if f.rule == "label_problems"]
     assert [f.severity.value for f in found] == [severity]

@@ -5,7 +5,6 @@ in which a set of category strings iterates is fixed for the life of a process."
 
 from __future__ import annotations
 
-import inspect
 import os
 import subprocess
 import sys
@@ -41,26 +40,24 @@ def _day(seed: int, drifted: bool) -> pd.DataFrame:
 def write_reports(out: str) -> None:
     """Run in a subprocess: the day's reports and its performance report, each written as <name>.html and .json."""
     import monitoring
-    from monitoring import drift as drift_scores
-    from monitoring import reports
+    from monitoring import distances, reports
     from monitoring.config import ColumnDrift, load_config
-    from monitoring.drift import ColumnDriftResult
+    from tests.test_reports import drift_of
 
     assert Path(monitoring.__file__).resolve().is_relative_to(ROOT), monitoring.__file__
     model = load_config(ROOT / "config" / "models.yaml").model("loan_approval")
     # Hellinger builds its own set of categories instead of calling Evidently's helper: covered too.
     model = model.model_copy(update={"drift": model.drift.model_copy(update={
         "columns": {"home_ownership": ColumnDrift(method="hellinger", threshold=0.1)}})})
-    drift = {c: ColumnDriftResult(column=c, kind=model.kind(c), method=model.drift_method(c).method, threshold=0.1,
-                                  score=None, drifted=False) for c in model.monitored}
     current, reference = _day(1, drifted=True), _day(2, drifted=False)
+    drift = drift_of(current, reference, model)
     rendered = [*reports.build_reports(current, reference, model, drift),
                 reports.build_performance_report(current, reference, model)]
     for report in rendered:
         (Path(out) / f"{report.name}.html").write_text(report.html)
         (Path(out) / f"{report.name}.json").write_text(report.json)
     # The library's own drift scores (the summary's) call the same stattests: every digit the same too.
-    scores = [repr(drift_scores.score(method, "categorical", reference[c], current[c]))
+    scores = [repr(distances.score(method, "categorical", reference[c], current[c]))
               for c in model.columns.categorical for method in ("jensenshannon", "hellinger", "psi", "chisquare")]
     (Path(out) / "scores.txt").write_text("\n".join(scores))
 
@@ -91,34 +88,3 @@ def test_a_day_s_reports_are_the_same_bytes_under_two_hash_seeds(tmp_path):
     differing = {name: _first_difference((first / name).read_text(), (second / name).read_text())
                  for name in names if (first / name).read_bytes() != (second / name).read_bytes()}
     assert not differing, differing
-
-
-def test_categories_are_ordered_sorted_by_type_when_types_do_not_compare_and_missing_last():
-    from monitoring import drift
-
-    assert drift.in_order({"b", "a", None}) == ["a", "b", None]
-    assert drift.in_order(["b", None, 3, "a"]) == [3, "a", "b", None]
-    assert drift.in_order({10, 9, 2.5}) == [2.5, 9, 10]
-
-
-def test_what_the_category_order_adapter_patches_is_still_in_evidently():
-    """Fails loudly when an Evidently upgrade moves or changes what `_categories_in_defined_order` replaces."""
-    from evidently.legacy.calculations.stattests import get_stattest, registry
-    from evidently.legacy.core import ColumnType
-    from evidently.metrics.column_statistics import UniqueValueCountCalculation
-
-    from monitoring import reports
-
-    call = registry.PythonStatTestWrapper.__call__
-    assert list(inspect.signature(call).parameters) == ["self", "data", "feature_type", "threshold"]
-    values = pd.Series(["b", "a", "b"])
-    for method in ("jensenshannon", "psi", "chisquare", "kl_div", "hellinger", "TVD", "g_test", "fisher_exact", "z"):
-        stattest = get_stattest(values, values, ColumnType.Categorical, method)
-        assert isinstance(registry._impls[stattest][registry.PythonEngine], registry.PythonStatTestWrapper), method
-    assert list(inspect.signature(registry.PythonStatTestData).parameters) == ["reference_data", "current_data"]
-    unique = UniqueValueCountCalculation._all_unique_values
-    assert list(inspect.signature(unique).parameters) == ["self", "current", "reference"]
-    with reports._categories_in_defined_order():
-        assert registry.PythonStatTestWrapper.__call__ is not call
-        assert UniqueValueCountCalculation._all_unique_values is not unique
-    assert registry.PythonStatTestWrapper.__call__ is call and UniqueValueCountCalculation._all_unique_values is unique

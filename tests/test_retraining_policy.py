@@ -130,7 +130,7 @@ def test_a_drop_of_a_version_replaced_since_is_shown_but_neither_alerts_nor_retr
     model = policy(loan_model, min_labelled_rows=0)
     for verdict, severity in ((judged, "critical"), (replaced, "info")):
         day = summary(day=DAY.isoformat()).model_copy(update={"labels": report.model_copy(update={"due": verdict})})
-        finding = next(f for f in rules.evaluate(day, model) if f.rule == "performance_degradation")
+        finding = next(f for f in rules.findings(day, model) if f.rule == "performance_degradation")
         assert finding.severity.value == severity
         assert (retraining_policy.retrain_request(day, model, {}, {}) is None) == (verdict is replaced)
     assert "by version v1" in finding.message and "Version r20261013 has replaced it since" in finding.message

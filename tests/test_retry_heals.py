@@ -179,7 +179,7 @@ def assert_whole(store: ObjectStore, model) -> None:
         summary = summary_from_json(store.get_bytes(day_layout.summary))
         if store.exists(day_layout.performance):
             assert summary.performance.model_dump(mode="json") == json.loads(store.get_bytes(day_layout.performance))
-        metrics = history.day_metrics(summary, rules.evaluate(summary, model))
+        metrics = history.day_metrics(summary, rules.findings(summary, model))
         assert json.loads(store.get_bytes(day_layout.day_metrics)) == json.loads(metrics.model_dump_json())
         assert compacted[day.isoformat()] == json.loads(metrics.model_dump_json())
 

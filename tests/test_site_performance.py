@@ -10,7 +10,7 @@ import re
 
 from monitoring import site
 from monitoring.history import DayMetrics
-from monitoring.performance import Degradation
+from monitoring.verdicts import Degradation
 from monitoring.summary import DaySummary, summary_from_json
 from tests.summaries import (CLASSIFICATION, DAY, DUE, HOSTILE, classification_performance, history, labels_report, metrics_of,
                              regression_performance, summary)

@@ -11,7 +11,7 @@ import pytest
 
 from monitoring import contract, ingest, steps
 from monitoring.layout import DayLayout
-from monitoring.profile import DayProfile
+from monitoring.day_state import DayState
 from monitoring.reference import ReferenceProfile
 from monitoring.sampling import HashSample, hash_sample
 from tests.helpers import day_log, get_json, now, put_frame, seed_days
@@ -73,15 +73,16 @@ def test_a_day_read_in_small_batches_gives_exactly_the_figures_of_the_day_read_w
 
 
 def fitted(reference: pd.DataFrame, model) -> ReferenceProfile:
-    return ReferenceProfile.fit(contract.prepare_reference(reference, model, "reference"), model, "v1", "0" * 16)
+    return ReferenceProfile.fit(contract.prepare_reference(reference, model, "reference"), model.name,
+                                model.fit_settings, "v1", "0" * 16)
 
 
-def test_the_profile_of_a_day_fed_in_batches_is_the_profile_of_the_day_whole(trained, loan_model):
+def test_the_state_of_a_day_fed_in_batches_is_the_state_of_the_day_whole(trained, loan_model):
     _, reference = trained
     frame = contract.validate(day_log(trained, DAY, rows=3000), loan_model, DAY).valid
     reference = fitted(reference, loan_model)
-    whole = DayProfile(loan_model, reference).add(frame)
-    batched = DayProfile(loan_model, reference)
+    whole = DayState(loan_model.fit_settings, reference).add(frame)
+    batched = DayState(loan_model.fit_settings, reference)
     for start in range(0, len(frame), 250):
         batched.add(frame.iloc[start:start + 250])
     assert batched.quality().keys() == whole.quality().keys()
@@ -145,7 +146,7 @@ def test_psi_on_the_reference_bins_is_near_zero_for_a_stable_column_and_large_fo
     frame = contract.validate(day_log(trained, DAY, rows=20_000), loan_model, DAY).valid
     frame["credit_score"] += frame["credit_score"].std()  # one standard deviation
     frame["home_ownership"] = "RENT"  # a single category
-    quality = DayProfile(loan_model, reference).add(frame).quality()
+    quality = DayState(loan_model.fit_settings, reference).add(frame).quality()
     assert quality["annual_income"].psi < 0.02
     assert quality["credit_score"].psi > 0.25 and quality["home_ownership"].psi > 0.25
     shares = quality["credit_score"].distribution

@@ -72,7 +72,7 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
     (unless it waits for labels or cools down) and persists the decision."""
     layout = DayLayout.of(model, day)
     summary = read_summary(store, layout)
-    findings = rules.evaluate(summary, model)
+    findings = rules.findings(summary, model)
     recent = history.rules_by_day(store, layout, history.day_metrics(summary, findings))
     links = evidence(store, layout, summary)
     request = retraining_policy.retrain_request(summary, model, links, recent)

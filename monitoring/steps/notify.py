@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from monitoring import alerts, history, manifest
+from monitoring import alerts, episodes, history, manifest
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from monitoring.steps.decide import Decision, read_decision
@@ -49,9 +49,10 @@ def _notify(store: ObjectStore, model: ModelConfig, layout: DayLayout, decision:
             backfill: bool, notify: bool, send: alerts.Sender | None) -> dict[str, Any]:
     """Send this run's message when it has something new and is not quiet (else add its alerts to the digest), and
     write decisions.json."""
-    quiet = alerts.quiet_reason(model, layout.day, now.date(), backfill, notify)
-    planned = alerts.plan(store, model, layout, decision.alerting, decision.links, quiet,
-                          decision.recent or history.rules_by_day(store, layout))
+    quiet = episodes.quiet_reason(model.alerts.max_age_days, layout.day, now.date(), backfill, notify)
+    planned = episodes.plan_notices(model.alerts, model.name, layout.day, decision.alerting, decision.links, quiet,
+                                    decision.recent or history.rules_by_day(store, layout),
+                                    alerts.sent_episodes(store, layout))
     delivered: list[str] = []
     if quiet:
         alerts.add_to_digest(store, layout, decision.alerting, quiet)

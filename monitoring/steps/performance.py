@@ -15,11 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from monitoring import ingest, labels, manifest, performance, reference
+from monitoring import ingest, judging, labels, manifest, metrics, reference_store, reports
 from monitoring.config import ModelConfig
-from monitoring.estimation import Estimate
+from monitoring.estimators import Estimate
 from monitoring.layout import PERFORMANCE_REPORT, DayLayout
-from monitoring.performance import LabelsReport, Performance
+from monitoring.records import LabelsReport, Performance
+from monitoring.reference import ReferenceProfile
 from monitoring.sampling import hash_sample
 from monitoring.steps.publish import label_sections, refresh_summary
 from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical
@@ -50,18 +51,18 @@ class _References:
 
     def __init__(self, store: ObjectStore, model: ModelConfig, layout: DayLayout) -> None:
         self.store, self.model, self.layout = store, model, layout
-        self.current = reference.current_version(store, layout)
-        self.profiles: dict[str, reference.ReferenceProfile] = {}
+        self.current = reference_store.current_version(store, layout)
+        self.profiles: dict[str, ReferenceProfile] = {}
 
-    def of(self, version: str | None) -> reference.ReferenceProfile:
+    def of(self, version: str | None) -> ReferenceProfile:
         version = version or self.current
         if version not in self.profiles:
-            self.profiles[version] = reference.fit(self.store, self.model, self.layout, version)
+            self.profiles[version] = reference_store.load_or_fit(self.store, self.model, self.layout, version)
         return self.profiles[version]
 
-    def labelled_sample(self, profile: reference.ReferenceProfile) -> pd.DataFrame | None:
+    def labelled_sample(self, profile: ReferenceProfile) -> pd.DataFrame | None:
         """The version's Evidently sample with its label as `label`, or None when the reference has no labels."""
-        frame = reference.evidently_sample(self.store, self.layout, profile)
+        frame = reference_store.evidently_sample(self.store, self.layout, profile)
         column = self.model.labels.column
         return frame.rename(columns={column: labels.LABEL}) if column in frame.columns else None
 
@@ -119,12 +120,10 @@ def _performance_report(store: ObjectStore, model: ModelConfig, layout: DayLayou
                         joined: pd.DataFrame, references: _References) -> tuple[Performance, list[tuple[str, bytes]]]:
     """The day's performance with its confidence intervals and the Evidently report of its labelled predictions
     (written), and the report's (key, bytes); no report before the first label."""
-    from monitoring import reports
-
     if not len(joined):
         return found.model_copy(update={"report_skipped": "no labels yet"}), []
-    found = found.model_copy(update={"intervals": performance.intervals(
-        joined, model, seed=int(found.label_digest[:8], 16)) or None})
+    found = found.model_copy(update={"intervals": metrics.intervals(
+        joined, model.scoring, seed=int(found.label_digest[:8], 16)) or None})
     labelled_reference = references.labelled_sample(references.of(found.reference_version))
     rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, model.reports.max_rows),
                                                 labelled_reference, model)
@@ -156,46 +155,51 @@ def _record_labels(store: ObjectStore, layout: DayLayout, report: LabelsReport, 
                                removed=[layout.labels_quarantine])
 
 
+def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, window: labels.LabelWindow,
+                   references: _References, now: dt.datetime) -> tuple[dict[dt.date, Performance], set[str]]:
+    """Each processed day of the label window with its labels joined and judged (its performance written when it
+    changed): the performance of each day looked at, and the ids the labels joined."""
+    found_by_day, joined_ids = {}, set()
+    for offset in range(model.labels.lookback, -1, -1):
+        day_layout = layout.on(layout.day - dt.timedelta(days=offset))
+        predictions = _day_predictions(store, model, day_layout)
+        if predictions is None:
+            continue
+        joined = labels.join(predictions, model.columns.id, window)
+        joined_ids.update(joined[model.columns.id])
+        version, estimate = _monitored(store, day_layout)
+        fitted = references.of(version)
+        found = judging.labelled_day(joined=joined, predictions=len(predictions), scoring=model.scoring,
+                                     judging=model.metric_judging, lag_days=model.labels.lag_days,
+                                     day=day_layout.day, as_of=layout.day, fitted=fitted,
+                                     label_digest=labels.digest(joined, model.columns.id))
+        if found.complete:  # how the estimate made before the labels compares with them
+            found = found.model_copy(update={"estimate_check": judging.estimate_check(
+                estimate, found.metrics, fitted, found.labelled)})
+        found_by_day[day_layout.day] = found
+        if _write_performance(store, model, day_layout, found, joined, references, now):
+            log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
+                     found.predictions, 100 * found.coverage,
+                     "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
+                     if found.labelled else "")
+    return found_by_day, joined_ids
+
+
 def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt.datetime) -> dict[str, Any]:
     """Join, rewrite, record and judge (see the module's doc). Returns the days whose summaries changed."""
     layout = DayLayout.of(model, day)
     if model.labels is None:
         log.info("model %s has no labels configured: no performance monitoring", model.name)
         return {"updated_days": [], "due": None}
-    first = layout.day - dt.timedelta(days=model.labels.window)
+    first = layout.day - dt.timedelta(days=model.labels.lookback)
     window = labels.read_window(store, model, layout, first, layout.day)
     log.info("%d usable label(s) known from %s to %s in %d file(s); %d rejected", len(window.labels), first,
              layout.day, len(window.files), len(window.rejected))
     references = _References(store, model, layout)
+    found_by_day, joined_ids = _labelled_days(store, model, layout, window, references, now)
     due_day = layout.day - dt.timedelta(days=model.labels.lag_days)
-    deadline = model.labels.deadline_days
-    overdue_day = due_day - dt.timedelta(days=deadline) if deadline else None
-    due, overdue, looked, joined_ids = None, None, [], set()
-    for offset in range(model.labels.window, -1, -1):
-        day_layout = layout.on(layout.day - dt.timedelta(days=offset))
-        predictions = _day_predictions(store, model, day_layout)
-        if predictions is None:
-            continue
-        looked.append(day_layout.day)
-        joined = labels.join(predictions, model.columns.id, window)
-        joined_ids.update(joined[model.columns.id])
-        version, estimate = _monitored(store, day_layout)
-        fitted = references.of(version)
-        found = performance.evaluate(joined=joined, predictions=len(predictions), model=model, day=day_layout.day,
-                                     as_of=layout.day, fitted=fitted,
-                                     label_digest=labels.digest(joined, model.columns.id))
-        if found.complete:  # how the estimate made before the labels compares with them
-            found = found.model_copy(update={"estimate_check": performance.estimate_check(
-                estimate, found.metrics, fitted, found.labelled)})
-        if day_layout.day == due_day:
-            due = found
-        if day_layout.day == overdue_day:
-            overdue = found
-        if _write_performance(store, model, day_layout, found, joined, references, now):
-            log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
-                     found.predictions, 100 * found.coverage,
-                     "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
-                     if found.labelled else "")
+    overdue_day = due_day - dt.timedelta(days=model.labels.deadline_days) if model.labels.deadline_days else None
+    minimum = model.performance.min_coverage, model.performance.min_labelled_rows
     counts, quarantine = labels.landed_problems(window, layout.day.isoformat(), joined_ids, (first, layout.day))
     landed = [f for f in window.files if f.day == layout.day.isoformat()]
     report = LabelsReport(
@@ -204,13 +208,14 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
         joined=int(window.labels[labels.LABEL_DAY].eq(layout.day.isoformat()).sum()) - counts.get("unknown_id", 0),
         problems=dict(sorted(counts.items())),
         file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p],
-        due=performance.verdict(due, due_day, model, references.current),
-        overdue=performance.verdict(overdue, overdue_day, model, references.current) if overdue_day else None,
+        due=judging.due_day(found_by_day.get(due_day), due_day, *minimum, references.current),
+        overdue=(judging.due_day(found_by_day.get(overdue_day), overdue_day, *minimum, references.current)
+                 if overdue_day else None),
     )
     _record_labels(store, layout, report, quarantine, now)
     # Every published day looked at, not only those written now: a run that died between a day's performance and
     # its summary left them disagreeing, and this run completes them.
-    changed = [d for d in sorted({*looked, layout.day})
+    changed = [d for d in sorted({*found_by_day, layout.day})
                if manifest.is_published(store, layout.on(d)) and refresh_summary(store, model, layout.on(d), now)]
     log.info("labels: %d row(s) landed on %s, problems %s; due day %s: %s%s", report.rows, layout.day,
              report.problems or "none", due_day, report.due.status,

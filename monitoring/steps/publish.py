@@ -10,7 +10,7 @@ from typing import Any
 from monitoring import history, manifest, rules
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
-from monitoring.performance import LabelsReport, Performance
+from monitoring.records import LabelsReport, Performance
 from monitoring.storage import JSON, ObjectStore
 from monitoring.summary import summary_from_json
 
@@ -36,7 +36,7 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     what labels already told about the day (performance only grows with more labels)."""
     layout = DayLayout.of(model, day)
     summary = summary_from_json(store.get_bytes(layout.staged_summary)).with_labels(*label_sections(store, layout))
-    metrics = history.day_metrics(summary, rules.evaluate(summary, model))
+    metrics = history.day_metrics(summary, rules.findings(summary, model))
     mark_stale_pages(store, layout, summary.to_json())
     urls = manifest.publish(store, layout, run or {}, now, [
         (layout.summary, summary.to_json(), JSON),
@@ -61,7 +61,7 @@ def refresh_summary(store: ObjectStore, model: ModelConfig, layout: DayLayout, n
         current = store.get_bytes(layout.summary)
         summary = summary_from_json(current).with_labels(*sections)
         data = summary.to_json()
-        metrics = history.day_metrics(summary, rules.evaluate(summary, model)).model_dump_json(indent=2).encode()
+        metrics = history.day_metrics(summary, rules.findings(summary, model)).model_dump_json(indent=2).encode()
         stale = [(key, new) for key, new, old in ((layout.summary, data, current),
                                                   (layout.day_metrics, metrics, _bytes(store, layout.day_metrics)))
                  if new != old]

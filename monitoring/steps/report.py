@@ -7,10 +7,10 @@ import logging
 import time
 from typing import Any
 
-from monitoring import contract, drift, estimation, ingest, reference, verdicts, volume
+from monitoring import contract, ingest, judging, reference_store, reports, volume
 from monitoring.config import ModelConfig
+from monitoring.day_state import DayState
 from monitoring.layout import DayLayout
-from monitoring.profile import DayProfile
 from monitoring.sampling import HashSample
 from monitoring.storage import HTML, JSON, ObjectStore
 from monitoring.summary import summarize
@@ -20,37 +20,39 @@ log = logging.getLogger(__name__)
 
 def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Profile the staged valid rows, run the Evidently reports on their sample, stage them with the day's summary."""
-    from monitoring import reports  # imports Evidently inside its functions
-
     layout = DayLayout.of(model, day)
     stats = store.get_json(layout.staged_contract)
-    fitted = reference.fit(store, model, layout)
-    profile, sample = DayProfile(model, fitted), HashSample(model.columns.id, model.reports.max_rows)
+    fitted = reference_store.load_or_fit(store, model, layout)
+    state, sample = DayState(model.fit_settings, fitted), HashSample(model.columns.id, model.reports.max_rows)
     started = time.monotonic()
     with store.download(layout.staged_valid_rows) as local:
         for batch in ingest.batches(local, ingest.BATCH_ROWS):
             frame = batch.to_pandas()
-            profile.add(frame)
+            state.add(frame)
             sample.add(frame)
-    current = sample.rows() if profile.rows else contract.valid_schema(model).empty_table().to_pandas()
-    log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", profile.rows,
+    current = sample.rows() if state.rows else contract.valid_schema(model).empty_table().to_pandas()
+    log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", state.rows,
              time.monotonic() - started)
-    compared = reference.evidently_sample(store, layout, fitted) if profile.rows else current.iloc[0:0]
+    compared = reference_store.evidently_sample(store, layout, fitted) if state.rows else current.iloc[0:0]
     trailing = volume.trailing_volume(store, model, layout)
-    operations = profile.operations(current).model_copy(update={
+    operations = state.operations(current, model.columns.latency).model_copy(update={
         "trailing_volume": trailing.mean, "trailing_volume_days": trailing.days,
         "trailing_volume_log_sd": trailing.log_sd})
-    quality = profile.quality()
-    judged = drift.judge(current, compared, model, fitted, drift.skipped_columns(current, compared, model))
-    columns, verdicts_of_day = verdicts.day_verdicts(model, fitted, judged, operations, quality, current)
-    log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), profile.rows,
+    quality = state.quality()
+    specs = model.drift_specs
+    skipped = judging.skipped_columns(current, compared, specs, model.drift.max_categories)
+    judged = judging.judge_columns(current, compared, specs, model.drift, fitted, skipped)
+    columns, verdicts_of_day = judging.judge_day(model.drift, model.minimum_changes, fitted, judged, operations,
+                                                 quality, current)
+    log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), state.rows,
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = reports.build_reports(current, compared, model, columns)
     for report in rendered:
         store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
-    estimate = estimation.estimate_day(model, fitted, profile.expected, current,
-                                       reference.nannies(store, layout, fitted) if profile.rows else {}, quality)
+    estimate = judging.estimate_day(fitted, model.metric_judging, model.scoring, model.columns.numerical,
+                                    model.columns.features, state.expected, current,
+                                    reference_store.nannies(store, layout, fitted) if state.rows else {}, quality)
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
         reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from monitoring import history, manifest, rules
+from monitoring import history, manifest, rules, site
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout, ModelLayout, parse_day
 from monitoring.storage import HTML, ObjectStore
@@ -20,8 +20,6 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
                 changed_days: list[str] = ()) -> dict[str, Any]:
     """Regenerate the pages `day` and `changed_days` (whose performance changed) touch; returns their URLs and the
     day's announcement (`published`: see `announcement`)."""
-    from monitoring import site
-
     layout = DayLayout.of(model, day)
     stale = {o.key: store.get_json(o.key) for o in store.list(layout.stale_pages_dir)}  # left by any run (see publish)
     days = history.compact(store, layout)
@@ -33,7 +31,7 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
         day_layout = layout.on(metrics.day)
         data = store.get_bytes(day_layout.summary)
         summary = summary_from_json(data)
-        page = site.render_day_page(summary, rules.evaluate(summary, model), metrics, days, headline=headline)
+        page = site.render_day_page(summary, rules.findings(summary, model), metrics, days, headline=headline)
         store.put_bytes(day_layout.day_page, page.encode(), HTML)
         drawn[metrics.day] = manifest.sha256(data)
     store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days,

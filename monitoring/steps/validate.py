@@ -80,7 +80,7 @@ def validate_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt.da
     tally, seen, quarantined, reads = contract.ContractTally(), contract.SeenIds(), QuarantineSpool(), []
     schema = contract.valid_schema(model)
     # Dictionary pages for the text columns only: a numerical column rarely repeats enough for one, and trying it
-    # first was half of writing the staged rows (115 -> 52 ms per 100k rows of the benchmark's shape, the same size).
+    # first was half of writing the staged rows.
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     with tempfile.TemporaryFile() as staged, contextlib.closing(quarantined):
         with pq.ParquetWriter(staged, schema, use_dictionary=text) as writer:

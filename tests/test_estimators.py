@@ -1,5 +1,5 @@
-"""Performance before the labels land: CBPE (binary classifiers) and DLE (regressors), fitted once with the reference
-profile and applied to every day; checked on synthetic models with a known answer, against NannyML 0.13.1's figures
+"""Performance before the labels land (monitoring/estimators.py): CBPE (binary classifiers) and DLE (regressors),
+fitted once with the reference profile and applied to every day; checked on synthetic models with a known answer, against NannyML 0.13.1's figures
 on the shared real datasets, and through the library's daily flow (the estimate on the pages, its record once the
 labels are complete, the finding when it misses by more than chance)."""
 
@@ -14,30 +14,41 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring import estimation, steps
-from monitoring.config import ModelConfig
+from monitoring import estimators, judging, steps
+from monitoring.config import DriftSpec, ModelConfig, Scoring
 from monitoring.layout import DayLayout
 from monitoring.reference import ReferenceProfile
+from monitoring.vocabulary import ModelTask
+from tests.world import judging as metric_judging
+from tests.world import settings
 from tests.helpers import get_json, land_labels, logged_predictions, now, read, seed_days, true_labels
 
 FIXTURES = Path(__file__).parent / "fixtures" / "nannyml"
 DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
 
-def binary_model(**labels) -> ModelConfig:
-    return ModelConfig.model_validate({
-        "name": "synthetic", "storage": {"bucket": "ml-monitoring"},
-        "columns": {"id": "id", "timestamp": "ts", "score": "score", "decision": "decision", "numerical": ["x"],
-                    "categorical": []},
-        "labels": {"column": "label", "lag_days": 1, **labels}, "retraining": {"dag_id": "retrain"}})
+BINARY = Scoring(task=ModelTask.BINARY_CLASSIFICATION, score="score", decision="decision")
+JUDGING = metric_judging(ModelTask.BINARY_CLASSIFICATION)
 
 
-def regression_model() -> ModelConfig:
-    return ModelConfig.model_validate({
-        "name": "synthetic_regressor", "task": "regression", "storage": {"bucket": "ml-monitoring"},
-        "columns": {"id": "id", "timestamp": "ts", "score": "prediction", "numerical": ["x", "spread"],
-                    "categorical": ["kind"]},
-        "labels": {"column": "actual", "lag_days": 1}, "retraining": {"dag_id": "retrain"}})
+def binary_settings(label: str | None = "label"):
+    """A binary classifier of one feature `x`, labelled in `label`."""
+    specs = {"x": DriftSpec(kind="numerical", method="wasserstein", threshold=0.1),
+             "score": DriftSpec(kind="numerical", method="wasserstein", threshold=0.1),
+             "decision": DriftSpec(kind="categorical", method="jensenshannon", threshold=0.1)}
+    return settings(scoring=BINARY, specs=specs, numerical=("x",), categorical=(), label=label, estimate=True)
+
+
+def fit_cbpe(frame: pd.DataFrame) -> estimators.CbpeFit:
+    return estimators.fit_cbpe(frame, BINARY, "label")
+
+
+def fit_profile(frame: pd.DataFrame) -> ReferenceProfile:
+    return ReferenceProfile.fit(frame, "synthetic", binary_settings(), "v1", "0" * 16)
+
+
+def estimate_day(profile: ReferenceProfile, confusion, day: pd.DataFrame, quality=None):
+    return judging.estimate_day(profile, JUDGING, BINARY, ("x",), ("x",), confusion, day, {}, quality)
 
 
 def scored(rows: int, rng: np.random.Generator, shift: float = 0.0, squash: bool = False) -> pd.DataFrame:
@@ -56,12 +67,12 @@ def realized(day: pd.DataFrame) -> dict[str, float]:
     return {"accuracy": float((y == yhat).mean()), "f1": tp / (tp + 0.5 * (fp + fn))}
 
 
-def estimate(fit: estimation.CbpeFit, day: pd.DataFrame) -> estimation.Estimate:
-    confusion = estimation.ExpectedConfusion(fit)
+def estimate(fit: estimators.CbpeFit, day: pd.DataFrame) -> estimators.Estimate:
+    confusion = estimators.ExpectedConfusion(fit)
     half = len(day) // 2  # in two batches, as the streaming pass adds them
     for batch in (day.iloc[:half], day.iloc[half:]):
         confusion.add(batch["score"].to_numpy(), batch["decision"].to_numpy())
-    return estimation.cbpe_estimate(fit, confusion, day["score"].to_numpy())
+    return estimators.cbpe_estimate(fit, confusion, day["score"].to_numpy())
 
 
 # --- CBPE -----------------------------------------------------------------------------------------------------------
@@ -71,7 +82,7 @@ def test_cbpe_expects_the_realized_confusion_matrix_of_a_calibrated_model(shift)
     the realized value lies inside the estimate's +- 3 sampling-error band on about 99.7% of them; after a
     covariate shift too, where the performance itself moved."""
     rng = np.random.default_rng(11)
-    fit = estimation.fit_cbpe(scored(20_000, rng), binary_model())
+    fit = fit_cbpe(scored(20_000, rng))
     days = [scored(500, rng, shift) for _ in range(300)]
     found = [estimate(fit, day) for day in days]
     truth = [realized(day) for day in days]
@@ -90,12 +101,12 @@ def test_the_scores_are_calibrated_only_when_that_helps():
     """Isotonic calibration is used when it lowers the calibration error of held-out folds (NannyML's rule): always
     for scores that are far off, on some references only for scores already right (where it changes little)."""
     rng = np.random.default_rng(5)
-    right = [estimation.fit_cbpe(scored(300, rng), binary_model()) for _ in range(10)]
+    right = [fit_cbpe(scored(300, rng)) for _ in range(10)]
     assert all(fit.calibrated == (fit.ece_calibrated < fit.ece_raw) for fit in right)
     kept = [fit for fit in right if not fit.calibrated]
     assert kept and all(fit.calibration_x == [] for fit in kept)
     assert np.array_equal(kept[0].probabilities(np.array([0.1, 0.7])), [0.1, 0.7])
-    squashed = estimation.fit_cbpe(scored(20_000, rng, squash=True), binary_model())
+    squashed = fit_cbpe(scored(20_000, rng, squash=True))
     assert squashed.calibrated and squashed.ece_calibrated < squashed.ece_raw / 5
     # Calibrated, the squashed scores estimate the day as well as true probabilities do; raw, they would not.
     days = [scored(2_000, rng, squash=True) for _ in range(40)]
@@ -107,9 +118,9 @@ def test_the_scores_are_calibrated_only_when_that_helps():
 
 def test_no_estimate_without_a_labelled_reference():
     frame = scored(2_000, np.random.default_rng(2)).drop(columns="label").assign(id=range(2_000), ts=0)
-    profile = ReferenceProfile.fit(frame, binary_model(), "v1", "0" * 16)
+    profile = ReferenceProfile.fit(frame, "synthetic", binary_settings(label=None), "v1", "0" * 16)
     assert profile.cbpe is None and profile.dle is None
-    assert estimation.estimate_day(binary_model(), profile, None, frame, {}) is None
+    assert estimate_day(profile, None, frame) is None
 
 
 def test_the_estimate_names_the_share_of_the_day_the_reference_never_saw():
@@ -117,16 +128,16 @@ def test_the_estimate_names_the_share_of_the_day_the_reference_never_saw():
 
     rng = np.random.default_rng(4)
     reference = scored(3_000, rng).assign(id=range(3_000), ts=0)
-    profile = ReferenceProfile.fit(reference, binary_model(), "v1", "0" * 16)
+    profile = fit_profile(reference)
     day = scored(800, rng)
-    confusion = estimation.ExpectedConfusion(profile.cbpe)
+    confusion = estimators.ExpectedConfusion(profile.cbpe)
     confusion.add(day["score"].to_numpy(), day["decision"].to_numpy())
     quality = {"x": SimpleNamespace(new_category_share=None, out_of_range_share=0.3)}
-    found = estimation.estimate_day(binary_model(), profile, confusion, day, {}, quality)
+    found = estimate_day(profile, confusion, day, quality)
     assert found.method == "CBPE" and found.rows == 800 and found.unsupported == {"x": 0.3}
     assert found.baseline == profile.performance
     quality["x"] = SimpleNamespace(new_category_share=None, out_of_range_share=0.001)
-    assert estimation.estimate_day(binary_model(), profile, confusion, day, {}, quality).unsupported == {}
+    assert estimate_day(profile, confusion, day, quality).unsupported == {}
 
 
 def test_an_estimated_drop_is_a_finding_and_may_ask_for_retraining(loan_model):
@@ -138,19 +149,18 @@ def test_an_estimated_drop_is_a_finding_and_may_ask_for_retraining(loan_model):
 
     rng = np.random.default_rng(8)
     reference = scored(4_000, rng).assign(id=range(4_000), ts=0)
-    model = binary_model()
-    profile = ReferenceProfile.fit(reference, model, "v1", "0" * 16)
+    profile = fit_profile(reference)
     z = rng.normal(0, 0.4, 1_000)
     p = 1 / (1 + np.exp(-z))
     day = pd.DataFrame({"x": z, "score": p, "decision": (p >= 0.5).astype(int)})
-    confusion = estimation.ExpectedConfusion(profile.cbpe)
+    confusion = estimators.ExpectedConfusion(profile.cbpe)
     confusion.add(day["score"].to_numpy(), day["decision"].to_numpy())
-    found = estimation.estimate_day(model, profile, confusion, day, {})
+    found = estimate_day(profile, confusion, day)
     assert {d.metric for d in found.degraded} >= {"f1"}
 
     settings = loan_model.model_dump(mode="json")
     day_summary = summary().model_copy(update={"estimated_performance": found})
-    finding = next(f for f in rules.evaluate(day_summary, loan_model) if f.rule == "estimated_performance_drop")
+    finding = next(f for f in rules.findings(day_summary, loan_model) if f.rule == "estimated_performance_drop")
     assert finding.severity.value == "warning" and "CBPE" in finding.message and "f1" in finding.columns
     assert retrain_request(day_summary, loan_model, {}) is None  # the default policy waits for drift
     settings["retraining"]["when_all"] = ["estimated_performance_drop"]
@@ -158,7 +168,7 @@ def test_an_estimated_drop_is_a_finding_and_may_ask_for_retraining(loan_model):
     eager = ModelConfig.model_validate(settings)
     request = retrain_request(day_summary, eager, {})
     assert request is not None and "estimated performance (CBPE) dropped" in request.reasons[0]
-    assert next(f for f in rules.evaluate(day_summary, eager)
+    assert next(f for f in rules.findings(day_summary, eager)
                 if f.rule == "estimated_performance_drop").severity.value == "critical"
 
 
@@ -171,7 +181,7 @@ def nannyml_figures() -> dict:
 def test_cbpe_agrees_with_nannyml_on_the_shared_datasets(dataset):
     """The same reference and the same analysis chunks as NannyML 0.13.1's CBPE (tests/fixtures/nannyml/
     generate.py): the calibration decision, every estimate within 0.01 (they agree to 1e-15) and the sampling errors
-    within 1% (ROC-AUC's is DeLong's here, wider than NannyML's: see monitoring/estimation.py)."""
+    within 1% (ROC-AUC's is DeLong's here, wider than NannyML's: see monitoring/estimators.py)."""
     figures = nannyml_figures()["datasets"][dataset]
     if dataset == "employment":
         reference = pd.read_parquet(DATASETS / "employment_MA_reference.pq")
@@ -180,18 +190,14 @@ def test_cbpe_agrees_with_nannyml_on_the_shared_datasets(dataset):
         reference = pd.read_csv(DATASETS / "california_housing_reference.csv")
         analysis = pd.read_csv(DATASETS / "california_housing_analysis.csv")
     score, decision = figures["score"], figures["decision"]
-    model = ModelConfig.model_validate({
-        "name": dataset, "storage": {"bucket": "ml-monitoring"},
-        "columns": {"id": "id", "timestamp": "ts", "score": score, "decision": decision, "numerical": ["x"],
-                    "categorical": []},
-        "labels": {"column": figures["label"], "lag_days": 1}, "retraining": {"dag_id": "retrain"}})
-    fit = estimation.fit_cbpe(reference, model)
+    fit = estimators.fit_cbpe(reference, Scoring(task=ModelTask.BINARY_CLASSIFICATION, score=score,
+                                                 decision=decision), figures["label"])
     assert fit.calibrated == figures["calibrated"]
     for chunk in figures["chunks"]:
         rows = analysis.iloc[chunk["start"]:chunk["end"]]
-        confusion = estimation.ExpectedConfusion(fit)
+        confusion = estimators.ExpectedConfusion(fit)
         confusion.add(rows[score].to_numpy(dtype=float), rows[decision].to_numpy())
-        found = estimation.cbpe_estimate(fit, confusion, rows[score].to_numpy(dtype=float))
+        found = estimators.cbpe_estimate(fit, confusion, rows[score].to_numpy(dtype=float))
         for metric, theirs in chunk["estimated"].items():
             assert found.metrics[metric] == pytest.approx(theirs, abs=0.01), (chunk["start"], metric)
             error, their_error = fit.errors[metric].at(len(rows)), chunk["sampling_error"][metric]
@@ -214,14 +220,14 @@ def heteroscedastic(rows: int, rng: np.random.Generator, share_b: float = 0.3) -
 
 def test_dle_estimates_the_mae_of_days_whose_errors_grew_within_its_band():
     rng = np.random.default_rng(3)
-    model = regression_model()
-    fit, artifacts = estimation.fit_dle(heteroscedastic(5_000, rng), model)
-    nannies = estimation.load_nannies(artifacts)
+    fit, artifacts = estimators.fit_dle(heteroscedastic(5_000, rng), ("x", "spread"), ("kind",), "prediction",
+                                        "actual")
+    nannies = estimators.load_nannies(artifacts)
     nannies = {metric: nannies[name] for metric, name in fit.artifacts.items()}
     estimated, out_of_fold = fit.held_out["mae"]
     assert estimated == pytest.approx(out_of_fold, rel=0.05)  # honest on its own reference: cross-fitted
     days = [heteroscedastic(1_000, rng, share_b=0.7) for _ in range(20)]  # more of kind "b": larger errors
-    found = [estimation.dle_estimate(fit, nannies, day, model) for day in days]
+    found = [estimators.dle_estimate(fit, nannies, day, ("x", "spread"), "prediction") for day in days]
     mae = [float(np.abs(day["prediction"] - day["actual"]).mean()) for day in days]
     assert np.mean(mae) > 1.25 * out_of_fold  # the days' errors really grew
     inside = [e.bands["mae"][0] <= m <= e.bands["mae"][1] for e, m in zip(found, mae)]

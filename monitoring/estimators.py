@@ -32,10 +32,10 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
-
-from monitoring.config import LOWER_IS_BETTER, ModelConfig
-from monitoring.performance import Degradation
+from monitoring import metrics
+from monitoring.config import Scoring
+from monitoring.verdicts import Degradation
+from monitoring.vocabulary import LOWER_IS_BETTER, Record
 
 BINS = 10
 SPLITS = 10
@@ -51,11 +51,7 @@ ASSUMPTIONS = {"CBPE": "Estimated from the model's calibrated scores: it assumes
                       "has data."}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SamplingError(_Frozen):
+class SamplingError(Record):
     """A metric's standard error at n rows: `std` / sqrt(n x `fraction`), fitted on the reference."""
 
     std: float
@@ -65,7 +61,7 @@ class SamplingError(_Frozen):
         return self.std / math.sqrt(rows * self.fraction) if rows and self.fraction > 0 else None
 
 
-class CbpeFit(_Frozen):
+class CbpeFit(Record):
     calibrated: bool  # isotonic calibration lowered the calibration error on held-out folds
     ece_raw: float
     ece_calibrated: float
@@ -79,7 +75,7 @@ class CbpeFit(_Frozen):
         return np.interp(scores, self.calibration_x, self.calibration_y)
 
 
-class DleFit(_Frozen):
+class DleFit(Record):
     artifacts: dict[str, str]  # metric -> the nanny model's file in the profile's folder
     categories: dict[str, list[str]]  # categorical feature -> its reference categories (unseen: missing)
     errors: dict[str, SamplingError]  # mae
@@ -87,7 +83,7 @@ class DleFit(_Frozen):
     held_out: dict[str, tuple[float, float]]  # metric -> (estimated out of fold, realized) on the reference
 
 
-class Estimate(_Frozen):
+class Estimate(Record):
     """The day's estimated performance (summary.json `estimated_performance`)."""
 
     method: Literal["CBPE", "DLE"]
@@ -126,8 +122,9 @@ def _isotonic(scores: np.ndarray, y: np.ndarray):
     return IsotonicRegression(out_of_bounds="clip", increasing=True).fit(scores, y)
 
 
-def needs_calibration(y: np.ndarray, scores: np.ndarray) -> tuple[bool, float, float]:
-    """Whether isotonic calibration lowers the calibration error on held-out folds (pooled), with both errors."""
+def needs_recalibration(y: np.ndarray, scores: np.ndarray) -> tuple[bool, float, float]:
+    """Whether recalibrating the scores (isotonic regression) lowers their calibration error on held-out folds
+    (pooled), with both errors."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
     if len(np.unique(y)) < 2 or performance_auc(y, scores) > 0.999:
@@ -145,9 +142,7 @@ def needs_calibration(y: np.ndarray, scores: np.ndarray) -> tuple[bool, float, f
 
 
 def performance_auc(y: np.ndarray, p: np.ndarray) -> float:
-    from monitoring.performance import roc_auc
-
-    return roc_auc(y, p) or 0.0
+    return metrics.roc_auc(y, p) or 0.0
 
 
 def _classification_errors(y: np.ndarray, yhat: np.ndarray, scores: np.ndarray) -> dict[str, SamplingError]:
@@ -185,23 +180,21 @@ def _midranks(ordered: np.ndarray) -> np.ndarray:
     return np.repeat(start + (counts + 1) / 2, counts)
 
 
-def fit_cbpe(frame: pd.DataFrame, model: ModelConfig) -> CbpeFit | None:
-    """CBPE on a typed labelled reference; None without labels or with one class."""
-    from monitoring.performance import predicted_labels
-
-    if model.labels is None or model.labels.column not in frame.columns:
+def fit_cbpe(frame: pd.DataFrame, scoring: Scoring, label: str | None) -> CbpeFit | None:
+    """CBPE on a typed reference labelled in column `label`; None without labels or with one class."""
+    if label is None or label not in frame.columns:
         return None
-    y = frame[model.labels.column].to_numpy(dtype=int)
-    scores = frame[model.columns.score].to_numpy(dtype=float)
+    y = frame[label].to_numpy(dtype=int)
+    scores = frame[scoring.score].to_numpy(dtype=float)
     if len(np.unique(y)) < 2:
         return None
-    calibrate, before, after = needs_calibration(y, scores)
+    recalibrate, before, after = needs_recalibration(y, scores)
     x_points, y_points = [], []
-    if calibrate:
+    if recalibrate:
         fitted = _isotonic(scores, y)
         x_points, y_points = fitted.X_thresholds_.tolist(), fitted.y_thresholds_.tolist()
-    yhat = predicted_labels(frame, model).to_numpy()
-    return CbpeFit(calibrated=calibrate, ece_raw=before, ece_calibrated=after, calibration_x=x_points,
+    yhat = metrics.predicted_labels(frame, scoring).to_numpy()
+    return CbpeFit(calibrated=recalibrate, ece_raw=before, ece_calibrated=after, calibration_x=x_points,
                    calibration_y=y_points, errors=_classification_errors(y, yhat, scores))
 
 
@@ -247,10 +240,10 @@ def estimated_roc_auc(fit: CbpeFit, scores: np.ndarray) -> float | None:
 
 
 def cbpe_estimate(fit: CbpeFit, confusion: ExpectedConfusion, sample_scores: np.ndarray) -> Estimate:
-    metrics = {**confusion.metrics(), "roc_auc": estimated_roc_auc(fit, sample_scores)}
-    rows = {m: (len(sample_scores) if m == "roc_auc" else confusion.rows) for m in metrics}
-    return Estimate(method="CBPE", rows=confusion.rows, metrics=metrics, calibrated=fit.calibrated,
-                    bands=_bands(metrics, fit.errors, rows), assumptions=ASSUMPTIONS["CBPE"])
+    found = {**confusion.metrics(), "roc_auc": estimated_roc_auc(fit, sample_scores)}
+    rows = {m: (len(sample_scores) if m == "roc_auc" else confusion.rows) for m in found}
+    return Estimate(method="CBPE", rows=confusion.rows, metrics=found, calibrated=fit.calibrated,
+                    bands=_bands(found, fit.errors, rows), assumptions=ASSUMPTIONS["CBPE"])
 
 
 def _bands(metrics: dict[str, float | None], errors: dict[str, SamplingError], rows: dict[str, int],
@@ -269,13 +262,13 @@ def _bands(metrics: dict[str, float | None], errors: dict[str, SamplingError], r
 
 
 # --- DLE ----------------------------------------------------------------------------------------------------------
-def _design(frame: pd.DataFrame, model: ModelConfig, categories: dict[str, list[str]]) -> pd.DataFrame:
+def _design(frame: pd.DataFrame, numerical: tuple[str, ...], score: str,
+            categories: dict[str, list[str]]) -> pd.DataFrame:
     """The nanny's inputs: the features (categories as the reference's, unseen ones missing) and the prediction."""
-    cols = model.columns
-    design = pd.DataFrame({c: frame[c].astype(float) for c in cols.numerical})
+    design = pd.DataFrame({c: frame[c].astype(float) for c in numerical})
     for column, known in categories.items():
         design[column] = pd.Categorical(frame[column], categories=known)
-    design[cols.score] = frame[cols.score].astype(float)
+    design[score] = frame[score].astype(float)
     return design
 
 
@@ -286,27 +279,29 @@ def _nanny():
 
 
 def _one_thread():
-    """Gradient boosting on one OpenMP thread: its threads spin while they wait, and on a busy worker (or beside
-    another task) that made a 0.1 s fit take 4 s on this project's 2-core machine."""
+    """Gradient boosting on one OpenMP thread: its threads spin while they wait, which on a busy worker (or beside
+    another task) makes a short fit many times slower."""
     import sklearn.ensemble  # noqa: F401 (loads the OpenMP runtime first: a limit holds for loaded runtimes only)
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1, user_api="openmp")
 
 
-def fit_dle(frame: pd.DataFrame, model: ModelConfig) -> tuple[DleFit, dict[str, bytes]] | None:
-    """DLE on a typed labelled reference: the fit and its nanny models (pickled, to store beside the profile); None
-    without labels."""
+def fit_dle(frame: pd.DataFrame, numerical: tuple[str, ...], categorical: tuple[str, ...], score: str,
+            label: str | None) -> tuple[DleFit, dict[str, bytes]] | None:
+    """DLE on a typed reference labelled in column `label`: the fit and its nanny models (pickled, to store beside
+    the profile); None without labels."""
     with _one_thread():
-        return _fit_dle(frame, model)
+        return _fit_dle(frame, numerical, categorical, score, label)
 
 
-def _fit_dle(frame: pd.DataFrame, model: ModelConfig) -> tuple[DleFit, dict[str, bytes]] | None:
-    if model.labels is None or model.labels.column not in frame.columns or len(frame) < 10 * FOLDS:
+def _fit_dle(frame: pd.DataFrame, numerical: tuple[str, ...], categorical: tuple[str, ...], score: str,
+             label: str | None) -> tuple[DleFit, dict[str, bytes]] | None:
+    if label is None or label not in frame.columns or len(frame) < 10 * FOLDS:
         return None
-    categories = {c: sorted(frame[c].dropna().astype(str).unique().tolist()) for c in model.columns.categorical}
-    design = _design(frame, model, categories)
-    error = frame[model.columns.score].to_numpy(dtype=float) - frame[model.labels.column].to_numpy(dtype=float)
+    categories = {c: sorted(frame[c].dropna().astype(str).unique().tolist()) for c in categorical}
+    design = _design(frame, numerical, score, categories)
+    error = frame[score].to_numpy(dtype=float) - frame[label].to_numpy(dtype=float)
     targets = {"mae": np.abs(error), "rmse": error ** 2}
     order = np.random.default_rng(0).permutation(len(frame))
     artifacts, held_out = {}, {}
@@ -327,49 +322,22 @@ def _fit_dle(frame: pd.DataFrame, model: ModelConfig) -> tuple[DleFit, dict[str,
     return fit, {fit.artifacts[m]: data for m, data in artifacts.items()}
 
 
-def dle_estimate(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, model: ModelConfig) -> Estimate:
+def dle_estimate(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, numerical: tuple[str, ...],
+                 score: str) -> Estimate:
     """Estimated MAE and RMSE over the day's sample (`nannies`: metric -> its unpickled nanny model)."""
     rows = len(sample)
-    metrics: dict[str, float | None] = dict.fromkeys(DLE_METRICS)
+    found: dict[str, float | None] = dict.fromkeys(DLE_METRICS)
     if rows:
-        design = _design(sample, model, fit.categories)
+        design = _design(sample, numerical, score, fit.categories)
         with _one_thread():
-            metrics["mae"] = float(np.maximum(nannies["mae"].predict(design), 0.0).mean())
-            metrics["rmse"] = float(math.sqrt(np.maximum(nannies["rmse"].predict(design), 0.0).mean()))
+            found["mae"] = float(np.maximum(nannies["mae"].predict(design), 0.0).mean())
+            found["rmse"] = float(math.sqrt(np.maximum(nannies["rmse"].predict(design), 0.0).mean()))
     variance, mean = fit.squared_errors
     rmse_error = math.sqrt(variance / (4 * rows * mean)) if rows and mean > 0 else None
-    return Estimate(method="DLE", rows=rows, metrics=metrics, assumptions=ASSUMPTIONS["DLE"],
-                    bands=_bands(metrics, fit.errors, dict.fromkeys(metrics, rows), {"rmse": rmse_error}))
+    return Estimate(method="DLE", rows=rows, metrics=found, assumptions=ASSUMPTIONS["DLE"],
+                    bands=_bands(found, fit.errors, dict.fromkeys(found, rows), {"rmse": rmse_error}))
 
 
 def load_nannies(data: dict[str, bytes]) -> dict[str, object]:
     """The nanny models from their pickles (the model's own bucket: written by this library's fit only)."""
     return {name: pickle.load(io.BytesIO(blob)) for name, blob in data.items()}  # noqa: S301
-
-
-def estimate_day(model: ModelConfig, profile, confusion: ExpectedConfusion | None, sample: pd.DataFrame,
-                 nannies: dict[str, object], quality: dict | None = None) -> Estimate | None:
-    """The day's estimated performance and its verdict against the reference's baseline (`performance.
-    degradations`: its band and minimum effect in calibrated mode, its lines in fixed mode); None for a model whose
-    reference has no labels. `quality`: the day's exact column figures (`monitoring.quality.ColumnQuality`), for the
-    share of rows outside the reference."""
-    from monitoring import performance
-
-    if profile.cbpe is not None and confusion is not None:
-        found = cbpe_estimate(profile.cbpe, confusion, sample[model.columns.score].to_numpy(dtype=float)
-                              if len(sample) else np.array([]))
-    elif profile.dle is not None and nannies:
-        found = dle_estimate(profile.dle, nannies, sample, model)
-    else:
-        return None
-    if not found.rows:
-        return found
-    unsupported = {}
-    for column in model.columns.features:
-        figures = (quality or {}).get(column)
-        share = max(figures.new_category_share or 0.0, figures.out_of_range_share or 0.0) if figures else 0.0
-        if share >= UNSUPPORTED_SHARE:
-            unsupported[column] = share
-    return found.model_copy(update={"baseline": profile.performance, "unsupported": unsupported,
-                                    "degraded": performance.degradations(found.metrics, profile.performance, model,
-                                                                         found.rows, profile)})

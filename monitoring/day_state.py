@@ -1,4 +1,4 @@
-"""Exact figures of a whole model-day, gathered batch by batch in one pass over its valid rows.
+"""The state of a model-day: its exact figures, gathered batch by batch in one pass over its valid rows (`DayState`).
 
 Memory stays flat whatever the day's size: per numerical column a few running numbers and a histogram on the
 reference's bins, per categorical column the count of each category (so a category seen in three rows of a
@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from monitoring.config import ModelConfig
-from monitoring.estimation import ExpectedConfusion
+from monitoring.config import FitSettings
+from monitoring.estimators import ExpectedConfusion
+from monitoring.metrics import predicted_labels
 from monitoring.operations import QUANTILES, Operations, confidence
-from monitoring.performance import predicted_labels
 from monitoring.quality import NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution, finite, psi
 from monitoring.reference import CategoricalBaseline, NumericalBaseline, ReferenceProfile
 from monitoring.text import clip
@@ -95,50 +95,49 @@ class _Categories:
         )
 
 
-class DayProfile:
+class DayState:
     """Feed it the day's valid rows in batches (`add`), then read the day's quality and operational figures, against
-    the fitted reference."""
+    the fitted reference (`settings`: the model's, as the reference was fitted with)."""
 
-    def __init__(self, model: ModelConfig, reference: ReferenceProfile) -> None:
-        cols = model.columns
-        self.model, self.reference = model, reference
-        self.numbers = {c: _Numbers(reference.numerical[c]) for c in (*cols.numerical, cols.score)}
-        self.categories = {c: _Categories(reference.categorical[c]) for c in cols.categorical}
+    def __init__(self, settings: FitSettings, reference: ReferenceProfile) -> None:
+        scoring = settings.scoring
+        self.settings, self.scoring, self.reference = settings, scoring, reference
+        self.numbers = {c: _Numbers(reference.numerical[c]) for c in (*settings.numerical, scoring.score)}
+        self.categories = {c: _Categories(reference.categorical[c]) for c in settings.categorical}
         self.rows = self.positives = self.low_confidence = 0
         self.confidence = 0.0
         # CBPE: the expected confusion matrix of every valid row, from its calibrated probability
         self.expected = ExpectedConfusion(reference.cbpe) if reference.cbpe is not None else None
 
-    def add(self, batch: pd.DataFrame) -> DayProfile:
-        cols = self.model.columns
+    def add(self, batch: pd.DataFrame) -> DayState:
+        scoring = self.scoring
         self.rows += len(batch)
         for column, tally in (*self.numbers.items(), *self.categories.items()):
             tally.add(batch[column])
-        if cols.decision:
-            self.positives += int(batch[cols.decision].sum())
-        if self.model.is_classification:
-            sure = confidence(batch[cols.score].dropna())
+        if scoring.decision:
+            self.positives += int(batch[scoring.decision].sum())
+        if scoring.is_classification:
+            sure = confidence(batch[scoring.score].dropna())
             self.confidence += float(sure.sum())
-            self.low_confidence += int((sure < self.model.operations.low_confidence).sum())
+            self.low_confidence += int((sure < self.settings.low_confidence).sum())
         if self.expected is not None and len(batch):
-            self.expected.add(batch[cols.score].to_numpy(dtype=float),
-                              predicted_labels(batch, self.model).to_numpy())
+            self.expected.add(batch[scoring.score].to_numpy(dtype=float), predicted_labels(batch, scoring).to_numpy())
         return self
 
     def quality(self) -> dict[str, ColumnQuality]:
         """By column: every numerical feature, the score, every categorical feature."""
         return {column: tally.quality() for column, tally in (*self.numbers.items(), *self.categories.items())}
 
-    def operations(self, sample: pd.DataFrame) -> Operations:
+    def operations(self, sample: pd.DataFrame, latency_column: str | None = None) -> Operations:
         """Volume, rates and confidence of the whole day; score and latency quantiles of `sample` (a deterministic
         sample of the day, or the day itself)."""
-        cols, threshold = self.model.columns, self.model.operations.low_confidence
+        cols, threshold = self.scoring, self.settings.low_confidence
         scored = self.numbers[cols.score].count
-        classifier = self.model.is_classification
+        classifier = cols.is_classification
         scores = sample[cols.score].dropna()
         latency = None
-        if cols.latency and cols.latency in sample.columns and sample[cols.latency].notna().any():
-            values = sample[cols.latency].dropna()
+        if latency_column and latency_column in sample.columns and sample[latency_column].notna().any():
+            values = sample[latency_column].dropna()
             latency = {f"p{q}": float(np.percentile(values, q)) for q in (50, 95, 99)}
         baseline = self.reference.operations
         return Operations(

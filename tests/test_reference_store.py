@@ -1,6 +1,6 @@
-"""The reference of a model version, fitted once: what every daily step compares with is derived from the raw
-reference one time, persisted beside the version, reused by every run and refitted when the reference or a setting
-the fit depends on changes."""
+"""The reference of a model version, fitted once (monitoring/reference.py, monitoring/reference_store.py): what every
+daily step compares with is derived from the raw reference one time, persisted beside the version, reused by every
+run and refitted when the reference or a setting the fit depends on changes."""
 
 import datetime as dt
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from monitoring import contract, performance, reference, steps
+from monitoring import contract, metrics, reference_store, steps
 from monitoring.layout import ModelLayout
 from tests.conftest import BUCKET
 from tests.helpers import day_log, now, put_frame, seed_days
@@ -51,7 +51,7 @@ def test_the_profile_is_fitted_on_first_use_and_every_later_run_reads_it_not_the
 
 def test_the_profile_holds_what_the_raw_reference_gives(store, s3_client, loan_model, trained):
     seed_days(s3_client, trained, {})
-    fitted = reference.fit(store, loan_model, ModelLayout.of(loan_model))
+    fitted = reference_store.load_or_fit(store, loan_model, ModelLayout.of(loan_model))
     frame = contract.prepare_reference(trained[1], loan_model, "reference")
     income = frame["annual_income"].to_numpy()
     baseline = fitted.numerical["annual_income"]
@@ -62,23 +62,23 @@ def test_the_profile_holds_what_the_raw_reference_gives(store, s3_client, loan_m
     assert fitted.categorical["approved"].counts == {"1": int(frame["approved"].sum()),
                                                       "0": int((1 - frame["approved"]).sum())}
     assert fitted.operations.positive_rate == frame["approved"].mean()
-    assert fitted.performance == performance.baseline(frame, loan_model)
+    assert fitted.performance == metrics.baseline(frame, loan_model.scoring, loan_model.labels.column)
     assert len(frame) <= loan_model.reports.max_rows  # Evidently gets all of it, typed as fitted
-    pd.testing.assert_frame_equal(reference.evidently_sample(store, ModelLayout.of(loan_model), fitted), frame)
+    pd.testing.assert_frame_equal(reference_store.evidently_sample(store, ModelLayout.of(loan_model), fitted), frame)
 
 
 def test_a_changed_reference_or_fitted_setting_refits_and_any_other_setting_reuses(store, s3_client, loan_model,
                                                                                   trained):
     seed_days(s3_client, trained, {})
     layout = ModelLayout.of(loan_model)
-    first = reference.fit(store, loan_model, layout)
+    first = reference_store.load_or_fit(store, loan_model, layout)
     alerts = loan_model.model_copy(update={"alerts": loan_model.alerts.model_copy(update={"cooldown_days": 9})})
-    assert reference.fit(store, alerts, layout).fingerprint == first.fingerprint  # not a setting the fit uses
+    assert reference_store.load_or_fit(store, alerts, layout).fingerprint == first.fingerprint  # not a setting the fit uses
     sampled = loan_model.model_copy(update={"reports": loan_model.reports.model_copy(update={"max_rows": 5_000})})
-    refitted = reference.fit(store, sampled, layout)
+    refitted = reference_store.load_or_fit(store, sampled, layout)
     assert refitted.fingerprint != first.fingerprint and refitted.sample_rows == 5_000
     _, frame = trained
     put_frame(s3_client, "reference/loan_approval/v=v1/reference.parquet", frame.iloc[:8_000])  # re-uploaded
-    smaller = reference.fit(store, loan_model, layout)
+    smaller = reference_store.load_or_fit(store, loan_model, layout)
     assert smaller.fingerprint not in (first.fingerprint, refitted.fingerprint) and smaller.rows == 8_000
     assert len(profiles(s3_client)) == 6  # three fits, each a profile and its sample

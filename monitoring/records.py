@@ -1,0 +1,112 @@
+"""Records of a judged day, as written to JSON: each column's drift with its verdict (in `summary.json`); what labels
+tell about a prediction day, its performance (`performance.json`, rewritten as more labels land), the labels that
+landed on a run's day with the verdict on the day that came due (`labels.json`), and how the day's estimate compared
+with its realized performance.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from monitoring.metrics import ReliabilityBin
+from monitoring.verdicts import Degradation, Judgement
+from monitoring.vocabulary import Record, is_test
+
+
+class ColumnDrift(Record):
+    """One column's drift on a day: its score, and whether it drifted (with the verdict: the day's size, the
+    no-change band and why it fired or not), or why it was not measured."""
+
+    kind: str  # "numerical" or "categorical"
+    method: str
+    threshold: float  # the method's configured line: the minimum effect in calibrated mode
+    score: float | None
+    drifted: bool
+    skipped: str | None = None  # why no drift was computed
+    verdict: Judgement | None = None
+
+    @property
+    def line(self) -> float:
+        """The value the score must reach (a test: fall below) to count: the band's edge or the minimum effect,
+        whichever is further; the configured threshold in fixed mode. Evidently's report draws this line."""
+        verdict = self.verdict
+        if verdict is None or verdict.band is None:
+            return self.threshold
+        return verdict.band[0] if is_test(self.method) else max(verdict.band[1], self.threshold)
+
+
+class EstimateCheck(Record):
+    """How the day's estimate (CBPE, DLE) compares with its realized performance once its labels are complete."""
+
+    method: str
+    estimated: dict[str, float]
+    errors: dict[str, float]  # estimated - realized
+    bands: dict[str, float]  # how far the error may go by chance: 3 standard errors of the realized value
+    unreliable: list[str]  # metrics whose error left its band: the estimate did not hold (concept drift?)
+
+
+class Performance(Record):
+    """performance.json of a prediction day: what its labels, as known on `labels_as_of`, say about the model."""
+
+    day: str
+    labels_as_of: str
+    complete: bool  # labels.lag_days have passed: its labels should all be in
+    predictions: int
+    labelled: int
+    coverage: float
+    label_digest: str
+    metrics: dict[str, float | None]
+    baseline: dict[str, float | None] | None
+    degraded: list[Degradation]
+    confusion: dict[str, int] | None = None  # classification: tp, fp, tn, fn
+    calibration: list[ReliabilityBin] | None = None  # classification: the score's reliability bins
+    errors: dict[str, float] | None = None  # regression: mean error and error quantiles
+    # Each metric's 95% confidence interval over the labelled rows (bootstrap): where the day's true value lies.
+    intervals: dict[str, tuple[float, float]] | None = None
+    estimate_check: EstimateCheck | None = None  # once complete: the day's estimate against its realized figures
+    report: str | None = None  # the Evidently report beside it, once the day has labels
+    report_skipped: str | None = None
+    reference_version: str | None = None  # the version the day was monitored against: its baseline is this one's
+
+
+Status = Literal["judged", "too_few_labels", "no_predictions"]
+
+
+class DueDay(Record):
+    """The prediction day whose labels came due on a run's day: judged, or why not."""
+
+    day: str
+    status: Status
+    labelled: int
+    coverage: float | None
+    metrics: dict[str, float | None]
+    baseline: dict[str, float | None] | None
+    degraded: list[Degradation]
+    reference_version: str | None = None  # the model version that made the judged predictions (its baseline)
+    current_version: str | None = None  # the version in use on the run's day
+    estimate_check: EstimateCheck | None = None
+
+    @property
+    def superseded(self) -> bool:
+        """The judged predictions came from a version that has been replaced since (e.g. retrained)."""
+        return bool(self.reference_version and self.current_version and self.reference_version != self.current_version)
+
+    @property
+    def retrain(self) -> list[Degradation]:
+        """Degradations past the retraining limit; none when the version that made them is no longer in use."""
+        return [] if self.superseded else [d for d in self.degraded if d.retrain]
+
+
+class LabelsReport(Record):
+    """labels.json of a run's day: the labels that became known that day, and the verdict on the prediction day
+    whose labels came due."""
+
+    day: str
+    files: list[dict[str, str | int]]
+    rows: int
+    joined: int  # usable labels that labelled a prediction of the window
+    problems: dict[str, int]  # rejected or unknown label rows, per reason (see monitoring.labels)
+    file_problems: list[str]  # files that could not be used at all
+    due: DueDay
+    # labels.deadline_days: the prediction day whose labels are that many days past due, if still too few
+    overdue: DueDay | None = None
