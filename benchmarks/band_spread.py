@@ -1,6 +1,6 @@
 """How far a performance metric's no-change band moves from one reference fit to the next, and what it does to the
 detection of an F1 drop: the f1 band at a day's size over many fits, at 25 replicate days a size (the library's
-`calibration.REPLICATES`) and more (set here for the run only), against the truth measured on fresh days.
+`replicates.REPLICATES`) and more (set here for the run only), against the truth measured on fresh days.
 
     .venv/bin/python -m benchmarks.band_spread truth                     # the day's true no-change spread (~3 min)
     .venv/bin/python -m benchmarks.band_spread fits --fits 5             # full profile fits at 25/50/100 (~3 min)
@@ -11,10 +11,10 @@ detection of an F1 drop: the f1 band at a day's size over many fits, at 25 repli
   `false_alarms`' "F1 -3 points" change move f1 and roc_auc, and how often a no-change day falls past 3 sd.
 - `fits`: `ReferenceProfile.fit` with fit seeds `--fit-seed`.. (the fingerprints of `false_alarms --fits`), at each
   `--replicates`: its time, the f1 null at the day's size (sd, mean, band's edge, fitted exponent, the points it
-  rests on), and the days of the "F1 -3 points" change detected (`performance.degradations`, the library's
+  rests on), and the days of the "F1 -3 points" change detected (`judging.judge_metrics`, the library's
   verdict; the first 30 days are `false_alarms`' own), with how many fell outside the band and past the minimum
   effect, and the no-change days (`--quiet`) that flag a degradation.
-- `nulls`: only the metrics' null models (`calibration.calibrate` on the metrics alone: the same replicate days and
+- `nulls`: only the metrics' null models (`replicates.calibrate` on the metrics alone: the same replicate days and
   the same f1 null as the full fit, checked by `--check`), over many fits: the spread of the sd and mean at the day's
   size and of the band's edge, the detection rate per fit, and what it would be with the level's mean weighted by
   the points' precision, or set to 0.
@@ -30,10 +30,12 @@ import numpy as np
 from scipy import stats
 
 from benchmarks import false_alarms as fa
-from monitoring import calibration, contract, performance
-from monitoring.calibration import NullModel, null_name
+from monitoring import contract, judging, replicates
+from monitoring import metrics as library_metrics
+from monitoring.bands import NullModel
 from monitoring.config import parse_config
 from monitoring.reference import ReferenceProfile
+from monitoring.vocabulary import statistic_name as null_name
 
 CHANGE = "F1 -3 points"
 
@@ -52,7 +54,7 @@ def arrays(frame, data):
 
 
 def metrics(frame, data) -> dict[str, float | None]:
-    return performance.classification_metrics(*arrays(frame, data))
+    return library_metrics.classification_metrics(*arrays(frame, data))
 
 
 def changed_days(data, size: int, count: int, day_seed: int = 7) -> list[dict]:
@@ -81,7 +83,7 @@ class Fitted:
 
 
 def detected(days: list[dict], fitted, model, size: int) -> list[bool]:
-    return [bool(performance.degradations(m, fitted.performance, model, size, fitted)) for m in days]
+    return [bool(judging.judge_metrics(m, fitted.performance, model.metric_judging, size, fitted)) for m in days]
 
 
 def part_truth(args) -> None:
@@ -117,10 +119,11 @@ def part_fits(args) -> None:
     days, quiet = changed_days(data, args.size, args.days), quiet_days(data, args.size, args.quiet)
     k = model.drift.band_sigma
     for replicates in (int(r) for r in args.replicates.split(",")):
-        calibration.REPLICATES = replicates
+        replicates.REPLICATES = replicates
         for fit in range(args.fit_seed, args.fit_seed + args.fits):
             started = time.monotonic()
-            fitted = ReferenceProfile.fit(typed, model, "v1", fa.fingerprint(data.name, "calibrated", fit))
+            fitted = ReferenceProfile.fit(typed, model.name, model.fit_settings, "v1",
+                                           fa.fingerprint(data.name, "calibrated", fit))
             seconds = time.monotonic() - started
             null = fitted.null(null_name("metric", "f1"))
             sd, mean = null.sd(args.size), null.mean(args.size)
@@ -142,12 +145,12 @@ def metric_statistics(typed, data, model):
     y, p, yhat = arrays(typed, data)
 
     def statistics(day, reference):
-        mine = performance.classification_metrics(y[day], p[day], yhat[day])
-        theirs = performance.classification_metrics(y[reference], p[reference], yhat[reference])
-        return {null_name("metric", m): mine[m] - theirs[m] for m in model.metric_rules
+        mine = library_metrics.classification_metrics(y[day], p[day], yhat[day])
+        theirs = library_metrics.classification_metrics(y[reference], p[reference], yhat[reference])
+        return {null_name("metric", m): mine[m] - theirs[m] for m in model.judged_metrics
                 if mine[m] is not None and theirs[m] is not None}
 
-    return statistics, {null_name("metric", m): "level" for m in model.metric_rules}
+    return statistics, {null_name("metric", m): "level" for m in model.judged_metrics}
 
 
 def precision_mean(null: NullModel) -> float:
@@ -173,19 +176,20 @@ def part_nulls(args) -> None:
     baseline = metrics(typed, data)
     days = changed_days(data, size, args.days)
     if args.check:
-        calibration.REPLICATES = 25
-        alone = calibration.calibrate(rows, compared, statistics, kinds, seed=fingerprint_seed(data.name, 0))
-        fitted = ReferenceProfile.fit(typed, model, "v1", fa.fingerprint(data.name, "calibrated", 0))
+        replicates.REPLICATES = 25
+        alone = replicates.calibrate(rows, compared, statistics, kinds, seed=fingerprint_seed(data.name, 0))
+        fitted = ReferenceProfile.fit(typed, model.name, model.fit_settings, "v1",
+                                       fa.fingerprint(data.name, "calibrated", 0))
         print(f"check: the metrics alone give the full fit's f1 null: {alone['metric:f1'] == fitted.null('metric:f1')};"
               f" days detected {sum(detected(days, Fitted(rows, baseline, alone), model, size))} and "
               f"{sum(detected(days, fitted, model, size))} of {len(days)}")
     for replicates in (int(r) for r in args.replicates.split(",")):
-        calibration.REPLICATES = replicates
+        replicates.REPLICATES = replicates
         sds, means, seconds, points = [], [], 0.0, {}
         rates: dict[str, list[float]] = {"the library's mean": [], "a precision-weighted mean": [], "mean 0": []}
         for fit in range(args.fit_seed, args.fit_seed + args.fits):
             started = time.monotonic()
-            nulls = calibration.calibrate(rows, compared, statistics, kinds, seed=fingerprint_seed(data.name, fit))
+            nulls = replicates.calibrate(rows, compared, statistics, kinds, seed=fingerprint_seed(data.name, fit))
             seconds += time.monotonic() - started
             null = nulls["metric:f1"]
             sds.append(null.sd(size))

@@ -215,36 +215,40 @@ class Judge:
     def __init__(self, data: Dataset, mode: str, fit_seed: int = 0) -> None:
         from monitoring import contract
         from monitoring.config import parse_config
-        from monitoring.reference import ReferenceProfile, sample
+        from monitoring.reference import ReferenceProfile
+        from monitoring.reference_store import sample
 
         settings = {**data.settings, "drift": {"threshold_mode": mode}}
         self.model = parse_config({"models": {data.name: settings}}).model(data.name)
         typed = contract.prepare_reference(data.reference, self.model, "the benchmark's reference")
         self.fit_seed, self.fingerprint = fit_seed, fingerprint(data.name, mode, fit_seed)
         started = time.monotonic()
-        self.fitted = ReferenceProfile.fit(typed, self.model, "v1", self.fingerprint)
+        self.fitted = ReferenceProfile.fit(typed, self.model.name, self.model.fit_settings, "v1", self.fingerprint)
         self.fit_seconds = time.monotonic() - started
         self.compared = sample(typed, self.model.reports.max_rows)
         self.label = data.settings["labels"]["column"]
 
     def findings(self, rows: pd.DataFrame) -> list:
-        from monitoring import contract, drift, labels, performance, rules, verdicts
+        from monitoring import contract, judging, rules
+        from monitoring.day_state import DayState
         from monitoring.ingest import SOURCE_FILE, SOURCE_ROW
-        from monitoring.performance import LabelsReport
-        from monitoring.profile import DayProfile
+        from monitoring.records import LabelsReport
         from monitoring.sampling import hash_sample
         from monitoring.summary import summarize
+        from monitoring.vocabulary import LABEL
 
         model, cols = self.model, self.model.columns
         frame = rows.assign(**{cols.id: [f"p{i}" for i in range(len(rows))],
                                cols.timestamp: pd.Timestamp(DAY, tz="UTC"), SOURCE_FILE: "day", SOURCE_ROW: 0})
         valid = contract.validate(frame, model, DAY).valid
-        profile = DayProfile(model, self.fitted).add(valid)
+        state = DayState(model.fit_settings, self.fitted).add(valid)
         current = hash_sample(valid, cols.id, model.reports.max_rows)
-        operations, quality = profile.operations(current), profile.quality()
-        columns, judged = verdicts.day_verdicts(
-            model, self.fitted, drift.judge(current, self.compared, model, self.fitted,
-                                            drift.skipped_columns(current, self.compared, model)),
+        operations, quality = state.operations(current), state.quality()
+        specs = model.drift_specs
+        skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
+        columns, judged = judging.judge_day(
+            model.drift, model.minimum_changes, self.fitted,
+            judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
             operations, quality, current)
         summary = summarize(
             model=model.name, day=DAY, contract={"rows_read": len(frame), "rows_valid": len(valid),
@@ -254,13 +258,14 @@ class Judge:
             drift=columns, features=cols.features, predictions=cols.predictions, quality=quality,
             dataset_drift_share=model.drift.dataset_drift_share, operations=operations, reports={},
             verdicts=judged)
-        joined = valid.assign(**{labels.LABEL: rows[self.label].to_numpy(dtype=float)[:len(valid)]})
-        found = performance.evaluate(joined=joined, predictions=len(valid), model=model, day=DAY,
+        joined = valid.assign(**{LABEL: rows[self.label].to_numpy(dtype=float)[:len(valid)]})
+        found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,
+                                     judging=model.metric_judging, lag_days=model.labels.lag_days, day=DAY,
                                      as_of=DAY + dt.timedelta(days=1), fitted=self.fitted, label_digest="-")
-        due = performance.verdict(found, DAY, model, "v1")
+        due = judging.due_day(found, DAY, model.performance.min_coverage, model.performance.min_labelled_rows, "v1")
         report = LabelsReport(day=DAY.isoformat(), files=[], rows=len(valid), joined=len(valid), problems={},
                               file_problems=[], due=due)
-        return [f for f in rules.evaluate(summary.with_labels(found, report), model) if f.severity.rank >= 1]
+        return [f for f in rules.findings(summary.with_labels(found, report), model) if f.severity.rank >= 1]
 
 
 # --- replays -----------------------------------------------------------------------------------------------------
@@ -357,12 +362,12 @@ def print_bands(judge: Judge, sizes: tuple[int, ...], out) -> None:
     days' sd measured at each size."""
     from scipy import stats
 
-    from monitoring.calibration import null_name
-    from monitoring.config import LOWER_IS_BETTER
     from monitoring.verdicts import nominal_tail
+    from monitoring.vocabulary import LOWER_IS_BETTER
+    from monitoring.vocabulary import statistic_name as null_name
 
     fitted, model, k = judge.fitted, judge.model, judge.model.drift.band_sigma
-    nulls = {m: fitted.null(null_name("metric", m)) for m in sorted(model.metric_rules)}
+    nulls = {m: fitted.null(null_name("metric", m)) for m in sorted(model.judged_metrics)}
     nulls = {m: null for m, null in nulls.items() if null is not None}
     alone = float(stats.norm.isf(nominal_tail(k) / max(1, len(nulls))))
     for metric, null in nulls.items():

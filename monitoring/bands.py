@@ -9,9 +9,10 @@ read:
   law is fitted to them against the effective size n_eff = n x N / (n + N) (N: the rows the day is compared with),
   by least squares on log scales: log sd = a + b log n_eff, and for distances log mean = c + d log n_eff. The fitted
   exponents are what the data says, not an assumed 1/2 (they come out near -1/2 for averages and rates, steeper for
-  binned distances on small days); a level's mean (the day's value minus the reference's, near 0) is the sizes'
-  means weighted by their precision (replicates / sd^2), so the noisy means of 100-row days do not shift the band
-  of a 5,000-row day; the measured points are kept beside the fit;
+  binned distances on small days); a level's mean (the day's value minus the reference's) is fitted as
+  c + d / sqrt(n_eff), weighted by each size's precision (replicates / sd^2): a statistic biased on small days (a
+  calibration error, a small sample's F1) keeps its bias there, and the noisy means of 100-row days do not shift
+  the band of a 5,000-row day; the measured points are kept beside the fit;
 - the **band** at a day of n rows is where a no-change value falls with the probability a normal value falls within
   k standard deviations (k = `drift.band_sigma`, 3 by default: 99.87% on the side that alarms). Rates and metrics
   are close to normal: mean +- k sd. Distances are skewed and non-negative, and mean + k sd would let through several
@@ -52,7 +53,8 @@ class NullModel(Record):
     kind: Literal["distance", "level"]
     reference_rows: int  # N: the rows a day is compared with
     sd_fit: tuple[float, float] | None  # log sd = a + b log n_eff; None: every replicate gave the same value
-    mean_fit: tuple[float, float] | None  # distances: log mean = c + d log n_eff (None: 0); levels: mean = c
+    # distances: log mean = c + d log n_eff (None: 0); levels: mean = c + d / sqrt(n_eff)
+    mean_fit: tuple[float, float] | None
     points: list[NullPoint]
 
     def n_eff(self, n: int) -> float:
@@ -67,9 +69,9 @@ class NullModel(Record):
     def mean(self, n: int) -> float:
         if self.mean_fit is None:
             return 0.0
-        if self.kind == "level":
-            return self.mean_fit[0]
         c, d = self.mean_fit
+        if self.kind == "level":
+            return c + d / math.sqrt(self.n_eff(n))
         return math.exp(c + d * math.log(self.n_eff(n)))
 
     def _lognormal(self, n: int) -> tuple[float, float]:
@@ -121,14 +123,26 @@ def _loglog(x: list[float], y: list[float]) -> tuple[float, float] | None:
     return float(a), float(b)
 
 
+def _level_mean(n_eff: list[float], points: list[NullPoint]) -> tuple[float, float]:
+    """(c, d) of a level's mean = c + d / sqrt(n_eff), by least squares weighted by each size's precision
+    (replicates / sd^2): a statistic biased on small days (a calibration error, a small sample's F1) keeps its bias
+    where the days are small, and the noisy small days' means barely move the band of a large one."""
+    means = np.array([p.mean for p in points])
+    weights = np.sqrt([p.replicates / max(p.sd ** 2, 1e-12) for p in points])
+    if len(points) < 2:
+        return float(means[0]), 0.0
+    design = np.column_stack([np.ones(len(points)), 1 / np.sqrt(n_eff)])
+    (c, d), *_ = np.linalg.lstsq(design * weights[:, None], means * weights, rcond=None)
+    return float(c), float(d)
+
+
 def fit_null(kind: Literal["distance", "level"], reference_rows: int, points: list[NullPoint]) -> NullModel:
     x = [p.n_eff for p in points]
     sd_fit = _loglog(x, [p.sd for p in points])
     if kind == "distance":
         mean_fit = _loglog(x, [p.mean for p in points])
-    else:  # each size's mean weighted by its precision: the noisy small days' means barely move the band of a large one
-        weights = np.array([p.replicates / max(p.sd ** 2, 1e-12) for p in points])
-        mean_fit = (float(np.average([p.mean for p in points], weights=weights)), 0.0)
+    else:
+        mean_fit = _level_mean(x, points)
     return NullModel(kind=kind, reference_rows=reference_rows, sd_fit=sd_fit, mean_fit=mean_fit, points=points)
 
 

@@ -79,7 +79,7 @@ def fit_settings(model: ModelConfig) -> dict[str, Any]:
             "threshold_mode": model.drift.threshold_mode, "metrics": list(model.judged_metrics),
             "methods": {c: model.drift_method(c).method for c in model.monitored},
             "calibration": [list(replicates.SIZES), replicates.REPLICATES, replicates.MAX_COMPARED,
-                            "held-out", "log-normal", "precision-weighted level mean"],
+                            "held-out", "log-normal", "level mean c + d / sqrt(n)"],
             "estimation": [model.performance.estimate, estimators.BINS, estimators.SPLITS, estimators.FOLDS]}
 
 

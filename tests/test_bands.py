@@ -75,12 +75,16 @@ def test_replicate_days_are_held_out_from_the_rows_they_are_compared_with():
     assert sizes_for(400) == (50, 100, 200)  # a small reference: eighths, quarters and halves of it
 
 
-def test_a_level_s_mean_is_set_by_its_precise_sizes_not_by_the_noisy_small_ones():
-    """A metric's value on a 100-row day is noisy and biased (a small sample's F1 is not the population's); the
-    band of a large day keeps its centre where the large replicate days put it."""
-    points = [NullPoint(size=100, n_eff=100.0, how="chunks", replicates=50, mean=-0.02, sd=0.08),
-              NullPoint(size=3_000, n_eff=3_000.0, how="chunks", replicates=50, mean=0.0005, sd=0.012),
-              NullPoint(size=10_000, n_eff=9_000.0, how="subsamples", replicates=50, mean=0.0, sd=0.006)]
-    null = fit_null("level", 10**6, points)
-    assert abs(null.mean(5_000)) < 0.001  # an equal-weight average would be -0.0065, a third of a 2-point drop
-    assert null.mean(5_000) == null.mean(100)  # one centre for every size: the sizes' spreads carry the rest
+def test_a_level_s_mean_follows_a_small_day_s_bias_and_its_precise_sizes():
+    """A calibration error measured on a small day is biased upwards (about 1/sqrt(n)): the band's centre follows it
+    on small days and is near 0 on large ones; a statistic whose noisy small days' means stray by chance keeps its
+    large days' centre where their precise means put it."""
+    biased = [NullPoint(size=n, n_eff=float(n), how="chunks", replicates=50, mean=1.0 / math.sqrt(n), sd=0.3 / math.sqrt(n))
+              for n in (100, 300, 1_000, 3_000, 10_000)]
+    null = fit_null("level", 10**9, biased)
+    for n in (100, 300, 5_000):
+        assert null.mean(n) == pytest.approx(1.0 / math.sqrt(n), rel=0.02)
+    noisy = [NullPoint(size=100, n_eff=100.0, how="chunks", replicates=50, mean=-0.02, sd=0.08),
+             NullPoint(size=3_000, n_eff=3_000.0, how="chunks", replicates=50, mean=0.0005, sd=0.012),
+             NullPoint(size=10_000, n_eff=9_000.0, how="subsamples", replicates=50, mean=0.0, sd=0.006)]
+    assert abs(fit_null("level", 10**6, noisy).mean(5_000)) < 0.002  # an equal-weight average: -0.0065
