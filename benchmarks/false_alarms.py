@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, help="no-change days at every size (default: by size and --quick)")
     parser.add_argument("--changed-days", type=int, help="days of each change (default 30, 10 with --quick)")
     parser.add_argument("--changes", help="comma-separated names of the changes to inject (default: all of them: "
-                                          + ", ".join(CHANGES) + ")")
+                                          + ", ".join(CHANGES).replace("%", "%%") + ")")
     parser.add_argument("--fit-seed", type=int, default=0, help="seeds the reference's fingerprint (default 0)")
     parser.add_argument("--fits", type=int, default=1, help="fit each reference this many times (fit seeds "
                                                             "--fit-seed, --fit-seed + 1, ...): each figure's spread")
