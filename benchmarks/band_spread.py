@@ -123,7 +123,7 @@ def part_fits(args) -> None:
         for fit in range(args.fit_seed, args.fit_seed + args.fits):
             started = time.monotonic()
             fitted = ReferenceProfile.fit(typed, model.name, model.fit_settings, "v1",
-                                           fa.fingerprint(data.name, "calibrated", fit))
+                                           fa.fingerprint(data.name, "calibrated", fit), salt=fit)
             seconds = time.monotonic() - started
             null = fitted.null(null_name("metric", "f1"))
             sd, mean = null.sd(args.size), null.mean(args.size)
@@ -179,7 +179,7 @@ def part_nulls(args) -> None:
         replicates.REPLICATES = 25
         alone = replicates.calibrate(rows, compared, statistics, kinds, seed=fingerprint_seed(data.name, 0))
         fitted = ReferenceProfile.fit(typed, model.name, model.fit_settings, "v1",
-                                       fa.fingerprint(data.name, "calibrated", 0))
+                                       fa.fingerprint(data.name, "calibrated", 0), salt=0)
         print(f"check: the metrics alone give the full fit's f1 null: {alone['metric:f1'] == fitted.null('metric:f1')};"
               f" days detected {sum(detected(days, Fitted(rows, baseline, alone), model, size))} and "
               f"{sum(detected(days, fitted, model, size))} of {len(days)}")

@@ -198,8 +198,8 @@ CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
 
 # --- the library's path ----------------------------------------------------------------------------------------
 def fingerprint(name: str, mode: str, fit_seed: int) -> str:
-    """The reference's fingerprint (16 hex digits, as the library's): stable across processes, so that a fit seed
-    draws the same calibration replicates every run."""
+    """The reference's fingerprint (16 hex digits, as the library's), naming the fit; the fit seed itself is the
+    fit's `salt`, which draws its replicate days (the same ones every run)."""
     return hashlib.sha256(f"{name}/{mode}/{fit_seed}".encode()).hexdigest()[:16]
 
 
@@ -223,7 +223,8 @@ class Judge:
         typed = contract.prepare_reference(data.reference, self.model, "the benchmark's reference")
         self.fit_seed, self.fingerprint = fit_seed, fingerprint(data.name, mode, fit_seed)
         started = time.monotonic()
-        self.fitted = ReferenceProfile.fit(typed, self.model.name, self.model.fit_settings, "v1", self.fingerprint)
+        self.fitted = ReferenceProfile.fit(typed, self.model.name, self.model.fit_settings, "v1", self.fingerprint,
+                                           salt=fit_seed)
         self.fit_seconds = time.monotonic() - started
         self.compared = sample(typed, self.model.reports.max_rows)
         self.label = data.settings["labels"]["column"]

@@ -208,14 +208,25 @@ def build_monitoring_dag(model: ModelConfig, models: tuple[ModelConfig, ...] = (
 
             return notify.healthy_day(store(model), model, _day(), now=now(), send=sender(model), **_quiet_flags())
 
-        trigger_retraining = TriggerDagRunOperator(
-            task_id="trigger_retraining",
-            trigger_dag_id=model.retraining.dag_id,
-            # One retraining request per model-day: a rerun or backfill of the day does not start a second one.
-            trigger_run_id=f"monitoring__{model.name}__{{{{ params.day or (data_interval_start | ds) }}}}",
-            conf="{{ ti.xcom_pull(task_ids='decide', key='retrain_conf') }}",
-            skip_when_already_exists=True,
-        )
+        if model.retraining.dag_id:
+            trigger_retraining = TriggerDagRunOperator(
+                task_id="trigger_retraining",
+                trigger_dag_id=model.retraining.dag_id,
+                # One retraining request per model-day: a rerun or backfill of the day does not start a second one.
+                trigger_run_id=f"monitoring__{model.name}__{{{{ params.day or (data_interval_start | ds) }}}}",
+                conf="{{ ti.xcom_pull(task_ids='decide', key='retrain_conf') }}",
+                skip_when_already_exists=True,
+            )
+        else:
+            @task(task_id="trigger_retraining")
+            def record_retraining_request() -> str:
+                """No retraining DAG is configured (a model retrained elsewhere): the request is recorded for the
+                process that retrains it, and nothing is started."""
+                from monitoring.steps import decide
+
+                return decide.record_request_only(store(model), model, _day())
+
+            trigger_retraining = record_retraining_request()
 
         labelled = performance()
         published = check_partition() >> validate() >> evidently_reports() >> publish()

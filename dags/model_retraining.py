@@ -224,6 +224,6 @@ def build_retraining_dag(model: ModelConfig) -> DAG:
 
 _config = load_config(isolate=True)  # a broken model entry hides only its own DAG (see model_monitoring.py)
 for _model in _config.models:
-    if _model.retraining.builtin and builds(_model.retraining.dag_id):  # a task's process: its own DAG only
+    if _model.retraining.ships_dag and builds(_model.retraining.dag_id):  # a task's process: its own DAG only
         globals()[_model.retraining.dag_id] = build_retraining_dag(_model)
 invalid_models_retraining = invalid_models(_config, "retraining")

@@ -239,7 +239,7 @@ def start() -> None:
     # the scheduler runs on it, so the backfill is created first and `airflow standalone` then runs it. With
     # PostgreSQL (docker-compose) create it from the UI or POST /api/v2/backfills at any time.
     dag_ids = [monitor_dag_id(name) for name in names]
-    retrain_ids = [m.retraining.dag_id for m in models if m.retraining.builtin]
+    retrain_ids = [m.retraining.dag_id for m in models if m.retraining.ships_dag]
     unpaused = "^(" + "|".join(re.escape(dag_id) for dag_id in [*dag_ids, *retrain_ids, DIGEST_DAG]) + ")$"
     for step in (["db", "migrate"], ["dags", "reserialize"],
                  ["dags", "unpause", "--treat-dag-id-as-regex", "--yes", unpaused]):  # one start of the CLI, not five

@@ -1,5 +1,16 @@
-"""`python -m monitoring run --model M --day D`: the DAG's code path without Airflow. `python -m monitoring
-config-reference` prints the configuration reference (docs/config-reference.md), generated from the typed config.
+"""The command line: the DAG's code path without Airflow, and a newcomer's tools.
+
+    python -m monitoring init --model M --reference FILE        a config entry guessed from a reference file
+    python -m monitoring check-config [--against-reference]     the config validated (and against the bucket)
+    python -m monitoring run --model M --day D [--dry-run]      one model-day, as the DAG runs it
+    python -m monitoring config-reference | config-schema       the configuration's reference and JSON Schema
+
+What a `run` writes: the day's staging area (`staging/<model>/dt=<day>/`), its published reports, summary, pages,
+manifest, `alerts.json` and `decisions.json`, the model's history and site, and the reference's fitted profile the
+first time a version is used. It sends no message (the command line has no alert channels) and never requests
+retraining: a day that would ask for it says so, and no claim is taken, so the DAG's own runs are not held by a
+cooldown. With `--dry-run` nothing is written outside the staging area: the whole flow runs, and what it would
+publish stays in memory.
 
 S3 is reached with boto3's usual configuration; `--endpoint-url` (or $MONITORING_S3_ENDPOINT_URL) points it at a
 local server such as moto or MinIO. Like the DAG, the command line is a shell around the library: it reads the clock
@@ -27,14 +38,17 @@ import os
 import sys
 import traceback
 
-from monitoring.config import ConfigError, load_config
+from monitoring import onboarding
+from monitoring.config import ConfigError, LogFormat, load_config
 from monitoring.config_reference import render as config_reference
+from monitoring.config_reference import schema as config_schema
 from monitoring.contract import ContractError
-from monitoring.ingest import IngestError, MissingPartitionError, PartitionIncompleteError
+from monitoring.ingest import (SOURCE_FILE, SOURCE_ROW, IngestError, MissingPartitionError, PartitionIncompleteError,
+                               read_file)
 from monitoring.layout import LayoutError, parse_day
 from monitoring.reference_store import MissingReferenceError
 from monitoring.steps import run_day
-from monitoring.storage import ObjectStore, StorageError, client_config
+from monitoring.storage import ObjectStore, OverlayStore, StorageError, client_config
 
 EXIT_OK, EXIT_BUG, EXIT_USAGE, EXIT_BAD_INPUT, EXIT_NO_REFERENCE, EXIT_NOT_READY, EXIT_STORAGE = range(7)
 
@@ -76,10 +90,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--day", required=True, type=_day, help="YYYY-MM-DD")
     run.add_argument("--config", default=None, help="models.yaml (default: $MONITORING_CONFIG or config/models.yaml)")
     run.add_argument("--endpoint-url", default=None)
+    run.add_argument("--dry-run", action="store_true", help="write nothing outside the staging area: the flow runs, "
+                     "what it would publish stays in memory")
     check = sub.add_parser("check-config", parents=[common], help="validate the configuration file and list its models")
     check.add_argument("--config", default=None)
+    check.add_argument("--against-reference", action="store_true", help="also check every configured column, its "
+                       "kind and the score's range against each model's current reference in the bucket")
+    check.add_argument("--model", default=None, help="with --against-reference: this model only")
+    check.add_argument("--endpoint-url", default=None)
+    init = sub.add_parser("init", parents=[common], help="print a model entry for models.yaml, guessed from a "
+                          "reference file (parquet, CSV or JSON lines), every guess commented")
+    init.add_argument("--model", required=True, help="the model's name")
+    init.add_argument("--reference", required=True, help="a reference file: a local path or s3://bucket/key")
+    init.add_argument("--bucket", default=onboarding.TODO, help="the bucket of the logs and the reports")
+    init.add_argument("--label", default=None, help="the label column, when it is not named like one")
+    init.add_argument("--endpoint-url", default=None)
     sub.add_parser("config-reference", parents=[common], help="print the configuration reference (Markdown), "
                    "generated from the typed config's field descriptions (docs/config-reference.md)")
+    sub.add_parser("config-schema", parents=[common], help="print the JSON Schema of models.yaml, generated from "
+                   "the typed config (docs/config.schema.json)")
     return parser
 
 
@@ -87,18 +116,72 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "config-reference":
         print(config_reference(), end="")
         return EXIT_OK
-    if args.command == "check-config":  # every model's errors at once
-        config = load_config(args.config)
-        print("\n".join(f"{m.name}: {m.task.value}, s3://{m.storage.bucket}, retraining DAG {m.retraining.dag_id}"
-                        for m in config.models))
+    if args.command == "config-schema":
+        print(json.dumps(config_schema(), indent=2, sort_keys=True))
         return EXIT_OK
+    if args.command == "init":
+        print(onboarding.render_entry(args.model, onboarding.guess_entry(
+            _reference_file(args.reference, args.endpoint_url), args.bucket, args.label)), end="")
+        return EXIT_OK
+    if args.command == "check-config":
+        return _check_config(args)
     config = load_config(args.config, isolate=True)  # another model's broken entry does not stop this one
     model = config.model(args.model)
     store = ObjectStore(s3_client(args.endpoint_url), model.storage.bucket)
-    decision = run_day(store, model, args.day, list(config.models), now=dt.datetime.now(dt.timezone.utc))
+    if args.dry_run:
+        store = OverlayStore(store, writable=(f"{model.storage.staging_prefix}/",))
+    decision = run_day(store, model, args.day, list(config.models), now=dt.datetime.now(dt.timezone.utc),
+                       claim_retraining=False)
     print(json.dumps({"model": decision.model, "day": decision.day, "branches": decision.branches,
-                      "why": decision.why}, indent=2))
+                      "why": decision.why, "retraining": decision.retrain_held,
+                      **({"dry_run": f"nothing was written outside {model.storage.staging_prefix}/: "
+                                     f"{len(store.not_written)} object(s) kept in memory"} if args.dry_run else {})},
+                     indent=2))
     return EXIT_OK
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    """Every model's errors at once; with --against-reference, each model's checks against its reference (exit 3
+    when one fails)."""
+    config = load_config(args.config)
+    for m in config.models:
+        retraining = m.retraining.dag_id or "none (requests are only recorded)"
+        print(f"{m.name}: {m.task.value}, s3://{m.storage.bucket}, retraining DAG {retraining}")
+    if not args.against_reference:
+        return EXIT_OK
+    failed = False
+    for model in [config.model(args.model)] if args.model else config.models:
+        store = ObjectStore(s3_client(args.endpoint_url), model.storage.bucket)
+        print(f"\n{model.name} against its reference:")
+        for check in onboarding.check_against_reference(store, model):
+            print(f"  {'ok  ' if check.ok else 'FAIL'} {check.what}: {check.detail}")
+            failed |= not check.ok
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+class _LocalFiles:
+    """Local files read as the object store's are (`ingest.read_file` reads a key's bytes, names it by its URL)."""
+
+    def get_bytes(self, key: str) -> bytes:
+        with open(key, "rb") as local:
+            return local.read()
+
+    def url(self, key: str) -> str:
+        return key
+
+
+def _reference_file(where: str, endpoint_url: str | None):
+    """A reference file's rows: a local path, or s3://bucket/key (parquet, CSV or JSON lines by its suffix)."""
+    if where.startswith("s3://"):
+        bucket, _, key = where.removeprefix("s3://").partition("/")
+        store = ObjectStore(s3_client(endpoint_url), bucket)
+    else:
+        store, key = _LocalFiles(), where
+    fmt = next((f for f in LogFormat if key.lower().endswith(f.suffixes)), None)
+    if fmt is None:
+        raise ConfigError(f"{where}: a reference file is parquet (.parquet, .pq), CSV (.csv) or JSON lines (.jsonl)")
+    frame = read_file(store, key, fmt)
+    return frame.drop(columns=[SOURCE_FILE, SOURCE_ROW])
 
 
 def main(argv: list[str] | None = None) -> int:

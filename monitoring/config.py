@@ -238,6 +238,11 @@ class LabelsConfig(_Strict):
                                       description="labels still short of performance.min_coverage this many days "
                                                   "after they were due: a `labels_overdue` alert (once, through the "
                                                   "alert channels)")
+    completion_marker: str | None = Field(
+        default=None, pattern=r"^(_[A-Za-z0-9_.-]+|none)$",
+        description="a file the label exporter writes last in each dt= folder (e.g. _SUCCESS): until it exists the "
+                    "folder's labels are left for a later run, and a labels_missing finding says so; `none`: label "
+                    "folders have no marker (default: storage.completion_marker, the logs' own)")
 
     @property
     def lookback(self) -> int:
@@ -349,9 +354,16 @@ RetrainSignal = Literal["dataset_drift", "prediction_drift", "performance_degrad
 class RetrainingConfig(_Strict):
     """What a request hands over, and how the built-in retraining decides."""
 
-    dag_id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the DAG the trigger_retraining task starts, with "
-                        "conf {model, day, reasons, evidence, window}")
+    dag_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
+                               description="the DAG the trigger_retraining task starts, with conf {model, day, "
+                                           "reasons, evidence, window}; none (a model retrained elsewhere): the "
+                                           "request is only recorded under retraining/<model>/requests/")
     builtin: bool = Field(default=True, description="this project ships the DAG `dag_id`; false when it is your own")
+
+    @property
+    def ships_dag(self) -> bool:
+        """This project builds the retraining DAG of the model (`dags/model_retraining.py`)."""
+        return self.builtin and self.dag_id is not None
     when_all: tuple[RetrainSignal, ...] = Field(
         default=("dataset_drift", "prediction_drift"),
         description="retraining is triggered on a day where all of these signals fire",
@@ -586,7 +598,9 @@ class ModelConfig(_Strict):
     rules: RulesConfig = Field(default=RulesConfig(), description="one entry per finding: its severity, and the "
                                "settings of the findings that have some")
     alerts: AlertsConfig = Field(default=AlertsConfig(), description="where the messages go, and when they are sent")
-    retraining: RetrainingConfig = Field(description="when a day asks for retraining, and which DAG retrains")
+    retraining: RetrainingConfig = Field(default=RetrainingConfig(), description="when a day asks for retraining, "
+                                         "and which DAG retrains (none: a model retrained elsewhere; its requests are "
+                                         "only recorded)")
 
     @field_validator("name")
     @classmethod
@@ -665,6 +679,14 @@ class ModelConfig(_Strict):
     @property
     def label_id_column(self) -> str:
         return (self.labels.id_column if self.labels and self.labels.id_column else None) or self.columns.id
+
+    @property
+    def labels_marker(self) -> str | None:
+        """The completion marker of a label folder: labels.completion_marker, else the logs' (`none`: no marker)."""
+        marker = self.labels.completion_marker if self.labels else None
+        if marker is None:
+            return self.storage.completion_marker
+        return None if marker == "none" else marker
 
     @property
     def labels_format(self) -> LogFormat:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -63,6 +64,8 @@ class LabelWindow:
     rejected: pd.DataFrame  # QUARANTINE_COLUMNS
     files: list[LabelFile] = field(default_factory=list)
     file_problems: list[str] = field(default_factory=list)  # one message per file that could not be used
+    waiting: list[str] = field(default_factory=list)  # label folders left for a later run (no completion marker yet)
+    strays: list[str] = field(default_factory=list)  # label objects outside the dt= folders: never read
 
 
 
@@ -72,16 +75,22 @@ def _empty_labels() -> pd.DataFrame:
                          ingest.SOURCE_ROW: pd.Series(dtype="int64")})
 
 
-def _read_day(store: ObjectStore, model: ModelConfig, layout: DayLayout,
-              problems: list[str]) -> tuple[list[pd.DataFrame], list[LabelFile]]:
+def _read_day(store: ObjectStore, model: ModelConfig, layout: DayLayout, problems: list[str],
+              waiting: list[str]) -> tuple[list[pd.DataFrame], list[LabelFile]]:
     day = layout.day.isoformat()
+    marker = model.labels_marker
     try:
-        objects = ingest.list_day_files(store, layout.labels_dir, model.labels_format,
-                                        model.storage.completion_marker, model.storage.settle_seconds)
+        objects = ingest.list_day_files(store, layout.labels_dir, model.labels_format, marker,
+                                        model.storage.settle_seconds)
     except ingest.MissingPartitionError:
         return [], []  # no labels became known that day: normal
     except ingest.PartitionIncompleteError as exc:
         log.warning("labels of %s are left for a later run: %s", day, exc)
+        if marker and not store.exists(layout.labels_dir + marker):
+            setting = model.labels.completion_marker or "unset: the logs' storage.completion_marker"
+            waiting.append(f"{store.url(layout.labels_dir)} has label files but no {marker} marker "
+                           f"(labels.completion_marker: {setting}): they are read once it lands; write it, or set "
+                           "labels.completion_marker: none")
         return [], []
     except ingest.IngestError as exc:
         problems.append(str(exc))
@@ -107,6 +116,21 @@ def _read_day(store: ObjectStore, model: ModelConfig, layout: DayLayout,
     return frames, files
 
 
+def stray_objects(store: ObjectStore, layout: DayLayout, shown: int = 5) -> list[str]:
+    """Label objects of the model outside the `dt=YYYY-MM-DD/` folders (never read), each with the folder expected;
+    markers and hidden files are not strays."""
+    root = layout.labels_root
+    objects, folders = store.list_level(root)
+    strays = [o.key for o in objects if not ingest.is_hidden(o.key, root)]
+    strays += [f for f in folders if not _LABEL_FOLDER.fullmatch(f[len(root):]) and not ingest.is_hidden(f, root)]
+    return [f"{store.url(key)} is outside the label folders and is not read: labels go under "
+            f"{store.url(root)}dt=<YYYY-MM-DD, the day they became known>/" for key in strays[:shown]] + (
+        [f"... and {len(strays) - shown} more label object(s) outside the dt= folders"] if len(strays) > shown else [])
+
+
+_LABEL_FOLDER = re.compile(r"dt=\d{4}-\d{2}-\d{2}/")
+
+
 def _typed(raw: pd.Series, classification: bool) -> pd.Series:
     """The label as a float, NaN where it is not of the model's type (booleans and "true"/"false" count as 1/0, as
     in a decision column)."""
@@ -121,18 +145,21 @@ def _typed(raw: pd.Series, classification: bool) -> pd.Series:
 def read_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, first: dt.date, last: dt.date) -> LabelWindow:
     """Read and check the labels that became known from `first` to `last` (inclusive)."""
     problems: list[str] = []
+    waiting: list[str] = []
     frames: list[pd.DataFrame] = []
     files: list[LabelFile] = []
     day = first
     while day <= last:
-        day_frames, day_files = _read_day(store, model, layout.on(day), problems)
+        day_frames, day_files = _read_day(store, model, layout.on(day), problems, waiting)
         frames += day_frames
         files += day_files
         day += dt.timedelta(days=1)
-    for problem in problems:
+    strays = stray_objects(store, layout)
+    for problem in [*problems, *strays]:
         log.warning("unusable label file: %s", problem)
     if not frames:
-        return LabelWindow(_empty_labels(), pd.DataFrame(columns=QUARANTINE_COLUMNS), files, problems)
+        return LabelWindow(_empty_labels(), pd.DataFrame(columns=QUARANTINE_COLUMNS), files, problems, waiting,
+                           strays)
     rows = pd.concat(frames, ignore_index=True)
     rows[ID] = as_id(rows[ID])
     rows[LABEL] = _typed(rows[RAW], model.is_classification)
@@ -165,7 +192,7 @@ def read_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, first
     rejected = rows.loc[reason.notna(), [ID, LABEL_DAY, ingest.SOURCE_FILE, ingest.SOURCE_ROW]].copy()
     rejected[RAW] = raw_text[reason.notna()]
     rejected[REASON], rejected[DETAIL] = reason[reason.notna()], detail[reason.notna()]
-    return LabelWindow(kept, rejected[QUARANTINE_COLUMNS].reset_index(drop=True), files, problems)
+    return LabelWindow(kept, rejected[QUARANTINE_COLUMNS].reset_index(drop=True), files, problems, waiting, strays)
 
 
 def _empty(value: object) -> bool:

@@ -206,6 +206,11 @@ class ModelLayout:
         return f"{self.alert_state_dir}digest/sent/{parse_day(first).isoformat()}_{parse_day(last).isoformat()}.json"
 
     @property
+    def labels_root(self) -> str:
+        """The model's label folders, one `dt=<day the labels became known>/` each."""
+        return f"{self.labels_prefix}/{self.model}/"
+
+    @property
     def stale_pages_dir(self) -> str:
         """Days whose summary changed after their pages were drawn, one marker each, written before the change: the
         next `update_site` redraws them (whichever run, or retry, gets there) and removes the markers."""

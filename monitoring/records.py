@@ -106,7 +106,9 @@ class LabelsReport(Record):
     rows: int
     joined: int  # usable labels that labelled a prediction of the window
     problems: dict[str, int]  # rejected or unknown label rows, per reason (see monitoring.labels)
-    file_problems: list[str]  # files that could not be used at all
+    file_problems: list[str]  # files that could not be used at all, and label objects outside the dt= folders
     due: DueDay
     # labels.deadline_days: the prediction day whose labels are that many days past due, if still too few
     overdue: DueDay | None = None
+    # Label folders of the window left for a later run: files there, their completion marker not yet
+    waiting: list[str] = []

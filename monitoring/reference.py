@@ -82,19 +82,19 @@ class ReferenceProfile(Record):
         return 1 - present / self.rows if self.rows else 0.0
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, model: str, settings: FitSettings, version: str,
-            fingerprint: str) -> ReferenceProfile:
-        """Fit on a typed reference (`contract.prepare_reference`) of model `model`; the replicate days are drawn
-        from a generator seeded by the fingerprint."""
+    def fit(cls, frame: pd.DataFrame, model: str, settings: FitSettings, version: str, fingerprint: str,
+            salt: int = 0) -> ReferenceProfile:
+        """Fit on a typed reference (`contract.prepare_reference`) of model `model`. Each statistic's replicate days
+        are drawn from a generator seeded by the data it reads and the settings that shape it (`replicates.
+        calibrate_each`): the fit depends on the reference and these settings, not on the fingerprint. `salt` draws
+        other replicate days (independent fits of the same reference, for the benchmarks)."""
         scoring = settings.scoring
         pca = multivariate.fit(frame, list(settings.numerical), list(settings.categorical))
-        seed = int(fingerprint, 16) % 2**32
-        errors = multivariate.held_out_errors(frame, pca, seed) if pca is not None else None
+        errors = multivariate.held_out_errors(frame, pca, salt) if pca is not None else None
         nulls = {}
         if settings.calibrated:
             rows = replicates.RowValues(frame, settings, errors)
-            nulls = replicates.calibrate(len(frame), min(len(frame), settings.max_rows), rows.statistics,
-                                         rows.kinds(), seed=seed)
+            nulls = replicates.calibrate_each(rows, min(len(frame), settings.max_rows), salt)
         estimate = settings.estimate
         cbpe = estimators.fit_cbpe(frame, scoring, settings.label) if estimate and scoring.is_classification else None
         dle = (estimators.fit_dle(frame, settings.numerical, settings.categorical, scoring.score, settings.label)

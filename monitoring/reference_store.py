@@ -61,12 +61,27 @@ def version_files(store: ObjectStore, model: ModelConfig, layout: ModelLayout, v
     return files
 
 
+def raw_frame(store: ObjectStore, layout: ModelLayout, version: str, files: list[StoredObject]) -> pd.DataFrame:
+    """A reference version's rows as its files hold them: parquet, CSV or JSON lines, each file by its suffix
+    (`.parquet`/`.pq`, `.csv`, `.jsonl`/`.json`/`.ndjson`), whatever the logs' format."""
+    frames = []
+    for found in files:
+        fmt = next((f for f in LogFormat if found.key.lower().endswith(f.suffixes)), None)
+        if fmt is None:
+            raise MissingReferenceError(
+                f"{store.url(found.key)} is not a reference file: a reference version holds parquet (.parquet, .pq), "
+                f"CSV (.csv) or JSON lines (.jsonl, .json, .ndjson) files, in "
+                f"{store.url(layout.reference_version_dir(version))}")
+        frames.append(ingest.read_file(store, found.key, fmt).drop(columns=[ingest.SOURCE_FILE, ingest.SOURCE_ROW]))
+    return pd.concat(frames, ignore_index=True)
+
+
 def read_frame(store: ObjectStore, model: ModelConfig, layout: ModelLayout, version: str,
                files: list[StoredObject] | None = None) -> pd.DataFrame:
     """A reference version's rows, typed like the valid rows (the label column too, when it has one)."""
     files = files if files is not None else version_files(store, model, layout, version)
-    frame = pd.concat([ingest.read_file(store, f.key, LogFormat.PARQUET) for f in files], ignore_index=True)
-    return contract.prepare_reference(frame, model, store.url(layout.reference_version_dir(version)))
+    return contract.prepare_reference(raw_frame(store, layout, version, files), model,
+                                      store.url(layout.reference_version_dir(version)))
 
 
 def fit_settings(model: ModelConfig) -> dict[str, Any]:
@@ -79,7 +94,7 @@ def fit_settings(model: ModelConfig) -> dict[str, Any]:
             "threshold_mode": model.drift.threshold_mode, "metrics": list(model.judged_metrics),
             "methods": {c: model.drift_method(c).method for c in model.monitored},
             "calibration": [list(replicates.SIZES), replicates.REPLICATES, replicates.MAX_COMPARED,
-                            "held-out", "log-normal", "level mean c + d / sqrt(n)"],
+                            "held-out", "log-normal", "level mean c + d / sqrt(n)", "seeded by the data"],
             "estimation": [model.performance.estimate, estimators.BINS, estimators.SPLITS, estimators.FOLDS]}
 
 

@@ -13,12 +13,14 @@
   with numpy, as Evidently computes them (`monitoring.distances`), every other method through Evidently; rates and
   metrics as the difference between the replicate day's value and its replicate reference's.
 
-Everything is deterministic: the replicates are drawn from a generator seeded by the caller (the reference's
-fingerprint).
+Everything is deterministic: each group of statistics that read the same data draws its replicate days from a
+generator seeded by that data and the settings that shape it (`calibrate_each`), so a feature's band is the same
+whatever else the model's config says.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -103,6 +105,35 @@ def calibrate(rows: int, compared_rows: int, statistics: Statistic, kinds: dict[
     return models
 
 
+def calibrate_each(rows: RowValues, compared_rows: int, salt: int = 0,
+                   sizes: tuple[int, ...] = SIZES) -> dict[str, NullModel]:
+    """The null model of every statistic of a typed reference, each group of statistics that read the same data (a
+    column's drift and missing share, the score's, the metrics') on replicate days of its own, drawn from a
+    generator seeded by that data and the settings that shape it (`RowValues.groups`): a statistic's band depends
+    on nothing else, so a change of an unrelated setting or column leaves it as it was. `salt` draws other
+    replicate days (independent fits of the same reference, for the benchmarks)."""
+    models: dict[str, NullModel] = {}
+    kinds = rows.kinds()
+    for names, seed in rows.groups():
+        models.update(calibrate(len(rows.frame), compared_rows, lambda day, ref, names=names: rows.statistics(
+            day, ref, names), {n: kinds[n] for n in names}, seed ^ salt, sizes))
+    return models
+
+
+def _digest(*parts: object) -> int:
+    """A 64-bit seed from data and settings: arrays by their bytes, anything else by its text."""
+    found = hashlib.sha256()
+    for part in parts:
+        found.update(part.tobytes() if isinstance(part, np.ndarray) else repr(part).encode())
+        found.update(b"|")
+    return int.from_bytes(found.digest()[:8], "little")
+
+
+def _column_digest(series: pd.Series) -> np.ndarray:
+    """A column's values, hashed row by row (the same in every process, whatever their type)."""
+    return pd.util.hash_pandas_object(series.astype(str), index=False).to_numpy()
+
+
 class RowValues:
     """Per-row values of a typed reference, prepared once for its replicate days (`settings`: what the reference's
     fit depends on; `reconstruction_errors`: the rows' held-out errors, `monitoring.multivariate`)."""
@@ -138,6 +169,37 @@ class RowValues:
             self.labelled = metrics.arrays(frame.rename(columns={settings.label: LABEL}), scoring)
         self.frame = frame
 
+    def groups(self) -> list[tuple[list[str], int]]:
+        """The statistics in groups that read the same data, each with the seed of its replicate days: a column's
+        drift and missing share (the score's with its low-confidence share, the decision's with its positive rate),
+        the joint drift's reconstruction error, the metrics."""
+        kinds, scoring, settings = self.kinds(), self.settings.scoring, self.settings
+        found: dict[str, list[str]] = {}
+        for name in kinds:
+            kind, _, column = name.partition(":")
+            if kind in ("drift", "missing"):
+                found.setdefault(column, []).append(name)
+            elif kind == "positive_rate":
+                found.setdefault(scoring.decision, []).append(name)
+            elif kind == "low_confidence_share":
+                found.setdefault(scoring.score, []).append(name)
+            else:  # metric:<name>, reconstruction_error
+                found.setdefault(kind, []).append(name)
+        seeded = []
+        for source, names in found.items():
+            if source == "metric":
+                material = [_column_digest(self.frame[settings.label]), _column_digest(self.frame[scoring.score]),
+                            scoring.decision and _column_digest(self.frame[scoring.decision]), scoring,
+                            settings.metrics]
+            elif source == "reconstruction_error":
+                material = [self.levels[statistic_name("reconstruction_error")]]
+            else:
+                spec = settings.drift.get(source)
+                material = [_column_digest(self.frame[source]), spec and (spec.kind, spec.method),
+                            settings.low_confidence if source == scoring.score else None]
+            seeded.append((sorted(names), _digest(source, *material, SIZES, REPLICATES)))
+        return sorted(seeded)
+
     def kinds(self) -> dict[str, str]:
         kinds = {statistic_name("drift", c): "distance" for c in self.columns}
         kinds.update({name: "level" for name in self.levels})
@@ -165,14 +227,19 @@ class RowValues:
         found = metrics.metrics_of_arrays(self.settings.scoring, y, p, yhat)
         return {m: found.get(m) for m in self.settings.metrics}
 
-    def statistics(self, day: np.ndarray, reference: np.ndarray) -> dict[str, float | None]:
-        """Every calibrated statistic of the replicate day `day` (row positions) against the replicate reference."""
+    def statistics(self, day: np.ndarray, reference: np.ndarray,
+                   names: list[str] | None = None) -> dict[str, float | None]:
+        """Every calibrated statistic (or those of `names`) of the replicate day `day` (row positions) against the
+        replicate reference."""
+        wanted = set(self.kinds() if names is None else names)
         found: dict[str, float | None] = {statistic_name("drift", c): self._drift(c, day, reference)
-                                          for c in self.columns}
+                                          for c in self.columns if statistic_name("drift", c) in wanted}
         for name, values in self.levels.items():
+            if name not in wanted:
+                continue
             mine, theirs = np.nanmean(values[day]) if len(day) else np.nan, np.nanmean(values[reference])
             found[name] = float(mine - theirs) if np.isfinite(mine) and np.isfinite(theirs) else None
-        if self.labelled is not None:
+        if self.labelled is not None and any(n.startswith("metric:") for n in wanted):
             mine, theirs = self._metrics(day), self._metrics(reference)
             found.update({statistic_name("metric", m): mine[m] - theirs[m] if mine[m] is not None and theirs[m] is not None
                           else None for m in mine})

@@ -33,7 +33,7 @@ class RetrainRequest(BaseModel):
 
     model: str
     day: str
-    dag_id: str
+    dag_id: str | None  # None: no retraining DAG (a model retrained elsewhere); the request is only recorded
     reasons: list[str]
     evidence: dict[str, str]
     window: dict[str, str] = {}  # first and last day of the evidence handed to retraining

@@ -60,6 +60,20 @@ class ObjectStore:
             raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
         return sorted(objects, key=lambda o: o.key)
 
+    def list_level(self, prefix: str) -> tuple[list[StoredObject], list[str]]:
+        """The objects directly under `prefix` and the folders there (`prefix` + name + "/"), sorted."""
+        objects: list[StoredObject] = []
+        folders: list[str] = []
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                objects.extend(StoredObject(o["Key"], int(o["Size"]), o["LastModified"].timestamp(),
+                                            o.get("ETag", "").strip('"')) for o in page.get("Contents", []))
+                folders.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(f"cannot list {self.url(prefix)}: {exc}") from exc
+        return sorted(objects, key=lambda o: o.key), sorted(folders)
+
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=key)
@@ -149,6 +163,84 @@ class ObjectStore:
 
     def keys(self, prefix: str) -> Iterator[str]:
         return (o.key for o in self.list(prefix))
+
+
+class OverlayStore(ObjectStore):
+    """A store that writes only under the `writable` prefixes; every other write is kept in memory, where this
+    store's own reads find it (a dry run: the whole flow runs, and the bucket gains nothing outside staging)."""
+
+    def __init__(self, store: ObjectStore, writable: tuple[str, ...]) -> None:
+        super().__init__(store.client, store.bucket)
+        self.writable = writable
+        self.kept: dict[str, bytes | None] = {}  # key -> bytes written here, or None: deleted here
+
+    def _own(self, key: str) -> bool:
+        return not key.startswith(self.writable)
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        found = {o.key: o for o in super().list(prefix) if o.key not in self.kept}
+        found.update({k: StoredObject(k, len(v)) for k, v in self.kept.items() if v is not None and k.startswith(prefix)})
+        return sorted(found.values(), key=lambda o: o.key)
+
+    def list_level(self, prefix: str) -> tuple[list[StoredObject], list[str]]:
+        objects, folders = super().list_level(prefix)
+        kept = [k[len(prefix):] for k, v in self.kept.items() if v is not None and k.startswith(prefix)]
+        objects += [StoredObject(prefix + k, len(self.kept[prefix + k])) for k in kept if "/" not in k]
+        folders += [prefix + k.split("/", 1)[0] + "/" for k in kept if "/" in k]
+        return sorted({o.key: o for o in objects}.values(), key=lambda o: o.key), sorted(set(folders))
+
+    def exists(self, key: str) -> bool:
+        return self.kept[key] is not None if key in self.kept else super().exists(key)
+
+    def get_bytes(self, key: str) -> bytes:
+        if key in self.kept:
+            if self.kept[key] is None:
+                raise FileNotFoundError(f"{self.url(key)} does not exist")
+            return self.kept[key]
+        return super().get_bytes(key)
+
+    def download(self, key: str) -> IO[bytes]:
+        if key not in self.kept:
+            return super().download(key)
+        local = tempfile.TemporaryFile()
+        local.write(self.get_bytes(key))
+        local.seek(0)
+        return local
+
+    def upload(self, key: str, local: IO[bytes], content_type: str) -> str:
+        if not self._own(key):
+            return super().upload(key, local, content_type)
+        local.seek(0)
+        self.kept[key] = local.read()
+        return self.url(key)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> str:
+        if not self._own(key):
+            return super().put_bytes(key, data, content_type)
+        self.kept[key] = data
+        return self.url(key)
+
+    def create_json(self, key: str, document: Any) -> bool:
+        if not self._own(key):
+            return super().create_json(key, document)
+        if self.exists(key):
+            return False
+        self.kept[key] = dumps(document)
+        return True
+
+    def copy(self, source_key: str, target_key: str, content_type: str) -> str:
+        return self.put_bytes(target_key, self.get_bytes(source_key), content_type)
+
+    def delete(self, key: str) -> None:
+        if not self._own(key):
+            return super().delete(key)
+        self.kept[key] = None
+        return None
+
+    @property
+    def not_written(self) -> list[str]:
+        """The keys this store kept from the bucket (written or deleted here)."""
+        return sorted(self.kept)
 
 
 def _error_code(exc: Exception) -> str | None:

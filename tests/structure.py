@@ -27,7 +27,7 @@ LAYERS = (
     ("fitted state", ("replicates", "estimators", "reference", "reference_store", "day_state", "records")),
     ("judging a day", ("judging",)),
     ("the day's summary", ("summary",)),
-    ("what users see and receive", ("rules", "health", "history", "episodes", "alerts", "retraining_policy",
+    ("what users see and receive", ("rules", "health", "history", "episodes", "alerts", "retraining_policy", "onboarding",
                                     "retraining", "manifest", "reports", "charts", "site", "links", "volume")),
     ("the steps and the shell", ("steps", "cli", "worker_preload", "__main__")),
 )

@@ -88,3 +88,26 @@ def test_a_level_s_mean_follows_a_small_day_s_bias_and_its_precise_sizes():
              NullPoint(size=3_000, n_eff=3_000.0, how="chunks", replicates=50, mean=0.0005, sd=0.012),
              NullPoint(size=10_000, n_eff=9_000.0, how="subsamples", replicates=50, mean=0.0, sd=0.006)]
     assert abs(fit_null("level", 10**6, noisy).mean(5_000)) < 0.002  # an equal-weight average: -0.0065
+
+
+def test_a_feature_s_band_depends_on_its_data_not_on_unrelated_settings():
+    """The same reference fitted as a classifier and as a regressor, with another column list and another
+    fingerprint: every feature's band is the same (the replicate days of a statistic are seeded by the data it
+    reads); another salt draws other days."""
+    from monitoring.config import DriftSpec, Scoring
+    from monitoring.reference import ReferenceProfile
+    from monitoring.vocabulary import ModelTask
+    from tests.world import settings
+
+    reference = world(4_000, np.random.default_rng(3))
+    as_classifier = settings()
+    regression = Scoring(task=ModelTask.REGRESSION, score="p")
+    specs = {c: s for c, s in as_classifier.drift.items() if c != "d"}
+    specs["extra"] = DriftSpec(kind="numerical", method="wasserstein", threshold=0.1)
+    as_regressor = settings(scoring=regression, specs=specs, numerical=("x", "y", "extra"))
+    first = ReferenceProfile.fit(reference, "a", as_classifier, "v1", "0" * 16)
+    second = ReferenceProfile.fit(reference.assign(extra=np.arange(4_000.0)), "b", as_regressor, "v2", "f" * 16)
+    for name in ("drift:x", "drift:y", "drift:c", "missing:x", "missing:c"):
+        assert first.null(name) == second.null(name), name
+    other = ReferenceProfile.fit(reference, "a", as_classifier, "v1", "0" * 16, salt=1)
+    assert other.null("drift:x") != first.null("drift:x")

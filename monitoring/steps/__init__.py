@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 
 
 def run_day(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None, *,
-            now: dt.datetime) -> Decision:
-    """The whole daily flow without Airflow (the CLI), at time `now`; retraining is only reported, not triggered."""
+            now: dt.datetime, claim_retraining: bool = True) -> Decision:
+    """The whole daily flow without Airflow, at time `now`: retraining is only reported, never triggered, and with
+    `claim_retraining` false (the command line) not even claimed (see `decide_day`)."""
     day = parse_day(day)
     try:
         find_day_files(store, model, day, now=now)
@@ -54,6 +55,6 @@ def run_day(store: ObjectStore, model: ModelConfig, day: Any, models: list[Model
     publish_day(store, model, day, {"runner": "cli"}, now=now)
     labelled = performance_day(store, model, day, now=now)
     update_site(store, model, day, models, labelled["updated_days"])
-    decision = decide_day(store, model, day)
+    decision = decide_day(store, model, day, claim=claim_retraining)
     (alert_day if decision.alerting else healthy_day)(store, model, day, now=now)
     return decision

@@ -67,9 +67,14 @@ def evidence(store: ObjectStore, layout: DayLayout, summary: DaySummary) -> dict
     return links
 
 
-def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
+SHELL_DOES_NOT_TRIGGER = ("retraining would be requested; a run from the command line does not trigger it and takes "
+                          "no claim (the cooldown is left to the DAG's runs): run the day in Airflow to request it")
+
+
+def decide_day(store: ObjectStore, model: ModelConfig, day: Any, *, claim: bool = True) -> Decision:
     """Which rules fire on the published day and whether the retraining rule does; claims the retraining request
-    (unless it waits for labels or cools down) and persists the decision."""
+    (unless it waits for labels or cools down; never with `claim` false: the command line's runs) and persists the
+    decision."""
     layout = DayLayout.of(model, day)
     summary = read_summary(store, layout)
     findings = rules.findings(summary, model)
@@ -78,8 +83,9 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:
     request = retraining_policy.retrain_request(summary, model, links, recent)
     held = None
     if request:
-        held = (retraining_policy.waiting_for_labels(request, model, recent)
-                or retraining_policy.claim(store, layout, request, model.retraining.cooldown_days))
+        held = retraining_policy.waiting_for_labels(request, model, recent) or (
+            retraining_policy.claim(store, layout, request, model.retraining.cooldown_days) if claim
+            else f"{SHELL_DOES_NOT_TRIGGER} (reasons: {'; '.join(request.reasons)})")
     if held:
         log.info("no retraining request: %s (reasons were: %s)", held, "; ".join(request.reasons))
         request = None
@@ -93,6 +99,19 @@ def persist(store: ObjectStore, layout: DayLayout, decision: Decision) -> Decisi
     """Store the day's decision for the tasks after `decide` (a rerun of the day replaces it)."""
     store.put_bytes(layout.staged_decision, decision.model_dump_json(indent=2).encode(), JSON)
     return decision
+
+
+def record_request_only(store: ObjectStore, model: ModelConfig, day: Any) -> str:
+    """The `trigger_retraining` branch of a model without a retraining DAG (`retraining.dag_id` unset: retrained
+    elsewhere): the day's request is recorded for the process that retrains it, and nothing is started. Returns the
+    record's URL."""
+    layout = DayLayout.of(model, day)
+    decision = read_decision(store, model, day)
+    url = retraining_policy.record_request(store, layout, decision.retrain.conf(), {"by": "monitoring, no DAG"})
+    log.warning("retraining requested for %s %s (%s); no retraining DAG is configured (retraining.dag_id), so "
+                "nothing is started: the request is recorded at %s for the process that retrains this model",
+                model.name, layout.day, "; ".join(decision.retrain.reasons), url)
+    return url
 
 
 def read_decision(store: ObjectStore, model: ModelConfig, day: Any) -> Decision:

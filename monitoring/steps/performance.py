@@ -207,7 +207,8 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
         rows=sum(f.rows for f in landed),
         joined=int(window.labels[labels.LABEL_DAY].eq(layout.day.isoformat()).sum()) - counts.get("unknown_id", 0),
         problems=dict(sorted(counts.items())),
-        file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p],
+        file_problems=[p for p in window.file_problems if f"dt={layout.day.isoformat()}/" in p] + window.strays,
+        waiting=window.waiting,
         due=judging.due_day(found_by_day.get(due_day), due_day, *minimum, references.current),
         overdue=(judging.due_day(found_by_day.get(overdue_day), overdue_day, *minimum, references.current)
                  if overdue_day else None),
