@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from monitoring.vocabulary import (CATEGORICAL, NUMERICAL, METRICS, ModelTask, Record, metrics_of, methods_for)
@@ -894,7 +895,43 @@ def _describe(error: dict[str, Any]) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         message = "unknown key (check its spelling and where it is nested)"
+    elif error["type"] == "missing":
+        message = "missing: " + _what_to_set(error["loc"])
     return f"key '{key}': {message}"
+
+
+def _field_at(loc: tuple) -> Any:
+    """The pydantic field a key path of a model entry names (None when it names none)."""
+    node: Any = ModelConfig
+    found = None
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
+            found = node.model_fields[part]
+            node = found.annotation
+            args = [a for a in typing.get_args(node) if isinstance(a, type) and issubclass(a, BaseModel)]
+            node = args[-1] if args else node
+        elif isinstance(part, int) or typing.get_origin(node) in (dict, tuple):
+            args = [a for a in typing.get_args(node) if isinstance(a, type) and issubclass(a, BaseModel)]
+            node = args[-1] if args else node
+        else:
+            return None
+    return found
+
+
+def _what_to_set(loc: tuple) -> str:
+    """What a missing key needs, in words: a block's required keys (all of them at once: a newcomer does not meet
+    them one layer at a time), or the key's own description."""
+    field = _field_at(loc)
+    if field is None:
+        return "required"
+    block = field.annotation if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel) \
+        else None
+    prefix = ".".join(str(p) for p in loc)
+    if block is not None:
+        wanted = [f"{prefix}.{name} ({inner.description or 'required'})" for name, inner in block.model_fields.items()
+                  if inner.is_required()]
+        return "a block; set " + "; ".join(wanted) if wanted else "a block (its keys have defaults)"
+    return f"set it: {field.description}" if field.description else "required"
 
 
 def parse_config(document: Any, source: str = "<config>", isolate: bool = False) -> MonitoringConfig:

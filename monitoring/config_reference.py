@@ -275,12 +275,18 @@ SCHEMA_COMMAND = ".venv/bin/python -m monitoring config-schema > docs/config.sch
 
 def schema() -> dict[str, Any]:
     """A JSON Schema of `config/models.yaml` for editors (e.g. the YAML language server: `# yaml-language-server:
-    $schema=../docs/config.schema.json`): `models` maps a model's name to its settings (the typed model entry, its
-    required keys marked), `defaults` holds settings merged under every model (any of them)."""
+    $schema=../docs/config.schema.json`): `models` maps a model's name to its settings (the typed model entry; a
+    required key may be set in `defaults` instead, so the schema says it is required without enforcing it),
+    `defaults` holds settings merged under every model (any of them)."""
     entry = ModelConfig.model_json_schema(mode="validation")
     definitions = entry.pop("$defs", {})
     entry["properties"].pop("name", None)
-    entry["required"] = [key for key in entry.get("required", []) if key != "name"]
+    for node in (entry, *definitions.values()):  # a required key may come from `defaults`: said, not enforced
+        for key in node.pop("required", []):
+            if key in node.get("properties", {}):
+                field = node["properties"][key]
+                field["description"] = (field.get("description", "") + " (required: in the model's entry or in "
+                                        "`defaults`)").strip()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "config/models.yaml",
