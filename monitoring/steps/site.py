@@ -31,11 +31,12 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
         day_layout = layout.on(metrics.day)
         data = store.get_bytes(day_layout.summary)
         summary = summary_from_json(data)
-        page = site.render_day_page(summary, rules.findings(summary, model), metrics, days, headline=headline)
+        page = site.render_day_page(summary, rules.findings(summary, model), metrics, days, headline=headline,
+                                    decision=model.columns.decision, regression=not model.is_classification)
         store.put_bytes(day_layout.day_page, page.encode(), HTML)
         drawn[metrics.day] = manifest.sha256(data)
-    store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days,
-                                                              headline=headline).encode(), HTML)
+    store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days, headline=headline,
+                                                              decision=model.columns.decision).encode(), HTML)
     siblings = [m for m in (models or [model]) if (m.storage.bucket, m.storage.reports_prefix) ==
                 (model.storage.bucket, model.storage.reports_prefix)]
     entries = [(m.name, m.description, days if m.name == model.name else
