@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None,
                 changed_days: list[str] = ()) -> dict[str, Any]:
-    """Regenerate the pages `day` and `changed_days` (whose performance changed) touch; returns their URLs and the
-    day's announcement (`published`: see `announcement`)."""
+    """Regenerate the pages `day` and `changed_days` (whose performance changed) touch; returns their URLs (the
+    day page's None when the day is not published: a day whose logs never landed has none) and the day's
+    announcement (`published`: see `announcement`)."""
     layout = DayLayout.of(model, day)
     stale = {o.key: store.get_json(o.key) for o in store.list(layout.stale_pages_dir)}  # left by any run (see publish)
     days = history.compact(store, layout)
@@ -46,10 +47,13 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
     for key, marker in stale.items():  # last: a run that dies before here leaves them for the next to redraw
         if drawn.get(marker["day"]) == marker["summary_sha256"]:
             store.delete(key)
-    urls = {"day_page": store.url(layout.day_page), "model_page": store.url(layout.model_page),
-            "home_page": store.url(layout.home_page)}
-    log.info("site updated: %d day page(s) regenerated; day page %s, model page %s, home page %s",
-             len(affected), urls["day_page"], urls["model_page"], urls["home_page"])
+    day = layout.day.isoformat()
+    urls = {"day_page": store.url(layout.day_page) if day in drawn else None,
+            "model_page": store.url(layout.model_page), "home_page": store.url(layout.home_page)}
+    others = sorted(d for d in drawn if d != day)
+    pages = (f"day page {urls['day_page']}" if urls["day_page"] else f"no day page for {day} (not published)") + (
+        f", and the day page(s) of {', '.join(others)}" if others else "")
+    log.info("site updated: %s; model page %s, home page %s", pages, urls["model_page"], urls["home_page"])
     return {**urls, "published": announcement(next((d for d in days if d.day == layout.day.isoformat()), None),
                                               layout)}
 
