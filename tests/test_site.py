@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from monitoring import steps
+from monitoring.steps import site
 from tests.helpers import now, read, seed_days, seed_reference, write_day
 
 
@@ -67,3 +68,14 @@ def test_the_site_log_names_only_the_pages_it_wrote(store, loan_model, caplog):
     assert written["day_page"].endswith("reports/loan_approval/dt=2026-10-14/index.html")
     page = store.get_bytes("reports/loan_approval/dt=2026-10-14/index.html").decode()
     assert "Positive rate (approved = 1)" in page  # the decision column from the config
+
+
+def test_a_day_that_is_not_published_is_announced_without_a_page_and_leaves_the_status_feed_alone(store, loan_model):
+    publish_in_memory(store, loan_model, "2026-10-14")
+    published = steps.update_site(store, loan_model, dt.date(2026, 10, 14))["published"]
+    assert published["day_page"] == "reports/loan_approval/dt=2026-10-14/index.html"
+    missing = steps.update_site(store, loan_model, dt.date(2026, 10, 15))["published"]
+    assert missing["status"] is None and missing["day_page"] is None and missing["summary"] is None
+    feed = site.update_status_feed(store, loan_model, [published, missing])
+    assert feed["models"]["loan_approval"]["day"] == "2026-10-14"
+    assert store.exists(feed["models"]["loan_approval"]["day_page"])

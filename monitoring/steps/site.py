@@ -61,14 +61,15 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
 def announcement(metrics: history.DayMetrics | None, layout: DayLayout) -> dict[str, Any]:
     """What the day's publication tells the DAGs scheduled on the model's reports asset (the asset event's
     `extra`): the day, its status and health score, dataset drift, the drifted features, the rules that alert, and
-    the keys of its page and summary in the bucket."""
+    the keys of its page and summary in the bucket (None, with the status, when the day is not published: it has
+    neither)."""
     return {"model": layout.model, "day": layout.day.isoformat(), "bucket": layout.bucket,
             "status": metrics.status if metrics else None,
             "health_score": metrics.health_score if metrics else None,
             "dataset_drift": metrics.dataset_drift if metrics else None,
             "drifted_features": metrics.drifted_features if metrics else [],
             "alerting_rules": metrics.alerting_rules if metrics else [],
-            "day_page": layout.day_page, "summary": layout.summary}
+            "day_page": layout.day_page if metrics else None, "summary": layout.summary if metrics else None}
 
 
 def update_status_feed(store: ObjectStore, model: ModelConfig, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -81,6 +82,8 @@ def update_status_feed(store: ObjectStore, model: ModelConfig, events: list[dict
     except FileNotFoundError:
         feed = {"models": {}}
     for event in events:
+        if event.get("status") is None:
+            continue  # a day that is not published (its logs never landed): no verdict, no page to point to
         known = feed["models"].get(event["model"])
         if known is None or event["day"] >= known["day"]:
             feed["models"][event["model"]] = {k: event.get(k) for k in (
