@@ -165,3 +165,42 @@ def test_the_prediction_drift_finding_quotes_the_positive_rate_as_a_share_of_the
     rate_model = parse_config(copy.deepcopy(BASE)).model("loan_rate")
     message = fired(rules.findings(regression, rate_model), "prediction_drift")[0].message
     assert "mean prediction 11.200 vs 10.900 in the reference." in message and "positive" not in message
+
+
+# --- the decision's log ---------------------------------------------------------------------------------------------
+def published_drifting_day(store, model, day: str) -> None:
+    """A published day whose dataset and predictions drifted (the loan model's retraining rule), without Evidently."""
+    from monitoring.layout import DayLayout
+    from monitoring.storage import JSON
+
+    s = summary(day=day)
+    drifting = s.model_copy(update={
+        "data_drift": s.data_drift.model_copy(update={"dataset_drift": True, "drift_share": 1.0,
+                                                      "drifted_features": ["credit_score"]}),
+        "prediction_drift": s.prediction_drift.model_copy(update={"drifted": True, "columns": {
+            "approval_probability": s.prediction_drift.columns["score"].model_copy(update={"drifted": True})}})})
+    layout = DayLayout.of(model, day)
+    store.put_bytes(layout.summary, drifting.to_json(), JSON)
+    store.put_json(layout.manifest, {"files": {}})
+
+
+def test_a_held_retraining_request_logs_its_reasons_once(store, caplog):
+    from monitoring.steps import decide
+
+    loan = parse_config(copy.deepcopy(BASE)).model("loan_approval")  # retraining.min_labelled_rows: 4000
+    published_drifting_day(store, loan, "2026-10-14")
+    with caplog.at_level("INFO", logger="monitoring.steps.decide"):
+        decision = decide.decide_day(store, loan, "2026-10-14")
+    held = next(m for m in caplog.messages if m.startswith("no retraining request"))
+    assert decision.retrain_held.startswith("waiting for labels") and held.count("dataset drift: 100% of") == 1
+    assert "(reasons: " in held and "reasons were" not in held
+
+    caplog.clear()
+    anytime = loan.model_copy(update={"retraining": loan.retraining.model_copy(update={"min_labelled_rows": 0})})
+    published_drifting_day(store, anytime, "2026-10-15")
+    assert decide.decide_day(store, anytime, "2026-10-14").retrain is not None  # claims
+    with caplog.at_level("INFO", logger="monitoring.steps.decide"):
+        decide.decide_day(store, anytime, "2026-10-15")  # within the cooldown: held, the reasons said once
+    held = next(m for m in caplog.messages if m.startswith("no retraining request"))
+    assert held.startswith("no retraining request: retraining was already requested for 2026-10-14")
+    assert held.count("(reasons: ") == 1 and held.count("dataset drift: 100% of") == 1
