@@ -425,7 +425,7 @@ def _share(value: float | None) -> str:
 
 def positive_rate_name(decision: str | None) -> str:
     """The positive rate named after what counts as positive: the model's decision column (`columns.decision`)
-    equal to 1, "positive rate (approved = 1)"."""
+    equal to 1, "positive rate (<decision> = 1)"."""
     return f"positive rate ({decision} = 1)" if decision else "positive rate"
 
 

@@ -207,7 +207,8 @@ def _due(labels: LabelsReport | None) -> DuePage | None:
 
 
 def positive_rate_title(decision: str | None) -> str:
-    """"Positive rate (approved = 1)": named after the model's decision column (`columns.decision`) when known."""
+    """The positive rate's title, named after the model's decision column when known: "Positive rate (<decision> =
+    1)"."""
     name = positive_rate_name(decision)
     return name[0].upper() + name[1:]
 
