@@ -5,13 +5,45 @@ Every text that comes from data is escaped; the functions return `Markup` so tem
 
 from __future__ import annotations
 
+import math
+
 from markupsafe import Markup, escape
 
 SERIES_COLOURS = ("#2c6fbb", "#c0392b", "#1f8a4c", "#8e44ad")
+PLAIN_RANGE = (1e-4, 1e12)  # outside it (zero aside), a number is written with an exponent
+
+
+def number(value: float, digits: int = 3) -> str:
+    """A number as people read it: `digits` significant digits, but every digit of the whole part, with thousands
+    separators ("1,370", "0.0123", "-118.3"), no trailing zeros, and an exponent only when it is really tiny or
+    huge (outside `PLAIN_RANGE`). `f"{1370:.3g}"` gave "1.37e+03", which an axis clipped to ".37e+03"."""
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if not PLAIN_RANGE[0] <= size < PLAIN_RANGE[1]:
+        return f"{value:.{digits}g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(size)))
+    text = f"{value:,.{decimals}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "0") else text
 
 
 def _fmt(value: float, percent: bool) -> str:
-    return f"{value:.0%}" if percent else f"{value:.3g}"
+    """An axis label."""
+    return f"{value:.0%}" if percent else number(value)
+
+
+def _tip(value: float, percent: bool) -> str:
+    """A value in a tooltip: a share to a tenth of a percent."""
+    return f"{value:.1%}" if percent else number(value)
+
+
+def _left_margin(low: float, high: float, percent: bool, least: int = 52) -> int:
+    """Room left of the plot for the y axis' labels (about 6.5 px a character at 11 px), at least `least`."""
+    longest = max(len(_fmt(low, percent)), len(_fmt(high, percent)))
+    return max(least, math.ceil(10 + 6.5 * longest))
 
 
 def _frame(title: str, css: str, width: int, height: int, left: int, top: int, plot_w: int, plot_h: int,
@@ -49,7 +81,7 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
     high = y_max if y_max is not None else (max(values) if values else 1.0)
     if high <= low:
         high = low + (abs(low) or 1.0)
-    left, right, top, bottom = 52, 12, 22, 24
+    left, right, top, bottom = _left_margin(low, high, percent), 12, 22, 24
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(i: int) -> float:
@@ -82,7 +114,7 @@ def _band(days: list[str], band: Band, x, y, label: str, percent: bool, colour: 
                 j = run[0]
                 upper = [f"{x(j) - 3:.1f},{y(band[j][1]):.1f}", f"{x(j) + 3:.1f},{y(band[j][1]):.1f}"]
                 lower = [f"{x(j) + 3:.1f},{y(band[j][0]):.1f}", f"{x(j) - 3:.1f},{y(band[j][0]):.1f}"]
-            tooltip = "; ".join(f"{days[j]}: {_fmt(band[j][0], percent)} to {_fmt(band[j][1], percent)}" for j in run)
+            tooltip = "; ".join(f"{days[j]}: {_tip(band[j][0], percent)} to {_tip(band[j][1], percent)}" for j in run)
             parts.append(f'<polygon class="{css}" fill="{colour}" stroke="none" points="{" ".join(upper + lower)}">'
                          f'<title>{escape(label)}: {escape(tooltip)}</title></polygon>')
         run = []
@@ -115,7 +147,7 @@ def _series(days: list[str], series: dict[str, list[float | None]], x, y, *, per
             if v is None:
                 continue
             dot = (f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
-                   f'<title>{escape(days[i])}: {escape(name)} {escape(_fmt(v, percent))}</title></circle>')
+                   f'<title>{escape(days[i])}: {escape(name)} {escape(_tip(v, percent))}</title></circle>')
             parts.append(f'<a href="{escape(links[i])}">{dot}</a>' if links else dot)
         parts.append(f'<text x="{legend_right - 160 * (len(series) - n)}" y="14" class="l" style="fill:{colour}">'
                      f'&#9632; {escape(name)}</text>')
@@ -147,7 +179,8 @@ def heatmap(days: list[str], features: list[str], cells: dict[str, dict[str, tup
                     level = min(ratio - 1, 2.0) / 2.0
                     fill = f"rgb({int(231 - 60 * level)},{int(110 - 60 * level)},{int(95 - 50 * level)})"
             stroke = ' stroke="#7b1d12" stroke-width="2"' if drifted else ""
-            text = f"{day} · {feature}: " + ("no score" if score is None else f"score {score:.3g}, threshold {threshold:g}")
+            figures = "no score" if score is None else f"score {number(score)}, threshold {number(threshold)}"
+            text = f"{day} · {feature}: {figures}"
             rect = (f'<rect class="cell" x="{left + c * cell_w}" y="{top + r * cell_h}" width="{cell_w - 1}" '
                     f'height="{cell_h - 1}" fill="{fill}"{stroke}><title>{escape(text)}</title></rect>')
             parts.append(f'<a href="{escape(links[c])}">{rect}</a>' if links else rect)
@@ -204,7 +237,7 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     pad = (high - low) * 0.08 or (abs(high) * 0.05 or 0.05)
     low, high = low - pad, high + pad
-    left, right, top = 52, 12, 22
+    left, right, top = _left_margin(low, high, False), 12, 22
     band_h, gap, bottom = 46, 18, 22
     plot_w, plot_h = width - left - right, height - top - gap - band_h - bottom
     band_top = top + plot_h + gap

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from monitoring.charts import number
 from monitoring.text import clip
 
 NEW_CATEGORY_EXAMPLES = 10
@@ -46,8 +47,14 @@ class ColumnQuality(_Figures):
     distribution: Distribution | None = None
 
 
-def _label(value: float) -> str:
-    return f"{value:.3g}"
+def edge_labels(edges: np.ndarray) -> list[str]:
+    """The edges as text, all with the fewest significant digits (at least 3) that tell each from the next: deciles
+    at -118.32 and -118.24 read "-118.3" and "-118.2", not twice "-118"."""
+    for digits in range(3, 18):
+        labels = [number(float(e), digits) for e in edges]
+        if all(a != b for a, b in zip(labels, labels[1:])):
+            return labels
+    return [repr(float(e)) for e in edges]
 
 
 def reference_bins(ref: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -56,10 +63,11 @@ def reference_bins(ref: np.ndarray) -> tuple[np.ndarray, list[str]]:
     if not len(ref):
         return np.array([]), []
     edges = np.unique(np.quantile(ref, np.linspace(0, 1, DISTRIBUTION_BINS + 1))[1:-1])
-    labels = [f"≤ {_label(edges[0])}"] if len(edges) else ["all"]
-    labels += [f"{_label(lo)} – {_label(hi)}" for lo, hi in zip(edges[:-1], edges[1:])]
+    text = edge_labels(edges)
+    labels = [f"≤ {text[0]}"] if len(edges) else ["all"]
+    labels += [f"{lo} to {hi}" for lo, hi in zip(text[:-1], text[1:])]  # "-118.3 to -118.2", not "-118.3 – -118.2"
     if len(edges):
-        labels.append(f"> {_label(edges[-1])}")
+        labels.append(f"> {text[-1]}")
     return edges, labels
 
 

@@ -15,6 +15,7 @@ from monitoring.config import ModelConfig
 from monitoring.records import DueDay, LabelsReport
 from monitoring.summary import DaySummary
 from monitoring.text import listing
+from monitoring.verdicts import Judgement
 from monitoring.vocabulary import Record
 
 
@@ -97,8 +98,8 @@ def _prediction_drift(summary: DaySummary, model: ModelConfig) -> Finding | None
             rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
             message=(f"Prediction drift on {listing(drifted)}: mean {'score' if model.is_classification else 'prediction'}"
                      f" {_fmt(prediction.mean_score)} vs {_fmt(prediction.reference_mean_score)} in the reference"
-                     + (f", positive rate {_fmt(prediction.positive_rate)} vs "
-                        f"{_fmt(prediction.reference_positive_rate)}" if prediction.positive_rate is not None else "")
+                     + (f", {positive_rate_name(model.columns.decision)} {_share(prediction.positive_rate)} vs "
+                        f"{_share(prediction.reference_positive_rate)}" if prediction.positive_rate is not None else "")
                      + "."),
             action="The model's output distribution changed; check the inputs and the business impact.",
             evidence=_evidence(prediction.columns, drifted),
@@ -213,14 +214,16 @@ def _positive_rate(summary: DaySummary, model: ModelConfig) -> Finding | None:
         moved = limits.max_change is not None and ref is not None and abs(rate - ref) > limits.max_change
     reasons = [f"below {limits.min:.0%}" if limits.min is not None and rate < limits.min else "",
                f"above {limits.max:.0%}" if limits.max is not None and rate > limits.max else "",
-               f"{abs(rate - ref):.0%} from the reference's {ref:.1%}" if moved else ""]
+               f"{points(abs(rate - ref))} {'above' if rate > ref else 'below'} the reference's {ref:.1%}"
+               if moved and ref is not None else ""]
     if not any(reasons):
         return None
+    name = positive_rate_name(model.columns.decision)
     return Finding(
         rule="positive_rate", severity=Severity.WARNING,
-        message=f"Positive (approval) rate {rate:.1%}: {'; '.join(r for r in reasons if r)}.",
+        message=f"{name[0].upper()}{name[1:]} {rate:.1%}: {'; '.join(r for r in reasons if r)}.",
         action="The share of positive decisions moved: check the business impact and the inputs.",
-        evidence=[f"positive rate change: {judged.words('%')}"] if judged is not None and moved else [])
+        evidence=[f"positive rate change: {change_words(judged)}"] if judged is not None and moved else [])
 
 
 def _low_confidence(summary: DaySummary, model: ModelConfig) -> Finding | None:
@@ -236,7 +239,7 @@ def _low_confidence(summary: DaySummary, model: ModelConfig) -> Finding | None:
     else:
         rose = limits.max_increase is not None and ref is not None and share - ref > limits.max_increase
     reasons = [f"above {limits.max_share:.0%}" if limits.max_share is not None and share > limits.max_share else "",
-               f"{share - ref:.0%} above the reference's {ref:.1%}" if rose else ""]
+               f"{points(share - ref)} above the reference's {ref:.1%}" if rose and ref is not None else ""]
     if not any(reasons):
         return None
     return Finding(
@@ -244,7 +247,7 @@ def _low_confidence(summary: DaySummary, model: ModelConfig) -> Finding | None:
         message=(f"{share:.1%} of predictions are low-confidence (max(p, 1 - p) below "
                  f"{ops.low_confidence_threshold}): {'; '.join(r for r in reasons if r)}."),
         action="The model is unsure on more inputs than usual: look for new kinds of inputs.",
-        evidence=[f"low-confidence share change: {judged.words('%')}"] if judged is not None and rose else [])
+        evidence=[f"low-confidence share change: {change_words(judged)}"] if judged is not None and rose else [])
 
 
 def _collapse(summary: DaySummary, model: ModelConfig) -> tuple[str, str] | None:
@@ -382,7 +385,7 @@ def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
             rule="missing_values", severity=Severity.CRITICAL if worst >= 1.0 else Severity.WARNING, columns=missing,
             message=f"Missing values {line} in {listing(missing)} (worst {worst:.1%}).",
             action="Check the feature pipeline that fills these columns.",
-            evidence=[f"{c} missing share change: {judged[c].words('%')}" for c in missing if c in judged],
+            evidence=[f"{c} missing share change: {change_words(judged[c])}" for c in missing if c in judged],
         ))
     new = sorted(c for c, q in columns.items() if (q.new_category_share or 0.0) > limits.max_new_category_share)
     if new:
@@ -414,3 +417,39 @@ def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def positive_rate_name(decision: str | None) -> str:
+    """The positive rate named after what counts as positive: the model's decision column (`columns.decision`)
+    equal to 1, "positive rate (<decision> = 1)"."""
+    return f"positive rate ({decision} = 1)" if decision else "positive rate"
+
+
+def _in_points(change: float, signed: bool = False) -> str:
+    text = f"{abs(change) * 100:.1f}".removesuffix(".0")
+    if not signed or text == "0":
+        return text
+    return ("+" if change > 0 else "-") + text
+
+
+def points(change: float, signed: bool = False) -> str:
+    """A difference of two shares in percentage points ("25 points" from 40% to 65%, not "25%", which would be a
+    relative change), to a tenth of a point."""
+    text = _in_points(change, signed)
+    return f"{text} {'point' if text.lstrip('+-') == '1' else 'points'}"
+
+
+def change_words(judged: Judgement) -> str:
+    """A calibrated judgement of the change of a share in plain words, in percentage points: the change, the band
+    no change stays within at the day's size, and the smallest change that counts."""
+    if judged.mode != "calibrated" or judged.value is None or judged.band is None:
+        return judged.words("%")
+    low, high = judged.band
+    return (f"{points(judged.value, signed=True)}; no change on a day of {judged.rows:,} rows against "
+            f"{judged.reference_rows:,} reference rows stays within {_in_points(low, signed=True)} to "
+            f"{_in_points(high, signed=True)} points; the smallest change that counts is "
+            f"{points(judged.min_effect or 0.0)}")

@@ -28,7 +28,7 @@ from monitoring import charts
 from monitoring.history import DayMetrics
 from monitoring.layout import LayoutError, day_page_link
 from monitoring.records import DueDay, LabelsReport, Performance
-from monitoring.rules import Finding
+from monitoring.rules import Finding, positive_rate_name
 from monitoring.summary import DaySummary
 from monitoring.verdicts import Degradation, nominal_tail
 from monitoring.vocabulary import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
@@ -81,10 +81,13 @@ def metric_value(name: str, value: float | None) -> str:
     return f"{value:,.0f}" if size >= 1000 else f"{value:.1f}" if size >= 100 else f"{value:.3f}"
 
 
-def headline_of(names) -> str | None:
-    """The headline metric when the caller does not say: f1 for classification metrics, mae for regression."""
+def headline_of(names, regression: bool | None = None) -> str | None:
+    """The headline metric when the caller does not say: f1 for classification metrics, mae for regression (only
+    the task's own family when `regression` says which)."""
     names = set(names)
     for headline, family in DEFAULT_HEADLINES:
+        if regression is not None and (family is REGRESSION_METRICS) != regression:
+            continue
         if names & set(family):
             return headline
     return min(names) if names else None
@@ -116,7 +119,9 @@ def _change(name: str, value: float | None, base: float | None) -> tuple[str, bo
     worse = diff > 0 if name in LOWER_IS_BETTER else diff < 0
     relative = f", {diff / abs(base):+.1%}" if base else ""
     sign = "+" if diff > 0 else "−"
-    return f"{sign}{metric_value(name, abs(diff))}{relative} ({'worse' if worse else 'better'})", worse
+    # MAPE is a percentage: a difference of two is in points ("+1.75 points", not "+1.75%")
+    size = f"{abs(diff):.2f} points" if name == "mape" else metric_value(name, abs(diff))
+    return f"{sign}{size}{relative} ({'worse' if worse else 'better'})", worse
 
 
 def metric_rows(metrics: dict[str, float | None], baseline: dict[str, float | None] | None,
@@ -201,10 +206,19 @@ def _due(labels: LabelsReport | None) -> DuePage | None:
     return DuePage(verdict=due, words=words, rows=metric_rows(due.metrics, due.baseline, due.degraded), link=link)
 
 
+def positive_rate_title(decision: str | None) -> str:
+    """The positive rate's title, named after the model's decision column when known: "Positive rate (<decision> =
+    1)"."""
+    name = positive_rate_name(decision)
+    return name[0].upper() + name[1:]
+
+
 def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMetrics,
-                    history: list[DayMetrics], *, headline: str | None = None) -> str:
+                    history: list[DayMetrics], *, headline: str | None = None, decision: str | None = None,
+                    regression: bool | None = None) -> str:
     """`headline`: the model's headline metric (the first of its metric_rules); guessed from the metric names when
-    not given."""
+    not given. `decision`: the model's decision column, which names the positive rate. `regression`: the model's
+    task is regression (its figures are predictions, not scores); guessed from the summary when not given."""
     columns = [*summary.data_drift.features.items(), *summary.prediction_drift.columns.items()]
     pictures = {}
     for name, quality in summary.data_quality.columns.items():
@@ -214,7 +228,7 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
     perf = summary.performance
     headline = headline or headline_of({*(perf.metrics if perf else {}), *metrics.performance,
                                         *(summary.labels.due.metrics if summary.labels else {}),
-                                        *(m for d in history for m in d.performance)})
+                                        *(m for d in history for m in d.performance)}, regression)
     behind = trailing(history, summary.day, headline)
     kpi = None
     if headline:
@@ -224,11 +238,12 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
                           baseline=(perf.baseline or {}).get(headline) if perf else None, trailing=behind.performance,
                           degraded=labelled and any(d.metric == headline for d in perf.degraded))
     ops = summary.operations
-    regression = (headline in REGRESSION_METRICS if headline else
-                  summary.prediction_drift.positive_rate is None and ops.low_confidence_share is None)
+    if regression is None:
+        regression = (headline in REGRESSION_METRICS if headline else
+                      summary.prediction_drift.positive_rate is None and ops.low_confidence_share is None)
     return _environment().get_template("day.html.j2").render(
         s=summary, m=metrics, findings=findings, columns=columns, pictures=pictures, trailing=behind,
-        headline=kpi, regression=regression,
+        headline=kpi, regression=regression, positive_rate_title=positive_rate_title(decision),
         perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
         estimate=_estimate(summary),
         calibration=_reliability(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
@@ -267,8 +282,10 @@ def _band(pairs: list) -> list | None:
     return pairs if any(pair is not None for pair in pairs) else None
 
 
-def render_model_page(model: str, description: str, history: list[DayMetrics], *, headline: str | None = None) -> str:
-    """`headline`: the model's headline metric (the first of its metric_rules); guessed when not given."""
+def render_model_page(model: str, description: str, history: list[DayMetrics], *, headline: str | None = None,
+                      decision: str | None = None) -> str:
+    """`headline`: the model's headline metric (the first of its metric_rules); guessed when not given. `decision`:
+    the model's decision column, which names the positive rate."""
     days = history[-MODEL_PAGE_DAYS:]
     headline = headline or _headline_of_history(days)
     labelled = [d for d in days if headline and d.performance.get(headline) is not None]
@@ -297,7 +314,7 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
             figures["positive_rate"] = charts.line_chart(
                 labels, {"positive rate": [d.positive_rate for d in days],
                          "reference": [d.reference_positive_rate for d in days]},
-                title="Positive (approval) rate", percent=True, links=links,
+                title=positive_rate_title(decision), percent=True, links=links,
                 band=_band([d.positive_rate_band for d in days]))
         estimated = [d for d in days if headline and d.estimated_performance.get(headline) is not None]
         if labelled or estimated:

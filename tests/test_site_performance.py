@@ -88,7 +88,7 @@ def test_a_regression_day_renders_without_positive_rate_or_confidence_and_shows_
     assert list(rows) == ["MAE", "RMSE", "MAPE", "R²"]
     assert rows["MAE"].startswith("MAE | 0.731 |  | 0.500 | +0.231, +46.2% (worse) | yes")  # no interval computed
     assert rows["RMSE"] == "RMSE | 0.954 |  | 0.700 | +0.254, +36.3% (worse) | no"
-    assert rows["MAPE"] == "MAPE | 6.25% |  | 4.50% | +1.75%, +38.9% (worse) | no"
+    assert rows["MAPE"] == "MAPE | 6.25% |  | 4.50% | +1.75 points, +38.9% (worse) | no"  # a change of a percentage
     assert rows["R²"] == "R² | 0.612 |  | 0.740 | −0.128, -17.3% (worse) | no"
     errors = text_of(html.split('id="errors"')[1].split("</table>")[0])
     assert "prediction − actual" in errors
@@ -175,12 +175,12 @@ def test_the_model_page_draws_performance_with_label_coverage():
     table = text_of(html.split("<h2>Days</h2>")[1])
     assert "F1 labelled" in table and "0.850 100%" in table and "0.820 40% arriving" in table
     assert "2026-10-14 warning 82 1000 58.0% 10.0% 2026-10-13" in table  # the newest day: no figure yet
-    assert 'class="chart"' in html and "Positive (approval) rate" in html
+    assert 'class="chart"' in html and ">Positive rate</text>" in html  # no decision column named: no definition
 
 
 def test_the_model_page_of_a_regression_model_has_no_positive_rate_chart():
     html = site.render_model_page("loan_rate", "APR quotes", history(regression=True))
-    assert "Positive (approval) rate" not in html and "positive rate" not in html
+    assert "positive rate" not in html.lower()
     assert "Performance (MAE) with label coverage" in html and "reference MAE" in html
 
 
@@ -215,3 +215,32 @@ def test_the_low_confidence_kpi_compares_with_the_reference_and_the_previous_7_d
     hist = [metrics_of(summary(day=d.day), low_confidence_share=0.2) for d in history() if d.day < DAY]
     card = text_of(render_day(s, hist).split("Low-confidence predictions")[1].split("</div>")[0])
     assert "12.0%" in card and "reference 10.0%" in card and "previous 7 days 20.0%" in card
+
+
+# --- words from the model's task and config, not from the demo's loan story ----------------------------------------
+LOAN_STORY = ("approv", "loan", "applicant", "repay")
+
+
+def test_the_positive_rate_is_named_by_the_decision_column_and_no_word_of_the_loan_story_shows():
+    s = summary().model_copy(update={"model": "churn"})
+    hist = [metrics_of(summary(day=d.day).model_copy(update={"model": "churn"})) for d in history() if d.day < DAY]
+    day_page = render_day(s, hist, decision="flagged")
+    kpi = text_of(day_page.split('id="positive-rate-kpi"')[1].split("</div>")[0])
+    assert kpi.startswith(">Positive rate (flagged = 1) 58.0% reference 57.0%")
+    model_page = site.render_model_page("churn", "Flags accounts likely to churn", [*hist, metrics_of(s)],
+                                        decision="flagged")
+    assert '<text x="52" y="14" class="t">Positive rate (flagged = 1)</text>' in model_page
+    for page in (day_page, model_page):
+        assert not [word for word in LOAN_STORY if word in page.lower()]
+
+
+def test_a_regressor_s_pages_use_the_words_of_its_task():
+    s = summary(regression=True, performance=regression_performance(), labels=labels_report())
+    html = render_day(s, [d for d in history(regression=True) if d.day < DAY], regression=True)
+    kpis = text_of(html.split('class="kpis"')[1].split("<h2")[0])
+    assert "Mean prediction 11.200" in kpis and "Performance (MAE) 0.731" in kpis  # whatever metrics are about
+    assert "score" not in kpis.lower() and "positive" not in kpis.lower() and "confidence" not in kpis.lower()
+    assert site.headline_of({"f1", "roc_auc", "mae"}, regression=True) == "mae"
+    assert site.headline_of({"f1", "roc_auc", "mae"}, regression=False) == "f1"
+    model_page = site.render_model_page("loan_rate", "", history(regression=True))
+    assert "positive" not in model_page.lower() and "Mean score" not in model_page

@@ -81,13 +81,14 @@ def decide_day(store: ObjectStore, model: ModelConfig, day: Any, *, claim: bool 
     recent = history.rules_by_day(store, layout, history.day_metrics(summary, findings))
     links = evidence(store, layout, summary)
     request = retraining_policy.retrain_request(summary, model, links, recent)
-    held = None
+    held = waiting = None
     if request:
-        held = retraining_policy.waiting_for_labels(request, model, recent) or (
-            retraining_policy.claim(store, layout, request, model.retraining.cooldown_days) if claim
-            else f"{SHELL_DOES_NOT_TRIGGER} (reasons: {'; '.join(request.reasons)})")
-    if held:
-        log.info("no retraining request: %s (reasons were: %s)", held, "; ".join(request.reasons))
+        waiting = retraining_policy.waiting_for_labels(request, model, recent)
+        held = waiting or (retraining_policy.claim(store, layout, request, model.retraining.cooldown_days) if claim
+                           else f"{SHELL_DOES_NOT_TRIGGER} (reasons: {'; '.join(request.reasons)})")
+    if held:  # the reasons once: waiting for labels and the shell's note name them already, the cooldown does not
+        named = waiting or not claim
+        log.info("no retraining request: %s", held if named else f"{held} (reasons: {'; '.join(request.reasons)})")
         request = None
     decision = persist(store, layout, Decision(model=model.name, day=layout.day.isoformat(), findings=findings,
                                                retrain=request, retrain_held=held, links=links, recent=recent))

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[ModelConfig] | None = None,
                 changed_days: list[str] = ()) -> dict[str, Any]:
-    """Regenerate the pages `day` and `changed_days` (whose performance changed) touch; returns their URLs and the
-    day's announcement (`published`: see `announcement`)."""
+    """Regenerate the pages `day` and `changed_days` (whose performance changed) touch; returns their URLs (the
+    day page's None when the day is not published: a day whose logs never landed has none) and the day's
+    announcement (`published`: see `announcement`)."""
     layout = DayLayout.of(model, day)
     stale = {o.key: store.get_json(o.key) for o in store.list(layout.stale_pages_dir)}  # left by any run (see publish)
     days = history.compact(store, layout)
@@ -31,11 +32,12 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
         day_layout = layout.on(metrics.day)
         data = store.get_bytes(day_layout.summary)
         summary = summary_from_json(data)
-        page = site.render_day_page(summary, rules.findings(summary, model), metrics, days, headline=headline)
+        page = site.render_day_page(summary, rules.findings(summary, model), metrics, days, headline=headline,
+                                    decision=model.columns.decision, regression=not model.is_classification)
         store.put_bytes(day_layout.day_page, page.encode(), HTML)
         drawn[metrics.day] = manifest.sha256(data)
-    store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days,
-                                                              headline=headline).encode(), HTML)
+    store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days, headline=headline,
+                                                              decision=model.columns.decision).encode(), HTML)
     siblings = [m for m in (models or [model]) if (m.storage.bucket, m.storage.reports_prefix) ==
                 (model.storage.bucket, model.storage.reports_prefix)]
     entries = [(m.name, m.description, days if m.name == model.name else
@@ -45,10 +47,13 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
     for key, marker in stale.items():  # last: a run that dies before here leaves them for the next to redraw
         if drawn.get(marker["day"]) == marker["summary_sha256"]:
             store.delete(key)
-    urls = {"day_page": store.url(layout.day_page), "model_page": store.url(layout.model_page),
-            "home_page": store.url(layout.home_page)}
-    log.info("site updated: %d day page(s) regenerated; day page %s, model page %s, home page %s",
-             len(affected), urls["day_page"], urls["model_page"], urls["home_page"])
+    day = layout.day.isoformat()
+    urls = {"day_page": store.url(layout.day_page) if day in drawn else None,
+            "model_page": store.url(layout.model_page), "home_page": store.url(layout.home_page)}
+    others = sorted(d for d in drawn if d != day)
+    pages = (f"day page {urls['day_page']}" if urls["day_page"] else f"no day page for {day} (not published)") + (
+        f", and the day page(s) of {', '.join(others)}" if others else "")
+    log.info("site updated: %s; model page %s, home page %s", pages, urls["model_page"], urls["home_page"])
     return {**urls, "published": announcement(next((d for d in days if d.day == layout.day.isoformat()), None),
                                               layout)}
 
@@ -56,14 +61,15 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
 def announcement(metrics: history.DayMetrics | None, layout: DayLayout) -> dict[str, Any]:
     """What the day's publication tells the DAGs scheduled on the model's reports asset (the asset event's
     `extra`): the day, its status and health score, dataset drift, the drifted features, the rules that alert, and
-    the keys of its page and summary in the bucket."""
+    the keys of its page and summary in the bucket (None, with the status, when the day is not published: it has
+    neither)."""
     return {"model": layout.model, "day": layout.day.isoformat(), "bucket": layout.bucket,
             "status": metrics.status if metrics else None,
             "health_score": metrics.health_score if metrics else None,
             "dataset_drift": metrics.dataset_drift if metrics else None,
             "drifted_features": metrics.drifted_features if metrics else [],
             "alerting_rules": metrics.alerting_rules if metrics else [],
-            "day_page": layout.day_page, "summary": layout.summary}
+            "day_page": layout.day_page if metrics else None, "summary": layout.summary if metrics else None}
 
 
 def update_status_feed(store: ObjectStore, model: ModelConfig, events: list[dict[str, Any]]) -> dict[str, Any]:
@@ -76,6 +82,8 @@ def update_status_feed(store: ObjectStore, model: ModelConfig, events: list[dict
     except FileNotFoundError:
         feed = {"models": {}}
     for event in events:
+        if event.get("status") is None:
+            continue  # a day that is not published (its logs never landed): no verdict, no page to point to
         known = feed["models"].get(event["model"])
         if known is None or event["day"] >= known["day"]:
             feed["models"][event["model"]] = {k: event.get(k) for k in (
