@@ -426,7 +426,8 @@ class VolumeRule(RuleConfig):
 
 
 class PositiveRateRule(RuleConfig):
-    """The day's positive (approval) rate: its bounds, and its distance from the reference's (classifiers only)."""
+    """The day's positive rate (the share of decisions 1): its bounds, and its distance from the reference's
+    (classifiers with a decision column)."""
 
     min: float | None = Field(default=None, ge=0, le=1, description="fires when the rate is below this (a bound, in "
                                                                     "both modes)")

@@ -278,12 +278,12 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     report = summary.labels
     if report is None or model.labels is None:
         return []
-    found = [_due_day(report.due, model), _overdue(report.overdue, model), _estimator_unreliable(report.due, model),
+    found = [_due_day(report.due, model, report.waiting), _overdue(report.overdue, model), _estimator_unreliable(report.due, model),
              _label_problems(report, model), _unknown_label_ids(report, model)]
     return [f for f in found if f is not None]
 
 
-def _due_day(due: DueDay, model: ModelConfig) -> Finding | None:
+def _due_day(due: DueDay, model: ModelConfig, waiting: list[str] = ()) -> Finding | None:
     if due.status == "judged" and due.degraded and due.superseded:
         return Finding(  # a version no longer in use: worth showing, not worth paging anyone
             rule="performance_degradation", severity=Severity.INFO, columns=[d.metric for d in due.degraded],
@@ -309,8 +309,12 @@ def _due_day(due: DueDay, model: ModelConfig) -> Finding | None:
             rule="labels_missing", severity=Severity.WARNING,
             message=(f"Only {due.coverage:.0%} ({due.labelled}) of the predictions made on {due.day} have labels "
                      f"{model.labels.lag_days} day(s) later (labels.lag_days), so their performance is not judged "
-                     f"(it needs {perf.min_coverage:.0%} and {perf.min_labelled_rows} labelled rows)."),
-            action="Check the label feed under labels/<model>/: labels may be late, or keyed by other ids.")
+                     f"(it needs {perf.min_coverage:.0%} and {perf.min_labelled_rows} labelled rows)."
+                     + (f" {len(waiting)} label folder(s) wait for their completion marker {model.labels_marker}: "
+                        f"{waiting[0]}" if waiting else "")),
+            action=("Write the label folders' completion marker, or set labels.completion_marker: none."
+                    if waiting else "Check the label feed under labels/<model>/: labels may be late, or keyed by "
+                                    "other ids."))
     return None
 
 

@@ -50,7 +50,7 @@ METRICS = {m.name: m for m in (
     Metric("f1", ModelTask.BINARY_CLASSIFICATION, min_drop=0.02),
     Metric("roc_auc", ModelTask.BINARY_CLASSIFICATION, min_drop=0.02),
     Metric("log_loss", ModelTask.BINARY_CLASSIFICATION, lower_is_better=True, min_relative_drop=0.05),
-    Metric("calibration_error", ModelTask.BINARY_CLASSIFICATION, lower_is_better=True, min_drop=0.02),
+    Metric("calibration_error", ModelTask.BINARY_CLASSIFICATION, lower_is_better=True, min_drop=0.03),
     Metric("mae", ModelTask.REGRESSION, lower_is_better=True, min_relative_drop=0.05),
     Metric("rmse", ModelTask.REGRESSION, lower_is_better=True, min_relative_drop=0.05),
     Metric("mape", ModelTask.REGRESSION, lower_is_better=True, min_relative_drop=0.05),

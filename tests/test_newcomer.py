@@ -131,6 +131,11 @@ def test_a_newcomer_goes_from_a_reference_file_to_monitored_days_from_the_comman
     first = json.loads(bucket.get_object(Bucket=BUCKET, Key=f"reports/housing/dt={DAYS[0]}/summary.json")["Body"]
                        .read())
     assert first["performance"]["labelled"] == 0
+    decisions = json.loads(bucket.get_object(Bucket=BUCKET, Key=f"reports/housing/dt={DAYS[1]}/decisions.json")[
+        "Body"].read())
+    missing = next(f for f in decisions["findings"] if f["rule"] == "labels_missing")
+    assert "1 label folder(s) wait for their completion marker _SUCCESS" in missing["message"]
+    assert missing["action"].startswith("Write the label folders' completion marker")
 
     # The marker lands: day 3's run reads the labels, and day 1's performance is judged against the reference's.
     bucket.put_object(Bucket=BUCKET, Key=f"labels/housing/dt={DAYS[1]}/_SUCCESS", Body=b"")
