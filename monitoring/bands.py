@@ -58,6 +58,9 @@ class NullModel(Record):
     points: list[NullPoint]
 
     def n_eff(self, n: int) -> float:
+        """The effective size of a day of n rows compared with the reference's (at least 1: a band of no rows is
+        the band of one)."""
+        n = max(n, 1)
         return n * self.reference_rows / (n + self.reference_rows)
 
     def sd(self, n: int) -> float:

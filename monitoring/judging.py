@@ -103,7 +103,7 @@ def judge_levels(drift: DriftConfig, minimums: MinimumChanges, profile: Referenc
                  quality: dict[str, ColumnQuality], errors: list[float] | None) -> dict[str, Judgement]:
     """The judgements of the day's rates (exact, over every valid row) and of its mean reconstruction error (over
     the rows compared, whose errors are `errors`), against the reference's; none in fixed mode."""
-    if not drift.calibrated:
+    if not drift.calibrated or not operations.volume:  # a day without rows has no rates to judge
         return {}
     k, found = drift.band_sigma, {}
     ops, reference = operations, profile.operations
