@@ -9,25 +9,9 @@ import math
 
 from markupsafe import Markup, escape
 
+from monitoring.text import number
+
 SERIES_COLOURS = ("#2c6fbb", "#c0392b", "#1f8a4c", "#8e44ad")
-PLAIN_RANGE = (1e-4, 1e12)  # outside it (zero aside), a number is written with an exponent
-
-
-def number(value: float, digits: int = 3) -> str:
-    """A number as people read it: `digits` significant digits, but every digit of the whole part, with thousands
-    separators ("1,370", "0.0123", "-118.3"), no trailing zeros, and an exponent only when it is really tiny or
-    huge (outside `PLAIN_RANGE`). `f"{1370:.3g}"` gave "1.37e+03", which an axis clipped to ".37e+03"."""
-    if value == 0:
-        return "0"
-    if not math.isfinite(value):
-        return str(value)
-    size = abs(value)
-    if not PLAIN_RANGE[0] <= size < PLAIN_RANGE[1]:
-        return f"{value:.{digits}g}"
-    decimals = max(0, digits - 1 - math.floor(math.log10(size)))
-    text = f"{value:,.{decimals}f}"
-    text = text.rstrip("0").rstrip(".") if "." in text else text
-    return "0" if text in ("-0", "0") else text
 
 
 def _fmt(value: float, percent: bool) -> str:

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from monitoring.charts import number
-from monitoring.text import clip
+from monitoring.text import clip, number
 
 NEW_CATEGORY_EXAMPLES = 10
 DISTRIBUTION_BINS = 10

@@ -7,6 +7,7 @@ of any one value and at most `MAX_LISTED` values of a list ("and N more"). A log
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable
 
 import pandas as pd
@@ -41,3 +42,23 @@ def listing(values: Iterable[object], limit: int = MAX_LISTED, sep: str = ", ", 
     values = list(values)
     shown = sep.join(str(v) if each is None else clip(v, each) for v in values[:limit])
     return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+PLAIN_RANGE = (1e-4, 1e12)  # outside it (zero aside), a number is written with an exponent
+
+
+def number(value: float, digits: int = 3) -> str:
+    """A number as people read it: `digits` significant digits, but every digit of the whole part, with thousands
+    separators ("1,370", "0.0123", "-118.3"), no trailing zeros, and an exponent only when it is really tiny or
+    huge (outside `PLAIN_RANGE`). `f"{1370:.3g}"` gave "1.37e+03", which an axis clipped to ".37e+03"."""
+    if value == 0:
+        return "0"
+    if not math.isfinite(value):
+        return str(value)
+    size = abs(value)
+    if not PLAIN_RANGE[0] <= size < PLAIN_RANGE[1]:
+        return f"{value:.{digits}g}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(size)))
+    text = f"{value:,.{decimals}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "0") else text

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from monitoring import charts
+from monitoring.text import number
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -14,11 +15,11 @@ from monitoring import charts
     (12.345, "12.3"), (-118.32, "-118"), (100, "100"), (999.7, "1,000"), (0, "0"), (-0.0, "0"),
     (3e-6, "3e-06"), (2.5e13, "2.5e+13")])
 def test_numbers_are_plain_with_thousands_separators_and_three_significant_digits(value, text):
-    assert charts.number(value) == text
+    assert number(value) == text
 
 
 def test_more_digits_when_asked():
-    assert charts.number(-118.32, 4) == "-118.3" and charts.number(150_000.4, 7) == "150,000.4"
+    assert number(-118.32, 4) == "-118.3" and number(150_000.4, 7) == "150,000.4"
 
 
 def y_labels(svg: str) -> list[str]:

@@ -67,7 +67,7 @@ def test_a_per_column_drift_override_wins_over_the_kind_default():
 def test_a_missing_required_setting_is_named():
     document = copy.deepcopy(BASE)
     del document["models"]["loan_approval"]["columns"]["score"]
-    with pytest.raises(ConfigError, match=r"key 'columns.score': Field required"):
+    with pytest.raises(ConfigError, match=r"key 'columns.score': missing: set it: classification: predicted"):
         parse_config(document)
 
 
@@ -108,7 +108,7 @@ def test_labels_and_performance_rules_default_by_task(config):
     ("performance.rules", {"f1": {"retrain_drop": 0.2}}, r"key 'performance.rules.f1': set max_drop, max_relative_drop"),
     ("labels", {"column": "repaid", "lag_days": 10, "lookback_days": 3}, r"lookback_days \(3\) must be at least lag_days"),
     ("labels", {"column": "credit_score", "lag_days": 1}, r"key 'labels.column': 'credit_score' is also a feature"),
-    ("labels", {"lag_days": 1}, r"key 'labels.column': Field required"),
+    ("labels", {"lag_days": 1}, r"key 'labels.column': missing: set it: the label column"),
     ("task", "regression", r"key 'columns.decision': for classification only"),
     ("contract.score_range", [1, 0], r"score_range \[1.0, 0.0\] must be \[low, high\]"),
 ])
