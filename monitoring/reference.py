@@ -25,7 +25,7 @@ from monitoring.quality import finite, reference_bins, shares
 from monitoring.storage import dumps
 from monitoring.vocabulary import Record
 
-PROFILE_SCHEMA = 3  # raise when what is fitted changes: every version is then refitted on first use
+PROFILE_SCHEMA = 4  # raise when what is fitted changes: every version is then refitted on first use
 
 
 class NumericalBaseline(Record):

@@ -15,13 +15,25 @@ from monitoring.replicates import replicate_days, sizes_for
 from tests.world import fitted_world, world
 
 
-def test_the_spread_is_fitted_against_the_size_not_assumed():
+def test_a_distances_spread_is_fitted_against_the_size_not_assumed():
     _, nulls = fitted_world()
-    for name in ("drift:x", "drift:y", "drift:c", "positive_rate"):
+    for name in ("drift:x", "drift:y", "drift:c"):
         _, slope = nulls[name].sd_fit
         assert -0.65 < slope < -0.35, name  # close to 1/sqrt(n), from the data
         assert nulls[name].sd(300) > 3 * nulls[name].sd(5_000), name
     assert {p.how for p in nulls["drift:x"].points} == {"chunks", "subsamples"}
+
+
+def test_a_levels_spread_goes_as_one_over_root_n_with_its_scale_from_every_size():
+    """A rate's sd is sqrt(p (1 - p) / n_eff): only the scale is fitted, so one size's noisy sd does not tilt it."""
+    _, nulls = fitted_world()
+    null = nulls["positive_rate"]
+    assert null.sd_fit[1] == -0.5
+    assert null.sd(300) / null.sd(30_000) == pytest.approx(math.sqrt(null.n_eff(30_000) / null.n_eff(300)))
+    points = [NullPoint(size=n, n_eff=float(n), how="subsamples", replicates=25, mean=0.0, sd=sd)
+              for n, sd in ((100, 0.05), (1_000, 0.0158 * 1.3), (10_000, 0.005))]  # the middle size 30% high
+    sd = fit_null("level", 10**9, points).sd(1_000)
+    assert 0.0158 < sd < 0.0158 * 1.15  # pulled up by a third of the noise, not tilted at the ends
 
 
 @pytest.mark.parametrize("rows", [300, 3_000])
