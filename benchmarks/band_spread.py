@@ -1,6 +1,6 @@
 """How far a performance metric's no-change band moves from one reference fit to the next, and what it does to the
-detection of an F1 drop: the f1 band at a day's size over many fits, at 25 replicate days a size (the library's
-`replicates.REPLICATES`) and more (set here for the run only), against the truth measured on fresh days.
+detection of an F1 drop: the f1 band at a day's size over many fits, at the library's `replicates.REPLICATES` (50)
+replicate days a size and at others (set here for the run only), against the truth measured on fresh days.
 
     .venv/bin/python -m benchmarks.band_spread truth                     # the day's true no-change spread (~3 min)
     .venv/bin/python -m benchmarks.band_spread fits --fits 5             # full profile fits at 25/50/100 (~3 min)

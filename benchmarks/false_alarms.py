@@ -29,7 +29,7 @@ calibration's replicate days (`ReferenceProfile.fit`), is a SHA-256 of the datas
 injected changes come from generators seeded by fixed numbers and `--day-seed`, one stream per size and change (so
 restricting `--changes` or `--days` leaves the other days as they were).
 
-**Spread across reference fits** (`--fits N`): the calibrated bands are fitted on 25 replicate days a size, drawn
+**Spread across reference fits** (`--fits N`): the calibrated bands are fitted on 50 replicate days a size, drawn
 from the reference by the fingerprint's seed, so another fit of the same reference gives other bands and other rates.
 `--fits N` fits each reference N times (fit seeds `--fit-seed` .. `--fit-seed` + N - 1) and judges the same days
 with each fit: each figure is printed per fit, with its median and range. `--bands` prints, per fit, each
