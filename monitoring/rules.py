@@ -261,7 +261,7 @@ def _collapse(summary: DaySummary, model: ModelConfig) -> tuple[str, str] | None
         # The chance that `rows` independent decisions all land in this class at the reference's rate.
         log_chance = rows * math.log(reference if rate == 1.0 else 1.0 - reference)
         if log_chance < math.log(setting.max_chance):
-            return cols.decision, (f"all {rows} predictions took decision {int(rate)} (the reference: "
+            return cols.decision, (f"all {rows} predictions had {cols.decision} = {int(rate)} (the reference: "
                                    f"{reference:.1%} positive; by chance this happens less than once in "
                                    f"{1 / setting.max_chance:,.0f} days)")
     score = summary.data_quality.columns.get(cols.score)

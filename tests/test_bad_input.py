@@ -461,7 +461,7 @@ def test_a_day_on_which_every_decision_is_one_class_is_published_with_a_critical
     assert reference.head_object(Bucket=BUCKET, Key=published + "prediction_drift.html")["ContentLength"] > 0
     collapse = next(f for f in result.findings if f.rule == "prediction_collapse")
     assert collapse.severity.value == "critical" and collapse.columns == ["approved"]
-    assert f"all 1000 predictions took decision {decision}" in collapse.message
+    assert f"all 1000 predictions had approved = {decision} (the reference: " in collapse.message
     assert "alert" in result.branches
 
 
