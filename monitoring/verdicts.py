@@ -35,6 +35,7 @@ import math
 from typing import Literal
 
 from monitoring.bands import NullModel
+from monitoring.text import number
 from monitoring.vocabulary import Record, is_test
 
 Mode = Literal["calibrated", "fixed", "small_reference"]
@@ -74,7 +75,7 @@ class Judgement(Record):
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
-    return f"{value:.1%}" if unit == "%" else f"{value:.3g}"
+    return f"{value:.1%}" if unit == "%" else number(value)
 
 
 class DayVerdicts(Record):

@@ -102,3 +102,13 @@ def test_a_fixed_line_fires_past_it_in_the_method_s_direction():
     assert not verdicts.fixed(0.08, 300, 1_000, 0.1, "wasserstein").fired
     assert verdicts.fixed(0.01, 300, 1_000, 0.05, "ks").fired  # a p-value: below the line
     assert not verdicts.fixed(0.2, 300, 1_000, 0.05, "ks").fired
+
+
+def test_a_verdict_in_words_writes_large_values_plainly():
+    """A regressor's MAE in the thousands read '1.37e+03' in findings and pages; numbers are written as people read
+    them."""
+    judged = verdicts.Judgement(value=1370.0, rows=5_000, reference_rows=20_000, mode="calibrated",
+                                band=(-2125.0, 2125.0), min_effect=0.05)
+    words = judged.words()
+    assert words.startswith("1,370; no change on a day of 5,000 rows against 20,000 reference rows")
+    assert "stays within -2,125 to 2,125" in words and "e+" not in words
