@@ -10,10 +10,9 @@ read:
   mean follow power laws whose exponents the data gives (steeper than -1/2 for binned distances on small days), by
   least squares on log scales: log sd = a + b log n_eff, log mean = c + d log n_eff. A level's spread (a rate, an
   average, a metric: a mean over the day's rows) goes as 1/sqrt(n_eff), and only its scale is fitted (log sd = a -
-  1/2 log n_eff, each size weighted by its replicates): a free exponent fitted on 50 replicates a size carried its
-  error to the sizes between and beyond the measured ones (a 300-row day's accuracy band 9% too narrow on one fit,
-  the synthetic world's 300-row no-change days alerting 1.25% of the time); a level's mean (the day's value minus
-  the reference's) is fitted as
+  1/2 log n_eff, each size weighted by its replicates): a free exponent, fitted on the few replicates of each size,
+  carries its error to the sizes between the measured ones (benchmarks/README.md measures it); a level's mean (the
+  day's value minus the reference's) is fitted as
   c + d / sqrt(n_eff), weighted by each size's precision (replicates / sd^2): a statistic biased on small days (a
   calibration error, a small sample's F1) keeps its bias there, and the noisy means of 100-row days do not shift
   the band of a 5,000-row day; the measured points are kept beside the fit;
