@@ -26,13 +26,23 @@ def scored(n=4000, seed=0, noise=0.0):
     return pd.DataFrame({"pid": [f"i{i}" for i in range(n)], "p": p, "approved": (p >= 0.5).astype(int), "label": y})
 
 
+def test_one_confidently_wrong_row_moves_a_day_s_log_loss_by_at_most_ln_1000_over_its_rows():
+    """Scores logged rounded (0.00, 1.00): one wrong row must not page a small day on its own."""
+    frame = scored(n=300, seed=3).assign(p=lambda f: f["p"].clip(0.01, 0.99))
+    before = metrics.figures(frame, CLASSIFIER).metrics["log_loss"]
+    frame.loc[0, ["p", "approved", "label"]] = (0.0, 0, 1.0)  # scored 0.00, and it was a positive
+    after = metrics.figures(frame, CLASSIFIER).metrics["log_loss"]
+    assert 0 < after - before <= np.log(1 / metrics.LOG_LOSS_FLOOR) / 300
+
+
 def test_classification_figures_match_scikit_learn():
     frame = scored()
     found = metrics.figures(frame, CLASSIFIER)
     y, p, yhat = frame["label"], frame["p"], frame["approved"]
     assert found.metrics["f1"] == pytest.approx(sk.f1_score(y, yhat))
     assert found.metrics["roc_auc"] == pytest.approx(sk.roc_auc_score(y, p))
-    assert found.metrics["log_loss"] == pytest.approx(sk.log_loss(y, p))
+    floor = metrics.LOG_LOSS_FLOOR
+    assert found.metrics["log_loss"] == pytest.approx(sk.log_loss(y, p.clip(floor, 1 - floor)))
     assert found.metrics["precision"] == pytest.approx(sk.precision_score(y, yhat))
     assert found.metrics["recall"] == pytest.approx(sk.recall_score(y, yhat))
     assert found.metrics["accuracy"] == pytest.approx(sk.accuracy_score(y, yhat))
