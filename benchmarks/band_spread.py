@@ -118,8 +118,8 @@ def part_fits(args) -> None:
     data, model, typed = setup(args.dataset)
     days, quiet = changed_days(data, args.size, args.days), quiet_days(data, args.size, args.quiet)
     k = model.drift.band_sigma
-    for replicates in (int(r) for r in args.replicates.split(",")):
-        replicates.REPLICATES = replicates
+    for count in (int(r) for r in args.replicates.split(",")):
+        replicates.REPLICATES = count
         for fit in range(args.fit_seed, args.fit_seed + args.fits):
             started = time.monotonic()
             fitted = ReferenceProfile.fit(typed, model.name, model.fit_settings, "v1",
@@ -133,7 +133,7 @@ def part_fits(args) -> None:
             fired = detected(days, fitted, model, args.size)
             false = sum(detected(quiet, fitted, model, args.size))
             points = " ".join(f"{p.size}:{p.sd:.4f}" for p in null.points)
-            print(f"REPLICATES={replicates:>3} fit {fit}: fitted in {seconds:4.1f} s; f1 at {args.size:,}: sd {sd:.5f} "
+            print(f"REPLICATES={count:>3} fit {fit}: fitted in {seconds:4.1f} s; f1 at {args.size:,}: sd {sd:.5f} "
                   f"mean {mean:+.5f} edge {mean - k * sd:+.5f} (n_eff^{null.sd_fit[1]:+.3f}; sd on "
                   f"{null.points[0].replicates} days at {points}); detected {sum(fired)}/{len(days)} "
                   f"({100 * sum(fired) / len(days):.0f}%; the first 30: {sum(fired[:30])}/30), outside the band "
@@ -183,8 +183,8 @@ def part_nulls(args) -> None:
         print(f"check: the metrics alone give the full fit's f1 null: {alone['metric:f1'] == fitted.null('metric:f1')};"
               f" days detected {sum(detected(days, Fitted(rows, baseline, alone), model, size))} and "
               f"{sum(detected(days, fitted, model, size))} of {len(days)}")
-    for replicates in (int(r) for r in args.replicates.split(",")):
-        replicates.REPLICATES = replicates
+    for count in (int(r) for r in args.replicates.split(",")):
+        replicates.REPLICATES = count
         sds, means, seconds, points = [], [], 0.0, {}
         rates: dict[str, list[float]] = {"the library's mean": [], "a precision-weighted mean": [], "mean 0": []}
         for fit in range(args.fit_seed, args.fit_seed + args.fits):
@@ -203,7 +203,7 @@ def part_nulls(args) -> None:
         sds, means = np.array(sds), np.array(means)
         edges = means - model.drift.band_sigma * sds
         truth = f" (the truth: {args.truth:.5f}; mean {sds.mean() / args.truth - 1:+.1%})" if args.truth else ""
-        print(f"REPLICATES={replicates}, {args.fits} fits ({seconds / args.fits:.1f} s each, the metrics alone): "
+        print(f"REPLICATES={count}, {args.fits} fits ({seconds / args.fits:.1f} s each, the metrics alone): "
               f"f1 at {size:,} rows: sd mean {sds.mean():.5f}{truth}, cv {sds.std() / sds.mean():.1%}, "
               f"{_range(sds, '', 5)}; mean: mean {means.mean():+.5f}, sd {means.std():.5f}; band's edge "
               f"{_range(edges, '', 4)}, sd {edges.std():.4f} (3 sd's spread {3 * sds.std():.4f}, the mean's "
