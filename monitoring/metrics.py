@@ -82,9 +82,8 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
-# Log loss reads scores no closer to 0 or 1 than this: one confidently wrong row weighs at most ln(1000) = 6.9.
-# Logged scores are often rounded (0.00 for anything below 0.005); clipped at 1e-15 one wrong row scored 0.00 weighed
-# 34.5, a 300-row day's log loss rose by 0.115 and its verdict paged (benchmarks/README.md).
+# Log loss reads scores no closer to 0 or 1 than this: one confidently wrong row weighs at most ln(1000) = 6.9, however
+# its score was rounded when logged (0.00, 1.00); benchmarks/README.md measures what it costs without.
 LOG_LOSS_FLOOR = 1e-3
 
 
