@@ -247,7 +247,7 @@ class Judge:
         operations, quality = state.operations(current), state.quality()
         specs = model.drift_specs
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
-        columns, judged = judging.judge_day(
+        columns, judged, _ = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
             operations, quality, current)

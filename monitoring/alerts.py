@@ -101,7 +101,7 @@ def deliver(store: ObjectStore, layout: DayLayout, planned: NoticePlan, send: Se
         return []
     claimed = []
     for notice in planned.message.notices:
-        key = layout.sent_alert(notice.rule, notice.episode_start, notice.kind)
+        key = layout.sent_alert(notice.episode or notice.rule, notice.episode_start, notice.kind)
         record = {**notice.model_dump(), "model": layout.model, "sent_by_day": layout.day.isoformat(), "sent_at": now}
         if store.create_json(key, record):
             claimed.append((notice, key))

@@ -203,6 +203,53 @@ class DriftConfig(_Strict):
         return value
 
 
+class SegmentsConfig(_Strict):
+    """Slices of the traffic judged on their own (see docs/segments.md): each segment's share of the day against its
+    share of the reference, and the drift of every monitored column inside it against the reference's same segment,
+    each at the segment's own size, in the day's one family of verdicts."""
+
+    columns: tuple[str, ...] = Field(default=(), description="categorical columns whose values are segments: "
+                                     "categorical features, or extra columns of the logs the model does not use (the "
+                                     "reference must carry them too; a row without one is in the '(missing)' segment)")
+    buckets: dict[str, tuple[float, ...]] = Field(
+        default_factory=dict, description="numerical columns cut at these increasing edges, each bucket a segment "
+        "(e.g. loan_amount: [5000, 20000] gives < 5,000, [5,000, 20,000) and >= 20,000); numerical features or extra "
+        "numerical columns of the logs")
+    crossed: tuple[tuple[str, str], ...] = Field(default=(), description="pairs of segment columns (from columns or "
+                                                 "buckets) whose combinations are segments too, e.g. [channel, region]")
+    max_per_column: int = Field(default=20, ge=2, le=100, description="segments per column or pair at most: the "
+                                "values with the most reference rows; the rest pooled as '(other values)'")
+    min_rows: int = Field(default=50, ge=10, description="a segment with fewer reference rows gets no verdict "
+                          "(reference too small to tell); a new segment needs this many rows on the day to be a "
+                          "finding, a vanished one this many expected")
+    min_effect: float = Field(default=0.1, gt=0, le=1, description="the smallest drift inside a segment that counts: "
+                              "the Jensen-Shannon distance of a column's shares in the model's fitted bins, the "
+                              "segment's against the reference's same segment")
+    min_share_change: float = Field(default=0.02, gt=0, le=1, description="the smallest change of a segment's share "
+                                    "of the day's rows that counts (0.02: two points)")
+    max_findings: int = Field(default=3, ge=1, le=50, description="segments named in a day's findings at most, the "
+                              "largest impact first (every judged segment is on the day page)")
+    reports: int = Field(default=5, ge=0, le=20, description="Evidently data-drift reports of the segments that "
+                         "fired, largest impact first, each against the reference's same segment")
+
+    @field_validator("buckets")
+    @classmethod
+    def _increasing(cls, value: dict[str, tuple[float, ...]]) -> dict[str, tuple[float, ...]]:
+        for column, edges in value.items():
+            if not edges or any(b <= a for a, b in zip(edges, edges[1:])):
+                raise ValueError(f"{column!r}: give at least one edge, in increasing order (got {list(edges)})")
+        return value
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every segment column: the categorical ones, then the bucketed ones."""
+        return self.columns + tuple(self.buckets)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.names)
+
+
 class ContractConfig(_Strict):
     """Which rows are quarantined, and when a day fails."""
 
@@ -506,6 +553,14 @@ class RulesConfig(_Strict):
     estimator_unreliable: RuleConfig = Field(default=RuleConfig(severity="info"), description="a judged day's "
                                              "estimate missed its realized performance by more than chance (concept "
                                              "drift?)")
+    segment_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted inside a segment "
+                                      "(segments), more than in the whole day")
+    segment_share: RuleConfig = Field(default=RuleConfig(), description="a segment's share of the day's rows moved "
+                                      "from its share of the reference")
+    new_segment: RuleConfig = Field(default=RuleConfig(), description="a segment value the reference never had, on "
+                                    "enough rows to be certain")
+    vanished_segment: RuleConfig = Field(default=RuleConfig(), description="a segment the reference makes certain "
+                                         "to appear is absent from the day")
     labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
     labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
                                        "performance.min_coverage labels.deadline_days after they were due")
@@ -600,6 +655,8 @@ class ModelConfig(_Strict):
     rules: RulesConfig = Field(default=RulesConfig(), description="one entry per finding: its severity, and the "
                                "settings of the findings that have some")
     alerts: AlertsConfig = Field(default=AlertsConfig(), description="where the messages go, and when they are sent")
+    segments: SegmentsConfig = Field(default=SegmentsConfig(), description="slices of the traffic (a channel, a "
+                                     "region, an amount bucket) judged on their own at their own size")
     retraining: RetrainingConfig = Field(default=RetrainingConfig(), description="when a day asks for retraining, "
                                          "and which DAG retrains (none: a model retrained elsewhere; its requests are "
                                          "only recorded)")
@@ -666,6 +723,13 @@ class ModelConfig(_Strict):
     def monitored(self) -> tuple[str, ...]:
         """The columns whose drift is measured: the features, then the predictions."""
         return self.columns.features + self.columns.predictions
+
+    @property
+    def extra_segment_columns(self) -> dict[str, str]:
+        """Segment columns the model does not use, each with its kind: kept by the contract beside the features."""
+        features = set(self.columns.features)
+        return {**{c: CATEGORICAL for c in self.segments.columns if c not in features},
+                **{c: NUMERICAL for c in self.segments.buckets if c not in features}}
 
     @property
     def headline_metric(self) -> str:
@@ -746,7 +810,17 @@ class ModelConfig(_Strict):
             scoring=self.scoring, numerical=cols.numerical, categorical=cols.categorical,
             label=self.labels.column if self.labels else None, low_confidence=self.operations.low_confidence,
             max_rows=self.reports.max_rows, calibrated=self.drift.calibrated, drift=self.drift_specs,
-            metrics=self.judged_metrics, estimate=self.performance.estimate)
+            metrics=self.judged_metrics, estimate=self.performance.estimate,
+            segments=self.segment_spec)
+
+    @property
+    def segment_spec(self) -> SegmentSpec | None:
+        """What the segments' fit depends on (calibrated mode only: a segment's verdict needs its no-change bands)."""
+        seg = self.segments
+        if not seg.enabled or not self.drift.calibrated:
+            return None
+        return SegmentSpec(columns=seg.columns, buckets=seg.buckets, crossed=seg.crossed,
+                           max_per_column=seg.max_per_column)
 
 
 class DriftSpec(Record):
@@ -794,6 +868,15 @@ class MetricJudging(Record):
     retrain_limits: dict[str, tuple[float | None, float | None]] = {}
 
 
+class SegmentSpec(Record):
+    """The segments a reference's fit cuts (`segments` of the config, less what only the judging reads)."""
+
+    columns: tuple[str, ...] = ()
+    buckets: dict[str, tuple[float, ...]] = {}
+    crossed: tuple[tuple[str, str], ...] = ()
+    max_per_column: int = 20
+
+
 class FitSettings(Record):
     """What a reference version's fit depends on (`monitoring.reference.ReferenceProfile.fit`)."""
 
@@ -807,6 +890,7 @@ class FitSettings(Record):
     drift: dict[str, DriftSpec]  # the monitored columns: features, then score and decision
     metrics: tuple[str, ...] = ()  # the metrics whose no-change bands are fitted
     estimate: bool = True
+    segments: SegmentSpec | None = None  # calibrated mode only: a segment's verdict needs its no-change bands
 
     @property
     def monitored(self) -> tuple[str, ...]:
@@ -848,6 +932,9 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
         if metric not in allowed:
             problems.append((("performance", "rules", metric), f"{metric!r} is not a {task} metric; one of "
                                                                f"{list(allowed)}"))
+    problems += _segment_problems(node("segments"), numerical, categorical,
+                                  [node("columns", k) for k in ("id", "timestamp", "score", "decision", "latency")]
+                                  + [label])
     for column, override in (node("drift", "columns") or {}).items():
         if column not in features and column not in predictions:
             problems.append((("drift", "columns", column), f"{column!r} is not a feature or prediction column of "
@@ -859,6 +946,44 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
         if method is not None and method not in allowed_methods:
             problems.append((("drift", "columns", column, "method"),
                              f"{method!r} does not fit a {kind} column; one of {sorted(allowed_methods)}"))
+    return problems
+
+
+def _segment_problems(segments: Any, numerical: list[str], categorical: list[str],
+                      taken: list[Any]) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path, message) of every segment column that contradicts the model's columns."""
+    if not isinstance(segments, dict):
+        return []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    roles = {str(c) for c in taken if c}
+    columns, buckets = _names(segments.get("columns")), segments.get("buckets")
+    buckets = [str(b) for b in buckets] if isinstance(buckets, dict) else []
+    for i, column in enumerate(columns):
+        if column in numerical:
+            problems.append((("segments", "columns", i), f"{column!r} is a numerical feature: cut it into buckets "
+                                                         "under segments.buckets instead"))
+        elif column in roles:
+            problems.append((("segments", "columns", i), f"{column!r} is the id, time, prediction or label column; "
+                                                         "a segment column is a feature or an extra logged column"))
+        elif column in buckets:
+            problems.append((("segments", "columns", i), f"{column!r} is also under segments.buckets"))
+    for column in buckets:
+        if column in categorical:
+            problems.append((("segments", "buckets", column), f"{column!r} is a categorical feature: list it under "
+                                                              "segments.columns instead"))
+        elif column in roles:
+            problems.append((("segments", "buckets", column), f"{column!r} is the id, time, prediction or label "
+                                                              "column; a segment column is a feature or an extra "
+                                                              "logged column"))
+    known = set(columns) | set(buckets)
+    for i, pair in enumerate(segments.get("crossed") or []):
+        names = _names(pair)
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            problems.append((("segments", "crossed", i), f"{unknown} are not segment columns (list them under "
+                                                         "segments.columns or segments.buckets first)"))
+        elif len(set(names)) != len(names):
+            problems.append((("segments", "crossed", i), "a column crossed with itself"))
     return problems
 
 

@@ -21,6 +21,7 @@ from monitoring.coercion import as_id, as_label, as_number, as_timestamp, as_zer
 from monitoring.ids import ID_HASH, id_hashes
 from monitoring.ingest import SOURCE_FILE, SOURCE_ROW, FileRead
 from monitoring.text import clip, clip_all, listing
+from monitoring.vocabulary import CATEGORICAL, NUMERICAL
 
 REASON = "reason"
 
@@ -128,6 +129,8 @@ def valid_schema(model: ModelConfig) -> pa.Schema:
         fields.append(pa.field(cols.latency, pa.float64()))
     fields += [pa.field(c, pa.float64()) for c in cols.numerical]
     fields += [pa.field(c, pa.string()) for c in cols.categorical]
+    fields += [pa.field(c, pa.string() if kind == CATEGORICAL else pa.float64())
+               for c, kind in model.extra_segment_columns.items()]
     return pa.schema([*fields, pa.field(ID_HASH, pa.uint64())])
 
 
@@ -183,7 +186,8 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     if frame.empty:
         return ContractResult(valid=valid_schema(model).empty_table().to_pandas(),
                               quarantine=frame.assign(**{REASON: pd.Series(dtype=object)}), rows_read=0)
-    known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW,
+    extra = model.extra_segment_columns
+    known = {cols.id, cols.timestamp, *cols.predictions, *cols.features, SOURCE_FILE, SOURCE_ROW, *extra,
              *([cols.latency] if cols.latency else [])}
     v = _Violations(frame.index)
     typed: dict[str, pd.Series] = {}  # one frame built at the end, not column by column
@@ -191,6 +195,14 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     _check_time(frame, cols.timestamp, cols.timestamp_unit, day, v, typed)
     _check_predictions(frame, model, v, typed)
     _check_features(frame, cols.numerical, cols.categorical, v, typed)
+    # Segment columns the model does not use: checked like features; absent from a file, its rows are in the
+    # segment "(missing)" (a finding when the reference has none there), never dropped.
+    present = {c: k for c, k in extra.items() if c in frame.columns}
+    _check_features(frame, tuple(c for c, k in present.items() if k == NUMERICAL),
+                    tuple(c for c, k in present.items() if k == CATEGORICAL), v, typed)
+    for column, kind in extra.items():
+        if column not in present:
+            typed[column] = pd.Series(np.nan, index=frame.index, dtype="float64" if kind == NUMERICAL else object)
     typed[ID_HASH] = hashes
     reasons = v.reasons()
     bad = reasons.notna()
@@ -317,6 +329,21 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
         typed[cols.decision] = decision.astype("int64")
     for column in cols.categorical:
         typed[column] = as_label(frame[column])
+    extra = model.extra_segment_columns
+    absent = [c for c in extra if c not in frame.columns]
+    if absent:
+        raise ContractError(f"the reference {where} lacks segment column(s) {absent} of model {model.name!r} "
+                            "(segments.columns, segments.buckets): a segment is judged against the reference's same "
+                            "segment; publish a reference version that carries them.")
+    for column, kind in extra.items():
+        if kind == CATEGORICAL:
+            typed[column] = as_label(frame[column])
+        else:
+            values, not_number = as_number(frame[column])
+            if not_number.any() or np.isinf(values).any():
+                raise ContractError(f"the reference {where} has values in segment column {column!r} that are not "
+                                    "finite numbers.")
+            typed[column] = values
     if model.labels and model.labels.column in frame.columns:
         values, not_number = as_number(frame[model.labels.column])
         bad = not_number | values.isna() | np.isinf(values)

@@ -17,6 +17,7 @@ from monitoring.metrics import predicted_labels
 from monitoring.operations import QUANTILES, Operations, confidence
 from monitoring.quality import NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution, finite, psi
 from monitoring.reference import CategoricalBaseline, NumericalBaseline, ReferenceProfile
+from monitoring.segments import SegmentTally
 from monitoring.text import clip
 
 
@@ -108,6 +109,9 @@ class DayState:
         self.confidence = 0.0
         # CBPE: the expected confusion matrix of every valid row, from its calibrated probability
         self.expected = ExpectedConfusion(reference.cbpe) if reference.cbpe is not None else None
+        # the configured segments, every row counted in the same pass (monitoring.segments)
+        self.segments = (SegmentTally(reference.segments, scoring.score, scoring.decision)
+                         if reference.segments is not None and settings.segments is not None else None)
 
     def add(self, batch: pd.DataFrame) -> DayState:
         scoring = self.scoring
@@ -120,6 +124,8 @@ class DayState:
             sure = confidence(batch[scoring.score].dropna())
             self.confidence += float(sure.sum())
             self.low_confidence += int((sure < self.settings.low_confidence).sum())
+        if self.segments is not None:
+            self.segments.add(batch)
         if self.expected is not None and len(batch):
             self.expected.add(batch[scoring.score].to_numpy(dtype=float), predicted_labels(batch, scoring).to_numpy())
         return self

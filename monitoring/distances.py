@@ -64,3 +64,19 @@ def jensenshannon_codes(reference: np.ndarray, current: np.ndarray, categories: 
     """Jensen-Shannon distance of two sets of category codes (categories seen on neither side weigh nothing)."""
     return float(distance.jensenshannon(np.bincount(reference, minlength=categories) / len(reference),
                                         np.bincount(current, minlength=categories) / len(current)))
+
+
+def jensenshannon_counts(reference: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """Jensen-Shannon distance (natural log, as `jensenshannon_codes` and Evidently) of the shares of two count
+    vectors, row by row when given matrices (one row a day, its columns the bins): the distance of every replicate
+    day of a segment at once. A side without counts gives NaN."""
+    ref, cur = np.atleast_2d(np.asarray(reference, dtype=float)), np.atleast_2d(np.asarray(current, dtype=float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = ref / ref.sum(axis=1, keepdims=True)
+        q = cur / cur.sum(axis=1, keepdims=True)
+        m = (p + q) / 2
+        left = np.where(p > 0, p * np.log(p / m), 0.0).sum(axis=1)
+        right = np.where(q > 0, q * np.log(q / m), 0.0).sum(axis=1)
+    found = np.sqrt(np.maximum((left + right) / 2, 0.0))
+    found[(ref.sum(axis=1) == 0) | (cur.sum(axis=1) == 0)] = np.nan
+    return found

@@ -29,6 +29,8 @@ HISTORY_DAYS = 120  # how far back an episode's start is looked for
 class Notice(Record):
     kind: str  # "alert" or "resolved"
     rule: str
+    episode: str = ""  # what the episode is keyed by (`Finding.episode`): the rule, or the rule and its segment
+    segment: str | None = None  # the segment a segment's finding is about
     severity: str
     episode_start: str
     message: str
@@ -65,7 +67,8 @@ class Message(Record):
         for n in self.notices:
             since = {"alert": f" (since {n.episode_start})", "resolved": f" (episode from {n.episode_start})"}.get(
                 n.kind, "")
-            lines.append(f"- {n.kind.upper()} {n.rule} [{n.severity}]{since}: {n.message}"
+            where = f" in {n.segment}" if n.segment else ""
+            lines.append(f"- {n.kind.upper()} {n.rule}{where} [{n.severity}]{since}: {n.message}"
                          + (f" What to do: {n.action}" if n.action else ""))
         if self.still_firing:
             lines.append(f"Still firing, already alerted: {', '.join(self.still_firing)}.")
@@ -145,30 +148,32 @@ def plan_notices(settings: AlertsConfig, model: str, day: dt.date, alerting: lis
     """Which new alerts and resolutions this run's message carries. `recent`: the metric store's days up to this
     one (`history.rules_by_day`), which tell how long each rule has fired; `sent_by_rule`: the messages already sent,
     rule -> episode start -> kinds sent ("alert", "resolved")."""
-    known = bad_days(recent, day, [f.rule for f in alerting])
+    known = bad_days(recent, day, [f.episode for f in alerting])
     notices, still, skipped = [], [], []
     for finding in alerting:
-        streak = _streak(finding.rule, known, day, bad=True)
-        first = _episode_start(finding.rule, known, day, settings.resolve_after)
+        key = finding.episode
+        streak = _streak(key, known, day, bad=True)
+        first = _episode_start(key, known, day, settings.resolve_after)
         start = first.isoformat()
-        sent = sent_by_rule.get(finding.rule, {})
+        sent = sent_by_rule.get(key, {})
         if "alert" in sent.get(start, set()):
-            still.append(finding.rule)
-            skipped.append(f"{finding.rule}: already alerted for its episode since {start}")
+            still.append(finding.rule + (f" in {finding.segment}" if finding.segment else ""))
+            skipped.append(f"{key}: already alerted for its episode since {start}")
             continue
         if streak < settings.fire_after:
-            skipped.append(f"{finding.rule}: bad {streak} day(s) in a row, alerted from {settings.fire_after}")
+            skipped.append(f"{key}: bad {streak} day(s) in a row, alerted from {settings.fire_after}")
             continue
         earlier = sorted(s for s, kinds in sent.items() if s < start and "alert" in kinds)
-        last_bad = _last_bad_before(finding.rule, known, first) if earlier else None
+        last_bad = _last_bad_before(key, known, first) if earlier else None
         resolved_on = last_bad + dt.timedelta(days=settings.resolve_after) if last_bad else None
         if resolved_on and (day - resolved_on).days < settings.cooldown_days:
-            skipped.append(f"{finding.rule}: cooling down, its episode since {earlier[-1]} resolved on {resolved_on} "
+            skipped.append(f"{key}: cooling down, its episode since {earlier[-1]} resolved on {resolved_on} "
                            f"(alerts.cooldown_days {settings.cooldown_days})")
             continue
-        notices.append(Notice(kind="alert", rule=finding.rule, severity=finding.severity.value, episode_start=start,
-                              message=finding.message, action=finding.action))
-    firing = {f.rule for f in alerting}
+        notices.append(Notice(kind="alert", rule=finding.rule, episode=key, segment=finding.segment,
+                              severity=finding.severity.value, episode_start=start, message=finding.message,
+                              action=finding.action))
+    firing = {f.episode for f in alerting}
     for rule, sent in sorted(sent_by_rule.items()):
         if rule in firing:
             continue
@@ -176,8 +181,11 @@ def plan_notices(settings: AlertsConfig, model: str, day: dt.date, alerting: lis
                                if "alert" in kinds and "resolved" not in kinds and s <= day.isoformat())
         quiet_days = _streak(rule, known, day, bad=False)
         if open_episodes and quiet_days >= settings.resolve_after:
-            notices.append(Notice(kind="resolved", rule=rule, severity="info", episode_start=open_episodes[-1],
-                                  message=f"{rule} has not fired for {quiet_days} day(s).", action=""))
+            name, _, segmented = rule.partition("-")  # a segment's episode: its rule and its segment's digest
+            notices.append(Notice(kind="resolved", rule=name, episode=rule, severity="info",
+                                  episode_start=open_episodes[-1], action="",
+                                  message=f"{name}{' (in one segment)' if segmented else ''} has not fired for "
+                                          f"{quiet_days} day(s)."))
     message = Message(model=model, day=day.isoformat(), notices=notices, still_firing=sorted(still),
                       links=links) if notices else None
     return NoticePlan(quiet=quiet, message=message, skipped=skipped)

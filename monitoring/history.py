@@ -53,7 +53,8 @@ class DayMetrics(BaseModel):
     max_missing_share: float
     low_confidence_share: float | None = None  # classifiers: share of predictions with max(p, 1 - p) below the limit
     findings: list[str]
-    alerting_rules: list[str] = []  # the findings at warning or critical: what alerts and their hysteresis count
+    # the findings at warning or critical, by episode key (`Finding.episode`): what alerts and its hysteresis count
+    alerting_rules: list[str] = []
     critical_rules: list[str] = []
     features: dict[str, FeatureDriftPoint]
     # Performance of the day's predictions as far as labels have arrived (None before the first label run):
@@ -100,8 +101,9 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
         dataset_drift=summary.data_drift.dataset_drift, drifted_features=summary.data_drift.drifted_features,
         prediction_drift=pred.drifted, max_missing_share=summary.data_quality.max_missing_share,
         low_confidence_share=summary.operations.low_confidence_share,
-        findings=[f.rule for f in findings], alerting_rules=sorted({f.rule for f in findings if f.severity.rank >= 1}),
-        critical_rules=sorted({f.rule for f in findings if f.severity.rank >= 2}),
+        findings=[f.rule for f in findings],
+        alerting_rules=sorted({f.episode for f in findings if f.severity.rank >= 1}),
+        critical_rules=sorted({f.episode for f in findings if f.severity.rank >= 2}),
         features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted,
                                           line=_line(d) if d.verdict and d.verdict.band else None)
                   for name, d in summary.data_drift.features.items()},

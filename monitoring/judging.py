@@ -27,13 +27,14 @@ import math
 import numpy as np
 import pandas as pd
 
-from monitoring import distances, estimators, metrics, verdicts
-from monitoring.config import DriftConfig, DriftSpec, MetricJudging, MinimumChanges, Scoring
+from monitoring import distances, estimators, metrics, segments, verdicts
+from monitoring.config import DriftConfig, DriftSpec, MetricJudging, MinimumChanges, Scoring, SegmentsConfig
 from monitoring.estimators import Estimate, ExpectedConfusion
 from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
 from monitoring.records import ColumnDrift, DueDay, EstimateCheck, Performance
 from monitoring.reference import ReferenceProfile
+from monitoring.segments import SegmentsReport, SegmentTally
 from monitoring.verdicts import DayVerdicts, Degradation, Judgement
 from monitoring.vocabulary import CATEGORICAL, LOWER_IS_BETTER, effect_method, is_test, statistic_name, worse_by
 
@@ -129,22 +130,32 @@ def judge_levels(drift: DriftConfig, minimums: MinimumChanges, profile: Referenc
 
 def judge_day(drift: DriftConfig, minimums: MinimumChanges, profile: ReferenceProfile,
               columns: dict[str, ColumnDrift], operations: Operations, quality: dict[str, ColumnQuality],
-              current: pd.DataFrame) -> tuple[dict[str, ColumnDrift], DayVerdicts]:
+              current: pd.DataFrame, segmented: tuple[SegmentsConfig, SegmentTally | None] | None = None
+              ) -> tuple[dict[str, ColumnDrift], DayVerdicts, SegmentsReport | None]:
     """The day's family judged together (see `monitoring.verdicts`): the columns' drift with their final verdicts,
-    and how the day was judged with the rates' and the joint drift's judgements (`current`: the rows compared, whose
-    reconstruction error is measured)."""
+    how the day was judged with the rates' and the joint drift's judgements (`current`: the rows compared, whose
+    reconstruction error is measured), and the day's segments (`segmented`: their settings and the day's tally),
+    whose statistics are judged in the same family."""
     pca = profile.multivariate
     errors = pca.errors(current).tolist() if pca is not None and len(current) and drift.calibrated else None
     levels = judge_levels(drift, minimums, profile, operations, quality, errors)
+    settings, tally = segmented or (None, None)
+    fit = profile.segments
+    parts = (segments.judge(fit, tally, settings, drift.band_sigma)
+             if settings is not None and tally is not None and fit is not None else {})
     family = {**{statistic_name("drift", c): r.verdict for c, r in columns.items() if r.verdict is not None},
-              **levels}
+              **levels, **parts}
     judged = verdicts.control(family, drift.band_sigma, drift.fdr)
     final = {c: r.model_copy(update={"drifted": judged[name].fired, "verdict": judged[name]})
              if (name := statistic_name("drift", c)) in judged else r for c, r in columns.items()}
+    report = None
+    if settings is not None and tally is not None and fit is not None:
+        report = segments.report(fit, tally, {n: judged[n] for n in parts}, settings,
+                                 {c for c, r in final.items() if r.drifted})
     return final, DayVerdicts(
         mode=drift.threshold_mode, band_sigma=drift.band_sigma, fdr=drift.fdr,
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(judged, drift.band_sigma),
-        statistics={name: judged[name] for name in levels})
+        statistics={name: judged[name] for name in levels}), report
 
 
 # --- performance -----------------------------------------------------------------------------------------------------

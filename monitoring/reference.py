@@ -22,10 +22,11 @@ from monitoring.estimators import CbpeFit, DleFit
 from monitoring.multivariate import PcaFit
 from monitoring.operations import confidence
 from monitoring.quality import finite, reference_bins, shares
+from monitoring.segments import BinnedColumn, SegmentsFit
 from monitoring.storage import dumps
 from monitoring.vocabulary import Record
 
-PROFILE_SCHEMA = 4  # raise when what is fitted changes: every version is then refitted on first use
+PROFILE_SCHEMA = 5  # raise when what is fitted changes: every version is then refitted on first use
 
 
 class NumericalBaseline(Record):
@@ -68,6 +69,7 @@ class ReferenceProfile(Record):
     nulls: dict[str, NullModel] = {}
     cbpe: CbpeFit | None = None  # binary classifiers with a labelled reference: performance estimated before labels
     dle: DleFit | None = None  # regressors with a labelled reference (its nanny models beside the profile)
+    segments: SegmentsFit | None = None  # the configured segments (monitoring.segments): calibrated mode only
     _artifacts: dict[str, bytes] = PrivateAttr(default_factory=dict)  # fitted models to store beside the profile
 
     def null(self, name: str) -> NullModel | None:
@@ -110,6 +112,11 @@ class ReferenceProfile(Record):
             reconstruction_error=float(errors.mean()) if errors is not None else None, cbpe=cbpe,
             dle=dle[0] if dle else None)
         profile._artifacts = dle[1] if dle else {}
+        if settings.segments is not None:
+            binned = [BinnedColumn(column=c, edges=b.edges) for c, b in profile.numerical.items() if b.count]
+            binned += [BinnedColumn(column=c, categories=sorted(b.counts)) for c, b in profile.categorical.items()]
+            profile = profile.model_copy(update={"segments": SegmentsFit.fit(frame, settings.segments, binned, salt)})
+            profile._artifacts = dle[1] if dle else {}
         return profile
 
     def to_json(self) -> bytes:

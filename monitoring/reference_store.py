@@ -95,7 +95,8 @@ def fit_settings(model: ModelConfig) -> dict[str, Any]:
             "methods": {c: model.drift_method(c).method for c in model.monitored},
             "calibration": [list(replicates.SIZES), replicates.REPLICATES, replicates.MAX_COMPARED,
                             "held-out", "log-normal", "level mean c + d / sqrt(n)", "seeded by the data"],
-            "estimation": [model.performance.estimate, estimators.BINS, estimators.SPLITS, estimators.FOLDS]}
+            "estimation": [model.performance.estimate, estimators.BINS, estimators.SPLITS, estimators.FOLDS],
+            **({"segments": spec.model_dump(mode="json")} if (spec := model.segment_spec) is not None else {})}
 
 
 def fingerprint(model: ModelConfig, files: list[StoredObject]) -> str:

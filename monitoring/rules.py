@@ -8,6 +8,7 @@ retraining limit, `volume` on a day without rows; `label_problems` is only info 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from enum import Enum
 
@@ -36,14 +37,23 @@ class Finding(Record):
     action: str
     columns: list[str] = []
     evidence: list[str] = []  # the calibrated verdicts behind it, in plain words (value, band at the day's size)
+    segment: str | None = None  # the segment it is about (monitoring.segments); None: the whole day
+
+    @property
+    def episode(self) -> str:
+        """What its alert episode is keyed by: the rule, and the segment when it has one ("F1 fell in
+        channel=mobile" and "F1 fell overall" have their own hysteresis and cooldown)."""
+        if self.segment is None:
+            return self.rule
+        return f"{self.rule}-{hashlib.sha256(self.segment.encode()).hexdigest()[:12]}"
 
 
 def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """Every rule that fires on this day, most severe first, in a stable order."""
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
-              *_quality_findings(summary, model), *_label_findings(summary, model)]
+              *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary)]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
-    return sorted(configured, key=lambda f: (-f.severity.rank, f.rule))
+    return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
 
 
 def _evidence(columns: dict, names: list[str]) -> list[str]:
@@ -134,6 +144,46 @@ def _multivariate_drift(summary: DaySummary) -> Finding | None:
             evidence=[f"mean reconstruction error change: {multivariate.words()}"],
         )
     return None
+
+
+def _segment_findings(summary: DaySummary) -> list[Finding]:
+    """Where the day changed: a column drifted inside a segment more than in the whole day, a segment's share of
+    the traffic moved, a segment appeared or vanished (monitoring.segments); the largest impact first, at most
+    `segments.max_findings` of each."""
+    report = summary.segments
+    if report is None:
+        return []
+    found = []
+    for result in (r for r in report.segments if r.finding):
+        if result.changed:
+            words = [f"{c}: {result.fired[c].words()}" for c in result.changed]
+            found.append(Finding(
+                rule="segment_drift", severity=Severity.WARNING, columns=result.changed, segment=result.key,
+                message=(f"In {result.where()}, {listing(result.changed)} drifted against the same segment of the "
+                         "reference (Jensen-Shannon distance on the model's bins), more than in the whole day."),
+                action=("Look at this segment's drift report and at what feeds it (a channel's form, a region's "
+                        "source, a client version): the change starts here."), evidence=words))
+        verdict = result.share_verdict
+        if verdict is not None and verdict.fired:
+            found.append(Finding(
+                rule="segment_share", severity=Severity.WARNING, columns=[], segment=result.key,
+                message=(f"{result.key} holds {result.share:.1%} of the day's rows ({result.rows:,}) against "
+                         f"{result.reference_share:.1%} of the reference's."),
+                action="The traffic's mix changed: check whether this segment's volume is expected (a campaign, an "
+                       "outage, a routing change).", evidence=[f"share change: {verdict.words('%')}"]))
+    for new in report.new[:report.max_findings]:
+        found.append(Finding(
+            rule="new_segment", severity=Severity.WARNING, segment=new.key,
+            message=(f"{new.key}: {new.rows:,} rows ({new.share:.1%} of the day), a value the reference never had "
+                     f"in {report.reference_rows:,} rows."),
+            action="A new value reached the model: check the source, and whether the model knows how to treat it."))
+    for gone in report.vanished[:report.max_findings]:
+        found.append(Finding(
+            rule="vanished_segment", severity=Severity.WARNING, segment=gone.key,
+            message=(f"{gone.key} is absent from the day's {summary.rows.valid:,} valid rows; it holds "
+                     f"{gone.reference_share:.1%} of the reference's."),
+            action="A whole slice of the traffic stopped reaching the model, or its value changed: check the source."))
+    return found
 
 
 def _judgement(summary: DaySummary, name: str):

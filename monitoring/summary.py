@@ -13,6 +13,7 @@ from monitoring.estimators import Estimate
 from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
 from monitoring.records import ColumnDrift, LabelsReport, Performance
+from monitoring.segments import SegmentsReport
 from monitoring.storage import canonical
 from monitoring.verdicts import DayVerdicts
 from monitoring.vocabulary import Record
@@ -67,6 +68,7 @@ class DaySummary(Record):
     reports: dict[str, str]
     verdicts: DayVerdicts | None = None
     estimated_performance: Estimate | None = None  # before the labels land (CBPE, DLE); null without labelled reference
+    segments: SegmentsReport | None = None  # the configured segments, largest impact first (monitoring.segments)
     # Filled in once labels arrive, and updated in place as more arrive (see monitoring.steps.performance):
     performance: Performance | None = None  # of the predictions made on this day
     labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
@@ -88,7 +90,7 @@ def summarize(
     reference_version: str, reference_rows: int, drift: dict[str, ColumnDrift], features: tuple[str, ...],
     predictions: tuple[str, ...], quality: dict[str, ColumnQuality], dataset_drift_share: float,
     operations: Operations, reports: dict[str, str], verdicts: DayVerdicts | None = None,
-    estimated_performance: Estimate | None = None,
+    estimated_performance: Estimate | None = None, segments: SegmentsReport | None = None,
 ) -> DaySummary:
     prediction_columns = {c: drift[c] for c in predictions}
     features = {c: drift[c] for c in features}
@@ -117,6 +119,7 @@ def summarize(
         reports=reports,
         verdicts=verdicts,
         estimated_performance=estimated_performance,
+        segments=segments,
     )
 
 

@@ -83,7 +83,7 @@ def test_a_broken_correlation_is_multivariate_drift_where_no_feature_drifted():
         day = correlated(2_000, np.random.default_rng(10 + broken), broken)
         state = DayState(fit, profile).add(day)
         columns = judging.judge_columns(day, reference, specs, drift, profile, {})
-        final, verdicts_of_day = judging.judge_day(drift, MinimumChanges(), profile, columns,
+        final, verdicts_of_day, _ = judging.judge_day(drift, MinimumChanges(), profile, columns,
                                                    state.operations(day), state.quality(), day)
         joint = verdicts_of_day.statistics["reconstruction_error"]
         assert not any(r.drifted for r in final.values()), (broken, {c: r.score for c, r in final.items()})

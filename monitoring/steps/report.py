@@ -42,8 +42,9 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     specs = model.drift_specs
     skipped = judging.skipped_columns(current, compared, specs, model.drift.max_categories)
     judged = judging.judge_columns(current, compared, specs, model.drift, fitted, skipped)
-    columns, verdicts_of_day = judging.judge_day(model.drift, model.minimum_changes, fitted, judged, operations,
-                                                 quality, current)
+    columns, verdicts_of_day, segmented = judging.judge_day(model.drift, model.minimum_changes, fitted, judged,
+                                                            operations, quality, current,
+                                                            (model.segments, state.segments))
     log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), state.rows,
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = reports.build_reports(current, compared, model, columns)
@@ -59,7 +60,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         features=model.columns.features, predictions=model.columns.predictions, quality=quality,
         dataset_drift_share=model.drift.dataset_drift_share, operations=operations,
         reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
-        verdicts=verdicts_of_day, estimated_performance=estimate,
+        verdicts=verdicts_of_day, estimated_performance=estimate, segments=segmented,
     )
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",

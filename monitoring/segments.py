@@ -1,0 +1,478 @@
+"""Segments: slices of the traffic (a channel, a region, an amount bucket, a pair of them) judged on their own, each
+against the reference's same slice and at its own size (`segments` of the config; docs/segments.md).
+
+- **Coding** (`ColumnCoding`, `Dimension`): a categorical segment column keeps its `max_per_column` values with the
+  most reference rows, the rest pooled as "(other values)"; a bucketed column is cut at its configured edges; a row
+  without a value is in "(missing)". A crossed pair keeps its most frequent combinations, the rest pooled as
+  "(other combinations)". Keys read as people write them: `channel=web`, `amount in [5,000, 20,000)`,
+  `channel=web × amount < 5,000`.
+- **Fit, once per reference version** (`SegmentsFit.fit`): each segment's share of the reference, every monitored
+  column's shares in the model's fitted bins inside it (the deciles of the whole reference for a numerical column,
+  its categories for a categorical one, so a segment and the day speak of the same bins), and the no-change band of
+  each statistic at the segment's size, from held-out replicate days drawn **inside the segment** (its chunks
+  against the rest of it, as `monitoring.replicates` draws the day's); a segment's share gets its band from the
+  replicate days of the whole reference.
+- **The day** (`SegmentTally`): every valid row counted, batch by batch, in the same pass as the day's figures: rows,
+  bin counts, missing values, score sum and positives per segment; values the reference never had.
+- **Judging** (`judge`): a segment's share (a level) and each column's Jensen-Shannon distance on the fitted bins
+  inside it (a distance), the same verdicts as the day's (`monitoring.verdicts`) at the segment's size, handed to
+  the day's one family (`monitoring.judging.judge_day`): adding segments does not raise a model-day's no-change
+  alert rate. A segment with fewer than `min_rows` reference or day rows is too small to tell and never fires. A
+  value the reference never had and the day has plenty of is a new segment; a segment the reference makes certain
+  to appear that does not is a vanished one.
+- **Ranking** (`report`): segments by impact, the share of the day's rows they hold times their largest fired drift,
+  or the change of their share; findings only for changes the whole day does not show as well (a column drifted
+  in a segment at least `CONCENTRATION` times more than in the whole day, or drifted there and not overall).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import Counter
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from monitoring import distances, replicates
+from monitoring.bands import NullModel, NullPoint, fit_null
+from monitoring.config import SegmentsConfig, SegmentSpec
+from monitoring.text import number
+from monitoring.verdicts import Judgement, distance, level
+from monitoring.vocabulary import Record
+
+MISSING, OTHER, OTHER_COMBINATIONS = "(missing)", "(other values)", "(other combinations)"
+MAX_KNOWN = 10_000  # reference values remembered per column to tell a new value from a pooled one
+MAX_NEW_VALUES = 100  # values unseen in the reference counted per column on a day
+MAX_BINS = 200  # categorical columns with more categories are not judged inside segments
+MIN_FIT_ROWS = 40  # a segment with fewer reference rows gets no band
+CONCENTRATION = 2.0  # a segment's drift is its own finding when this many times the whole day's
+CERTAIN = -math.log(1e-6)  # n x share at which a value's absence (or presence) is a one-in-a-million accident
+
+
+def _edge(value: float) -> str:
+    return number(value)
+
+
+class ColumnCoding(Record):
+    """How one segment column's values become segment codes."""
+
+    column: str
+    kind: Literal["values", "buckets"]
+    values: list[str] = []  # kept values, most reference rows first (values)
+    edges: list[float] = []  # bucket edges (buckets)
+    known: list[str] | None = None  # every reference value (values), None past MAX_KNOWN
+
+    @property
+    def labels(self) -> list[str]:
+        """The segment of each code (a key's value part), the last one "(missing)"."""
+        if self.kind == "values":
+            return [f"={v}" for v in self.values] + [f" {OTHER}", f" {MISSING}"]
+        text = [_edge(e) for e in self.edges]
+        inner = [f" in [{lo}, {hi})" for lo, hi in zip(text[:-1], text[1:])]
+        return [f" < {text[0]}", *inner, f" ≥ {text[-1]}", f" {MISSING}"]
+
+    def codes(self, series: pd.Series) -> np.ndarray:
+        """Each row's code (the position of its label)."""
+        missing = len(self.labels) - 1
+        if self.kind == "buckets":
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            found = np.searchsorted(np.array(self.edges), values, side="right")
+            return np.where(np.isnan(values), missing, found).astype(np.int64)
+        text = series.astype(object)
+        found = pd.Index(self.values, dtype=object).get_indexer(text)
+        found = np.where(found < 0, len(self.values), found)  # pooled
+        return np.where(text.isna().to_numpy(), missing, found).astype(np.int64)
+
+    def new_values(self, series: pd.Series) -> pd.Series:
+        """The count of each value the reference never had (none when it had too many to remember)."""
+        if self.kind != "values" or self.known is None:
+            return pd.Series(dtype="int64")
+        present = series.dropna().astype(str)
+        return present[~present.isin(self.known)].value_counts()
+
+    @classmethod
+    def fit(cls, column: str, series: pd.Series, edges: tuple[float, ...] | None, cap: int) -> ColumnCoding:
+        if edges is not None:
+            return cls(column=column, kind="buckets", edges=list(edges))
+        counts = series.dropna().astype(str).value_counts()
+        counts = counts.sort_index().sort_values(ascending=False, kind="stable")
+        return cls(column=column, kind="values", values=list(counts.index[:cap]),
+                   known=sorted(counts.index) if len(counts) <= MAX_KNOWN else None)
+
+
+class Dimension(Record):
+    """One segment column, or a crossed pair: its segments and how a row's codes map to them."""
+
+    name: str  # "channel", or "channel × region"
+    codings: list[ColumnCoding]
+    keys: list[str]  # the segments' keys
+    lookup: list[int]  # combined code (first column's code x second's count + second's) -> segment
+
+    def segments(self, frame: pd.DataFrame) -> np.ndarray:
+        codes = [c.codes(frame[c.column]) if c.column in frame.columns
+                 else np.full(len(frame), len(c.labels) - 1, dtype=np.int64) for c in self.codings]
+        combined = codes[0] if len(codes) == 1 else codes[0] * len(self.codings[1].labels) + codes[1]
+        return np.asarray(self.lookup, dtype=np.int64)[combined]
+
+    @classmethod
+    def single(cls, coding: ColumnCoding) -> Dimension:
+        labels = coding.labels
+        return cls(name=coding.column, codings=[coding], keys=[coding.column + label for label in labels],
+                   lookup=list(range(len(labels))))
+
+    @classmethod
+    def crossed(cls, first: ColumnCoding, second: ColumnCoding, frame: pd.DataFrame, cap: int) -> Dimension:
+        """The `cap` - 1 combinations with the most reference rows, the rest pooled."""
+        a, b = first.labels, second.labels
+        combined = first.codes(frame[first.column]) * len(b) + second.codes(frame[second.column])
+        counts = np.bincount(combined, minlength=len(a) * len(b))
+        kept = [int(i) for i in np.argsort(-counts, kind="stable")[:cap - 1] if counts[i] > 0]
+        name = f"{first.column} × {second.column}"
+        keys = [f"{first.column}{a[i // len(b)]} × {second.column}{b[i % len(b)]}" for i in kept]
+        keys.append(f"{name} {OTHER_COMBINATIONS}")
+        position = {code: n for n, code in enumerate(kept)}
+        return cls(name=name, codings=[first, second], keys=keys,
+                   lookup=[position.get(code, len(kept)) for code in range(len(a) * len(b))])
+
+
+class BinnedColumn(Record):
+    """A monitored column's fitted bins, as the segments count it: `edges` (numerical: the model's fitted inner
+    edges) or `categories` (categorical, one more bin for values the reference never had)."""
+
+    column: str
+    edges: list[float] | None = None
+    categories: list[str] | None = None
+
+    @property
+    def bins(self) -> int:
+        return len(self.edges) + 1 if self.edges is not None else len(self.categories) + 1
+
+    def codes(self, series: pd.Series) -> np.ndarray:
+        """Each row's bin, `bins` for a missing value."""
+        if self.edges is not None:
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            found = np.searchsorted(np.array(self.edges), values, side="left")
+            return np.where(np.isnan(values), self.bins, found).astype(np.int64)
+        found = pd.Index(self.categories, dtype=object).get_indexer(series.astype(str))
+        found = np.where(found < 0, len(self.categories), found)
+        return np.where(series.isna().to_numpy(), self.bins, found).astype(np.int64)
+
+
+class SegmentBaseline(Record):
+    """One segment of the reference: its rows, its share, each column's bin counts, and the no-change bands of its
+    statistics at its size."""
+
+    key: str
+    rows: int
+    share: float
+    counts: dict[str, list[int]]  # column -> reference rows in each fitted bin, inside the segment
+    drift_nulls: dict[str, NullModel] = {}  # column -> Jensen-Shannon distance of a day's segment, no change
+    share_null: NullModel | None = None
+
+
+class SegmentsFit(Record):
+    """What a reference version's fit knows of its segments."""
+
+    rows: int
+    columns: list[BinnedColumn]
+    dimensions: list[Dimension]
+    baselines: dict[str, SegmentBaseline]  # by key; segments the reference has rows in
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, spec: SegmentSpec, columns: list[BinnedColumn], salt: int = 0) -> SegmentsFit:
+        codings = {c: ColumnCoding.fit(c, frame[c], None, spec.max_per_column - 1) for c in spec.columns}
+        codings.update({c: ColumnCoding.fit(c, frame[c], edges, 0) for c, edges in spec.buckets.items()})
+        dimensions = [Dimension.single(codings[c]) for c in spec.columns + tuple(spec.buckets)]
+        dimensions += [Dimension.crossed(codings[a], codings[b], frame, spec.max_per_column) for a, b in spec.crossed]
+        columns = [c for c in columns if c.bins <= MAX_BINS + 1]
+        bins = np.column_stack([c.codes(frame[c.column]) for c in columns]) if columns else np.zeros((len(frame), 0))
+        baselines = {}
+        for dimension in dimensions:
+            segment = dimension.segments(frame)
+            counts = np.bincount(segment, minlength=len(dimension.keys))
+            share_nulls = _share_nulls(segment, len(dimension.keys), _seed(dimension.name) ^ salt)
+            for index, key in enumerate(dimension.keys):
+                rows = np.flatnonzero(segment == index)
+                if not len(rows):
+                    continue
+                counted = {c.column: np.bincount(bins[rows, j], minlength=c.bins + 1)[:c.bins].tolist()
+                           for j, c in enumerate(columns)}
+                nulls = (_drift_nulls(bins[rows], columns, _seed(dimension.name, key) ^ salt)
+                         if len(rows) >= MIN_FIT_ROWS else {})
+                baselines[key] = SegmentBaseline(key=key, rows=int(counts[index]), share=counts[index] / len(frame),
+                                                 counts=counted, drift_nulls=nulls,
+                                                 share_null=share_nulls.get(index))
+        return cls(rows=len(frame), columns=columns, dimensions=dimensions, baselines=baselines)
+
+
+def _seed(*parts: str) -> int:
+    return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "little")
+
+
+def _points(values: dict[int, list[float]], n_eff: dict[int, list[float]], how: dict[int, str]) -> list[NullPoint]:
+    return [NullPoint(size=size, n_eff=float(np.mean(n_eff[size])), how=how[size], replicates=len(found),
+                      mean=float(np.mean(found)), sd=float(np.std(found, ddof=1)))
+            for size, found in sorted(values.items()) if len(found) >= 3]
+
+
+def _drift_nulls(bins: np.ndarray, columns: list[BinnedColumn], seed: int) -> dict[str, NullModel]:
+    """Each column's no-change Jensen-Shannon distance inside one segment (`bins`: its reference rows' bins), from
+    replicate days of the segment held out from the rest of it (`replicates.replicate_days`)."""
+    rows = len(bins)
+    widths = [c.bins + 1 for c in columns]
+    offsets = np.concatenate([[0], np.cumsum(widths)])[:-1]
+    flat = bins + offsets  # one bincount counts every column of a replicate day
+    total = np.bincount(flat.ravel(), minlength=sum(widths))
+    values: dict[tuple[int, int], list[float]] = {}
+    n_eff: dict[int, list[float]] = {}
+    how: dict[int, str] = {}
+    days = list(replicates.replicate_days(rows, rows, np.random.default_rng(seed)))
+    by_size: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for day in days:
+        mine = np.bincount(flat[day.day].ravel(), minlength=len(total))
+        theirs = (total - mine if len(day.reference) + len(day.day) == rows
+                  else np.bincount(flat[day.reference].ravel(), minlength=len(total)))
+        by_size.setdefault(day.size, []).append((mine, theirs))
+        how[day.size] = day.how
+        n, m = len(day.day), len(day.reference)
+        n_eff.setdefault(day.size, []).append(n * m / (n + m))
+    for size, pairs in by_size.items():
+        mine, theirs = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+        for j, (offset, width) in enumerate(zip(offsets, widths)):
+            found = distances.jensenshannon_counts(theirs[:, offset:offset + width - 1], mine[:, offset:offset + width - 1])
+            values[(j, size)] = [float(v) for v in found if np.isfinite(v)]
+    nulls = {}
+    for j, column in enumerate(columns):
+        points = _points({size: values[(j, size)] for size in by_size}, n_eff, how)
+        if points:
+            nulls[column.column] = fit_null("distance", rows, points)
+    return nulls
+
+
+def _share_nulls(segment: np.ndarray, segments: int, seed: int) -> dict[int, NullModel]:
+    """Each segment's no-change change of share (the day's minus the reference's), from replicate days of the
+    whole reference."""
+    rows = len(segment)
+    values: dict[tuple[int, int], list[float]] = {}
+    n_eff: dict[int, list[float]] = {}
+    how: dict[int, str] = {}
+    compared = min(rows, replicates.MAX_COMPARED)
+    for day in replicates.replicate_days(rows, compared, np.random.default_rng(seed)):
+        mine = np.bincount(segment[day.day], minlength=segments) / len(day.day)
+        theirs = np.bincount(segment[day.reference], minlength=segments) / len(day.reference)
+        for index, change in enumerate(mine - theirs):
+            values.setdefault((index, day.size), []).append(float(change))
+        how[day.size] = day.how
+        n, m = len(day.day), len(day.reference)
+        n_eff.setdefault(day.size, []).append(n * m / (n + m))
+    nulls = {}
+    for index in range(segments):
+        points = _points({size: values.get((index, size), []) for size in how}, n_eff, how)
+        if points:
+            nulls[index] = fit_null("level", rows, points)
+    return nulls
+
+
+# --- the day ---------------------------------------------------------------------------------------------------------
+class SegmentTally:
+    """A day's rows counted per segment, batch by batch (every valid row): rows, each monitored column's bin counts
+    and missing values, the score's sum and the decisions' positives; and the values the reference never had."""
+
+    def __init__(self, fit: SegmentsFit, score: str, decision: str | None) -> None:
+        self.fit, self.score, self.decision = fit, score, decision
+        self.rows = 0
+        self.counts = [np.zeros(len(d.keys), dtype=np.int64) for d in fit.dimensions]
+        self.bins = [[np.zeros((len(d.keys), c.bins + 1), dtype=np.int64) for c in fit.columns]
+                     for d in fit.dimensions]
+        self.score_sum = [np.zeros(len(d.keys)) for d in fit.dimensions]
+        self.scored = [np.zeros(len(d.keys), dtype=np.int64) for d in fit.dimensions]
+        self.positives = [np.zeros(len(d.keys), dtype=np.int64) for d in fit.dimensions]
+        self.new: dict[str, Counter] = {}
+
+    def add(self, batch: pd.DataFrame) -> None:
+        self.rows += len(batch)
+        bins = [c.codes(batch[c.column]) for c in self.fit.columns]
+        score = batch[self.score].to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(score)
+        for i, dimension in enumerate(self.fit.dimensions):
+            segment, size = dimension.segments(batch), len(dimension.keys)
+            self.counts[i] += np.bincount(segment, minlength=size)
+            for j, column in enumerate(self.fit.columns):
+                width = column.bins + 1
+                self.bins[i][j] += np.bincount(segment * width + bins[j], minlength=size * width).reshape(size, width)
+            self.score_sum[i] += np.bincount(segment[present], weights=score[present], minlength=size)
+            self.scored[i] += np.bincount(segment[present], minlength=size)
+            if self.decision:
+                decided = batch[self.decision].to_numpy(dtype=float, na_value=0.0)
+                self.positives[i] += np.bincount(segment, weights=decided, minlength=size).astype(np.int64)
+            if len(dimension.codings) == 1 and dimension.codings[0].column in batch.columns:
+                coding = dimension.codings[0]
+                new = coding.new_values(batch[coding.column])
+                if len(new):
+                    found = self.new.setdefault(coding.column, Counter())
+                    for value, count in new.items():
+                        if value in found or len(found) < MAX_NEW_VALUES:
+                            found[value] += int(count)
+
+
+# --- judging and ranking ---------------------------------------------------------------------------------------------
+class SegmentResult(Record):
+    """One segment of the day, judged against the reference's same segment."""
+
+    key: str
+    dimension: str
+    rows: int
+    share: float
+    reference_rows: int
+    reference_share: float
+    status: Literal["judged", "too_few_rows", "small_reference", "new"]
+    share_verdict: Judgement | None = None
+    drift: dict[str, float | None] = {}  # column -> Jensen-Shannon distance on the fitted bins, against the reference's segment
+    fired: dict[str, Judgement] = {}  # the columns that drifted inside the segment, with their verdicts
+    top_column: str | None = None  # the column with the largest drift
+    top_verdict: Judgement | None = None
+    impact: float = 0.0  # the share of the day's change it carries (see the module's doc)
+    mean_score: float | None = None
+    reference_mean_score: float | None = None
+    positive_rate: float | None = None
+    missing_share: float = 0.0  # the largest missing share of a monitored column inside it
+    changed: list[str] = []  # fired columns whose drift the whole day does not show as well (a finding)
+    finding: bool = False  # raised a finding: a changed column, or its share
+
+    def where(self) -> str:
+        return f"{self.key} ({self.rows:,} rows, {self.share:.1%} of the day; {self.reference_share:.1%} of the reference)"
+
+
+class NewSegment(Record):
+    key: str
+    rows: int
+    share: float
+
+
+class SegmentsReport(Record):
+    """The day's segments, largest impact first, and the segments that appeared or vanished."""
+
+    dimensions: list[str]
+    min_rows: int
+    max_findings: int
+    reference_rows: int
+    segments: list[SegmentResult]
+    new: list[NewSegment] = []  # values the reference never had, with enough rows to be certain
+    vanished: list[SegmentResult] = []  # segments the reference makes certain to appear, absent
+
+    def top(self, n: int = 3) -> list[SegmentResult]:
+        return [s for s in self.segments if s.impact > 0][:n]
+
+
+def statistic(kind: str, key: str, column: str = "") -> str:
+    """The family name of a segment statistic: `segment_share:<key>` or `segment_drift:<key>|<column>`."""
+    return f"{kind}:{key}|{column}" if column else f"{kind}:{key}"
+
+
+def judge(fit: SegmentsFit, tally: SegmentTally, settings: SegmentsConfig, k: float) -> dict[str, Judgement]:
+    """Every segment statistic of the day, before the day's family is judged together (`judging.judge_day`)."""
+    found: dict[str, Judgement] = {}
+    if not tally.rows:
+        return found
+    for i, dimension in enumerate(fit.dimensions):
+        for index, key in enumerate(dimension.keys):
+            baseline, rows = fit.baselines.get(key), int(tally.counts[i][index])
+            if baseline is None or baseline.rows < settings.min_rows:
+                continue
+            found[statistic("segment_share", key)] = level(
+                rows / tally.rows - baseline.share, tally.rows, baseline.share_null, k, settings.min_share_change,
+                fit.rows, "both")
+            if rows < settings.min_rows:
+                continue
+            for j, column in enumerate(fit.columns):
+                counts = tally.bins[i][j][index][:column.bins]
+                value = _js(baseline.counts[column.column], counts)
+                found[statistic("segment_drift", key, column.column)] = distance(
+                    value, int(counts.sum()), baseline.drift_nulls.get(column.column), k, settings.min_effect,
+                    sum(baseline.counts[column.column]), True)
+    return found
+
+
+def _js(reference: list[int], current: np.ndarray) -> float | None:
+    value = float(distances.jensenshannon_counts(np.array(reference), current)[0])
+    return value if math.isfinite(value) else None
+
+
+def report(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement], settings: SegmentsConfig,
+           drifted_overall: set[str]) -> SegmentsReport:
+    """The day's segments with their final verdicts (`judged`: after the day's family control), ranked by impact;
+    `drifted_overall`: the columns that drifted in the whole day."""
+    overall = _overall_drift(fit, tally)
+    results, vanished = [], []
+    for i, dimension in enumerate(fit.dimensions):
+        for index, key in enumerate(dimension.keys):
+            baseline, rows = fit.baselines.get(key), int(tally.counts[i][index])
+            if baseline is None and not rows:
+                continue
+            result = _result(fit, tally, judged, settings, i, index, key, baseline, rows, overall, drifted_overall)
+            if baseline is not None and not rows and tally.rows * baseline.share >= max(CERTAIN, settings.min_rows):
+                vanished.append(result)
+            results.append(result)
+    results.sort(key=lambda r: (-r.impact, -r.rows, r.key))
+    flagged = 0
+    for n, result in enumerate(results):
+        if result.finding:
+            flagged += 1
+            if flagged > settings.max_findings:
+                results[n] = result.model_copy(update={"finding": False, "changed": []})
+    new = [NewSegment(key=f"{column}={value}", rows=count, share=count / tally.rows)
+           for column, counter in sorted(tally.new.items()) for value, count in sorted(counter.items())
+           if count >= settings.min_rows and count / tally.rows * fit.rows >= CERTAIN]
+    new.sort(key=lambda s: (-s.rows, s.key))
+    return SegmentsReport(dimensions=[d.name for d in fit.dimensions], min_rows=settings.min_rows,
+                          max_findings=settings.max_findings, reference_rows=fit.rows, segments=results, new=new,
+                          vanished=vanished)
+
+
+def _overall_drift(fit: SegmentsFit, tally: SegmentTally) -> dict[str, float | None]:
+    """Each column's Jensen-Shannon distance on the fitted bins over the whole day (every segment of the first
+    dimension together), against the whole reference."""
+    if not fit.dimensions:
+        return {}
+    keys = fit.dimensions[0].keys
+    found = {}
+    for j, column in enumerate(fit.columns):
+        reference = np.sum([fit.baselines[k].counts[column.column] for k in keys if k in fit.baselines], axis=0)
+        found[column.column] = _js(list(reference), tally.bins[0][j].sum(axis=0)[:column.bins])
+    return found
+
+
+def _result(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement], settings: SegmentsConfig, i: int,
+            index: int, key: str, baseline: SegmentBaseline | None, rows: int, overall: dict[str, float | None],
+            drifted_overall: set[str]) -> SegmentResult:
+    share = rows / tally.rows if tally.rows else 0.0
+    scored = int(tally.scored[i][index])
+    missing = [tally.bins[i][j][index][c.bins] / rows for j, c in enumerate(fit.columns)] if rows else []
+    common = dict(key=key, dimension=fit.dimensions[i].name, rows=rows, share=share,
+                  reference_rows=baseline.rows if baseline else 0, reference_share=baseline.share if baseline else 0.0,
+                  mean_score=float(tally.score_sum[i][index] / scored) if scored else None,
+                  positive_rate=float(tally.positives[i][index] / rows) if rows and tally.decision else None,
+                  missing_share=float(max(missing, default=0.0)))
+    if baseline is None:
+        return SegmentResult(status="new", **common)
+    if baseline.rows < settings.min_rows:
+        return SegmentResult(status="small_reference", **common)
+    share_verdict = judged.get(statistic("segment_share", key))
+    drift = {c.column: judged[name].value for c in fit.columns
+             if (name := statistic("segment_drift", key, c.column)) in judged}
+    verdicts = {c: judged[statistic("segment_drift", key, c)] for c in drift}
+    fired = {c: v for c, v in verdicts.items() if v.fired}
+    top = max(drift, key=lambda c: (drift[c] if drift[c] is not None else -1.0, c), default=None)
+    impact = max((share * (v.value or 0.0) for v in fired.values()), default=0.0)
+    if share_verdict is not None and share_verdict.fired:
+        impact = max(impact, abs(share_verdict.value or 0.0))
+    own = {c for c, v in fired.items()
+           if c not in drifted_overall or (v.value or 0.0) >= CONCENTRATION * (overall.get(c) or 0.0)}
+    return SegmentResult(
+        status="judged" if rows >= settings.min_rows else "too_few_rows", share_verdict=share_verdict,
+        drift={c: v for c, v in drift.items()}, fired=fired, top_column=top,
+        top_verdict=verdicts.get(top) if top else None, impact=impact, changed=sorted(own),
+        finding=bool(own) or bool(share_verdict is not None and share_verdict.fired),
+        **common)
