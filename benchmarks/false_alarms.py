@@ -6,6 +6,7 @@
     .venv/bin/python -m benchmarks.false_alarms --fits 5        # each figure over 5 reference fits: its spread
     .venv/bin/python -m benchmarks.false_alarms --datasets synthetic --sizes 5000 --modes calibrated \
         --changes "F1 -3 points" --days 0 --changed-days 30 --fits 5 --bands   # one change, its bands per fit
+    .venv/bin/python -m benchmarks.false_alarms --segments --modes calibrated --changed-days 0   # with segments
 
 **No-change days** are drawn from data the reference never saw: each real dataset's reference (`../shared/datasets`,
 census employment and California housing, from NannyML) is split in two halves, one the model's reference, the other
@@ -35,6 +36,18 @@ from the reference by the fingerprint's seed, so another fit of the same referen
 with each fit: each figure is printed per fit, with its median and range. `--bands` prints, per fit, each
 performance metric's no-change band at every replayed size (the fitted sd, the band, the minimum effect, the
 replicate days each measured point rests on). The fixed mode's verdicts do not depend on the fit.
+
+**Segments** (`--segments`, issue 26; calibrated mode only, the fixed mode has no segments): each dataset's model
+gets a `segments:` entry (`SEGMENTS`) and every day is judged as the daily step judges it: the segments' tally in the
+day's pass (`DayState`), their statistics in the day's one family (`judging.judge_day`), their findings by the rules.
+The synthetic world gains an extra logged column `channel` the model does not use, 20 values (`ch00` holds 10% of
+the rows, the 19 others 4.7% each), drawn from a child generator of the day's (`Generator.spawn`: the world's other
+columns, and so its days, stay the ones replayed without `--segments`); with the default `max_per_column` of 20 it
+cuts 20 segments (19 values and "(other values)"), each judged on its share and on the drift of the 10 features,
+the score and the decision inside it. employment is cut on its feature SCHL (25 values: 19 and "(other values)"),
+housing on MedInc in 10 buckets (its deciles, rounded). On the real datasets the days are the same rows as without
+`--segments`. Printed besides the alerting share: the share of no-change days with a segment finding
+(`segment_drift`, `segment_share`, `new_segment`, `vanished_segment`), and with any other finding.
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
 import sys
 import time
 from dataclasses import dataclass
@@ -128,10 +142,38 @@ def _world(rows: int, rng: np.random.Generator) -> pd.DataFrame:
     return frame
 
 
-def synthetic() -> Dataset:
+CHANNELS = [f"ch{i:02d}" for i in range(20)]
+CHANNEL_SHARES = np.array([0.10] + [0.90 / 19] * 19)  # ch00: a 10% segment (benchmarks.segments shifts inside it)
+
+
+def _world_with_channel(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`_world`'s rows and an extra logged column `channel` the model does not use, drawn from a child of `rng`
+    (spawning does not advance `rng`: the other columns are `_world`'s own)."""
+    channel = rng.spawn(1)[0]
+    frame = _world(rows, rng)
+    frame["channel"] = channel.choice(CHANNELS, rows, p=CHANNEL_SHARES)
+    return frame
+
+
+def synthetic(segments: bool = False) -> Dataset:
     numerical = ["normal", "skewed", "uniform", "counts", "bimodal", "heavy"]
+    world = _world_with_channel if segments else _world
     return Dataset("synthetic", _settings("score", "decision", "label", numerical, ["colour", "size", "region", "flag"]),
-                   _world(100_000, np.random.default_rng(3)), None, _world, shifted="normal", category="colour")
+                   world(100_000, np.random.default_rng(3)), None, world, shifted="normal", category="colour")
+
+
+SEGMENTS = {  # --segments: each dataset's `segments:` entry
+    "synthetic": {"columns": ["channel"]},  # 20 segments (19 values and "(other values)") x 12 monitored columns
+    "employment": {"columns": ["SCHL"]},  # 25 values: 20 segments
+    "housing": {"buckets": {"MedInc": [2.2, 2.7, 3.1, 3.5, 3.8, 4.2, 4.8, 5.4, 6.5]}},  # deciles: 10 segments
+}
+SEGMENT_RULES = frozenset({"segment_drift", "segment_share", "new_segment", "vanished_segment"})
+
+
+def with_segments(data: Dataset) -> Dataset:
+    """The dataset's model with its `SEGMENTS` entry."""
+    data.settings = {**data.settings, "segments": SEGMENTS[data.name]}
+    return data
 
 
 # --- changes -------------------------------------------------------------------------------------------------------
@@ -228,6 +270,9 @@ class Judge:
         self.fit_seconds = time.monotonic() - started
         self.compared = sample(typed, self.model.reports.max_rows)
         self.label = data.settings["labels"]["column"]
+        fit = self.fitted.segments
+        min_rows = self.model.segments.min_rows
+        self.segments = (sum(b.rows >= min_rows for b in fit.baselines.values()) if fit is not None else 0)
 
     def findings(self, rows: pd.DataFrame) -> list:
         from monitoring import contract, judging, rules
@@ -247,10 +292,10 @@ class Judge:
         operations, quality = state.operations(current), state.quality()
         specs = model.drift_specs
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
-        columns, judged, _ = judging.judge_day(
+        columns, judged, segmented = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
-            operations, quality, current)
+            operations, quality, current, (model.segments, state.segments))
         summary = summarize(
             model=model.name, day=DAY, contract={"rows_read": len(frame), "rows_valid": len(valid),
                                                  "rows_quarantined": 0, "rejected_share": 0.0, "reasons": {},
@@ -258,7 +303,7 @@ class Judge:
             files=[], sampled_rows=len(current), reference_version="v1", reference_rows=self.fitted.rows,
             drift=columns, features=cols.features, predictions=cols.predictions, quality=quality,
             dataset_drift_share=model.drift.dataset_drift_share, operations=operations, reports={},
-            verdicts=judged)
+            verdicts=judged, segments=segmented)
         joined = valid.assign(**{LABEL: rows[self.label].to_numpy(dtype=float)[:len(valid)]})
         found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,
                                      judging=model.metric_judging, lag_days=model.labels.lag_days, day=DAY,
@@ -279,6 +324,8 @@ class Measured:
     drifted: int = 0  # feature-days
     features: int = 0
     rules: dict[str, int] | None = None
+    segment_alerting: int = 0  # no-change days with a segment finding
+    other_alerting: int = 0  # no-change days with any other finding
     detected: dict[str, tuple[int, int]] | None = None  # change -> (days detected, days)
     seconds: float = 0.0
 
@@ -293,6 +340,8 @@ def measure(judge: Judge, data: Dataset, size: int, days: int, changes: dict[str
     for _ in range(days):
         findings = judge.findings(data.day(size, rng))
         found.alerting += bool(findings)
+        found.segment_alerting += any(f.rule in SEGMENT_RULES for f in findings)
+        found.other_alerting += any(f.rule not in SEGMENT_RULES for f in findings)
         for finding in findings:
             found.rules[finding.rule] = found.rules.get(finding.rule, 0) + 1
         found.drifted += len(next((f.columns for f in findings if f.rule in ("feature_drift", "dataset_drift")), []))
@@ -319,8 +368,8 @@ def _spread(values: list[float], digits: int = 0) -> str:
             f"median {mid:.{digits}f}% ({low:.{digits}f}-{high:.{digits}f})")
 
 
-def print_one(size: int, found: Measured, out) -> None:
-    """One fit: the figures of one size, on two lines."""
+def print_one(size: int, found: Measured, out, segments: bool = False) -> None:
+    """One fit: the figures of one size, on two lines (three with segments)."""
     rules, count, feature_days = found.rules, found.count, found.count * found.features
     if count:
         print(f"  {size:>7,} rows a day: {found.alerting}/{count} no-change days alert "
@@ -328,13 +377,19 @@ def print_one(size: int, found: Measured, out) -> None:
               f"{', ' + ', '.join(f'{r} {n}' for r, n in sorted(rules.items())) if rules else ''}); "
               f"{found.drifted} of {feature_days} feature-days drifted ({100 * found.drifted / feature_days:.2f} "
               f"per 100); {found.seconds:.0f} s", file=out, flush=True)
+        if segments:
+            print(f"           segment findings alone: {found.segment_alerting}/{count} no-change days "
+                  f"({100 * found.segment_alerting / count:.1f} per 100 model-days); any other finding: "
+                  f"{found.other_alerting}/{count} ({100 * found.other_alerting / count:.1f} per 100)", file=out,
+                  flush=True)
     else:
         print(f"  {size:>7,} rows a day: no no-change days; {found.seconds:.0f} s", file=out, flush=True)
-    print("           detected: " + ", ".join(f"{n} {_pct(*hd)}" for n, hd in found.detected.items()), file=out,
-          flush=True)
+    if found.detected:
+            print("           detected: " + ", ".join(f"{n} {_pct(*hd)}" for n, hd in found.detected.items()), file=out,
+              flush=True)
 
 
-def print_fits(size: int, fits: list[Measured], out) -> None:
+def print_fits(size: int, fits: list[Measured], out, segments: bool = False) -> None:
     """Several fits: one line per figure, each fit's value, then their median and range."""
     width = 24
     changed = max((days for _, days in fits[0].detected.values()), default=0)
@@ -346,6 +401,11 @@ def print_fits(size: int, fits: list[Measured], out) -> None:
                      [100 * f.alerting / f.count for f in fits], 1))
         rows.append(("feature-days drifted", [_pct(f.drifted, f.count * f.features, 2) for f in fits],
                      [100 * f.drifted / (f.count * f.features) for f in fits], 2))
+        if segments:
+            rows.append(("segment findings alone", [f"{f.segment_alerting}/{f.count}" for f in fits],
+                         [100 * f.segment_alerting / f.count for f in fits], 1))
+            rows.append(("any other finding", [f"{f.other_alerting}/{f.count}" for f in fits],
+                         [100 * f.other_alerting / f.count for f in fits], 1))
     for name in fits[0].detected:
         rows.append((name, [f"{f.detected[name][0]}/{f.detected[name][1]}" for f in fits],
                      [100 * f.detected[name][0] / f.detected[name][1] for f in fits], 0))
@@ -402,8 +462,11 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
         fitted = ", ".join(f"{j.fit_seconds:.1f}" for j in judges)
         fits = (f"fit seed {fit_seeds[0]}, fingerprint {judges[0].fingerprint}" if len(judges) == 1 else
                 f"{len(judges)} fits, seeds {fit_seeds[0]}-{fit_seeds[-1]}")
-        print(f"\n{data.name}, {mode} ({len(data.reference):,} reference rows, {features} features; {fits}; fitted in "
-              f"{fitted} s)", file=out, flush=True)
+        segmented = judges[0].fitted.segments is not None
+        cut = (f"; {judges[0].segments} segments of {json.dumps(data.settings['segments'])}, each judged on its share "
+               f"and {len(judges[0].fitted.segments.columns)} columns" if segmented else "")
+        print(f"\n{data.name}, {mode} ({len(data.reference):,} reference rows, {features} features{cut}; {fits}; "
+              f"fitted in {fitted} s)", file=out, flush=True)
         for size in sizes:
             if data.pool is not None and size > len(data.pool):
                 print(f"  {size:>7,} rows a day: not enough held-out rows", file=out)
@@ -413,9 +476,9 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
                     print_bands(judge, (size,), out)
             results[mode, size] = [measure(j, data, size, days[size], changes, changed_days, day_seed) for j in judges]
             if len(judges) == 1:
-                print_one(size, results[mode, size][0], out)
+                print_one(size, results[mode, size][0], out, segmented)
             else:
-                print_fits(size, results[mode, size], out)
+                print_fits(size, results[mode, size], out, segmented)
     return results
 
 
@@ -434,6 +497,8 @@ def main(argv: list[str] | None = None) -> None:
                                                             "--fit-seed, --fit-seed + 1, ...): each figure's spread")
     parser.add_argument("--day-seed", type=int, default=7, help="seeds the replayed days and changes (default 7)")
     parser.add_argument("--bands", action="store_true", help="print each fit's performance bands")
+    parser.add_argument("--segments", action="store_true", help="each model with its segments (SEGMENTS; calibrated "
+                                                                "mode: the fixed mode has none)")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     days = {300: 100, 5_000: 60, 100_000: 20} if args.quick else {300: 400, 5_000: 200, 100_000: 60}
@@ -450,9 +515,10 @@ def main(argv: list[str] | None = None) -> None:
     fit_seeds = tuple(range(args.fit_seed, args.fit_seed + args.fits))
     import evidently  # noqa: F401 - imported once, up front (seconds)
 
-    makers = {"synthetic": synthetic, "employment": employment, "housing": housing}
+    makers = {"synthetic": lambda: synthetic(args.segments), "employment": employment, "housing": housing}
     for name in args.datasets.split(","):
-        replay(makers[name](), sizes, days, changed, modes=modes, changes=changes, fit_seeds=fit_seeds,
+        data = with_segments(makers[name]()) if args.segments else makers[name]()
+        replay(data, sizes, days, changed, modes=modes, changes=changes, fit_seeds=fit_seeds,
                day_seed=args.day_seed, bands=args.bands)
 
 

@@ -207,6 +207,25 @@ def distribution_bars(bins: list[str], reference: list[float], current: list[flo
     return Markup("".join(parts))
 
 
+def impact_bars(labels: list[str], values: list[float], *, title: str, width: int = 360, bar: int = 14) -> Markup:
+    """One horizontal bar per label, longest first as given (a day's segments by impact); the label left of it."""
+    top = max(values + [1e-9])
+    label_w, gap = 200, 4
+    height = max(len(labels), 1) * (bar + gap)
+    parts = [f'<svg class="impact" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
+    for i, (name, value) in enumerate(zip(labels, values)):
+        y = i * (bar + gap)
+        w = (width - label_w - 50) * value / top
+        short = name if len(name) <= 30 else name[:29] + "…"
+        parts.append(f'<text x="{label_w - 4}" y="{y + bar - 3}" text-anchor="end" font-size="11">{escape(short)}</text>'
+                     f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar}" fill="#c0392b">'
+                     f'<title>{escape(name)}: {value:.3f}</title></rect>'
+                     f'<text x="{label_w + w + 4:.1f}" y="{y + bar - 3}" font-size="11">{value:.3f}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
 def performance_chart(days: list[str], series: dict[str, list[float | None]], coverage: list[float | None],
                       complete: list[bool | None], *, title: str, width: int = 900, height: int = 260,
                       links: list[str] | None = None, band: Band | None = None,

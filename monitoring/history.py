@@ -77,6 +77,8 @@ class DayMetrics(BaseModel):
     estimated_bands: dict[str, tuple[float, float]] = {}
     estimate_errors: dict[str, float] = {}
     estimate_unreliable: list[str] = []
+    # The judged segments (monitoring.segments): the largest drift inside each, its band's edge, fired or not
+    segments: dict[str, FeatureDriftPoint] = {}
 
 
 def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
@@ -108,7 +110,19 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
                                           line=_line(d) if d.verdict and d.verdict.band else None)
                   for name, d in summary.data_drift.features.items()},
         positive_rate_band=_positive_rate_band(summary), volume_band=_volume_band(summary),
+        segments=_segment_points(summary),
     )
+
+
+def _segment_points(summary: DaySummary) -> dict[str, FeatureDriftPoint]:
+    found = {}
+    for result in summary.segments.segments if summary.segments is not None else []:
+        verdict = result.top_verdict
+        if result.status == "judged" and verdict is not None and verdict.value is not None:
+            found[result.key] = FeatureDriftPoint(score=verdict.value, threshold=verdict.min_effect or 0.0,
+                                                  drifted=bool(result.fired), line=max(verdict.band[1], verdict.min_effect or 0.0)
+                                                  if verdict.band else None)
+    return found
 
 
 def _line(drift) -> float:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import pandas as pd
 from pydantic import PrivateAttr
 
-from monitoring import estimators, metrics, multivariate, replicates
+from monitoring import estimators, importance, metrics, multivariate, replicates
 from monitoring.bands import NullModel
 from monitoring.config import FitSettings
 from monitoring.estimators import CbpeFit, DleFit
+from monitoring.importance import FeatureImportance
 from monitoring.multivariate import PcaFit
 from monitoring.operations import confidence
 from monitoring.quality import finite, reference_bins, shares
@@ -70,6 +71,7 @@ class ReferenceProfile(Record):
     cbpe: CbpeFit | None = None  # binary classifiers with a labelled reference: performance estimated before labels
     dle: DleFit | None = None  # regressors with a labelled reference (its nanny models beside the profile)
     segments: SegmentsFit | None = None  # the configured segments (monitoring.segments): calibrated mode only
+    importance: FeatureImportance | None = None  # which features the model leans on (monitoring.importance)
     _artifacts: dict[str, bytes] = PrivateAttr(default_factory=dict)  # fitted models to store beside the profile
 
     def null(self, name: str) -> NullModel | None:
@@ -85,11 +87,13 @@ class ReferenceProfile(Record):
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, model: str, settings: FitSettings, version: str, fingerprint: str,
-            salt: int = 0) -> ReferenceProfile:
+            salt: int = 0, artifact: object | None = None) -> ReferenceProfile:
         """Fit on a typed reference (`contract.prepare_reference`) of model `model`. Each statistic's replicate days
         are drawn from a generator seeded by the data it reads and the settings that shape it (`replicates.
         calibrate_each`): the fit depends on the reference and these settings, not on the fingerprint. `salt` draws
-        other replicate days (independent fits of the same reference, for the benchmarks)."""
+        other replicate days (independent fits of the same reference, for the benchmarks). `artifact`: the model
+        version's unpickled model, whose permutation importance on the labelled reference ranks the features (a
+        surrogate of the score stands in without it)."""
         scoring = settings.scoring
         pca = multivariate.fit(frame, list(settings.numerical), list(settings.categorical))
         errors = multivariate.held_out_errors(frame, pca, salt) if pca is not None else None
@@ -110,7 +114,9 @@ class ReferenceProfile(Record):
             operations=_operations(frame, settings), performance=metrics.baseline(frame, scoring, settings.label),
             sample_rows=min(len(frame), settings.max_rows), multivariate=pca, nulls=nulls,
             reconstruction_error=float(errors.mean()) if errors is not None else None, cbpe=cbpe,
-            dle=dle[0] if dle else None)
+            dle=dle[0] if dle else None,
+            importance=importance.fit_importance(frame, settings.numerical, settings.categorical, scoring.score,
+                                                 settings.label, scoring.is_classification, artifact))
         profile._artifacts = dle[1] if dle else {}
         if settings.segments is not None:
             binned = [BinnedColumn(column=c, edges=b.edges) for c, b in profile.numerical.items() if b.count]

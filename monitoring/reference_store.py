@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import logging
+import pickle
 from typing import Any
 
 import numpy as np
@@ -116,14 +117,16 @@ def load_or_fit(store: ObjectStore, model: ModelConfig, layout: ModelLayout,
     version's files and persisted with its Evidently sample."""
     version = version or current_version(store, layout)
     files = version_files(store, model, layout, version)
-    found = fingerprint(model, files)
+    artifact = store.list(layout.model_artifact(version))  # the model's pickle, when its trainer uploaded one
+    found = fingerprint(model, files + artifact)
     key = layout.profile(version, found)
     try:
         return ReferenceProfile.model_validate_json(store.get_bytes(key))
     except FileNotFoundError:
         pass
     frame = read_frame(store, model, layout, version, files)
-    profile = ReferenceProfile.fit(frame, model.name, model.fit_settings, version, found)
+    profile = ReferenceProfile.fit(frame, model.name, model.fit_settings, version, found,
+                                   artifact=load_artifact(store, layout, version) if artifact else None)
     buffer = io.BytesIO()
     sample(frame, model.reports.max_rows).to_parquet(buffer, index=False)
     store.put_bytes(layout.profile_sample(version, profile.fingerprint), buffer.getvalue(), PARQUET)
@@ -133,6 +136,18 @@ def load_or_fit(store: ObjectStore, model: ModelConfig, layout: ModelLayout,
     log.info("fitted the reference profile of %s version %s (%d rows): %s", model.name, version, len(frame),
              store.url(key))
     return profile
+
+
+def load_artifact(store: ObjectStore, layout: ModelLayout, version: str) -> object | None:
+    """The pickled model of `version` (models/<model>/v=<version>/model.pkl), None when it cannot be loaded here
+    (the features are then ranked with a surrogate: the page says which)."""
+    key = layout.model_artifact(version)
+    try:
+        return pickle.loads(store.get_bytes(key))  # noqa: S301 - the model's own bucket, written by its training code
+    except Exception as exc:  # unpickling raises whatever the pickled classes raise
+        log.warning("cannot load the model artifact %s (%s: %s): its features are ranked with a surrogate",
+                    store.url(key), type(exc).__name__, exc)
+        return None
 
 
 def nannies(store: ObjectStore, layout: ModelLayout, profile: ReferenceProfile) -> dict[str, object]:

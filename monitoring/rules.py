@@ -64,10 +64,23 @@ def _evidence(columns: dict, names: list[str]) -> list[str]:
 
 def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """The features' drift (the dataset's, single features', key features'), the predictions', the estimate's, the
-    joint drift."""
+    joint drift; each message names where and why when the day knows (`where_and_why`)."""
     found = [*_feature_drift(summary, model), _prediction_drift(summary, model), _estimated_drop(summary),
              _multivariate_drift(summary)]
-    return [f for f in found if f is not None]
+    context = where_and_why(summary)
+    return [f.model_copy(update={"message": f"{f.message} {context}"}) if context else f
+            for f in found if f is not None]
+
+
+def where_and_why(summary: DaySummary, features: int = 3) -> str:
+    """The drifted features the model leans on most (drift x importance) and the segment that carries the most
+    change, in a sentence; empty when the day has neither."""
+    ranked = [r.feature for r in summary.feature_ranking if r.drifted][:features]
+    parts = [f"Features first (drift x importance): {listing(ranked)}."] if ranked else []
+    top = summary.segments.top(1) if summary.segments is not None else []
+    if top:
+        parts.append(f"Largest change in segment {top[0].key}.")
+    return " ".join(parts)
 
 
 def _feature_drift(summary: DaySummary, model: ModelConfig) -> list[Finding]:

@@ -26,12 +26,13 @@ from markupsafe import Markup
 
 from monitoring import charts
 from monitoring.history import DayMetrics
+from monitoring.importance import Correlation, correlation_ranking
 from monitoring.layout import LayoutError, day_page_link
 from monitoring.records import DueDay, LabelsReport, Performance
 from monitoring.rules import Finding, positive_rate_name
 from monitoring.summary import DaySummary
 from monitoring.verdicts import Degradation, nominal_tail
-from monitoring.vocabulary import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS
+from monitoring.vocabulary import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS, worse_by
 
 TEMPLATES_ENV_VAR = "MONITORING_TEMPLATES"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "reports_templates"
@@ -247,7 +248,17 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
         perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
         estimate=_estimate(summary),
         calibration=_reliability(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
-        band_tail=nominal_tail(summary.verdicts.band_sigma) if summary.verdicts else 0.0)
+        band_tail=nominal_tail(summary.verdicts.band_sigma) if summary.verdicts else 0.0,
+        segment_chart=_segment_chart(summary))
+
+
+def _segment_chart(summary: DaySummary) -> str:
+    """The day's segments that carry a change, by impact (at most ten), as bars."""
+    top = summary.segments.top(10) if summary.segments is not None else []
+    if not top:
+        return ""
+    return charts.impact_bars([s.key for s in top], [s.impact for s in top],
+                              title="segments by the share of the day's change they carry")
 
 
 @dataclass(frozen=True)
@@ -329,6 +340,13 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
                 title=f"Performance ({name}) with label coverage", links=links,
                 band=_band([d.performance_intervals.get(headline) for d in days]),
                 estimate_band=_band([d.estimated_bands.get(headline) for d in days]))
+        segments = sorted({k for d in days for k in d.segments},
+                          key=lambda k: (-sum(p.drifted for d in days if (p := d.segments.get(k))), k))[:30]
+        if segments:
+            figures["segment_heatmap"] = charts.heatmap(
+                labels, segments, {k: {d.day: (p.score, p.line or p.threshold, p.drifted) for d in days
+                                       if (p := d.segments.get(k))} for k in segments},
+                title="Largest drift inside each segment (red border: drifted there)", links=links)
         figures["feature_bands"] = Markup("".join(
             charts.line_chart(labels, {feature: [p.score if (p := d.features.get(feature)) else None for d in days]},
                               title=f"{feature}: drift score", y_min=0, height=110, links=links,
@@ -339,8 +357,24 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
     return _environment().get_template("model.html.j2").render(
         model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures,
         headline=headline, has_positive_rate=has_positive_rate, lower_is_better=headline in LOWER_IS_BETTER,
-        track=estimate_track(history, headline),
+        track=estimate_track(history, headline), correlations=_correlations(days, features, headline),
         has_estimate=any(headline and d.estimated_performance.get(headline) is not None for d in days))
+
+
+def _correlations(days: list[DayMetrics], features: list[str], headline: str | None) -> list[Correlation]:
+    """NannyML's correlation ranker over the page's days: each feature's daily drift score against the headline
+    metric's worsening (realized where labelled, else estimated); empty before five such days."""
+    if not headline:
+        return []
+    change = []
+    for d in days:
+        base = d.baseline_performance.get(headline)
+        value = d.performance.get(headline)
+        value = value if value is not None else d.estimated_performance.get(headline)
+        change.append(worse_by(headline, value, base) if value is not None and base is not None else None)
+    drift = {f: [p.score if (p := d.features.get(f)) else None for d in days] for f in features}
+    found = correlation_ranking(drift, change)
+    return [c for c in found if c.correlation is not None]
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,14 @@ import datetime as dt
 from typing import Any
 
 from monitoring.estimators import Estimate
+from monitoring.importance import FeatureImportance, RankedFeature, rank_features
 from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
 from monitoring.records import ColumnDrift, LabelsReport, Performance
 from monitoring.segments import SegmentsReport
 from monitoring.storage import canonical
 from monitoring.verdicts import DayVerdicts
-from monitoring.vocabulary import Record
+from monitoring.vocabulary import Record, is_test
 
 SCHEMA_VERSION = 1
 
@@ -69,6 +70,9 @@ class DaySummary(Record):
     verdicts: DayVerdicts | None = None
     estimated_performance: Estimate | None = None  # before the labels land (CBPE, DLE); null without labelled reference
     segments: SegmentsReport | None = None  # the configured segments, largest impact first (monitoring.segments)
+    # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
+    feature_ranking: list[RankedFeature] = []
+    importance: str | None = None
     # Filled in once labels arrive, and updated in place as more arrive (see monitoring.steps.performance):
     performance: Performance | None = None  # of the predictions made on this day
     labels: LabelsReport | None = None  # the labels that landed on this day, and the verdict on the day that came due
@@ -91,6 +95,7 @@ def summarize(
     predictions: tuple[str, ...], quality: dict[str, ColumnQuality], dataset_drift_share: float,
     operations: Operations, reports: dict[str, str], verdicts: DayVerdicts | None = None,
     estimated_performance: Estimate | None = None, segments: SegmentsReport | None = None,
+    importance: FeatureImportance | None = None,
 ) -> DaySummary:
     prediction_columns = {c: drift[c] for c in predictions}
     features = {c: drift[c] for c in features}
@@ -120,7 +125,16 @@ def summarize(
         verdicts=verdicts,
         estimated_performance=estimated_performance,
         segments=segments,
+        feature_ranking=rank_features({c: _effect(r) for c, r in features.items()}, set(drifted), importance),
+        importance=importance.describe() if importance is not None else None,
     )
+
+
+def _effect(drift: ColumnDrift) -> float | None:
+    """A column's drift in the unit of its minimum effect: the distance, or a test's effect size."""
+    if drift.verdict is not None and drift.verdict.effect is not None:
+        return drift.verdict.effect
+    return None if is_test(drift.method) else drift.score  # a p-value is not an effect
 
 
 def summary_from_json(data: bytes) -> DaySummary:

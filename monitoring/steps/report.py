@@ -60,7 +60,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         features=model.columns.features, predictions=model.columns.predictions, quality=quality,
         dataset_drift_share=model.drift.dataset_drift_share, operations=operations,
         reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
-        verdicts=verdicts_of_day, estimated_performance=estimate, segments=segmented,
+        verdicts=verdicts_of_day, estimated_performance=estimate, segments=segmented, importance=fitted.importance,
     )
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",
