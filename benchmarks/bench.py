@@ -5,6 +5,7 @@
     .venv/bin/python -m benchmarks.bench --rows 100000    # a quick look at a smaller day
     .venv/bin/python -m benchmarks.bench --workloads w1 --estimate   # what CBPE adds to a W1 day
     .venv/bin/python -m benchmarks.bench --rows 3000 --daily 5 --naive-max-rows 0   # a small day's daily run
+    .venv/bin/python -m benchmarks.bench --workloads w1 --segments 50   # what 50 segments add to a W1 day
 
 Each workload is a day of prediction logs (24 numeric and 6 categorical features, a score and a label; parquet files
 of 250k rows) and a 200k-row reference, on a local S3 server (moto, in its own process, so its memory is not counted).
@@ -26,6 +27,14 @@ the second runs' times and their ratio are printed.
 `--daily N`: after the first run (which fits the reference profile once for the version), N more runs of the same
 day, as every later day runs: their median wall time, the Evidently import inside it (from the run's log) and the
 rest.
+
+`--segments N`: the workload gains an extra logged column `channel` (the model does not use it; values of unequal
+shares, falling as 1/rank^0.75, drawn from generators of their own: the other columns are the usual ones), and the model's `segments:` cut N segments of it: `channel`'s values, the feature num_08 (not shifted in the
+day) in 4 buckets at its quartiles, and `channel` x num_08 crossed, `max_per_column` chosen so that the three
+dimensions hold N segments between them (`segment_plan`; fewer than 10: `channel`'s values alone). The same files
+are run without segments (the column then one the contract ignores) and with them: each setting's first run (which
+fits its reference profile; the fit's time read from the run's log) and then `--daily` (default 3) daily runs of
+each, alternating; the medians of the daily runs compared, and the peak RSS of every run.
 """
 
 from __future__ import annotations
@@ -75,6 +84,37 @@ def _client(url: str):
                         aws_access_key_id="bench", aws_secret_access_key="bench")
 
 
+def segment_plan(n: int) -> tuple[int, int, int]:
+    """(channel's values, num_08's buckets, max_per_column) that cut `n` segments: channel's c values (all kept:
+    c < max_per_column m), num_08's b buckets, and channel x num_08's c x b combinations of which m - 1 are kept and
+    the rest pooled: c + b + m segments. Below 10, channel's n values alone (b = 0)."""
+    if n < 10:
+        return n, 0, max(n + 1, 2)
+    buckets = 4
+    per_column = -(-(n - buckets + 1) // 2)
+    return n - buckets - per_column, buckets, per_column
+
+
+def segments_setting(n: int) -> str:
+    """The model's `segments:` entry for `n` segments (`segment_plan`)."""
+    _, buckets, per_column = segment_plan(n)
+    if not buckets:
+        return f"segments: {{columns: [channel], max_per_column: {per_column}}}"
+    quartiles = [round(90 + z * 4, 2) for z in (-0.6745, 0.0, 0.6745)]  # num_08 ~ N(90, 4)
+    return (f"segments: {{columns: [channel], buckets: {{num_08: {quartiles}}}, crossed: [[channel, num_08]], "
+            f"max_per_column: {per_column}}}")
+
+
+def _channel(n: int, values: int, seed: int):
+    """The extra logged column: `values` channels of unequal shares (1/rank^0.75: the largest 10 times the smallest
+    at 22 values), from a generator of its own."""
+    import pyarrow as pa
+
+    weights = 1 / np.arange(1, values + 1) ** 0.75
+    names = [f"ch{i:02d}" for i in range(values)]
+    return pa.array(np.random.default_rng(seed).choice(names, n, p=weights / weights.sum()))
+
+
 def _rows(rng: np.random.Generator, n: int, start: int, shifted: bool, day: dt.date):
     """`n` rows of the log (or reference) as a pyarrow table; ids `start`.. `start + n`."""
     import pyarrow as pa
@@ -109,20 +149,25 @@ def _put_table(client, key: str, table) -> None:
     client.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
 
 
-def generate(url: str, model: str, rows: int, day: dt.date = DAY) -> None:
-    """The model's reference (once) and its log of `day`, in parquet files of FILE_ROWS rows."""
+def generate(url: str, model: str, rows: int, day: dt.date = DAY, channels: int = 0) -> None:
+    """The model's reference (once) and its log of `day`, in parquet files of FILE_ROWS rows; `channels`: the extra
+    logged column `channel` with that many values (none: 0)."""
     client = _client(url)
     if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
         client.create_bucket(Bucket=BUCKET)
     rng = np.random.default_rng(day.toordinal())
     if "Contents" not in client.list_objects_v2(Bucket=BUCKET, Prefix=f"reference/{model}/"):
-        _put_table(client, f"reference/{model}/v=1/part-0.parquet",
-                   _rows(np.random.default_rng(7), REFERENCE_ROWS, 0, False, DAY - dt.timedelta(days=30)))
+        table = _rows(np.random.default_rng(7), REFERENCE_ROWS, 0, False, DAY - dt.timedelta(days=30))
+        if channels:
+            table = table.append_column("channel", _channel(REFERENCE_ROWS, channels, 70))
+        _put_table(client, f"reference/{model}/v=1/part-0.parquet", table)
         client.put_object(Bucket=BUCKET, Key=f"reference/{model}/CURRENT.json", Body=b'{"version": "1"}')
     for part, start in enumerate(range(0, rows, FILE_ROWS)):
         n = min(FILE_ROWS, rows - start)
-        _put_table(client, f"predictions/{model}/dt={day.isoformat()}/part-{part:04d}.parquet",
-                   _rows(rng, n, 10**8 + start, True, day))
+        table = _rows(rng, n, 10**8 + start, True, day)
+        if channels:
+            table = table.append_column("channel", _channel(n, channels, 71 + part))
+        _put_table(client, f"predictions/{model}/dt={day.isoformat()}/part-{part:04d}.parquet", table)
 
 
 def wait_for_port(port: int, timeout: float = 30) -> None:
@@ -146,11 +191,14 @@ def model_entry(model: str, settings: list[str], storage: str = f"{{bucket: {BUC
     return f"  {model}:\n" + "".join(f"    {line}\n" for line in lines)
 
 
-def write_config(path: Path, models: list[str], max_rows: int | None = None, estimate: bool | None = None) -> None:
-    """`estimate`: None, no labels declared; else labels declared and `performance.estimate` set to it."""
+def write_config(path: Path, models: list[str], max_rows: int | None = None, estimate: bool | None = None,
+                 segments: int = 0) -> None:
+    """`estimate`: None, no labels declared; else labels declared and `performance.estimate` set to it. `segments`:
+    that many segments (`segments_setting`), none: 0."""
     settings = ["drift: {dataset_drift_share: 0.2}", *([f"reports: {{max_rows: {max_rows}}}"] if max_rows else []),
                 *([] if estimate is None else ["labels: {column: label, lag_days: 1}",
-                                               f"performance: {{estimate: {str(estimate).lower()}}}"])]
+                                               f"performance: {{estimate: {str(estimate).lower()}}}"]),
+                *([segments_setting(segments)] if segments else [])]
     entries = "\n".join(model_entry(model, [*settings, f"retraining: {{dag_id: retrain_{model}}}"]) for model in models)
     path.write_text(f"models:\n{entries}")
 
@@ -238,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily", type=int, default=0, metavar="N",
                         help="after the first run (it fits the reference profile), N daily runs of the same day: "
                              "median time, Evidently's import and the rest")
+    parser.add_argument("--segments", type=int, default=0, metavar="N",
+                        help="measure what N segments add to the day's run (time and peak memory; see above)")
     parser.add_argument("--verbose", action="store_true", help="print the pipeline run's log")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -262,11 +312,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"machine: {os.cpu_count()} cores, {_memory_gb():.0f} GB; python {sys.version.split()[0]}")
             for model, rows in workloads.items():
                 started = time.monotonic()
-                generate(url, model, rows)
+                generate(url, model, rows, channels=segment_plan(args.segments)[0] if args.segments else 0)
                 print(f"\n{model}: {rows:,} rows x {len(NUMERIC) + len(CATEGORICAL)} features, reference "
                       f"{REFERENCE_ROWS:,} rows (generated in {time.monotonic() - started:.0f}s)", flush=True)
                 if args.estimate:
                     estimate_cost(config, url, model, list(workloads), env)
+                    continue
+                if args.segments:
+                    segments_cost(config, url, model, list(workloads), env, args.segments, args.daily or 3,
+                                  args.verbose)
                     continue
                 runs = []
                 for cap in caps:
@@ -336,6 +390,69 @@ def estimate_cost(config: Path, url: str, model: str, models: list[str], env: di
     off, on = (sorted(daily[e])[len(daily[e]) // 2] for e in (False, True))
     print(f"  daily runs, median of {rounds}: estimate off {off:.1f} s {daily[False]}, on {on:.1f} s {daily[True]}; "
           f"CBPE adds {on / off - 1:+.1%}", flush=True)
+
+
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) ", re.MULTILINE)
+
+
+def fit_seconds(output: str) -> float | None:
+    """The reference fit's time in a first run's log: from the line before "fitted the reference profile" (the
+    day's valid rows staged: the fit starts then, after reading the reference) to that line."""
+    lines = [line for line in output.splitlines() if LOG_TIME.match(line)]
+    found = next((i for i, line in enumerate(lines) if "fitted the reference profile" in line), None)
+    if not found:
+        return None
+    stamp = [dt.datetime.strptime(LOG_TIME.match(lines[i]).group(1), "%Y-%m-%d %H:%M:%S,%f") for i in (found - 1, found)]
+    return (stamp[1] - stamp[0]).total_seconds()
+
+
+def segments_cost(config: Path, url: str, model: str, models: list[str], env: dict, segments: int, rounds: int,
+                  verbose: bool) -> None:
+    """The same day without and with `segments` segments: each setting's first run (it fits the setting's reference
+    profile), then `rounds` daily runs of each, alternating (the machine is noisy: medians compared)."""
+    command = run_command(config, url, model)
+    first: dict[int, Measured] = {}
+    daily: dict[int, list[Measured]] = {0: [], segments: []}
+    for n in (0, segments):
+        write_config(config, models, segments=n)
+        first[n] = run = measure(command, env)
+        if verbose:
+            print(run.output)
+        print(f"  {n:>3} segments: first run (fits the profile) {run.seconds:6.1f} s, peak RSS {run.peak_rss_mb:6.0f} MB; "
+              f"the fit {fit_seconds(run.output) or float('nan'):.1f} s (from the log)", flush=True)
+        if n:
+            print(f"       {segment_counts(url, model)}", flush=True)
+    for _ in range(rounds):
+        for n in (0, segments):
+            write_config(config, models, segments=n)
+            daily[n].append(measure(command, env))
+    off, on = (statistics.median(r.seconds for r in daily[n]) for n in (0, segments))
+    rss_off, rss_on = (max(r.peak_rss_mb for r in [first[n], *daily[n]]) for n in (0, segments))
+    daily_rss_off, daily_rss_on = (max(r.peak_rss_mb for r in daily[n]) for n in (0, segments))
+    fit_off, fit_on = (fit_seconds(first[n].output) for n in (0, segments))
+    for n in (0, segments):
+        print(f"  {n:>3} segments: daily runs {[round(r.seconds, 1) for r in daily[n]]} s, peak RSS "
+              f"{[round(r.peak_rss_mb) for r in daily[n]]} MB", flush=True)
+    print(f"  daily run, median of {rounds}: without {off:.1f} s, with {segments} segments {on:.1f} s: "
+          f"{on / off - 1:+.1%} run time (target at most +30%)")
+    print(f"  peak RSS of the daily runs: without {daily_rss_off:.0f} MB, with {daily_rss_on:.0f} MB: "
+          f"{daily_rss_on - daily_rss_off:+.0f} MB; of every run, first runs included: without {rss_off:.0f} MB, "
+          f"with {rss_on:.0f} MB: {rss_on - rss_off:+.0f} MB (target at most +200 MB)")
+    print(f"  first run (fits the profile): without {first[0].seconds:.1f} s, with {first[segments].seconds:.1f} s: "
+          f"{first[segments].seconds / first[0].seconds - 1:+.1%}; the reference fit (from the log): without "
+          f"{fit_off or float('nan'):.1f} s, with {fit_on or float('nan'):.1f} s", flush=True)
+
+
+def segment_counts(url: str, model: str) -> str:
+    """What the day's summary says of its segments: how many, judged, with a finding."""
+    summary = json.loads(_client(url).get_object(
+        Bucket=BUCKET, Key=f"reports/{model}/dt={DAY.isoformat()}/summary.json")["Body"].read())
+    report = summary.get("segments") or {}
+    found = report.get("segments", [])
+    judged = [s for s in found if s["status"] == "judged"]
+    return (f"the day's segments: {len(found)} ({len(judged)} judged) in dimensions {report.get('dimensions')}; "
+            f"{sum(s['finding'] for s in found)} with a finding; the summary's top 3 by impact: "
+            f"{[(s['key'], round(s['impact'], 4)) for s in found[:3]]}")
 
 
 def _memory_gb() -> float:

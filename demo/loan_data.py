@@ -7,6 +7,10 @@ monitor flags exactly `annual_income` and `loan_purpose`.
 The drift also costs real performance. The income shift is nominal (a reporting change: applicants now state an
 inflated income), so the model sees the inflated figure while the true repayment probability still follows the real
 one (`income / income_factor`); and crypto-investment loans are repaid far less often, which the model cannot know.
+Two days before everyone (`DemoDrift.channel_start_day`), the income reporting change arrives through one
+acquisition channel, the mobile app (6% of applicants): `channel` is logged beside the features (the model does not
+use it), the model monitors it as a segment, and on those two days only that segment's `annual_income` moves, too
+little to show in the whole day's.
 The ground truth (`repaid`) of every logged prediction is drawn from the true probability and becomes known 1 to
 `LABEL_LAG_DAYS` days after the prediction (`labels`); see `label_arrivals` and `break_labels` for how it lands.
 """
@@ -30,12 +34,16 @@ HOME_WEIGHTS = [0.45, 0.42, 0.13]
 STATES = ["CA", "TX", "NY", "FL", "IL", "PA", "OH", "GA", "NC", "MI", "WA", "AZ"]
 STATE_WEIGHTS = np.array([14, 10, 8, 8, 5, 5, 4, 4, 4, 3, 3, 3], dtype=float) / 71
 INJECTED_DRIFT = ("annual_income", "loan_purpose")
+CHANNELS = ["web", "branch", "partner", "mobile_app"]  # how the application arrived (logged, not a feature)
+CHANNEL_WEIGHTS = [0.58, 0.20, 0.16, 0.06]
+EARLY_CHANNEL = "mobile_app"  # where the income reporting change starts
 LOGGED = ("annual_income", "loan_amount")  # features the models see as logarithms (inside their pipeline)
 LABEL_COLUMN = "repaid"
 LABEL_LAG_DAYS = 5
 # Share of a day's predictions whose label lands k days later; the rest (2%) is never labelled.
 LABEL_LAG_SHARES = {1: 0.10, 2: 0.20, 3: 0.30, 4: 0.25, 5: 0.13}
 _LABEL_STREAM = 1  # keeps the labels' random draws apart from the log's, for the same day
+_CHANNEL_STREAM = 2  # the channels' draws, apart from the features' (which stay as they were without channels)
 
 
 @dataclass(frozen=True)
@@ -46,9 +54,28 @@ class DemoDrift:
     start_day: int = 12
     income_factor: float = 1.45
     new_purpose_share: float = 0.30
+    channel_start_day: int = 10  # from this day, the stated incomes of EARLY_CHANNEL's applicants are inflated
 
     def applies(self, day_number: int) -> bool:
         return day_number >= self.start_day
+
+    def channel_only(self, day_number: int) -> bool:
+        """The change has reached EARLY_CHANNEL's applicants, not yet everyone's."""
+        return self.channel_start_day <= day_number < self.start_day
+
+    def income_factors(self, frame: pd.DataFrame, day_number: int) -> np.ndarray | float:
+        """How much each row's stated income overstates the real one on that day."""
+        if self.applies(day_number):
+            return self.income_factor
+        if self.channel_only(day_number):
+            return np.where(frame["channel"] == EARLY_CHANNEL, self.income_factor, 1.0)
+        return 1.0
+
+
+def with_channels(frame: pd.DataFrame, seed: int, day_number: int) -> pd.DataFrame:
+    """The frame with each applicant's `channel`, drawn from a stream of its own."""
+    rng = np.random.default_rng([seed, day_number, _CHANNEL_STREAM])
+    return frame.assign(channel=rng.choice(CHANNELS, size=len(frame), p=CHANNEL_WEIGHTS))
 
 
 def applicants(n: int, rng: np.random.Generator, drifted: DemoDrift | None = None) -> pd.DataFrame:
@@ -71,7 +98,7 @@ def applicants(n: int, rng: np.random.Generator, drifted: DemoDrift | None = Non
     })
 
 
-def repaid_probability(frame: pd.DataFrame, income_factor: float = 1.0) -> np.ndarray:
+def repaid_probability(frame: pd.DataFrame, income_factor: float | np.ndarray = 1.0) -> np.ndarray:
     """The ground truth: how likely each applicant repays (what the model tries to learn). `income_factor` is how
     much the stated `annual_income` overstates the real one."""
     z = (
@@ -125,7 +152,7 @@ def train_model(reference_rows: int = 20_000, seed: int = 7):
     model = pipeline(LogisticRegression(max_iter=1_000), NUMERICAL, CATEGORICAL)
     fit, holdout = train.iloc[:reference_rows], train.iloc[reference_rows:].reset_index(drop=True)
     model.fit(fit[NUMERICAL + CATEGORICAL], fit["repaid"])
-    reference = score(model, holdout.drop(columns=["repaid"]))
+    reference = score(model, with_channels(holdout.drop(columns=["repaid"]), seed, 0))
     reference["repaid"] = holdout["repaid"].to_numpy()
     return model, reference
 
@@ -156,7 +183,10 @@ def prediction_log(model, day: dt.date, day_number: int, rows: int, seed: int = 
     """One day's prediction log, scored by `model` (logged as `version`); day_number is 1-based, drift applies from
     drift.start_day on."""
     rng = np.random.default_rng(seed * 1_000 + day_number)
-    frame = applicants(rows, rng, drift if drift.applies(day_number) else None)
+    frame = with_channels(applicants(rows, rng, drift if drift.applies(day_number) else None), seed, day_number)
+    if drift.channel_only(day_number):
+        early = frame["channel"] == EARLY_CHANNEL
+        frame.loc[early, "annual_income"] = (frame.loc[early, "annual_income"] * drift.income_factor).round(2)
     frame = served(score(model, frame), day, rng, version=version)
     if bad_rows:
         frame = break_rows(frame, rng, bad_rows)
@@ -197,7 +227,7 @@ def labels(log: pd.DataFrame, day: dt.date, day_number: int, seed: int = 11,
     `label_day` = day + 1..LABEL_LAG_DAYS days (LABEL_LAG_SHARES), about 2% never. Deterministic per day.
     """
     rng = np.random.default_rng([seed, day_number, _LABEL_STREAM])
-    factor = drift.income_factor if drift.applies(day_number) else 1.0
+    factor = drift.income_factors(log, day_number)
     repaid = (rng.random(len(log)) < repaid_probability(log, factor)).astype("int64")
     return label_arrivals(log["prediction_id"], pd.Series(repaid, index=log.index, name=LABEL_COLUMN), day, rng,
                           LABEL_LAG_SHARES)

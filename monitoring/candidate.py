@@ -161,10 +161,12 @@ def compare(metric: str, current: float | None, candidate: float | None, min_gai
 
 def new_reference(holdout: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
     """The candidate's reference: the labelled window scored out of fold (`cross_fitted`), with the id, features,
-    prediction columns and the label under `labels.column`, checked against the reference contract the monitoring
+    extra segment columns, prediction columns and the label under `labels.column`, checked against the reference contract the monitoring
     applies."""
     cols = model.columns
-    frame = holdout[[cols.id, *cols.features, *cols.predictions, LABEL]].rename(columns={LABEL: model.labels.column})
+    # the segment columns the model does not use travel with the rows: the new version's segments are fitted on them
+    kept = [cols.id, *cols.features, *model.extra_segment_columns, *cols.predictions, LABEL]
+    frame = holdout[kept].rename(columns={LABEL: model.labels.column})
     if model.is_classification:
         frame[model.labels.column] = frame[model.labels.column].astype("int64")
     contract.prepare_reference(frame, model, "of the retrained candidate")  # raises what the monitoring would

@@ -227,8 +227,9 @@ class SegmentsConfig(_Strict):
                               "segment's against the reference's same segment")
     min_share_change: float = Field(default=0.02, gt=0, le=1, description="the smallest change of a segment's share "
                                     "of the day's rows that counts (0.02: two points)")
-    max_findings: int = Field(default=3, ge=1, le=50, description="segments named in a day's findings at most, the "
-                              "largest impact first (every judged segment is on the day page)")
+    max_findings: int = Field(default=3, ge=1, le=50, description="segments named in a day's findings of each kind "
+                              "(drift or share, new, vanished) at most, the largest impact first (every judged segment "
+                              "is on the day page)")
     reports: int = Field(default=5, ge=0, le=20, description="Evidently data-drift reports of the segments that "
                          "fired, largest impact first, each against the reference's same segment")
 
@@ -959,7 +960,9 @@ def _segment_problems(segments: Any, numerical: list[str], categorical: list[str
     columns, buckets = _names(segments.get("columns")), segments.get("buckets")
     buckets = [str(b) for b in buckets] if isinstance(buckets, dict) else []
     for i, column in enumerate(columns):
-        if column in numerical:
+        if column in columns[:i]:
+            problems.append((("segments", "columns", i), f"{column!r} is listed twice"))
+        elif column in numerical:
             problems.append((("segments", "columns", i), f"{column!r} is a numerical feature: cut it into buckets "
                                                          "under segments.buckets instead"))
         elif column in roles:
@@ -976,8 +979,12 @@ def _segment_problems(segments: Any, numerical: list[str], categorical: list[str
                                                               "column; a segment column is a feature or an extra "
                                                               "logged column"))
     known = set(columns) | set(buckets)
+    pairs = [frozenset(_names(p)) for p in segments.get("crossed") or []]
     for i, pair in enumerate(segments.get("crossed") or []):
         names = _names(pair)
+        if pairs[i] in pairs[:i]:
+            problems.append((("segments", "crossed", i), f"the pair {names} is listed twice"))
+            continue
         unknown = [n for n in names if n not in known]
         if unknown:
             problems.append((("segments", "crossed", i), f"{unknown} are not segment columns (list them under "

@@ -184,8 +184,11 @@ def read_batches(store: ObjectStore, key: str, log_format: LogFormat,
             raise _unreadable(store, key, log_format, exc) from None
 
 
-def read_columns(store: ObjectStore, key: str, columns: list[str]) -> pd.DataFrame:
-    """Some columns of a parquet object (staged valid rows): only those are read from a local copy."""
+def read_columns(store: ObjectStore, key: str, columns: list[str], optional: list[str] = ()) -> pd.DataFrame:
+    """Some columns of a parquet object (staged valid rows): only those are read from a local copy. `optional`:
+    columns read when the object has them, else missing in every row (rows staged before they were configured)."""
     with store.download(key) as local:
-        return pq.read_table(local, columns=columns).to_pandas()
+        present = set(pq.read_schema(local).names)
+        frame = pq.read_table(local, columns=[*columns, *(c for c in optional if c in present)]).to_pandas()
+    return frame.assign(**{c: np.nan for c in optional if c not in present})
 

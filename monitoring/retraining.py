@@ -177,12 +177,12 @@ def labelled_window(store: ObjectStore, model: ModelConfig, window: Window,
         key = layout.on(day).staged_valid_rows
         if not store.exists(key):
             continue
-        valid = ingest.read_columns(store, key, [cols.id, *cols.features])
+        valid = ingest.read_columns(store, key, [cols.id, *cols.features], list(model.extra_segment_columns))
         frames.append(labels.join(valid, cols.id, found).drop(columns=[labels.LABEL_DAY]))
     log.info("%d label(s) of %s known by %s; %d labelled prediction(s) in %d processed day(s)", len(found.labels),
              config.column, window.labels_as_of, sum(map(len, frames)), len(frames))
     if not frames:
-        return pd.DataFrame(columns=[cols.id, *cols.features, LABEL])
+        return pd.DataFrame(columns=[cols.id, *cols.features, *model.extra_segment_columns, LABEL])
     return pd.concat(frames, ignore_index=True).sort_values(cols.id, kind="stable").reset_index(drop=True)
 
 

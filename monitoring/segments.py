@@ -80,10 +80,9 @@ class ColumnCoding(Record):
             values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             found = np.searchsorted(np.array(self.edges), values, side="right")
             return np.where(np.isnan(values), missing, found).astype(np.int64)
-        text = series.astype(object)
-        found = pd.Index(self.values, dtype=object).get_indexer(text)
+        found = pd.Index(self.values, dtype=object).get_indexer(series.astype(str))  # values compared as text
         found = np.where(found < 0, len(self.values), found)  # pooled
-        return np.where(text.isna().to_numpy(), missing, found).astype(np.int64)
+        return np.where(series.isna().to_numpy(), missing, found).astype(np.int64)
 
     def new_values(self, series: pd.Series) -> pd.Series:
         """The count of each value the reference never had (none when it had too many to remember)."""
@@ -335,7 +334,6 @@ class SegmentResult(Record):
     top_verdict: Judgement | None = None
     impact: float = 0.0  # the share of the day's change it carries (see the module's doc)
     mean_score: float | None = None
-    reference_mean_score: float | None = None
     positive_rate: float | None = None
     missing_share: float = 0.0  # the largest missing share of a monitored column inside it
     changed: list[str] = []  # fired columns whose drift the whole day does not show as well (a finding)
@@ -425,6 +423,10 @@ def report(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement], 
     new = [NewSegment(key=f"{column}={value}", rows=count, share=count / tally.rows)
            for column, counter in sorted(tally.new.items()) for value, count in sorted(counter.items())
            if count >= settings.min_rows and count / tally.rows * fit.rows >= CERTAIN]
+    # rows without a value where the reference always had one: a new segment too
+    new += [NewSegment(key=r.key, rows=r.rows, share=r.share) for r in results
+            if r.status == "new" and r.key.endswith(MISSING) and r.rows >= settings.min_rows
+            and r.share * fit.rows >= CERTAIN]
     new.sort(key=lambda s: (-s.rows, s.key))
     return SegmentsReport(dimensions=[d.name for d in fit.dimensions], min_rows=settings.min_rows,
                           max_findings=settings.max_findings, reference_rows=fit.rows, segments=results, new=new,

@@ -18,6 +18,7 @@ NUMERICAL = ["credit_score", "annual_income", "loan_amount", "debt_to_income", "
 CATEGORICAL = ["loan_purpose", "home_ownership", "state"]
 FEATURES = NUMERICAL + CATEGORICAL
 DRIFTED = ("annual_income", "loan_purpose")
+CHANNELS = {"web": 0.58, "branch": 0.20, "partner": 0.16, "mobile_app": 0.06}
 NEW_PURPOSE = "crypto_investment"
 PURPOSES = {"debt_consolidation": 0.38, "credit_card": 0.22, "home_improvement": 0.14, "car": 0.12, "medical": 0.08,
             "small_business": 0.06}
@@ -52,6 +53,9 @@ def applicants(n: int, rng: np.random.Generator, drift: Drift | None = None) -> 
         "employment_years": np.minimum(rng.geometric(0.14, n) - 1, 40),
         "open_credit_lines": rng.poisson(7, n),
         "loan_purpose": purpose, "home_ownership": _pick(rng, HOMES, n), "state": _pick(rng, STATES, n),
+        # the config's segment column, logged beside the features; from a stream of its own (the features' draws
+        # stay as they were before it)
+        "channel": _pick(np.random.default_rng([n, 2]), CHANNELS, n),
     })
 
 

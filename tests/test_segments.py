@@ -1,0 +1,485 @@
+"""Segments (monitoring/segments.py): a day's figures per segment, counted batch by batch, equal a pandas groupby of
+the whole day; a change confined to one segment is found there and nowhere else, a change of the whole day is left
+to the day's own verdicts; tiny segments never page; new, vanished and resized segments are findings; each segment
+has its own alert episode; the config and the data contract name what is wrong; the fit is deterministic and reads
+back from JSON.
+
+The world (tests/segment_world.py) is fitted once per session, about five seconds; each day is a few thousand rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import yaml
+
+from monitoring import alerts, episodes, history, judging, rules
+from monitoring.config import ConfigError, DriftConfig, MinimumChanges, ModelConfig, SegmentsConfig, parse_config
+from monitoring.contract import ContractError, prepare_reference, valid_schema, validate
+from monitoring.day_state import DayState
+from monitoring.layout import DayLayout
+from monitoring.reference import ReferenceProfile
+from monitoring.rules import Finding, Severity
+from monitoring.segments import OTHER_COMBINATIONS, BinnedColumn, ColumnCoding, Dimension, SegmentsFit
+from tests.conftest import ROOT
+from tests.segment_world import CONFIG, EDGES, SPEC, channel_counts, fit_settings, fitted, segment_day
+from tests.summaries import summary
+
+DAY = dt.date(2026, 10, 14)
+BASE = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+AMOUNT_LABELS = ["amount < 5,000", "amount in [5,000, 20,000)", "amount ≥ 20,000"]
+SEGMENT_RULES = ("segment_drift", "segment_share", "new_segment", "vanished_segment")
+
+
+# --- helpers -------------------------------------------------------------------------------------------------------
+def judged(day: pd.DataFrame, settings: SegmentsConfig = CONFIG, batches: tuple[int, ...] = ()):
+    """The day (fed to its DayState in batches cut at `batches`) judged as `judging.judge_day` judges it: the
+    columns' final drift, the segments' report and the DayState."""
+    reference, profile = fitted()
+    fit = fit_settings()
+    state = DayState(fit, profile)
+    cuts = [0, *batches, len(day)]
+    for start, end in zip(cuts[:-1], cuts[1:]):
+        state.add(day.iloc[start:end])
+    columns = judging.judge_columns(day, reference, fit.drift, DriftConfig(), profile, {})
+    final, _, report = judging.judge_day(DriftConfig(), MinimumChanges(), profile, columns, state.operations(day),
+                                         state.quality(), day, (settings, state.segments))
+    return final, report, state
+
+
+def segment_findings(report, model) -> list[Finding]:
+    """The findings the rules raise from the day's segments (the rest of the summary is a quiet day)."""
+    return [f for f in rules.findings(summary().model_copy(update={"segments": report}), model)
+            if f.rule in SEGMENT_RULES]
+
+
+def result(report, key: str):
+    found = [s for s in report.segments if s.key == key]
+    assert len(found) == 1, [s.key for s in report.segments]
+    return found[0]
+
+
+def single(report):
+    """The segments of the single-column dimensions (channel, amount), not the crossed ones."""
+    return [s for s in report.segments if s.dimension in ("channel", "amount")]
+
+
+# --- 1. figures per segment ----------------------------------------------------------------------------------------
+def awkward_day() -> pd.DataFrame:
+    """A day with every case a segment meets: missing features, a category and a channel the reference never had,
+    rows without a channel or an amount, amounts on the buckets' edges and y on the fitted bins' edges."""
+    _, profile = fitted()
+    rng = np.random.default_rng(11)
+    day = segment_day(channel_counts(3_000, fax=0.002, kiosk=0.02), rng)
+    day = day.astype({"c": object})
+    rows = rng.permutation(len(day))
+    day.loc[rows[:120], "channel"] = None  # -> "channel (missing)"
+    day.loc[rows[100:250], "x"] = np.nan  # missing feature values, partly in the rows without a channel
+    day.loc[rows[250:340], "c"] = None
+    day.loc[rows[340:370], "c"] = "zz"  # a category the reference never had
+    day.loc[rows[370:460], "amount"] = np.nan  # -> "amount (missing)"
+    day.loc[rows[460:470], "amount"] = EDGES[0]  # on an edge: in [5,000, 20,000)
+    day.loc[rows[470:480], "amount"] = EDGES[1]  # on an edge: >= 20,000
+    edges = profile.numerical["y"].edges
+    day.loc[rows[480:490], "y"] = edges[3]  # on a fitted edge: in the bin it closes, as the day's histogram has it
+    return day
+
+
+def expected_keys(day: pd.DataFrame, fit: SegmentsFit) -> dict[str, pd.Series]:
+    """Each row's segment in each dimension, computed with pandas from the raw values."""
+    channel = day["channel"]
+    kept = fit.dimensions[0].codings[0].values
+    channels = pd.Series(np.where(channel.isna(), "channel (missing)",
+                                  np.where(channel.isin(kept), "channel=" + channel.astype(str),
+                                           "channel (other values)")), index=day.index)
+    amounts = pd.cut(day["amount"], [-np.inf, *EDGES, np.inf], right=False, labels=AMOUNT_LABELS)
+    amounts = amounts.astype(object).where(amounts.notna(), "amount (missing)")
+    pairs = channels + " × " + amounts
+    crossed = pairs.where(pairs.isin(fit.dimensions[2].keys), f"channel × amount {OTHER_COMBINATIONS}")
+    return {"channel": channels, "amount": amounts, "channel × amount": crossed}
+
+
+def expected_bins(day: pd.DataFrame, column: BinnedColumn, profile: ReferenceProfile) -> pd.Series:
+    """Each row's bin in a monitored column, computed with pandas: numerical bins closed on the right at the
+    profile's edges (as the day's histogram, `quality.shares`), categories in sorted order then one bin of unseen
+    values; missing values last."""
+    values = day[column.column]
+    if column.column in profile.numerical:
+        edges = profile.numerical[column.column].edges
+        bins = pd.cut(values, [-np.inf, *edges, np.inf], right=True, labels=False)
+        return bins.fillna(len(edges) + 1).astype(int)
+    categories = sorted(profile.categorical[column.column].counts)
+    text = values.astype(object).where(values.isna(), values.astype(str))
+    found = pd.Series(pd.Categorical(text, categories=categories).codes, index=day.index)
+    return found.where(found >= 0, len(categories)).where(values.notna(), len(categories) + 1)
+
+
+def test_figures_per_segment_counted_batch_by_batch_equal_a_groupby_of_the_whole_day():
+    _, profile = fitted()
+    fit = profile.segments
+    day = awkward_day()
+    _, report, state = judged(day, batches=(217, 2_400))  # three uneven batches
+    tally = state.segments
+    assert tally.rows == len(day)
+    # the reference's channels, most rows first (mobile and partner tie: by name); its combinations, all kept
+    assert fit.dimensions[0].codings[0].values == ["web", "branch", "mobile", "partner", "fax"]
+    assert [d.name for d in fit.dimensions] == ["channel", "amount", "channel × amount"]
+    assert fit.dimensions[1].keys == [*AMOUNT_LABELS, "amount (missing)"]
+    reference, _ = fitted()
+    combinations = expected_keys(reference, fit)["channel × amount"]
+    assert set(fit.dimensions[2].keys) == {*combinations.unique(), f"channel × amount {OTHER_COMBINATIONS}"}
+
+    keys = expected_keys(day, fit)
+    assert keys["channel"].value_counts()["channel (missing)"] == 120
+    kiosk = int((day["channel"] == "kiosk").sum())
+    assert kiosk > 40 and keys["channel"].value_counts()["channel (other values)"] == kiosk  # pooled
+    bins = {c.column: expected_bins(day, c, profile) for c in fit.columns}
+    checked = 0
+    for i, dimension in enumerate(fit.dimensions):
+        groups = day.assign(key=keys[dimension.name].to_numpy()).groupby("key")
+        assert set(groups.groups) <= set(dimension.keys)
+        for index, key in enumerate(dimension.keys):
+            rows = groups.get_group(key) if key in groups.groups else day.iloc[:0]
+            assert tally.counts[i][index] == len(rows), key
+            assert tally.positives[i][index] == rows["d"].sum(), key
+            assert tally.scored[i][index] == rows["p"].notna().sum(), key
+            assert tally.score_sum[i][index] == pytest.approx(rows["p"].sum(), rel=1e-12), key
+            for j, column in enumerate(fit.columns):
+                counted = bins[column.column].loc[rows.index].value_counts()
+                want = counted.reindex(range(column.bins + 1), fill_value=0).to_numpy()
+                assert tally.bins[i][j][index].tolist() == want.tolist(), (key, column.column)
+                assert tally.bins[i][j][index][column.bins] == rows[column.column].isna().sum()
+            if len(rows):
+                found = result(report, key)
+                assert found.rows == len(rows) and found.share == pytest.approx(len(rows) / len(day))
+                assert found.mean_score == pytest.approx(rows["p"].mean())
+                assert found.positive_rate == pytest.approx(rows["d"].mean())
+                assert found.missing_share == pytest.approx(rows[[c.column for c in fit.columns]].isna().mean().max())
+                checked += 1
+    assert checked >= 20
+    # the whole day's histogram (DayState) is the sum of the segments' bins
+    y = [c.column for c in fit.columns].index("y")
+    assert tally.bins[0][y].sum(axis=0)[:-1].tolist() == state.numbers["y"].bins.tolist()
+    assert tally.new == {"channel": Counter({"kiosk": kiosk})}  # fax is known, only kiosk is new
+    assert result(report, "channel (missing)").status == "new"  # the reference has no row without a channel
+
+
+# --- 2. a change in one segment ------------------------------------------------------------------------------------
+def test_a_shift_in_one_small_segment_is_found_there_and_nowhere_else(loan_model):
+    day = segment_day(channel_counts(4_000, fax=0.0015), np.random.default_rng(12), shift={"mobile": 0.8})
+    _, report, _ = judged(day)
+    mobile = result(report, "channel=mobile")
+    assert mobile.status == "judged" and mobile.rows == 400
+    assert list(mobile.fired) == ["y"] and mobile.changed == ["y"] and mobile.finding
+    assert mobile.top_column == "y" and report.top(1)[0].key == "channel=mobile"  # the largest impact
+    assert [s.key for s in single(report) if s.fired or s.finding] == ["channel=mobile"]
+    assert all(s.share_verdict is None or not s.share_verdict.fired for s in report.segments)
+
+    found = segment_findings(report, loan_model)
+    drift = [f for f in found if f.rule == "segment_drift"]
+    assert drift and drift[0].segment == "channel=mobile" and drift[0].columns == ["y"]
+    assert drift[0].severity is Severity.WARNING and "channel=mobile (400 rows, 10.0% of the day" in drift[0].message
+    assert drift[0].evidence[0].startswith("y: ")
+    assert all(f.segment.startswith("channel=mobile") for f in found), [(f.rule, f.segment) for f in found]
+
+    capped = judged(day, CONFIG.model_copy(update={"max_findings": 1}))[1]
+    assert [s.key for s in capped.segments if s.finding] == ["channel=mobile"]
+
+
+def test_a_day_without_change_of_the_same_size_fires_nothing(loan_model):
+    day = segment_day(channel_counts(4_000, fax=0.0015), np.random.default_rng(13))
+    final, report, _ = judged(day)
+    assert not any(r.drifted for r in final.values())
+    assert [s.key for s in report.segments if s.fired or s.finding] == []
+    assert all(s.share_verdict is None or not s.share_verdict.fired for s in report.segments)
+    assert report.new == [] and report.vanished == []
+    assert segment_findings(report, loan_model) == []
+
+
+# --- 3. tiny segments ----------------------------------------------------------------------------------------------
+def test_a_segment_with_too_few_rows_on_the_day_never_fires_however_shifted(loan_model):
+    counts = channel_counts(400, mobile=0.09)  # mobile 36 rows, partner 40: under min_rows (50), at their share
+    day = segment_day(counts, np.random.default_rng(14), shift={"mobile": 5.0, "partner": 5.0})
+    final, report, _ = judged(day)
+    assert final["y"].drifted  # the whole day shows it
+    for key, rows in (("channel=mobile", 36), ("channel=partner", 40)):
+        tiny = result(report, key)
+        assert (tiny.status, tiny.rows, tiny.reference_rows) == ("too_few_rows", rows, 2_000)
+        assert tiny.drift == {} and tiny.fired == {} and not tiny.finding and tiny.impact == 0.0
+        assert tiny.share_verdict is not None and not tiny.share_verdict.fired
+    assert all(s.fired == {} for s in report.segments if s.status == "too_few_rows")
+    assert not [f for f in segment_findings(report, loan_model) if "mobile" in f.segment or "partner" in f.segment]
+
+
+def test_a_segment_with_a_small_reference_is_never_judged():
+    day = segment_day(channel_counts(4_000, fax=0.05), np.random.default_rng(15), shift={"fax": 5.0})
+    _, report, _ = judged(day)
+    fax = result(report, "channel=fax")
+    assert (fax.status, fax.rows, fax.reference_rows) == ("small_reference", 200, 30)
+    assert fax.drift == {} and fax.fired == {} and fax.share_verdict is None and not fax.finding
+    _, profile = fitted()
+    assert profile.segments.baselines["channel=fax"].drift_nulls == {}  # under MIN_FIT_ROWS: no band fitted
+    # judged at all only under a min_rows it passes
+    assert result(judged(day, CONFIG.model_copy(update={"min_rows": 20}))[1], "channel=fax").status == "judged"
+
+
+# --- 4. new and vanished segments ----------------------------------------------------------------------------------
+def test_a_value_the_reference_never_had_on_8_percent_of_the_day_is_a_new_segment(loan_model):
+    day = segment_day(channel_counts(4_000, kiosk=0.08), np.random.default_rng(16))
+    _, report, state = judged(day)
+    assert [(n.key, n.rows, n.share) for n in report.new] == [("channel=kiosk", 320, 0.08)]
+    pooled = result(report, "channel (other values)")
+    assert (pooled.status, pooled.rows) == ("new", 320)
+    found = [f for f in segment_findings(report, loan_model) if f.rule == "new_segment"]
+    assert [f.segment for f in found] == ["channel=kiosk"]
+    assert "320 rows (8.0% of the day), a value the reference never had in 20,000 rows" in found[0].message
+
+
+def test_a_couple_of_rows_of_a_new_value_are_counted_but_raise_nothing(loan_model):
+    day = segment_day(channel_counts(4_000, kiosk=0.0005), np.random.default_rng(17))
+    _, report, state = judged(day)
+    assert state.segments.new == {"channel": Counter({"kiosk": 2})}
+    assert report.new == []
+    assert not [f for f in segment_findings(report, loan_model) if f.rule == "new_segment"]
+
+
+def test_a_segment_the_reference_makes_certain_that_is_absent_has_vanished(loan_model):
+    day = segment_day(channel_counts(4_000, branch=0.0), np.random.default_rng(18))  # no fax either: 6 expected
+    _, report, _ = judged(day)
+    vanished = [v.key for v in report.vanished]
+    assert vanished[0] == "channel=branch" and all(k.startswith("channel=branch") for k in vanished)
+    assert len(vanished) == 4  # the channel and its three combinations with the amount
+    assert result(report, "channel=branch").rows == 0 and result(report, "channel=branch").reference_share == 0.2
+    assert "channel=fax" not in vanished  # 30 reference rows: absent by chance often enough
+    found = [f for f in segment_findings(report, loan_model) if f.rule == "vanished_segment"]
+    assert found[0].segment == "channel=branch" and len(found) == CONFIG.max_findings
+    assert "holds 20.0% of the reference's" in found[0].message
+
+
+def test_rows_without_a_segment_value_the_reference_never_lacked_are_a_finding(loan_model):
+    day = segment_day(channel_counts(4_000), np.random.default_rng(19))
+    day.loc[day.index[:200], "channel"] = None  # 5% of the day; the reference has a channel on every row
+    _, report, _ = judged(day)
+    missing = result(report, "channel (missing)")
+    assert (missing.status, missing.rows, missing.reference_rows) == ("new", 200, 0)
+    assert [f.segment for f in segment_findings(report, loan_model)] == ["channel (missing)"]
+
+
+# --- 5. a segment's share ------------------------------------------------------------------------------------------
+def test_a_segment_holding_25_percent_of_the_day_instead_of_10_fires_its_share(loan_model):
+    day = segment_day(channel_counts(4_000, mobile=0.25), np.random.default_rng(20))
+    _, report, _ = judged(day)
+    mobile = result(report, "channel=mobile")
+    assert mobile.share_verdict.fired and mobile.share_verdict.value == pytest.approx(0.15)
+    assert mobile.fired == {} and mobile.finding
+    found = [f for f in segment_findings(report, loan_model) if f.rule == "segment_share"]
+    assert "channel=mobile" in [f.segment for f in found]
+    share = next(f for f in found if f.segment == "channel=mobile")
+    assert "holds 25.0% of the day's rows (1,000) against 10.0% of the reference's" in share.message
+    assert not [f for f in segment_findings(report, loan_model) if f.rule == "segment_drift"]
+
+
+# --- 6. concentration ----------------------------------------------------------------------------------------------
+def test_a_shift_of_the_whole_day_is_the_days_finding_not_a_segments(loan_model):
+    day = segment_day(channel_counts(4_000, fax=0.0015), np.random.default_rng(21), everywhere=0.8)
+    final, report, _ = judged(day)
+    assert final["y"].drifted
+    assert [s.key for s in report.segments if "y" in s.fired]  # the segments see it too
+    assert all("y" not in s.changed for s in report.segments)
+    assert not [f for f in segment_findings(report, loan_model) if f.rule == "segment_drift"]
+
+
+# --- 7. alert episodes per segment ---------------------------------------------------------------------------------
+def finding(rule: str, segment: str | None = None) -> Finding:
+    return Finding(rule=rule, severity=Severity.WARNING, segment=segment, message=f"{rule} in {segment}",
+                   action="look")
+
+
+def test_each_segment_has_its_own_episode_key_safe_for_s3(loan_model):
+    overall, mobile, web = (finding("segment_drift", s) for s in (None, "channel=mobile", "channel=web"))
+    assert overall.episode == "segment_drift"
+    assert len({overall.episode, mobile.episode, web.episode}) == 3
+    assert finding("segment_drift", "channel=mobile").episode == mobile.episode  # stable
+    assert finding("segment_share", "channel=mobile").episode != mobile.episode
+    hostile = finding("segment_drift", "channel=../../x × amount ≥ 20,000 / é")
+    layout = DayLayout.of(loan_model, DAY)
+    for f in (mobile, web, hostile):
+        assert re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", f.episode), f.episode
+        key = layout.sent_alert(f.episode, DAY)
+        assert layout.parse_sent_alert(key) == (f.episode, DAY.isoformat(), "alert")
+
+
+def test_a_segment_alert_and_the_overall_alert_of_a_rule_are_sent_once_each(store, loan_model):
+    found = [finding("performance_degradation"), finding("performance_degradation", "channel=mobile"),
+             finding("performance_degradation", "channel=web")]
+    first, second = DAY, DAY + dt.timedelta(days=1)
+    inbox = []
+
+    def send(message):
+        inbox.append(message)
+        return ["sent"]
+
+    layout = DayLayout.of(loan_model, first)
+    plan = episodes.plan_notices(loan_model.alerts, loan_model.name, first, found, {}, None, {},
+                                 alerts.sent_episodes(store, layout))
+    assert [(n.kind, n.rule, n.segment) for n in plan.message.notices] == [
+        ("alert", "performance_degradation", None), ("alert", "performance_degradation", "channel=mobile"),
+        ("alert", "performance_degradation", "channel=web")]
+    assert len({n.episode for n in plan.message.notices}) == 3
+    assert alerts.deliver(store, layout, plan, send, "now") == ["sent"]
+    assert len(inbox) == 1 and "in channel=mobile" in inbox[0].text()
+    sent = alerts.sent_episodes(store, layout)
+    assert set(sent) == {f.episode for f in found}
+
+    # the next day, all three still firing: already alerted for their episodes, nothing is sent
+    recent = {first.isoformat(): history.day_metrics(summary(day=first.isoformat()), found)}
+    later = layout.on(second)
+    plan = episodes.plan_notices(loan_model.alerts, loan_model.name, second, found, {}, None, recent, sent)
+    assert plan.message is None
+    assert len(plan.skipped) == 3 and all("already alerted for its episode since 2026-10-14" in s for s in plan.skipped)
+    assert alerts.deliver(store, later, plan, send, "now") == [] and len(inbox) == 1
+
+    # the segments stop firing, the overall rule goes on: after alerts.resolve_after quiet days each segment's
+    # episode is resolved on its own, the overall one goes on
+    recent[second.isoformat()] = history.day_metrics(summary(day=second.isoformat()), found)
+    quiet = loan_model.alerts.resolve_after
+    for n in range(1, quiet):
+        when = second + dt.timedelta(days=n)
+        recent[when.isoformat()] = history.day_metrics(summary(day=when.isoformat()), found[:1])
+    last = second + dt.timedelta(days=quiet)
+    plan = episodes.plan_notices(loan_model.alerts, loan_model.name, last, found[:1], {}, None, recent, sent)
+    resolved = sorted((n.kind, n.rule, n.episode, n.episode_start) for n in plan.message.notices)
+    assert resolved == sorted(("resolved", "performance_degradation", f.episode, "2026-10-14") for f in found[1:])
+    assert plan.message.still_firing == ["performance_degradation"]
+    assert "(in one segment)" in plan.message.notices[0].message
+
+
+# --- 8. config -----------------------------------------------------------------------------------------------------
+def with_segments(value) -> dict:
+    document = copy.deepcopy(BASE)
+    document["models"]["loan_approval"]["segments"] = value
+    return document
+
+
+@pytest.mark.parametrize(("segments", "message"), [
+    ({"columns": ["channel"], "crossed": [["channel", "nope"]]},
+     r"model 'loan_approval': key 'segments.crossed.0': \['nope'\] are not segment columns"),
+    ({"columns": ["state"], "crossed": [["state", "state"]]},
+     r"key 'segments.crossed.0': a column crossed with itself"),
+    ({"buckets": {"amount": [5, 1]}},
+     r"key 'segments.buckets': 'amount': give at least one edge, in increasing order \(got \[5.0, 1.0\]\)"),
+    ({"buckets": {"loan_amount": []}}, r"key 'segments.buckets': 'loan_amount': give at least one edge"),
+    ({"columns": ["credit_score"]}, r"key 'segments.columns.0': 'credit_score' is a numerical feature"),
+    ({"buckets": {"state": [1]}}, r"key 'segments.buckets.state': 'state' is a categorical feature"),
+    ({"columns": ["approved"]}, r"key 'segments.columns.0': 'approved' is the id, time, prediction or label column"),
+    ({"columns": ["channel"], "buckets": {"channel": [1]}}, r"key 'segments.columns.0': 'channel' is also under"),
+    ({"colums": ["state"]}, r"key 'segments.colums': unknown key"),
+    ({"columns": ["state"], "min_rows": 5}, r"key 'segments.min_rows'"),
+])
+def test_a_bad_segments_setting_is_an_error_naming_its_key(segments, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(with_segments(segments))
+
+
+@pytest.mark.parametrize("segments", [{"columns": ["state", "state"]},
+                                      {"columns": ["state", "channel"],
+                                       "crossed": [["state", "channel"], ["state", "channel"]]}])
+def test_a_segment_column_or_pair_listed_twice_is_an_error(segments):
+    with pytest.raises(ConfigError, match=r"key 'segments\.(columns|crossed)"):
+        parse_config(with_segments(segments))
+
+
+def test_segment_columns_the_model_does_not_use_are_kept_beside_the_features():
+    model = parse_config(with_segments({"columns": ["channel", "state"], "buckets": {"loan_amount": [5000, 20000],
+                                                                                     "requested": [1000]},
+                                        "crossed": [["channel", "loan_amount"]]})).model("loan_approval")
+    assert model.extra_segment_columns == {"channel": "categorical", "requested": "numerical"}
+    spec = model.segment_spec
+    assert spec.columns == ("channel", "state") and spec.crossed == (("channel", "loan_amount"),)
+    assert model.fit_settings.segments == spec
+    assert parse_config(with_segments({"columns": ["channel"]})).model("loan_approval").segment_spec is not None
+    document = with_segments({"columns": ["channel"]})
+    document["models"]["loan_approval"]["drift"]["threshold_mode"] = "fixed"
+    assert parse_config(document).model("loan_approval").segment_spec is None  # calibrated mode only
+
+
+# --- 9. the data contract ------------------------------------------------------------------------------------------
+def prediction_log(model: ModelConfig, rows: int, seed: int, **extra) -> pd.DataFrame:
+    """A day's log of the model (no trained model needed: features and score are drawn), with `extra` columns."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({**{c: rng.normal(100, 10, rows).round(1) for c in model.columns.numerical},
+                          **{c: rng.choice(["a", "b", "c"], rows) for c in model.columns.categorical}})
+    frame["approval_probability"] = rng.uniform(0, 1, rows).round(6)
+    frame["approved"] = (frame["approval_probability"] >= 0.5).astype(int)
+    frame.insert(0, "event_time", pd.Timestamp(DAY, tz="UTC") + pd.to_timedelta(rng.integers(0, 86_400, rows), "s"))
+    frame.insert(0, "prediction_id", [f"{seed}-{i:05d}" for i in range(rows)])
+    for column, values in extra.items():
+        frame[column] = values
+    return frame
+
+
+@pytest.fixture(scope="module")
+def channel_model():
+    return parse_config(with_segments({"columns": ["channel"], "buckets": {"requested": [1000.0]}})).model(
+        "loan_approval")
+
+
+def test_the_contract_keeps_extra_segment_columns_typed_and_a_file_without_them_lands_in_missing(channel_model):
+    logged = prediction_log(channel_model, 6, 1, channel=[1, 2, 2, None, 3, 1],
+                            requested=["500", 2_000, None, 1e3, 7, 8])
+    result = validate(logged, channel_model, DAY)
+    assert result.rows_valid == 6 and "channel" not in result.extra_columns
+    assert result.valid["channel"].tolist()[:3] == ["1", "2", "2"] and pd.isna(result.valid["channel"][3])
+    assert result.valid["requested"].dtype == "float64" and result.valid["requested"][0] == 500.0
+    pa.Table.from_pandas(result.valid, schema=valid_schema(channel_model), preserve_index=False)  # typed as written
+
+    without = validate(prediction_log(channel_model, 5, 2), channel_model, DAY)
+    assert without.rows_valid == 5 and without.valid["channel"].isna().all()
+    assert without.valid["requested"].isna().all()
+    pa.Table.from_pandas(without.valid, schema=valid_schema(channel_model), preserve_index=False)
+    coding = ColumnCoding.fit("channel", pd.Series(["1", "2", "2", "3"]), None, 19)
+    dimension = Dimension.single(coding)
+    assert [dimension.keys[s] for s in dimension.segments(without.valid)] == ["channel (missing)"] * 5
+    buckets = Dimension.single(ColumnCoding.fit("requested", pd.Series([1.0]), (1000.0,), 0))
+    assert [buckets.keys[s] for s in buckets.segments(result.valid)] == [
+        "requested < 1,000", "requested ≥ 1,000", "requested (missing)", "requested ≥ 1,000", "requested < 1,000",
+        "requested < 1,000"]
+
+
+def test_a_reference_without_a_segment_column_is_refused_naming_it(channel_model):
+    reference = prediction_log(channel_model, 20, 3, channel=["web"] * 20, requested=1_500.0)
+    reference = reference.drop(columns=["prediction_id", "event_time"])
+    typed = prepare_reference(reference, channel_model, "s3://b/reference.parquet")
+    assert typed["channel"].tolist() == ["web"] * 20 and typed["requested"].dtype == "float64"
+    with pytest.raises(ContractError, match=r"lacks segment column\(s\) \['channel'\] of model 'loan_approval'"):
+        prepare_reference(reference.drop(columns=["channel"]), channel_model, "s3://b/reference.parquet")
+    with pytest.raises(ContractError, match=r"segment column 'requested' that are not finite numbers"):
+        prepare_reference(reference.assign(requested="lots"), channel_model, "s3://b/reference.parquet")
+
+
+# --- 10. a deterministic fit that reads back -----------------------------------------------------------------------
+def test_the_segments_fit_is_deterministic_and_reads_back_from_json():
+    reference, profile = fitted()
+    binned = [BinnedColumn(column=c, edges=b.edges) for c, b in profile.numerical.items() if b.count]
+    binned += [BinnedColumn(column=c, categories=sorted(b.counts)) for c, b in profile.categorical.items()]
+    again = SegmentsFit.fit(reference, SPEC, binned)
+    assert again == profile.segments
+    assert again.model_dump_json() == profile.segments.model_dump_json()
+    other = SegmentsFit.fit(reference, SPEC, binned, salt=1)  # other replicate days: other bands, same counts
+    assert other != again and other.baselines["channel=web"].counts == again.baselines["channel=web"].counts
+    mobile = profile.segments.baselines["channel=mobile"]
+    assert (mobile.rows, mobile.share) == (2_000, 0.1) and set(mobile.drift_nulls) == {"x", "y", "p", "c", "d"}
+    assert mobile.share_null is not None
+
+    back = ReferenceProfile.model_validate_json(profile.to_json())
+    assert back.segments == profile.segments and back == profile
+
+    _, report, _ = judged(segment_day(channel_counts(2_000, kiosk=0.05), np.random.default_rng(22)))
+    assert type(report).model_validate_json(report.model_dump_json()) == report
