@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from monitoring.config import MODEL_NAME_PATTERN, ModelConfig
 
 REPORT_NAMES = ("data_drift", "prediction_drift", "data_quality")
+# the data-drift reports of a day's segments that fired, largest impact first (segments.reports of them at most)
+SEGMENT_REPORTS = tuple(f"segment_drift_{n}" for n in range(1, 21))
+DAY_REPORTS = REPORT_NAMES + SEGMENT_REPORTS
 PERFORMANCE_REPORT = "model_performance"  # written once the day has labels, updated as more arrive
 FINGERPRINT_PATTERN = re.compile(r"^[0-9a-f]{16}$")
 _PARTITION = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
@@ -304,7 +307,7 @@ class DayLayout(ModelLayout):
         return f"{self.model_reports_dir}{self.partition}/"
 
     def report(self, name: str, extension: str) -> str:
-        if name not in (*REPORT_NAMES, PERFORMANCE_REPORT) or extension not in ("html", "json"):
+        if name not in (*DAY_REPORTS, PERFORMANCE_REPORT) or extension not in ("html", "json"):
             raise LayoutError(f"unknown report {name}.{extension}")
         return f"{self.reports_dir}{name}.{extension}"
 

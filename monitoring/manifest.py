@@ -12,7 +12,7 @@ import hashlib
 from typing import Any, Iterable
 
 from monitoring import __version__
-from monitoring.layout import PERFORMANCE_REPORT, REPORT_NAMES, DayLayout
+from monitoring.layout import DAY_REPORTS, PERFORMANCE_REPORT, REPORT_NAMES, DayLayout
 from monitoring.storage import HTML, JSON, PARQUET, ObjectStore
 
 CONTENT_TYPES = {"html": HTML, "json": JSON, "parquet": PARQUET}
@@ -43,7 +43,7 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], now: dt.
         urls[name] = store.put_bytes(key, data, content_type)
         artifacts[name] = _record(data, key)
 
-    for name in REPORT_NAMES:
+    for name in DAY_REPORTS:
         for ext in ("html", "json"):
             if name in reports:  # get_bytes fails clearly if the report task did not stage it
                 write(layout.report(name, ext), store.get_bytes(layout.staged_report(name, ext)), CONTENT_TYPES[ext])

@@ -126,6 +126,30 @@ def build_reports(current: pd.DataFrame, reference: pd.DataFrame, model: ModelCo
     return tuple(sorted(rendered, key=lambda r: r.name))
 
 
+def build_segment_report(name: str, current: pd.DataFrame, reference: pd.DataFrame, model: ModelConfig,
+                         scores: dict[str, float | None], lines: dict[str, float]) -> RenderedReport | None:
+    """A segment's data-drift report: its rows of the day's sample against the reference sample's same segment, each
+    column drawn with the segment's own score (the Jensen-Shannon distance on the model's bins, `monitoring.
+    segments`) against the line its verdict used. None when either side has no rows."""
+    adapter.import_evidently()
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
+
+    usable = [c for c in model.monitored if scores.get(c) is not None and c in lines
+              and current[c].notna().any() and reference[c].notna().any()]
+    if current.empty or reference.empty or not usable:
+        return None
+    definition = DataDefinition(numerical_columns=[c for c in usable if model.kind(c) == NUMERICAL],
+                                categorical_columns=[c for c in usable if model.kind(c) == CATEGORICAL])
+    metrics = [ValueDrift(column=c, method=adapter.precomputed_method("jensenshannon"), threshold=lines[c])
+               for c in usable]
+    with adapter.patched(), adapter.precomputed_scores({c: scores[c] for c in usable}):
+        snapshot = Report(metrics, include_tests=True).run(
+            current_data=Dataset.from_pandas(current[usable], data_definition=definition),
+            reference_data=Dataset.from_pandas(reference[usable], data_definition=definition))
+        return _render(name, snapshot)
+
+
 def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | None,
                              model: ModelConfig) -> RenderedReport | str:
     """Evidently's classification or regression report of labelled predictions (the label in column `label`), against

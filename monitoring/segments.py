@@ -274,6 +274,14 @@ def _share_nulls(segment: np.ndarray, segments: int, seed: int) -> dict[int, Nul
     return nulls
 
 
+    def members(self, key: str, frame: pd.DataFrame) -> np.ndarray:
+        """Which rows of `frame` are in the segment `key`."""
+        for dimension in self.dimensions:
+            if key in dimension.keys:
+                return dimension.segments(frame) == dimension.keys.index(key)
+        return np.zeros(len(frame), dtype=bool)
+
+
 # --- the day ---------------------------------------------------------------------------------------------------------
 class SegmentTally:
     """A day's rows counted per segment, batch by batch (every valid row): rows, each monitored column's bin counts
@@ -337,6 +345,7 @@ class SegmentResult(Record):
     positive_rate: float | None = None
     missing_share: float = 0.0  # the largest missing share of a monitored column inside it
     changed: list[str] = []  # fired columns whose drift the whole day does not show as well (a finding)
+    report: str | None = None  # its Evidently data-drift report (segments.reports of the fired ones)
     finding: bool = False  # raised a finding: a changed column, or its share
 
     def where(self) -> str:
@@ -362,6 +371,11 @@ class SegmentsReport(Record):
 
     def top(self, n: int = 3) -> list[SegmentResult]:
         return [s for s in self.segments if s.impact > 0][:n]
+
+    def with_reports(self, reports: dict[str, str]) -> SegmentsReport:
+        """The report with each segment's drift report file (`reports`: key -> file name)."""
+        return self.model_copy(update={"segments": [r.model_copy(update={"report": reports[r.key]})
+                                                    if r.key in reports else r for r in self.segments]})
 
 
 def statistic(kind: str, key: str, column: str = "") -> str:

@@ -18,6 +18,21 @@ from monitoring.summary import summarize
 log = logging.getLogger(__name__)
 
 
+def _segment_reports(fitted, segmented, current, compared, model: ModelConfig) -> list[tuple[Any, str]]:
+    """The data-drift reports of the segments that fired, largest impact first (`segments.reports` at most), each
+    with its segment's key."""
+    found = []
+    for result in [r for r in segmented.segments if r.fired][:model.segments.reports]:
+        judged = {**({result.top_column: result.top_verdict} if result.top_verdict else {}), **result.fired}
+        lines = {c: max(v.band[1] if v.band else 0.0, v.min_effect or 0.0) for c, v in judged.items()}
+        report = reports.build_segment_report(
+            f"segment_drift_{len(found) + 1}", current[fitted.segments.members(result.key, current)],
+            compared[fitted.segments.members(result.key, compared)], model, result.drift, lines)
+        if report is not None:
+            found.append((report, result.key))
+    return found
+
+
 def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Profile the staged valid rows, run the Evidently reports on their sample, stage them with the day's summary."""
     layout = DayLayout.of(model, day)
@@ -47,7 +62,11 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
                                                             (model.segments, state.segments))
     log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), state.rows,
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
-    rendered = reports.build_reports(current, compared, model, columns)
+    rendered = list(reports.build_reports(current, compared, model, columns))
+    if segmented is not None:
+        segment_reports = _segment_reports(fitted, segmented, current, compared, model)
+        rendered += [r for r, _ in segment_reports]
+        segmented = segmented.with_reports({key: f"{r.name}.html" for r, key in segment_reports})
     for report in rendered:
         store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
