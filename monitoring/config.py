@@ -562,6 +562,8 @@ class RulesConfig(_Strict):
                                     "enough rows to be certain")
     vanished_segment: RuleConfig = Field(default=RuleConfig(), description="a segment the reference makes certain "
                                          "to appear is absent from the day")
+    segment_performance: RuleConfig = Field(default=RuleConfig(), description="a due day's headline metric fell "
+                                            "inside a segment, against the reference's same segment")
     labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
     labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
                                        "performance.min_coverage labels.deadline_days after they were due")
@@ -821,7 +823,7 @@ class ModelConfig(_Strict):
         if not seg.enabled or not self.drift.calibrated:
             return None
         return SegmentSpec(columns=seg.columns, buckets=seg.buckets, crossed=seg.crossed,
-                           max_per_column=seg.max_per_column)
+                           max_per_column=seg.max_per_column, metric=self.headline_metric if self.labels else None)
 
 
 class DriftSpec(Record):
@@ -876,6 +878,7 @@ class SegmentSpec(Record):
     buckets: dict[str, tuple[float, ...]] = {}
     crossed: tuple[tuple[str, str], ...] = ()
     max_per_column: int = 20
+    metric: str | None = None  # the headline metric judged inside each segment, when the model has labels
 
 
 class FitSettings(Record):

@@ -34,7 +34,7 @@ from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
 from monitoring.records import ColumnDrift, DueDay, EstimateCheck, Performance
 from monitoring.reference import ReferenceProfile
-from monitoring.segments import SegmentsReport, SegmentTally
+from monitoring.segments import SegmentPerformance, SegmentsReport, SegmentTally
 from monitoring.verdicts import DayVerdicts, Degradation, Judgement
 from monitoring.vocabulary import CATEGORICAL, LOWER_IS_BETTER, effect_method, is_test, statistic_name, worse_by
 
@@ -205,10 +205,27 @@ def judge_metrics(values: dict[str, float | None], baseline: dict[str, float | N
     return sorted(found, key=lambda d: d.metric)
 
 
+def segment_performance(joined: pd.DataFrame, scoring: Scoring, judging: MetricJudging, fitted: ReferenceProfile,
+                        settings: SegmentsConfig | None) -> list[SegmentPerformance]:
+    """The headline metric inside each segment of the labelled predictions `joined` (with their segment columns),
+    judged against the reference's same segment at its labelled size (`segments.judge_performance`)."""
+    fit = fitted.segments
+    if settings is None or fit is None or fit.metric is None or not len(joined):
+        return []
+    metric = fit.metric
+    absolute, share = judging.min_drops.get(metric, (None, None))
+    return segments.judge_performance(
+        fit, joined, lambda rows: metrics.metric_of_arrays(scoring, metric, *metrics.arrays(rows, scoring)),
+        settings, judging.band_sigma, judging.fdr, absolute if absolute is not None else (share or 0.0),
+        "up" if metric in LOWER_IS_BETTER else "down", relative=absolute is None)
+
+
 def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, judging: MetricJudging, lag_days: int,
-                 day: dt.date, as_of: dt.date, fitted: ReferenceProfile, label_digest: str) -> Performance:
+                 day: dt.date, as_of: dt.date, fitted: ReferenceProfile, label_digest: str,
+                 segmented: SegmentsConfig | None = None) -> Performance:
     """The performance of prediction day `day` from its labelled predictions `joined`, as known on `as_of`, against
-    the baseline of the reference version the day was monitored with (`fitted`)."""
+    the baseline of the reference version the day was monitored with (`fitted`); with `segmented` (the model's
+    segments), the headline metric inside each segment too."""
     found = metrics.figures(joined, scoring)
     return Performance(
         day=day.isoformat(), labels_as_of=as_of.isoformat(), complete=(as_of - day).days >= lag_days,
@@ -217,6 +234,7 @@ def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, ju
         degraded=judge_metrics(found.metrics, fitted.performance, judging, len(joined), fitted) if len(joined) else [],
         confusion=found.confusion, calibration=found.reliability, errors=found.errors,
         reference_version=fitted.version,
+        segments=segment_performance(joined, scoring, judging, fitted, segmented) if judging.calibrated else [],
     )
 
 
@@ -233,7 +251,8 @@ def due_day(performance: Performance | None, day: dt.date, min_coverage: float, 
                   labelled=performance.labelled, coverage=performance.coverage, metrics=performance.metrics,
                   baseline=performance.baseline, degraded=performance.degraded if enough else [],
                   reference_version=performance.reference_version, current_version=current_version,
-                  estimate_check=performance.estimate_check if enough else None)
+                  estimate_check=performance.estimate_check if enough else None,
+                  segments_degraded=[s for s in performance.segments if s.degraded] if enough else [])
 
 
 def estimate_check(estimate: Estimate | None, realized: dict[str, float | None], fitted: ReferenceProfile,

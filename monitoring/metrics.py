@@ -130,6 +130,26 @@ def metrics_of_arrays(scoring: Scoring, y: np.ndarray, p: np.ndarray,
             else regression_metrics(y, p))
 
 
+_CHEAP = {"accuracy", "precision", "recall", "f1"}
+
+
+def metric_of_arrays(scoring: Scoring, metric: str, y: np.ndarray, p: np.ndarray,
+                     yhat: np.ndarray | None) -> float | None:
+    """One metric of labelled predictions (as `metrics_of_arrays` gives it), without computing the others: the
+    thousands of replicate days behind a segment's band need only the headline metric."""
+    if scoring.is_classification and metric in _CHEAP:
+        y = y.astype(int)
+        tp = int(((yhat == 1) & (y == 1)).sum())
+        fp = int(((yhat == 1) & (y == 0)).sum())
+        fn = int(((yhat == 0) & (y == 1)).sum())
+        return {"accuracy": float((y == yhat).mean()) if len(y) else None,
+                "precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0,
+                "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0}[metric]
+    if scoring.is_classification and metric == "roc_auc":
+        return roc_auc(y.astype(int), p)
+    return metrics_of_arrays(scoring, y, p, yhat).get(metric)
+
+
 def figures(frame: pd.DataFrame, scoring: Scoring) -> Figures:
     """The figures of labelled rows; metrics of None without rows."""
     if frame.empty:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from monitoring.metrics import ReliabilityBin
+from monitoring.segments import SegmentPerformance
 from monitoring.verdicts import Degradation, Judgement
 from monitoring.vocabulary import Record, is_test
 
@@ -67,6 +68,7 @@ class Performance(Record):
     report: str | None = None  # the Evidently report beside it, once the day has labels
     report_skipped: str | None = None
     reference_version: str | None = None  # the version the day was monitored against: its baseline is this one's
+    segments: list[SegmentPerformance] = []  # the headline metric inside each segment (monitoring.segments)
 
 
 Status = Literal["judged", "too_few_labels", "no_predictions"]
@@ -85,6 +87,7 @@ class DueDay(Record):
     reference_version: str | None = None  # the model version that made the judged predictions (its baseline)
     current_version: str | None = None  # the version in use on the run's day
     estimate_check: EstimateCheck | None = None
+    segments_degraded: list[SegmentPerformance] = []  # segments whose headline metric fell (judged days only)
 
     @property
     def superseded(self) -> bool:

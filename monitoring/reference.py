@@ -25,7 +25,7 @@ from monitoring.operations import confidence
 from monitoring.quality import finite, reference_bins, shares
 from monitoring.segments import BinnedColumn, SegmentsFit
 from monitoring.storage import dumps
-from monitoring.vocabulary import Record
+from monitoring.vocabulary import LABEL, Record
 
 PROFILE_SCHEMA = 5  # raise when what is fitted changes: every version is then refitted on first use
 
@@ -121,7 +121,14 @@ class ReferenceProfile(Record):
         if settings.segments is not None:
             binned = [BinnedColumn(column=c, edges=b.edges) for c, b in profile.numerical.items() if b.count]
             binned += [BinnedColumn(column=c, categories=sorted(b.counts)) for c, b in profile.categorical.items()]
-            profile = profile.model_copy(update={"segments": SegmentsFit.fit(frame, settings.segments, binned, salt)})
+            metric = None
+            if settings.segments.metric and settings.label and settings.label in frame.columns:
+                y, p, yhat = metrics.arrays(frame.rename(columns={settings.label: LABEL}), scoring)
+                name = settings.segments.metric
+                metric = (name, lambda rows: metrics.metric_of_arrays(
+                    scoring, name, y[rows], p[rows], None if yhat is None else yhat[rows]))
+            profile = profile.model_copy(update={"segments": SegmentsFit.fit(frame, settings.segments, binned, salt,
+                                                                             metric)})
             profile._artifacts = dle[1] if dle else {}
         return profile
 

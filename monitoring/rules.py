@@ -343,7 +343,7 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         return []
     found = [_due_day(report.due, model, report.waiting), _overdue(report.overdue, model), _estimator_unreliable(report.due, model),
              _label_problems(report, model), _unknown_label_ids(report, model)]
-    return [f for f in found if f is not None]
+    return [*(f for f in found if f is not None), *_segment_performance(report.due)[:model.segments.max_findings]]
 
 
 def _due_day(due: DueDay, model: ModelConfig, waiting: list[str] = ()) -> Finding | None:
@@ -379,6 +379,19 @@ def _due_day(due: DueDay, model: ModelConfig, waiting: list[str] = ()) -> Findin
                     if waiting else "Check the label feed under labels/<model>/: labels may be late, or keyed by "
                                     "other ids."))
     return None
+
+
+def _segment_performance(due: DueDay) -> list[Finding]:
+    """A due day's headline metric fell inside a segment (judged against the reference's same segment); a version
+    no longer in use pages nobody."""
+    if due.status != "judged" or due.superseded:
+        return []
+    return [Finding(rule="segment_performance", severity=Severity.WARNING, columns=[s.metric], segment=s.key,
+                    message=f"The predictions made on {due.day}: {s.describe()}.",
+                    action=("Look at this segment's inputs on that day (its drift report, the segment table of the day "
+                            "page): a slice of the traffic the model now serves worse."),
+                    evidence=[f"{s.metric} change: {s.verdict.words()}"] if s.verdict else [])
+            for s in due.segments_degraded]
 
 
 def _overdue(overdue: DueDay | None, model: ModelConfig) -> Finding | None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import Counter
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -169,6 +170,8 @@ class SegmentBaseline(Record):
     counts: dict[str, list[int]]  # column -> reference rows in each fitted bin, inside the segment
     drift_nulls: dict[str, NullModel] = {}  # column -> Jensen-Shannon distance of a day's segment, no change
     share_null: NullModel | None = None
+    performance: float | None = None  # the headline metric on the segment's labelled reference rows
+    performance_null: NullModel | None = None  # its no-change change (a day's segment minus the reference's)
 
 
 class SegmentsFit(Record):
@@ -178,9 +181,13 @@ class SegmentsFit(Record):
     columns: list[BinnedColumn]
     dimensions: list[Dimension]
     baselines: dict[str, SegmentBaseline]  # by key; segments the reference has rows in
+    metric: str | None = None  # the headline metric judged inside each segment (labelled references only)
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, spec: SegmentSpec, columns: list[BinnedColumn], salt: int = 0) -> SegmentsFit:
+    def fit(cls, frame: pd.DataFrame, spec: SegmentSpec, columns: list[BinnedColumn], salt: int = 0,
+            metric: tuple[str, Callable[[np.ndarray], float | None]] | None = None) -> SegmentsFit:
+        """`metric`: the headline metric's name and its value on reference rows (positions), for a labelled
+        reference: each segment's baseline and the no-change band of its change inside the segment."""
         codings = {c: ColumnCoding.fit(c, frame[c], None, spec.max_per_column - 1) for c in spec.columns}
         codings.update({c: ColumnCoding.fit(c, frame[c], edges, 0) for c, edges in spec.buckets.items()})
         dimensions = [Dimension.single(codings[c]) for c in spec.columns + tuple(spec.buckets)]
@@ -200,10 +207,16 @@ class SegmentsFit(Record):
                            for j, c in enumerate(columns)}
                 nulls = (_drift_nulls(bins[rows], columns, _seed(dimension.name, key) ^ salt)
                          if len(rows) >= MIN_FIT_ROWS else {})
+                performance = performance_null = None
+                if metric is not None and len(rows) >= MIN_FIT_ROWS:
+                    performance = metric[1](rows)
+                    performance_null = _metric_null(rows, metric[1], _seed(dimension.name, key, metric[0]) ^ salt)
                 baselines[key] = SegmentBaseline(key=key, rows=int(counts[index]), share=counts[index] / len(frame),
                                                  counts=counted, drift_nulls=nulls,
-                                                 share_null=share_nulls.get(index))
-        return cls(rows=len(frame), columns=columns, dimensions=dimensions, baselines=baselines)
+                                                 share_null=share_nulls.get(index), performance=performance,
+                                                 performance_null=performance_null)
+        return cls(rows=len(frame), columns=columns, dimensions=dimensions, baselines=baselines,
+                   metric=metric[0] if metric else None)
 
 
 def _seed(*parts: str) -> int:
@@ -248,6 +261,23 @@ def _drift_nulls(bins: np.ndarray, columns: list[BinnedColumn], seed: int) -> di
         if points:
             nulls[column.column] = fit_null("distance", rows, points)
     return nulls
+
+
+def _metric_null(rows: np.ndarray, value: Callable[[np.ndarray], float | None], seed: int) -> NullModel | None:
+    """The headline metric's no-change change inside one segment (`rows`: its reference rows), from replicate days
+    of the segment held out from the rest of it."""
+    values: dict[int, list[float]] = {}
+    n_eff: dict[int, list[float]] = {}
+    how: dict[int, str] = {}
+    for day in replicates.replicate_days(len(rows), len(rows), np.random.default_rng(seed)):
+        mine, theirs = value(rows[day.day]), value(rows[day.reference])
+        how[day.size] = day.how
+        n, m = len(day.day), len(day.reference)
+        n_eff.setdefault(day.size, []).append(n * m / (n + m))
+        if mine is not None and theirs is not None and math.isfinite(mine - theirs):
+            values.setdefault(day.size, []).append(mine - theirs)
+    points = _points({size: values.get(size, []) for size in how}, n_eff, how)
+    return fit_null("level", len(rows), points) if points else None
 
 
 def _share_nulls(segment: np.ndarray, segments: int, seed: int) -> dict[int, NullModel]:
@@ -405,6 +435,58 @@ def judge(fit: SegmentsFit, tally: SegmentTally, settings: SegmentsConfig, k: fl
                     value, int(counts.sum()), baseline.drift_nulls.get(column.column), k, settings.min_effect,
                     sum(baseline.counts[column.column]), True)
     return found
+
+
+class SegmentPerformance(Record):
+    """The headline metric of a labelled day inside one segment, against the reference's same segment."""
+
+    key: str
+    labelled: int
+    metric: str
+    value: float | None
+    baseline: float | None
+    verdict: Judgement | None = None  # None: too few labelled rows, or a segment without a band
+    degraded: bool = False
+
+    def describe(self) -> str:
+        return (f"{self.metric} {number(self.value) if self.value is not None else 'n/a'} in {self.key} against "
+                f"{number(self.baseline) if self.baseline is not None else 'n/a'} in the reference's same segment "
+                f"({self.labelled:,} labelled rows)")
+
+
+def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[pd.DataFrame], float | None],
+                      settings: SegmentsConfig, k: float, fdr: float, min_drop: float, direction: str,
+                      relative: bool) -> list[SegmentPerformance]:
+    """The headline metric of each segment of labelled predictions `joined` (with their segment columns) against
+    its segment's baseline, at the segment's labelled size: the segments judged together, one family (the gate
+    and the false discovery control of `monitoring.verdicts`). `min_drop`: the smallest worsening that counts
+    (relative to the baseline when `relative`); `direction`: "down" (higher is better) or "up"."""
+    from monitoring.verdicts import control
+
+    if fit.metric is None or joined.empty:
+        return []
+    found: dict[str, SegmentPerformance] = {}
+    for dimension in fit.dimensions:
+        segment = dimension.segments(joined)
+        for index, key in enumerate(dimension.keys):
+            baseline = fit.baselines.get(key)
+            rows = segment == index
+            if baseline is None or not rows.any():
+                continue
+            labelled = int(rows.sum())
+            current = value(joined[rows])
+            result = SegmentPerformance(key=key, labelled=labelled, metric=fit.metric, value=current,
+                                        baseline=baseline.performance)
+            if (labelled >= settings.min_rows and baseline.rows >= settings.min_rows and current is not None
+                    and baseline.performance is not None and baseline.performance_null is not None):
+                result = result.model_copy(update={"verdict": level(
+                    current - baseline.performance, labelled, baseline.performance_null, k, min_drop, baseline.rows,
+                    direction, relative_to=baseline.performance if relative else None)})
+            found[key] = result
+    judged = control({key: r.verdict for key, r in found.items() if r.verdict is not None}, k, fdr)
+    results = [r.model_copy(update={"verdict": judged[key], "degraded": judged[key].fired}) if key in judged else r
+               for key, r in found.items()]
+    return sorted(results, key=lambda r: (not r.degraded, -r.labelled, r.key))
 
 
 def _js(reference: list[int], current: np.ndarray) -> float | None:

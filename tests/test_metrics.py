@@ -131,3 +131,15 @@ def test_the_confidence_intervals_of_realized_performance_cover_the_true_value()
             covered[metric] += low <= truth[metric] <= high
     for metric, count in covered.items():
         assert 0.85 <= count / days <= 1.0, (metric, count)
+
+
+@pytest.mark.parametrize("task", [ModelTask.BINARY_CLASSIFICATION, ModelTask.REGRESSION])
+def test_one_metric_alone_equals_the_same_metric_of_the_whole_set(task):
+    """The segments' bands compute only the headline metric: it must be the very value the full set gives."""
+    rng = np.random.default_rng(4)
+    y = (rng.random(500) < 0.4).astype(float) if task is ModelTask.BINARY_CLASSIFICATION else rng.normal(10, 2, 500)
+    p = rng.random(500) if task is ModelTask.BINARY_CLASSIFICATION else y + rng.normal(0, 1, 500)
+    scoring = Scoring(task=task, score="p")
+    yhat = (p >= 0.5).astype(int) if task is ModelTask.BINARY_CLASSIFICATION else None
+    every = metrics.metrics_of_arrays(scoring, y, p, yhat)
+    assert {m: metrics.metric_of_arrays(scoring, m, y, p, yhat) for m in every} == every

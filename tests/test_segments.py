@@ -483,3 +483,46 @@ def test_the_segments_fit_is_deterministic_and_reads_back_from_json():
 
     _, report, _ = judged(segment_day(channel_counts(2_000, kiosk=0.05), np.random.default_rng(22)))
     assert type(report).model_validate_json(report.model_dump_json()) == report
+
+
+# --- performance inside a segment -----------------------------------------------------------------------------------
+def _labelled(n: int, rng: np.random.Generator, worse_in: str | None = None) -> pd.DataFrame:
+    """A labelled classifier's rows with a channel; in `worse_in`, a quarter of the labels flipped (F1 falls there)."""
+    from tests.world import labelled_world
+    from monitoring.vocabulary import ModelTask
+
+    frame = labelled_world(ModelTask.BINARY_CLASSIFICATION, n, rng)
+    frame["channel"] = rng.choice(["web", "branch", "mobile"], n, p=[0.7, 0.2, 0.1])
+    if worse_in:
+        flip = (frame["channel"] == worse_in).to_numpy() & (rng.random(n) < 0.25)
+        frame.loc[flip, "y"] = 1 - frame.loc[flip, "y"]
+    return frame
+
+
+def test_a_metric_that_falls_inside_one_segment_is_found_there_only():
+    """F1 judged inside each segment against the reference's same segment at its labelled size: a quarter of one
+    10% segment's labels flipped is found there and nowhere else; a no-change day finds nothing; the due day's rule
+    names the segment."""
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.records import DueDay
+    from monitoring.vocabulary import ModelTask
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    scoring = Scoring(task=ModelTask.BINARY_CLASSIFICATION, score="p", decision="d")
+    fit = settings(scoring=scoring, specs={}, numerical=("x",), categorical=(), label="y").model_copy(
+        update={"segments": SegmentSpec(columns=("channel",), metric="f1")})
+    rng = np.random.default_rng(3)
+    profile = ReferenceProfile.fit(_labelled(12_000, rng), "m", fit, "v1", "00000000000000b2")
+    rules_of = metric_judging(ModelTask.BINARY_CLASSIFICATION)
+    for worse in (None, "mobile"):
+        day = _labelled(4_000, rng, worse).rename(columns={"y": "label"})
+        found = judging.segment_performance(day, scoring, rules_of, profile, SegmentsConfig(columns=("channel",)))
+        assert {s.key for s in found} >= {"channel=web", "channel=branch", "channel=mobile"}
+        assert [s.key for s in found if s.degraded] == ([] if worse is None else ["channel=mobile"])
+    degraded = [s for s in found if s.degraded]
+    assert degraded[0].value < degraded[0].baseline - 0.05 and degraded[0].verdict.band is not None
+    due = DueDay(day="2026-10-09", status="judged", labelled=4_000, coverage=1.0, metrics={}, baseline={},
+                 degraded=[], segments_degraded=degraded)
+    finding = rules._segment_performance(due)[0]
+    assert finding.segment == "channel=mobile" and "f1" in finding.message and finding.episode != "segment_performance"

@@ -29,10 +29,13 @@ log = logging.getLogger(__name__)
 
 
 def _day_predictions(store: ObjectStore, model: ModelConfig, layout: DayLayout) -> pd.DataFrame | None:
-    """The valid predictions of a processed day (id, score, decision), or None when the day was not processed."""
+    """The valid predictions of a processed day (id, score, decision, segment columns), or None when the day was not
+    processed."""
     if not store.exists(layout.staged_valid_rows):
         return None
-    return ingest.read_columns(store, layout.staged_valid_rows, [model.columns.id, *model.columns.predictions])
+    # the segment columns too, when the day's rows carry them: the headline metric is judged inside each segment
+    return ingest.read_columns(store, layout.staged_valid_rows, [model.columns.id, *model.columns.predictions],
+                               list(model.segments.names))
 
 
 def _monitored(store: ObjectStore, layout: DayLayout) -> tuple[str | None, Estimate | None]:
@@ -172,7 +175,8 @@ def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, wi
         found = judging.labelled_day(joined=joined, predictions=len(predictions), scoring=model.scoring,
                                      judging=model.metric_judging, lag_days=model.labels.lag_days,
                                      day=day_layout.day, as_of=layout.day, fitted=fitted,
-                                     label_digest=labels.digest(joined, model.columns.id))
+                                     label_digest=labels.digest(joined, model.columns.id),
+                                     segmented=model.segments if model.segments.enabled else None)
         if found.complete:  # how the estimate made before the labels compares with them
             found = found.model_copy(update={"estimate_check": judging.estimate_check(
                 estimate, found.metrics, fitted, found.labelled)})
