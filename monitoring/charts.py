@@ -142,15 +142,17 @@ def heatmap(days: list[str], features: list[str], cells: dict[str, dict[str, tup
             *, title: str, links: list[str] | None = None) -> Markup:
     """Days across, features down; blue-grey below the drift threshold, red at or above it, red border when drifted."""
     cell_w = max(6, min(28, 820 // max(len(days), 1)))
-    cell_h, left, top = 18, 150, 22
+    longest = max((len(f) for f in features), default=0)
+    cell_h, left, top = 18, min(max(150, int(6.5 * longest) + 12), 300), 22  # room for the names (segments' are long)
     width = max(left + cell_w * len(days) + 10, 7 * len(title) + 10)  # room for the title
     height = top + cell_h * len(features) + 24
     parts = [f'<svg class="chart heatmap" role="img" aria-label="{escape(title)}" viewBox="0 0 {width} {height}" '
              f'width="{width}" xmlns="http://www.w3.org/2000/svg">',
              f'<text x="0" y="14" class="t">{escape(title)}</text>']
     for r, feature in enumerate(features):
+        name = feature if 6.5 * len(feature) + 12 <= left else feature[:int((left - 12) / 6.5) - 1] + "…"
         parts.append(f'<text x="{left - 6}" y="{top + r * cell_h + 13}" text-anchor="end" class="l">'
-                     f'{escape(feature)}</text>')
+                     f'{escape(name)}</text>')
         for c, day in enumerate(days):
             score, threshold, drifted = cells.get(feature, {}).get(day, (None, 1.0, False))
             if score is None:

@@ -92,6 +92,8 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
     estimated = {} if estimate is None else {
         "estimate_method": estimate.method, "estimated_performance": estimate.metrics,
         "estimated_bands": estimate.bands}
+    if estimate is not None and estimate.baseline and not labelled.get("baseline_performance"):
+        estimated["baseline_performance"] = estimate.baseline  # the same reference's: before the first label too
     if check is not None:
         estimated |= {"estimate_errors": check.errors, "estimate_unreliable": check.unreliable}
     return DayMetrics(**labelled, **estimated,

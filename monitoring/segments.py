@@ -218,6 +218,13 @@ class SegmentsFit(Record):
         return cls(rows=len(frame), columns=columns, dimensions=dimensions, baselines=baselines,
                    metric=metric[0] if metric else None)
 
+    def members(self, key: str, frame: pd.DataFrame) -> np.ndarray:
+        """Which rows of `frame` are in the segment `key`."""
+        for dimension in self.dimensions:
+            if key in dimension.keys:
+                return dimension.segments(frame) == dimension.keys.index(key)
+        return np.zeros(len(frame), dtype=bool)
+
 
 def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "little")
@@ -302,14 +309,6 @@ def _share_nulls(segment: np.ndarray, segments: int, seed: int) -> dict[int, Nul
         if points:
             nulls[index] = fit_null("level", rows, points)
     return nulls
-
-
-    def members(self, key: str, frame: pd.DataFrame) -> np.ndarray:
-        """Which rows of `frame` are in the segment `key`."""
-        for dimension in self.dimensions:
-            if key in dimension.keys:
-                return dimension.segments(frame) == dimension.keys.index(key)
-        return np.zeros(len(frame), dtype=bool)
 
 
 # --- the day ---------------------------------------------------------------------------------------------------------

@@ -381,11 +381,6 @@ def test_a_drift_finding_names_the_features_first_by_drift_times_importance_and_
 
 
 # --- known defects (reported, not fixed here) ------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason=(
-    "monitoring/history.py day_metrics keeps no baseline for an estimate (DayMetrics.baseline_performance is filled "
-    "only from summary.performance), so monitoring/site.py _correlations finds no change on days that only have an "
-    "estimate: the correlation table never shows before the labels, despite 'realized where labelled, else "
-    "estimated'"))
 def test_days_with_only_an_estimate_count_for_the_correlation_table():
     from monitoring.estimators import Estimate
 
@@ -403,11 +398,6 @@ def test_days_with_only_an_estimate_count_for_the_correlation_table():
     assert [r[0] for r in table(page, "correlation-table")] == ["credit_score"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "monitoring/charts.py heatmap: the row names are drawn right-aligned at x=144 (left=150 fixed) and never cut, so "
-    "a segment key longer than about 22 characters starts left of the SVG's viewBox and is clipped; "
-    "'loan_amount in [5,000, 20,000)', a key of the shipped config, needs about 195 px at the charts' own 6.5 px a "
-    "character (impact_bars cuts its labels at 30 characters for a 200 px column)"))
 def test_the_segment_heatmap_leaves_room_for_the_segments_names():
     keys = ["loan_amount in [5,000, 20,000)", "channel=partner × loan_amount ≥ 20,000"]
     point = FeatureDriftPoint(score=0.02, threshold=0.1, drifted=False, line=0.05)
