@@ -564,6 +564,8 @@ class RulesConfig(_Strict):
                                          "to appear is absent from the day")
     segment_performance: RuleConfig = Field(default=RuleConfig(), description="a due day's headline metric fell "
                                             "inside a segment, against the reference's same segment")
+    segment_estimated_drop: RuleConfig = Field(default=RuleConfig(), description="the headline metric estimated "
+                                               "before the labels (CBPE) fell inside a segment")
     labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
     labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
                                        "performance.min_coverage labels.deadline_days after they were due")

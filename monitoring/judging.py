@@ -220,6 +220,18 @@ def segment_performance(joined: pd.DataFrame, scoring: Scoring, judging: MetricJ
         "up" if metric in LOWER_IS_BETTER else "down", relative=absolute is None)
 
 
+def segment_estimates(fitted: ReferenceProfile, tally: SegmentTally | None, judging: MetricJudging,
+                      settings: SegmentsConfig) -> list[SegmentPerformance]:
+    """The headline metric inside each segment before the labels (CBPE), judged at each segment's size."""
+    fit = fitted.segments
+    if tally is None or fit is None or fit.metric is None or not judging.calibrated:
+        return []
+    absolute, share = judging.min_drops.get(fit.metric, (None, None))
+    return segments.estimated_performance(fit, tally, settings, judging.band_sigma, judging.fdr,
+                                          absolute if absolute is not None else (share or 0.0),
+                                          "up" if fit.metric in LOWER_IS_BETTER else "down", relative=absolute is None)
+
+
 def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, judging: MetricJudging, lag_days: int,
                  day: dt.date, as_of: dt.date, fitted: ReferenceProfile, label_digest: str,
                  segmented: SegmentsConfig | None = None) -> Performance:

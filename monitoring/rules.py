@@ -184,6 +184,13 @@ def _segment_findings(summary: DaySummary) -> list[Finding]:
                          f"{result.reference_share:.1%} of the reference's."),
                 action="The traffic's mix changed: check whether this segment's volume is expected (a campaign, an "
                        "outage, a routing change).", evidence=[f"share change: {verdict.words('%')}"]))
+    for estimate in [e for e in report.estimated if e.degraded][:report.max_findings]:
+        found.append(Finding(
+            rule="segment_estimated_drop", severity=Severity.WARNING, columns=[estimate.metric],
+            segment=estimate.key,
+            message=f"Estimated before the labels (CBPE): {estimate.describe().replace('labelled rows', 'rows')}.",
+            action="The labels will confirm it or not; meanwhile look at this segment's drift (the segment table).",
+            evidence=[f"{estimate.metric} change: {estimate.verdict.words()}"] if estimate.verdict else []))
     for new in report.new[:report.max_findings]:
         found.append(Finding(
             rule="new_segment", severity=Severity.WARNING, segment=new.key,

@@ -325,9 +325,13 @@ class SegmentTally:
         self.score_sum = [np.zeros(len(d.keys)) for d in fit.dimensions]
         self.scored = [np.zeros(len(d.keys), dtype=np.int64) for d in fit.dimensions]
         self.positives = [np.zeros(len(d.keys), dtype=np.int64) for d in fit.dimensions]
+        # CBPE's expected confusion counts (tp, fp, fn, tn) per segment, when the reference has the estimator
+        self.expected = [np.zeros((4, len(d.keys))) for d in fit.dimensions]
+        self.estimated = False
         self.new: dict[str, Counter] = {}
 
-    def add(self, batch: pd.DataFrame) -> None:
+    def add(self, batch: pd.DataFrame, expected: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Count a batch; `expected`: each row's calibrated probability of being positive and its decision (CBPE)."""
         self.rows += len(batch)
         bins = [c.codes(batch[c.column]) for c in self.fit.columns]
         score = batch[self.score].to_numpy(dtype=float, na_value=np.nan)
@@ -339,6 +343,15 @@ class SegmentTally:
                 width = column.bins + 1
                 self.bins[i][j] += np.bincount(segment * width + bins[j], minlength=size * width).reshape(size, width)
             self.score_sum[i] += np.bincount(segment[present], weights=score[present], minlength=size)
+            if expected is not None:
+                self.estimated = True
+                probability, decided = expected
+                positive, known = decided == 1, ~np.isnan(probability)
+                chance = np.nan_to_num(probability)
+                for row, (weights, chosen) in enumerate(((chance, positive), (1 - chance, positive),
+                                                         (chance, ~positive), (1 - chance, ~positive))):
+                    mask = chosen & known
+                    self.expected[i][row] += np.bincount(segment[mask], weights=weights[mask], minlength=size)
             self.scored[i] += np.bincount(segment[present], minlength=size)
             if self.decision:
                 decided = batch[self.decision].to_numpy(dtype=float, na_value=0.0)
@@ -387,6 +400,23 @@ class NewSegment(Record):
     share: float
 
 
+class SegmentPerformance(Record):
+    """The headline metric of a labelled day inside one segment, against the reference's same segment."""
+
+    key: str
+    labelled: int
+    metric: str
+    value: float | None
+    baseline: float | None
+    verdict: Judgement | None = None  # None: too few labelled rows, or a segment without a band
+    degraded: bool = False
+
+    def describe(self) -> str:
+        return (f"{self.metric} {number(self.value) if self.value is not None else 'n/a'} in {self.key} against "
+                f"{number(self.baseline) if self.baseline is not None else 'n/a'} in the reference's same segment "
+                f"({self.labelled:,} labelled rows)")
+
+
 class SegmentsReport(Record):
     """The day's segments, largest impact first, and the segments that appeared or vanished."""
 
@@ -397,6 +427,7 @@ class SegmentsReport(Record):
     segments: list[SegmentResult]
     new: list[NewSegment] = []  # values the reference never had, with enough rows to be certain
     vanished: list[SegmentResult] = []  # segments the reference makes certain to appear, absent
+    estimated: list[SegmentPerformance] = []  # the headline metric inside each segment before the labels (CBPE)
 
     def top(self, n: int = 3) -> list[SegmentResult]:
         return [s for s in self.segments if s.impact > 0][:n]
@@ -436,23 +467,6 @@ def judge(fit: SegmentsFit, tally: SegmentTally, settings: SegmentsConfig, k: fl
     return found
 
 
-class SegmentPerformance(Record):
-    """The headline metric of a labelled day inside one segment, against the reference's same segment."""
-
-    key: str
-    labelled: int
-    metric: str
-    value: float | None
-    baseline: float | None
-    verdict: Judgement | None = None  # None: too few labelled rows, or a segment without a band
-    degraded: bool = False
-
-    def describe(self) -> str:
-        return (f"{self.metric} {number(self.value) if self.value is not None else 'n/a'} in {self.key} against "
-                f"{number(self.baseline) if self.baseline is not None else 'n/a'} in the reference's same segment "
-                f"({self.labelled:,} labelled rows)")
-
-
 def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[pd.DataFrame], float | None],
                       settings: SegmentsConfig, k: float, fdr: float, min_drop: float, direction: str,
                       relative: bool) -> list[SegmentPerformance]:
@@ -480,6 +494,39 @@ def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[p
                     and baseline.performance is not None and baseline.performance_null is not None):
                 result = result.model_copy(update={"verdict": level(
                     current - baseline.performance, labelled, baseline.performance_null, k, min_drop, baseline.rows,
+                    direction, relative_to=baseline.performance if relative else None)})
+            found[key] = result
+    judged = control({key: r.verdict for key, r in found.items() if r.verdict is not None}, k, fdr)
+    results = [r.model_copy(update={"verdict": judged[key], "degraded": judged[key].fired}) if key in judged else r
+               for key, r in found.items()]
+    return sorted(results, key=lambda r: (not r.degraded, -r.labelled, r.key))
+
+
+def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: SegmentsConfig, k: float, fdr: float,
+                          min_drop: float, direction: str, relative: bool) -> list[SegmentPerformance]:
+    """The headline metric inside each segment before the labels land (CBPE: the expected confusion counts of the
+    segment's rows, for accuracy, precision, recall and F1), judged as the realized one is
+    (`judge_performance`), at the segment's size."""
+    from monitoring.verdicts import control
+
+    if fit.metric not in ("accuracy", "precision", "recall", "f1") or not tally.estimated:
+        return []
+    found: dict[str, SegmentPerformance] = {}
+    for i, dimension in enumerate(fit.dimensions):
+        for index, key in enumerate(dimension.keys):
+            baseline, rows = fit.baselines.get(key), int(tally.counts[i][index])
+            if baseline is None or not rows:
+                continue
+            tp, fp, fn, tn = tally.expected[i][:, index]
+            value = {"accuracy": (tp + tn) / rows, "precision": tp / (tp + fp) if tp + fp else 0.0,
+                     "recall": tp / (tp + fn) if tp + fn else 0.0,
+                     "f1": tp / (tp + 0.5 * (fp + fn)) if tp + fp + fn else 0.0}[fit.metric]
+            result = SegmentPerformance(key=key, labelled=rows, metric=fit.metric, value=float(value),
+                                        baseline=baseline.performance)
+            if (rows >= settings.min_rows and baseline.rows >= settings.min_rows
+                    and baseline.performance is not None and baseline.performance_null is not None):
+                result = result.model_copy(update={"verdict": level(
+                    value - baseline.performance, rows, baseline.performance_null, k, min_drop, baseline.rows,
                     direction, relative_to=baseline.performance if relative else None)})
             found[key] = result
     judged = control({key: r.verdict for key, r in found.items() if r.verdict is not None}, k, fdr)

@@ -526,3 +526,32 @@ def test_a_metric_that_falls_inside_one_segment_is_found_there_only():
                  degraded=[], segments_degraded=degraded)
     finding = rules._segment_performance(due)[0]
     assert finding.segment == "channel=mobile" and "f1" in finding.message and finding.episode != "segment_performance"
+
+
+def test_cbpe_inside_a_segment_sees_a_drop_before_the_labels_where_the_scores_say_so():
+    """With the estimator fitted, each segment's expected confusion counts give its F1 before the labels: a segment
+    whose scores slide towards the threshold (the model less sure there) is estimated worse there only; a
+    no-change day estimates nothing worse. Counted batch by batch, the counts equal the whole day's."""
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.vocabulary import ModelTask
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    scoring = Scoring(task=ModelTask.BINARY_CLASSIFICATION, score="p", decision="d")
+    fit = settings(scoring=scoring, specs={}, numerical=("x",), categorical=(), label="y", estimate=True).model_copy(
+        update={"segments": SegmentSpec(columns=("channel",), metric="f1")})
+    rng = np.random.default_rng(8)
+    profile = ReferenceProfile.fit(_labelled(12_000, rng), "m", fit, "v1", "00000000000000b3")
+    assert profile.cbpe is not None
+    rules_of = metric_judging(ModelTask.BINARY_CLASSIFICATION)
+    for unsure in (False, True):
+        day = _labelled(4_000, rng).drop(columns="y")
+        if unsure:  # mobile's scores pulled halfway to 0.5: the calibrated model expects more errors there
+            mobile = day["channel"] == "mobile"
+            day.loc[mobile, "p"] = 0.5 + (day.loc[mobile, "p"] - 0.5) * 0.3
+            day.loc[mobile, "d"] = (day.loc[mobile, "p"] >= 0.5).astype(int)
+        whole, split = DayState(fit, profile).add(day), DayState(fit, profile)
+        split.add(day.iloc[:1_500]).add(day.iloc[1_500:])
+        assert np.allclose(whole.segments.expected[0], split.segments.expected[0])
+        found = judging.segment_estimates(profile, split.segments, rules_of, SegmentsConfig(columns=("channel",)))
+        assert [e.key for e in found if e.degraded] == (["channel=mobile"] if unsure else [])

@@ -64,6 +64,8 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = list(reports.build_reports(current, compared, model, columns))
     if segmented is not None:
+        segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
+            fitted, state.segments, model.metric_judging, model.segments)})
         segment_reports = _segment_reports(fitted, segmented, current, compared, model)
         rendered += [r for r, _ in segment_reports]
         segmented = segmented.with_reports({key: f"{r.name}.html" for r, key in segment_reports})
