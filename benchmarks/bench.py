@@ -29,12 +29,13 @@ day, as every later day runs: their median wall time, the Evidently import insid
 rest.
 
 `--segments N`: the workload gains an extra logged column `channel` (the model does not use it; values of unequal
-shares, falling as 1/rank^0.75, drawn from generators of their own: the other columns are the usual ones), and the model's `segments:` cut N segments of it: `channel`'s values, the feature num_08 (not shifted in the
-day) in 4 buckets at its quartiles, and `channel` x num_08 crossed, `max_per_column` chosen so that the three
-dimensions hold N segments between them (`segment_plan`; fewer than 10: `channel`'s values alone). The same files
-are run without segments (the column then one the contract ignores) and with them: each setting's first run (which
-fits its reference profile; the fit's time read from the run's log) and then `--daily` (default 3) daily runs of
-each, alternating; the medians of the daily runs compared, and the peak RSS of every run.
+shares, falling as 1/rank^0.75, drawn from generators of their own: the other columns are the usual ones), and the
+model's `segments:` cut N segments: `channel`'s values, the feature num_08 (not shifted in the day) in 4 buckets at
+its quartiles, and `channel` x num_08 crossed, `max_per_column` chosen so that the three dimensions hold N segments
+between them (`segment_plan`; fewer than 10: `channel`'s values alone). The same files are run without segments
+(the column then one the contract ignores) and with them: each setting's first run (which fits its reference profile;
+the fit's time read from the run's log) and then `--daily` (default 3) daily runs of each, alternating; the medians
+of the daily runs compared, and the peak RSS of every run.
 """
 
 from __future__ import annotations
@@ -402,7 +403,8 @@ def fit_seconds(output: str) -> float | None:
     found = next((i for i, line in enumerate(lines) if "fitted the reference profile" in line), None)
     if not found:
         return None
-    stamp = [dt.datetime.strptime(LOG_TIME.match(lines[i]).group(1), "%Y-%m-%d %H:%M:%S,%f") for i in (found - 1, found)]
+    stamp = [dt.datetime.strptime(LOG_TIME.match(lines[i]).group(1), "%Y-%m-%d %H:%M:%S,%f")
+             for i in (found - 1, found)]
     return (stamp[1] - stamp[0]).total_seconds()
 
 
@@ -418,8 +420,9 @@ def segments_cost(config: Path, url: str, model: str, models: list[str], env: di
         first[n] = run = measure(command, env)
         if verbose:
             print(run.output)
-        print(f"  {n:>3} segments: first run (fits the profile) {run.seconds:6.1f} s, peak RSS {run.peak_rss_mb:6.0f} MB; "
-              f"the fit {fit_seconds(run.output) or float('nan'):.1f} s (from the log)", flush=True)
+        print(f"  {n:>3} segments: first run (fits the profile) {run.seconds:6.1f} s, peak RSS "
+              f"{run.peak_rss_mb:6.0f} MB; the fit {fit_seconds(run.output) or float('nan'):.1f} s (from the log)",
+              flush=True)
         if n:
             print(f"       {segment_counts(url, model)}", flush=True)
     for _ in range(rounds):

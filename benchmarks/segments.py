@@ -60,6 +60,7 @@ class Counts:
     target_any: int = 0  # any segment finding about the target segment
     others: Counter = field(default_factory=Counter)  # segment -> days flagged (a segment finding about it)
     others_any: int = 0  # days on which another segment is flagged
+    other_findings: Counter = field(default_factory=Counter)  # "segment: rule [columns]" -> days
     day_drift: int = 0  # feature_drift or dataset_drift fired
     other_rules: Counter = field(default_factory=Counter)  # non-segment rules -> days
     overall_shift: list[float] = field(default_factory=list)  # the feature's whole-day mean shift, in reference sd
@@ -85,6 +86,8 @@ def count(judge: Judge, data: Dataset, rows: int, days: int, name: str, change, 
         others = {f.segment for f in findings if f.rule in SEGMENT_RULES and f.segment != TARGET}
         found.others.update(others)
         found.others_any += bool(others)
+        found.other_findings.update({f"{f.segment}: {f.rule}" + (f" {','.join(f.columns)}" if f.columns else "")
+                                     for f in findings if f.rule in SEGMENT_RULES and f.segment != TARGET})
         found.day_drift += any(f.rule in ("feature_drift", "dataset_drift") for f in findings)
         found.other_rules.update({f.rule for f in findings if f.rule not in SEGMENT_RULES})
     found.seconds = time.monotonic() - started
@@ -104,7 +107,8 @@ def report(label: str, found: Counts, segments: int, out) -> None:
           f"{_pct(found.target_any, found.days)}", file=out)
     worst = f"{top[0][0]} on {_pct(top[0][1], found.days)}" if top else f"none: 0/{found.days} (0.0%)"
     print(f"    another segment flagged (of the {segments - 1} others): on {_pct(found.others_any, found.days)}; the "
-          f"most flagged one: {worst}" + (f"; all: {dict(found.others.most_common())}" if found.others else ""),
+          f"most flagged one: {worst}" + (f"; all: {dict(found.other_findings.most_common())}" if found.others
+                                          else ""),
           file=out)
     print(f"    the whole day's feature_drift or dataset_drift: {_pct(found.day_drift, found.days)}; other rules: "
           f"{dict(sorted(found.other_rules.items())) or 'none'}", file=out, flush=True)

@@ -40,7 +40,7 @@ from monitoring import distances, replicates
 from monitoring.bands import NullModel, NullPoint, fit_null
 from monitoring.config import SegmentsConfig, SegmentSpec
 from monitoring.text import number
-from monitoring.verdicts import Judgement, distance, level
+from monitoring.verdicts import Judgement, control, distance, level
 from monitoring.vocabulary import Record
 
 MISSING, OTHER, OTHER_COMBINATIONS = "(missing)", "(other values)", "(other combinations)"
@@ -265,8 +265,9 @@ def _drift_nulls(bins: np.ndarray, columns: list[BinnedColumn], seed: int) -> di
     nulls = {}
     for j, column in enumerate(columns):
         points = _points({size: values[(j, size)] for size in by_size}, n_eff, how)
-        if points:
-            nulls[column.column] = fit_null("distance", rows, points)
+        null = fit_null("distance", rows, points) if points else None
+        if null is not None and null.sd_fit is not None:  # one value throughout the segment: no band, never judged
+            nulls[column.column] = null
     return nulls
 
 
@@ -284,7 +285,8 @@ def _metric_null(rows: np.ndarray, value: Callable[[np.ndarray], float | None], 
         if mine is not None and theirs is not None and math.isfinite(mine - theirs):
             values.setdefault(day.size, []).append(mine - theirs)
     points = _points({size: values.get(size, []) for size in how}, n_eff, how)
-    return fit_null("level", len(rows), points) if points else None
+    null = fit_null("level", len(rows), points) if points else None
+    return null if null is not None and null.sd_fit is not None else None  # no spread: no band
 
 
 def _share_nulls(segment: np.ndarray, segments: int, seed: int) -> dict[int, NullModel]:
@@ -306,8 +308,9 @@ def _share_nulls(segment: np.ndarray, segments: int, seed: int) -> dict[int, Nul
     nulls = {}
     for index in range(segments):
         points = _points({size: values.get((index, size), []) for size in how}, n_eff, how)
-        if points:
-            nulls[index] = fit_null("level", rows, points)
+        null = fit_null("level", rows, points) if points else None
+        if null is not None and null.sd_fit is not None:  # no spread: no band (a zero tail would open the family)
+            nulls[index] = null
     return nulls
 
 
@@ -453,9 +456,10 @@ def judge(fit: SegmentsFit, tally: SegmentTally, settings: SegmentsConfig, k: fl
             baseline, rows = fit.baselines.get(key), int(tally.counts[i][index])
             if baseline is None or baseline.rows < settings.min_rows:
                 continue
-            found[statistic("segment_share", key)] = level(
-                rows / tally.rows - baseline.share, tally.rows, baseline.share_null, k, settings.min_share_change,
-                fit.rows, "both")
+            if tally.rows * baseline.share >= settings.min_rows:  # a share of a dozen expected rows is not normal
+                found[statistic("segment_share", key)] = level(
+                    rows / tally.rows - baseline.share, tally.rows, baseline.share_null, k, settings.min_share_change,
+                    fit.rows, "both")
             if rows < settings.min_rows:
                 continue
             for j, column in enumerate(fit.columns):
@@ -474,8 +478,6 @@ def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[p
     its segment's baseline, at the segment's labelled size: the segments judged together, one family (the gate
     and the false discovery control of `monitoring.verdicts`). `min_drop`: the smallest worsening that counts
     (relative to the baseline when `relative`); `direction`: "down" (higher is better) or "up"."""
-    from monitoring.verdicts import control
-
     if fit.metric is None or joined.empty:
         return []
     found: dict[str, SegmentPerformance] = {}
@@ -507,8 +509,6 @@ def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: Segme
     """The headline metric inside each segment before the labels land (CBPE: the expected confusion counts of the
     segment's rows, for accuracy, precision, recall and F1), judged as the realized one is
     (`judge_performance`), at the segment's size."""
-    from monitoring.verdicts import control
-
     if fit.metric not in ("accuracy", "precision", "recall", "f1") or not tally.estimated:
         return []
     found: dict[str, SegmentPerformance] = {}

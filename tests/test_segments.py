@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from monitoring import alerts, episodes, history, judging, rules
-from monitoring.config import ConfigError, DriftConfig, MinimumChanges, ModelConfig, SegmentsConfig, parse_config
+from monitoring.config import (ConfigError, DriftConfig, MinimumChanges, ModelConfig, SegmentsConfig, SegmentSpec,
+                               parse_config)
 from monitoring.contract import ContractError, prepare_reference, valid_schema, validate
 from monitoring.day_state import DayState
 from monitoring.layout import DayLayout
@@ -213,7 +214,7 @@ def test_a_segment_with_too_few_rows_on_the_day_never_fires_however_shifted(loan
         tiny = result(report, key)
         assert (tiny.status, tiny.rows, tiny.reference_rows) == ("too_few_rows", rows, 2_000)
         assert tiny.drift == {} and tiny.fired == {} and not tiny.finding and tiny.impact == 0.0
-        assert tiny.share_verdict is not None and not tiny.share_verdict.fired
+        assert tiny.share_verdict is None  # 40 rows expected: its share is not judged either
     assert all(s.fired == {} for s in report.segments if s.status == "too_few_rows")
     assert not [f for f in segment_findings(report, loan_model) if "mobile" in f.segment or "partner" in f.segment]
 
@@ -555,3 +556,24 @@ def test_cbpe_inside_a_segment_sees_a_drop_before_the_labels_where_the_scores_sa
         assert np.allclose(whole.segments.expected[0], split.segments.expected[0])
         found = judging.segment_estimates(profile, split.segments, rules_of, SegmentsConfig(columns=("channel",)))
         assert [e.key for e in found if e.degraded] == (["channel=mobile"] if unsure else [])
+
+
+def test_a_column_with_one_value_throughout_a_segment_gets_no_band_and_cannot_open_the_family():
+    """Inside a segment where the reference's column never varies, every replicate distance is 0: a band of no
+    spread would give any day with one other value a tail of 0, and open the day's whole family (measured on the
+    employment data). Such a column is not judged inside that segment."""
+    rng = np.random.default_rng(12)
+    n = 6_000
+    seg = rng.choice(["a", "b"], n)
+    frame = pd.DataFrame({"f": np.where(seg == "a", "u", rng.choice(["u", "v"], n)), "x": rng.normal(0, 1, n),
+                          "seg": seg})
+    fit = SegmentsFit.fit(frame, SegmentSpec(columns=("seg",)), [BinnedColumn(column="f", categories=["u", "v"])])
+    assert "f" not in fit.baselines["seg=a"].drift_nulls and "f" in fit.baselines["seg=b"].drift_nulls
+    from monitoring.segments import SegmentTally, judge
+    day = frame.iloc[:1_000].copy()
+    day.loc[day.index[day["seg"] == "a"][0], "f"] = "v"
+    tally = SegmentTally(fit, "x", None)
+    tally.add(day)
+    judged_ = judge(fit, tally, SegmentsConfig(columns=("seg",)), 3.0)
+    assert judged_["segment_drift:seg=a|f"].tail is None
+    assert all(j.tail is None or j.tail > 0 for j in judged_.values())
