@@ -480,7 +480,7 @@ def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[p
     (relative to the baseline when `relative`); `direction`: "down" (higher is better) or "up"."""
     if fit.metric is None or joined.empty:
         return []
-    found: dict[str, SegmentPerformance] = {}
+    found: dict[str, tuple[int, float | None]] = {}
     for dimension in fit.dimensions:
         segment = dimension.segments(joined)
         for index, key in enumerate(dimension.keys):
@@ -488,16 +488,25 @@ def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[p
             rows = segment == index
             if baseline is None or not rows.any():
                 continue
-            labelled = int(rows.sum())
-            current = value(joined[rows])
-            result = SegmentPerformance(key=key, labelled=labelled, metric=fit.metric, value=current,
-                                        baseline=baseline.performance)
-            if (labelled >= settings.min_rows and baseline.rows >= settings.min_rows and current is not None
-                    and baseline.performance is not None and baseline.performance_null is not None):
-                result = result.model_copy(update={"verdict": level(
-                    current - baseline.performance, labelled, baseline.performance_null, k, min_drop, baseline.rows,
-                    direction, relative_to=baseline.performance if relative else None)})
-            found[key] = result
+            found[key] = (int(rows.sum()), value(joined[rows]))
+    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative)
+
+
+def _metric_family(fit: SegmentsFit, values: dict[str, tuple[int, float | None]], settings: SegmentsConfig, k: float,
+                   fdr: float, min_drop: float, direction: str, relative: bool) -> list[SegmentPerformance]:
+    """Each segment's headline metric (`values`: key -> rows, value) against its segment's baseline and band, the
+    segments judged together as one family; fallen ones first."""
+    found: dict[str, SegmentPerformance] = {}
+    for key, (rows, current) in values.items():
+        baseline = fit.baselines[key]
+        result = SegmentPerformance(key=key, labelled=rows, metric=fit.metric, value=current,
+                                    baseline=baseline.performance)
+        if (rows >= settings.min_rows and baseline.rows >= settings.min_rows and current is not None
+                and baseline.performance is not None and baseline.performance_null is not None):
+            result = result.model_copy(update={"verdict": level(
+                current - baseline.performance, rows, baseline.performance_null, k, min_drop, baseline.rows,
+                direction, relative_to=baseline.performance if relative else None)})
+        found[key] = result
     judged = control({key: r.verdict for key, r in found.items() if r.verdict is not None}, k, fdr)
     results = [r.model_copy(update={"verdict": judged[key], "degraded": judged[key].fired}) if key in judged else r
                for key, r in found.items()]
@@ -511,7 +520,7 @@ def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: Segme
     (`judge_performance`), at the segment's size."""
     if fit.metric not in ("accuracy", "precision", "recall", "f1") or not tally.estimated:
         return []
-    found: dict[str, SegmentPerformance] = {}
+    found: dict[str, tuple[int, float | None]] = {}
     for i, dimension in enumerate(fit.dimensions):
         for index, key in enumerate(dimension.keys):
             baseline, rows = fit.baselines.get(key), int(tally.counts[i][index])
@@ -521,18 +530,8 @@ def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: Segme
             value = {"accuracy": (tp + tn) / rows, "precision": tp / (tp + fp) if tp + fp else 0.0,
                      "recall": tp / (tp + fn) if tp + fn else 0.0,
                      "f1": tp / (tp + 0.5 * (fp + fn)) if tp + fp + fn else 0.0}[fit.metric]
-            result = SegmentPerformance(key=key, labelled=rows, metric=fit.metric, value=float(value),
-                                        baseline=baseline.performance)
-            if (rows >= settings.min_rows and baseline.rows >= settings.min_rows
-                    and baseline.performance is not None and baseline.performance_null is not None):
-                result = result.model_copy(update={"verdict": level(
-                    value - baseline.performance, rows, baseline.performance_null, k, min_drop, baseline.rows,
-                    direction, relative_to=baseline.performance if relative else None)})
-            found[key] = result
-    judged = control({key: r.verdict for key, r in found.items() if r.verdict is not None}, k, fdr)
-    results = [r.model_copy(update={"verdict": judged[key], "degraded": judged[key].fired}) if key in judged else r
-               for key, r in found.items()]
-    return sorted(results, key=lambda r: (not r.degraded, -r.labelled, r.key))
+            found[key] = (rows, float(value))
+    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative)
 
 
 def _js(reference: list[int], current: np.ndarray) -> float | None:
