@@ -151,7 +151,7 @@ def judge_day(drift: DriftConfig, minimums: MinimumChanges, profile: ReferencePr
     report = None
     if settings is not None and tally is not None and fit is not None:
         report = segments.report(fit, tally, {n: judged[n] for n in parts}, settings,
-                                 {c for c, r in final.items() if r.drifted})
+                                 {c for c, r in final.items() if r.drifted}, drift.band_sigma)
     return final, DayVerdicts(
         mode=drift.threshold_mode, band_sigma=drift.band_sigma, fdr=drift.fdr,
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(judged, drift.band_sigma),

@@ -177,7 +177,7 @@ def _segment_findings(summary: DaySummary) -> list[Finding]:
                 action=("Look at this segment's drift report and at what feeds it (a channel's form, a region's "
                         "source, a client version): the change starts here."), evidence=words))
         verdict = result.share_verdict
-        if verdict is not None and verdict.fired:
+        if result.share_changed and verdict is not None:
             found.append(Finding(
                 rule="segment_share", severity=Severity.WARNING, columns=[], segment=result.key,
                 message=(f"{result.key} holds {result.share:.1%} of the day's rows ({result.rows:,}) against "

@@ -40,7 +40,7 @@ from monitoring import distances, replicates
 from monitoring.bands import NullModel, NullPoint, fit_null
 from monitoring.config import SegmentsConfig, SegmentSpec
 from monitoring.text import number
-from monitoring.verdicts import Judgement, control, distance, level
+from monitoring.verdicts import Judgement, control, distance, level, nominal_tail
 from monitoring.vocabulary import Record
 
 MISSING, OTHER, OTHER_COMBINATIONS = "(missing)", "(other values)", "(other combinations)"
@@ -390,6 +390,7 @@ class SegmentResult(Record):
     positive_rate: float | None = None
     missing_share: float = 0.0  # the largest missing share of a monitored column inside it
     changed: list[str] = []  # fired columns whose drift the whole day does not show as well (a finding)
+    share_changed: bool = False  # its share's change is a finding
     report: str | None = None  # its Evidently data-drift report (segments.reports of the fired ones)
     finding: bool = False  # raised a finding: a changed column, or its share
 
@@ -540,9 +541,13 @@ def _js(reference: list[int], current: np.ndarray) -> float | None:
 
 
 def report(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement], settings: SegmentsConfig,
-           drifted_overall: set[str]) -> SegmentsReport:
+           drifted_overall: set[str], k: float = 3.0) -> SegmentsReport:
     """The day's segments with their final verdicts (`judged`: after the day's family control), ranked by impact;
-    `drifted_overall`: the columns that drifted in the whole day."""
+    `drifted_overall`: the columns that drifted in the whole day. A fired segment statistic is a finding (it pages)
+    only when it would have opened the day's gate alone (its tail at most the k-sigma tail over the segment
+    statistics' number, Bonferroni): on a drifted day the gate is open, and the false discovery control then lets
+    a no-change segment through now and then (measured in the end-to-end alert test: a 59-row segment)."""
+    strong = nominal_tail(k) / max(len(judged), 1)
     overall = _overall_drift(fit, tally)
     results, vanished = [], []
     for i, dimension in enumerate(fit.dimensions):
@@ -550,7 +555,8 @@ def report(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement], 
             baseline, rows = fit.baselines.get(key), int(tally.counts[i][index])
             if baseline is None and not rows:
                 continue
-            result = _result(fit, tally, judged, settings, i, index, key, baseline, rows, overall, drifted_overall)
+            result = _result(fit, tally, judged, settings, i, index, key, baseline, rows, overall, drifted_overall,
+                             strong)
             if baseline is not None and not rows and tally.rows * baseline.share >= max(CERTAIN, settings.min_rows):
                 vanished.append(result)
             results.append(result)
@@ -560,7 +566,7 @@ def report(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement], 
         if result.finding:
             flagged += 1
             if flagged > settings.max_findings:
-                results[n] = result.model_copy(update={"finding": False, "changed": []})
+                results[n] = result.model_copy(update={"finding": False, "changed": [], "share_changed": False})
     new = [NewSegment(key=f"{column}={value}", rows=count, share=count / tally.rows)
            for column, counter in sorted(tally.new.items()) for value, count in sorted(counter.items())
            if count >= settings.min_rows and count / tally.rows * fit.rows >= CERTAIN]
@@ -589,7 +595,7 @@ def _overall_drift(fit: SegmentsFit, tally: SegmentTally) -> dict[str, float | N
 
 def _result(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement], settings: SegmentsConfig, i: int,
             index: int, key: str, baseline: SegmentBaseline | None, rows: int, overall: dict[str, float | None],
-            drifted_overall: set[str]) -> SegmentResult:
+            drifted_overall: set[str], strong: float) -> SegmentResult:
     share = rows / tally.rows if tally.rows else 0.0
     scored = int(tally.scored[i][index])
     missing = [tally.bins[i][j][index][c.bins] / rows for j, c in enumerate(fit.columns)] if rows else []
@@ -611,11 +617,13 @@ def _result(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement],
     impact = max((share * (v.value or 0.0) for v in fired.values()), default=0.0)
     if share_verdict is not None and share_verdict.fired:
         impact = max(impact, abs(share_verdict.value or 0.0))
-    own = {c for c, v in fired.items()
-           if c not in drifted_overall or (v.value or 0.0) >= CONCENTRATION * (overall.get(c) or 0.0)}
+    own = {c for c, v in fired.items() if v.tail is not None and v.tail <= strong
+           and (c not in drifted_overall or (v.value or 0.0) >= CONCENTRATION * (overall.get(c) or 0.0))}
+    share_finding = bool(share_verdict is not None and share_verdict.fired and share_verdict.tail is not None
+                         and share_verdict.tail <= strong)
     return SegmentResult(
         status="judged" if rows >= settings.min_rows else "too_few_rows", share_verdict=share_verdict,
         drift={c: v for c, v in drift.items()}, fired=fired, top_column=top,
         top_verdict=verdicts.get(top) if top else None, impact=impact, changed=sorted(own),
-        finding=bool(own) or bool(share_verdict is not None and share_verdict.fired),
+        finding=bool(own) or share_finding, share_changed=share_finding,
         **common)

@@ -131,7 +131,9 @@ def test_the_model_page_draws_its_charts_without_console_errors(site_url, browse
         "return [...document.querySelectorAll('svg.chart polyline.series')].map(p => p.getBBox().width)")
     assert len(drawn) >= 5 and all(width > 0 for width in drawn)
     cells = browser.find_elements(By.CSS_SELECTOR, "svg.heatmap rect.cell")
-    assert len(cells) == 5 * 9  # five days x nine features
+    segments = browser.find_elements(By.CSS_SELECTOR, "#segment-heatmap svg.heatmap rect.cell")
+    assert len(cells) - len(segments) == 5 * 9  # five days x nine features
+    assert segments and len(segments) % 5 == 0  # five days x the config's judged segments
     assert {a.text for a in browser.find_elements(By.LINK_TEXT, "CSV")} == {"CSV"}
     assert console_errors(browser) == []
 
