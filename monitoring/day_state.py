@@ -124,14 +124,13 @@ class DayState:
             sure = confidence(batch[scoring.score].dropna())
             self.confidence += float(sure.sum())
             self.low_confidence += int((sure < self.settings.low_confidence).sum())
-        if self.segments is not None:  # with each row's calibrated probability, for CBPE inside each segment
-            expected = None
-            if self.expected is not None and len(batch):
-                expected = (self.expected.fit.probabilities(batch[scoring.score].to_numpy(dtype=float)),
-                            predicted_labels(batch, scoring).to_numpy())
+        expected = None
+        if self.expected is not None and len(batch):  # calibrated once, for the day and for its segments
+            expected = (self.expected.fit.probabilities(batch[scoring.score].to_numpy(dtype=float)),
+                        predicted_labels(batch, scoring).to_numpy())
+            self.expected.add_probabilities(*expected)
+        if self.segments is not None:
             self.segments.add(batch, expected)
-        if self.expected is not None and len(batch):
-            self.expected.add(batch[scoring.score].to_numpy(dtype=float), predicted_labels(batch, scoring).to_numpy())
         return self
 
     def quality(self) -> dict[str, ColumnQuality]:

@@ -207,21 +207,28 @@ class ExpectedConfusion:
         self.rows = 0
 
     def add(self, scores: np.ndarray, decisions: np.ndarray) -> None:
-        p = self.fit.probabilities(scores)
+        self.add_probabilities(self.fit.probabilities(scores), decisions)
+
+    def add_probabilities(self, p: np.ndarray, decisions: np.ndarray) -> None:
+        """`add`, with the rows' calibrated probabilities already computed (`CbpeFit.probabilities`)."""
         positive = decisions == 1
         self.tp += float(p[positive].sum())
         self.fp += float((1 - p[positive]).sum())
         self.fn += float(p[~positive].sum())
         self.tn += float((1 - p[~positive]).sum())
-        self.rows += len(scores)
+        self.rows += len(p)
 
     def metrics(self) -> dict[str, float | None]:
-        tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn
         if not self.rows:
             return dict.fromkeys(CBPE_METRICS[:4])
-        return {"accuracy": (tp + tn) / self.rows, "precision": tp / (tp + fp) if tp + fp else 0.0,
-                "recall": tp / (tp + fn) if tp + fn else 0.0,
-                "f1": tp / (tp + 0.5 * (fp + fn)) if tp + fp + fn else 0.0}
+        return confusion_metrics(self.tp, self.fp, self.fn, self.tn, self.rows)
+
+
+def confusion_metrics(tp: float, fp: float, fn: float, tn: float, rows: int) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 of the (expected) confusion counts of `rows` rows, at least one."""
+    return {"accuracy": (tp + tn) / rows, "precision": tp / (tp + fp) if tp + fp else 0.0,
+            "recall": tp / (tp + fn) if tp + fn else 0.0,
+            "f1": tp / (tp + 0.5 * (fp + fn)) if tp + fp + fn else 0.0}
 
 
 def estimated_roc_auc(fit: CbpeFit, scores: np.ndarray) -> float | None:

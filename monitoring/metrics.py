@@ -87,17 +87,20 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
 LOG_LOSS_FLOOR = 1e-3
 
 
-def classification_metrics(y: np.ndarray, p: np.ndarray, yhat: np.ndarray) -> dict[str, float | None]:
-    """The metrics of labelled predictions: labels y, scores p, decisions yhat."""
+def _decision_metrics(y: np.ndarray, yhat: np.ndarray) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 of labels y and decisions yhat."""
     tp = int(((yhat == 1) & (y == 1)).sum())
     fp = int(((yhat == 1) & (y == 0)).sum())
     fn = int(((yhat == 0) & (y == 1)).sum())
+    return {"accuracy": float((y == yhat).mean()), "precision": tp / (tp + fp) if tp + fp else 0.0,
+            "recall": tp / (tp + fn) if tp + fn else 0.0, "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0}
+
+
+def classification_metrics(y: np.ndarray, p: np.ndarray, yhat: np.ndarray) -> dict[str, float | None]:
+    """The metrics of labelled predictions: labels y, scores p, decisions yhat."""
     clipped = np.clip(p, LOG_LOSS_FLOOR, 1 - LOG_LOSS_FLOOR)
     return {
-        "accuracy": float((y == yhat).mean()),
-        "precision": tp / (tp + fp) if tp + fp else 0.0,
-        "recall": tp / (tp + fn) if tp + fn else 0.0,
-        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+        **_decision_metrics(y, yhat),
         "roc_auc": roc_auc(y, p),
         "log_loss": float(-(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)).mean()),
         "calibration_error": reliability(y, p)[1],
@@ -138,13 +141,9 @@ def metric_of_arrays(scoring: Scoring, metric: str, y: np.ndarray, p: np.ndarray
     """One metric of labelled predictions (as `metrics_of_arrays` gives it), without computing the others: the
     thousands of replicate days behind a segment's band need only the headline metric."""
     if scoring.is_classification and metric in _CHEAP:
-        y = y.astype(int)
-        tp = int(((yhat == 1) & (y == 1)).sum())
-        fp = int(((yhat == 1) & (y == 0)).sum())
-        fn = int(((yhat == 0) & (y == 1)).sum())
-        return {"accuracy": float((y == yhat).mean()) if len(y) else None,
-                "precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0,
-                "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0}[metric]
+        if not len(y):
+            return None if metric == "accuracy" else 0.0
+        return _decision_metrics(y.astype(int), yhat)[metric]
     if scoring.is_classification and metric == "roc_auc":
         return roc_auc(y.astype(int), p)
     return metrics_of_arrays(scoring, y, p, yhat).get(metric)

@@ -97,12 +97,19 @@ def calibrate(rows: int, compared_rows: int, statistics: Statistic, kinds: dict[
                 values.setdefault((name, replicate.size), []).append(float(value))
     models = {}
     for name, kind in kinds.items():
-        points = [NullPoint(size=size, n_eff=float(np.mean(n_eff[size])), how=how[size], replicates=len(found),
-                            mean=float(np.mean(found)), sd=float(np.std(found, ddof=1)))
-                  for size in sorted(how) if len(found := values.get((name, size), [])) >= 3]
+        points = null_points({size: values.get((name, size), []) for size in how}, n_eff, how)
         if points:
             models[name] = fit_null(kind, compared_rows, points)
     return models
+
+
+def null_points(values: dict[int, list[float]], n_eff: dict[int, list[float]],
+                how: dict[int, str]) -> list[NullPoint]:
+    """The measured points of one statistic: at each size with at least 3 replicate values (`values`), their mean
+    and spread, the replicate days' mean effective size (`n_eff`) and how they were drawn (`how`)."""
+    return [NullPoint(size=size, n_eff=float(np.mean(n_eff[size])), how=how[size], replicates=len(found),
+                      mean=float(np.mean(found)), sd=float(np.std(found, ddof=1)))
+            for size, found in sorted(values.items()) if len(found) >= 3]
 
 
 def calibrate_each(rows: RowValues, compared_rows: int, salt: int = 0,

@@ -37,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from monitoring import distances, replicates
-from monitoring.bands import NullModel, NullPoint, fit_null
+from monitoring.bands import NullModel, fit_null
 from monitoring.config import SegmentsConfig, SegmentSpec
+from monitoring.estimators import confusion_metrics
 from monitoring.text import number
 from monitoring.verdicts import Judgement, control, distance, level, nominal_tail
 from monitoring.vocabulary import Record
@@ -230,12 +231,6 @@ def _seed(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "little")
 
 
-def _points(values: dict[int, list[float]], n_eff: dict[int, list[float]], how: dict[int, str]) -> list[NullPoint]:
-    return [NullPoint(size=size, n_eff=float(np.mean(n_eff[size])), how=how[size], replicates=len(found),
-                      mean=float(np.mean(found)), sd=float(np.std(found, ddof=1)))
-            for size, found in sorted(values.items()) if len(found) >= 3]
-
-
 def _drift_nulls(bins: np.ndarray, columns: list[BinnedColumn], seed: int) -> dict[str, NullModel]:
     """Each column's no-change Jensen-Shannon distance inside one segment (`bins`: its reference rows' bins), from
     replicate days of the segment held out from the rest of it (`replicates.replicate_days`)."""
@@ -264,7 +259,7 @@ def _drift_nulls(bins: np.ndarray, columns: list[BinnedColumn], seed: int) -> di
             values[(j, size)] = [float(v) for v in found if np.isfinite(v)]
     nulls = {}
     for j, column in enumerate(columns):
-        points = _points({size: values[(j, size)] for size in by_size}, n_eff, how)
+        points = replicates.null_points({size: values[(j, size)] for size in by_size}, n_eff, how)
         null = fit_null("distance", rows, points) if points else None
         if null is not None and null.sd_fit is not None:  # one value throughout the segment: no band, never judged
             nulls[column.column] = null
@@ -284,7 +279,7 @@ def _metric_null(rows: np.ndarray, value: Callable[[np.ndarray], float | None], 
         n_eff.setdefault(day.size, []).append(n * m / (n + m))
         if mine is not None and theirs is not None and math.isfinite(mine - theirs):
             values.setdefault(day.size, []).append(mine - theirs)
-    points = _points({size: values.get(size, []) for size in how}, n_eff, how)
+    points = replicates.null_points({size: values.get(size, []) for size in how}, n_eff, how)
     null = fit_null("level", len(rows), points) if points else None
     return null if null is not None and null.sd_fit is not None else None  # no spread: no band
 
@@ -307,7 +302,7 @@ def _share_nulls(segment: np.ndarray, segments: int, seed: int) -> dict[int, Nul
         n_eff.setdefault(day.size, []).append(n * m / (n + m))
     nulls = {}
     for index in range(segments):
-        points = _points({size: values.get((index, size), []) for size in how}, n_eff, how)
+        points = replicates.null_points({size: values.get((index, size), []) for size in how}, n_eff, how)
         null = fit_null("level", rows, points) if points else None
         if null is not None and null.sd_fit is not None:  # no spread: no band (a zero tail would open the family)
             nulls[index] = null
@@ -528,10 +523,7 @@ def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: Segme
             if baseline is None or not rows:
                 continue
             tp, fp, fn, tn = tally.expected[i][:, index]
-            value = {"accuracy": (tp + tn) / rows, "precision": tp / (tp + fp) if tp + fp else 0.0,
-                     "recall": tp / (tp + fn) if tp + fn else 0.0,
-                     "f1": tp / (tp + 0.5 * (fp + fn)) if tp + fp + fn else 0.0}[fit.metric]
-            found[key] = (rows, float(value))
+            found[key] = (rows, float(confusion_metrics(tp, fp, fn, tn, rows)[fit.metric]))
     return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative)
 
 
