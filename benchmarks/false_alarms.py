@@ -167,12 +167,16 @@ SEGMENTS = {  # --segments: each dataset's `segments:` entry
     "employment": {"columns": ["SCHL"]},  # 25 values: 20 segments
     "housing": {"buckets": {"MedInc": [2.2, 2.7, 3.1, 3.5, 3.8, 4.2, 4.8, 5.4, 6.5]}},  # deciles: 10 segments
 }
-SEGMENT_RULES = frozenset({"segment_drift", "segment_share", "new_segment", "vanished_segment"})
+SEGMENT_RULES = frozenset({"segment_drift", "segment_share", "new_segment", "vanished_segment",
+                           "segment_performance", "segment_estimated_drop"})
+# info by default (they page nobody): replayed at warning, so that a day they would flag counts as alerting
+SEGMENT_PERFORMANCE_RULES = {"segment_performance": {"severity": "warning"},
+                             "segment_estimated_drop": {"severity": "warning"}}
 
 
 def with_segments(data: Dataset) -> Dataset:
-    """The dataset's model with its `SEGMENTS` entry."""
-    data.settings = {**data.settings, "segments": SEGMENTS[data.name]}
+    """The dataset's model with its `SEGMENTS` entry, its per-segment performance rules at warning."""
+    data.settings = {**data.settings, "segments": SEGMENTS[data.name], "rules": SEGMENT_PERFORMANCE_RULES}
     return data
 
 
@@ -296,6 +300,9 @@ class Judge:
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
             operations, quality, current, (model.segments, state.segments))
+        if segmented is not None:  # the headline metric inside each segment, estimated before the labels (CBPE)
+            segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
+                self.fitted, state.segments, model.metric_judging, model.segments)})
         summary = summarize(
             model=model.name, day=DAY, contract={"rows_read": len(frame), "rows_valid": len(valid),
                                                  "rows_quarantined": 0, "rejected_share": 0.0, "reasons": {},
@@ -307,7 +314,8 @@ class Judge:
         joined = valid.assign(**{LABEL: rows[self.label].to_numpy(dtype=float)[:len(valid)]})
         found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,
                                      judging=model.metric_judging, lag_days=model.labels.lag_days, day=DAY,
-                                     as_of=DAY + dt.timedelta(days=1), fitted=self.fitted, label_digest="-")
+                                     as_of=DAY + dt.timedelta(days=1), fitted=self.fitted, label_digest="-",
+                                     segmented=model.segments if self.fitted.segments is not None else None)
         due = judging.due_day(found, DAY, model.performance.min_coverage, model.performance.min_labelled_rows, "v1")
         report = LabelsReport(day=DAY.isoformat(), files=[], rows=len(valid), joined=len(valid), problems={},
                               file_problems=[], due=due)

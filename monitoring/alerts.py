@@ -90,6 +90,23 @@ def sent_episodes(store: ObjectStore, layout: ModelLayout) -> dict[str, dict[str
     return episodes
 
 
+def open_segments(store: ObjectStore, layout: ModelLayout, sent: dict[str, dict[str, set[str]]]) -> dict[str, str]:
+    """The segment of each segment's episode still open (alerted, not resolved): episode key -> segment, read from
+    its alert's record (the key holds only the segment's digest), so its resolution can say where."""
+    found = {}
+    for episode, starts in sent.items():
+        open_starts = sorted(s for s, kinds in starts.items() if "alert" in kinds and "resolved" not in kinds)
+        if "-" not in episode or not open_starts:
+            continue
+        try:
+            segment = store.get_json(layout.sent_alert(episode, open_starts[-1], "alert")).get("segment")
+        except FileNotFoundError:
+            continue
+        if segment:
+            found[episode] = segment
+    return found
+
+
 Sender = Callable[[Message], list[str]]  # sends to every channel; returns what was done, per channel
 
 

@@ -144,10 +144,11 @@ def quiet_reason(max_age_days: int, day: dt.date, today: dt.date, backfill: bool
 
 def plan_notices(settings: AlertsConfig, model: str, day: dt.date, alerting: list[Finding], links: dict[str, str],
                  quiet: str | None, recent: dict[str, DayMetrics],
-                 sent_by_rule: dict[str, dict[str, set[str]]]) -> NoticePlan:
+                 sent_by_rule: dict[str, dict[str, set[str]]], segments: dict[str, str] | None = None) -> NoticePlan:
     """Which new alerts and resolutions this run's message carries. `recent`: the metric store's days up to this
     one (`history.rules_by_day`), which tell how long each rule has fired; `sent_by_rule`: the messages already sent,
-    rule -> episode start -> kinds sent ("alert", "resolved")."""
+    rule -> episode start -> kinds sent ("alert", "resolved"); `segments`: the segment of each open segment's
+    episode (`alerts.open_segments`), named in its resolution."""
     known = bad_days(recent, day, [f.episode for f in alerting])
     notices, still, skipped = [], [], []
     for finding in alerting:
@@ -182,10 +183,11 @@ def plan_notices(settings: AlertsConfig, model: str, day: dt.date, alerting: lis
         quiet_days = _streak(rule, known, day, bad=False)
         if open_episodes and quiet_days >= settings.resolve_after:
             name, _, segmented = rule.partition("-")  # a segment's episode: its rule and its segment's digest
-            notices.append(Notice(kind="resolved", rule=name, episode=rule, severity="info",
+            segment = (segments or {}).get(rule)
+            where = f" in {segment}" if segment else " (in one segment)" if segmented else ""
+            notices.append(Notice(kind="resolved", rule=name, episode=rule, segment=segment, severity="info",
                                   episode_start=open_episodes[-1], action="",
-                                  message=f"{name}{' (in one segment)' if segmented else ''} has not fired for "
-                                          f"{quiet_days} day(s)."))
+                                  message=f"{name}{where} has not fired for {quiet_days} day(s)."))
     message = Message(model=model, day=day.isoformat(), notices=notices, still_firing=sorted(still),
                       links=links) if notices else None
     return NoticePlan(quiet=quiet, message=message, skipped=skipped)

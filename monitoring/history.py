@@ -17,7 +17,7 @@ from monitoring import health
 from monitoring.layout import DayLayout, ModelLayout, day_of
 from monitoring.rules import Finding
 from monitoring.storage import ObjectStore
-from monitoring.summary import DaySummary
+from monitoring.summary import DaySummary, drift_effect
 
 CSV = "text/csv; charset=utf-8"
 
@@ -29,6 +29,7 @@ class FeatureDriftPoint(BaseModel):
     threshold: float
     drifted: bool
     line: float | None = None  # calibrated: what the score had to pass that day (its band's edge or the threshold)
+    effect: float | None = None  # the drift as an effect, larger is more (a distance; a test's effect size, not its p)
 
 
 class DayMetrics(BaseModel):
@@ -109,7 +110,8 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
         alerting_rules=sorted({f.episode for f in findings if f.severity.rank >= 1}),
         critical_rules=sorted({f.episode for f in findings if f.severity.rank >= 2}),
         features={name: FeatureDriftPoint(score=d.score, threshold=d.threshold, drifted=d.drifted,
-                                          line=_line(d) if d.verdict and d.verdict.band else None)
+                                          line=_line(d) if d.verdict and d.verdict.band else None,
+                                          effect=drift_effect(d))
                   for name, d in summary.data_drift.features.items()},
         positive_rate_band=_positive_rate_band(summary), volume_band=_volume_band(summary),
         segments=_segment_points(summary),

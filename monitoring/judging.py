@@ -213,11 +213,17 @@ def segment_performance(joined: pd.DataFrame, scoring: Scoring, judging: MetricJ
     if settings is None or fit is None or fit.metric is None or not len(joined):
         return []
     metric = fit.metric
-    absolute, share = judging.min_drops.get(metric, (None, None))
     return segments.judge_performance(
         fit, joined, lambda rows: metrics.metric_of_arrays(scoring, metric, *metrics.arrays(rows, scoring)),
-        settings, judging.band_sigma, judging.fdr, absolute if absolute is not None else (share or 0.0),
-        "up" if metric in LOWER_IS_BETTER else "down", relative=absolute is None)
+        settings, judging.band_sigma, judging.fdr, *_worsening(metric, judging))
+
+
+def _worsening(metric: str, judging: MetricJudging) -> tuple[float, str, bool]:
+    """How a segment's `metric` is judged: the smallest worsening that counts, its direction ("down": higher is
+    better), and whether that smallest worsening is relative to the baseline (`performance.min_drop` as a share)."""
+    absolute, share = judging.min_drops.get(metric, (None, None))
+    return (absolute if absolute is not None else (share or 0.0), "up" if metric in LOWER_IS_BETTER else "down",
+            absolute is None)
 
 
 def segment_estimates(fitted: ReferenceProfile, tally: SegmentTally | None, judging: MetricJudging,
@@ -226,10 +232,8 @@ def segment_estimates(fitted: ReferenceProfile, tally: SegmentTally | None, judg
     fit = fitted.segments
     if tally is None or fit is None or fit.metric is None or not judging.calibrated:
         return []
-    absolute, share = judging.min_drops.get(fit.metric, (None, None))
     return segments.estimated_performance(fit, tally, settings, judging.band_sigma, judging.fdr,
-                                          absolute if absolute is not None else (share or 0.0),
-                                          "up" if fit.metric in LOWER_IS_BETTER else "down", relative=absolute is None)
+                                          *_worsening(fit.metric, judging))
 
 
 def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, judging: MetricJudging, lag_days: int,

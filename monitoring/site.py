@@ -362,8 +362,9 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
 
 
 def _correlations(days: list[DayMetrics], features: list[str], headline: str | None) -> list[Correlation]:
-    """NannyML's correlation ranker over the page's days: each feature's daily drift score against the headline
-    metric's worsening (realized where labelled, else estimated); empty before five such days."""
+    """NannyML's correlation ranker over the page's days: each feature's daily drift against the headline metric's
+    worsening (realized where labelled, else estimated); empty before five such days. The drift is its effect (a
+    distance, or a test's effect size): a test's p-value falls as drift grows and would turn the sign."""
     if not headline:
         return []
     change = []
@@ -372,7 +373,7 @@ def _correlations(days: list[DayMetrics], features: list[str], headline: str | N
         value = d.performance.get(headline)
         value = value if value is not None else d.estimated_performance.get(headline)
         change.append(worse_by(headline, value, base) if value is not None and base is not None else None)
-    drift = {f: [p.score if (p := d.features.get(f)) else None for d in days] for f in features}
+    drift = {f: [p.effect if (p := d.features.get(f)) else None for d in days] for f in features}
     found = correlation_ranking(drift, change)
     return [c for c in found if c.correlation is not None]
 

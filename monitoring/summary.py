@@ -125,12 +125,12 @@ def summarize(
         verdicts=verdicts,
         estimated_performance=estimated_performance,
         segments=segments,
-        feature_ranking=rank_features({c: _effect(r) for c, r in features.items()}, set(drifted), importance),
+        feature_ranking=rank_features({c: drift_effect(r) for c, r in features.items()}, set(drifted), importance),
         importance=importance.describe() if importance is not None else None,
     )
 
 
-def _effect(drift: ColumnDrift) -> float | None:
+def drift_effect(drift: ColumnDrift) -> float | None:
     """A column's drift in the unit of its minimum effect: the distance, or a test's effect size."""
     if drift.verdict is not None and drift.verdict.effect is not None:
         return drift.verdict.effect

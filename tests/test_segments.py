@@ -355,11 +355,19 @@ def test_a_segment_alert_and_the_overall_alert_of_a_rule_are_sent_once_each(stor
         when = second + dt.timedelta(days=n)
         recent[when.isoformat()] = history.day_metrics(summary(day=when.isoformat()), found[:1])
     last = second + dt.timedelta(days=quiet)
-    plan = episodes.plan_notices(loan_model.alerts, loan_model.name, last, found[:1], {}, None, recent, sent)
-    resolved = sorted((n.kind, n.rule, n.episode, n.episode_start) for n in plan.message.notices)
-    assert resolved == sorted(("resolved", "performance_degradation", f.episode, "2026-10-14") for f in found[1:])
+    plan = episodes.plan_notices(loan_model.alerts, loan_model.name, last, found[:1], {}, None, recent, sent,
+                                 alerts.open_segments(store, layout, sent))
+    resolved = sorted((n.kind, n.rule, n.episode, n.episode_start, n.segment) for n in plan.message.notices)
+    assert resolved == sorted(("resolved", "performance_degradation", f.episode, "2026-10-14", f.segment)
+                              for f in found[1:])
     assert plan.message.still_firing == ["performance_degradation"]
-    assert "(in one segment)" in plan.message.notices[0].message
+    messages = sorted(n.message for n in plan.message.notices)  # each resolution says where
+    assert messages == [f"performance_degradation in channel={c} has not fired for {quiet} day(s)."
+                        for c in ("mobile", "web")]
+    assert "RESOLVED performance_degradation in channel=mobile" in plan.message.text()
+    # without the alerts' records (deleted by hand), the resolution still goes out, saying only "in one segment"
+    blind = episodes.plan_notices(loan_model.alerts, loan_model.name, last, found[:1], {}, None, recent, sent)
+    assert all("(in one segment)" in n.message and n.segment is None for n in blind.message.notices)
 
 
 # --- 8. config -----------------------------------------------------------------------------------------------------

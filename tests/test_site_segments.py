@@ -315,8 +315,8 @@ def model_days(n: int) -> list[DayMetrics]:
         if i >= n - 3:
             segments["channel=mobile"] = FeatureDriftPoint(score=0.3, threshold=0.1, drifted=True, line=0.12)
         days.append(metrics_of(summary(day=day), features={
-            "credit_score": FeatureDriftPoint(score=credit, threshold=0.1, drifted=credit >= 0.1),
-            "annual_income": FeatureDriftPoint(score=income, threshold=0.1, drifted=False)},
+            "credit_score": FeatureDriftPoint(score=credit, threshold=0.1, drifted=credit >= 0.1, effect=credit),
+            "annual_income": FeatureDriftPoint(score=income, threshold=0.1, drifted=False, effect=income)},
             performance={"f1": f1}, baseline_performance={"f1": 0.8}, labelled=1_000, label_coverage=1.0,
             labels_complete=True, segments=segments))
     return days
@@ -353,6 +353,25 @@ def test_the_correlation_table_names_the_feature_whose_drift_tracked_the_worseni
     assert 'id="segment-heatmap"' in four  # the heatmap needs no minimum of days
     unlabelled = [d.model_copy(update={"baseline_performance": {}}) for d in days]  # no baseline: no change to track
     assert 'id="correlation-table"' not in site.render_model_page("loan_approval", "", unlabelled)
+
+
+def test_a_test_s_p_value_enters_the_correlation_as_its_effect_so_growing_drift_tracking_a_worsening_is_positive():
+    end, days = dt.date.fromisoformat(DAY), []
+    for i in range(6):
+        effect = 0.02 + 0.03 * i  # grows with the worsening; the test's p-value falls as it grows
+        p_value = float(np.exp(-40 * effect))
+        verdict = Judgement(value=p_value, rows=DAY_ROWS, reference_rows=REFERENCE_ROWS, mode="calibrated",
+                            band=(0.01, 1.0), tail=p_value, effect=effect, min_effect=0.1)
+        s = summary(day=(end - dt.timedelta(days=5 - i)).isoformat())
+        s = s.model_copy(update={"data_drift": s.data_drift.model_copy(update={"features": {"credit_score": ColumnDrift(
+            kind="numerical", method="ks", threshold=0.05, score=p_value, drifted=False, verdict=verdict)}})})
+        point = day_metrics(s, []).features["credit_score"]
+        assert point.score == p_value and point.effect == effect
+        days.append(metrics_of(s, features={"credit_score": point}, performance={"f1": 0.8 - 0.5 * effect},
+                               baseline_performance={"f1": 0.8}, labelled=1_000, label_coverage=1.0,
+                               labels_complete=True))
+    rows = table(site.render_model_page("loan_approval", "", days), "correlation-table")
+    assert rows[0][0] == "credit_score" and float(rows[0][1]) > 0.99  # not -0.9: the p-value's sign is not the drift's
 
 
 # --- 7. the drift findings say where and why -------------------------------------------------------------------------

@@ -50,9 +50,10 @@ def _notify(store: ObjectStore, model: ModelConfig, layout: DayLayout, decision:
     """Send this run's message when it has something new and is not quiet (else add its alerts to the digest), and
     write decisions.json."""
     quiet = episodes.quiet_reason(model.alerts.max_age_days, layout.day, now.date(), backfill, notify)
+    sent = alerts.sent_episodes(store, layout)
     planned = episodes.plan_notices(model.alerts, model.name, layout.day, decision.alerting, decision.links, quiet,
-                                    decision.recent or history.rules_by_day(store, layout),
-                                    alerts.sent_episodes(store, layout))
+                                    decision.recent or history.rules_by_day(store, layout), sent,
+                                    alerts.open_segments(store, layout, sent))
     delivered: list[str] = []
     if quiet:
         alerts.add_to_digest(store, layout, decision.alerting, quiet)
