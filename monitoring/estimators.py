@@ -335,14 +335,22 @@ def dle_estimate(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, 
     rows = len(sample)
     found: dict[str, float | None] = dict.fromkeys(DLE_METRICS)
     if rows:
-        design = _design(sample, numerical, score, fit.categories)
-        with _one_thread():
-            found["mae"] = float(np.maximum(nannies["mae"].predict(design), 0.0).mean())
-            found["rmse"] = float(math.sqrt(np.maximum(nannies["rmse"].predict(design), 0.0).mean()))
+        losses = dle_losses(fit, nannies, sample, numerical, score)
+        found["mae"] = float(losses["mae"].mean())
+        found["rmse"] = float(math.sqrt(losses["rmse"].mean()))
     variance, mean = fit.squared_errors
     rmse_error = math.sqrt(variance / (4 * rows * mean)) if rows and mean > 0 else None
     return Estimate(method="DLE", rows=rows, metrics=found, assumptions=ASSUMPTIONS["DLE"],
                     bands=_bands(found, fit.errors, dict.fromkeys(found, rows), {"rmse": rmse_error}))
+
+
+def dle_losses(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, numerical: tuple[str, ...],
+               score: str) -> dict[str, np.ndarray]:
+    """Each sampled row's expected loss by the nanny models: its absolute error ("mae") and squared error ("rmse");
+    a metric's estimate over any rows is their mean (the root of it for RMSE)."""
+    design = _design(sample, numerical, score, fit.categories)
+    with _one_thread():
+        return {metric: np.maximum(nannies[metric].predict(design), 0.0) for metric in DLE_METRICS}
 
 
 def load_nannies(data: dict[str, bytes]) -> dict[str, object]:

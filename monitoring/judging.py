@@ -227,13 +227,23 @@ def _worsening(metric: str, judging: MetricJudging) -> tuple[float, str, bool]:
 
 
 def segment_estimates(fitted: ReferenceProfile, tally: SegmentTally | None, judging: MetricJudging,
-                      settings: SegmentsConfig) -> list[SegmentPerformance]:
-    """The headline metric inside each segment before the labels (CBPE), judged at each segment's size."""
+                      settings: SegmentsConfig, nannies: dict[str, object] | None = None,
+                      sample: pd.DataFrame | None = None, numerical: tuple[str, ...] = (),
+                      score: str = "") -> list[SegmentPerformance]:
+    """The headline metric inside each segment before the labels, judged at each segment's size: a classifier's by
+    CBPE (the day's expected confusion counts in `tally`), a regression model's by DLE (its `nannies`' expected loss
+    of each row of the day's `sample`)."""
     fit = fitted.segments
-    if tally is None or fit is None or fit.metric is None or not judging.calibrated:
+    if fit is None or fit.metric is None or not judging.calibrated:
         return []
-    return segments.estimated_performance(fit, tally, settings, judging.band_sigma, judging.fdr,
-                                          *_worsening(fit.metric, judging))
+    if fitted.cbpe is not None and tally is not None:
+        return segments.estimated_performance(fit, tally, settings, judging.band_sigma, judging.fdr,
+                                              *_worsening(fit.metric, judging))
+    if fitted.dle is not None and nannies and sample is not None and len(sample):
+        losses = estimators.dle_losses(fitted.dle, nannies, sample, numerical, score)
+        return segments.estimated_losses(fit, sample, losses, settings, judging.band_sigma, judging.fdr,
+                                         *_worsening(fit.metric, judging))
+    return []
 
 
 def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, judging: MetricJudging, lag_days: int,

@@ -87,11 +87,16 @@ def roc_auc(y: np.ndarray, p: np.ndarray) -> float | None:
 LOG_LOSS_FLOOR = 1e-3
 
 
+def confusion_counts(y: np.ndarray, yhat: np.ndarray) -> tuple[int, int, int, int]:
+    """(tp, fp, fn, tn) of labels y and decisions yhat."""
+    positive, yes = yhat == 1, y == 1
+    return (int((positive & yes).sum()), int((positive & ~yes).sum()), int((~positive & yes).sum()),
+            int((~positive & ~yes).sum()))
+
+
 def _decision_metrics(y: np.ndarray, yhat: np.ndarray) -> dict[str, float]:
     """Accuracy, precision, recall and F1 of labels y and decisions yhat."""
-    tp = int(((yhat == 1) & (y == 1)).sum())
-    fp = int(((yhat == 1) & (y == 0)).sum())
-    fn = int(((yhat == 0) & (y == 1)).sum())
+    tp, fp, fn, _ = confusion_counts(y, yhat)
     return {"accuracy": float((y == yhat).mean()), "precision": tp / (tp + fp) if tp + fp else 0.0,
             "recall": tp / (tp + fn) if tp + fn else 0.0, "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0}
 

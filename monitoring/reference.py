@@ -12,6 +12,7 @@ the principal components of the features (multivariate drift); the no-change ban
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from pydantic import PrivateAttr
 
@@ -23,11 +24,11 @@ from monitoring.importance import FeatureImportance
 from monitoring.multivariate import PcaFit
 from monitoring.operations import confidence
 from monitoring.quality import finite, reference_bins, shares
-from monitoring.segments import BinnedColumn, SegmentsFit
+from monitoring.segments import COUNTED, BinnedColumn, SegmentsFit
 from monitoring.storage import dumps
 from monitoring.vocabulary import LABEL, Record
 
-PROFILE_SCHEMA = 5  # raise when what is fitted changes: every version is then refitted on first use
+PROFILE_SCHEMA = 6  # raise when what is fitted changes: every version is then refitted on first use
 
 
 class NumericalBaseline(Record):
@@ -121,14 +122,8 @@ class ReferenceProfile(Record):
         if settings.segments is not None:
             binned = [BinnedColumn(column=c, edges=b.edges) for c, b in profile.numerical.items() if b.count]
             binned += [BinnedColumn(column=c, categories=sorted(b.counts)) for c, b in profile.categorical.items()]
-            metric = None
-            if settings.segments.metric and settings.label and settings.label in frame.columns:
-                y, p, yhat = metrics.arrays(frame.rename(columns={settings.label: LABEL}), scoring)
-                name = settings.segments.metric
-                metric = (name, lambda rows: metrics.metric_of_arrays(
-                    scoring, name, y[rows], p[rows], None if yhat is None else yhat[rows]))
-            profile = profile.model_copy(update={"segments": SegmentsFit.fit(frame, settings.segments, binned, salt,
-                                                                             metric)})
+            profile = profile.model_copy(update={"segments": SegmentsFit.fit(
+                frame, settings.segments, binned, salt, **_segment_measures(frame, settings, cbpe, dle))})
             profile._artifacts = dle[1] if dle else {}
         return profile
 
@@ -161,3 +156,34 @@ def _operations(frame: pd.DataFrame, settings: FitSettings) -> OperationalBaseli
         mean_score=_mean(scores), positive_rate=_mean(frame[scoring.decision]) if scoring.decision else None,
         mean_confidence=_mean(sure) if classifier else None,
         low_confidence_share=float((sure < settings.low_confidence).mean()) if classifier else None)
+
+
+def _segment_measures(frame: pd.DataFrame, settings: FitSettings, cbpe: CbpeFit | None,
+                      dle: tuple[DleFit, dict[str, bytes]] | None) -> dict:
+    """What `SegmentsFit.fit` measures inside each segment of a labelled reference (none without labels): the
+    headline metric of reference rows, a classifier's confusion counts, and the metric as the estimator sees those
+    rows (CBPE's expected counts, DLE's expected losses), the baseline of a segment's estimate: the estimator's own
+    bias inside a segment (a calibration that is global, a nanny that cannot see the segment) then cancels."""
+    scoring, name = settings.scoring, settings.segments.metric if settings.segments else None
+    if not name or not settings.label or settings.label not in frame.columns:
+        return {}
+    y, p, yhat = metrics.arrays(frame.rename(columns={settings.label: LABEL}), scoring)
+    found: dict = {"metric": (name, lambda rows: metrics.metric_of_arrays(
+        scoring, name, y[rows], p[rows], None if yhat is None else yhat[rows]))}
+    if yhat is not None:
+        found["confusion"] = lambda rows: metrics.confusion_counts(y[rows].astype(int), yhat[rows])
+    if cbpe is not None and yhat is not None and name in COUNTED:
+        chance, positive = cbpe.probabilities(p), yhat == 1
+
+        def expected(rows: np.ndarray) -> float:
+            mine, yes = chance[rows], positive[rows]
+            return estimators.confusion_metrics(mine[yes].sum(), (1 - mine[yes]).sum(), mine[~yes].sum(),
+                                                (1 - mine[~yes]).sum(), len(rows))[name]
+        found["estimated"] = expected
+    elif dle is not None and name in estimators.DLE_METRICS:
+        nannies = estimators.load_nannies(dle[1])
+        losses = estimators.dle_losses(dle[0], {m: nannies[f] for m, f in dle[0].artifacts.items()}, frame,
+                                       settings.numerical, scoring.score)[name]
+        found["estimated"] = lambda rows: float(np.sqrt(losses[rows].mean()) if name == "rmse" else losses[rows].mean())
+    return found
+

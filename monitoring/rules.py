@@ -14,6 +14,7 @@ from enum import Enum
 
 from monitoring.config import ModelConfig
 from monitoring.records import DueDay, LabelsReport
+from monitoring.segments import CONCENTRATION
 from monitoring.summary import DaySummary
 from monitoring.text import listing
 from monitoring.verdicts import Judgement
@@ -188,7 +189,8 @@ def _segment_findings(summary: DaySummary) -> list[Finding]:
         found.append(Finding(
             rule="segment_estimated_drop", severity=Severity.WARNING, columns=[estimate.metric],
             segment=estimate.key,
-            message=f"Estimated before the labels (CBPE): {estimate.describe().replace('labelled rows', 'rows')}.",
+            message=(f"Estimated before the labels ({estimate.estimated_by}): "
+                     f"{estimate.describe().replace('labelled rows', 'rows')}."),
             action="The labels will confirm it or not; meanwhile look at this segment's drift (the segment table).",
             evidence=[f"{estimate.metric} change: {estimate.verdict.words()}"] if estimate.verdict else []))
     for new in report.new[:report.max_findings]:
@@ -455,6 +457,21 @@ def _unknown_label_ids(report: LabelsReport, model: ModelConfig) -> Finding | No
         action="Normal for labels of older predictions; otherwise check the ids the label feed uses.")
 
 
+def _missing_where(summary: DaySummary, missing: list[str]) -> str:
+    """Where the missing values concentrate: the judged segment whose most-missing column is one of `missing`, at
+    least twice as missing there as over the whole day (the largest such share); "" when none is."""
+    if summary.segments is None:
+        return ""
+    columns = summary.data_quality.columns
+    found = [r for r in summary.segments.segments if r.status == "judged" and r.missing_column in missing
+             and r.missing_share >= CONCENTRATION * columns[r.missing_column].missing_share]
+    if not found:
+        return ""
+    top = max(found, key=lambda r: (r.missing_share, r.rows, r.key))
+    return (f" Concentrated in segment {top.key}: {top.missing_share:.1%} of its {top.rows:,} rows lack "
+            f"{top.missing_column} ({columns[top.missing_column].missing_share:.1%} over the day).")
+
+
 def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     limits = model.quality
     findings = []
@@ -470,7 +487,7 @@ def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         worst = max(columns[c].missing_share for c in missing)
         findings.append(Finding(
             rule="missing_values", severity=Severity.CRITICAL if worst >= 1.0 else Severity.WARNING, columns=missing,
-            message=f"Missing values {line} in {listing(missing)} (worst {worst:.1%}).",
+            message=f"Missing values {line} in {listing(missing)} (worst {worst:.1%}).{_missing_where(summary, missing)}",
             action="Check the feature pipeline that fills these columns.",
             evidence=[f"{c} missing share change: {change_words(judged[c])}" for c in missing if c in judged],
         ))

@@ -41,7 +41,7 @@ from monitoring.bands import NullModel, fit_null
 from monitoring.config import SegmentsConfig, SegmentSpec
 from monitoring.estimators import confusion_metrics
 from monitoring.text import number
-from monitoring.verdicts import Judgement, control, distance, level, nominal_tail
+from monitoring.verdicts import Judgement, control, distance, empirical, level, nominal_tail
 from monitoring.vocabulary import Record
 
 MISSING, OTHER, OTHER_COMBINATIONS = "(missing)", "(other values)", "(other combinations)"
@@ -49,6 +49,7 @@ MAX_KNOWN = 10_000  # reference values remembered per column to tell a new value
 MAX_NEW_VALUES = 100  # values unseen in the reference counted per column on a day
 MAX_BINS = 200  # categorical columns with more categories are not judged inside segments
 MIN_FIT_ROWS = 40  # a segment with fewer reference rows gets no band
+COUNTED = ("accuracy", "precision", "recall", "f1")  # metrics of a classifier's confusion counts
 CONCENTRATION = 2.0  # a segment's drift is its own finding when this many times the whole day's
 CERTAIN = -math.log(1e-6)  # n x share at which a value's absence (or presence) is a one-in-a-million accident
 
@@ -173,6 +174,8 @@ class SegmentBaseline(Record):
     share_null: NullModel | None = None
     performance: float | None = None  # the headline metric on the segment's labelled reference rows
     performance_null: NullModel | None = None  # its no-change change (a day's segment minus the reference's)
+    confusion: tuple[int, int, int, int] | None = None  # a classifier's labelled rows: (tp, fp, fn, tn) inside it
+    estimated_performance: float | None = None  # the metric as the estimator (CBPE, DLE) sees its reference rows
 
 
 class SegmentsFit(Record):
@@ -186,9 +189,14 @@ class SegmentsFit(Record):
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, spec: SegmentSpec, columns: list[BinnedColumn], salt: int = 0,
-            metric: tuple[str, Callable[[np.ndarray], float | None]] | None = None) -> SegmentsFit:
+            metric: tuple[str, Callable[[np.ndarray], float | None]] | None = None,
+            confusion: Callable[[np.ndarray], tuple[int, int, int, int]] | None = None,
+            estimated: Callable[[np.ndarray], float] | None = None) -> SegmentsFit:
         """`metric`: the headline metric's name and its value on reference rows (positions), for a labelled
-        reference: each segment's baseline and the no-change band of its change inside the segment."""
+        reference: each segment's baseline and the no-change band of its change inside the segment. `confusion`:
+        a classifier's confusion counts of reference rows, kept per segment when the metric is one of them
+        (`COUNTED`): the day's segment is judged on their predictive draws (`judge_performance`). `estimated`: the
+        metric as the estimator sees reference rows, the baseline of the segment's estimate before the labels."""
         codings = {c: ColumnCoding.fit(c, frame[c], None, spec.max_per_column - 1) for c in spec.columns}
         codings.update({c: ColumnCoding.fit(c, frame[c], edges, 0) for c, edges in spec.buckets.items()})
         dimensions = [Dimension.single(codings[c]) for c in spec.columns + tuple(spec.buckets)]
@@ -208,14 +216,17 @@ class SegmentsFit(Record):
                            for j, c in enumerate(columns)}
                 nulls = (_drift_nulls(bins[rows], columns, _seed(dimension.name, key) ^ salt)
                          if len(rows) >= MIN_FIT_ROWS else {})
-                performance = performance_null = None
+                performance = performance_null = cells = estimate = None
                 if metric is not None and len(rows) >= MIN_FIT_ROWS:
                     performance = metric[1](rows)
                     performance_null = _metric_null(rows, metric[1], _seed(dimension.name, key, metric[0]) ^ salt)
+                    cells = confusion(rows) if confusion is not None and metric[0] in COUNTED else None
+                    estimate = float(estimated(rows)) if estimated is not None else None
                 baselines[key] = SegmentBaseline(key=key, rows=int(counts[index]), share=counts[index] / len(frame),
                                                  counts=counted, drift_nulls=nulls,
                                                  share_null=share_nulls.get(index), performance=performance,
-                                                 performance_null=performance_null)
+                                                 performance_null=performance_null, confusion=cells,
+                                                 estimated_performance=estimate)
         return cls(rows=len(frame), columns=columns, dimensions=dimensions, baselines=baselines,
                    metric=metric[0] if metric else None)
 
@@ -384,6 +395,7 @@ class SegmentResult(Record):
     mean_score: float | None = None
     positive_rate: float | None = None
     missing_share: float = 0.0  # the largest missing share of a monitored column inside it
+    missing_column: str | None = None  # that column (None: nothing missing inside)
     changed: list[str] = []  # fired columns whose drift the whole day does not show as well (a finding)
     share_changed: bool = False  # its share's change is a finding
     report: str | None = None  # its Evidently data-drift report (segments.reports of the fired ones)
@@ -409,6 +421,7 @@ class SegmentPerformance(Record):
     baseline: float | None
     verdict: Judgement | None = None  # None: too few labelled rows, or a segment without a band
     degraded: bool = False
+    estimated_by: str | None = None  # an estimate before the labels: its method (CBPE, DLE); None: realized
 
     def describe(self) -> str:
         return (f"{self.metric} {number(self.value) if self.value is not None else 'n/a'} in {self.key} against "
@@ -426,7 +439,7 @@ class SegmentsReport(Record):
     segments: list[SegmentResult]
     new: list[NewSegment] = []  # values the reference never had, with enough rows to be certain
     vanished: list[SegmentResult] = []  # segments the reference makes certain to appear, absent
-    estimated: list[SegmentPerformance] = []  # the headline metric inside each segment before the labels (CBPE)
+    estimated: list[SegmentPerformance] = []  # the headline metric inside each segment before the labels (CBPE, DLE)
 
     def top(self, n: int = 3) -> list[SegmentResult]:
         return [s for s in self.segments if s.impact > 0][:n]
@@ -489,19 +502,32 @@ def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[p
 
 
 def _metric_family(fit: SegmentsFit, values: dict[str, tuple[int, float | None]], settings: SegmentsConfig, k: float,
-                   fdr: float, min_drop: float, direction: str, relative: bool) -> list[SegmentPerformance]:
+                   fdr: float, min_drop: float, direction: str, relative: bool,
+                   estimated_by: str | None = None) -> list[SegmentPerformance]:
     """Each segment's headline metric (`values`: key -> rows, value) against its segment's baseline and band, the
-    segments judged together as one family; fallen ones first."""
+    segments judged together as one family; fallen ones first. `estimated_by`: the estimator, for estimates, which
+    are judged against the estimator's view of the reference's same segment (`SegmentBaseline.estimated_performance`).
+
+    A realized metric counted from the confusion matrix is judged on its predictive draws (`predictive_changes`):
+    at a segment's few hundred rows F1's no-change distribution is skewed to the left, and the replicates' normal
+    band gave a tail 4 times too small 4 sd out (3 false alarms in 200 no-change days of 5,000 rows with 20
+    segments, `benchmarks.false_alarms --segments`)."""
     found: dict[str, SegmentPerformance] = {}
     for key, (rows, current) in values.items():
         baseline = fit.baselines[key]
-        result = SegmentPerformance(key=key, labelled=rows, metric=fit.metric, value=current,
-                                    baseline=baseline.performance)
+        base = baseline.performance if estimated_by is None else baseline.estimated_performance
+        result = SegmentPerformance(key=key, labelled=rows, metric=fit.metric, value=current, baseline=base,
+                                    estimated_by=estimated_by)
         if (rows >= settings.min_rows and baseline.rows >= settings.min_rows and current is not None
-                and baseline.performance is not None and baseline.performance_null is not None):
-            result = result.model_copy(update={"verdict": level(
-                current - baseline.performance, rows, baseline.performance_null, k, min_drop, baseline.rows,
-                direction, relative_to=baseline.performance if relative else None)})
+                and base is not None and baseline.performance_null is not None):
+            change, relative_to = current - base, base if relative else None
+            if estimated_by is None and baseline.confusion is not None:
+                verdict = empirical(change, predictive_changes(fit.metric, baseline.confusion, rows, key), rows, k,
+                                    min_drop, baseline.rows, direction, relative_to)
+            else:
+                verdict = level(change, rows, baseline.performance_null, k, min_drop, baseline.rows, direction,
+                                relative_to=relative_to)
+            result = result.model_copy(update={"verdict": verdict})
         found[key] = result
     judged = control({key: r.verdict for key, r in found.items() if r.verdict is not None}, k, fdr)
     results = [r.model_copy(update={"verdict": judged[key], "degraded": judged[key].fired}) if key in judged else r
@@ -509,12 +535,42 @@ def _metric_family(fit: SegmentsFit, values: dict[str, tuple[int, float | None]]
     return sorted(results, key=lambda r: (not r.degraded, -r.labelled, r.key))
 
 
+PREDICTIVE_DRAWS = 50_000  # a tail resolution of 2e-5: below the gate's 0.135% over a family of 60 segments
+
+
+def counted_metric(metric: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.ndarray:
+    """A metric of confusion counts, element-wise (0 where undefined, as `metrics.metric_of_arrays` gives it)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric == "accuracy":
+            value = (tp + tn) / (tp + fp + fn + tn)
+        elif metric == "precision":
+            value = tp / (tp + fp)
+        elif metric == "recall":
+            value = tp / (tp + fn)
+        else:
+            value = 2 * tp / (2 * tp + fp + fn)
+    return np.nan_to_num(np.asarray(value, dtype=float), nan=0.0)
+
+
+def predictive_changes(metric: str, cells: tuple[int, int, int, int], rows: int, key: str) -> np.ndarray:
+    """No-change changes of a confusion-counted metric inside a segment of `rows` labelled rows against the
+    reference's same segment (its counts `cells`): the segment's true cell shares drawn from their posterior given
+    the reference's counts (Dirichlet, Jeffreys' prior), a day's counts drawn from them (multinomial), its metric
+    minus the reference's. The reference's own sampling error and the metric's skew at the day's size are both in
+    the draws. Seeded by the segment, its size and the counts: a day is judged the same way every time."""
+    rng = np.random.default_rng(_seed(key, metric, str(rows), *map(str, cells)))
+    shares = rng.dirichlet(np.asarray(cells, dtype=float) + 0.5, PREDICTIVE_DRAWS)
+    tp, fp, fn, tn = rng.multinomial(rows, shares).T
+    reference = counted_metric(metric, *(np.array([c], dtype=float) for c in cells))[0]
+    return counted_metric(metric, tp, fp, fn, tn) - reference
+
+
 def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: SegmentsConfig, k: float, fdr: float,
                           min_drop: float, direction: str, relative: bool) -> list[SegmentPerformance]:
-    """The headline metric inside each segment before the labels land (CBPE: the expected confusion counts of the
-    segment's rows, for accuracy, precision, recall and F1), judged as the realized one is
+    """The headline metric inside each segment of a classifier before the labels land (CBPE: the expected confusion
+    counts of the segment's rows, for accuracy, precision, recall and F1), judged as the realized one is
     (`judge_performance`), at the segment's size."""
-    if fit.metric not in ("accuracy", "precision", "recall", "f1") or not tally.estimated:
+    if fit.metric not in COUNTED or not tally.estimated:
         return []
     found: dict[str, tuple[int, float | None]] = {}
     for i, dimension in enumerate(fit.dimensions):
@@ -524,7 +580,26 @@ def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: Segme
                 continue
             tp, fp, fn, tn = tally.expected[i][:, index]
             found[key] = (rows, float(confusion_metrics(tp, fp, fn, tn, rows)[fit.metric]))
-    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative)
+    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative, "CBPE")
+
+
+def estimated_losses(fit: SegmentsFit, sample: pd.DataFrame, losses: dict[str, np.ndarray], settings: SegmentsConfig,
+                     k: float, fdr: float, min_drop: float, direction: str, relative: bool) -> list[SegmentPerformance]:
+    """The headline metric inside each segment of a regression model before the labels land (DLE: `losses`, each
+    sampled row's expected loss, `estimators.dle_losses`; MAE their mean, RMSE its root), judged as the realized one
+    is (`judge_performance`), at the segment's size in the day's sample."""
+    if fit.metric not in losses or sample.empty:
+        return []
+    found: dict[str, tuple[int, float | None]] = {}
+    for dimension in fit.dimensions:
+        segment = dimension.segments(sample)
+        for index, key in enumerate(dimension.keys):
+            rows = segment == index
+            if key not in fit.baselines or not rows.any():
+                continue
+            mean = float(losses[fit.metric][rows].mean())
+            found[key] = (int(rows.sum()), math.sqrt(mean) if fit.metric == "rmse" else mean)
+    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative, "DLE")
 
 
 def _js(reference: list[int], current: np.ndarray) -> float | None:
@@ -591,11 +666,13 @@ def _result(fit: SegmentsFit, tally: SegmentTally, judged: dict[str, Judgement],
     share = rows / tally.rows if tally.rows else 0.0
     scored = int(tally.scored[i][index])
     missing = [tally.bins[i][j][index][c.bins] / rows for j, c in enumerate(fit.columns)] if rows else []
+    most = int(np.argmax(missing)) if missing and max(missing) > 0 else None
     common = dict(key=key, dimension=fit.dimensions[i].name, rows=rows, share=share,
                   reference_rows=baseline.rows if baseline else 0, reference_share=baseline.share if baseline else 0.0,
                   mean_score=float(tally.score_sum[i][index] / scored) if scored else None,
                   positive_rate=float(tally.positives[i][index] / rows) if rows and tally.decision else None,
-                  missing_share=float(max(missing, default=0.0)))
+                  missing_share=float(max(missing, default=0.0)),
+                  missing_column=fit.columns[most].column if most is not None else None)
     if baseline is None:
         return SegmentResult(status="new", **common)
     if baseline.rows < settings.min_rows:

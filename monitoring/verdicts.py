@@ -34,6 +34,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+import numpy as np
+
 from monitoring.bands import NullModel
 from monitoring.text import number
 from monitoring.vocabulary import Record, is_test
@@ -150,6 +152,28 @@ def level(change: float | None, rows: int, null: NullModel | None, k: float, min
         tail = 2 * min(null.tail(change, rows, upward=True), null.tail(change, rows, upward=False))
     else:
         tail = null.tail(change, rows, upward=direction == "up")
+    effect = abs(change) / abs(relative_to) if relative_to else abs(change)
+    return Judgement(value=change, rows=rows, reference_rows=reference_rows, mode="calibrated", band=(low, high),
+                     tail=min(1.0, tail), effect=effect, min_effect=min_effect, outside=outside,
+                     fired=outside and effect >= min_effect)
+
+
+def empirical(change: float | None, simulated: np.ndarray, rows: int, k: float, min_effect: float,
+              reference_rows: int, direction: Literal["up", "down", "both"],
+              relative_to: float | None = None) -> Judgement:
+    """The change of a rate or metric against no-change changes drawn from its predictive distribution
+    (`simulated`, thousands of them): the band is their quantiles at the k-sigma tails, the tail the share of them at
+    least as far (one added to both counts, so it is never 0). For a statistic whose no-change distribution is
+    skewed at the day's size, where `level`'s normal tail would be several times too small."""
+    if change is None:
+        return Judgement(value=None, rows=rows, reference_rows=reference_rows, mode="calibrated", min_effect=min_effect)
+    edge = nominal_tail(k)
+    low, high = (float(v) for v in np.quantile(simulated, [edge, 1 - edge]))
+    draws = len(simulated)
+    above, below = (int((simulated >= change).sum()) + 1) / (draws + 1), (int((simulated <= change).sum()) + 1) / (draws + 1)
+    up, down = change > high, change < low
+    outside = {"up": up, "down": down, "both": up or down}[direction]
+    tail = {"up": above, "down": below, "both": 2 * min(above, below)}[direction]
     effect = abs(change) / abs(relative_to) if relative_to else abs(change)
     return Judgement(value=change, rows=rows, reference_rows=reference_rows, mode="calibrated", band=(low, high),
                      tail=min(1.0, tail), effect=effect, min_effect=min_effect, outside=outside,

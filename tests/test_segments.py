@@ -204,6 +204,29 @@ def test_a_day_without_change_of_the_same_size_fires_nothing(loan_model):
     assert segment_findings(report, loan_model) == []
 
 
+def test_a_column_missing_in_one_segment_is_shown_there_and_the_missing_values_finding_says_where(loan_model):
+    """y missing in every mobile row (10% of the day): the mobile segment's most-missing column is y at 100%, the
+    others show nothing missing, and the whole day's missing_values finding names the segment it sits in."""
+    from monitoring.quality import ColumnQuality
+    from monitoring.summary import DataQuality
+
+    day = segment_day(channel_counts(4_000), np.random.default_rng(31))
+    day.loc[day["channel"] == "mobile", "y"] = np.nan
+    report = judged(day)[1]
+    mobile = result(report, "channel=mobile")
+    assert (mobile.missing_column, mobile.missing_share) == ("y", 1.0)
+    assert result(report, "channel=web").missing_column is None
+    quality = DataQuality(max_missing_share=0.2, columns={"y": ColumnQuality(kind="numerical", missing_share=0.2)})
+    s = summary().model_copy(update={"segments": report, "data_quality": quality})
+    finding = next(f for f in rules.findings(s, loan_model) if f.rule == "missing_values")
+    assert finding.message.endswith("Concentrated in segment channel=mobile: 100.0% of its 400 rows lack y "
+                                    "(20.0% over the day).")
+    spread = quality.model_copy(update={"columns": {"y": ColumnQuality(kind="numerical", missing_share=0.6)}})
+    everywhere = summary().model_copy(update={"segments": report, "data_quality": spread})
+    assert "Concentrated" not in next(f for f in rules.findings(everywhere, loan_model)
+                                      if f.rule == "missing_values").message  # 100% is less than twice 60%
+
+
 # --- 3. tiny segments ----------------------------------------------------------------------------------------------
 def test_a_segment_with_too_few_rows_on_the_day_never_fires_however_shifted(loan_model):
     counts = channel_counts(400, mobile=0.09)  # mobile 36 rows, partner 40: under min_rows (50), at their share
@@ -531,10 +554,46 @@ def test_a_metric_that_falls_inside_one_segment_is_found_there_only():
         assert [s.key for s in found if s.degraded] == ([] if worse is None else ["channel=mobile"])
     degraded = [s for s in found if s.degraded]
     assert degraded[0].value < degraded[0].baseline - 0.05 and degraded[0].verdict.band is not None
+    from monitoring.segments import predictive_changes
+    cells = profile.segments.baselines["channel=mobile"].confusion  # judged on the counts' predictive draws
+    assert sum(cells) == profile.segments.baselines["channel=mobile"].rows
+    expected = np.quantile(predictive_changes("f1", cells, degraded[0].labelled, "channel=mobile"), 0.00135)
+    assert degraded[0].verdict.band[0] == pytest.approx(expected, abs=1e-4)
     due = DueDay(day="2026-10-09", status="judged", labelled=4_000, coverage=1.0, metrics={}, baseline={},
                  degraded=[], segments_degraded=degraded)
     finding = rules._segment_performance(due)[0]
     assert finding.segment == "channel=mobile" and "f1" in finding.message and finding.episode != "segment_performance"
+
+
+def test_a_segment_s_f1_is_judged_on_its_skewed_predictive_draws_and_no_change_keeps_its_false_alarm_rate():
+    """At a segment's 235 labelled rows F1's no-change distribution leans left: its predictive draws (the
+    reference segment's counts, Dirichlet then multinomial) put the band's lower edge further out than the upper
+    one, and a drop 3.5 sd out gets a tail over twice the normal's (`level` would have said 0.02%). No-change days
+    drawn from the segment's true shares stay near the nominal rates."""
+    from monitoring.segments import counted_metric, predictive_changes
+    from monitoring.verdicts import empirical, nominal_tail
+
+    truth = np.array([0.38, 0.19, 0.15, 0.28])  # tp, fp, fn, tn shares: F1 ~ 0.72, as benchmarks.false_alarms' world
+    rng = np.random.default_rng(41)
+    cells = tuple(int(c) for c in rng.multinomial(4_700, truth))
+    draws = predictive_changes("f1", cells, 235, "channel=ch03")
+    assert draws.shape == (50_000,) and np.array_equal(draws, predictive_changes("f1", cells, 235, "channel=ch03"))
+    verdict = empirical(-3.5 * draws.std(), draws, 235, 3.0, 0.02, 4_700, "down")
+    low, high = verdict.band
+    assert -low > 1.1 * high  # skewed left
+    assert verdict.fired and verdict.tail > 2 * nominal_tail(3.5)
+    assert not empirical(0.0, draws, 235, 3.0, 0.02, 4_700, "down").outside
+
+    reference = counted_metric("f1", *(np.array([c], dtype=float) for c in cells))[0]
+    tails = []
+    for _ in range(300):
+        tp, fp, fn, tn = rng.multinomial(235, truth)
+        change = counted_metric("f1", *(np.array([c], dtype=float) for c in (tp, fp, fn, tn)))[0] - reference
+        tails.append(empirical(change, predictive_changes("f1", cells, 235, "channel=ch03"), 235, 3.0, 0.0, 4_700,
+                               "down").tail)
+    tails = np.array(tails)
+    assert 0.02 <= (tails <= 0.1).mean() <= 0.2  # about 10% of no-change days in the 10% tail
+    assert (tails <= 0.002).sum() <= 3  # the band's edge (0.135%): 0.4 expected of 300
 
 
 def test_cbpe_inside_a_segment_sees_a_drop_before_the_labels_where_the_scores_say_so():
@@ -564,6 +623,87 @@ def test_cbpe_inside_a_segment_sees_a_drop_before_the_labels_where_the_scores_sa
         assert np.allclose(whole.segments.expected[0], split.segments.expected[0])
         found = judging.segment_estimates(profile, split.segments, rules_of, SegmentsConfig(columns=("channel",)))
         assert [e.key for e in found if e.degraded] == (["channel=mobile"] if unsure else [])
+
+
+def test_a_segment_s_estimate_is_judged_against_the_estimator_s_view_of_the_same_segment_so_its_bias_cancels():
+    """In mobile the model is right more often than its scores say (half its labels equal its decisions): CBPE, whose
+    calibration is global, estimates mobile's F1 well below the realized one on the reference and on every day
+    alike. Judged against the realized baseline that gap is a drop on every no-change day; against CBPE's own view
+    of the reference's mobile rows it is nothing."""
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.vocabulary import ModelTask
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    def rows_of(n: int, rng: np.random.Generator) -> pd.DataFrame:
+        frame = _labelled(n, rng)
+        sure = (frame["channel"] == "mobile").to_numpy() & (rng.random(n) < 0.5)
+        frame.loc[sure, "y"] = frame.loc[sure, "d"]
+        return frame
+
+    scoring = Scoring(task=ModelTask.BINARY_CLASSIFICATION, score="p", decision="d")
+    fit = settings(scoring=scoring, specs={}, numerical=("x",), categorical=(), label="y", estimate=True).model_copy(
+        update={"segments": SegmentSpec(columns=("channel",), metric="f1")})
+    rng = np.random.default_rng(9)
+    profile = ReferenceProfile.fit(rows_of(12_000, rng), "m", fit, "v1", "00000000000000b5")
+    mobile = profile.segments.baselines["channel=mobile"]
+    assert mobile.estimated_performance < mobile.performance - 0.05  # the estimator's bias inside the segment
+    day = rows_of(4_000, rng).drop(columns="y")
+    found = judging.segment_estimates(profile, DayState(fit, profile).add(day).segments,
+                                      metric_judging(ModelTask.BINARY_CLASSIFICATION), SegmentsConfig(columns=("channel",)))
+    estimate = next(e for e in found if e.key == "channel=mobile")
+    assert estimate.baseline == mobile.estimated_performance and estimate.value < mobile.performance - 0.05
+    assert not any(e.degraded for e in found)
+
+
+def test_dle_inside_a_segment_sees_a_regressor_s_errors_grow_before_the_labels_where_the_inputs_say_so():
+    """A regressor's errors grow with |spread|: with DLE fitted, each segment's expected MAE is the mean of its sampled
+    rows' expected losses. A day whose mobile rows have three times the spread is estimated worse in channel=mobile
+    only; a no-change day estimates nothing worse; the estimate is named DLE in the finding."""
+    from monitoring import estimators
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.segments import SegmentsReport
+    from monitoring.vocabulary import ModelTask
+    from tests.test_estimators import heteroscedastic
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    def day_of(rows: int, rng: np.random.Generator, wider_in: str | None = None) -> pd.DataFrame:
+        frame = heteroscedastic(rows, rng)
+        frame["channel"] = rng.choice(["web", "branch", "mobile"], rows, p=[0.7, 0.2, 0.1])
+        if wider_in:  # the inputs say the errors grow there: the model sees rows it is less sure of
+            wide = frame["channel"] == wider_in
+            frame.loc[wide, "spread"] *= 3
+            noise = rng.normal(0, 1, int(wide.sum())) * (0.5 + np.abs(frame.loc[wide, "spread"]))
+            frame.loc[wide, "actual"] = frame.loc[wide, "prediction"] + noise
+        return frame
+
+    scoring = Scoring(task=ModelTask.REGRESSION, score="prediction")
+    fit = settings(scoring=scoring, specs={}, numerical=("x", "spread"), categorical=("kind",), label="actual",
+                   estimate=True).model_copy(update={"segments": SegmentSpec(columns=("channel",), metric="mae")})
+    rng = np.random.default_rng(21)
+    profile = ReferenceProfile.fit(day_of(12_000, rng), "m", fit, "v1", "00000000000000b4")
+    assert profile.dle is not None and profile.segments.metric == "mae"
+    loaded = estimators.load_nannies(profile._artifacts)
+    nannies = {metric: loaded[name] for metric, name in profile.dle.artifacts.items()}
+    config, rules_of = SegmentsConfig(columns=("channel",)), metric_judging(ModelTask.REGRESSION)
+    for wider in (None, "mobile"):
+        sample = day_of(4_000, rng, wider).drop(columns="actual")
+        found = judging.segment_estimates(profile, None, rules_of, config, nannies, sample, ("x", "spread"),
+                                          "prediction")
+        assert {e.key for e in found} == {"channel=web", "channel=branch", "channel=mobile"}
+        assert all(e.estimated_by == "DLE" and e.metric == "mae" for e in found)
+        assert [e.key for e in found if e.degraded] == ([] if wider is None else ["channel=mobile"])
+    mobile = next(e for e in found if e.key == "channel=mobile")
+    web = next(e for e in found if e.key == "channel=web")
+    assert mobile.value > 1.5 * mobile.baseline and web.value == pytest.approx(web.baseline, rel=0.15)
+    losses = estimators.dle_losses(profile.dle, nannies, sample, ("x", "spread"), "prediction")
+    assert mobile.value == pytest.approx(losses["mae"][(sample["channel"] == "mobile").to_numpy()].mean())
+    report = SegmentsReport(dimensions=["channel"], min_rows=50, max_findings=3, reference_rows=12_000, segments=[],
+                            estimated=found)
+    day = summary().model_copy(update={"segments": report})
+    finding = next(f for f in rules._segment_findings(day) if f.rule == "segment_estimated_drop")
+    assert finding.segment == "channel=mobile" and finding.message.startswith("Estimated before the labels (DLE): mae")
 
 
 def test_a_column_with_one_value_throughout_a_segment_gets_no_band_and_cannot_open_the_family():

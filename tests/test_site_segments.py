@@ -143,7 +143,7 @@ def test_a_shift_in_one_segment_puts_it_first_in_the_table_and_the_chart_with_it
     verdict = mobile.top_verdict
     assert verdict.rows == 400 and verdict.band is not None
     assert rows[0] == ["channel=mobile", "400", "10.0%", "10.0%", f"y {mobile.drift['y']:.3f}",
-                       f"0 to {verdict.band[1]:.3f} (400 rows vs {verdict.reference_rows:,})", "y",
+                       f"0 to {verdict.band[1]:.3f} (400 rows vs {verdict.reference_rows:,})", "y", "none",
                        f"{mobile.impact:.3f}", "drift report"]
     assert verdict.reference_rows == 2_000  # the reference's mobile rows, not the whole reference's
     assert len(rows) == min(len(mobile_shift.segments), 40)
@@ -183,7 +183,7 @@ def test_segments_too_small_to_tell_say_so_and_new_and_vanished_segments_are_lis
     assert rows["channel=fax"][4] == "reference too small to tell (30 rows)"
     assert rows["channel (other values)"][4] == "not in the reference"
     assert rows["channel=web"][4:7] == ["credit_score 0.050", "0 to 0.120 (700 rows vs 3,000)", "none"]
-    assert all(r[5] == "" and r[6] == "none" and r[7] == "0.000" for k, r in rows.items() if k != "channel=web")
+    assert all(r[5] == "" and r[6] == "none" and r[8] == "0.000" for k, r in rows.items() if k != "channel=web")
     assert 'id="segment-chart"' not in page  # nothing carries a change: no chart
 
     intro = text_of(where)

@@ -63,9 +63,11 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), state.rows,
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = list(reports.build_reports(current, compared, model, columns))
+    nannies = reference_store.nannies(store, layout, fitted) if state.rows else {}
     if segmented is not None:
         segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
-            fitted, state.segments, model.metric_judging, model.segments)})
+            fitted, state.segments, model.metric_judging, model.segments, nannies, current, model.columns.numerical,
+            model.scoring.score)})
         segment_reports = _segment_reports(fitted, segmented, current, compared, model)
         rendered += [r for r, _ in segment_reports]
         segmented = segmented.with_reports({key: f"{r.name}.html" for r, key in segment_reports})
@@ -73,8 +75,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
     estimate = judging.estimate_day(fitted, model.metric_judging, model.scoring, model.columns.numerical,
-                                    model.columns.features, state.expected, current,
-                                    reference_store.nannies(store, layout, fitted) if state.rows else {}, quality)
+                                    model.columns.features, state.expected, current, nannies, quality)
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
         reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,
