@@ -562,13 +562,11 @@ class RulesConfig(_Strict):
                                     "enough rows to be certain")
     vanished_segment: RuleConfig = Field(default=RuleConfig(), description="a segment the reference makes certain "
                                          "to appear is absent from the day")
-    # info by default: their no-change rate is not measured yet (benchmarks/README.md, "Segments")
-    segment_performance: RuleConfig = Field(default=RuleConfig(severity="info"), description="a due day's headline "
-                                            "metric fell inside a segment, against the reference's same segment "
-                                            "(info by default: shown on the pages, not alerted)")
-    segment_estimated_drop: RuleConfig = Field(default=RuleConfig(severity="info"), description="the headline metric "
-                                               "estimated before the labels (CBPE) fell inside a segment (info by "
-                                               "default: shown on the pages, not alerted)")
+    # their no-change rate replayed: benchmarks/README.md, "Segments"
+    segment_performance: RuleConfig = Field(default=RuleConfig(), description="a due day's headline metric fell "
+                                            "inside a segment, against the reference's same segment")
+    segment_estimated_drop: RuleConfig = Field(default=RuleConfig(), description="the headline metric estimated "
+                                               "before the labels (CBPE, DLE) fell inside a segment")
     labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
     labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
                                        "performance.min_coverage labels.deadline_days after they were due")

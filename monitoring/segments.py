@@ -508,10 +508,12 @@ def _metric_family(fit: SegmentsFit, values: dict[str, tuple[int, float | None]]
     segments judged together as one family; fallen ones first. `estimated_by`: the estimator, for estimates, which
     are judged against the estimator's view of the reference's same segment (`SegmentBaseline.estimated_performance`).
 
-    A realized metric counted from the confusion matrix is judged on its predictive draws (`predictive_changes`):
-    at a segment's few hundred rows F1's no-change distribution is skewed to the left, and the replicates' normal
-    band gave a tail 4 times too small 4 sd out (3 false alarms in 200 no-change days of 5,000 rows with 20
-    segments, `benchmarks.false_alarms --segments`)."""
+    A metric counted from the confusion matrix is judged on its predictive draws (`predictive_changes`): at a
+    segment's few hundred rows F1's no-change distribution is skewed to the left, and the replicates' normal band
+    gave a tail 4 times too small 4 sd out (3 false alarms in 200 no-change days of 5,000 rows with 20 segments,
+    `benchmarks.false_alarms --segments`); at sixty rows a day without a positive decision has an F1 of 0, realized
+    or estimated, by chance. An estimate varies less than the realized value it stands for: the realized draws are
+    its conservative band."""
     found: dict[str, SegmentPerformance] = {}
     for key, (rows, current) in values.items():
         baseline = fit.baselines[key]
@@ -521,7 +523,7 @@ def _metric_family(fit: SegmentsFit, values: dict[str, tuple[int, float | None]]
         if (rows >= settings.min_rows and baseline.rows >= settings.min_rows and current is not None
                 and base is not None and baseline.performance_null is not None):
             change, relative_to = current - base, base if relative else None
-            if estimated_by is None and baseline.confusion is not None:
+            if baseline.confusion is not None:
                 verdict = empirical(change, predictive_changes(fit.metric, baseline.confusion, rows, key), rows, k,
                                     min_drop, baseline.rows, direction, relative_to)
             else:
