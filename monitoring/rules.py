@@ -487,7 +487,8 @@ def _quality_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         worst = max(columns[c].missing_share for c in missing)
         findings.append(Finding(
             rule="missing_values", severity=Severity.CRITICAL if worst >= 1.0 else Severity.WARNING, columns=missing,
-            message=f"Missing values {line} in {listing(missing)} (worst {worst:.1%}).{_missing_where(summary, missing)}",
+            message=(f"Missing values {line} in {listing(missing)} (worst {worst:.1%})."
+                     f"{_missing_where(summary, missing)}"),
             action="Check the feature pipeline that fills these columns.",
             evidence=[f"{c} missing share change: {change_words(judged[c])}" for c in missing if c in judged],
         ))

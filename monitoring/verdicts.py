@@ -170,7 +170,8 @@ def empirical(change: float | None, simulated: np.ndarray, rows: int, k: float, 
     edge = nominal_tail(k)
     low, high = (float(v) for v in np.quantile(simulated, [edge, 1 - edge]))
     draws = len(simulated)
-    above, below = (int((simulated >= change).sum()) + 1) / (draws + 1), (int((simulated <= change).sum()) + 1) / (draws + 1)
+    above = (int((simulated >= change).sum()) + 1) / (draws + 1)
+    below = (int((simulated <= change).sum()) + 1) / (draws + 1)
     up, down = change > high, change < low
     outside = {"up": up, "down": down, "both": up or down}[direction]
     tail = {"up": above, "down": below, "both": 2 * min(above, below)}[direction]

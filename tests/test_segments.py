@@ -596,6 +596,34 @@ def test_a_segment_s_f1_is_judged_on_its_skewed_predictive_draws_and_no_change_k
     assert (tails <= 0.002).sum() <= 3  # the band's edge (0.135%): 0.4 expected of 300
 
 
+def test_a_segment_s_drop_past_its_band_is_a_finding_only_when_it_would_open_the_family_s_gate_alone():
+    """A large drop in mobile opens the labelled day's gate; branch's drop, past its band with a tail between the gate
+    of three segments (0.135% / 3) and the band's 0.135%, is then a discovery and shows as fired, but raises no
+    finding: it would not have opened the gate on its own (as `segment_drift`'s findings)."""
+    from monitoring import segments as segments_module
+    from monitoring.bands import NullPoint, fit_null
+    from monitoring.segments import SegmentBaseline, counted_metric, predictive_changes
+
+    cells = (380, 190, 150, 280)
+    base = float(counted_metric("f1", *(np.array([c], dtype=float) for c in cells))[0])
+    null = fit_null("level", 1_000, [NullPoint(size=100, n_eff=90.0, how="subsamples", replicates=50, mean=0.0,
+                                               sd=0.05)])
+    baselines = {key: SegmentBaseline(key=key, rows=1_000, share=1 / 3, counts={}, performance=base,
+                                      performance_null=null, confusion=cells)
+                 for key in ("channel=mobile", "channel=branch", "channel=web")}
+    fit = SegmentsFit(rows=3_000, columns=[], dimensions=[], baselines=baselines, metric="f1")
+    draws = predictive_changes("f1", cells, 300, "channel=branch")
+    between = [v for v in np.linspace(-0.15, -0.05, 401)
+               if 0.0006 < (np.sum(draws <= v) + 1) / (len(draws) + 1) < 0.0012]
+    branch = base + between[len(between) // 2]
+    found = {r.key: r for r in segments_module._metric_family(
+        fit, {"channel=mobile": (300, base - 0.3), "channel=branch": (300, branch), "channel=web": (300, base)},
+        SegmentsConfig(columns=("channel",)), 3.0, 0.05, 0.02, "down", False)}
+    assert found["channel=mobile"].degraded
+    assert found["channel=branch"].verdict.fired and not found["channel=branch"].degraded
+    assert not found["channel=web"].verdict.fired and not found["channel=web"].degraded
+
+
 def test_cbpe_inside_a_segment_sees_a_drop_before_the_labels_where_the_scores_say_so():
     """With the estimator fitted, each segment's expected confusion counts give its F1 before the labels: a segment
     whose scores slide towards the threshold (the model less sure there) is estimated worse there only; a
@@ -650,7 +678,8 @@ def test_a_segment_s_estimate_is_judged_against_the_estimator_s_view_of_the_same
     assert mobile.estimated_performance < mobile.performance - 0.05  # the estimator's bias inside the segment
     day = rows_of(4_000, rng).drop(columns="y")
     found = judging.segment_estimates(profile, DayState(fit, profile).add(day).segments,
-                                      metric_judging(ModelTask.BINARY_CLASSIFICATION), SegmentsConfig(columns=("channel",)))
+                                      metric_judging(ModelTask.BINARY_CLASSIFICATION),
+                                      SegmentsConfig(columns=("channel",)))
     estimate = next(e for e in found if e.key == "channel=mobile")
     assert estimate.baseline == mobile.estimated_performance and estimate.value < mobile.performance - 0.05
     assert not any(e.degraded for e in found)
