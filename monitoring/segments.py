@@ -545,7 +545,7 @@ def _strong(verdict: Judgement, strong: float) -> bool:
     return verdict.fired and verdict.tail is not None and verdict.tail <= strong
 
 
-PREDICTIVE_DRAWS = 50_000  # a tail resolution of 2e-5: below the gate's 0.135% over a family of 60 segments
+PREDICTIVE_DRAWS = 50_000  # tails resolved to 2e-5; beyond every draw, the draws' normal tail (`verdicts.empirical`)
 
 
 def counted_metric(metric: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.ndarray:

@@ -164,14 +164,20 @@ def empirical(change: float | None, simulated: np.ndarray, rows: int, k: float, 
     """The change of a rate or metric against no-change changes drawn from its predictive distribution
     (`simulated`, thousands of them): the band is their quantiles at the k-sigma tails, the tail the share of them at
     least as far (one added to both counts, so it is never 0). For a statistic whose no-change distribution is
-    skewed at the day's size, where `level`'s normal tail would be several times too small."""
+    skewed at the day's size, where `level`'s normal tail would be several times too small. A change beyond every
+    draw gets at most the normal tail of the draws' mean and sd: the draws' resolution (1 / (draws + 1)) would
+    otherwise be the smallest tail, and over a family of many segments too large to ever open its gate alone."""
     if change is None:
         return Judgement(value=None, rows=rows, reference_rows=reference_rows, mode="calibrated", min_effect=min_effect)
     edge = nominal_tail(k)
     low, high = (float(v) for v in np.quantile(simulated, [edge, 1 - edge]))
-    draws = len(simulated)
-    above = (int((simulated >= change).sum()) + 1) / (draws + 1)
-    below = (int((simulated <= change).sum()) + 1) / (draws + 1)
+    draws, mean, sd = len(simulated), float(simulated.mean()), float(simulated.std())
+
+    def share(beyond: int, z: float) -> float:
+        floor = 1 / (draws + 1)
+        return (beyond + 1) / (draws + 1) if beyond or sd == 0 else min(floor, 0.5 * math.erfc(z / math.sqrt(2)))
+    above = share(int((simulated >= change).sum()), (change - mean) / sd if sd else 0.0)
+    below = share(int((simulated <= change).sum()), (mean - change) / sd if sd else 0.0)
     up, down = change > high, change < low
     outside = {"up": up, "down": down, "both": up or down}[direction]
     tail = {"up": above, "down": below, "both": 2 * min(above, below)}[direction]

@@ -583,6 +583,9 @@ def test_a_segment_s_f1_is_judged_on_its_skewed_predictive_draws_and_no_change_k
     assert -low > 1.1 * high  # skewed left
     assert verdict.fired and verdict.tail > 2 * nominal_tail(3.5)
     assert not empirical(0.0, draws, 235, 3.0, 0.02, 4_700, "down").outside
+    # beyond every draw: below the draws' resolution, so a segment of a 100-segment family can open its gate alone
+    beyond = empirical(float(draws.min()) - 0.05, draws, 235, 3.0, 0.02, 4_700, "down")
+    assert beyond.tail < nominal_tail(3.0) / 100 < 1 / 50_001 and beyond.fired
 
     reference = counted_metric("f1", *(np.array([c], dtype=float) for c in cells))[0]
     tails = []
