@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitoring.config import ModelConfig
-from monitoring.episodes import Message, Notice, NoticePlan, quiet_reason
+from monitoring.episodes import Message, Notice, NoticePlan, open_starts, quiet_reason
 from monitoring.layout import DayLayout, ModelLayout
 from monitoring.rules import Finding, Severity
 from monitoring.storage import ObjectStore, StorageError
@@ -95,11 +95,11 @@ def open_segments(store: ObjectStore, layout: ModelLayout, sent: dict[str, dict[
     its alert's record (the key holds only the segment's digest), so its resolution can say where."""
     found = {}
     for episode, starts in sent.items():
-        open_starts = sorted(s for s, kinds in starts.items() if "alert" in kinds and "resolved" not in kinds)
-        if "-" not in episode or not open_starts:
+        still_open = open_starts(starts)
+        if "-" not in episode or not still_open:
             continue
         try:
-            segment = store.get_json(layout.sent_alert(episode, open_starts[-1], "alert")).get("segment")
+            segment = store.get_json(layout.sent_alert(episode, still_open[-1], "alert")).get("segment")
         except FileNotFoundError:
             continue
         if segment:

@@ -142,6 +142,12 @@ def quiet_reason(max_age_days: int, day: dt.date, today: dt.date, backfill: bool
     return None
 
 
+def open_starts(sent: dict[str, set[str]]) -> list[str]:
+    """The starts of a rule's episodes alerted and not yet resolved (`sent`: episode start -> kinds sent), oldest
+    first."""
+    return sorted(s for s, kinds in sent.items() if "alert" in kinds and "resolved" not in kinds)
+
+
 def plan_notices(settings: AlertsConfig, model: str, day: dt.date, alerting: list[Finding], links: dict[str, str],
                  quiet: str | None, recent: dict[str, DayMetrics],
                  sent_by_rule: dict[str, dict[str, set[str]]], segments: dict[str, str] | None = None) -> NoticePlan:
@@ -178,8 +184,7 @@ def plan_notices(settings: AlertsConfig, model: str, day: dt.date, alerting: lis
     for rule, sent in sorted(sent_by_rule.items()):
         if rule in firing:
             continue
-        open_episodes = sorted(s for s, kinds in sent.items()
-                               if "alert" in kinds and "resolved" not in kinds and s <= day.isoformat())
+        open_episodes = [s for s in open_starts(sent) if s <= day.isoformat()]
         quiet_days = _streak(rule, known, day, bad=False)
         if open_episodes and quiet_days >= settings.resolve_after:
             name, _, segmented = rule.partition("-")  # a segment's episode: its rule and its segment's digest

@@ -336,8 +336,7 @@ def dle_estimate(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, 
     found: dict[str, float | None] = dict.fromkeys(DLE_METRICS)
     if rows:
         losses = dle_losses(fit, nannies, sample, numerical, score)
-        found["mae"] = float(losses["mae"].mean())
-        found["rmse"] = float(math.sqrt(losses["rmse"].mean()))
+        found = {metric: dle_metric(metric, losses[metric]) for metric in DLE_METRICS}
     variance, mean = fit.squared_errors
     rmse_error = math.sqrt(variance / (4 * rows * mean)) if rows and mean > 0 else None
     return Estimate(method="DLE", rows=rows, metrics=found, assumptions=ASSUMPTIONS["DLE"],
@@ -351,6 +350,12 @@ def dle_losses(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, nu
     design = _design(sample, numerical, score, fit.categories)
     with _one_thread():
         return {metric: np.maximum(nannies[metric].predict(design), 0.0) for metric in DLE_METRICS}
+
+
+def dle_metric(metric: str, losses: np.ndarray) -> float:
+    """A DLE metric of rows from their expected losses (`dle_losses`): MAE their mean, RMSE the root of it."""
+    mean = float(losses.mean())
+    return math.sqrt(mean) if metric == "rmse" else mean
 
 
 def load_nannies(data: dict[str, bytes]) -> dict[str, object]:

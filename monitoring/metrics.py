@@ -94,6 +94,22 @@ def confusion_counts(y: np.ndarray, yhat: np.ndarray) -> tuple[int, int, int, in
             int((~positive & ~yes).sum()))
 
 
+def metric_of_counts(metric: str, tp, fp, fn, tn) -> np.ndarray:
+    """Accuracy, precision, recall or F1 of confusion counts (numbers or arrays, element-wise), 0 where undefined,
+    as `_decision_metrics` gives them."""
+    tp, fp, fn, tn = (np.asarray(c, dtype=float) for c in (tp, fp, fn, tn))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric == "accuracy":
+            value = (tp + tn) / (tp + fp + fn + tn)
+        elif metric == "precision":
+            value = tp / (tp + fp)
+        elif metric == "recall":
+            value = tp / (tp + fn)
+        else:
+            value = 2 * tp / (2 * tp + fp + fn)
+    return np.nan_to_num(value, nan=0.0)
+
+
 def _decision_metrics(y: np.ndarray, yhat: np.ndarray) -> dict[str, float]:
     """Accuracy, precision, recall and F1 of labels y and decisions yhat."""
     tp, fp, fn, _ = confusion_counts(y, yhat)

@@ -173,17 +173,17 @@ def _segment_measures(frame: pd.DataFrame, settings: FitSettings, cbpe: CbpeFit 
     if yhat is not None:
         found["confusion"] = lambda rows: metrics.confusion_counts(y[rows].astype(int), yhat[rows])
     if cbpe is not None and yhat is not None and name in COUNTED:
-        chance, positive = cbpe.probabilities(p), yhat == 1
+        chance = cbpe.probabilities(p)
 
         def expected(rows: np.ndarray) -> float:
-            mine, yes = chance[rows], positive[rows]
-            return estimators.confusion_metrics(mine[yes].sum(), (1 - mine[yes]).sum(), mine[~yes].sum(),
-                                                (1 - mine[~yes]).sum(), len(rows))[name]
+            counts = estimators.ExpectedConfusion(cbpe)
+            counts.add_probabilities(chance[rows], yhat[rows])
+            return counts.metrics()[name]
         found["estimated"] = expected
     elif dle is not None and name in estimators.DLE_METRICS:
         nannies = estimators.load_nannies(dle[1])
         losses = estimators.dle_losses(dle[0], {m: nannies[f] for m, f in dle[0].artifacts.items()}, frame,
                                        settings.numerical, scoring.score)[name]
-        found["estimated"] = lambda rows: float(np.sqrt(losses[rows].mean()) if name == "rmse" else losses[rows].mean())
+        found["estimated"] = lambda rows: estimators.dle_metric(name, losses[rows])
     return found
 

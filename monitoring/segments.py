@@ -39,7 +39,8 @@ import pandas as pd
 from monitoring import distances, replicates
 from monitoring.bands import NullModel, fit_null
 from monitoring.config import SegmentsConfig, SegmentSpec
-from monitoring.estimators import confusion_metrics
+from monitoring.estimators import confusion_metrics, dle_metric
+from monitoring.metrics import metric_of_counts
 from monitoring.text import number
 from monitoring.verdicts import Judgement, control, distance, empirical, level, nominal_tail
 from monitoring.vocabulary import Record
@@ -489,16 +490,21 @@ def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[p
     (relative to the baseline when `relative`); `direction`: "down" (higher is better) or "up"."""
     if fit.metric is None or joined.empty:
         return []
+    found = _by_segment(fit, joined, lambda rows: value(joined[rows]))
+    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative)
+
+
+def _by_segment(fit: SegmentsFit, frame: pd.DataFrame,
+                value: Callable[[np.ndarray], float | None]) -> dict[str, tuple[int, float | None]]:
+    """Each segment the reference has, with rows in `frame`: key -> its rows in `frame`, `value` of them (a mask)."""
     found: dict[str, tuple[int, float | None]] = {}
     for dimension in fit.dimensions:
-        segment = dimension.segments(joined)
+        segment = dimension.segments(frame)
         for index, key in enumerate(dimension.keys):
-            baseline = fit.baselines.get(key)
             rows = segment == index
-            if baseline is None or not rows.any():
-                continue
-            found[key] = (int(rows.sum()), value(joined[rows]))
-    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative)
+            if key in fit.baselines and rows.any():
+                found[key] = (int(rows.sum()), value(rows))
+    return found
 
 
 def _metric_family(fit: SegmentsFit, values: dict[str, tuple[int, float | None]], settings: SegmentsConfig, k: float,
@@ -548,20 +554,6 @@ def _strong(verdict: Judgement, strong: float) -> bool:
 PREDICTIVE_DRAWS = 50_000  # tails resolved to 2e-5; beyond every draw, the draws' normal tail (`verdicts.empirical`)
 
 
-def counted_metric(metric: str, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, tn: np.ndarray) -> np.ndarray:
-    """A metric of confusion counts, element-wise (0 where undefined, as `metrics.metric_of_arrays` gives it)."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if metric == "accuracy":
-            value = (tp + tn) / (tp + fp + fn + tn)
-        elif metric == "precision":
-            value = tp / (tp + fp)
-        elif metric == "recall":
-            value = tp / (tp + fn)
-        else:
-            value = 2 * tp / (2 * tp + fp + fn)
-    return np.nan_to_num(np.asarray(value, dtype=float), nan=0.0)
-
-
 def predictive_changes(metric: str, cells: tuple[int, int, int, int], rows: int, key: str) -> np.ndarray:
     """No-change changes of a confusion-counted metric inside a segment of `rows` labelled rows against the
     reference's same segment (its counts `cells`): the segment's true cell shares drawn from their posterior given
@@ -571,8 +563,7 @@ def predictive_changes(metric: str, cells: tuple[int, int, int, int], rows: int,
     rng = np.random.default_rng(_seed(key, metric, str(rows), *map(str, cells)))
     shares = rng.dirichlet(np.asarray(cells, dtype=float) + 0.5, PREDICTIVE_DRAWS)
     tp, fp, fn, tn = rng.multinomial(rows, shares).T
-    reference = counted_metric(metric, *(np.array([c], dtype=float) for c in cells))[0]
-    return counted_metric(metric, tp, fp, fn, tn) - reference
+    return metric_of_counts(metric, tp, fp, fn, tn) - float(metric_of_counts(metric, *cells))
 
 
 def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: SegmentsConfig, k: float, fdr: float,
@@ -600,15 +591,8 @@ def estimated_losses(fit: SegmentsFit, sample: pd.DataFrame, losses: dict[str, n
     is (`judge_performance`), at the segment's size in the day's sample."""
     if fit.metric not in losses or sample.empty:
         return []
-    found: dict[str, tuple[int, float | None]] = {}
-    for dimension in fit.dimensions:
-        segment = dimension.segments(sample)
-        for index, key in enumerate(dimension.keys):
-            rows = segment == index
-            if key not in fit.baselines or not rows.any():
-                continue
-            mean = float(losses[fit.metric][rows].mean())
-            found[key] = (int(rows.sum()), math.sqrt(mean) if fit.metric == "rmse" else mean)
+    loss = losses[fit.metric]
+    found = _by_segment(fit, sample, lambda rows: dle_metric(fit.metric, loss[rows]))
     return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative, "DLE")
 
 

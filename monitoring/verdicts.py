@@ -32,6 +32,7 @@ calibration existed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -145,17 +146,8 @@ def level(change: float | None, rows: int, null: NullModel | None, k: float, min
                          min_effect=min_effect)
     if change is None:
         return Judgement(value=None, rows=rows, reference_rows=reference_rows, mode="calibrated", min_effect=min_effect)
-    low, high = null.lower(rows, k), null.upper(rows, k)
-    up, down = change > high, change < low
-    outside = {"up": up, "down": down, "both": up or down}[direction]
-    if direction == "both":
-        tail = 2 * min(null.tail(change, rows, upward=True), null.tail(change, rows, upward=False))
-    else:
-        tail = null.tail(change, rows, upward=direction == "up")
-    effect = abs(change) / abs(relative_to) if relative_to else abs(change)
-    return Judgement(value=change, rows=rows, reference_rows=reference_rows, mode="calibrated", band=(low, high),
-                     tail=min(1.0, tail), effect=effect, min_effect=min_effect, outside=outside,
-                     fired=outside and effect >= min_effect)
+    return _against_band(change, rows, reference_rows, (null.lower(rows, k), null.upper(rows, k)),
+                         lambda upward: null.tail(change, rows, upward=upward), min_effect, direction, relative_to)
 
 
 def empirical(change: float | None, simulated: np.ndarray, rows: int, k: float, min_effect: float,
@@ -170,17 +162,26 @@ def empirical(change: float | None, simulated: np.ndarray, rows: int, k: float, 
     if change is None:
         return Judgement(value=None, rows=rows, reference_rows=reference_rows, mode="calibrated", min_effect=min_effect)
     edge = nominal_tail(k)
-    low, high = (float(v) for v in np.quantile(simulated, [edge, 1 - edge]))
+    band = tuple(float(v) for v in np.quantile(simulated, [edge, 1 - edge]))
     draws, mean, sd = len(simulated), float(simulated.mean()), float(simulated.std())
 
-    def share(beyond: int, z: float) -> float:
-        floor = 1 / (draws + 1)
-        return (beyond + 1) / (draws + 1) if beyond or sd == 0 else min(floor, 0.5 * math.erfc(z / math.sqrt(2)))
-    above = share(int((simulated >= change).sum()), (change - mean) / sd if sd else 0.0)
-    below = share(int((simulated <= change).sum()), (mean - change) / sd if sd else 0.0)
+    def tail_of(upward: bool) -> float:
+        beyond = int((simulated >= change).sum() if upward else (simulated <= change).sum())
+        if beyond or sd == 0:
+            return (beyond + 1) / (draws + 1)
+        return min(1 / (draws + 1), nominal_tail((change - mean) / sd if upward else (mean - change) / sd))
+    return _against_band(change, rows, reference_rows, band, tail_of, min_effect, direction, relative_to)
+
+
+def _against_band(change: float, rows: int, reference_rows: int, band: tuple[float, float],
+                  tail_of: Callable[[bool], float], min_effect: float, direction: Literal["up", "down", "both"],
+                  relative_to: float | None) -> Judgement:
+    """A change judged against its no-change band (`tail_of(upward)`: how often no change goes at least this far
+    up, or down): outside on the side that alarms, and past the minimum effect (relative to `relative_to`)."""
+    low, high = band
     up, down = change > high, change < low
     outside = {"up": up, "down": down, "both": up or down}[direction]
-    tail = {"up": above, "down": below, "both": 2 * min(above, below)}[direction]
+    tail = 2 * min(tail_of(True), tail_of(False)) if direction == "both" else tail_of(direction == "up")
     effect = abs(change) / abs(relative_to) if relative_to else abs(change)
     return Judgement(value=change, rows=rows, reference_rows=reference_rows, mode="calibrated", band=(low, high),
                      tail=min(1.0, tail), effect=effect, min_effect=min_effect, outside=outside,

@@ -570,7 +570,8 @@ def test_a_segment_s_f1_is_judged_on_its_skewed_predictive_draws_and_no_change_k
     reference segment's counts, Dirichlet then multinomial) put the band's lower edge further out than the upper
     one, and a drop 3.5 sd out gets a tail over twice the normal's (`level` would have said 0.02%). No-change days
     drawn from the segment's true shares stay near the nominal rates."""
-    from monitoring.segments import counted_metric, predictive_changes
+    from monitoring.metrics import metric_of_counts
+    from monitoring.segments import predictive_changes
     from monitoring.verdicts import empirical, nominal_tail
 
     truth = np.array([0.38, 0.19, 0.15, 0.28])  # tp, fp, fn, tn shares: F1 ~ 0.72, as benchmarks.false_alarms' world
@@ -587,11 +588,11 @@ def test_a_segment_s_f1_is_judged_on_its_skewed_predictive_draws_and_no_change_k
     beyond = empirical(float(draws.min()) - 0.05, draws, 235, 3.0, 0.02, 4_700, "down")
     assert beyond.tail < nominal_tail(3.0) / 100 < 1 / 50_001 and beyond.fired
 
-    reference = counted_metric("f1", *(np.array([c], dtype=float) for c in cells))[0]
+    reference = float(metric_of_counts("f1", *cells))
     tails = []
     for _ in range(300):
         tp, fp, fn, tn = rng.multinomial(235, truth)
-        change = counted_metric("f1", *(np.array([c], dtype=float) for c in (tp, fp, fn, tn)))[0] - reference
+        change = float(metric_of_counts("f1", tp, fp, fn, tn)) - reference
         tails.append(empirical(change, predictive_changes("f1", cells, 235, "channel=ch03"), 235, 3.0, 0.0, 4_700,
                                "down").tail)
     tails = np.array(tails)
@@ -605,10 +606,11 @@ def test_a_segment_s_drop_past_its_band_is_a_finding_only_when_it_would_open_the
     finding: it would not have opened the gate on its own (as `segment_drift`'s findings)."""
     from monitoring import segments as segments_module
     from monitoring.bands import NullPoint, fit_null
-    from monitoring.segments import SegmentBaseline, counted_metric, predictive_changes
+    from monitoring.metrics import metric_of_counts
+    from monitoring.segments import SegmentBaseline, predictive_changes
 
     cells = (380, 190, 150, 280)
-    base = float(counted_metric("f1", *(np.array([c], dtype=float) for c in cells))[0])
+    base = float(metric_of_counts("f1", *cells))
     null = fit_null("level", 1_000, [NullPoint(size=100, n_eff=90.0, how="subsamples", replicates=50, mean=0.0,
                                                sd=0.05)])
     baselines = {key: SegmentBaseline(key=key, rows=1_000, share=1 / 3, counts={}, performance=base,
