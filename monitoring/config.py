@@ -17,7 +17,8 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from monitoring.vocabulary import (CATEGORICAL, NUMERICAL, METRICS, ModelTask, Record, metrics_of, methods_for)
+from monitoring.vocabulary import (CATEGORICAL, NUMERICAL, METRICS, TOP_SCORE, ModelTask, Record, metrics_of,
+                                   methods_for)
 
 MODEL_NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # S3 prefixes: path segments of safe characters, no "..", no leading or trailing slash.
@@ -102,10 +103,18 @@ class ColumnsConfig(_Strict):
     id: str = Field(description="the prediction id: unique within a day (a repeated id is quarantined as "
                                 "duplicate_id, its first occurrence stays valid); labels are joined to it")
     timestamp: str = Field(description="the prediction time: within the day, read as UTC when it has no time zone")
-    score: str = Field(description="classification: predicted probability of the positive class, in [0, 1]; "
-                                   "regression: the predicted value")
-    decision: str | None = Field(default=None, description="the 0/1 decision the model took (classification only; "
-                                 "without it, a score of at least performance.probability_threshold is positive)")
+    score: str | None = Field(default=None, description="binary classification: predicted probability of the "
+                              "positive class, in [0, 1]; regression: the predicted value (required for both; a "
+                              "multiclass model has `scores` instead)")
+    scores: dict[str, str] | None = Field(default=None, description="multiclass classification only: each class "
+                                          "(as the labels and decisions name it) with its score column, in the "
+                                          "classes' order, e.g. {prepaid: score_prepaid, postpaid: score_postpaid}; "
+                                          "at least two; a row's scores are probabilities summing to 1 "
+                                          "(contract.score_sum_tolerance)")
+    decision: str | None = Field(default=None, description="the decision the model took: 0/1 for a binary "
+                                 "classifier (without it, a score of at least performance.probability_threshold is "
+                                 "positive), the predicted class for a multiclass one (without it, the class of the "
+                                 "highest score); none for a regressor")
     latency: str | None = Field(default=None, description="serving latency in milliseconds, when the logs carry it "
                                 "(reported as P50, P95, P99); a negative or non-numeric value is quarantined as "
                                 "bad_latency")
@@ -116,12 +125,21 @@ class ColumnsConfig(_Strict):
                                        "between numerical and categorical; no column in two roles)")
     categorical: tuple[str, ...] = Field(default=(), description="the categorical features")
 
+    @field_validator("scores", mode="before")
+    @classmethod
+    def _class_names(cls, value: Any) -> Any:
+        """Classes may be integers in YAML (0: score_0); they are compared as text, as labels and decisions are."""
+        if isinstance(value, dict):
+            return {str(k) if isinstance(k, (int, str)) and not isinstance(k, bool) else k: v for k, v in value.items()}
+        return value
+
     @model_validator(mode="after")
     def _distinct(self) -> ColumnsConfig:
         if not self.numerical and not self.categorical:
             raise ValueError("list at least one feature under 'numerical' or 'categorical'")
-        seen: dict[str, str] = {}
-        roles = [("id", [self.id]), ("timestamp", [self.timestamp]), ("score", [self.score]),
+        seen: dict[str, str] = {TOP_SCORE: "the top score the monitoring derives for a multiclass model"}
+        roles = [("id", [self.id]), ("timestamp", [self.timestamp]), ("score", [self.score] if self.score else []),
+                 ("scores", list((self.scores or {}).values())),
                  ("decision", [self.decision] if self.decision else []),
                  ("latency", [self.latency] if self.latency else []),
                  ("numerical", list(self.numerical)), ("categorical", list(self.categorical))]
@@ -137,8 +155,24 @@ class ColumnsConfig(_Strict):
         return self.numerical + self.categorical
 
     @property
+    def classes(self) -> tuple[str, ...]:
+        """A multiclass model's classes in their configured order (empty for the others)."""
+        return tuple(self.scores or ())
+
+    @property
+    def score_columns(self) -> tuple[str, ...]:
+        """The score column of a binary model or regressor; a multiclass model's class score columns."""
+        return tuple(self.scores.values()) if self.scores else (self.score,) if self.score else ()
+
+    @property
     def predictions(self) -> tuple[str, ...]:
-        return (self.score,) + ((self.decision,) if self.decision else ())
+        """The prediction columns whose drift is measured: the score(s), then the decision."""
+        return self.score_columns + ((self.decision,) if self.decision else ())
+
+    @property
+    def confidence_score(self) -> str:
+        """The score the operational figures read: a multiclass model's top score (derived), else the score."""
+        return TOP_SCORE if self.scores else typing.cast(str, self.score)
 
 
 class ColumnDrift(_Strict):
@@ -258,7 +292,11 @@ class ContractConfig(_Strict):
                                       description="the run fails when more than this share of rows is quarantined")
     score_range: tuple[float, float] | None = Field(
         default=None, description="allowed [low, high] of the score; scores outside are quarantined as "
-                                  "score_out_of_range; default [0, 1] for classification, unbounded for regression")
+                                  "score_out_of_range; default [0, 1] for classification (each class's score of a "
+                                  "multiclass model), unbounded for regression")
+    score_sum_tolerance: float = Field(default=0.01, gt=0, le=0.5,
+                                       description="multiclass: a row whose class scores sum further than this "
+                                                   "from 1 is quarantined as scores_not_summing_to_one")
 
     @field_validator("score_range")
     @classmethod
@@ -272,7 +310,8 @@ class LabelsConfig(_Strict):
     """Ground truth: files under `labels/<model>/dt=<day the labels became known>/`, keyed by the prediction id."""
 
     column: str = Field(description="the label column, in the label files and in the reference: 0/1 for a "
-                                    "classifier, a number for a regressor")
+                                    "binary classifier, one of columns.scores' classes for a multiclass one (a "
+                                    "label outside them is rejected as unknown_class), a number for a regressor")
     id_column: str | None = Field(default=None, description="the prediction id column of the label files; "
                                                               "default: the model's columns.id")
     lag_days: int = Field(ge=0, le=365, description="days after a prediction day by which its labels are complete; "
@@ -341,6 +380,10 @@ DEFAULT_METRIC_RULES = {
         "f1": MetricRule(max_drop=0.05, max_relative_drop=0.10, retrain_relative_drop=0.20),
         "roc_auc": MetricRule(max_drop=0.05, retrain_drop=0.10),
     },
+    ModelTask.MULTICLASS_CLASSIFICATION: {
+        "macro_f1": MetricRule(max_drop=0.05, max_relative_drop=0.10, retrain_relative_drop=0.20),
+        "roc_auc": MetricRule(max_drop=0.05, retrain_drop=0.10),
+    },
     ModelTask.REGRESSION: {
         "mae": MetricRule(max_relative_drop=0.20, retrain_relative_drop=0.50),
         "r2": MetricRule(max_drop=0.10, retrain_drop=0.20),
@@ -364,9 +407,11 @@ class PerformanceConfig(_Strict):
     rules: dict[str, MetricRule] | None = Field(default=None, description="degradation rule per metric, against "
                                                 "the reference's baseline; set, it replaces the default rules: f1 "
                                                 "0.05 or 10% (retrain 20%) and roc_auc 0.05 (retrain 0.10) for a "
-                                                "classifier, mae 20% (retrain 50%) and r2 0.10 (retrain 0.20) for a "
-                                                "regressor. Metrics: accuracy, precision, recall, f1, roc_auc, "
-                                                "log_loss, calibration_error; mae, rmse, mape (percent), r2. The first "
+                                                "binary classifier, the same with macro_f1 for a multiclass one, "
+                                                "mae 20% (retrain 50%) and r2 0.10 (retrain 0.20) for a regressor. Metrics: accuracy, precision, recall, f1, roc_auc, "
+                                                "log_loss, calibration_error; multiclass: accuracy, macro_ and "
+                                                "weighted_ precision, recall and f1, roc_auc (macro one-vs-rest), "
+                                                "log_loss; mae, rmse, mape (percent), r2. The first "
                                                 "rule's metric is the one charted")
     estimate: bool = Field(default=True, description="estimate each day's performance before its labels land (CBPE "
                                                      "for classifiers, DLE for regressors) from a labelled reference; "
@@ -509,6 +554,15 @@ class LowConfidenceRule(RuleConfig):
                                 "reference's share that counts (with the share outside the no-change band)")
 
 
+class ClassRecallRule(RuleConfig):
+    """Multiclass: one class's recall collapsed on a judged day, whatever the macro figures say."""
+
+    min_drop: float = Field(default=0.2, gt=0, le=1, description="the smallest fall of a class's recall below the "
+                            "reference's that counts as a collapse (with the fall beyond chance: monitoring/classes.py)")
+    min_support: int = Field(default=20, ge=1, description="a class with fewer labelled rows on the day is not "
+                             "judged")
+
+
 class MultivariateRule(RuleConfig):
     """A change in how the features move together: the day's mean reconstruction error (calibrated mode only)."""
 
@@ -554,6 +608,8 @@ class RulesConfig(_Strict):
     estimator_unreliable: RuleConfig = Field(default=RuleConfig(severity="info"), description="a judged day's "
                                              "estimate missed its realized performance by more than chance (concept "
                                              "drift?)")
+    class_recall: ClassRecallRule = Field(default=ClassRecallRule(), description="multiclass: a class's recall "
+                                          "collapsed on a judged day, even while the macro figures hold")
     segment_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted inside a segment "
                                       "(segments), more than in the whole day")
     segment_share: RuleConfig = Field(default=RuleConfig(), description="a segment's share of the day's rows moved "
@@ -638,9 +694,10 @@ class ModelConfig(_Strict):
     name: str = Field(description="the model's key under `models` (not written in its entry): 1-63 lowercase "
                                   "letters, digits, '_' or '-', starting with a letter or digit; part of S3 keys and "
                                   "of the DAG id `monitor_<name>`")
-    task: ModelTask = Field(default=ModelTask.BINARY_CLASSIFICATION, description="what the model predicts; for "
-                            "regression, columns.score is the predicted value, and there is no decision, positive rate "
-                            "or confidence")
+    task: ModelTask = Field(default=ModelTask.BINARY_CLASSIFICATION, description="what the model predicts: "
+                            "binary_classification, multiclass_classification (columns.scores: one score per class; "
+                            "the decision is the predicted class) or regression (columns.score is the predicted "
+                            "value; there is no decision, positive rate or confidence)")
     description: str = Field(default="", description="what the model does, in a sentence; shown in the DAG")
     owner: str = Field(default="ml-platform", description="the team that owns the model; shown in the DAG")
     schedule: str = Field(default="0 2 * * *", description="cron of the data intervals (UTC): each interval is one "
@@ -697,7 +754,16 @@ class ModelConfig(_Strict):
 
     @property
     def is_classification(self) -> bool:
+        """A binary classifier (0/1 decisions and labels, one score)."""
         return self.task is ModelTask.BINARY_CLASSIFICATION
+
+    @property
+    def is_multiclass(self) -> bool:
+        return self.task is ModelTask.MULTICLASS_CLASSIFICATION
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task is ModelTask.REGRESSION
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -746,7 +812,7 @@ class ModelConfig(_Strict):
     def score_range(self) -> tuple[float, float] | None:
         if self.contract.score_range is not None:
             return self.contract.score_range
-        return (0.0, 1.0) if self.is_classification else None
+        return None if self.is_regression else (0.0, 1.0)
 
     @property
     def label_id_column(self) -> str:
@@ -789,8 +855,10 @@ class ModelConfig(_Strict):
 
     @property
     def scoring(self) -> Scoring:
-        return Scoring(task=self.task, score=self.columns.score, decision=self.columns.decision,
-                       probability_threshold=self.performance.probability_threshold)
+        cols = self.columns
+        return Scoring(task=self.task, score=cols.confidence_score, decision=cols.decision,
+                       probability_threshold=self.performance.probability_threshold, classes=cols.classes,
+                       scores=cols.score_columns if self.is_multiclass else ())
 
     @property
     def minimum_changes(self) -> MinimumChanges:
@@ -806,7 +874,9 @@ class ModelConfig(_Strict):
             metrics=self.judged_metrics, calibrated=self.drift.calibrated, band_sigma=self.drift.band_sigma,
             fdr=self.drift.fdr, min_drops={m: self.min_drop(m) for m in self.judged_metrics},
             alert_limits={m: (r.max_drop, r.max_relative_drop) for m, r in rules.items()},
-            retrain_limits={m: (r.retrain_drop, r.retrain_relative_drop) for m, r in rules.items()})
+            retrain_limits={m: (r.retrain_drop, r.retrain_relative_drop) for m, r in rules.items()},
+            class_recall=((self.rules.class_recall.min_drop, self.rules.class_recall.min_support)
+                          if self.is_multiclass and self.rules.class_recall.severity != "off" else None))
 
     @property
     def fit_settings(self) -> FitSettings:
@@ -843,13 +913,24 @@ class Scoring(Record):
     that makes a score a decision when it has no decision column."""
 
     task: ModelTask
-    score: str
+    score: str  # a multiclass model's top score (monitoring.vocabulary.TOP_SCORE)
     decision: str | None = None
     probability_threshold: float = 0.5
+    classes: tuple[str, ...] = ()  # multiclass: the classes, in order
+    scores: tuple[str, ...] = ()  # multiclass: each class's score column, in the classes' order
 
     @property
     def is_classification(self) -> bool:
+        """A binary classifier."""
         return self.task is ModelTask.BINARY_CLASSIFICATION
+
+    @property
+    def is_multiclass(self) -> bool:
+        return self.task is ModelTask.MULTICLASS_CLASSIFICATION
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task is ModelTask.REGRESSION
 
 
 class MinimumChanges(Record):
@@ -872,6 +953,8 @@ class MetricJudging(Record):
     min_drops: dict[str, tuple[float | None, float | None]] = {}
     alert_limits: dict[str, tuple[float | None, float | None]] = {}
     retrain_limits: dict[str, tuple[float | None, float | None]] = {}
+    # multiclass: a class's recall judged on its own (monitoring.classes); None: not judged
+    class_recall: tuple[float, int] | None = None  # (min_drop, min_support)
 
 
 class SegmentSpec(Record):
@@ -921,11 +1004,14 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
     task = getattr(task, "value", task) or ModelTask.BINARY_CLASSIFICATION.value
     numerical, categorical = _names(node("columns", "numerical")), _names(node("columns", "categorical"))
     decision = node("columns", "decision")
-    predictions = [str(v) for v in (node("columns", "score"), decision) if v]
+    scores = node("columns", "scores")
+    class_scores = [str(v) for v in scores.values()] if isinstance(scores, dict) else []
+    predictions = [str(v) for v in (node("columns", "score"), decision) if v] + class_scores
     features = [*numerical, *categorical]
     if task == ModelTask.REGRESSION.value and decision:
         problems.append((("columns", "decision"), "for classification only: a regression model has no 0/1 "
                                                   "decision"))
+    problems += _score_problems(task, node("columns", "score"), scores)
     label = node("labels", "column")
     if label and label in {node("columns", "id"), node("columns", "timestamp"), *features, *predictions}:
         problems.append((("labels", "column"), f"{label!r} is also a feature, prediction, id or timestamp "
@@ -954,6 +1040,31 @@ def _cross_field_problems(data: dict[str, Any]) -> list[tuple[tuple[str | int, .
             problems.append((("drift", "columns", column, "method"),
                              f"{method!r} does not fit a {kind} column; one of {sorted(allowed_methods)}"))
     return problems
+
+
+def _score_problems(task: str, score: Any, scores: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """A multiclass model has `columns.scores` (two classes or more), the others `columns.score`."""
+    if task == ModelTask.MULTICLASS_CLASSIFICATION.value:
+        found = []
+        if score:
+            found.append((("columns", "score"), "a multiclass model has one score column per class under "
+                                                "columns.scores, not columns.score"))
+        if not scores:
+            found.append((("columns", "scores"), "required for a multiclass model: each class with its score "
+                                                 "column, e.g. {prepaid: score_prepaid, postpaid: score_postpaid}"))
+        elif isinstance(scores, dict) and len(scores) < 2:
+            found.append((("columns", "scores"), f"lists {len(scores)} class; a multiclass model has at least two"))
+        elif isinstance(scores, dict) and len(set(map(str, scores))) < len(scores):
+            found.append((("columns", "scores"), "two classes have the same name once read as text"))
+        return found
+    if scores:
+        return [(("columns", "scores"), f"for a multiclass model only; a {task} model has one score column, "
+                                        "columns.score")]
+    if not score:
+        return [(("columns", "score"), f"required for a {task} model: the column of its "
+                                       + ("predicted value" if task == ModelTask.REGRESSION.value
+                                          else "predicted probability of the positive class"))]
+    return []
 
 
 def _segment_problems(segments: Any, numerical: list[str], categorical: list[str],

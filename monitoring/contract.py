@@ -21,7 +21,7 @@ from monitoring.coercion import as_id, as_label, as_number, as_timestamp, as_zer
 from monitoring.ids import ID_HASH, id_hashes
 from monitoring.ingest import SOURCE_FILE, SOURCE_ROW, FileRead
 from monitoring.text import clip, clip_all, listing
-from monitoring.vocabulary import CATEGORICAL, NUMERICAL
+from monitoring.vocabulary import CATEGORICAL, NUMERICAL, TOP_SCORE
 
 REASON = "reason"
 
@@ -122,9 +122,11 @@ def valid_schema(model: ModelConfig) -> pa.Schema:
     """The typed columns of the valid rows, the same for every batch and every day of the model."""
     cols = model.columns
     fields = [pa.field(cols.id, pa.string()), pa.field(cols.timestamp, pa.timestamp("ns", tz="UTC")),
-              pa.field(cols.score, pa.float64())]
+              *(pa.field(c, pa.float64()) for c in cols.score_columns)]
+    if model.is_multiclass:
+        fields.append(pa.field(TOP_SCORE, pa.float64()))
     if cols.decision:
-        fields.append(pa.field(cols.decision, pa.int64()))
+        fields.append(pa.field(cols.decision, pa.string() if model.is_multiclass else pa.int64()))
     if cols.latency:
         fields.append(pa.field(cols.latency, pa.float64()))
     fields += [pa.field(c, pa.float64()) for c in cols.numerical]
@@ -208,7 +210,7 @@ def validate(frame: pd.DataFrame, model: ModelConfig, day: dt.date, seen: SeenId
     bad = reasons.notna()
     typed_frame = pd.DataFrame(typed, index=frame.index)
     valid = (typed_frame.loc[~bad] if bad.any() else typed_frame).reset_index(drop=True)
-    if cols.decision:
+    if cols.decision and not model.is_multiclass:
         valid[cols.decision] = valid[cols.decision].astype("int64")
     return ContractResult(valid=valid, quarantine=_quarantine(frame, reasons), rows_read=len(frame),
                           reasons=dict(v.counts), extra_columns=tuple(sorted(c for c in frame if c not in known)),
@@ -249,19 +251,17 @@ def _check_time(frame: pd.DataFrame, column: str, unit: str | None, day: dt.date
 
 def _check_predictions(frame: pd.DataFrame, model: ModelConfig, v: _Violations,
                        typed: dict[str, pd.Series]) -> None:
-    """The score a finite number within the model's range, the decision 0 or 1, the latency (optional: an
-    operational figure, not part of the contract) a duration."""
+    """Each score a finite number within the model's range (a multiclass model's class scores summing to 1, their
+    highest kept as its top score), the decision 0 or 1 (a multiclass model's: one of its classes), the latency
+    (optional: an operational figure, not part of the contract) a duration."""
     cols = model.columns
-    score, not_number = as_number(frame[cols.score])
-    v.add(not_number, "bad_score", lambda x: f"{cols.score} " + x + " is not a number", frame[cols.score])
-    v.add(score.isna() & ~not_number, "missing_score", f"{cols.score} is empty")
-    v.add(np.isinf(score), "bad_score", lambda x: f"{cols.score} " + x + " is infinite", score)
-    if model.score_range:
-        low, high = model.score_range
-        v.add(score.notna() & ((score < low) | (score > high)), "score_out_of_range",
-              lambda x: f"{cols.score} " + x + f" is outside [{low}, {high}]", score)
-    typed[cols.score] = score
-    if cols.decision:
+    for column in cols.score_columns:
+        typed[column] = _check_score(frame, column, model.score_range, v)
+    if model.is_multiclass:
+        _check_class_scores(cols.score_columns, model.contract.score_sum_tolerance, v, typed)
+    if cols.decision and model.is_multiclass:
+        typed[cols.decision] = check_class(frame[cols.decision], cols.decision, cols.classes, "missing_decision", v)
+    elif cols.decision:
         decision, not_number = as_zero_one(frame[cols.decision])
         bad = not_number | (decision.notna() & ~decision.isin([0.0, 1.0]))
         v.add(bad, "bad_decision", lambda x: f"{cols.decision} " + x + " is not 0 or 1 (or true/false)",
@@ -275,6 +275,41 @@ def _check_predictions(frame: pd.DataFrame, model: ModelConfig, v: _Violations,
         typed[cols.latency] = latency
     elif cols.latency:
         typed[cols.latency] = pd.Series(np.nan, index=frame.index)  # every batch has the same columns
+
+
+def _check_score(frame: pd.DataFrame, column: str, score_range: tuple[float, float] | None,
+                 v: _Violations) -> pd.Series:
+    score, not_number = as_number(frame[column])
+    v.add(not_number, "bad_score", lambda x: f"{column} " + x + " is not a number", frame[column])
+    v.add(score.isna() & ~not_number, "missing_score", f"{column} is empty")
+    v.add(np.isinf(score), "bad_score", lambda x: f"{column} " + x + " is infinite", score)
+    if score_range:
+        low, high = score_range
+        v.add(score.notna() & ((score < low) | (score > high)), "score_out_of_range",
+              lambda x: f"{column} " + x + f" is outside [{low}, {high}]", score)
+    return score
+
+
+def _check_class_scores(columns: tuple[str, ...], tolerance: float, v: _Violations,
+                        typed: dict[str, pd.Series]) -> None:
+    """A multiclass row's class scores are probabilities: they sum to 1 within `tolerance`; the highest is kept as
+    the row's top score (its confidence)."""
+    scores = pd.DataFrame({c: typed[c] for c in columns})
+    total = scores.sum(axis=1, min_count=len(columns))
+    v.add(total.notna() & ((total - 1).abs() > tolerance), "scores_not_summing_to_one",
+          lambda t: "the class scores sum to " + t + f", not 1 (within {tolerance:g})", total.round(4).astype(str))
+    typed[TOP_SCORE] = scores.max(axis=1, skipna=False)
+
+
+def check_class(raw: pd.Series, column: str, classes: tuple[str, ...], missing_code: str,
+                v: _Violations) -> pd.Series:
+    """A multiclass decision or label as its class's text (integer codes as '3'): a value outside the declared
+    classes is `unknown_class`, an empty one `missing_code`."""
+    text = as_label(raw)
+    v.add(text.notna() & ~text.isin(classes), "unknown_class",
+          lambda x: f"{column} " + x + f" is not one of the classes {listing(classes)}", text)
+    v.add(text.isna(), missing_code, f"{column} is empty")
+    return text
 
 
 def _check_features(frame: pd.DataFrame, numerical: tuple[str, ...], categorical: tuple[str, ...],
@@ -312,13 +347,16 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
     if frame.empty:
         raise ContractError(f"the reference {where} has no rows; publish a non-empty reference version.")
     typed = pd.DataFrame(index=frame.index)
-    for column in [*cols.numerical, *cols.predictions]:
+    binary_decision = (cols.decision,) if cols.decision and not model.is_multiclass else ()
+    for column in [*cols.numerical, *cols.score_columns, *binary_decision]:
         values, not_number = (as_zero_one if column == cols.decision else as_number)(frame[column])
         if not_number.any() or np.isinf(values).any():
             raise ContractError(f"the reference {where} has {int(not_number.sum() + np.isinf(values).sum())} value(s) "
                                 f"in numerical column {column!r} that are not finite numbers.")
         typed[column] = values
-    if cols.decision:
+    if model.is_multiclass:
+        _reference_classes(frame, typed, model, where)
+    elif cols.decision:
         # Typed as the valid rows' decision (int64): a day of one class beside a float reference would hand
         # Evidently a mix of 0 and 1.0 as category labels, which it rejects.
         decision = typed[cols.decision]
@@ -344,7 +382,15 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
                 raise ContractError(f"the reference {where} has values in segment column {column!r} that are not "
                                     "finite numbers.")
             typed[column] = values
-    if model.labels and model.labels.column in frame.columns:
+    if model.labels and model.labels.column in frame.columns and model.is_multiclass:
+        labels = as_label(frame[model.labels.column])
+        bad = ~labels.isin(cols.classes)
+        if bad.any():
+            raise ContractError(f"the reference {where} has {int(bad.sum())} label(s) in {model.labels.column!r} that "
+                                f"are not one of the classes {list(cols.classes)} (columns.scores); fix the reference "
+                                "or drop the label column (no baseline then).")
+        typed[model.labels.column] = labels
+    elif model.labels and model.labels.column in frame.columns:
         values, not_number = as_number(frame[model.labels.column])
         bad = not_number | values.isna() | np.isinf(values)
         if model.is_classification:
@@ -355,6 +401,26 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
                                 f"are not {kind}; fix the reference or drop the label column (no baseline then).")
         typed[model.labels.column] = values
     return typed.reset_index(drop=True)
+
+
+def _reference_classes(frame: pd.DataFrame, typed: pd.DataFrame, model: ModelConfig, where: str) -> None:
+    """A multiclass reference: its class scores sum to 1 (its top score derived), its decisions are classes."""
+    cols = model.columns
+    scores = typed[list(cols.score_columns)]
+    tolerance = model.contract.score_sum_tolerance
+    off = scores.isna().any(axis=1) | ((scores.sum(axis=1) - 1).abs() > tolerance)
+    if off.any():
+        raise ContractError(f"the reference {where} has {int(off.sum())} row(s) whose class scores "
+                            f"{list(cols.score_columns)} are missing or do not sum to 1 (within {tolerance:g}); "
+                            "publish a reference version of complete probabilities.")
+    typed[TOP_SCORE] = scores.max(axis=1)
+    if cols.decision:
+        decision = as_label(frame[cols.decision])
+        bad = ~decision.isin(cols.classes)
+        if bad.any():
+            raise ContractError(f"the reference {where} has {int(bad.sum())} decision(s) in {cols.decision!r} that "
+                                f"are not one of the classes {list(cols.classes)} (columns.scores).")
+        typed[cols.decision] = decision
 
 
 def enforce_rejected_share(result: ContractTally, model: ModelConfig, where: str) -> None:

@@ -103,7 +103,8 @@ class DayState:
     def __init__(self, settings: FitSettings, reference: ReferenceProfile) -> None:
         scoring = settings.scoring
         self.settings, self.scoring, self.reference = settings, scoring, reference
-        self.numbers = {c: _Numbers(reference.numerical[c]) for c in (*settings.numerical, scoring.score)}
+        self.numbers = {c: _Numbers(reference.numerical[c])
+                        for c in (*settings.numerical, scoring.score, *scoring.scores)}
         self.categories = {c: _Categories(reference.categorical[c]) for c in settings.categorical}
         self.rows = self.positives = self.low_confidence = 0
         self.confidence = 0.0
@@ -118,10 +119,10 @@ class DayState:
         self.rows += len(batch)
         for column, tally in (*self.numbers.items(), *self.categories.items()):
             tally.add(batch[column])
-        if scoring.decision:
+        if scoring.decision and scoring.is_classification:
             self.positives += int(batch[scoring.decision].sum())
-        if scoring.is_classification:
-            sure = confidence(batch[scoring.score].dropna())
+        if not scoring.is_regression:
+            sure = confidence(batch[scoring.score].dropna(), scoring.is_multiclass)
             self.confidence += float(sure.sum())
             self.low_confidence += int((sure < self.settings.low_confidence).sum())
         expected = None
@@ -142,7 +143,7 @@ class DayState:
         sample of the day, or the day itself)."""
         cols, threshold = self.scoring, self.settings.low_confidence
         scored = self.numbers[cols.score].count
-        classifier = cols.is_classification
+        classifier = not cols.is_regression
         scores = sample[cols.score].dropna()
         latency = None
         if latency_column and latency_column in sample.columns and sample[latency_column].notna().any():
@@ -152,7 +153,7 @@ class DayState:
         return Operations(
             volume=self.rows,
             mean_score=self.numbers[cols.score].mean if scored else None,
-            positive_rate=self.positives / self.rows if cols.decision and self.rows else None,
+            positive_rate=self.positives / self.rows if cols.decision and cols.is_classification and self.rows else None,
             mean_confidence=self.confidence / scored if classifier and scored else None,
             low_confidence_share=self.low_confidence / scored if classifier and scored else None,
             low_confidence_threshold=threshold,

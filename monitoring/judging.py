@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from monitoring import distances, estimators, metrics, segments, verdicts
+from monitoring import classes, distances, estimators, metrics, segments, verdicts
 from monitoring.config import DriftConfig, DriftSpec, MetricJudging, MinimumChanges, Scoring, SegmentsConfig
 from monitoring.estimators import Estimate, ExpectedConfusion
 from monitoring.operations import Operations
@@ -253,12 +253,15 @@ def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, ju
     the baseline of the reference version the day was monitored with (`fitted`); with `segmented` (the model's
     segments), the headline metric inside each segment too."""
     found = metrics.figures(joined, scoring)
+    recalls = (classes.judge_recalls(found.per_class, fitted.per_class, judging.band_sigma, *judging.class_recall)
+               if found.per_class and judging.class_recall else [])
     return Performance(
         day=day.isoformat(), labels_as_of=as_of.isoformat(), complete=(as_of - day).days >= lag_days,
         predictions=predictions, labelled=len(joined), coverage=len(joined) / predictions if predictions else 0.0,
         label_digest=label_digest, metrics=found.metrics, baseline=fitted.performance,
         degraded=judge_metrics(found.metrics, fitted.performance, judging, len(joined), fitted) if len(joined) else [],
         confusion=found.confusion, calibration=found.reliability, errors=found.errors,
+        per_class=found.per_class, confusion_matrix=found.confusion_matrix, class_recalls=recalls,
         reference_version=fitted.version,
         segments=segment_performance(joined, scoring, judging, fitted, segmented) if judging.calibrated else [],
     )
@@ -278,7 +281,8 @@ def due_day(performance: Performance | None, day: dt.date, min_coverage: float, 
                   baseline=performance.baseline, degraded=performance.degraded if enough else [],
                   reference_version=performance.reference_version, current_version=current_version,
                   estimate_check=performance.estimate_check if enough else None,
-                  segments_degraded=[s for s in performance.segments if s.degraded] if enough else [])
+                  segments_degraded=[s for s in performance.segments if s.degraded] if enough else [],
+                  classes_collapsed=[c for c in performance.class_recalls if c.collapsed] if enough else [])
 
 
 def estimate_check(estimate: Estimate | None, realized: dict[str, float | None], fitted: ReferenceProfile,

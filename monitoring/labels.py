@@ -37,7 +37,7 @@ import pandas as pd
 
 from monitoring import ingest
 from monitoring.config import ModelConfig
-from monitoring.coercion import as_id, as_number, as_zero_one
+from monitoring.coercion import as_id, as_label, as_number, as_zero_one
 from monitoring.layout import DayLayout
 from monitoring.storage import ObjectStore
 from monitoring.text import clip_all, listing
@@ -162,7 +162,8 @@ def read_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, first
                            strays)
     rows = pd.concat(frames, ignore_index=True)
     rows[ID] = as_id(rows[ID])
-    rows[LABEL] = _typed(rows[RAW], model.is_classification)
+    classes = model.columns.classes
+    rows[LABEL] = as_label(rows[RAW]) if classes else _typed(rows[RAW], model.is_classification)
     reason = pd.Series(None, index=rows.index, dtype=object)
     detail = pd.Series(None, index=rows.index, dtype=object)
 
@@ -174,6 +175,9 @@ def read_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, first
     raw_text = rows[RAW].map(lambda v: None if _empty(v) else str(v))
     reject(rows[ID].isna(), "missing_id", f"{model.label_id_column} is empty")
     reject(raw_text.isna(), "missing_label", f"{model.labels.column} is empty")
+    if classes:
+        reject(~rows[LABEL].isin(classes), "unknown_class", model.labels.column + " " + clip_all(raw_text.fillna(""))
+               + f" is not one of the classes {listing(classes)}")
     expected = "0 or 1" if model.is_classification else "a finite number"
     reject(rows[LABEL].isna(), "wrong_type", model.labels.column + " " + clip_all(raw_text.fillna("")) + f" is not {expected}")
     usable = reason.isna()
@@ -193,6 +197,10 @@ def read_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, first
     rejected[RAW] = raw_text[reason.notna()]
     rejected[REASON], rejected[DETAIL] = reason[reason.notna()], detail[reason.notna()]
     return LabelWindow(kept, rejected[QUARANTINE_COLUMNS].reset_index(drop=True), files, problems, waiting, strays)
+
+
+def _text(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _empty(value: object) -> bool:
@@ -223,7 +231,7 @@ def landed_problems(window: LabelWindow, day: str, joined_ids: set[str],
     landed = window.labels[window.labels[LABEL_DAY] == day]
     unknown = landed[~landed[ID].isin(joined_ids)]
     where = f" of {searched[0]}..{searched[1]}" if searched else " of the label window"
-    unknown_rows = pd.DataFrame({ID: unknown[ID], RAW: unknown[LABEL].map(lambda v: f"{v:g}"), LABEL_DAY: day,
+    unknown_rows = pd.DataFrame({ID: unknown[ID], RAW: unknown[LABEL].map(_text), LABEL_DAY: day,
                                  ingest.SOURCE_FILE: unknown[ingest.SOURCE_FILE],
                                  ingest.SOURCE_ROW: unknown[ingest.SOURCE_ROW], REASON: "unknown_id",
                                  DETAIL: "no prediction" + where + " has id " + clip_all(unknown[ID].astype(str))},

@@ -4,7 +4,10 @@ no-change bands.
 
 Labelled rows carry their label in the column `label` (`monitoring.vocabulary.LABEL`). For classifiers: accuracy,
 precision, recall, F1, ROC-AUC, log loss and the calibration error (over ten reliability bins of the score), with the
-confusion counts and the reliability bins themselves; for regressors: MAE, RMSE, MAPE (percent) and R2, with the
+confusion counts and the reliability bins themselves; for multiclass classifiers: accuracy, the macro and weighted
+averages of the classes' precision, recall and F1 (over the classes that occur in the labels or the decisions, as
+scikit-learn's), the macro one-vs-rest ROC-AUC (over the classes with both labelled and other rows) and log loss,
+with each class's figures and the confusion matrix; for regressors: MAE, RMSE, MAPE (percent) and R2, with the
 distribution of the errors. Each metric's 95% confidence interval comes from a seeded bootstrap of the rows.
 """
 
@@ -33,14 +36,27 @@ class ReliabilityBin(Record):
     observed_rate: float
 
 
+class ClassFigures(Record):
+    """One class of a multiclass model, one-vs-rest: its labelled rows (support), how often it was predicted, and its
+    precision, recall and F1."""
+
+    support: int
+    predicted: int
+    precision: float
+    recall: float
+    f1: float
+
+
 class Figures(Record):
-    """A labelled set of predictions' metrics, and (classifiers) its confusion counts and reliability bins or
-    (regressors) its error distribution."""
+    """A labelled set of predictions' metrics, and (binary classifiers) its confusion counts and reliability bins,
+    (multiclass) each class's figures and the confusion matrix, or (regressors) its error distribution."""
 
     metrics: dict[str, float | None]
     confusion: dict[str, int] | None = None  # tp, fp, tn, fn
     reliability: list[ReliabilityBin] | None = None
     errors: dict[str, float] | None = None  # mean error and error quantiles
+    per_class: dict[str, ClassFigures] | None = None  # multiclass, in the classes' order
+    confusion_matrix: list[list[int]] | None = None  # multiclass: [labelled class][predicted class], classes' order
 
 
 def _finite(value: float) -> float | None:
@@ -48,10 +64,21 @@ def _finite(value: float) -> float | None:
 
 
 def predicted_labels(frame: pd.DataFrame, scoring: Scoring) -> pd.Series:
-    """The 0/1 decision the model took: its decision column, else its score against the probability threshold."""
+    """The decision the model took: its decision column, else its score against the probability threshold (a
+    multiclass model's: the index of the predicted class, its decision column's or its highest score's)."""
+    if scoring.is_multiclass:
+        if scoring.decision:
+            return pd.Series(class_indices(frame[scoring.decision], scoring.classes), index=frame.index)
+        return pd.Series(frame[list(scoring.scores)].to_numpy(dtype=float).argmax(axis=1), index=frame.index)
     if scoring.decision:
         return frame[scoring.decision].astype(int)
     return (frame[scoring.score] >= scoring.probability_threshold).astype(int)
+
+
+def class_indices(values: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
+    """Each value's index among `classes` (as text, as the contract types them); -1 for any other."""
+    codes = pd.Categorical(values.astype(object).where(values.isna(), values.astype(str)), categories=list(classes))
+    return np.asarray(codes.codes, dtype=np.int64)
 
 
 def reliability(y: np.ndarray, p: np.ndarray) -> tuple[list[ReliabilityBin], float]:
@@ -128,6 +155,50 @@ def classification_metrics(y: np.ndarray, p: np.ndarray, yhat: np.ndarray) -> di
     }
 
 
+def confusion_matrix(y: np.ndarray, yhat: np.ndarray, k: int) -> np.ndarray:
+    """The k x k counts of class indices: [labelled class][predicted class]."""
+    return np.bincount(y * k + yhat, minlength=k * k).reshape(k, k)
+
+
+def _class_figures(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per class of a confusion matrix: support, predicted count, precision, recall, F1 (0 where undefined)."""
+    tp = np.diag(matrix).astype(float)
+    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.nan_to_num(tp / predicted)
+        recall = np.nan_to_num(tp / support)
+        f1 = np.nan_to_num(2 * tp / (support + predicted))
+    return support, predicted, precision, recall, f1
+
+
+def multiclass_decision_metrics(matrix: np.ndarray) -> dict[str, float | None]:
+    """Accuracy and the macro and weighted precision, recall and F1 of a confusion matrix, averaged over the classes
+    that occur in the labels or the decisions (scikit-learn's default labels)."""
+    rows = int(matrix.sum())
+    if not rows:
+        return dict.fromkeys(("accuracy", *(f"{a}_{m}" for a in ("macro", "weighted")
+                                            for m in ("precision", "recall", "f1"))))
+    support, predicted, precision, recall, f1 = _class_figures(matrix)
+    present = (support + predicted) > 0
+    weights = support / support.sum() if support.sum() else support
+    found = {"accuracy": float(np.trace(matrix) / rows)}
+    for name, values in (("precision", precision), ("recall", recall), ("f1", f1)):
+        found[f"macro_{name}"] = float(values[present].mean())
+        found[f"weighted_{name}"] = float((values * weights).sum())
+    return found
+
+
+def multiclass_metrics(y: np.ndarray, scores: np.ndarray, yhat: np.ndarray) -> dict[str, float | None]:
+    """The metrics of labelled multiclass predictions: class indices y, the (rows, classes) scores, predicted class
+    indices yhat."""
+    k = scores.shape[1]
+    found = multiclass_decision_metrics(confusion_matrix(y, yhat, k))
+    areas = [a for c in range(k) if (a := roc_auc((y == c).astype(int), scores[:, c])) is not None]
+    truth = np.clip(scores[np.arange(len(y)), y], LOG_LOSS_FLOOR, 1 - LOG_LOSS_FLOOR)
+    return {**found, "roc_auc": float(np.mean(areas)) if areas else None,
+            "log_loss": float(-np.log(truth).mean()) if len(y) else None}
+
+
 def regression_metrics(y: np.ndarray, prediction: np.ndarray) -> dict[str, float | None]:
     """The metrics of labelled predictions: targets y, predicted values `prediction`."""
     error = prediction - y
@@ -142,7 +213,11 @@ def regression_metrics(y: np.ndarray, prediction: np.ndarray) -> dict[str, float
 
 
 def arrays(frame: pd.DataFrame, scoring: Scoring) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The labels, the scores and (classifiers) the decisions of labelled rows, as arrays."""
+    """The labels, the scores and (classifiers) the decisions of labelled rows, as arrays; a multiclass model's
+    labels and decisions as class indices, its scores a (rows, classes) matrix."""
+    if scoring.is_multiclass:
+        return (class_indices(frame[LABEL], scoring.classes), frame[list(scoring.scores)].to_numpy(dtype=float),
+                predicted_labels(frame, scoring).to_numpy())
     y = frame[LABEL].to_numpy(dtype=float)
     p = frame[scoring.score].to_numpy(dtype=float)
     return y, p, predicted_labels(frame, scoring).to_numpy() if scoring.is_classification else None
@@ -150,6 +225,8 @@ def arrays(frame: pd.DataFrame, scoring: Scoring) -> tuple[np.ndarray, np.ndarra
 
 def metrics_of_arrays(scoring: Scoring, y: np.ndarray, p: np.ndarray,
                       yhat: np.ndarray | None) -> dict[str, float | None]:
+    if scoring.is_multiclass:
+        return multiclass_metrics(y, p, yhat)
     return (classification_metrics(y.astype(int), p, yhat) if scoring.is_classification
             else regression_metrics(y, p))
 
@@ -167,6 +244,8 @@ def metric_of_arrays(scoring: Scoring, metric: str, y: np.ndarray, p: np.ndarray
         return _decision_metrics(y.astype(int), yhat)[metric]
     if scoring.is_classification and metric == "roc_auc":
         return roc_auc(y.astype(int), p)
+    if scoring.is_multiclass and metric != "roc_auc" and metric != "log_loss":
+        return multiclass_decision_metrics(confusion_matrix(y, yhat, p.shape[1]))[metric]
     return metrics_of_arrays(scoring, y, p, yhat).get(metric)
 
 
@@ -175,6 +254,13 @@ def figures(frame: pd.DataFrame, scoring: Scoring) -> Figures:
     if frame.empty:
         return Figures(metrics=dict.fromkeys(metrics_of(scoring.task)))
     y, p, yhat = arrays(frame, scoring)
+    if scoring.is_multiclass:
+        matrix = confusion_matrix(y, yhat, len(scoring.classes))
+        per_class = {c: ClassFigures(support=int(s), predicted=int(n), precision=float(pr), recall=float(r),
+                                     f1=float(f))
+                     for c, s, n, pr, r, f in zip(scoring.classes, *_class_figures(matrix))}
+        return Figures(metrics=multiclass_metrics(y, p, yhat), per_class=per_class,
+                       confusion_matrix=matrix.tolist())
     if not scoring.is_classification:
         error = p - y
         return Figures(metrics=regression_metrics(y, p), errors={
@@ -188,9 +274,15 @@ def figures(frame: pd.DataFrame, scoring: Scoring) -> Figures:
 
 def baseline(reference: pd.DataFrame, scoring: Scoring, label: str | None) -> dict[str, float | None] | None:
     """The metrics of a labelled reference (its label column `label`), or None when it has none."""
+    found = reference_figures(reference, scoring, label)
+    return found.metrics if found else None
+
+
+def reference_figures(reference: pd.DataFrame, scoring: Scoring, label: str | None) -> Figures | None:
+    """The figures of a labelled reference (its label column `label`), or None when it has none."""
     if label is None or label not in reference.columns:
         return None
-    return figures(reference.rename(columns={label: LABEL}), scoring).metrics
+    return figures(reference.rename(columns={label: LABEL}), scoring)
 
 
 def intervals(frame: pd.DataFrame, scoring: Scoring, seed: int) -> dict[str, tuple[float, float]]:

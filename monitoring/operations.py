@@ -35,6 +35,7 @@ class Operations(BaseModel):
     trailing_volume_log_sd: float | None = None  # the spread of their logarithms (calibrated volume band)
 
 
-def confidence(scores: pd.Series) -> pd.Series:
-    """How sure the model was: max(p, 1 - p), from 0.5 (a coin toss) to 1."""
-    return np.maximum(scores, 1 - scores)
+def confidence(scores: pd.Series, top: bool = False) -> pd.Series:
+    """How sure the model was: max(p, 1 - p), from 0.5 (a coin toss) to 1; `top`: the scores are a multiclass
+    model's top scores, its confidence as they are (from 1/classes to 1)."""
+    return scores if top else np.maximum(scores, 1 - scores)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from monitoring.metrics import ReliabilityBin
+from monitoring.classes import ClassRecall
+from monitoring.metrics import ClassFigures, ReliabilityBin
 from monitoring.segments import SegmentPerformance
 from monitoring.verdicts import Degradation, Judgement
 from monitoring.vocabulary import Record, is_test
@@ -62,6 +63,9 @@ class Performance(Record):
     confusion: dict[str, int] | None = None  # classification: tp, fp, tn, fn
     calibration: list[ReliabilityBin] | None = None  # classification: the score's reliability bins
     errors: dict[str, float] | None = None  # regression: mean error and error quantiles
+    per_class: dict[str, ClassFigures] | None = None  # multiclass: each class's figures, in the classes' order
+    confusion_matrix: list[list[int]] | None = None  # multiclass: [labelled class][predicted class]
+    class_recalls: list[ClassRecall] = []  # multiclass: each class's recall judged against the reference's
     # Each metric's 95% confidence interval over the labelled rows (bootstrap): where the day's true value lies.
     intervals: dict[str, tuple[float, float]] | None = None
     estimate_check: EstimateCheck | None = None  # once complete: the day's estimate against its realized figures
@@ -88,6 +92,7 @@ class DueDay(Record):
     current_version: str | None = None  # the version in use on the run's day
     estimate_check: EstimateCheck | None = None
     segments_degraded: list[SegmentPerformance] = []  # segments whose headline metric fell (judged days only)
+    classes_collapsed: list[ClassRecall] = []  # multiclass: classes whose recall collapsed (judged days only)
 
     @property
     def superseded(self) -> bool:

@@ -20,6 +20,7 @@ from monitoring import estimators, importance, metrics, multivariate, replicates
 from monitoring.bands import NullModel
 from monitoring.config import FitSettings
 from monitoring.estimators import CbpeFit, DleFit
+from monitoring.metrics import ClassFigures
 from monitoring.importance import FeatureImportance
 from monitoring.multivariate import PcaFit
 from monitoring.operations import confidence
@@ -64,6 +65,7 @@ class ReferenceProfile(Record):
     categorical: dict[str, CategoricalBaseline]
     operations: OperationalBaseline
     performance: dict[str, float | None] | None  # the metrics on the labelled reference; None without labels
+    per_class: dict[str, ClassFigures] | None = None  # multiclass with a labelled reference: each class's figures
     sample_rows: int  # rows in the sample handed to Evidently
     multivariate: PcaFit | None = None  # the principal components of the features (monitoring.multivariate)
     reconstruction_error: float | None = None  # the reference rows' mean reconstruction error, held out
@@ -105,14 +107,16 @@ class ReferenceProfile(Record):
         estimate = settings.estimate
         cbpe = estimators.fit_cbpe(frame, scoring, settings.label) if estimate and scoring.is_classification else None
         dle = (estimators.fit_dle(frame, settings.numerical, settings.categorical, scoring.score, settings.label)
-               if estimate and not scoring.is_classification else None)
+               if estimate and scoring.is_regression else None)
+        labelled = metrics.reference_figures(frame, scoring, settings.label)
         profile = cls(
             model=model, version=version, fingerprint=fingerprint, rows=len(frame),
-            numerical={c: _numerical(frame[c]) for c in (*settings.numerical, scoring.score)},
+            numerical={c: _numerical(frame[c]) for c in (*settings.numerical, scoring.score, *scoring.scores)},
             categorical={c: CategoricalBaseline(counts={str(k): int(v) for k, v in frame[c].dropna().astype(str)
                                                         .value_counts().items()})
                          for c in (*settings.categorical, *([scoring.decision] if scoring.decision else []))},
-            operations=_operations(frame, settings), performance=metrics.baseline(frame, scoring, settings.label),
+            operations=_operations(frame, settings), performance=labelled.metrics if labelled else None,
+            per_class=labelled.per_class if labelled else None,
             sample_rows=min(len(frame), settings.max_rows), multivariate=pca, nulls=nulls,
             reconstruction_error=float(errors.mean()) if errors is not None else None, cbpe=cbpe,
             dle=dle[0] if dle else None,
@@ -150,10 +154,11 @@ def _operations(frame: pd.DataFrame, settings: FitSettings) -> OperationalBaseli
     not a probability)."""
     scoring = settings.scoring
     scores = frame[scoring.score].dropna()
-    sure = confidence(scores)
-    classifier = scoring.is_classification and len(scores)
+    sure = confidence(scores, scoring.is_multiclass)
+    classifier = not scoring.is_regression and len(scores)
+    binary_decision = scoring.decision if scoring.is_classification else None
     return OperationalBaseline(
-        mean_score=_mean(scores), positive_rate=_mean(frame[scoring.decision]) if scoring.decision else None,
+        mean_score=_mean(scores), positive_rate=_mean(frame[binary_decision]) if binary_decision else None,
         mean_confidence=_mean(sure) if classifier else None,
         low_confidence_share=float((sure < settings.low_confidence).mean()) if classifier else None)
 
@@ -170,9 +175,9 @@ def _segment_measures(frame: pd.DataFrame, settings: FitSettings, cbpe: CbpeFit 
     y, p, yhat = metrics.arrays(frame.rename(columns={settings.label: LABEL}), scoring)
     found: dict = {"metric": (name, lambda rows: metrics.metric_of_arrays(
         scoring, name, y[rows], p[rows], None if yhat is None else yhat[rows]))}
-    if yhat is not None:
+    if scoring.is_classification:
         found["confusion"] = lambda rows: metrics.confusion_counts(y[rows].astype(int), yhat[rows])
-    if cbpe is not None and yhat is not None and name in COUNTED:
+    if cbpe is not None and scoring.is_classification and name in COUNTED:
         chance = cbpe.probabilities(p)
 
         def expected(rows: np.ndarray) -> float:

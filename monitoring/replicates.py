@@ -161,10 +161,10 @@ class RowValues:
             else:
                 self.columns[column] = (spec.method, series.to_numpy(dtype=object), -1)  # through Evidently
         self.levels: dict[str, np.ndarray] = {}
-        if scoring.decision:
+        if scoring.decision and scoring.is_classification:
             self.levels[statistic_name("positive_rate")] = frame[scoring.decision].to_numpy(dtype=float)
-        if scoring.is_classification:
-            sure = confidence(frame[scoring.score].astype(float)).to_numpy()
+        if not scoring.is_regression:
+            sure = confidence(frame[scoring.score].astype(float), scoring.is_multiclass).to_numpy()
             self.levels[statistic_name("low_confidence_share")] = np.where(
                 np.isnan(sure), np.nan, (sure < settings.low_confidence).astype(float))
         for column in (*settings.numerical, scoring.score, *settings.categorical):

@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import pandas as pd
 
 from monitoring import evidently_adapter as adapter
@@ -155,14 +156,37 @@ def build_performance_report(current: pd.DataFrame, reference: pd.DataFrame | No
     """Evidently's classification or regression report of labelled predictions (the label in column `label`), against
     the labelled reference when there is one. Returns the report, or why there is none."""
     adapter.import_evidently()
-    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently import (BinaryClassification, DataDefinition, Dataset, MulticlassClassification, Regression,
+                           Report)
     from evidently.presets import ClassificationPreset, RegressionPreset
     from sklearn.exceptions import UndefinedMetricWarning
 
     label, score = LABEL, model.columns.score
     if len(current) < 2:
         return "fewer than 2 labelled predictions"
-    if model.is_classification:
+    if model.is_multiclass:
+        classes, columns = model.columns.classes, model.columns.score_columns
+        # Evidently names each class's probability column after the class itself
+        probas = list(classes) if not {label, PREDICTED} & set(classes) else None
+
+        def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+            found = {label: frame[label].astype(str), PREDICTED: np.asarray(classes, dtype=object)[
+                predicted_labels(frame, model.scoring).to_numpy()]}
+            if probas:  # as probabilities summing to 1 exactly (logged ones are rounded; sklearn warns)
+                scores = frame[list(columns)].to_numpy(dtype=float)
+                found.update(zip(classes, (scores / scores.sum(axis=1, keepdims=True)).T))
+            return pd.DataFrame(found)
+
+        if current[label].nunique() < 2:
+            return "all labels of the day are one class; precision, recall and ROC-AUC are not defined"
+        if reference is not None and reference[label].nunique() < 2:
+            reference = None
+        definition = DataDefinition(
+            classification=[MulticlassClassification(target=label, prediction_labels=PREDICTED,
+                                                     prediction_probas=probas)],
+            numerical_columns=probas or [], categorical_columns=[label, PREDICTED])
+        preset = ClassificationPreset()
+    elif model.is_classification:
         def prepare(frame: pd.DataFrame) -> pd.DataFrame:
             return pd.DataFrame({label: frame[label].astype(int), score: frame[score].astype(float),
                                  PREDICTED: predicted_labels(frame, model.scoring)})

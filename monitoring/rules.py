@@ -18,7 +18,7 @@ from monitoring.segments import CONCENTRATION
 from monitoring.summary import DaySummary
 from monitoring.text import listing
 from monitoring.verdicts import Judgement
-from monitoring.vocabulary import Record
+from monitoring.vocabulary import ModelTask, Record
 
 
 class Severity(str, Enum):
@@ -120,7 +120,7 @@ def _prediction_drift(summary: DaySummary, model: ModelConfig) -> Finding | None
         drifted = sorted(c for c, r in prediction.columns.items() if r.drifted)
         return Finding(
             rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
-            message=(f"Prediction drift on {listing(drifted)}: mean {'score' if model.is_classification else 'prediction'}"
+            message=(f"Prediction drift on {listing(drifted)}: mean {_score_name(model)}"
                      f" {_fmt(prediction.mean_score)} vs {_fmt(prediction.reference_mean_score)} in the reference"
                      + (f", {positive_rate_name(model.columns.decision)} {_share(prediction.positive_rate)} vs "
                         f"{_share(prediction.reference_positive_rate)}" if prediction.positive_rate is not None else "")
@@ -336,12 +336,18 @@ def _collapse(summary: DaySummary, model: ModelConfig) -> tuple[str, str] | None
             return cols.decision, (f"all {rows} predictions had {cols.decision} = {int(rate)} (the reference: "
                                    f"{reference:.1%} positive; by chance this happens less than once in "
                                    f"{1 / setting.max_chance:,.0f} days)")
-    score = summary.data_quality.columns.get(cols.score)
-    varied_reference = score is not None and score.distribution is not None and len(score.distribution.bins) > 1
-    if rows >= setting.min_rows and varied_reference and score.min is not None and score.min == score.max:
-        return cols.score, (f"all {rows} predictions have the same {cols.score} {score.min:g}, where the "
+    for column in cols.score_columns:
+        score = summary.data_quality.columns.get(column)
+        varied_reference = score is not None and score.distribution is not None and len(score.distribution.bins) > 1
+        if rows >= setting.min_rows and varied_reference and score.min is not None and score.min == score.max:
+            return column, (f"all {rows} predictions have the same {column} {score.min:g}, where the "
                             "reference's vary")
     return None
+
+
+def _score_name(model: ModelConfig) -> str:
+    return {ModelTask.BINARY_CLASSIFICATION: "score", ModelTask.MULTICLASS_CLASSIFICATION: "top score"}.get(
+        model.task, "prediction")
 
 
 def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
@@ -352,7 +358,8 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         return []
     found = [_due_day(report.due, model, report.waiting), _overdue(report.overdue, model), _estimator_unreliable(report.due, model),
              _label_problems(report, model), _unknown_label_ids(report, model)]
-    return [*(f for f in found if f is not None), *_segment_performance(report.due)[:model.segments.max_findings]]
+    return [*(f for f in found if f is not None), *_class_recall(report.due),
+            *_segment_performance(report.due)[:model.segments.max_findings]]
 
 
 def _due_day(due: DueDay, model: ModelConfig, waiting: list[str] = ()) -> Finding | None:
@@ -388,6 +395,20 @@ def _due_day(due: DueDay, model: ModelConfig, waiting: list[str] = ()) -> Findin
                     if waiting else "Check the label feed under labels/<model>/: labels may be late, or keyed by "
                                     "other ids."))
     return None
+
+
+def _class_recall(due: DueDay) -> list[Finding]:
+    """Multiclass: a class whose recall collapsed on a judged day (a version no longer in use pages nobody)."""
+    if due.status != "judged" or due.superseded or not due.classes_collapsed:
+        return []
+    collapsed = due.classes_collapsed
+    return [Finding(rule="class_recall", severity=Severity.WARNING, columns=[c.label for c in collapsed],
+                    message=(f"The predictions made on {due.day}: the model no longer finds "
+                             f"{listing([c.label for c in collapsed])}: "
+                             + "; ".join(c.describe() for c in collapsed) + "."),
+                    action=("Open the day's performance report (its confusion matrix: which class took these rows) "
+                            "and the drift of that day; a class the model misses is a change in what it means, "
+                            "often retraining."))]
 
 
 def _segment_performance(due: DueDay) -> list[Finding]:

@@ -22,47 +22,63 @@ class Record(BaseModel):
 
 class ModelTask(str, Enum):
     BINARY_CLASSIFICATION = "binary_classification"
+    MULTICLASS_CLASSIFICATION = "multiclass_classification"
     REGRESSION = "regression"
 
 
 NUMERICAL, CATEGORICAL = "numerical", "categorical"  # how a column is compared
 LABEL = "label"  # the label's column in a frame of labelled predictions
+# A multiclass model's highest class score on a row, derived by the contract: its confidence, the score its
+# operational figures (mean and low-confidence share) and score quantiles read, as a binary model's score
+TOP_SCORE = "top_score"
 
 
 # --- performance metrics --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Metric:
-    """A performance metric: its task, whether lower is better (a "drop" is then a rise), and the smallest worsening
-    that counts in calibrated mode when the model's rule sets none (absolute, or relative to the reference's value
-    for the error metrics whose scale is the model's own)."""
+    """A performance metric: the tasks it measures, whether lower is better (a "drop" is then a rise), and the
+    smallest worsening that counts in calibrated mode when the model's rule sets none (absolute, or relative to the
+    reference's value for the error metrics whose scale is the model's own)."""
 
     name: str
-    task: ModelTask
+    tasks: tuple[ModelTask, ...]
     lower_is_better: bool = False
     min_drop: float | None = None
     min_relative_drop: float | None = None
 
 
+_BINARY, _MULTICLASS = ModelTask.BINARY_CLASSIFICATION, ModelTask.MULTICLASS_CLASSIFICATION
+_CLASSIFIERS = (_BINARY, _MULTICLASS)
 METRICS = {m.name: m for m in (
-    Metric("accuracy", ModelTask.BINARY_CLASSIFICATION, min_drop=0.02),
-    Metric("precision", ModelTask.BINARY_CLASSIFICATION, min_drop=0.02),
-    Metric("recall", ModelTask.BINARY_CLASSIFICATION, min_drop=0.02),
-    Metric("f1", ModelTask.BINARY_CLASSIFICATION, min_drop=0.02),
-    Metric("roc_auc", ModelTask.BINARY_CLASSIFICATION, min_drop=0.02),
-    Metric("log_loss", ModelTask.BINARY_CLASSIFICATION, lower_is_better=True, min_relative_drop=0.05),
-    Metric("calibration_error", ModelTask.BINARY_CLASSIFICATION, lower_is_better=True, min_drop=0.03),
-    Metric("mae", ModelTask.REGRESSION, lower_is_better=True, min_relative_drop=0.05),
-    Metric("rmse", ModelTask.REGRESSION, lower_is_better=True, min_relative_drop=0.05),
-    Metric("mape", ModelTask.REGRESSION, lower_is_better=True, min_relative_drop=0.05),
-    Metric("r2", ModelTask.REGRESSION, min_drop=0.03),
+    Metric("accuracy", _CLASSIFIERS, min_drop=0.02),
+    Metric("precision", (_BINARY,), min_drop=0.02),
+    Metric("recall", (_BINARY,), min_drop=0.02),
+    Metric("f1", (_BINARY,), min_drop=0.02),
+    # multiclass: the averages over the classes of each class's one-vs-rest figure, unweighted (macro) or weighted
+    # by the class's labelled rows (weighted); ROC-AUC is the macro average of the classes' one-vs-rest areas
+    Metric("macro_precision", (_MULTICLASS,), min_drop=0.02),
+    Metric("macro_recall", (_MULTICLASS,), min_drop=0.02),
+    Metric("macro_f1", (_MULTICLASS,), min_drop=0.02),
+    Metric("weighted_precision", (_MULTICLASS,), min_drop=0.02),
+    Metric("weighted_recall", (_MULTICLASS,), min_drop=0.02),
+    Metric("weighted_f1", (_MULTICLASS,), min_drop=0.02),
+    Metric("roc_auc", _CLASSIFIERS, min_drop=0.02),
+    Metric("log_loss", _CLASSIFIERS, lower_is_better=True, min_relative_drop=0.05),
+    Metric("calibration_error", (_BINARY,), lower_is_better=True, min_drop=0.03),
+    Metric("mae", (ModelTask.REGRESSION,), lower_is_better=True, min_relative_drop=0.05),
+    Metric("rmse", (ModelTask.REGRESSION,), lower_is_better=True, min_relative_drop=0.05),
+    Metric("mape", (ModelTask.REGRESSION,), lower_is_better=True, min_relative_drop=0.05),
+    Metric("r2", (ModelTask.REGRESSION,), min_drop=0.03),
 )}
-CLASSIFICATION_METRICS = tuple(m for m, f in METRICS.items() if f.task is ModelTask.BINARY_CLASSIFICATION)
-REGRESSION_METRICS = tuple(m for m, f in METRICS.items() if f.task is ModelTask.REGRESSION)
+TASK_METRICS = {task: tuple(m for m, f in METRICS.items() if task in f.tasks) for task in ModelTask}
+CLASSIFICATION_METRICS = TASK_METRICS[_BINARY]
+MULTICLASS_METRICS = TASK_METRICS[_MULTICLASS]
+REGRESSION_METRICS = TASK_METRICS[ModelTask.REGRESSION]
 LOWER_IS_BETTER = frozenset(m for m, f in METRICS.items() if f.lower_is_better)
 
 
 def metrics_of(task: ModelTask) -> tuple[str, ...]:
-    return CLASSIFICATION_METRICS if task is ModelTask.BINARY_CLASSIFICATION else REGRESSION_METRICS
+    return TASK_METRICS[task]
 
 
 def worse_by(metric: str, value: float, baseline: float) -> float:

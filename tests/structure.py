@@ -24,7 +24,7 @@ LAYERS = (
     ("rules of evidence", ("bands", "verdicts")),
     ("computations", ("coercion", "distances", "evidently_adapter", "metrics", "quality", "operations",
                       "multivariate", "ingest", "contract", "labels", "sampling", "candidate", "importance")),
-    ("fitted state", ("replicates", "estimators", "segments", "reference", "reference_store", "day_state", "records")),
+    ("fitted state", ("replicates", "estimators", "segments", "classes", "reference", "reference_store", "day_state", "records")),
     ("judging a day", ("judging",)),
     ("the day's summary", ("summary",)),
     ("what users see and receive", ("rules", "health", "history", "episodes", "alerts", "retraining_policy", "onboarding",

@@ -66,8 +66,13 @@ def test_a_per_column_drift_override_wins_over_the_kind_default():
 
 def test_a_missing_required_setting_is_named():
     document = copy.deepcopy(BASE)
+    del document["models"]["loan_approval"]["columns"]["timestamp"]
+    with pytest.raises(ConfigError, match=r"key 'columns.timestamp': missing: set it: the prediction time"):
+        parse_config(document)
+    document = copy.deepcopy(BASE)
     del document["models"]["loan_approval"]["columns"]["score"]
-    with pytest.raises(ConfigError, match=r"key 'columns.score': missing: set it: classification: predicted"):
+    with pytest.raises(ConfigError, match=r"key 'columns.score': required for a binary_classification model: the "
+                                          r"column of its predicted probability"):
         parse_config(document)
 
 
