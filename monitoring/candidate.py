@@ -19,7 +19,7 @@ from monitoring import contract, metrics
 from monitoring.config import ModelConfig
 from monitoring.ids import id_hashes
 from monitoring.storage import rounded
-from monitoring.vocabulary import LABEL, LOWER_IS_BETTER
+from monitoring.vocabulary import LABEL, LOWER_IS_BETTER, TOP_SCORE
 
 HOLDOUT_SHARE = 0.25  # share of the labelled window held out to compare the models
 MIN_GAIN = 0.01  # a candidate must beat the current model's headline metric by this much (relative) to be promoted
@@ -64,11 +64,24 @@ def split(frame: pd.DataFrame, id_column: str, holdout_share: float = HOLDOUT_SH
 
 def scored(estimator: Any, frame: pd.DataFrame, model: ModelConfig) -> pd.DataFrame:
     """`frame` with the model's prediction columns as `estimator` predicts them from the raw feature columns:
-    the probability of class 1 and the decision at `performance.probability_threshold`, or the predicted value."""
+    the probability of class 1 and the decision at `performance.probability_threshold`, each class's probability
+    and the class of the highest (multiclass), or the predicted value."""
     cols = model.columns
     features = frame[list(cols.features)]
     out = frame.copy()
-    if model.is_classification:
+    if model.is_multiclass:
+        known = [str(c) for c in getattr(estimator, "classes_", [])]
+        absent = [c for c in cols.classes if c not in known]
+        if absent:
+            raise RetrainingError(f"the {model.name!r} model predicts classes {known}, not {absent} of the classes "
+                                  f"the monitoring scores (columns.scores); the window's labels lack them?")
+        probabilities = estimator.predict_proba(features)[:, [known.index(c) for c in cols.classes]]
+        for i, column in enumerate(cols.score_columns):
+            out[column] = probabilities[:, i]
+        out[TOP_SCORE] = probabilities.max(axis=1)
+        if cols.decision:
+            out[cols.decision] = np.asarray(cols.classes, dtype=object)[probabilities.argmax(axis=1)]
+    elif model.is_classification:
         classes = list(getattr(estimator, "classes_", []))
         if 1 not in classes:
             raise RetrainingError(f"the {model.name!r} model predicts classes {classes}, not 0/1: the monitoring "
@@ -83,6 +96,8 @@ def scored(estimator: Any, frame: pd.DataFrame, model: ModelConfig) -> pd.DataFr
 
 
 def _target(frame: pd.DataFrame, model: ModelConfig) -> pd.Series:
+    if model.is_multiclass:
+        return frame[LABEL].astype(str)
     return frame[LABEL].astype("int64" if model.is_classification else "float64")
 
 
@@ -137,7 +152,7 @@ def too_little(frame: pd.DataFrame, model: ModelConfig, holdout_share: float = H
     if len(train) < MIN_TRAIN_ROWS or len(holdout) < MIN_HOLDOUT_ROWS:
         return (f"too few labelled predictions: {len(train)} to train on and {len(holdout)} held out (at least "
                 f"{MIN_TRAIN_ROWS} and {MIN_HOLDOUT_ROWS} are needed); widen the window or wait for labels")
-    if model.is_classification and train[LABEL].nunique() < 2:
+    if not model.is_regression and train[LABEL].nunique() < 2:
         return "the labelled predictions of the window all have the same label: nothing to learn"
     return None
 

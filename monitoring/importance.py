@@ -105,20 +105,26 @@ def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
 
 
 def _of_the_model(frame: pd.DataFrame, features: list[str], label: str, is_classification: bool, model: object,
-                  max_rows: int, seed: int) -> FeatureImportance | None:
-    """Permutation importance of the model artifact on the labelled rows; None when the labels cannot be used."""
+                  max_rows: int, seed: int, multiclass: bool = False) -> FeatureImportance | None:
+    """Permutation importance of the model artifact on the labelled rows; None when the labels cannot be used. A
+    multiclass model's is measured by its log loss (ROC-AUC one-vs-rest needs every class in the sample)."""
     from sklearn.inspection import permutation_importance
 
-    target = pd.to_numeric(frame[label], errors="coerce")
+    if multiclass:
+        target = frame[label].astype(object).where(frame[label].isna(), frame[label].astype(str))
+        target = target.where(target.isin([str(c) for c in getattr(model, "classes_", [])]))
+    else:
+        target = pd.to_numeric(frame[label], errors="coerce")
     labelled = frame.loc[target.notna()]
     if len(labelled) < MIN_ROWS:
         return None
     rows = _sample(labelled, max_rows, seed)
     y = target.loc[rows.index]
-    y = y.astype(int) if is_classification else y.astype(float)
+    if not multiclass:
+        y = y.astype(int) if is_classification else y.astype(float)
     if y.nunique() < 2:  # one class (or one value): no ROC AUC, nothing for a shuffle to worsen
         return None
-    scoring = "roc_auc" if is_classification else "neg_mean_absolute_error"
+    scoring = "neg_log_loss" if multiclass else "roc_auc" if is_classification else "neg_mean_absolute_error"
     with _one_thread():
         result = permutation_importance(model, rows[features], y.to_numpy(), scoring=scoring, n_repeats=REPEATS,
                                         random_state=seed)
@@ -181,7 +187,7 @@ def _of_a_surrogate(frame: pd.DataFrame, numerical: list[str], categorical: list
 
 def fit_importance(frame: pd.DataFrame, numerical: tuple[str, ...], categorical: tuple[str, ...], score: str,
                    label: str | None, is_classification: bool, model: object | None = None,
-                   max_rows: int = 5_000, seed: int = 0) -> FeatureImportance | None:
+                   max_rows: int = 5_000, seed: int = 0, multiclass: bool = False) -> FeatureImportance | None:
     """The features' importance on a reference: of the model artifact on labelled rows when there are both, else of a
     surrogate of the model's score. None with no feature or fewer than 50 usable rows."""
     numerical, categorical = list(numerical), list(categorical)
@@ -191,7 +197,7 @@ def fit_importance(frame: pd.DataFrame, numerical: tuple[str, ...], categorical:
     frame = frame.reset_index(drop=True)  # rows are picked by index label: a repeated label would pick two
     if model is not None and label is not None and label in frame.columns:
         try:
-            found = _of_the_model(frame, features, label, is_classification, model, max_rows, seed)
+            found = _of_the_model(frame, features, label, is_classification, model, max_rows, seed, multiclass)
         except Exception as error:  # an artifact that does not fit the reference's columns must not stop the day
             log.warning("feature importance: the model failed on the reference (%s: %s); using a surrogate of its "
                         "score instead", type(error).__name__, error)

@@ -121,7 +121,8 @@ class ReferenceProfile(Record):
             reconstruction_error=float(errors.mean()) if errors is not None else None, cbpe=cbpe,
             dle=dle[0] if dle else None,
             importance=importance.fit_importance(frame, settings.numerical, settings.categorical, scoring.score,
-                                                 settings.label, scoring.is_classification, artifact))
+                                                 settings.label, scoring.is_classification, artifact,
+                                                 multiclass=scoring.is_multiclass))
         profile._artifacts = dle[1] if dle else {}
         if settings.segments is not None:
             binned = [BinnedColumn(column=c, edges=b.edges) for c, b in profile.numerical.items() if b.count]
