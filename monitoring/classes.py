@@ -31,8 +31,9 @@ class ClassRecall(Record):
     collapsed: bool
 
     def describe(self) -> str:
+        chance = f"{self.tail:.2g}" if self.tail >= 1e-6 else "below one in a million"
         return (f"class {self.label!r}: recall {self.recall:.1%} of {self.support} labelled rows vs "
-                f"{self.reference_recall:.1%} in the reference (chance under no change {self.tail:.2g})")
+                f"{self.reference_recall:.1%} in the reference (chance under no change {chance})")
 
 
 def judge_recalls(day: dict[str, ClassFigures], reference: dict[str, ClassFigures] | None, band_sigma: float,

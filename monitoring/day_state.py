@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from monitoring.config import FitSettings
-from monitoring.estimators import ExpectedConfusion
+from monitoring.estimators import ExpectedConfusion, ExpectedMulticlassConfusion
 from monitoring.metrics import predicted_labels
 from monitoring.operations import QUANTILES, Operations, confidence
 from monitoring.quality import NEW_CATEGORY_EXAMPLES, ColumnQuality, Distribution, categorical_distribution, finite, psi
@@ -110,8 +110,11 @@ class DayState:
         self.confidence = 0.0
         # CBPE: the expected confusion matrix of every valid row, from its calibrated probability
         self.expected = ExpectedConfusion(reference.cbpe) if reference.cbpe is not None else None
+        self.expected_classes = (ExpectedMulticlassConfusion(reference.cbpe_multiclass)
+                                 if reference.cbpe_multiclass is not None else None)
         # the configured segments, every row counted in the same pass (monitoring.segments)
-        self.segments = (SegmentTally(reference.segments, scoring.score, scoring.decision)
+        self.segments = (SegmentTally(reference.segments, scoring.score,
+                                      scoring.decision if scoring.is_classification else None)
                          if reference.segments is not None and settings.segments is not None else None)
 
     def add(self, batch: pd.DataFrame) -> DayState:
@@ -130,6 +133,9 @@ class DayState:
             expected = (self.expected.fit.probabilities(batch[scoring.score].to_numpy(dtype=float)),
                         predicted_labels(batch, scoring).to_numpy())
             self.expected.add_probabilities(*expected)
+        if self.expected_classes is not None and len(batch):
+            self.expected_classes.add(batch[list(scoring.scores)].to_numpy(dtype=float),
+                                      predicted_labels(batch, scoring).to_numpy())
         if self.segments is not None:
             self.segments.add(batch, expected)
         return self

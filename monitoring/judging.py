@@ -29,7 +29,7 @@ import pandas as pd
 
 from monitoring import classes, distances, estimators, metrics, segments, verdicts
 from monitoring.config import DriftConfig, DriftSpec, MetricJudging, MinimumChanges, Scoring, SegmentsConfig
-from monitoring.estimators import Estimate, ExpectedConfusion
+from monitoring.estimators import Estimate, ExpectedConfusion, ExpectedMulticlassConfusion
 from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
 from monitoring.records import ColumnDrift, DueDay, EstimateCheck, Performance
@@ -291,7 +291,7 @@ def estimate_check(estimate: Estimate | None, realized: dict[str, float | None],
     standard errors of the realized value (at the day's labelled rows) is not chance."""
     if estimate is None or not labelled:
         return None
-    fit = fitted.cbpe or fitted.dle
+    fit = fitted.cbpe or fitted.cbpe_multiclass or fitted.dle
     errors, bands, estimated = {}, {}, {}
     for metric, value in estimate.metrics.items():
         actual = realized.get(metric)
@@ -307,12 +307,16 @@ def estimate_check(estimate: Estimate | None, realized: dict[str, float | None],
 
 
 def estimate_day(profile: ReferenceProfile, judging: MetricJudging, scoring: Scoring, numerical: tuple[str, ...],
-                 features: tuple[str, ...], confusion: ExpectedConfusion | None, sample: pd.DataFrame,
+                 features: tuple[str, ...], confusion: ExpectedConfusion | ExpectedMulticlassConfusion | None,
+                 sample: pd.DataFrame,
                  nannies: dict[str, object], quality: dict[str, ColumnQuality] | None = None) -> Estimate | None:
     """The day's estimated performance and its verdict against the reference's baseline (`judge_metrics`: its band
     and minimum worsening in calibrated mode, its lines in fixed mode); None for a model whose reference has no
     labels. `quality`: the day's exact column figures, for the share of rows outside the reference."""
-    if profile.cbpe is not None and confusion is not None:
+    if profile.cbpe_multiclass is not None and isinstance(confusion, estimators.ExpectedMulticlassConfusion):
+        found = estimators.cbpe_multiclass_estimate(profile.cbpe_multiclass, confusion,
+                                                    sample[list(scoring.scores)].to_numpy(dtype=float))
+    elif profile.cbpe is not None and isinstance(confusion, ExpectedConfusion):
         found = estimators.cbpe_estimate(profile.cbpe, confusion, sample[scoring.score].to_numpy(dtype=float)
                                          if len(sample) else np.array([]))
     elif profile.dle is not None and nannies:

@@ -18,8 +18,8 @@ from pydantic import PrivateAttr
 
 from monitoring import estimators, importance, metrics, multivariate, replicates
 from monitoring.bands import NullModel
-from monitoring.config import FitSettings
-from monitoring.estimators import CbpeFit, DleFit
+from monitoring.config import FitSettings, Scoring
+from monitoring.estimators import CbpeFit, DleFit, MulticlassCbpeFit
 from monitoring.metrics import ClassFigures
 from monitoring.importance import FeatureImportance
 from monitoring.multivariate import PcaFit
@@ -72,6 +72,7 @@ class ReferenceProfile(Record):
     # The no-change distribution of every calibrated statistic, by name (see `vocabulary.statistic_name`): empty in fixed mode.
     nulls: dict[str, NullModel] = {}
     cbpe: CbpeFit | None = None  # binary classifiers with a labelled reference: performance estimated before labels
+    cbpe_multiclass: MulticlassCbpeFit | None = None  # multiclass classifiers with a labelled reference: the same
     dle: DleFit | None = None  # regressors with a labelled reference (its nanny models beside the profile)
     segments: SegmentsFit | None = None  # the configured segments (monitoring.segments): calibrated mode only
     importance: FeatureImportance | None = None  # which features the model leans on (monitoring.importance)
@@ -106,6 +107,7 @@ class ReferenceProfile(Record):
             nulls = replicates.calibrate_each(rows, min(len(frame), settings.max_rows), salt)
         estimate = settings.estimate
         cbpe = estimators.fit_cbpe(frame, scoring, settings.label) if estimate and scoring.is_classification else None
+        multiclass = _fit_cbpe_multiclass(frame, scoring, settings.label) if estimate else None
         dle = (estimators.fit_dle(frame, settings.numerical, settings.categorical, scoring.score, settings.label)
                if estimate and scoring.is_regression else None)
         labelled = metrics.reference_figures(frame, scoring, settings.label)
@@ -119,6 +121,7 @@ class ReferenceProfile(Record):
             per_class=labelled.per_class if labelled else None,
             sample_rows=min(len(frame), settings.max_rows), multivariate=pca, nulls=nulls,
             reconstruction_error=float(errors.mean()) if errors is not None else None, cbpe=cbpe,
+            cbpe_multiclass=multiclass,
             dle=dle[0] if dle else None,
             importance=importance.fit_importance(frame, settings.numerical, settings.categorical, scoring.score,
                                                  settings.label, scoring.is_classification, artifact,
@@ -134,6 +137,14 @@ class ReferenceProfile(Record):
 
     def to_json(self) -> bytes:
         return dumps(self.model_dump(mode="json"))  # floats at full precision: the fitted values read back exactly
+
+
+def _fit_cbpe_multiclass(frame: pd.DataFrame, scoring: Scoring, label: str | None) -> MulticlassCbpeFit | None:
+    """A multiclass model's CBPE on its labelled reference; None for the others or without labels."""
+    if not scoring.is_multiclass or label is None or label not in frame.columns:
+        return None
+    y, scores, decisions = metrics.arrays(frame.rename(columns={label: LABEL}), scoring)
+    return estimators.fit_cbpe_multiclass(y, scores, decisions, list(scoring.classes))
 
 
 def _numerical(series: pd.Series) -> NumericalBaseline:

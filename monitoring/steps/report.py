@@ -75,7 +75,8 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         store.put_bytes(layout.staged_report(report.name, "html"), report.html.encode(), HTML)
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
     estimate = judging.estimate_day(fitted, model.metric_judging, model.scoring, model.columns.numerical,
-                                    model.columns.features, state.expected, current, nannies, quality)
+                                    model.columns.features, state.expected or state.expected_classes, current,
+                                    nannies, quality)
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
         reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,
