@@ -194,7 +194,7 @@ def write_demo_config() -> None:
 
 
 def demo_models() -> list[ModelConfig]:
-    """The configured models (`loan_approval` and `loan_rate`): one monitoring DAG each, backfilled."""
+    """The configured models (`loan_approval`, `loan_rate` and `loan_offer`): one monitoring DAG each, backfilled."""
     from monitoring.config import load_config
 
     return list(load_config(DEMO_CONFIG).models)
@@ -366,9 +366,10 @@ def notifications(during: list[dict], replayed: list[dict], digests: list[dict])
             print(f"    {item['message'].get('title', item['message'])}")
 
 
-# Where each demo model's story turns (1-based demo days; see demo/loan_data.py and demo/rate_data.py).
+# Where each demo model's story turns (1-based demo days; see demo/loan_data.py, rate_data.py and offer_data.py).
 EVENTS = {"loan_approval": {12: "income reporting change, crypto loans"},
-          "loan_rate": {8: "subprime campaign", 15: "rate hike"}}
+          "loan_rate": {8: "subprime campaign", 15: "rate hike"},
+          "loan_offer": {9: "premium launch", 15: "student loan opened to young workers"}}
 
 
 def _performance(model: ModelConfig, summary: dict) -> str:
@@ -422,6 +423,8 @@ Reports (served over HTTP by the local S3 server, as a bucket website would):
   {base}/loan_approval/dt={days[11].isoformat()}/index.html    (its first drifted day)
   {base}/loan_rate/index.html    (the rate regressor's history)
   {base}/loan_rate/dt={days[14].isoformat()}/index.html    (its first day after the rate hike)
+  {base}/loan_offer/index.html    (the multiclass offer model: per-class recall over the days)
+  {base}/loan_offer/dt={days[14].isoformat()}/index.html    (the day the student loan opened: its labels, two days later)
   {base}/loan_approval/dt={days[0].isoformat()}/index.html    (a clean day)
   any day: {base}/<model>/dt=YYYY-MM-DD/index.html
 Airflow UI: http://127.0.0.1:{AIRFLOW_PORT}  (user admin, password {password})

@@ -1,10 +1,12 @@
-"""Upload the demo's two models to an S3 bucket: references, daily prediction logs and the labels that arrive later.
+"""Upload the demo's three models to an S3 bucket: references, daily prediction logs and the labels that arrive later.
 
     python -m demo.seed --endpoint-url http://127.0.0.1:5055 --days 21 --end 2026-11-22
 
 - `loan_approval` (classifier, demo/loan_data.py): drift from day 12; labels (`repaid`) land 1-5 days late.
 - `loan_rate` (regressor, demo/rate_data.py): credit-score drift from day 8, a rate hike from day 15; labels
   (`final_rate`) land 1-3 days late.
+- `loan_offer` (multiclass, demo/offer_data.py): a premium launch from day 9, the student loan opened to young
+  workers from day 15; labels (`taken_product`) land 1-2 days late.
 
 Label files go to `labels/<model>/dt=<L>/part-0000.parquet`, L being the day the labels became known. Only label days
 up to the last demo day are written: later ones are still in the future.
@@ -26,14 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from demo import loan_data, rate_data
+from demo import loan_data, offer_data, rate_data
 
 log = logging.getLogger(__name__)
 
 MODEL = "loan_approval"
 RATE_MODEL = rate_data.NAME
+OFFER_MODEL = offer_data.NAME
 REFERENCE_VERSION = "v1"
-Drift = loan_data.DemoDrift | rate_data.RateDrift
+Drift = loan_data.DemoDrift | rate_data.RateDrift | offer_data.OfferDrift
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ DEMO_MODELS: dict[str, DemoModel] = {
     RATE_MODEL: DemoModel(RATE_MODEL, rate_data.train_model, rate_data.prediction_log, rate_data.labels,
                           rate_data.day_rows, rate_data.RateDrift(), rate_data.LABEL_COLUMN,
                           lambda v: round(float(v) + 2.0, 2), "pending"),
+    OFFER_MODEL: DemoModel(OFFER_MODEL, offer_data.train_model, offer_data.prediction_log, offer_data.labels,
+                           offer_data.day_rows, offer_data.OfferDrift(), offer_data.LABEL_COLUMN,
+                           lambda v: "premium" if v != "premium" else "standard", "platinum"),
 }
 
 
@@ -226,13 +232,15 @@ def seed_label_files(client, bucket: str, name: str, logs: Iterable[DayLog], unt
 
 
 def seed(client, bucket: str, days: list[dt.date], drift: loan_data.DemoDrift = loan_data.DemoDrift(),
-         rate_drift: rate_data.RateDrift = rate_data.RateDrift(), served_from: dict[str, int] | None = None) -> None:
-    """Both demo models: references, daily logs and labels; `served_from`: model -> first demo day left to
-    `serve_day`."""
+         rate_drift: rate_data.RateDrift = rate_data.RateDrift(), served_from: dict[str, int] | None = None,
+         models: Iterable[str] = tuple(DEMO_MODELS)) -> None:
+    """The demo models (`models`, default all three): references, daily logs and labels; `served_from`: model ->
+    first demo day left to `serve_day`."""
     ensure_bucket(client, bucket)
     served_from = served_from or {}
-    seed_model(client, bucket, MODEL, days, drift, served_from.get(MODEL))
-    seed_model(client, bucket, RATE_MODEL, days, rate_drift, served_from.get(RATE_MODEL))
+    drifts = {MODEL: drift, RATE_MODEL: rate_drift}
+    for name in models:
+        seed_model(client, bucket, name, days, drifts.get(name), served_from.get(name))
 
 
 def demo_days(count: int, end: dt.date) -> list[dt.date]:

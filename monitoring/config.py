@@ -442,7 +442,8 @@ class QualityConfig(_Strict):
                                          "rows quarantined raises quarantined_rows")
 
 
-RetrainSignal = Literal["dataset_drift", "prediction_drift", "performance_degradation", "estimated_performance_drop"]
+RetrainSignal = Literal["dataset_drift", "prediction_drift", "performance_degradation", "estimated_performance_drop",
+                        "class_recall"]
 
 
 class RetrainingConfig(_Strict):

@@ -58,6 +58,9 @@ def signals(summary: DaySummary) -> dict[str, str]:
         found["estimated_performance_drop"] = (f"estimated performance ({estimate.method}) dropped: "
                                                f"{'; '.join(d.describe() for d in estimate.degraded)}")
     due = summary.labels.due if summary.labels else None
+    if due and due.status == "judged" and due.classes_collapsed and not due.superseded:
+        found["class_recall"] = (f"the predictions made on {due.day} missed a class: "
+                                 f"{'; '.join(c.describe() for c in due.classes_collapsed)}")
     if due and due.status == "judged" and due.retrain:
         found["performance_degradation"] = (f"performance of the predictions made on {due.day} dropped past the "
                                             f"retraining limit: {'; '.join(d.describe() for d in due.retrain)}")

@@ -144,7 +144,7 @@ def test_a_model_defined_twice_is_an_error_naming_the_key_and_both_lines(tmp_pat
                                           rf"{lines[1]}; YAML would silently keep only the last one"):
         load_config(path)
     isolated = load_config(path, isolate=True)  # the DAG files: the repeated model is hidden, the others load
-    assert "loan_rate" in isolated.broken and [m.name for m in isolated.models] == ["loan_approval"]
+    assert "loan_rate" in isolated.broken and [m.name for m in isolated.models] == ["loan_approval", "loan_offer"]
     assert "defined twice" in isolated.broken["loan_rate"]
 
 

@@ -21,7 +21,8 @@ def dagbag():
 def test_every_dag_file_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
     assert set(dagbag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval", "monitor_loan_rate",
-                                   "retrain_loan_rate", "monitoring_alert_digest", "monitoring_status_feed"}
+                                   "retrain_loan_rate", "monitor_loan_offer", "retrain_loan_offer",
+                                   "monitoring_alert_digest", "monitoring_status_feed"}
 
 
 def test_every_dag_has_tags_doc_and_retries(dagbag):
@@ -117,7 +118,7 @@ def test_a_dag_parsed_today_and_tomorrow_serializes_the_same():
 
     today = serialized_on(dt.datetime(2026, 12, 1, 23, 59, tzinfo=dt.timezone.utc))
     tomorrow = serialized_on(dt.datetime(2026, 12, 2, 0, 1, tzinfo=dt.timezone.utc))
-    assert today.keys() == tomorrow.keys() and len(today) == 6
+    assert today.keys() == tomorrow.keys() and len(today) == 8
     for dag_id in today:
         assert today[dag_id] == tomorrow[dag_id], dag_id
 
@@ -151,8 +152,8 @@ def test_a_broken_model_entry_hides_only_its_own_dags_and_names_the_model_and_ke
     monkeypatch.setenv("MONITORING_CONFIG", str(path))
 
     bag = DagBag(dag_folder=str(ROOT / "dags"))
-    assert set(bag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval", "monitoring_alert_digest",
-                                "monitoring_status_feed"}
+    assert set(bag.dag_ids) == {"monitor_loan_approval", "retrain_loan_approval", "monitor_loan_offer",
+                                "retrain_loan_offer", "monitoring_alert_digest", "monitoring_status_feed"}
     assert set(bag.import_errors) == {str(ROOT / "dags" / "model_monitoring.py"),
                                       str(ROOT / "dags" / "model_retraining.py")}
     for error in bag.import_errors.values():

@@ -61,6 +61,7 @@ def make_config(path: Path) -> Path:
     """config/models.yaml with both models' Evidently tasks in the `evidently` pool on the `heavy` queue, and no
     labels (no performance work)."""
     config = yaml.safe_load((ROOT / "config" / "models.yaml").read_text())
+    config["models"] = {name: config["models"][name] for name in MODELS}
     for name in MODELS:
         model = config["models"][name]
         model.pop("labels", None)
@@ -82,7 +83,7 @@ def s3(s3_server):
     client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     started = time.monotonic()
     seed(client, BUCKET, SEEDED, drift=loan_data.DemoDrift(start_day=99),
-         rate_drift=rate_data.RateDrift(campaign_day=1, hike_day=99))
+         rate_drift=rate_data.RateDrift(campaign_day=1, hike_day=99), models=MODELS)
     say(f"seeded {len(SEEDED)} days of {len(MODELS)} models in {time.monotonic() - started:.0f}s")
     return client
 

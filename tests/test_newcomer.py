@@ -203,7 +203,7 @@ def test_every_missing_key_is_reported_at_once_with_what_to_set():
         parse_config({"models": {"m": {"columns": {"id": "i"}, "labels": {"column": "y"}}}})
     message = str(error.value)
     assert "key 'storage': missing: a block; set storage.bucket (" in message
-    assert "key 'columns.timestamp': missing: set it: " in message and "key 'columns.score': missing" in message
+    assert "key 'columns.timestamp': missing: set it: " in message and "key 'columns.score': required for a binary_classification model" in message
     assert "key 'labels.lag_days': missing: set it: days after a prediction day" in message
     assert "retraining" not in message
 

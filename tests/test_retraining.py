@@ -18,7 +18,7 @@ import boto3
 import pandas as pd
 import pytest
 
-from demo import loan_data, rate_data
+from demo import loan_data, offer_data, rate_data
 from demo.seed import DayLog, seed_label_files, seed_model_day, seed_reference, write_log
 from monitoring import candidate, metrics, reference_store, retraining, steps
 from monitoring.config import ModelConfig
@@ -189,6 +189,35 @@ def test_the_rate_model_retrained_after_the_rate_hike_is_promoted_on_mae(s3_clie
     assert (new_reference["final_rate"] - new_reference["predicted_rate"]).mean() == pytest.approx(0, abs=0.1)
 
 
+@pytest.fixture(scope="module")
+def offer_trained():
+    return offer_data.train_model()
+
+
+def seed_offer_days(client, store: ObjectStore, offer: ModelConfig, trained, numbers: list[int]) -> None:
+    """The multiclass offer model and its reference, and days where young workers take the student loan."""
+    model, reference = trained
+    seed_reference(client, BUCKET, model, reference, name=offer_data.NAME)
+    seed_days(client, store, offer, model, numbers, drift=offer_data.OfferDrift(launch_day=99, student_day=1))
+
+
+def test_the_multiclass_model_retrained_after_the_student_change_is_promoted_on_macro_f1(s3_client, store, config,
+                                                                                          offer_trained):
+    offer = config.model(offer_data.NAME)
+    seed_offer_days(s3_client, store, offer, offer_trained, [1, 2, 3, 4, 5])
+
+    outcome = retraining.run_retraining(store, offer, demo_day(8), window(1, 5))
+
+    assert outcome.promoted and outcome.metric == "macro_f1" and not outcome.lower_is_better
+    assert outcome.candidate_value > outcome.current_value * 1.02
+    assert set(outcome.candidate) >= {"accuracy", "macro_f1", "weighted_f1", "roc_auc", "log_loss"}
+    version = reference_store.current_version(store, DayLayout.of(offer, demo_day(8)))
+    new_reference = reference_store.read_frame(store, offer, DayLayout.of(offer, demo_day(8)), version)
+    scores = new_reference[list(offer.columns.score_columns)].sum(axis=1)
+    assert (scores - 1).abs().max() < 1e-6 and set(new_reference["offered_product"]) <= set(offer.columns.classes)
+    assert set(new_reference["taken_product"]) == set(offer.columns.classes)
+
+
 def test_too_few_labels_keep_the_current_model_and_say_why(s3_client, store, trained, loan_model):
     model, reference = trained
     seed_reference(s3_client, BUCKET, model, reference)
@@ -267,5 +296,34 @@ def test_the_retraining_dag_promotes_the_candidate_and_a_rerun_changes_nothing(s
         new_reference = pd.read_parquet(io.BytesIO(read(client, "reference/loan_approval/v=r20261020/"
                                                                 "reference.parquet")))
         assert "repaid" in new_reference and len(new_reference) == outcome["rows"]["labelled"]  # the whole window
+    finally:
+        os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
+
+
+@pytest.mark.e2e
+def test_the_retraining_dag_of_a_multiclass_model_promotes_its_candidate(s3_server, airflow_db, config,
+                                                                        offer_trained):
+    from airflow.dag_processing.dagbag import DagBag
+
+    os.environ["AIRFLOW_CONN_MONITORING_S3"] = json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
+    try:
+        client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        offer = config.model(offer_data.NAME)
+        seed_offer_days(client, ObjectStore(client, BUCKET), offer, offer_trained, [1, 2, 3, 4, 5])
+        bag = DagBag(dag_folder=str(ROOT / "dags"))
+        assert bag.import_errors == {}
+        conf = {"model": offer.name, "day": demo_day(8).isoformat(), "reasons": ["class recall"], "evidence": {},
+                "window": window(1, 5)}
+        run = bag.dags["retrain_loan_offer"].test(run_conf=conf)
+        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+        assert str(run.state) == "success", states
+        assert states["promote"] == "success" and states["keep"] == "skipped"
+        layout = DayLayout.of(offer, demo_day(8))
+        assert get_json(client, layout.reference_pointer) == {"version": "r20261008"}
+        outcome = get_json(client, layout.retraining_result)
+        assert outcome["promoted"] and outcome["metric"] == "macro_f1"
     finally:
         os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
