@@ -45,7 +45,7 @@ class OfferDrift:
     applicants in work (2 to 6 years) who would take the standard loan take the student loan."""
 
     launch_day: int = 9
-    income_factor: float = 1.5
+    income_factor: float = 1.2
     student_day: int = 15
     moved_share: float = 0.8
 
