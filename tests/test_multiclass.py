@@ -236,3 +236,44 @@ def test_a_class_s_recall_rarely_collapses_under_no_change():
             day[c] = (rng.binomial(supports[c], recall) / supports[c], supports[c])
         flagged += any(c.collapsed for c in classes.judge_recalls(_figures(day), reference, 3.0, 1e-9, 20))
     assert flagged / 2_000 <= 0.005
+
+
+def _decided(n: int, accuracy: dict[str, float], rng: np.random.Generator,
+             shares: tuple[float, ...] = (1 / 3, 1 / 3, 1 / 3)) -> pd.DataFrame:
+    """Rows labelled with the classes in `shares`, decided right with the class's `accuracy` (else another class),
+    with scores that agree with the decision."""
+    index = rng.choice(len(CLASSES), size=n, p=shares)
+    label = np.asarray(CLASSES, dtype=object)[index]
+    right = rng.random(n) < np.array([accuracy[c] for c in label])
+    other = np.asarray(CLASSES, dtype=object)[(index + rng.integers(1, len(CLASSES), n)) % len(CLASSES)]
+    decision = np.where(right, label, other)
+    frame = draw(n, rng)
+    for c in CLASSES:
+        frame[SCORES[c]] = np.where(decision == c, 0.7, 0.15)
+    frame["plan"], frame["taken"] = decision, label
+    return frame
+
+
+def test_a_collapsed_class_is_its_own_finding_while_macro_f1_holds(tmp_path):
+    from monitoring import judging, rules
+    from monitoring.reference import ReferenceProfile
+    from monitoring.records import LabelsReport
+
+    model = model_config()
+    rng = np.random.default_rng(8)
+    reference = contract.prepare_reference(_decided(6_000, dict.fromkeys(CLASSES, 0.8), rng), model, "r")
+    fitted = ReferenceProfile.fit(reference, model.name, model.fit_settings, "v1", "f")
+    # the other classes are served better than in the reference: the macro average holds
+    day = _decided(900, {"prepaid": 0.99, "postpaid": 0.99, "upgrade": 0.3}, rng, (0.45, 0.45, 0.1)).rename(
+        columns={"taken": LABEL})
+    found = judging.labelled_day(joined=day, predictions=900, scoring=model.scoring, judging=model.metric_judging,
+                                 lag_days=2, day=DAY, as_of=DAY + dt.timedelta(days=2), fitted=fitted,
+                                 label_digest="d")
+    assert "macro_f1" not in {d.metric for d in found.degraded}
+    collapsed = [c.label for c in found.class_recalls if c.collapsed]
+    assert collapsed == ["upgrade"]
+    due = judging.due_day(found, DAY, 0.5, 100)
+    assert [c.label for c in due.classes_collapsed] == ["upgrade"]
+    finding = rules._class_recall(due)[0]
+    assert finding.rule == "class_recall" and finding.columns == ["upgrade"]
+    assert "the model no longer finds upgrade" in finding.message and "recall 24.3% of 74 labelled rows" in finding.message
