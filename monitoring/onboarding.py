@@ -4,8 +4,10 @@ configured model checked against its reference in the bucket (`python -m monitor
 
 `guess_entry` reads the reference's columns and guesses each one's role, stating every guess: the prediction id (a
 text or integer column named like an id, distinct on every row), the time (a datetime column, or one named like a
-time), the score (a numerical column named like a score or probability: within [0, 1] makes a classifier), the
-decision (a 0/1 column named like a decision or prediction), the label (named like a label or target), the features
+time), the score (a numerical column named like a score or probability: within [0, 1] makes a classifier; three or
+more such columns whose rows sum to 1 make a multiclass classifier, each column a class named by what sets it apart
+from the others, e.g. `prob_premium` -> `premium`), the decision (a 0/1 column named like a decision or prediction;
+for a multiclass model, one whose values are the classes), the label (named like a label or target), the features
 (the other columns: numbers with more than 20 values are numerical, the rest categorical). `render_entry` writes
 the entry as YAML with every required key present and a comment on each guess. Nothing is guessed silently: what
 could not be guessed is a `TODO` the config check then names.
@@ -76,6 +78,9 @@ def guess_entry(frame: pd.DataFrame, bucket: str = TODO, label: str | None = Non
         taken.add(label)
     numeric = [c for c in frame.columns if c not in taken and pd.api.types.is_numeric_dtype(frame[c])
                and not pd.api.types.is_bool_dtype(frame[c])]
+    class_scores = _class_scores(frame, [c for c in numeric if SCORE_NAMES.search(c)])
+    if class_scores:
+        return _multiclass_guess(frame, class_scores, id_column, timestamp, label, taken, bucket, notes)
     decision = _pick(frame[numeric], DECISION_NAMES, _is_binary)
     score_column = next((c for c in numeric if c != decision and SCORE_NAMES.search(c)), None)
     score = role("columns.score", score_column, "named like a score or prediction")
@@ -88,20 +93,71 @@ def guess_entry(frame: pd.DataFrame, bucket: str = TODO, label: str | None = Non
         decision = role("columns.decision", decision, "a 0/1 column named like a decision")
     else:
         decision = None
+    columns: dict[str, Any] = {"id": id_column, "timestamp": timestamp, "score": score}
+    if decision:
+        columns["decision"] = decision
+    return _with_features_and_label(frame, task, columns, label, taken, bucket, notes)
+
+
+def _class_scores(frame: pd.DataFrame, candidates: list[str]) -> dict[str, str] | None:
+    """Three or more probability columns whose rows sum to 1 (within 0.01 on 99% of the rows): class -> column, the
+    class named by what sets its column apart (the common prefix and suffix removed), else the column's name."""
+    inside = [c for c in candidates if frame[c].dropna().between(0, 1).all()]
+    if len(inside) < 3:
+        return None
+    sums = frame[inside].sum(axis=1, min_count=len(inside))
+    if ((sums - 1).abs() <= 0.01).mean() < 0.99:
+        return None
+    prefix = len(_common([c for c in inside]))
+    suffix = len(_common([c[::-1] for c in inside]))
+    names = [c[prefix:len(c) - suffix].strip("_- ") for c in inside]
+    if any(not n for n in names) or len(set(names)) < len(names):
+        names = inside
+    return dict(zip(names, inside))
+
+
+def _common(texts: list[str]) -> str:
+    first = texts[0]
+    size = next((i for i in range(len(first)) if any(len(t) <= i or t[i] != first[i] for t in texts)), len(first))
+    return first[:size]
+
+
+def _multiclass_guess(frame: pd.DataFrame, scores: dict[str, str], id_column: str, timestamp: str, label: str | None,
+                      taken: set[str], bucket: str, notes: dict[str, str]) -> Guess:
+    taken.update(scores.values())
+    notes["task"] = (f"guessed: {len(scores)} probability columns whose rows sum to 1 ({', '.join(scores.values())}): "
+                     "one per class")
+    notes["columns.scores"] = "guessed: each class named by what sets its column apart; the labels must use these names"
+    classes = set(scores)
+    decisions = [c for c in frame.columns if c not in taken and set(contract.as_label(frame[c]).dropna()) <= classes
+                 and frame[c].notna().any()]
+    decision = next((c for c in decisions if DECISION_NAMES.search(c)), decisions[0] if decisions else None)
+    columns: dict[str, Any] = {"id": id_column, "timestamp": timestamp, "scores": scores}
+    if decision:
+        taken.add(decision)
+        columns["decision"] = decision
+        notes["columns.decision"] = ("guessed: its values are the classes" + (
+            ", and it is named like a decision" if DECISION_NAMES.search(decision) else ""))
+    if label and not set(contract.as_label(frame[label]).dropna()) <= classes:
+        notes["labels.column"] = (f"TODO: {label}'s values are not the classes {sorted(classes)}: rename the classes "
+                                  "under columns.scores to the labels' values")
+    return _with_features_and_label(frame, ModelTask.MULTICLASS_CLASSIFICATION, columns, label, taken, bucket, notes)
+
+
+def _with_features_and_label(frame: pd.DataFrame, task: ModelTask, columns: dict[str, Any], label: str | None,
+                             taken: set[str], bucket: str, notes: dict[str, str]) -> Guess:
+    """The entry: the columns given, the features (every column not taken), the label and the bucket."""
     features = [c for c in frame.columns if c not in taken]
     numerical = [c for c in features if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(
         frame[c]) and frame[c].nunique() > FEW_VALUES]
     categorical = [c for c in features if c not in numerical]
     notes["columns.numerical"] = f"guessed: numbers with more than {FEW_VALUES} distinct values"
     notes["columns.categorical"] = f"guessed: text, booleans and numbers with at most {FEW_VALUES} distinct values"
-    columns: dict[str, Any] = {"id": id_column, "timestamp": timestamp, "score": score}
-    if decision:
-        columns["decision"] = decision
     columns.update({"numerical": numerical, "categorical": categorical})
     settings: dict[str, Any] = {"task": task.value, "storage": {"bucket": bucket}, "columns": columns}
     if label:
         settings["labels"] = {"column": label, "lag_days": 7}
-        notes["labels.column"] = "guessed: named like a label (given with --label: as given)"
+        notes.setdefault("labels.column", "guessed: named like a label (given with --label: as given)")
         notes["labels.lag_days"] = "TODO: days after a prediction by which its labels are all in (7 is a guess)"
     else:
         notes["labels"] = "no label column found: no performance monitoring until `labels` is set"
@@ -159,7 +215,7 @@ def check_against_reference(store: ObjectStore, model: ModelConfig) -> list[Chec
                                           f"{store.url(layout.reference_version_dir(version))}"))
     cols = model.columns
     wanted = {**{c: "numerical feature" for c in cols.numerical}, **{c: "categorical feature" for c in cols.categorical},
-              cols.score: "score", **({cols.decision: "decision"} if cols.decision else {}),
+              **dict.fromkeys(cols.score_columns, "score"), **({cols.decision: "decision"} if cols.decision else {}),
               **({model.labels.column: "label"} if model.labels else {})}
     for column, role in wanted.items():
         present = column in frame.columns
@@ -183,12 +239,14 @@ def check_against_reference(store: ObjectStore, model: ModelConfig) -> list[Chec
                                 f"categorical: {distinct:,} distinct values" + (
                                     f", above drift.max_categories ({model.drift.max_categories}): numbers? list it "
                                     "under columns.numerical" if many else "")))
-    if cols.score in frame.columns:
-        scores, _ = contract.as_number(frame[cols.score])
+    for column in cols.score_columns:
+        if column not in frame.columns:
+            continue
+        scores, _ = contract.as_number(frame[column])
         low, high = float(scores.min()), float(scores.max())
         allowed = model.score_range
         inside = allowed is None or (allowed[0] <= low and high <= allowed[1])
-        checks.append(Check(f"range of {cols.score}", inside,
+        checks.append(Check(f"range of {column}", inside,
                             f"{low:g} to {high:g}" + ("" if allowed is None else
                                                       f", allowed [{allowed[0]:g}, {allowed[1]:g}]") +
                             ("" if inside else ": a classifier's score is a probability; set task: regression or "

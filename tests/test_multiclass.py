@@ -277,3 +277,34 @@ def test_a_collapsed_class_is_its_own_finding_while_macro_f1_holds(tmp_path):
     finding = rules._class_recall(due)[0]
     assert finding.rule == "class_recall" and finding.columns == ["upgrade"]
     assert "the model no longer finds upgrade" in finding.message and "recall 24.3% of 74 labelled rows" in finding.message
+
+
+def test_init_guesses_a_multiclass_entry_that_checks_against_its_reference(s3_client, store):
+    """`python -m monitoring init` on a multiclass reference: the class score columns (named by what sets them
+    apart), the decision (its values are the classes), an entry that validates and passes the reference check."""
+    import yaml
+
+    from demo import offer_data
+    from demo.seed import seed_reference
+    from monitoring import onboarding
+
+    model, reference = offer_data.train_model(reference_rows=2_000)
+    guess = onboarding.guess_entry(reference.assign(prediction_id=[f"o{i}" for i in range(len(reference))],
+                                                    event_time=pd.Timestamp(DAY, tz="UTC")),
+                                   bucket="ml-monitoring", label="taken_product")
+    columns = guess.settings["columns"]
+    assert guess.settings["task"] == "multiclass_classification"
+    assert columns["scores"] == offer_data.SCORES and columns["decision"] == "offered_product"
+    assert "offered_product" not in columns["categorical"] and "taken_product" not in columns["categorical"]
+    text = onboarding.render_entry("loan_offer", guess)
+    assert "scores:  # guessed: each class named by what sets its column apart" in text
+    entry = yaml.safe_load(text)["models"]["loan_offer"]
+    entry["labels"]["lag_days"] = 2
+    configured = ModelConfig.model_validate({"name": "loan_offer", **entry})
+    seed_reference(s3_client, "ml-monitoring", model, reference.assign(
+        prediction_id=[f"o{i}" for i in range(len(reference))], event_time=pd.Timestamp(DAY, tz="UTC")),
+                   name="loan_offer")
+    checks = onboarding.check_against_reference(store, configured)
+    assert all(c.ok for c in checks), [c for c in checks if not c.ok]
+    assert {c.what for c in checks} >= {"range of score_premium", "score score_student", "decision offered_product",
+                                        "contract"}
