@@ -11,7 +11,9 @@ from markupsafe import Markup, escape
 
 from monitoring.text import number
 
-SERIES_COLOURS = ("#2c6fbb", "#c0392b", "#1f8a4c", "#8e44ad")
+# the first four are the charts' usual lines; the others for a chart of many (each class of a multiclass model)
+SERIES_COLOURS = ("#2c6fbb", "#c0392b", "#1f8a4c", "#8e44ad", "#c27c0e", "#16a2b8", "#7f5539", "#d6336c")
+LEGEND_ROW = 14  # px between two rows of a legend
 
 
 def _fmt(value: float, percent: bool) -> str:
@@ -65,8 +67,11 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
     high = y_max if y_max is not None else (max(values) if values else 1.0)
     if high <= low:
         high = low + (abs(low) or 1.0)
-    left, right, top, bottom = _left_margin(low, high, percent), 12, 22, 24
-    plot_w, plot_h = width - left - right, height - top - bottom
+    left, right, bottom = _left_margin(low, high, percent), 12, 24
+    plot_w = width - left - right
+    per_row, extra = _legend_rows(series, plot_w, title)
+    top, height = 22 + extra, height + extra
+    plot_h = height - top - bottom
 
     def x(i: int) -> float:
         return left + (plot_w * i / max(len(days) - 1, 1))
@@ -78,9 +83,24 @@ def line_chart(days: list[str], series: dict[str, list[float | None]], *, title:
     parts += _first_and_last_day(days, left, plot_w, height)
     if band:
         parts.extend(_band(days, band, x, y, band_label, percent))
-    parts.extend(_series(days, series, x, y, percent=percent, links=links, legend_right=left + plot_w))
+    parts.extend(_series(days, series, x, y, percent=percent, links=links, legend_right=left + plot_w,
+                         per_row=per_row))
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _legend_item(series: dict[str, list[float | None]]) -> float:
+    """The width of one legend entry: 160 px, more when a name is longer than about 20 characters."""
+    return max(160.0, 24 + 6.5 * max((len(name) for name in series), default=0))
+
+
+def _legend_rows(series: dict[str, list[float | None]], plot_w: float, title: str) -> tuple[int, int]:
+    """How many legend entries share a row (all of them when they fit right of the title, else as many as fit),
+    and the height the further rows take above the plot."""
+    room = plot_w - 7 * len(title) - 16
+    fit = len(series) * _legend_item(series) <= room
+    per_row = max(len(series), 1) if fit else max(1, int(room // _legend_item(series)))
+    return per_row, LEGEND_ROW * max(math.ceil(len(series) / per_row) - 1, 0)
 
 
 def _band(days: list[str], band: Band, x, y, label: str, percent: bool, colour: str = BAND_COLOUR,
@@ -106,9 +126,11 @@ def _band(days: list[str], band: Band, x, y, label: str, percent: bool, colour: 
 
 
 def _series(days: list[str], series: dict[str, list[float | None]], x, y, *, percent: bool,
-            links: list[str] | None, legend_right: float) -> list[str]:
-    """Polylines (broken where a value is missing), a dot per value linking to its day, and a legend top right."""
-    parts = []
+            links: list[str] | None, legend_right: float, per_row: int | None = None) -> list[str]:
+    """Polylines (broken where a value is missing), a dot per value linking to its day, and a legend top right
+    (`per_row` entries a row, right-aligned; all on one row by default)."""
+    parts, item = [], _legend_item(series)
+    per_row = per_row or max(len(series), 1)
     for n, (name, line) in enumerate(series.items()):
         colour = SERIES_COLOURS[n % len(SERIES_COLOURS)]
         segment: list[str] = []
@@ -133,8 +155,10 @@ def _series(days: list[str], series: dict[str, list[float | None]], x, y, *, per
             dot = (f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}">'
                    f'<title>{escape(days[i])}: {escape(name)} {escape(_tip(v, percent))}</title></circle>')
             parts.append(f'<a href="{escape(links[i])}">{dot}</a>' if links else dot)
-        parts.append(f'<text x="{legend_right - 160 * (len(series) - n)}" y="14" class="l" style="fill:{colour}">'
-                     f'&#9632; {escape(name)}</text>')
+        row, place = divmod(n, per_row)
+        in_row = min(per_row, len(series) - row * per_row)
+        parts.append(f'<text x="{legend_right - item * (in_row - place):g}" y="{14 + LEGEND_ROW * row}" class="l" '
+                     f'style="fill:{colour}">&#9632; {escape(name)}</text>')
     return parts
 
 
@@ -242,8 +266,10 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
     low, high = (min(values), max(values)) if values else (0.0, 1.0)
     pad = (high - low) * 0.08 or (abs(high) * 0.05 or 0.05)
     low, high = low - pad, high + pad
-    left, right, top = _left_margin(low, high, False), 12, 22
+    left, right = _left_margin(low, high, False), 12
     band_h, gap, bottom = 46, 18, 22
+    per_row, extra = _legend_rows(series, width - left - right, title)
+    top, height = 22 + extra, height + extra
     plot_w, plot_h = width - left - right, height - top - gap - band_h - bottom
     band_top = top + plot_h + gap
     slot = plot_w / max(len(days), 1)
@@ -276,7 +302,8 @@ def performance_chart(days: list[str], series: dict[str, list[float | None]], co
         parts.extend(_band(days, estimate_band, x, y, estimate_label, False, ESTIMATE_BAND_COLOUR, "band estimate"))
     if band:
         parts.extend(_band(days, band, x, y, band_label, False))
-    parts.extend(_series(days, series, x, y, percent=False, links=links, legend_right=left + plot_w))
+    parts.extend(_series(days, series, x, y, percent=False, links=links, legend_right=left + plot_w,
+                         per_row=per_row))
     parts.append("</svg>")
     return Markup("".join(parts))
 

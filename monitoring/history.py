@@ -80,6 +80,11 @@ class DayMetrics(BaseModel):
     estimate_unreliable: list[str] = []
     # The judged segments (monitoring.segments): the largest drift inside each, its band's edge, fired or not
     segments: dict[str, FeatureDriftPoint] = {}
+    # Multiclass: each class's recall over the day's labelled rows (the classes that have some), the reference's
+    # recall of each class judged against it, and the classes whose recall collapsed (monitoring.classes)
+    class_recall: dict[str, float] = {}
+    reference_class_recall: dict[str, float] = {}
+    classes_collapsed: list[str] = []
 
 
 def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
@@ -88,7 +93,10 @@ def day_metrics(summary: DaySummary, findings: list[Finding]) -> DayMetrics:
     labelled = {} if perf is None else {
         "labelled": perf.labelled, "label_coverage": perf.coverage, "labels_complete": perf.complete,
         "performance": perf.metrics, "baseline_performance": perf.baseline or {},
-        "performance_degraded": [d.metric for d in perf.degraded], "performance_intervals": perf.intervals or {}}
+        "performance_degraded": [d.metric for d in perf.degraded], "performance_intervals": perf.intervals or {},
+        "class_recall": {c: f.recall for c, f in (perf.per_class or {}).items() if f.support},
+        "reference_class_recall": {c.label: c.reference_recall for c in perf.class_recalls},
+        "classes_collapsed": [c.label for c in perf.class_recalls if c.collapsed]}
     estimate, check = summary.estimated_performance, perf.estimate_check if perf else None
     estimated = {} if estimate is None else {
         "estimate_method": estimate.method, "estimated_performance": estimate.metrics,
@@ -159,17 +167,21 @@ CSV_COLUMNS = ["day", "status", "health_score", "rows", "quarantined_share", "me
 
 def to_csv(days: list[DayMetrics]) -> bytes:
     """One row per day; performance metrics as `perf_<metric>` columns (empty until the day has labels), estimated
-    ones as `est_<metric>` (empty without a labelled reference)."""
+    ones as `est_<metric>` (empty without a labelled reference), a multiclass model's recall of each class as
+    `recall_<class>`."""
     metrics = sorted({m for d in days for m in d.performance})
     estimated = sorted({m for d in days for m in d.estimated_performance})
+    classes = sorted({c for d in days for c in d.class_recall})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS + [f"perf_{m}" for m in metrics] + [f"est_{m}" for m in estimated])
+    writer.writerow(CSV_COLUMNS + [f"perf_{m}" for m in metrics] + [f"est_{m}" for m in estimated]
+                    + [f"recall_{c}" for c in classes])
     for d in days:
         row = d.model_dump()
         writer.writerow([" ".join(v) if isinstance(v := row[c], list) else ("" if v is None else v)
                          for c in CSV_COLUMNS] + ["" if (v := d.performance.get(m)) is None else v for m in metrics]
-                        + ["" if (v := d.estimated_performance.get(m)) is None else v for m in estimated])
+                        + ["" if (v := d.estimated_performance.get(m)) is None else v for m in estimated]
+                        + ["" if (v := d.class_recall.get(c)) is None else v for c in classes])
     return buffer.getvalue().encode()
 
 

@@ -5,8 +5,10 @@
     reports/<model>/dt=<day>/index.html day: status and health, findings in plain words, KPIs, drift, quality,
                                         performance once labels arrive, the labels that landed that day
 
-Performance is shown through one headline metric per model (the first of its `metric_rules`: f1 for
-classification, mae for regression, unless configured otherwise); the day page lists every metric.
+Performance is shown through one headline metric per model (the first of its `metric_rules`: f1 for a binary
+classifier, macro F1 for a multiclass one, mae for a regressor, unless configured otherwise); the day page lists every
+metric, and for a multiclass model each class's figures and the confusion matrix; its model page charts each class's
+recall.
 
 Links are relative, so the site works from any prefix, a bucket website or presigned access. Pages are built from
 the metric history (`monitoring.history`) and each day's summary, never from raw logs.
@@ -25,14 +27,17 @@ import jinja2
 from markupsafe import Markup
 
 from monitoring import charts
+from monitoring.classes import ClassRecall
 from monitoring.history import DayMetrics
 from monitoring.importance import Correlation, correlation_ranking
 from monitoring.layout import LayoutError, day_page_link
+from monitoring.metrics import ClassFigures
 from monitoring.records import DueDay, LabelsReport, Performance
 from monitoring.rules import Finding, positive_rate_name
 from monitoring.summary import DaySummary
+from monitoring.text import listing
 from monitoring.verdicts import Degradation, nominal_tail
-from monitoring.vocabulary import CLASSIFICATION_METRICS, LOWER_IS_BETTER, REGRESSION_METRICS, worse_by
+from monitoring.vocabulary import LOWER_IS_BETTER, METRICS, REGRESSION_METRICS, TASK_METRICS, ModelTask, worse_by
 
 TEMPLATES_ENV_VAR = "MONITORING_TEMPLATES"
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "reports_templates"
@@ -60,8 +65,11 @@ def _pct(value: float | None) -> str:
 
 METRIC_LABELS = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
                  "roc_auc": "ROC AUC", "log_loss": "log loss", "calibration_error": "calibration error",
-                 "mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "r2": "R²"}
-DEFAULT_HEADLINES = (("f1", CLASSIFICATION_METRICS), ("mae", REGRESSION_METRICS))
+                 "macro_precision": "macro precision", "macro_recall": "macro recall", "macro_f1": "macro F1",
+                 "weighted_precision": "weighted precision", "weighted_recall": "weighted recall",
+                 "weighted_f1": "weighted F1", "mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "r2": "R²"}
+DEFAULT_HEADLINES = {ModelTask.MULTICLASS_CLASSIFICATION: "macro_f1", ModelTask.BINARY_CLASSIFICATION: "f1",
+                     ModelTask.REGRESSION: "mae"}
 ERROR_FIGURES = (("mean_error", "mean error"), ("p5", "P5"), ("p25", "P25"), ("p50", "median"), ("p75", "P75"),
                  ("p95", "P95"))
 VERDICT_WORDS = {"judged": "judged", "too_few_labels": "not judged: too few of its predictions are labelled",
@@ -82,20 +90,27 @@ def metric_value(name: str, value: float | None) -> str:
     return f"{value:,.0f}" if size >= 1000 else f"{value:.1f}" if size >= 100 else f"{value:.3f}"
 
 
+def _own_metrics(task: ModelTask) -> set[str]:
+    """The metrics of `task` that no other task has (accuracy or ROC AUC tell a binary from a multiclass model
+    nothing)."""
+    return set(TASK_METRICS[task]).difference(*(TASK_METRICS[t] for t in ModelTask if t is not task))
+
+
 def headline_of(names, regression: bool | None = None) -> str | None:
-    """The headline metric when the caller does not say: f1 for classification metrics, mae for regression (only
-    the task's own family when `regression` says which)."""
+    """The headline metric when the caller does not say: that of the task whose own metrics are among `names` (f1
+    for a binary classifier, macro F1 for a multiclass one, mae for a regressor), only among the regressors or the
+    classifiers when `regression` says which."""
     names = set(names)
-    for headline, family in DEFAULT_HEADLINES:
-        if regression is not None and (family is REGRESSION_METRICS) != regression:
-            continue
-        if names & set(family):
-            return headline
+    tasks = [t for t in DEFAULT_HEADLINES if regression is None or (t is ModelTask.REGRESSION) == regression]
+    for family in (_own_metrics, lambda t: set(TASK_METRICS[t])):
+        for task in tasks:
+            if names & family(task):
+                return DEFAULT_HEADLINES[task]
     return min(names) if names else None
 
 
 def _order(names) -> list[str]:
-    known = [m for m in (*CLASSIFICATION_METRICS, *REGRESSION_METRICS) if m in names]
+    known = [m for m in METRICS if m in names]
     return known + sorted(set(names) - set(known))
 
 
@@ -199,12 +214,97 @@ def _due(labels: LabelsReport | None) -> DuePage | None:
     words = VERDICT_WORDS.get(due.status, due.status)
     if due.status == "judged":
         words = ("judged: performance degraded against the reference" if due.degraded else
-                 "judged: no metric worse than its limit")
+                 f"judged: the recall of {listing(c.label for c in due.classes_collapsed)} collapsed"
+                 if due.classes_collapsed else "judged: no metric worse than its limit")
     try:
         link = None if due.status == "no_predictions" else day_page_link(due.day, from_day_page=True)
     except LayoutError:
         link = None  # not a day: shown as text, never linked
     return DuePage(verdict=due, words=words, rows=metric_rows(due.metrics, due.baseline, due.degraded), link=link)
+
+
+@dataclass(frozen=True)
+class ClassRow:
+    """One class of a multiclass model's labelled day: its figures, and its recall judged against the reference's
+    (None when it was not: too few of its rows labelled, or the rule is off)."""
+
+    label: str
+    figures: ClassFigures
+    judged: ClassRecall | None
+
+    @property
+    def collapsed(self) -> bool:
+        return bool(self.judged and self.judged.collapsed)
+
+
+@dataclass(frozen=True)
+class ConfusionCell:
+    """The labelled rows of one class predicted as one class: their count, their share of the class's labelled rows,
+    and the cell's shade (darker with the share: green on the diagonal, where the prediction was right, else red)."""
+
+    predicted: str
+    count: int
+    share: float | None
+    shade: str
+
+
+@dataclass(frozen=True)
+class ConfusionRow:
+    """The labelled rows of one class by the class predicted for them."""
+
+    label: str
+    total: int
+    cells: list[ConfusionCell]
+
+
+def _shade(share: float | None, right: bool) -> str:
+    """A cell's background: transparent at 0%, at most 55% opaque (dark text stays readable on it)."""
+    colour = "31,138,76" if right else "192,57,43"
+    return f"rgba({colour},{0.55 * (share or 0.0):.2f})"
+
+
+@dataclass(frozen=True)
+class ClassesPage:
+    """A multiclass model's labelled day: each class's figures and the confusion matrix, in the classes' order
+    (`order` None when that order is unknown: the matrix, which has no names, is then not shown)."""
+
+    rows: list[ClassRow]
+    order: list[str] | None
+    matrix: list[ConfusionRow]
+
+    @property
+    def judged(self) -> bool:
+        return any(r.judged for r in self.rows)
+
+
+def _class_order(performance: Performance, classes: tuple[str, ...] = ()) -> list[str] | None:
+    """The classes of `performance` in the model's order: as configured, else as its judged recalls list them when
+    they name every class (both keep the order; performance.json's keys come back sorted); None when unknown."""
+    named = set(performance.per_class or {})
+    for order in (list(classes), [c.label for c in performance.class_recalls]):
+        if order and set(order) == named and len(order) == len(named):
+            return order
+    return None
+
+
+def _classes(performance: Performance | None, classes: tuple[str, ...]) -> ClassesPage | None:
+    """A multiclass model's labelled day, for its day page; None for the other models and before the labels."""
+    if performance is None or not performance.labelled or not performance.per_class:
+        return None
+    figures, judged = performance.per_class, {c.label: c for c in performance.class_recalls}
+    order = _class_order(performance, classes)
+    listed = order or [*judged, *(c for c in figures if c not in judged)]
+    matrix = performance.confusion_matrix or []
+    if order is None or len(matrix) != len(order) or any(len(row) != len(order) for row in matrix):
+        order, matrix = None, []
+    rows = []
+    for label, counts in zip(order or [], matrix):
+        total, cells = sum(counts), []
+        for predicted, n in zip(order, counts):
+            share = n / total if total else None
+            cells.append(ConfusionCell(predicted, n, share, _shade(share, predicted == label)))
+        rows.append(ConfusionRow(label, total, cells))
+    return ClassesPage(rows=[ClassRow(c, figures[c], judged.get(c)) for c in listed], order=order, matrix=rows)
 
 
 def positive_rate_title(decision: str | None) -> str:
@@ -216,10 +316,12 @@ def positive_rate_title(decision: str | None) -> str:
 
 def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMetrics,
                     history: list[DayMetrics], *, headline: str | None = None, decision: str | None = None,
-                    regression: bool | None = None) -> str:
+                    regression: bool | None = None, classes: tuple[str, ...] = ()) -> str:
     """`headline`: the model's headline metric (the first of its metric_rules); guessed from the metric names when
     not given. `decision`: the model's decision column, which names the positive rate. `regression`: the model's
-    task is regression (its figures are predictions, not scores); guessed from the summary when not given."""
+    task is regression (its figures are predictions, not scores); guessed from the summary when not given.
+    `classes`: a multiclass model's classes in their configured order, the order of its per-class figures and
+    confusion matrix."""
     columns = [*summary.data_drift.features.items(), *summary.prediction_drift.columns.items()]
     pictures = {}
     for name, quality in summary.data_quality.columns.items():
@@ -242,9 +344,13 @@ def render_day_page(summary: DaySummary, findings: list[Finding], metrics: DayMe
     if regression is None:
         regression = (headline in REGRESSION_METRICS if headline else
                       summary.prediction_drift.positive_rate is None and ops.low_confidence_share is None)
+    # a multiclass model's score is its top score, its confidence as it is
+    multiclass = not regression and bool(classes or (perf and perf.per_class)
+                                         or headline in _own_metrics(ModelTask.MULTICLASS_CLASSIFICATION))
     return _environment().get_template("day.html.j2").render(
         s=summary, m=metrics, findings=findings, columns=columns, pictures=pictures, trailing=behind,
-        headline=kpi, regression=regression, positive_rate_title=positive_rate_title(decision),
+        headline=kpi, regression=regression, multiclass=multiclass, classes=_classes(perf, classes),
+        positive_rate_title=positive_rate_title(decision),
         perf_rows=metric_rows(perf.metrics, perf.baseline, perf.degraded) if perf and perf.labelled else [],
         estimate=_estimate(summary),
         calibration=_reliability(perf), error_figures=ERROR_FIGURES, due=_due(summary.labels),
@@ -293,11 +399,38 @@ def _band(pairs: list) -> list | None:
     return pairs if any(pair is not None for pair in pairs) else None
 
 
+@dataclass(frozen=True)
+class ClassTrack:
+    """One class of a multiclass model over the model page's days: the reference's recall, its latest labelled
+    day's, and the days its recall collapsed."""
+
+    label: str
+    reference: float | None
+    latest: float | None
+    latest_day: str | None
+    collapsed: list[str]
+
+
+def _class_tracks(days: list[DayMetrics], classes: tuple[str, ...]) -> list[ClassTrack]:
+    """Each class with a recall on one of the days, in the configured order (then any other, by name)."""
+    seen = {c for d in days for c in d.class_recall}
+    tracks = []
+    for label in [c for c in classes if c in seen] + sorted(seen - set(classes)):
+        last = next((d for d in reversed(days) if label in d.class_recall), None)
+        reference = next((d.reference_class_recall[label] for d in reversed(days)
+                          if label in d.reference_class_recall), None)
+        tracks.append(ClassTrack(label, reference, last.class_recall[label] if last else None,
+                                 last.day if last else None, [d.day for d in days if label in d.classes_collapsed]))
+    return tracks
+
+
 def render_model_page(model: str, description: str, history: list[DayMetrics], *, headline: str | None = None,
-                      decision: str | None = None) -> str:
+                      decision: str | None = None, classes: tuple[str, ...] = ()) -> str:
     """`headline`: the model's headline metric (the first of its metric_rules); guessed when not given. `decision`:
-    the model's decision column, which names the positive rate."""
+    the model's decision column, which names the positive rate. `classes`: a multiclass model's classes in their
+    configured order, the order of its per-class recall lines."""
     days = history[-MODEL_PAGE_DAYS:]
+    tracks = _class_tracks(days, classes)
     headline = headline or _headline_of_history(days)
     labelled = [d for d in days if headline and d.performance.get(headline) is not None]
     has_positive_rate = any(d.positive_rate is not None or d.reference_positive_rate is not None for d in days)
@@ -340,6 +473,10 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
                 title=f"Performance ({name}) with label coverage", links=links,
                 band=_band([d.performance_intervals.get(headline) for d in days]),
                 estimate_band=_band([d.estimated_bands.get(headline) for d in days]))
+        if tracks:
+            figures["class_recall"] = charts.line_chart(
+                labels, {t.label: [d.class_recall.get(t.label) for d in days] for t in tracks},
+                title="Recall of each class", percent=True, y_min=0, y_max=1, links=links)
         segments = sorted({k for d in days for k in d.segments},
                           key=lambda k: (-sum(p.drifted for d in days if (p := d.segments.get(k))), k))[:30]
         if segments:
@@ -357,6 +494,7 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
     return _environment().get_template("model.html.j2").render(
         model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures,
         headline=headline, has_positive_rate=has_positive_rate, lower_is_better=headline in LOWER_IS_BETTER,
+        classes=tracks,
         track=estimate_track(history, headline), correlations=_correlations(days, features, headline),
         has_estimate=any(headline and d.estimated_performance.get(headline) is not None for d in days))
 

@@ -33,11 +33,13 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
         data = store.get_bytes(day_layout.summary)
         summary = summary_from_json(data)
         page = site.render_day_page(summary, rules.findings(summary, model), metrics, days, headline=headline,
-                                    decision=model.columns.decision, regression=not model.is_classification)
+                                    decision=model.columns.decision, regression=model.is_regression,
+                                    classes=model.columns.classes)
         store.put_bytes(day_layout.day_page, page.encode(), HTML)
         drawn[metrics.day] = manifest.sha256(data)
     store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days, headline=headline,
-                                                              decision=model.columns.decision).encode(), HTML)
+                                                              decision=model.columns.decision,
+                                                              classes=model.columns.classes).encode(), HTML)
     siblings = [m for m in (models or [model]) if (m.storage.bucket, m.storage.reports_prefix) ==
                 (model.storage.bucket, model.storage.reports_prefix)]
     entries = [(m.name, m.description, days if m.name == model.name else
