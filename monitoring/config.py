@@ -27,6 +27,23 @@ PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$")
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config" / "models.yaml"
 CONFIG_ENV_VAR = "MONITORING_CONFIG"
 
+class _OfTask:
+    """What a `task` makes of a model (ModelConfig and Scoring have one)."""
+
+    @property
+    def is_classification(self) -> bool:
+        """A binary classifier (0/1 decisions and labels, one score)."""
+        return self.task is ModelTask.BINARY_CLASSIFICATION
+
+    @property
+    def is_multiclass(self) -> bool:
+        return self.task is ModelTask.MULTICLASS_CLASSIFICATION
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task is ModelTask.REGRESSION
+
+
 class ConfigError(ValueError):
     """The monitoring configuration file is invalid; the message says where and why."""
 
@@ -689,7 +706,7 @@ class ReportsConfig(_Strict):
         return {k: v for k, v in (("pool", self.pool), ("queue", self.queue)) if v}
 
 
-class ModelConfig(_Strict):
+class ModelConfig(_Strict, _OfTask):
     """One monitored model: an entry under `models`, with `defaults` merged under it."""
 
     name: str = Field(description="the model's key under `models` (not written in its entry): 1-63 lowercase "
@@ -752,19 +769,6 @@ class ModelConfig(_Strict):
         errors += [{"type": PydanticCustomError("value_error", "Value error, " + message), "loc": loc, "input": None}
                    for loc, message in problems]
         raise ValidationError.from_exception_data(cls.__name__, errors)
-
-    @property
-    def is_classification(self) -> bool:
-        """A binary classifier (0/1 decisions and labels, one score)."""
-        return self.task is ModelTask.BINARY_CLASSIFICATION
-
-    @property
-    def is_multiclass(self) -> bool:
-        return self.task is ModelTask.MULTICLASS_CLASSIFICATION
-
-    @property
-    def is_regression(self) -> bool:
-        return self.task is ModelTask.REGRESSION
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -909,7 +913,7 @@ class DriftSpec(Record):
     explicit: bool = False  # a per-column line (drift.columns): judged by it alone, outside the day's family
 
 
-class Scoring(Record):
+class Scoring(Record, _OfTask):
     """What the performance metrics need to know of a model: its task, score and decision columns, and the threshold
     that makes a score a decision when it has no decision column."""
 
@@ -919,19 +923,6 @@ class Scoring(Record):
     probability_threshold: float = 0.5
     classes: tuple[str, ...] = ()  # multiclass: the classes, in order
     scores: tuple[str, ...] = ()  # multiclass: each class's score column, in the classes' order
-
-    @property
-    def is_classification(self) -> bool:
-        """A binary classifier."""
-        return self.task is ModelTask.BINARY_CLASSIFICATION
-
-    @property
-    def is_multiclass(self) -> bool:
-        return self.task is ModelTask.MULTICLASS_CLASSIFICATION
-
-    @property
-    def is_regression(self) -> bool:
-        return self.task is ModelTask.REGRESSION
 
 
 class MinimumChanges(Record):

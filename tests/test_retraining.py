@@ -263,67 +263,65 @@ def airflow_db():
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
 
 
+@pytest.fixture
+def server_bucket(s3_server):
+    """The bucket on moto's S3 server, reached by the DAGs through the `monitoring_s3` connection."""
+    os.environ["AIRFLOW_CONN_MONITORING_S3"] = json.dumps({
+        "conn_type": "aws", "login": "testing", "password": "testing",
+        "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    if BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=BUCKET)
+    yield client
+    os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
+
+
+def promoted_by_the_dag(dag_id: str, conf: dict) -> None:
+    """Run the retraining DAG `dag_id` with `conf` (dag.test), which must succeed by promoting its candidate."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    run = bag.dags[dag_id].test(run_conf=conf)
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert str(run.state) == "success", states
+    assert states["promote"] == "success" and states["keep"] == "skipped"
+
+
 @pytest.mark.e2e
-def test_the_retraining_dag_promotes_the_candidate_and_a_rerun_changes_nothing(s3_server, airflow_db, trained,
+def test_the_retraining_dag_promotes_the_candidate_and_a_rerun_changes_nothing(server_bucket, airflow_db, trained,
                                                                               loan_model):
-    from airflow.dag_processing.dagbag import DagBag
+    client = server_bucket
+    model, reference = trained
+    seed_reference(client, BUCKET, model, reference)
+    seed_days(client, ObjectStore(client, BUCKET), loan_model, model, [12, 13, 14, 15])
+    conf = {"model": MODEL, "day": demo_day(20).isoformat(), "reasons": ["dataset drift"], "evidence": {},
+            "window": window(12, 15)}
 
-    os.environ["AIRFLOW_CONN_MONITORING_S3"] = json.dumps({
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
-    try:
-        client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        model, reference = trained
-        seed_reference(client, BUCKET, model, reference)
-        seed_days(client, ObjectStore(client, BUCKET), loan_model, model, [12, 13, 14, 15])
-        bag = DagBag(dag_folder=str(ROOT / "dags"))
-        assert bag.import_errors == {}
-        conf = {"model": MODEL, "day": demo_day(20).isoformat(), "reasons": ["dataset drift"], "evidence": {},
-                "window": window(12, 15)}
-
-        for attempt in range(2):
-            run = bag.dags["retrain_loan_approval"].test(run_conf=conf)
-            states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-            assert str(run.state) == "success", states
-            assert states["promote"] == "success" and states["keep"] == "skipped"
-            layout = DayLayout.of(loan_model, demo_day(20))
-            assert get_json(client, layout.reference_pointer) == {"version": "r20261020"}
-            outcome = get_json(client, layout.retraining_result)
-            assert outcome["promoted"] and outcome["current_version"] == "v1"
-            assert get_json(client, layout.retraining_request)["request"] == conf
-            assert len([k for k in version_keys(client) if "r20261020" in k]) == 2
-        new_reference = pd.read_parquet(io.BytesIO(read(client, "reference/loan_approval/v=r20261020/"
-                                                                "reference.parquet")))
-        assert "repaid" in new_reference and len(new_reference) == outcome["rows"]["labelled"]  # the whole window
-    finally:
-        os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
+    for attempt in range(2):
+        promoted_by_the_dag("retrain_loan_approval", conf)
+        layout = DayLayout.of(loan_model, demo_day(20))
+        assert get_json(client, layout.reference_pointer) == {"version": "r20261020"}
+        outcome = get_json(client, layout.retraining_result)
+        assert outcome["promoted"] and outcome["current_version"] == "v1"
+        assert get_json(client, layout.retraining_request)["request"] == conf
+        assert len([k for k in version_keys(client) if "r20261020" in k]) == 2
+    new_reference = pd.read_parquet(io.BytesIO(read(client, "reference/loan_approval/v=r20261020/"
+                                                            "reference.parquet")))
+    assert "repaid" in new_reference and len(new_reference) == outcome["rows"]["labelled"]  # the whole window
 
 
 @pytest.mark.e2e
-def test_the_retraining_dag_of_a_multiclass_model_promotes_its_candidate(s3_server, airflow_db, config,
+def test_the_retraining_dag_of_a_multiclass_model_promotes_its_candidate(server_bucket, airflow_db, config,
                                                                         offer_trained):
-    from airflow.dag_processing.dagbag import DagBag
+    client = server_bucket
+    offer = config.model(offer_data.NAME)
+    seed_offer_days(client, ObjectStore(client, BUCKET), offer, offer_trained, [1, 2, 3, 4, 5])
+    conf = {"model": offer.name, "day": demo_day(8).isoformat(), "reasons": ["class recall"], "evidence": {},
+            "window": window(1, 5)}
+    promoted_by_the_dag("retrain_loan_offer", conf)
+    layout = DayLayout.of(offer, demo_day(8))
+    assert get_json(client, layout.reference_pointer) == {"version": "r20261008"}
+    outcome = get_json(client, layout.retraining_result)
+    assert outcome["promoted"] and outcome["metric"] == "macro_f1"
 
-    os.environ["AIRFLOW_CONN_MONITORING_S3"] = json.dumps({
-        "conn_type": "aws", "login": "testing", "password": "testing",
-        "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}})
-    try:
-        client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        offer = config.model(offer_data.NAME)
-        seed_offer_days(client, ObjectStore(client, BUCKET), offer, offer_trained, [1, 2, 3, 4, 5])
-        bag = DagBag(dag_folder=str(ROOT / "dags"))
-        assert bag.import_errors == {}
-        conf = {"model": offer.name, "day": demo_day(8).isoformat(), "reasons": ["class recall"], "evidence": {},
-                "window": window(1, 5)}
-        run = bag.dags["retrain_loan_offer"].test(run_conf=conf)
-        states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-        assert str(run.state) == "success", states
-        assert states["promote"] == "success" and states["keep"] == "skipped"
-        layout = DayLayout.of(offer, demo_day(8))
-        assert get_json(client, layout.reference_pointer) == {"version": "r20261008"}
-        outcome = get_json(client, layout.retraining_result)
-        assert outcome["promoted"] and outcome["metric"] == "macro_f1"
-    finally:
-        os.environ.pop("AIRFLOW_CONN_MONITORING_S3", None)
