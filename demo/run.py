@@ -226,8 +226,9 @@ def start() -> None:
     names = [m.name for m in models]
     end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
     days = demo_days(DAYS, end)
-    say(f"generating the demo data: a loan-approval classifier (drift from day 12, {days[11]}) and an interest-rate "
-        f"regressor (credit-score drift from day 8, {days[7]}; a rate hike from day 15, {days[14]}), {DAYS} days "
+    say(f"generating the demo data: a loan-approval classifier (drift from day 12, {days[11]}), an interest-rate "
+        f"regressor (credit-score drift from day 8, {days[7]}; a rate hike from day 15, {days[14]}) and a multiclass "
+        f"loan-offer model (a premium launch from day 9, {days[8]}; the student loan opened from day 15), {DAYS} days "
         f"each, {days[0]} to {days[-1]}, and their labels as they arrive; {LIVE_MODEL}'s logs from day {LIVE_FROM} on "
         "are served later, one day at a time, by the model version then in use")
     client = boto3.client("s3", endpoint_url=ENDPOINT, region_name="us-east-1",
