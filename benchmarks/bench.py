@@ -6,6 +6,7 @@
     .venv/bin/python -m benchmarks.bench --workloads w1 --estimate   # what CBPE adds to a W1 day
     .venv/bin/python -m benchmarks.bench --rows 3000 --daily 5 --naive-max-rows 0   # a small day's daily run
     .venv/bin/python -m benchmarks.bench --workloads w1 --segments 50   # what 50 segments add to a W1 day
+    .venv/bin/python -m benchmarks.bench --rows 100000 --multiclass 5 --daily 5   # a 5-class day against a binary one
 
 Each workload is a day of prediction logs (24 numeric and 6 categorical features, a score and a label; parquet files
 of 250k rows) and a 200k-row reference, on a local S3 server (moto, in its own process, so its memory is not counted).
@@ -36,6 +37,15 @@ between them (`segment_plan`; fewer than 10: `channel`'s values alone). The same
 (the column then one the contract ignores) and with them: each setting's first run (which fits its reference profile;
 the fit's time read from the run's log) and then `--daily` (default 3) daily runs of each, alternating; the medians
 of the daily runs compared, and the peak RSS of every run.
+
+`--multiclass K`: the same generated rows as two models of one config: the binary model (its score and label, as
+above) and a K-class model (`task: multiclass_classification`) whose score and label are replaced by K class scores
+summing to 1 (the softmax of class logits from the same standardized numeric features: `_multiclass`), the predicted
+class (the top score's) as its decision and a class label drawn from the scores. Both declare their labels (the
+reference's), so both fit and apply CBPE, binary or multiclass. Each model's first run (it fits its reference
+profile; the fit's time read from the run's log), then `--daily` (default 3) daily runs of each, alternating: the
+medians compared, with Evidently's import inside each (target: the multiclass day at most 1.5x the binary day), and
+the peak RSS of the daily runs and of every run.
 """
 
 from __future__ import annotations
@@ -70,6 +80,11 @@ FILE_ROWS = 250_000
 REFERENCE_ROWS = 200_000
 WORKLOADS = {"w1": 1_000_000, "w10": 10_000_000}
 CATEGORIES = [f"v{i:02d}" for i in range(12)]
+DECISION = "predicted_class"  # --multiclass: the model's decision, the class of its top score
+
+
+def class_names(k: int) -> list[str]:
+    return [f"c{i}" for i in range(k)]
 
 
 def _free_port() -> int:
@@ -142,6 +157,29 @@ def _rows(rng: np.random.Generator, n: int, start: int, shifted: bool, day: dt.d
     return pa.table(columns)
 
 
+def _multiclass(table, k: int, seed: int):
+    """`table` as a `k`-class model's log: its score and label replaced by `k` class scores (the softmax of class
+    logits, each a fixed mix of the standardized numeric features, the first eight weighing most: the day's shifted
+    features move the scores as they move the binary one), the predicted class and a class label drawn from the
+    scores by a generator of its own (`seed`)."""
+    import pyarrow as pa
+
+    standard = np.column_stack([(table[name].to_numpy() - 10 * (i + 1)) / (1 + i % 5)
+                                for i, name in enumerate(NUMERIC)])
+    leaning = np.where(np.arange(len(NUMERIC)) < 8, 0.5, 0.1)[:, None]  # the first eight features weigh most
+    weights = np.random.default_rng(k).normal(0, 1, (len(NUMERIC), k)) * leaning
+    logits = standard @ weights + np.linspace(0.6, -0.6, k)  # unequal class shares
+    chance = np.exp(logits - logits.max(axis=1, keepdims=True))
+    chance /= chance.sum(axis=1, keepdims=True)
+    names = np.array(class_names(k))
+    drawn = (np.random.default_rng(seed).random(len(chance))[:, None] > np.cumsum(chance, axis=1)).sum(axis=1)
+    table = table.drop_columns(["score", "label"])
+    for i, name in enumerate(names):
+        table = table.append_column(f"score_{name}", pa.array(chance[:, i]))
+    table = table.append_column(DECISION, pa.array(names[chance.argmax(axis=1)]))
+    return table.append_column("label", pa.array(names[np.minimum(drawn, k - 1)]))
+
+
 def _put_table(client, key: str, table) -> None:
     import pyarrow.parquet as pq
 
@@ -150,15 +188,18 @@ def _put_table(client, key: str, table) -> None:
     client.put_object(Bucket=BUCKET, Key=key, Body=buffer.getvalue())
 
 
-def generate(url: str, model: str, rows: int, day: dt.date = DAY, channels: int = 0) -> None:
+def generate(url: str, model: str, rows: int, day: dt.date = DAY, channels: int = 0, classes: int = 0) -> None:
     """The model's reference (once) and its log of `day`, in parquet files of FILE_ROWS rows; `channels`: the extra
-    logged column `channel` with that many values (none: 0)."""
+    logged column `channel` with that many values (none: 0); `classes`: a multiclass model's log of that many
+    classes (`_multiclass`), of the same rows as the binary model's (binary: 0)."""
     client = _client(url)
     if BUCKET not in {b["Name"] for b in client.list_buckets()["Buckets"]}:
         client.create_bucket(Bucket=BUCKET)
     rng = np.random.default_rng(day.toordinal())
     if "Contents" not in client.list_objects_v2(Bucket=BUCKET, Prefix=f"reference/{model}/"):
         table = _rows(np.random.default_rng(7), REFERENCE_ROWS, 0, False, DAY - dt.timedelta(days=30))
+        if classes:
+            table = _multiclass(table, classes, 60)
         if channels:
             table = table.append_column("channel", _channel(REFERENCE_ROWS, channels, 70))
         _put_table(client, f"reference/{model}/v=1/part-0.parquet", table)
@@ -166,6 +207,8 @@ def generate(url: str, model: str, rows: int, day: dt.date = DAY, channels: int 
     for part, start in enumerate(range(0, rows, FILE_ROWS)):
         n = min(FILE_ROWS, rows - start)
         table = _rows(rng, n, 10**8 + start, True, day)
+        if classes:
+            table = _multiclass(table, classes, 61 + part)
         if channels:
             table = table.append_column("channel", _channel(n, channels, 71 + part))
         _put_table(client, f"predictions/{model}/dt={day.isoformat()}/part-{part:04d}.parquet", table)
@@ -183,24 +226,28 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def model_entry(model: str, settings: list[str], storage: str = f"{{bucket: {BUCKET}, log_format: parquet}}") -> str:
+def model_entry(model: str, settings: list[str], storage: str = f"{{bucket: {BUCKET}, log_format: parquet}}",
+                classes: int = 0) -> str:
     """One model's entry in config/models.yaml for the benchmark workload's columns; `settings`: more lines of it
-    (`key: value`, at the model's level)."""
-    lines = ["task: binary_classification", f"storage: {storage}", "columns:", "  id: prediction_id",
-             "  timestamp: event_time", "  score: score", f"  numerical: [{', '.join(NUMERIC)}]",
+    (`key: value`, at the model's level); `classes`: a multiclass model of that many classes (binary: 0)."""
+    scores = ", ".join(f"{c}: score_{c}" for c in class_names(classes))
+    predictions = ([f"  scores: {{{scores}}}", f"  decision: {DECISION}"] if classes else ["  score: score"])
+    lines = [f"task: {'multiclass' if classes else 'binary'}_classification", f"storage: {storage}", "columns:",
+             "  id: prediction_id", "  timestamp: event_time", *predictions, f"  numerical: [{', '.join(NUMERIC)}]",
              f"  categorical: [{', '.join(CATEGORICAL)}]", *settings]
     return f"  {model}:\n" + "".join(f"    {line}\n" for line in lines)
 
 
 def write_config(path: Path, models: list[str], max_rows: int | None = None, estimate: bool | None = None,
-                 segments: int = 0) -> None:
+                 segments: int = 0, classes: dict[str, int] | None = None) -> None:
     """`estimate`: None, no labels declared; else labels declared and `performance.estimate` set to it. `segments`:
-    that many segments (`segments_setting`), none: 0."""
+    that many segments (`segments_setting`), none: 0. `classes`: the multiclass models and their classes."""
     settings = ["drift: {dataset_drift_share: 0.2}", *([f"reports: {{max_rows: {max_rows}}}"] if max_rows else []),
                 *([] if estimate is None else ["labels: {column: label, lag_days: 1}",
                                                f"performance: {{estimate: {str(estimate).lower()}}}"]),
                 *([segments_setting(segments)] if segments else [])]
-    entries = "\n".join(model_entry(model, [*settings, f"retraining: {{dag_id: retrain_{model}}}"]) for model in models)
+    entries = "\n".join(model_entry(model, [*settings, f"retraining: {{dag_id: retrain_{model}}}"],
+                                     classes=(classes or {}).get(model, 0)) for model in models)
     path.write_text(f"models:\n{entries}")
 
 
@@ -289,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
                              "median time, Evidently's import and the rest")
     parser.add_argument("--segments", type=int, default=0, metavar="N",
                         help="measure what N segments add to the day's run (time and peak memory; see above)")
+    parser.add_argument("--multiclass", type=int, default=0, metavar="K",
+                        help="measure a K-class model's day against the binary model's day of the same rows "
+                             "(time and peak memory; see above)")
     parser.add_argument("--verbose", action="store_true", help="print the pipeline run's log")
     parser.add_argument("--child", nargs=2, metavar=("URL", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -314,8 +364,13 @@ def main(argv: list[str] | None = None) -> int:
             for model, rows in workloads.items():
                 started = time.monotonic()
                 generate(url, model, rows, channels=segment_plan(args.segments)[0] if args.segments else 0)
+                if args.multiclass:
+                    generate(url, f"{model}-mc{args.multiclass}", rows, classes=args.multiclass)
                 print(f"\n{model}: {rows:,} rows x {len(NUMERIC) + len(CATEGORICAL)} features, reference "
                       f"{REFERENCE_ROWS:,} rows (generated in {time.monotonic() - started:.0f}s)", flush=True)
+                if args.multiclass:
+                    multiclass_cost(config, url, model, args.multiclass, env, args.daily or 3, args.verbose)
+                    continue
                 if args.estimate:
                     estimate_cost(config, url, model, list(workloads), env)
                     continue
@@ -444,6 +499,58 @@ def segments_cost(config: Path, url: str, model: str, models: list[str], env: di
     print(f"  first run (fits the profile): without {first[0].seconds:.1f} s, with {first[segments].seconds:.1f} s: "
           f"{first[segments].seconds / first[0].seconds - 1:+.1%}; the reference fit (from the log): without "
           f"{fit_off or float('nan'):.1f} s, with {fit_on or float('nan'):.1f} s", flush=True)
+
+
+def multiclass_cost(config: Path, url: str, model: str, k: int, env: dict, rounds: int, verbose: bool) -> None:
+    """The binary model's day and the `k`-class model's day of the same rows, one config, labels declared (CBPE on
+    both): each model's first run (it fits its reference profile), then `rounds` daily runs of each, alternating
+    (the machine is noisy: medians compared)."""
+    multiclass = f"{model}-mc{k}"
+    models = [model, multiclass]
+    write_config(config, models, estimate=True, classes={multiclass: k})
+    first: dict[str, Measured] = {}
+    daily: dict[str, list[Measured]] = {m: [] for m in models}
+    for name in models:
+        first[name] = run = measure(run_command(config, url, name), env)
+        if verbose:
+            print(run.output)
+        print(f"  {name:>16}: first run (fits the profile) {run.seconds:6.1f} s, peak RSS {run.peak_rss_mb:6.0f} MB; "
+              f"the fit {fit_seconds(run.output) or float('nan'):.1f} s (from the log); {day_findings(url, name)}",
+              flush=True)
+    for _ in range(rounds):
+        for name in models:
+            daily[name].append(measure(run_command(config, url, name), env))
+    whole, imports = {}, {}
+    for name in models:
+        whole[name] = statistics.median(r.seconds for r in daily[name])
+        imports[name] = statistics.median(sum(float(v) for v in EVIDENTLY_IMPORT.findall(r.output))
+                                          for r in daily[name])
+        print(f"  {name:>16}: daily runs {[round(r.seconds, 1) for r in daily[name]]} s (median {whole[name]:.1f} s, "
+              f"of which importing Evidently {imports[name]:.1f} s), peak RSS "
+              f"{[round(r.peak_rss_mb) for r in daily[name]]} MB", flush=True)
+    rss = {name: max(r.peak_rss_mb for r in daily[name]) for name in models}
+    every = {name: max(r.peak_rss_mb for r in [first[name], *daily[name]]) for name in models}
+    rest = {name: whole[name] - imports[name] for name in models}
+    print(f"  daily run, median of {rounds}: binary {whole[model]:.1f} s, {k} classes {whole[multiclass]:.1f} s: "
+          f"{whole[multiclass] / whole[model]:.2f}x (target at most 1.5x); besides Evidently's import "
+          f"{rest[model]:.1f} s and {rest[multiclass]:.1f} s: {rest[multiclass] / rest[model]:.2f}x")
+    print(f"  peak RSS of the daily runs: binary {rss[model]:.0f} MB, {k} classes {rss[multiclass]:.0f} MB: "
+          f"{rss[multiclass] / rss[model]:.2f}x; of every run, first runs included: {every[model]:.0f} MB and "
+          f"{every[multiclass]:.0f} MB")
+    fits = [fit_seconds(first[name].output) or float("nan") for name in models]
+    print(f"  first run (fits the profile): binary {first[model].seconds:.1f} s, {k} classes "
+          f"{first[multiclass].seconds:.1f} s: {first[multiclass].seconds / first[model].seconds:.2f}x; the reference "
+          f"fit (from the log): {fits[0]:.1f} s and {fits[1]:.1f} s", flush=True)
+
+
+def day_findings(url: str, model: str) -> str:
+    """What the day's summary says of its drift and its estimated performance."""
+    summary = json.loads(_client(url).get_object(
+        Bucket=BUCKET, Key=f"reports/{model}/dt={DAY.isoformat()}/summary.json")["Body"].read())
+    drift, estimate = summary["data_drift"], summary.get("estimated_performance") or {}
+    drifted = sorted(c for c, f in drift["features"].items() if f["drifted"])
+    return (f"{len(drifted)} features drifted, prediction drift {summary['prediction_drift']['drifted']}; estimated "
+            f"{', '.join(f'{m} {v:.3f}' for m, v in (estimate.get('metrics') or {}).items() if v is not None)}")
 
 
 def segment_counts(url: str, model: str) -> str:

@@ -7,22 +7,33 @@
     .venv/bin/python -m benchmarks.false_alarms --datasets synthetic --sizes 5000 --modes calibrated \
         --changes "F1 -3 points" --days 0 --changed-days 30 --fits 5 --bands   # one change, its bands per fit
     .venv/bin/python -m benchmarks.false_alarms --segments --modes calibrated --changed-days 0   # with segments
+    .venv/bin/python -m benchmarks.false_alarms --datasets multiclass --modes calibrated --changed-days 0
+    .venv/bin/python -m benchmarks.false_alarms --datasets multiclass --settings '{"rules": {"low_confidence": \
+        {"max_share": null}}}'   # what a setting changes: merged into each replayed model's entry
 
 **No-change days** are drawn from data the reference never saw: each real dataset's reference (`../shared/datasets`,
 census employment and California housing, from NannyML) is split in two halves, one the model's reference, the other
-the pool the days are drawn from; the synthetic world draws fresh rows. Days of 300, 5,000 and 100,000 rows (a real
-dataset only at the sizes its pool holds). **Changed days** are no-change days with one injected change: a mean shift of
-0.1, 0.2 or 0.5 standard deviations in one numerical feature, a new category in 1% or 5% of the rows of one
-categorical feature, label noise raising the model's error rate by 2 or 5 points, and an F1 drop of 3 points.
+the pool the days are drawn from; the synthetic world draws fresh rows, and so does the multiclass world (`multiclass`:
+the synthetic world's features, five classes whose true probabilities are a softmax of them, the model's class scores
+those probabilities, so calibrated, its decision the top score's class, the label drawn from the probabilities). Days
+of 300, 5,000 and 100,000 rows (a real dataset only at the sizes its pool holds). **Changed days** are no-change days
+with one injected change: a mean shift of 0.1, 0.2 or 0.5 standard deviations in one numerical feature, a new category
+in 1% or 5% of the rows of one categorical feature, label noise raising the model's error rate by 2 or 5 points (a
+multiclass label moved to another class), and an F1 drop of 3 points (binary models only).
 
 Every day goes through the library's path from its rows to its findings: the data contract, the exact profile, the
 sample, the drift scores (Evidently's own functions) and their verdicts, the rates' verdicts, the summary, the rules;
-its labels through the performance figures, their verdict and the labels' rules. Left out: S3 and the rendering of
-Evidently's HTML (which shows the same scores), and the volume rule (no trailing days).
+the performance estimated before the labels (CBPE: binary or multiclass) and its verdict
+(`estimated_performance_drop`); its labels through the performance figures, their verdict, each class's recall (a
+multiclass model: `class_recall`), the estimate's check against them, and the labels' rules. Left out: S3 and the
+rendering of Evidently's HTML (which shows the same scores), and the volume rule (no trailing days). The estimate's
+verdict entered the replay with the multiclass world (2026-12-06); the binary figures recorded before it did not
+count `estimated_performance_drop`.
 
 Printed: per dataset, size and mode, the share of no-change days that alert (any warning or critical finding), the
-share of feature-days flagged as drifted, and per injected change the share of days on which it is detected (the
-rule that names it fires).
+days each rule fired on and those on which it was the day's only rule (without that rule, those days would not
+alert), the share of feature-days flagged as drifted, and per injected change the share of days on which it is
+detected (the rule that names it fires).
 
 **Deterministic**: a run prints the same figures every time. The reference's fingerprint, which seeds the
 calibration's replicate days (`ReferenceProfile.fit`), is a SHA-256 of the dataset's name, the mode and `--fit-seed`
@@ -82,6 +93,7 @@ class Dataset:
     draw: Callable[[int, np.random.Generator], pd.DataFrame] | None = None
     shifted: str = ""  # the numerical feature a mean shift moves
     category: str = ""  # the categorical feature a new category appears in
+    classes: tuple[str, ...] = ()  # a multiclass model's classes (binary: none)
 
     def day(self, rows: int, rng: np.random.Generator) -> pd.DataFrame | None:
         if self.pool is None:
@@ -91,10 +103,14 @@ class Dataset:
         return self.pool.iloc[rng.choice(len(self.pool), rows, replace=False)].reset_index(drop=True)
 
 
-def _settings(score: str, decision: str, label: str, numerical: list[str], categorical: list[str]) -> dict:
-    return {"storage": {"bucket": "bench-bucket"},
-            "columns": {"id": "id", "timestamp": "ts", "score": score, "decision": decision, "numerical": numerical,
-                        "categorical": categorical},
+def _settings(score: str | dict[str, str], decision: str, label: str, numerical: list[str],
+              categorical: list[str]) -> dict:
+    """A classifier's config entry; `score`: a binary model's score column, or a multiclass model's class score
+    columns by class."""
+    multiclass = isinstance(score, dict)
+    return {**({"task": "multiclass_classification"} if multiclass else {}), "storage": {"bucket": "bench-bucket"},
+            "columns": {"id": "id", "timestamp": "ts", "scores" if multiclass else "score": score, "decision": decision,
+                        "numerical": numerical, "categorical": categorical},
             "labels": {"column": label, "lag_days": 1}, "performance": {"min_labelled_rows": 100},
             "retraining": {"dag_id": "retrain"}}
 
@@ -122,9 +138,9 @@ def housing() -> Dataset:
                    shifted="MedInc")
 
 
-def _world(rows: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Six numerical features of different shapes, four categorical ones, a calibrated score and its label."""
-    frame = pd.DataFrame({
+def _features(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Six numerical features of different shapes and four categorical ones."""
+    return pd.DataFrame({
         "normal": rng.normal(50, 10, rows), "skewed": rng.lognormal(10, 0.7, rows), "uniform": rng.uniform(0, 1, rows),
         "counts": rng.poisson(4, rows).astype(float), "bimodal": np.where(rng.random(rows) < 0.3,
                                                                           rng.normal(-2, 0.5, rows),
@@ -134,6 +150,11 @@ def _world(rows: int, rng: np.random.Generator) -> pd.DataFrame:
         "size": rng.choice(["S", "M", "L"], rows, p=[.5, .3, .2]),
         "region": rng.choice([f"r{i:02d}" for i in range(20)], rows),
         "flag": rng.choice(["yes", "no"], rows, p=[.1, .9])})
+
+
+def _world(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`_features`, a calibrated score and its label."""
+    frame = _features(rows, rng)
     z = (0.05 * (frame["normal"] - 50) + 0.6 * (np.log(frame["skewed"]) - 10) + frame["bimodal"] * 0.4
          + frame["size"].map({"S": -0.3, "M": 0.0, "L": 0.4}) + (frame["flag"] == "yes") * 0.8 - 0.2)
     frame["score"] = 1 / (1 + np.exp(-z))
@@ -162,16 +183,62 @@ def synthetic(segments: bool = False) -> Dataset:
                    world(100_000, np.random.default_rng(3)), None, world, shifted="normal", category="colour")
 
 
+CLASSES = ("c0", "c1", "c2", "c3", "c4")
+
+
+def _multiclass_world(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`_features`, each class's score (the softmax of the classes' logits: the true probabilities, so calibrated),
+    the decision (the top score's class) and the label drawn from the probabilities. On the 100,000 reference rows:
+    classes of 22, 30, 24, 14 and 10% of the labels, accuracy 0.513, macro F1 0.479, ROC-AUC 0.800; the top score
+    below 0.6 on 72% of the rows (a hard five-class problem: the model is rarely sure)."""
+    frame = _features(rows, rng)
+    normal, skewed = (frame["normal"] - 50) / 10, (np.log(frame["skewed"]) - 10) / 0.7
+    bimodal = frame["bimodal"]
+    logits = np.column_stack([
+        np.zeros(rows),
+        1.2 * normal + 0.8 * (frame["size"] == "L") - 0.2,
+        1.2 * skewed + 0.5 * bimodal - 0.9,
+        -1.0 * normal + 1.5 * (frame["flag"] == "yes") + 0.8 * (frame["uniform"] - 0.5) - 1.2,
+        0.35 * (frame["counts"] - 4) - 0.6 * bimodal + 0.5 * frame["colour"].isin(["a", "b"]) - 1.5])
+    chance = np.exp(logits - logits.max(axis=1, keepdims=True))
+    chance /= chance.sum(axis=1, keepdims=True)
+    for i, name in enumerate(CLASSES):
+        frame[f"score_{name}"] = chance[:, i]
+    names = np.array(CLASSES, dtype=object)
+    frame["decision"] = names[chance.argmax(axis=1)]
+    drawn = (rng.random(rows)[:, None] > np.cumsum(chance, axis=1)).sum(axis=1)
+    frame["label"] = names[np.minimum(drawn, len(CLASSES) - 1)]
+    return frame
+
+
+def multiclass() -> Dataset:
+    numerical = ["normal", "skewed", "uniform", "counts", "bimodal", "heavy"]
+    settings = _settings({c: f"score_{c}" for c in CLASSES}, "decision", "label", numerical,
+                         ["colour", "size", "region", "flag"])
+    return Dataset("multiclass", settings, _multiclass_world(100_000, np.random.default_rng(5)), None,
+                   _multiclass_world, shifted="normal", category="colour", classes=CLASSES)
+
+
 SEGMENTS = {  # --segments: each dataset's `segments:` entry
     "synthetic": {"columns": ["channel"]},  # 20 segments (19 values and "(other values)") x 12 monitored columns
     "employment": {"columns": ["SCHL"]},  # 25 values: 20 segments
     "housing": {"buckets": {"MedInc": [2.2, 2.7, 3.1, 3.5, 3.8, 4.2, 4.8, 5.4, 6.5]}},  # deciles: 10 segments
+    "multiclass": {"columns": ["region"]},  # 20 values: 20 segments (19 and "(other values)")
 }
 SEGMENT_RULES = frozenset({"segment_drift", "segment_share", "new_segment", "vanished_segment",
                            "segment_performance", "segment_estimated_drop"})
 # info by default (they page nobody): replayed at warning, so that a day they would flag counts as alerting
 SEGMENT_PERFORMANCE_RULES = {"segment_performance": {"severity": "warning"},
                              "segment_estimated_drop": {"severity": "warning"}}
+
+
+def merged(entry: dict, extra: dict) -> dict:
+    """`entry` with `extra`'s keys set, nested mappings merged key by key."""
+    found = dict(entry)
+    for key, value in extra.items():
+        nested = isinstance(value, dict) and isinstance(found.get(key), dict)
+        found[key] = merged(found[key], value) if nested else value
+    return found
 
 
 def with_segments(data: Dataset) -> Dataset:
@@ -198,13 +265,19 @@ def new_category(share: float) -> Callable:
 
 
 def label_noise(points: float) -> Callable:
-    """Flip the labels of correctly predicted rows: the error rate rises by `points` (0.02 = 2 points)."""
+    """Flip the labels of correctly predicted rows (a multiclass label to another class, at random): the error rate
+    rises by `points` (0.02 = 2 points)."""
     def apply(frame: pd.DataFrame, data: Dataset, rng: np.random.Generator) -> pd.DataFrame:
         frame = frame.copy()
         label, decision = data.settings["labels"]["column"], data.settings["columns"]["decision"]
         correct = np.flatnonzero(frame[label].to_numpy() == frame[decision].to_numpy())
         flip = rng.choice(correct, min(len(correct), round(points * len(frame))), replace=False)
-        frame.loc[flip, label] = 1 - frame.loc[flip, label]
+        if data.classes:
+            names = np.array(data.classes, dtype=object)
+            index = pd.Index(data.classes).get_indexer(frame.loc[flip, label])
+            frame.loc[flip, label] = names[(index + rng.integers(1, len(names), len(flip))) % len(names)]
+        else:
+            frame.loc[flip, label] = 1 - frame.loc[flip, label]
         return frame
     return apply
 
@@ -274,6 +347,7 @@ class Judge:
         self.fit_seconds = time.monotonic() - started
         self.compared = sample(typed, self.model.reports.max_rows)
         self.label = data.settings["labels"]["column"]
+        self.nannies: dict[str, object] = {}  # no DLE: the replayed models are classifiers
         fit = self.fitted.segments
         min_rows = self.model.segments.min_rows
         self.segments = (sum(b.rows >= min_rows for b in fit.baselines.values()) if fit is not None else 0)
@@ -303,6 +377,9 @@ class Judge:
         if segmented is not None:  # the headline metric inside each segment, estimated before the labels (CBPE)
             segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
                 self.fitted, state.segments, model.metric_judging, model.segments)})
+        estimate = judging.estimate_day(self.fitted, model.metric_judging, model.scoring, cols.numerical,
+                                        cols.features, state.expected or state.expected_classes, current,
+                                        self.nannies, quality)
         summary = summarize(
             model=model.name, day=DAY, contract={"rows_read": len(frame), "rows_valid": len(valid),
                                                  "rows_quarantined": 0, "rejected_share": 0.0, "reasons": {},
@@ -310,12 +387,15 @@ class Judge:
             files=[], sampled_rows=len(current), reference_version="v1", reference_rows=self.fitted.rows,
             drift=columns, features=cols.features, predictions=cols.predictions, quality=quality,
             dataset_drift_share=model.drift.dataset_drift_share, operations=operations, reports={},
-            verdicts=judged, segments=segmented)
-        joined = valid.assign(**{LABEL: rows[self.label].to_numpy(dtype=float)[:len(valid)]})
+            verdicts=judged, segments=segmented, estimated_performance=estimate)
+        labels = rows[self.label].astype(str) if model.is_multiclass else rows[self.label].astype(float)
+        joined = valid.assign(**{LABEL: labels.to_numpy()[:len(valid)]})
         found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,
                                      judging=model.metric_judging, lag_days=model.labels.lag_days, day=DAY,
                                      as_of=DAY + dt.timedelta(days=1), fitted=self.fitted, label_digest="-",
                                      segmented=model.segments if self.fitted.segments is not None else None)
+        found = found.model_copy(update={"estimate_check": judging.estimate_check(estimate, found.metrics,
+                                                                                  self.fitted, found.labelled)})
         due = judging.due_day(found, DAY, model.performance.min_coverage, model.performance.min_labelled_rows, "v1")
         report = LabelsReport(day=DAY.isoformat(), files=[], rows=len(valid), joined=len(valid), problems={},
                               file_problems=[], due=due)
@@ -332,6 +412,7 @@ class Measured:
     drifted: int = 0  # feature-days
     features: int = 0
     rules: dict[str, int] | None = None
+    alone: dict[str, int] | None = None  # rule -> no-change days on which it was the only rule that fired
     segment_alerting: int = 0  # no-change days with a segment finding
     other_alerting: int = 0  # no-change days with any other finding
     detected: dict[str, tuple[int, int]] | None = None  # change -> (days detected, days)
@@ -343,7 +424,7 @@ def measure(judge: Judge, data: Dataset, size: int, days: int, changes: dict[str
     """Judge `days` no-change days and `changed_days` days of each change, drawn from seeded streams: every fit of a
     run judges the same days."""
     started = time.monotonic()
-    found = Measured(features=len(judge.model.columns.features), rules={}, detected={})
+    found = Measured(features=len(judge.model.columns.features), rules={}, alone={}, detected={})
     rng = stream(day_seed, size, "no change")
     for _ in range(days):
         findings = judge.findings(data.day(size, rng))
@@ -352,10 +433,15 @@ def measure(judge: Judge, data: Dataset, size: int, days: int, changes: dict[str
         found.other_alerting += any(f.rule not in SEGMENT_RULES for f in findings)
         for finding in findings:
             found.rules[finding.rule] = found.rules.get(finding.rule, 0) + 1
+        fired = {f.rule for f in findings}
+        if len(fired) == 1:
+            (rule,) = fired
+            found.alone[rule] = found.alone.get(rule, 0) + 1
         found.drifted += len(next((f.columns for f in findings if f.rule in ("feature_drift", "dataset_drift")), []))
         found.count += 1
     for name, (change, names) in changes.items():
-        if (name.startswith("new category") and not data.category) or changed_days == 0:
+        if ((name.startswith("new category") and not data.category) or (name.startswith("F1") and data.classes)
+                or changed_days == 0):
             continue
         rng = stream(day_seed, size, name)
         hits = sum(bool(names & {f.rule for f in judge.findings(change(data.day(size, rng), data, rng))})
@@ -378,11 +464,12 @@ def _spread(values: list[float], digits: int = 0) -> str:
 
 def print_one(size: int, found: Measured, out, segments: bool = False) -> None:
     """One fit: the figures of one size, on two lines (three with segments)."""
-    rules, count, feature_days = found.rules, found.count, found.count * found.features
+    count, feature_days = found.count, found.count * found.features
+    rules, alone = (", ".join(f"{r} {n}" for r, n in sorted(d.items())) for d in (found.rules, found.alone))
     if count:
         print(f"  {size:>7,} rows a day: {found.alerting}/{count} no-change days alert "
-              f"({100 * found.alerting / count:.1f} per 100 model-days"
-              f"{', ' + ', '.join(f'{r} {n}' for r, n in sorted(rules.items())) if rules else ''}); "
+              f"({100 * found.alerting / count:.1f} per 100 model-days{', ' + rules if rules else ''}"
+              f"{'; the only rule of the day: ' + alone if alone else ''}); "
               f"{found.drifted} of {feature_days} feature-days drifted ({100 * found.drifted / feature_days:.2f} "
               f"per 100); {found.seconds:.0f} s", file=out, flush=True)
         if segments:
@@ -492,7 +579,7 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", default="synthetic,employment,housing")
+    parser.add_argument("--datasets", default="synthetic,employment,housing,multiclass")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--modes", default="calibrated,fixed")
     parser.add_argument("--quick", action="store_true", help="fewer replayed days")
@@ -507,6 +594,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bands", action="store_true", help="print each fit's performance bands")
     parser.add_argument("--segments", action="store_true", help="each model with its segments (SEGMENTS; calibrated "
                                                                 "mode: the fixed mode has none)")
+    parser.add_argument("--settings", type=json.loads, default={},
+                        help="JSON merged into each replayed model's config entry (what a setting changes)")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(","))
     days = {300: 100, 5_000: 60, 100_000: 20} if args.quick else {300: 400, 5_000: 200, 100_000: 60}
@@ -523,9 +612,13 @@ def main(argv: list[str] | None = None) -> None:
     fit_seeds = tuple(range(args.fit_seed, args.fit_seed + args.fits))
     import evidently  # noqa: F401 - imported once, up front (seconds)
 
-    makers = {"synthetic": lambda: synthetic(args.segments), "employment": employment, "housing": housing}
+    if args.settings:
+        print(f"merged into each replayed model's entry: {json.dumps(args.settings)}")
+    makers = {"synthetic": lambda: synthetic(args.segments), "employment": employment, "housing": housing,
+              "multiclass": multiclass}
     for name in args.datasets.split(","):
         data = with_segments(makers[name]()) if args.segments else makers[name]()
+        data.settings = merged(data.settings, args.settings)
         replay(data, sizes, days, changed, modes=modes, changes=changes, fit_seeds=fit_seeds,
                day_seed=args.day_seed, bands=args.bands)
 
