@@ -565,7 +565,9 @@ class LowConfidenceRule(RuleConfig):
     """The share of low-confidence predictions (operations.low_confidence), absolute and above the reference's."""
 
     max_share: float | None = Field(default=0.35, gt=0, le=1, description="fires when the share of low-confidence "
-                                    "predictions is above this (a bound, in both modes)")
+                                    "predictions is above this (a bound, in both modes; binary classifiers only: a "
+                                    "multiclass model's top score spreads with its number of classes, so its share "
+                                    "is only compared with its reference's)")
     max_increase: float | None = Field(default=0.15, gt=0, le=1, description="fixed mode: fires when the share is "
                                        "more than this above the reference's share")
     min_increase: float = Field(default=0.05, gt=0, le=1, description="calibrated mode: the smallest rise above the "

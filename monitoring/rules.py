@@ -299,9 +299,11 @@ def _positive_rate(summary: DaySummary, model: ModelConfig) -> Finding | None:
 
 
 def _low_confidence(summary: DaySummary, model: ModelConfig) -> Finding | None:
-    """Above its absolute bound; above the reference's: beyond its band and `min_increase` (calibrated), or by more
-    than `max_increase` (fixed)."""
+    """Above its absolute bound (binary classifiers: a multiclass model's top score spreads with its number of
+    classes, so its share is only compared with its reference's); above the reference's: beyond its band and
+    `min_increase` (calibrated), or by more than `max_increase` (fixed)."""
     ops, limits = summary.operations, model.rules.low_confidence
+    bound = None if model.is_multiclass else limits.max_share
     share, ref = ops.low_confidence_share, ops.reference_low_confidence_share
     if share is None:
         return None
@@ -310,13 +312,14 @@ def _low_confidence(summary: DaySummary, model: ModelConfig) -> Finding | None:
         rose = judged.fired
     else:
         rose = limits.max_increase is not None and ref is not None and share - ref > limits.max_increase
-    reasons = [f"above {limits.max_share:.0%}" if limits.max_share is not None and share > limits.max_share else "",
+    reasons = [f"above {bound:.0%}" if bound is not None and share > bound else "",
                f"{points(share - ref)} above the reference's {ref:.1%}" if rose and ref is not None else ""]
     if not any(reasons):
         return None
     return Finding(
         rule="low_confidence", severity=Severity.WARNING,
-        message=(f"{share:.1%} of predictions are low-confidence (max(p, 1 - p) below "
+        message=(f"{share:.1%} of predictions are low-confidence "
+                 f"({'top score' if model.is_multiclass else 'max(p, 1 - p)'} below "
                  f"{ops.low_confidence_threshold}): {'; '.join(r for r in reasons if r)}."),
         action="The model is unsure on more inputs than usual: look for new kinds of inputs.",
         evidence=[f"low-confidence share change: {change_words(judged)}"] if judged is not None and rose else [])

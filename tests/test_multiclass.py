@@ -308,3 +308,24 @@ def test_init_guesses_a_multiclass_entry_that_checks_against_its_reference(s3_cl
     assert all(c.ok for c in checks), [c for c in checks if not c.ok]
     assert {c.what for c in checks} >= {"range of score_premium", "score score_student", "decision offered_product",
                                         "contract"}
+
+
+def test_a_multiclass_model_s_low_confidence_share_is_compared_with_its_reference_s_not_with_the_binary_bound():
+    """Five classes: most top scores are below 0.6 in the reference as on every day, which the binary bound (35%)
+    took for an alert on every no-change day (benchmarks/README.md, "Multiclass"); a rise above the reference's share
+    is still found (fixed mode here: `max_increase`)."""
+    from monitoring import rules
+    from tests import summaries
+
+    def day(share: float, reference: float):
+        found = summaries.summary()
+        ops = found.operations.model_copy(update={"low_confidence_share": share,
+                                                  "reference_low_confidence_share": reference})
+        return found.model_copy(update={"operations": ops})
+
+    model, binary = model_config(), model_config(task="binary_classification", **{
+        "columns.scores": None, "columns.score": "p", "columns.decision": None})
+    assert rules._low_confidence(day(0.72, 0.72), model) is None
+    assert rules._low_confidence(day(0.72, 0.72), binary) is not None  # the binary bound holds for binary models
+    risen = rules._low_confidence(day(0.95, 0.72), model_config(**{"drift.threshold_mode": "fixed"}))
+    assert risen is not None and "(top score below 0.6)" in risen.message and "above 35%" not in risen.message
