@@ -513,11 +513,9 @@ class ExpectedMulticlassConfusion:
         return self
 
     def _by_class(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each class's one-vs-rest precision, recall and F1 (0 where undefined, as NannyML's)."""
-        tp = np.diag(self.matrix)
-        fp = self.predicted - tp  # NannyML's sum of 1 - p over the rows predicted the class
-        fn = self.matrix.sum(axis=1) - tp
-        return _ratio(tp, tp + fp), _ratio(tp, tp + fn), _ratio(tp, tp + 0.5 * (fp + fn))
+        """Each class's one-vs-rest precision, recall and F1 (0 where undefined, as NannyML's: its false positives, the
+        sum of 1 - p over the rows predicted the class, are the rows predicted it less the expected true positives)."""
+        return metrics.class_figures(self.matrix, self.predicted)[2:]
 
     def metrics(self) -> dict[str, float | None]:
         if not self.rows:
@@ -532,10 +530,6 @@ class ExpectedMulticlassConfusion:
         figures = zip(*self._by_class())
         return {name: {"precision": float(p), "recall": float(r), "f1": float(f)}
                 for name, (p, r, f) in zip(self.fit.classes, figures)}
-
-
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator != 0)
 
 
 def estimated_roc_auc_multiclass(fit: MulticlassCbpeFit, scores: np.ndarray) -> float | None:

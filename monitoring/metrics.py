@@ -160,10 +160,14 @@ def confusion_matrix(y: np.ndarray, yhat: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(y * k + yhat, minlength=k * k).reshape(k, k)
 
 
-def _class_figures(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per class of a confusion matrix: support, predicted count, precision, recall, F1 (0 where undefined)."""
+def class_figures(matrix: np.ndarray, predicted: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per class of a confusion matrix (rows: actual, columns: predicted): support, predicted count, precision, recall,
+    F1 (0 where undefined). Realized counts and CBPE's expected matrix alike; `predicted` gives the rows predicted as
+    each class when they are known exactly (the expected matrix's column sums equal them up to rounding)."""
     tp = np.diag(matrix).astype(float)
-    support, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    support = matrix.sum(axis=1)
+    predicted = matrix.sum(axis=0) if predicted is None else predicted
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.nan_to_num(tp / predicted)
         recall = np.nan_to_num(tp / support)
@@ -178,7 +182,7 @@ def multiclass_decision_metrics(matrix: np.ndarray) -> dict[str, float | None]:
     if not rows:
         return dict.fromkeys(("accuracy", *(f"{a}_{m}" for a in ("macro", "weighted")
                                             for m in ("precision", "recall", "f1"))))
-    support, predicted, precision, recall, f1 = _class_figures(matrix)
+    support, predicted, precision, recall, f1 = class_figures(matrix)
     present = (support + predicted) > 0
     weights = support / support.sum() if support.sum() else support
     found = {"accuracy": float(np.trace(matrix) / rows)}
@@ -258,7 +262,7 @@ def figures(frame: pd.DataFrame, scoring: Scoring) -> Figures:
         matrix = confusion_matrix(y, yhat, len(scoring.classes))
         per_class = {c: ClassFigures(support=int(s), predicted=int(n), precision=float(pr), recall=float(r),
                                      f1=float(f))
-                     for c, s, n, pr, r, f in zip(scoring.classes, *_class_figures(matrix))}
+                     for c, s, n, pr, r, f in zip(scoring.classes, *class_figures(matrix))}
         return Figures(metrics=multiclass_metrics(y, p, yhat), per_class=per_class,
                        confusion_matrix=matrix.tolist())
     if not scoring.is_classification:
@@ -270,12 +274,6 @@ def figures(frame: pd.DataFrame, scoring: Scoring) -> Figures:
     confusion = {"tp": int(((yhat == 1) & (y == 1)).sum()), "fp": int(((yhat == 1) & (y == 0)).sum()),
                  "tn": int(((yhat == 0) & (y == 0)).sum()), "fn": int(((yhat == 0) & (y == 1)).sum())}
     return Figures(metrics=classification_metrics(y, p, yhat), confusion=confusion, reliability=reliability(y, p)[0])
-
-
-def baseline(reference: pd.DataFrame, scoring: Scoring, label: str | None) -> dict[str, float | None] | None:
-    """The metrics of a labelled reference (its label column `label`), or None when it has none."""
-    found = reference_figures(reference, scoring, label)
-    return found.metrics if found else None
 
 
 def reference_figures(reference: pd.DataFrame, scoring: Scoring, label: str | None) -> Figures | None:

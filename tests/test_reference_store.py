@@ -62,7 +62,7 @@ def test_the_profile_holds_what_the_raw_reference_gives(store, s3_client, loan_m
     assert fitted.categorical["approved"].counts == {"1": int(frame["approved"].sum()),
                                                       "0": int((1 - frame["approved"]).sum())}
     assert fitted.operations.positive_rate == frame["approved"].mean()
-    assert fitted.performance == metrics.baseline(frame, loan_model.scoring, loan_model.labels.column)
+    assert fitted.performance == metrics.reference_figures(frame, loan_model.scoring, loan_model.labels.column).metrics
     assert len(frame) <= loan_model.reports.max_rows  # Evidently gets all of it, typed as fitted
     pd.testing.assert_frame_equal(reference_store.evidently_sample(store, ModelLayout.of(loan_model), fitted), frame)
 

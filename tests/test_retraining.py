@@ -102,9 +102,9 @@ def test_on_drifted_days_a_better_model_is_promoted_and_the_next_monitoring_run_
     assert version == "r20261020" and len(reference) == outcome.rows.labelled == outcome.reference_rows
     assert reference["repaid"].isin([0, 1]).all() and reference["loan_purpose"].eq("crypto_investment").mean() > 0.2
     _, held = candidate.split(reference.assign(prediction_id=reference_ids(drifted, "r20261020")), "prediction_id")
-    assert metrics.baseline(held, loan_model.scoring, "repaid") == pytest.approx(outcome.candidate, abs=1e-6)
-    assert metrics.baseline(reference, loan_model.scoring, "repaid")["f1"] == pytest.approx(outcome.candidate["f1"],
-                                                                                          abs=0.03)  # out of fold
+    held_figures, all_figures = (metrics.reference_figures(f, loan_model.scoring, "repaid") for f in (held, reference))
+    assert held_figures.metrics == pytest.approx(outcome.candidate, abs=1e-6)
+    assert all_figures.metrics["f1"] == pytest.approx(outcome.candidate["f1"], abs=0.03)  # out of fold
     assert "reference/loan_approval/v=v1/reference.parquet" in version_keys(drifted)  # never overwritten
     fitted = [o.key.rsplit("/", 1)[-1] for o in store.list("reference/loan_approval/_profiles/v=r20261020/")]
     assert fitted == ["profile.json", "sample.parquet"]  # fitted by the promotion, before the pointer moved
