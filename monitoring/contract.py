@@ -260,7 +260,7 @@ def _check_predictions(frame: pd.DataFrame, model: ModelConfig, v: _Violations,
     if model.is_multiclass:
         _check_class_scores(cols.score_columns, model.contract.score_sum_tolerance, v, typed)
     if cols.decision and model.is_multiclass:
-        typed[cols.decision] = check_class(frame[cols.decision], cols.decision, cols.classes, "missing_decision", v)
+        typed[cols.decision] = _check_class(frame[cols.decision], cols.decision, cols.classes, "missing_decision", v)
     elif cols.decision:
         decision, not_number = as_zero_one(frame[cols.decision])
         bad = not_number | (decision.notna() & ~decision.isin([0.0, 1.0]))
@@ -301,7 +301,7 @@ def _check_class_scores(columns: tuple[str, ...], tolerance: float, v: _Violatio
     typed[TOP_SCORE] = scores.max(axis=1, skipna=False)
 
 
-def check_class(raw: pd.Series, column: str, classes: tuple[str, ...], missing_code: str,
+def _check_class(raw: pd.Series, column: str, classes: tuple[str, ...], missing_code: str,
                 v: _Violations) -> pd.Series:
     """A multiclass decision or label as its class's text (integer codes as '3'): a value outside the declared
     classes is `unknown_class`, an empty one `missing_code`."""
@@ -382,15 +382,7 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
                 raise ContractError(f"the reference {where} has values in segment column {column!r} that are not "
                                     "finite numbers.")
             typed[column] = values
-    if model.labels and model.labels.column in frame.columns and model.is_multiclass:
-        labels = as_label(frame[model.labels.column])
-        bad = ~labels.isin(cols.classes)
-        if bad.any():
-            raise ContractError(f"the reference {where} has {int(bad.sum())} label(s) in {model.labels.column!r} that "
-                                f"are not one of the classes {list(cols.classes)} (columns.scores); fix the reference "
-                                "or drop the label column (no baseline then).")
-        typed[model.labels.column] = labels
-    elif model.labels and model.labels.column in frame.columns:
+    if model.labels and model.labels.column in frame.columns and not model.is_multiclass:
         values, not_number = as_number(frame[model.labels.column])
         bad = not_number | values.isna() | np.isinf(values)
         if model.is_classification:
@@ -404,23 +396,26 @@ def prepare_reference(frame: pd.DataFrame, model: ModelConfig, where: str) -> pd
 
 
 def _reference_classes(frame: pd.DataFrame, typed: pd.DataFrame, model: ModelConfig, where: str) -> None:
-    """A multiclass reference: its class scores sum to 1 (its top score derived), its decisions are classes."""
+    """A multiclass reference by the rules of a day (its top score derived, its decisions and labels classes), but
+    curated: any row that a day would quarantine is an error."""
     cols = model.columns
-    scores = typed[list(cols.score_columns)]
-    tolerance = model.contract.score_sum_tolerance
-    off = scores.isna().any(axis=1) | ((scores.sum(axis=1) - 1).abs() > tolerance)
-    if off.any():
-        raise ContractError(f"the reference {where} has {int(off.sum())} row(s) whose class scores "
-                            f"{list(cols.score_columns)} are missing or do not sum to 1 (within {tolerance:g}); "
-                            "publish a reference version of complete probabilities.")
-    typed[TOP_SCORE] = scores.max(axis=1)
+    v = _Violations(frame.index)
+    checked = {c: typed[c] for c in cols.score_columns}
+    v.add(pd.DataFrame(checked).isna().any(axis=1), "missing_score", "a class score is empty")
+    _check_class_scores(cols.score_columns, model.contract.score_sum_tolerance, v, checked)
     if cols.decision:
-        decision = as_label(frame[cols.decision])
-        bad = ~decision.isin(cols.classes)
-        if bad.any():
-            raise ContractError(f"the reference {where} has {int(bad.sum())} decision(s) in {cols.decision!r} that "
-                                f"are not one of the classes {list(cols.classes)} (columns.scores).")
-        typed[cols.decision] = decision
+        checked[cols.decision] = _check_class(frame[cols.decision], cols.decision, cols.classes, "missing_decision", v)
+    label = model.labels.column if model.labels and model.labels.column in frame.columns else None
+    if label:
+        checked[label] = _check_class(frame[label], label, cols.classes, "missing_label", v)
+    if v.counts:
+        found = ", ".join(f"{code}: {n} row(s)" for code, n in v.counts.most_common())
+        raise ContractError(f"the reference {where} of multiclass model {model.name!r} breaks the contract ({found}; "
+                            f"e.g. {next(iter(v.examples.values()))}); publish a reference version whose class scores "
+                            f"{list(cols.score_columns)} sum to 1 and whose decisions and labels are one of the classes "
+                            f"{list(cols.classes)} (columns.scores), or drop its label column (no baseline then).")
+    for column, values in checked.items():
+        typed[column] = values
 
 
 def enforce_rejected_share(result: ContractTally, model: ModelConfig, where: str) -> None:

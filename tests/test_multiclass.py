@@ -155,12 +155,15 @@ def test_a_reference_with_a_label_outside_the_classes_says_so():
     model = model_config()
     frame = draw(30, np.random.default_rng(4))
     frame.loc[5, "taken"] = "platinum"
-    with pytest.raises(contract.ContractError, match=r"1 label\(s\) in 'taken' that are not one of the classes"):
+    with pytest.raises(contract.ContractError, match=r"\(unknown_class: 1 row\(s\); e.g. unknown_class: taken platinum"):
         contract.prepare_reference(frame, model, "r")
     frame = draw(30, np.random.default_rng(4))
     frame.loc[3, "score_prepaid"] += 0.2
-    with pytest.raises(contract.ContractError, match=r"1 row\(s\) whose class scores .* do not sum to 1"):
+    frame.loc[4, "plan"] = None
+    with pytest.raises(contract.ContractError, match=r"scores_not_summing_to_one: 1 row\(s\), missing_decision: 1"):
         contract.prepare_reference(frame, model, "r")
+    typed = contract.prepare_reference(draw(30, np.random.default_rng(4)), model, "r")
+    assert typed["taken"].isin(model.columns.classes).all() and typed[TOP_SCORE].between(0, 1).all()
 
 
 # --- the metrics ----------------------------------------------------------------------------------------------------
