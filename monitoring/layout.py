@@ -130,6 +130,12 @@ class ModelLayout:
         """The serialized model of a version; the version shared with its reference baseline."""
         return f"{self.models_prefix}/{self.model}/v={_version(version)}/model.pkl"
 
+    @property
+    def state_edges(self) -> str:
+        """The model's fixed bin edges of its days' mergeable states (monitoring.window_state), taken from its
+        first reference version and kept whatever versions follow."""
+        return f"{self.reference_dir}_state/edges.json"
+
     # --- the report site and the metric store ------------------------------------------------------------------
     @property
     def model_reports_dir(self) -> str:
@@ -292,6 +298,10 @@ class DayLayout(ModelLayout):
         return f"{self.staging_dir}summary.json"
 
     @property
+    def staged_state(self) -> str:
+        return f"{self.staging_dir}state.json"
+
+    @property
     def staged_decision(self) -> str:
         """The run's decision, taken once by `decide` and read by the tasks after it."""
         return f"{self.staging_dir}decision.json"
@@ -329,6 +339,16 @@ class DayLayout(ModelLayout):
     def labels_report(self) -> str:
         """What the labels that landed on this day held, and the verdict on the day whose labels came due."""
         return f"{self.reports_dir}labels.json"
+
+    @property
+    def state(self) -> str:
+        """The day's mergeable state (monitoring.window_state): what windows of days are judged on."""
+        return f"{self.reports_dir}state.json"
+
+    @property
+    def label_state(self) -> str:
+        """The label join's counts of the day's predictions, as far as their labels have arrived (mergeable)."""
+        return f"{self.reports_dir}label_state.json"
 
     @property
     def labels_quarantine(self) -> str:

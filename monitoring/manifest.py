@@ -25,7 +25,7 @@ def _record(data: bytes, key: str) -> dict[str, Any]:
 def label_artifacts(layout: DayLayout) -> list[str]:
     """Keys a day gains once labels arrive; they are updated in place by later runs, not by the day's own publish."""
     return [layout.performance, layout.report(PERFORMANCE_REPORT, "html"), layout.report(PERFORMANCE_REPORT, "json"),
-            layout.labels_report, layout.labels_quarantine]
+            layout.labels_report, layout.labels_quarantine, layout.label_state]
 
 
 def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], now: dt.datetime,

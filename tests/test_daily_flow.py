@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tests import data
-from monitoring import reference_store, steps
+from monitoring import reference_store, steps, window_state
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from tests.conftest import BUCKET
@@ -38,8 +38,15 @@ def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_m
     prefix = "reports/loan_approval/dt=2026-10-05/"
     names = [k.removeprefix(prefix) for k in keys(seeded, prefix)]
     assert names == ["data_drift.html", "data_drift.json", "data_quality.html", "data_quality.json", "decisions.json",
-                     "index.html", "labels.json", "manifest.json", "performance.json", "prediction_drift.html",
-                     "prediction_drift.json", "summary.json"]
+                     "index.html", "label_state.json", "labels.json", "manifest.json", "performance.json",
+                     "prediction_drift.html", "prediction_drift.json", "state.json", "summary.json"]
+    listed = get_json(seeded, prefix + "manifest.json")["artifacts"]
+    assert {"state.json", "label_state.json"} <= listed.keys()
+    state = window_state.read_day(store, DayLayout.of(loan_model, CLEAN))
+    assert state.days == [CLEAN] and state.rows == 1500 and state.source_sha256
+    assert state.labels.predictions == 1500 and state.labels.labelled == 0  # no label has landed yet
+    assert sum(state.numerical["annual_income"].bins) == state.numerical["annual_income"].count
+    assert state.expected.matrix and sum(state.expected.predicted) == 1500  # CBPE's expected counts
     for name in names:
         expected = "text/html" if name.endswith(".html") else "application/json"
         assert content_type(seeded, prefix + name).startswith(expected), name

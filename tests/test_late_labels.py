@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from monitoring import steps
+from monitoring import steps, window_state
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from tests.helpers import get_json, land_labels, logged_predictions, now, read as raw, seed_days, true_labels
@@ -74,8 +74,13 @@ def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seede
     assert [d["day"] for d in history] == ["2026-10-05", "2026-10-06", "2026-10-07"]  # not duplicated
     assert history[0]["labelled"] == len(labels) and history[0]["label_coverage"] == full["coverage"]
     manifest = get_json(seeded, layout.manifest)
-    assert {"performance.json", "model_performance.html", "summary.json"} <= set(manifest["artifacts"])
+    assert {"performance.json", "model_performance.html", "summary.json", "label_state.json"} <= set(
+        manifest["artifacts"])
     assert "2026-10-05" in raw(seeded, layout.history("csv")).decode()
+    counts = window_state.read_day(store, layout).labels  # the day's mergeable state follows its labels
+    matrix = counts.confusion.matrix
+    assert counts.labelled == len(labels) and counts.predictions == full["predictions"]
+    assert {"tn": matrix[0][0], "fp": matrix[0][1], "fn": matrix[1][0], "tp": matrix[1][1]} == full["confusion"]
 
     # The labels known on day P+2 are the full set: well calibrated labels keep F1 near the reference's.
     assert abs(full["metrics"]["f1"] - full["baseline"]["f1"]) < 0.05 and full["degraded"] == []
@@ -86,6 +91,7 @@ def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seede
     assert {d: raw(seeded, layout.on(d).summary) for d in summaries} == summaries
     steps.run_day(store, model, P, now=now())
     assert get_json(seeded, layout.performance) == full
+    assert window_state.read_day(store, layout).labels == counts  # the republished day keeps its label counts
     assert get_json(seeded, layout.summary)["performance"] == full
     assert "performance.json" in get_json(seeded, layout.manifest)["artifacts"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from monitoring import ingest, judging, labels, manifest, metrics, reference_store, reports
+from monitoring import ingest, judging, labels, manifest, metrics, reference_store, reports, window_state
 from monitoring.config import ModelConfig
 from monitoring.estimators import Estimate
 from monitoring.layout import PERFORMANCE_REPORT, DayLayout
@@ -86,13 +86,17 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     if stored and stored.label_digest == found.label_digest:  # the same labels: the report and intervals stand
         same = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
                                         "intervals": stored.intervals})
-        if _recorded(store, layout, layout.performance, canonical(same)):
-            return False  # nothing new, and the manifest lists it: written and recorded whole
+        if _recorded(store, layout, layout.performance, canonical(same)) and store.exists(layout.label_state):
+            return False  # nothing new, and the manifest lists it: written and recorded whole (a day published
+            # before the label join's counts were kept gains them below)
         written = _existing(store, [report_key, report_json_key] if same.report else [])
         if written is not None:  # labels complete now, or an earlier run died before recording: record again
             found = same
     if written is None:
         found, written = _performance_report(store, model, layout, found, joined, references)
+    counts = window_state.label_state(joined, found.predictions, model.scoring).model_dump_json().encode()
+    store.put_bytes(layout.label_state, counts, JSON)
+    written.append((layout.label_state, counts))
     if found.report is None:
         for key in (report_key, report_json_key):
             store.delete(key)

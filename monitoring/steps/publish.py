@@ -41,6 +41,7 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     urls = manifest.publish(store, layout, run or {}, now, [
         (layout.summary, summary.to_json(), JSON),
         (layout.day_metrics, metrics.model_dump_json(indent=2).encode(), JSON),
+        *([(layout.state, store.get_bytes(layout.staged_state), JSON)] if store.exists(layout.staged_state) else []),
     ], reports=summary.report_names)
     for name, url in sorted(urls.items()):
         log.info("published %s", url)

@@ -3,14 +3,16 @@ against the fitted reference, and the day's summary, staged for publication."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from typing import Any
 
-from monitoring import contract, ingest, judging, reference_store, reports, volume
+from monitoring import contract, ingest, judging, reference_store, reports, volume, window_state
 from monitoring.config import ModelConfig
 from monitoring.day_state import DayState
-from monitoring.layout import DayLayout
+from monitoring.layout import DayLayout, ModelLayout
+from monitoring.reference import ReferenceProfile
 from monitoring.sampling import HashSample
 from monitoring.storage import HTML, JSON, ObjectStore
 from monitoring.summary import summarize
@@ -33,18 +35,68 @@ def _segment_reports(fitted, segmented, current, compared, model: ModelConfig) -
     return found
 
 
+def _window_tally(store: ObjectStore, model: ModelConfig, layout: DayLayout, fitted: ReferenceProfile,
+                  state: DayState) -> window_state.WindowTally:
+    """The day's mergeable state, fed the same batches as `state`, on the model's fixed edges: created from this
+    reference version the first time (the first writer wins), extended for columns added to the model since."""
+    numerical = list(state.numbers)
+    edges = _fixed_edges(store, ModelLayout.of(model), numerical, fitted, layout)
+    return window_state.WindowTally(
+        model=model.name, day=layout.day, reference_version=fitted.version, edges=edges, numerical=numerical,
+        categorical=list(state.categories), score=model.scoring.score, latency=model.columns.latency)
+
+
+def _fixed_edges(store: ObjectStore, model_layout: ModelLayout, columns: list[str], fitted: ReferenceProfile,
+                 layout: DayLayout) -> window_state.StateEdges:
+    key = model_layout.state_edges
+    try:
+        edges = window_state.StateEdges.model_validate_json(store.get_bytes(key))
+    except FileNotFoundError:
+        edges = None
+    if edges is not None and all(c in edges.columns for c in columns):
+        return edges
+    reference = reference_store.evidently_sample(store, layout, fitted)
+    if edges is None:
+        edges = window_state.fit_edges(reference, columns, fitted.version)
+        if store.create_json(key, edges.model_dump(mode="json")):
+            return edges
+        return _fixed_edges(store, model_layout, columns, fitted, layout)  # another run created them first
+    edges = edges.covering(reference, columns, fitted.version)
+    store.put_json(key, edges.model_dump(mode="json"))
+    return edges
+
+
+def _state_bytes(store: ObjectStore, layout: DayLayout, state: window_state.WindowState) -> bytes:
+    """The day's state; the published one's bytes when it was counted from the same valid rows against the same
+    reference version and edges (KLL sketches draw random bits: a rerun of an unchanged day rewrites the same
+    bytes, as every other artifact of the day)."""
+    try:
+        published = store.get_bytes(layout.state)
+        before = window_state.WindowState.from_json(published)
+    except (FileNotFoundError, ValueError):
+        return state.to_json()
+    same = ("schema_version", "source_sha256", "reference_versions", "edges_from", "rows")
+    return published if all(getattr(before, f) == getattr(state, f) for f in same) else state.to_json()
+
+
 def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, Any]:
     """Profile the staged valid rows, run the Evidently reports on their sample, stage them with the day's summary."""
     layout = DayLayout.of(model, day)
     stats = store.get_json(layout.staged_contract)
     fitted = reference_store.load_or_fit(store, model, layout)
     state, sample = DayState(model.fit_settings, fitted), HashSample(model.columns.id, model.reports.max_rows)
+    tally = _window_tally(store, model, layout, fitted, state)
     started = time.monotonic()
     with store.download(layout.staged_valid_rows) as local:
+        source = hashlib.sha256()
+        for chunk in iter(lambda: local.read(1 << 20), b""):
+            source.update(chunk)
+        local.seek(0)
         for batch in ingest.batches(local, ingest.BATCH_ROWS):
             frame = batch.to_pandas()
             state.add(frame)
             sample.add(frame)
+            tally.add(frame)
     current = sample.rows() if state.rows else contract.valid_schema(model).empty_table().to_pandas()
     log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", state.rows,
              time.monotonic() - started)
@@ -85,6 +137,9 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
         verdicts=verdicts_of_day, estimated_performance=estimate, segments=segmented, importance=fitted.importance,
     )
+    store.put_bytes(layout.staged_state, _state_bytes(store, layout, tally.state(
+        window_state.expected_state(state.expected or state.expected_classes, model.scoring), source.hexdigest())),
+        JSON)
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",
              summary.data_drift.dataset_drift, summary.data_drift.drift_share,
