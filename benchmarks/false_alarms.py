@@ -331,7 +331,7 @@ def stream(*key: int | str) -> np.random.Generator:
 class Judge:
     """A dataset's model in one mode, its reference fitted once: judges a day's rows into findings."""
 
-    def __init__(self, data: Dataset, mode: str, fit_seed: int = 0) -> None:
+    def __init__(self, data: Dataset, mode: str, fit_seed: int = 0, windows: bool = False) -> None:
         from monitoring import contract
         from monitoring.config import parse_config
         from monitoring.reference import ReferenceProfile
@@ -348,12 +348,23 @@ class Judge:
         self.compared = sample(typed, self.model.reports.max_rows)
         self.label = data.settings["labels"]["column"]
         self.nannies: dict[str, object] = {}  # no DLE: the replayed models are classifiers
+        self.windows = windows
+        if windows:  # the days' mergeable states on fixed edges, the reference's state, the trailing days' states
+            from monitoring import window_state
+
+            numerical, _ = window_state.monitored_columns(self.model)
+            self.edges = window_state.fit_edges(self.compared, numerical, "v1")
+            self.reference_window = window_state.tally_of(self.model, None, "v1", self.edges).add(
+                self.compared).state()
+            self.trailing: list = []
         fit = self.fitted.segments
         min_rows = self.model.segments.min_rows
         self.segments = (sum(b.rows >= min_rows for b in fit.baselines.values()) if fit is not None else 0)
 
-    def findings(self, rows: pd.DataFrame) -> list:
-        from monitoring import contract, judging, rules
+    def findings(self, rows: pd.DataFrame, day: dt.date = DAY) -> list:
+        """The day's warning and critical findings; with windows, `day` follows the days judged before it (the
+        trailing window: the states of the `windows.days` - 1 days before it, as the daily run reads them)."""
+        from monitoring import contract, judging, rules, window_state, windows
         from monitoring.day_state import DayState
         from monitoring.ingest import SOURCE_FILE, SOURCE_ROW
         from monitoring.records import LabelsReport
@@ -363,17 +374,27 @@ class Judge:
 
         model, cols = self.model, self.model.columns
         frame = rows.assign(**{cols.id: [f"p{i}" for i in range(len(rows))],
-                               cols.timestamp: pd.Timestamp(DAY, tz="UTC"), SOURCE_FILE: "day", SOURCE_ROW: 0})
-        valid = contract.validate(frame, model, DAY).valid
+                               cols.timestamp: pd.Timestamp(day, tz="UTC"), SOURCE_FILE: "day", SOURCE_ROW: 0})
+        valid = contract.validate(frame, model, day).valid
         state = DayState(model.fit_settings, self.fitted).add(valid)
         current = hash_sample(valid, cols.id, model.reports.max_rows)
         operations, quality = state.operations(current), state.quality()
         specs = model.drift_specs
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
+        trailing = None
+        if self.windows:
+            today = window_state.tally_of(model, day, "v1", self.edges).add(valid).state()
+            earlier = self.trailing[-(model.windows.days - 1):]
+            self.trailing.append(today)
+            if len(earlier) == model.windows.days - 1:  # as the daily run: a window judged once complete
+                trailing = (window_state.merge([*earlier, today]), self.reference_window, "reference (v1)")
+        window = windows.judge(trailing[0], trailing[1], k=model.drift.band_sigma,
+                               min_mean_shift=model.windows.min_mean_shift,
+                               min_distance=model.windows.min_distance) if trailing else None
         columns, judged, segmented = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
-            operations, quality, current, (model.segments, state.segments))
+            operations, quality, current, (model.segments, state.segments), window)
         if segmented is not None:  # the headline metric inside each segment, estimated before the labels (CBPE)
             segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
                 self.fitted, state.segments, model.metric_judging, model.segments)})
@@ -387,7 +408,9 @@ class Judge:
             files=[], sampled_rows=len(current), reference_version="v1", reference_rows=self.fitted.rows,
             drift=columns, features=cols.features, predictions=cols.predictions, quality=quality,
             dataset_drift_share=model.drift.dataset_drift_share, operations=operations, reports={},
-            verdicts=judged, segments=segmented, estimated_performance=estimate)
+            verdicts=judged, segments=segmented, estimated_performance=estimate,
+            window=windows.comparison(*trailing, judged.window, model.drift.band_sigma, model.drift.fdr)
+            if trailing and model.drift.calibrated else None)
         labels = rows[self.label].astype(str) if model.is_multiclass else rows[self.label].astype(float)
         joined = valid.assign(**{LABEL: labels.to_numpy()[:len(valid)]})
         found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,
@@ -544,6 +567,14 @@ def print_bands(judge: Judge, sizes: tuple[int, ...], out) -> None:
               f"fitted sd ~ n_eff^{null.sd_fit[1] if null.sd_fit else 0:+.3f}", file=out, flush=True)
 
 
+def _enough_rows(data: Dataset, size: int, out) -> bool:
+    """A real dataset's pool holds days of this size (else said)."""
+    if data.pool is not None and size > len(data.pool):
+        print(f"  {size:>7,} rows a day: not enough held-out rows", file=out)
+        return False
+    return True
+
+
 def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_days: int, *,
            modes: tuple[str, ...] = ("calibrated", "fixed"), changes: dict | None = None,
            fit_seeds: tuple[int, ...] = (0,), day_seed: int = 7, bands: bool = False, out=sys.stdout) -> dict:
@@ -563,8 +594,7 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
         print(f"\n{data.name}, {mode} ({len(data.reference):,} reference rows, {features} features{cut}; {fits}; "
               f"fitted in {fitted} s)", file=out, flush=True)
         for size in sizes:
-            if data.pool is not None and size > len(data.pool):
-                print(f"  {size:>7,} rows a day: not enough held-out rows", file=out)
+            if not _enough_rows(data, size, out):
                 continue
             if bands and mode == "calibrated":
                 for judge in judges:
@@ -574,6 +604,60 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
                 print_one(size, results[mode, size][0], out, segmented)
             else:
                 print_fits(size, results[mode, size], out, segmented)
+    return results
+
+
+def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int, *, shift_sd: float = 0.15,
+                   day_seed: int = 7, out=sys.stdout) -> dict:
+    """Consecutive days judged with their trailing window (issue 28): the model-days of a no-change replay of `days`
+    days on which a window finding is raised (and any finding), and the replays of a persistent `shift_sd` shift of
+    one feature (`shifts` of them, each after `windows.days` - 1 clean days) in which a finding names it within
+    the window's length of its start, by the window or by a single day."""
+    results = {}
+    judge = Judge(data, "calibrated", windows=True)
+    length = judge.model.windows.days
+    print(f"\n{data.name}, calibrated, trailing window of {length} days against the reference "
+          f"({len(data.reference):,} reference rows, {len(judge.model.columns.features)} features)", file=out,
+          flush=True)
+    for size in sizes:
+        if not _enough_rows(data, size, out):
+            continue
+        started, rng = time.monotonic(), stream("windows", data.name, size, day_seed)
+        judge.trailing = []
+        window_days = alerting = 0
+        rules_seen: dict[str, int] = {}
+        for n in range(days):
+            found = judge.findings(data.day(size, rng), DAY + dt.timedelta(days=n))
+            window_days += any(f.rule == "window_drift" for f in found)
+            alerting += bool(found)
+            for rule in {f.rule for f in found}:
+                rules_seen[rule] = rules_seen.get(rule, 0) + 1
+        quiet = time.monotonic() - started
+        flagged = by_window = 0
+        if shifts and size == 300:
+            change = shift(shift_sd)
+            for replay_number in range(shifts):
+                judge.trailing = []
+                rng = stream("windows-shift", data.name, size, day_seed, replay_number)
+                for n in range(length - 1):  # the clean days before the shift: a full window's worth
+                    judge.findings(data.day(size, rng), DAY + dt.timedelta(days=n))
+                hit = window_hit = False
+                for n in range(length - 1, 2 * length - 1):
+                    found = judge.findings(change(data.day(size, rng), data, rng), DAY + dt.timedelta(days=n))
+                    named = [f for f in found if data.shifted in f.columns]
+                    hit |= bool(named)
+                    window_hit |= any(f.rule == "window_drift" for f in named)
+                flagged += hit
+                by_window += window_hit
+        results[size] = {"days": days, "window_days": window_days, "alerting": alerting, "shifts": shifts,
+                         "flagged": flagged, "by_window": by_window}
+        print(f"  {size:>7,} rows a day: no change, {days} consecutive days: window_drift on {window_days} "
+              f"({_pct(window_days, days, 1)}), any finding on {alerting} ({_pct(alerting, days, 1)}) "
+              f"[{', '.join(f'{r} {n}' for r, n in sorted(rules_seen.items())) or 'none'}]; {quiet:.0f} s", file=out)
+        if shifts and size == 300:
+            print(f"           a persistent {shift_sd} sd shift of {data.shifted}: named within {length} days in "
+                  f"{flagged}/{shifts} replays ({_pct(flagged, shifts)}), by window_drift in {by_window}/{shifts}",
+                  file=out, flush=True)
     return results
 
 
@@ -594,6 +678,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bands", action="store_true", help="print each fit's performance bands")
     parser.add_argument("--segments", action="store_true", help="each model with its segments (SEGMENTS; calibrated "
                                                                 "mode: the fixed mode has none)")
+    parser.add_argument("--windows", action="store_true", help="consecutive days judged with their trailing window "
+                        "(window_drift): no-change model-days with a window finding, and a persistent 0.15 sd shift "
+                        "named within the window's length (--days consecutive days, default 100; --shifts replays)")
+    parser.add_argument("--shifts", type=int, default=50, help="--windows: replays of the persistent shift")
     parser.add_argument("--settings", type=json.loads, default={},
                         help="JSON merged into each replayed model's config entry (what a setting changes)")
     args = parser.parse_args(argv)
@@ -619,6 +707,9 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.datasets.split(","):
         data = with_segments(makers[name]()) if args.segments else makers[name]()
         data.settings = merged(data.settings, args.settings)
+        if args.windows:
+            replay_windows(data, sizes, args.days or 100, args.shifts, day_seed=args.day_seed)
+            continue
         replay(data, sizes, days, changed, modes=modes, changes=changes, fit_seeds=fit_seeds,
                day_seed=args.day_seed, bands=args.bands)
 

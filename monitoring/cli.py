@@ -3,6 +3,8 @@
     python -m monitoring init --model M --reference FILE        a config entry guessed from a reference file
     python -m monitoring check-config [--against-reference]     the config validated (and against the bucket)
     python -m monitoring run --model M --day D [--dry-run]      one model-day, as the DAG runs it
+    python -m monitoring compare --model M --from D1 --to D2 [--against reference|previous|weekday|D3..D4]
+                                                                a range of published days against a baseline
     python -m monitoring config-reference | config-schema       the configuration's reference and JSON Schema
 
 What a `run` writes: the day's staging area (`staging/<model>/dt=<day>/`), its published reports, summary, pages,
@@ -37,8 +39,9 @@ import logging
 import os
 import sys
 import traceback
+from pathlib import Path
 
-from monitoring import onboarding
+from monitoring import compare, onboarding
 from monitoring.config import ConfigError, LogFormat, load_config
 from monitoring.config_reference import render as config_reference
 from monitoring.config_reference import schema as config_schema
@@ -47,6 +50,7 @@ from monitoring.ingest import (SOURCE_FILE, SOURCE_ROW, IngestError, MissingPart
                                read_file)
 from monitoring.layout import LayoutError, parse_day
 from monitoring.reference_store import MissingReferenceError
+from monitoring.site import render_compare_page
 from monitoring.steps import run_day
 from monitoring.storage import ObjectStore, OverlayStore, StorageError, client_config
 
@@ -79,6 +83,23 @@ def _day(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _compare(args: argparse.Namespace) -> int:
+    model = load_config(args.config, isolate=True).model(args.model)
+    store = ObjectStore(s3_client(args.endpoint_url), model.storage.bucket)
+    try:
+        against = compare.parse_against(args.against or model.windows.baseline)
+        comparison, missing = compare.compare_range(store, model, parse_day(args.first), parse_day(args.last),
+                                                    against)
+    except compare.CompareError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(compare.table(comparison, missing))
+    page = Path(args.html or f"compare_{model.name}_{args.first}_{args.last}.html")
+    page.write_text(render_compare_page(comparison, missing))
+    print(f"page: {page}")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m monitoring", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -105,6 +126,17 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--bucket", default=onboarding.TODO, help="the bucket of the logs and the reports")
     init.add_argument("--label", default=None, help="the label column, when it is not named like one")
     init.add_argument("--endpoint-url", default=None)
+    compare = sub.add_parser("compare", parents=[common], help="a range of published days against a baseline, from "
+                             "the days' mergeable states: a table, and an HTML page")
+    compare.add_argument("--model", required=True)
+    compare.add_argument("--from", dest="first", required=True, type=_day, help="YYYY-MM-DD")
+    compare.add_argument("--to", dest="last", required=True, type=_day, help="YYYY-MM-DD")
+    compare.add_argument("--against", default=None, help="reference, previous, weekday or YYYY-MM-DD..YYYY-MM-DD "
+                         "(default: the model's windows.baseline)")
+    compare.add_argument("--html", default=None, help="where the page goes (default: "
+                         "compare_<model>_<from>_<to>.html in the current folder)")
+    compare.add_argument("--config", default=None)
+    compare.add_argument("--endpoint-url", default=None)
     sub.add_parser("config-reference", parents=[common], help="print the configuration reference (Markdown), "
                    "generated from the typed config's field descriptions (docs/config-reference.md)")
     sub.add_parser("config-schema", parents=[common], help="print the JSON Schema of models.yaml, generated from "
@@ -125,6 +157,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "check-config":
         return _check_config(args)
+    if args.command == "compare":
+        return _compare(args)
     config = load_config(args.config, isolate=True)  # another model's broken entry does not stop this one
     model = config.model(args.model)
     store = ObjectStore(s3_client(args.endpoint_url), model.storage.bucket)

@@ -254,6 +254,26 @@ class DriftConfig(_Strict):
         return value
 
 
+class WindowsConfig(_Strict):
+    """Windows of days compared from the days' mergeable states (see docs/windows.md): `python -m monitoring compare`
+    judges a range of published days against the reference, the days before it or the same weekdays of earlier
+    weeks."""
+
+    days: int = Field(default=7, ge=2, le=90, description="the days of a trailing window")
+    baseline: Literal["reference", "previous", "weekday"] = Field(
+        default="reference", description="what a window is compared with when not said: the reference, the window "
+        "of as many days just before it, or the same weekdays of the earlier weeks (`weekday_weeks` of them, once two "
+        "exist: a rhythm every week shares is not a change)")
+    weekday_weeks: int = Field(default=4, ge=2, le=12, description="weekday baseline: the earlier weeks whose same "
+                               "weekdays make the baseline")
+    min_mean_shift: float = Field(default=0.1, gt=0, description="the smallest shift of a numerical column's mean "
+                                  "that counts, in the baseline's standard deviations")
+    min_distance: float = Field(default=0.05, gt=0, le=1, description="the smallest Jensen-Shannon distance of a "
+                                "column's shares (in the model's fixed bins, or its categories) that counts; half "
+                                "the day's line (drift.numerical_threshold): a window's distance is measured on more "
+                                "rows")
+
+
 class SegmentsConfig(_Strict):
     """Slices of the traffic judged on their own (see docs/segments.md): each segment's share of the day against its
     share of the reference, and the drift of every monitored column inside it against the reference's same segment,
@@ -630,6 +650,9 @@ class RulesConfig(_Strict):
                                              "drift?)")
     class_recall: ClassRecallRule = Field(default=ClassRecallRule(), description="multiclass: a class's recall "
                                           "collapsed on a judged day, even while the macro figures hold")
+    window_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted over the trailing window "
+                                     "(windows.days), judged on the days' merged states in the day's family; the "
+                                     "message says when the day alone does not show it")
     segment_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted inside a segment "
                                       "(segments), more than in the whole day")
     segment_share: RuleConfig = Field(default=RuleConfig(), description="a segment's share of the day's rows moved "
@@ -740,6 +763,8 @@ class ModelConfig(_Strict, _OfTask):
     alerts: AlertsConfig = Field(default=AlertsConfig(), description="where the messages go, and when they are sent")
     segments: SegmentsConfig = Field(default=SegmentsConfig(), description="slices of the traffic (a channel, a "
                                      "region, an amount bucket) judged on their own at their own size")
+    windows: WindowsConfig = Field(default=WindowsConfig(), description="windows of days compared from the days' "
+                                   "mergeable states")
     retraining: RetrainingConfig = Field(default=RetrainingConfig(), description="when a day asks for retraining, "
                                          "and which DAG retrains (none: a model retrained elsewhere; its requests are "
                                          "only recorded)")

@@ -412,8 +412,9 @@ def _reference_classes(frame: pd.DataFrame, typed: pd.DataFrame, model: ModelCon
         found = ", ".join(f"{code}: {n} row(s)" for code, n in v.counts.most_common())
         raise ContractError(f"the reference {where} of multiclass model {model.name!r} breaks the contract ({found}; "
                             f"e.g. {next(iter(v.examples.values()))}); publish a reference version whose class scores "
-                            f"{list(cols.score_columns)} sum to 1 and whose decisions and labels are one of the classes "
-                            f"{list(cols.classes)} (columns.scores), or drop its label column (no baseline then).")
+                            f"{list(cols.score_columns)} sum to 1 and whose decisions and labels are one of the "
+                            f"classes {list(cols.classes)} (columns.scores), or drop its label column (no baseline "
+                            "then).")
     for column, values in checked.items():
         typed[column] = values
 

@@ -136,6 +136,10 @@ class ModelLayout:
         first reference version and kept whatever versions follow."""
         return f"{self.reference_dir}_state/edges.json"
 
+    def reference_state(self, version: str) -> str:
+        """A reference version's state on the fixed edges, what windows of days are compared with."""
+        return f"{self.reference_dir}_state/v={_version(version)}.json"
+
     # --- the report site and the metric store ------------------------------------------------------------------
     @property
     def model_reports_dir(self) -> str:

@@ -52,7 +52,8 @@ class Finding(Record):
 def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """Every rule that fires on this day, most severe first, in a stable order."""
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
-              *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary)]
+              *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary),
+              *_window_findings(summary)]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
 
@@ -158,6 +159,28 @@ def _multivariate_drift(summary: DaySummary) -> Finding | None:
             evidence=[f"mean reconstruction error change: {multivariate.words()}"],
         )
     return None
+
+
+def _window_findings(summary: DaySummary) -> list[Finding]:
+    """A column drifted over the trailing window (monitoring.windows), said plainly when the day alone does not show
+    it: the change too small for a day, plain over the days together."""
+    window = summary.window
+    if window is None or not window.drifted:
+        return []
+    today = {c for c, r in {**summary.data_drift.features, **summary.prediction_drift.columns}.items() if r.drifted}
+    quiet = [c for c in window.drifted if c not in today]
+    span = f"the last {len(window.days)} days ({window.days[0]} to {window.days[-1]})"
+    message = f"{listing(window.drifted)} drifted over {span} against the {window.baseline}"
+    message += (f"; the day alone does not show {'it' if len(quiet) == 1 else 'them'}." if quiet == window.drifted
+                else f"; the day alone shows {listing([c for c in window.drifted if c in today])}.")
+    evidence = [f"{c.column}: " + "; ".join(f"{what} {j.words()}" for what, j in (("mean shift (sd)", c.mean_shift),
+                                                                                 ("distance", c.distance))
+                                             if j is not None and j.fired)
+                for c in window.columns if c.fired]
+    return [Finding(rule="window_drift", severity=Severity.WARNING, columns=window.drifted, message=message,
+                    action=("A slow or small change that single days cannot tell from noise: compare the window with "
+                            "the weeks before (python -m monitoring compare --against previous) and check what "
+                            "feeds these columns."), evidence=evidence)]
 
 
 def _segment_findings(summary: DaySummary) -> list[Finding]:

@@ -563,6 +563,12 @@ class HomeEntry:
     performance: HomePerformance | None = None
 
 
+def render_compare_page(comparison, missing: dict[str, list]) -> str:
+    """The page of `python -m monitoring compare`: a range of days against its baseline (`windows.WindowComparison`),
+    column by column, and the days either side left out."""
+    return _environment().get_template("compare.html.j2").render(c=comparison, missing=missing)
+
+
 def render_home_page(models: list[tuple[str, str, list[DayMetrics]]], *,
                      headlines: dict[str, str] | None = None) -> str:
     """`headlines`: model name -> its headline metric (the first of its metric_rules); guessed when not given."""

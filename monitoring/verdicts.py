@@ -90,6 +90,9 @@ class DayVerdicts(Record):
     fdr: float
     expected_false_alarms_per_month: float | None  # at most, in 30 no-change days: the gate's level
     statistics: dict[str, Judgement]  # positive_rate, low_confidence_share, missing:<column>, reconstruction_error
+    # the trailing window's statistics (monitoring.windows: mean_shift:<column>, distance:<column>), judged in the
+    # day's family
+    window: dict[str, Judgement] = {}
 
 
 def nominal_tail(k: float) -> float:

@@ -34,10 +34,11 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from monitoring import metrics
-from monitoring.config import Scoring
-from monitoring.layout import DayLayout
-from monitoring.storage import ObjectStore
+from monitoring import metrics, reference_store
+from monitoring.config import ModelConfig, Scoring
+from monitoring.layout import DayLayout, ModelLayout
+from monitoring.reference import ReferenceProfile
+from monitoring.storage import JSON, ObjectStore
 from monitoring.vocabulary import LABEL, Record
 
 STATE_SCHEMA = 1
@@ -305,7 +306,7 @@ def _merged(a, b):
 class WindowState(Record):
     schema_version: int = STATE_SCHEMA
     model: str
-    days: list[dt.date]  # the days merged (one for a day's state), in order
+    days: list[dt.date]  # the days merged (one for a day's state, none for a reference's), in order
     reference_versions: list[str]  # the reference versions the days were monitored against
     edges_from: str  # the reference version the model's fixed edges came from (StateEdges.fixed_from)
     rows: int
@@ -356,6 +357,62 @@ class WindowState(Record):
         return cls.model_validate_json(data)
 
 
+def monitored_columns(model: ModelConfig) -> tuple[list[str], list[str]]:
+    """The numerical and categorical columns a state counts: as `day_state.DayState`, the numerical features and
+    the score(s), the categorical features."""
+    scoring = model.scoring
+    return [*model.columns.numerical, scoring.score, *scoring.scores], list(model.columns.categorical)
+
+
+def fixed_edges(store: ObjectStore, model: ModelConfig, fitted: ReferenceProfile,
+                columns: list[str]) -> StateEdges:
+    """The model's fixed edges: created from the reference version `fitted` the first time (the first writer wins
+    a race), extended for columns added to the model since (the others keep theirs)."""
+    layout = ModelLayout.of(model)
+    try:
+        edges = StateEdges.model_validate_json(store.get_bytes(layout.state_edges))
+    except FileNotFoundError:
+        edges = None
+    if edges is not None and all(c in edges.columns for c in columns):
+        return edges
+    reference = reference_store.evidently_sample(store, layout, fitted)
+    if edges is None:
+        edges = fit_edges(reference, columns, fitted.version)
+        if store.create_json(layout.state_edges, edges.model_dump(mode="json")):
+            return edges
+        return fixed_edges(store, model, fitted, columns)  # another run created them first
+    edges = edges.covering(reference, columns, fitted.version)
+    store.put_json(layout.state_edges, edges.model_dump(mode="json"))
+    return edges
+
+
+def tally_of(model: ModelConfig, day: dt.date | None, reference_version: str, edges: StateEdges) -> WindowTally:
+    numerical, categorical = monitored_columns(model)
+    return WindowTally(model=model.name, day=day, reference_version=reference_version, edges=edges,
+                       numerical=numerical, categorical=categorical, score=model.scoring.score,
+                       latency=model.columns.latency)
+
+
+def reference_state(store: ObjectStore, model: ModelConfig, fitted: ReferenceProfile) -> WindowState:
+    """The state of the reference version `fitted` (its rows handed to Evidently) on the model's fixed edges, what a
+    window is compared with: counted once per version and edges, kept beside the edges."""
+    layout = ModelLayout.of(model)
+    edges = fixed_edges(store, model, fitted, monitored_columns(model)[0])
+    key = layout.reference_state(fitted.version)
+    try:
+        kept = WindowState.from_json(store.get_bytes(key))
+        if kept.edges_from == edges.fixed_from and kept.source_sha256 == fitted.fingerprint and all(
+                c in kept.numerical for c in edges.columns):
+            return kept
+    except FileNotFoundError:
+        pass
+    reference = reference_store.evidently_sample(store, layout, fitted)
+    state = tally_of(model, None, fitted.version, edges).add(reference).state(
+        source_sha256=fitted.fingerprint)
+    store.put_bytes(key, state.to_json(), JSON)
+    return state
+
+
 def read_day(store: ObjectStore, layout: DayLayout) -> WindowState | None:
     """A published day's state with its label join's counts (None for a day published without a state)."""
     try:
@@ -366,6 +423,20 @@ def read_day(store: ObjectStore, layout: DayLayout) -> WindowState | None:
         return state.with_labels(LabelState.model_validate_json(store.get_bytes(layout.label_state)))
     except FileNotFoundError:
         return state
+
+
+def read_window(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]
+                ) -> tuple[WindowState | None, list[dt.date]]:
+    """The merged state of those of `days` that have one (None if none has), and the days that have none."""
+    layout = ModelLayout.of(model)
+    found, missing = [], []
+    for day in days:
+        state = read_day(store, layout.on(day))
+        if state is None:
+            missing.append(day)
+        else:
+            found.append(state)
+    return (merge(found) if found else None), missing
 
 
 def _merge_parts(parts: list[dict]) -> dict:
@@ -454,9 +525,9 @@ class _QuantileTally:
 
 
 class WindowTally:
-    """A day's state, fed its valid rows in batches (`add`), then read (`state`)."""
+    """A day's state (a reference's: no day), fed its valid rows in batches (`add`), then read (`state`)."""
 
-    def __init__(self, *, model: str, day: dt.date, reference_version: str, edges: StateEdges,
+    def __init__(self, *, model: str, day: dt.date | None, reference_version: str, edges: StateEdges,
                  numerical: Iterable[str], categorical: Iterable[str], score: str, latency: str | None) -> None:
         self.model, self.day, self.reference_version, self.edges = model, day, reference_version, edges
         self.numerical = {c: _NumericalTally(edges.columns.get(c, [])) for c in numerical}
@@ -476,7 +547,7 @@ class WindowTally:
 
     def state(self, expected: ConfusionState | None = None, source_sha256: str | None = None) -> WindowState:
         return WindowState(
-            model=self.model, days=[self.day], reference_versions=[self.reference_version],
+            model=self.model, days=[self.day] if self.day else [], reference_versions=[self.reference_version],
             edges_from=self.edges.fixed_from, rows=self.rows,
             numerical={c: t.state for c, t in self.numerical.items()},
             categorical={c: t.state() for c, t in self.categorical.items()},

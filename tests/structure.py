@@ -26,10 +26,11 @@ LAYERS = (
                       "multivariate", "ingest", "contract", "labels", "sampling", "candidate", "importance")),
     ("fitted state", ("replicates", "estimators", "segments", "classes", "reference", "reference_store", "day_state",
                       "window_state", "records")),
-    ("judging a day", ("judging",)),
+    ("judging a day", ("judging", "windows")),
     ("the day's summary", ("summary",)),
     ("what users see and receive", ("rules", "health", "history", "episodes", "alerts", "retraining_policy", "onboarding",
-                                    "retraining", "manifest", "reports", "charts", "site", "links", "volume")),
+                                    "retraining", "manifest", "reports", "charts", "site", "links", "volume",
+                                    "compare")),
     ("the steps and the shell", ("steps", "cli", "worker_preload", "__main__")),
 )
 

@@ -160,4 +160,4 @@ def test_a_day_s_state_is_compact():
     fixed = window_state.fit_edges(frame, columns, "v1")
     state = WindowTally(model="m", day=DAY, reference_version="v1", edges=fixed, numerical=columns,
                         categorical=CATEGORICAL, score="score", latency="latency_ms").add(frame).state()
-    assert len(state.to_json()) < 200_000
+    assert len(state.to_json()) < 100_000

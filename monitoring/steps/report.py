@@ -3,15 +3,16 @@ against the fitted reference, and the day's summary, staged for publication."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import time
 from typing import Any
 
-from monitoring import contract, ingest, judging, reference_store, reports, volume, window_state
+from monitoring import contract, ingest, judging, reference_store, reports, volume, window_state, windows
 from monitoring.config import ModelConfig
 from monitoring.day_state import DayState
-from monitoring.layout import DayLayout, ModelLayout
+from monitoring.layout import DayLayout
 from monitoring.reference import ReferenceProfile
 from monitoring.sampling import HashSample
 from monitoring.storage import HTML, JSON, ObjectStore
@@ -35,35 +36,35 @@ def _segment_reports(fitted, segmented, current, compared, model: ModelConfig) -
     return found
 
 
-def _window_tally(store: ObjectStore, model: ModelConfig, layout: DayLayout, fitted: ReferenceProfile,
-                  state: DayState) -> window_state.WindowTally:
-    """The day's mergeable state, fed the same batches as `state`, on the model's fixed edges: created from this
-    reference version the first time (the first writer wins), extended for columns added to the model since."""
-    numerical = list(state.numbers)
-    edges = _fixed_edges(store, ModelLayout.of(model), numerical, fitted, layout)
-    return window_state.WindowTally(
-        model=model.name, day=layout.day, reference_version=fitted.version, edges=edges, numerical=numerical,
-        categorical=list(state.categories), score=model.scoring.score, latency=model.columns.latency)
+def _window_tally(store: ObjectStore, model: ModelConfig, layout: DayLayout,
+                  fitted: ReferenceProfile) -> window_state.WindowTally:
+    """The day's mergeable state (fed the same batches as its DayState), on the model's fixed edges."""
+    numerical, _ = window_state.monitored_columns(model)
+    return window_state.tally_of(model, layout.day, fitted.version,
+                                 window_state.fixed_edges(store, model, fitted, numerical))
 
 
-def _fixed_edges(store: ObjectStore, model_layout: ModelLayout, columns: list[str], fitted: ReferenceProfile,
-                 layout: DayLayout) -> window_state.StateEdges:
-    key = model_layout.state_edges
-    try:
-        edges = window_state.StateEdges.model_validate_json(store.get_bytes(key))
-    except FileNotFoundError:
-        edges = None
-    if edges is not None and all(c in edges.columns for c in columns):
-        return edges
-    reference = reference_store.evidently_sample(store, layout, fitted)
-    if edges is None:
-        edges = window_state.fit_edges(reference, columns, fitted.version)
-        if store.create_json(key, edges.model_dump(mode="json")):
-            return edges
-        return _fixed_edges(store, model_layout, columns, fitted, layout)  # another run created them first
-    edges = edges.covering(reference, columns, fitted.version)
-    store.put_json(key, edges.model_dump(mode="json"))
-    return edges
+def _trailing_window(store: ObjectStore, model: ModelConfig, layout: DayLayout, fitted: ReferenceProfile,
+                     today: window_state.WindowState) -> tuple[window_state.WindowState, window_state.WindowState,
+                                                               str] | None:
+    """The trailing window (the `windows.days` days to this one), its baseline and the baseline's name; None until
+    every earlier day of the window is published (a day's summary must not depend on which of its neighbours a
+    backfill finished first: a window short of one is not judged, and a rerun judges it), or while the baseline
+    has nothing to compare with."""
+    settings = model.windows
+    days = windows.days_between(layout.day - dt.timedelta(days=settings.days - 1), layout.day)
+    earlier, missing = window_state.read_window(store, model, days[:-1])
+    if earlier is None or missing or today.edges_from != earlier.edges_from:
+        return None
+    current = earlier.merge(today)
+    if settings.baseline == "reference":
+        return current, window_state.reference_state(store, model, fitted), f"reference ({fitted.version})"
+    wanted = windows.baseline_days(days, settings.baseline, settings.weekday_weeks)
+    baseline, _ = window_state.read_window(store, model, wanted)
+    if baseline is None or baseline.edges_from != current.edges_from or (
+            settings.baseline == "weekday" and windows.weeks_covered(days, baseline.days) < 2):
+        return None
+    return current, baseline, f"{settings.baseline} ({wanted[0]}..{wanted[-1]})"
 
 
 def _state_bytes(store: ObjectStore, layout: DayLayout, state: window_state.WindowState) -> bytes:
@@ -85,7 +86,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     stats = store.get_json(layout.staged_contract)
     fitted = reference_store.load_or_fit(store, model, layout)
     state, sample = DayState(model.fit_settings, fitted), HashSample(model.columns.id, model.reports.max_rows)
-    tally = _window_tally(store, model, layout, fitted, state)
+    tally = _window_tally(store, model, layout, fitted)
     started = time.monotonic()
     with store.download(layout.staged_valid_rows) as local:
         source = hashlib.sha256()
@@ -109,9 +110,15 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     specs = model.drift_specs
     skipped = judging.skipped_columns(current, compared, specs, model.drift.max_categories)
     judged = judging.judge_columns(current, compared, specs, model.drift, fitted, skipped)
+    day_state = tally.state(window_state.expected_state(state.expected or state.expected_classes, model.scoring),
+                            source.hexdigest())
+    trailing = _trailing_window(store, model, layout, fitted, day_state)
+    window = windows.judge(trailing[0], trailing[1], k=model.drift.band_sigma,
+                           min_mean_shift=model.windows.min_mean_shift,
+                           min_distance=model.windows.min_distance) if trailing else None
     columns, verdicts_of_day, segmented = judging.judge_day(model.drift, model.minimum_changes, fitted, judged,
                                                             operations, quality, current,
-                                                            (model.segments, state.segments))
+                                                            (model.segments, state.segments), window)
     log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), state.rows,
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = list(reports.build_reports(current, compared, model, columns))
@@ -136,10 +143,10 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         dataset_drift_share=model.drift.dataset_drift_share, operations=operations,
         reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
         verdicts=verdicts_of_day, estimated_performance=estimate, segments=segmented, importance=fitted.importance,
+        window=windows.comparison(*trailing, verdicts_of_day.window, model.drift.band_sigma, model.drift.fdr)
+        if trailing and model.drift.calibrated else None,
     )
-    store.put_bytes(layout.staged_state, _state_bytes(store, layout, tally.state(
-        window_state.expected_state(state.expected or state.expected_classes, model.scoring), source.hexdigest())),
-        JSON)
+    store.put_bytes(layout.staged_state, _state_bytes(store, layout, day_state), JSON)
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)
     log.info("dataset drift: %s (share %.2f, drifted: %s); prediction drift: %s",
              summary.data_drift.dataset_drift, summary.data_drift.drift_share,

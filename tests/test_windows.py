@@ -1,0 +1,177 @@
+"""Windows of days compared from their mergeable states (monitoring.windows, monitoring.compare): the false-alarm
+rate of a no-change comparison, a shift too small for a day found over a week, the weekday baseline, and `compare`
+on the command line end to end against the local S3 server."""
+
+import datetime as dt
+
+import boto3
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitoring import compare, window_state, windows
+from monitoring.layout import DayLayout
+from monitoring.window_state import StateEdges, WindowState
+from tests import data
+from tests.conftest import BUCKET
+
+COLUMNS = [f"x{i}" for i in range(6)]
+MONDAY = dt.date(2026, 11, 2)
+
+
+def draw(rows: int, rng: np.random.Generator, shift: float = 0.0, weekend_mix: bool = False) -> pd.DataFrame:
+    frame = pd.DataFrame({c: rng.normal(size=rows) for c in COLUMNS})
+    frame["x0"] += shift
+    frame["channel"] = rng.choice(["web", "app", "branch"], rows, p=[0.2, 0.7, 0.1] if weekend_mix else [0.5, 0.3, 0.2])
+    frame["score"] = rng.random(rows)
+    return frame
+
+
+def state(frame: pd.DataFrame, edges: StateEdges, day: dt.date | None) -> WindowState:
+    return window_state.WindowTally(model="m", day=day, reference_version="v1", edges=edges,
+                                    numerical=[*COLUMNS, "score"], categorical=["channel"], score="score",
+                                    latency=None).add(frame).state()
+
+
+def week(rng: np.random.Generator, edges: StateEdges, first: dt.date, rows: int = 300, shift: float = 0.0,
+         weekend_mix: bool = False) -> list[WindowState]:
+    return [state(draw(rows, rng, shift, weekend_mix and (first + dt.timedelta(days=n)).weekday() >= 5), edges,
+                  first + dt.timedelta(days=n)) for n in range(7)]
+
+
+def judged(current: WindowState, baseline: WindowState) -> windows.WindowComparison:
+    return windows.compare(current, baseline, "reference", k=3.0, fdr=0.05, min_mean_shift=0.1, min_distance=0.05)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    rng = np.random.default_rng(1)
+    frame = draw(5_000, rng)
+    edges = window_state.fit_edges(frame, [*COLUMNS, "score"], "v1")
+    return edges, state(frame, edges, None)
+
+
+def test_a_no_change_week_rarely_drifts_and_a_small_persistent_shift_is_found(reference):
+    edges, baseline = reference
+    rng = np.random.default_rng(2)
+    quiet = [judged(window_state.merge(week(rng, edges, MONDAY)), baseline) for _ in range(60)]
+    assert sum(bool(c.drifted) for c in quiet) <= 1  # the family's gate: ~0.1% of comparisons by design
+    # 0.15 sd on 300-row days: a day's mean moves by 0.058 sd by chance, so no single day can tell; a week can.
+    shifted = [judged(window_state.merge(week(rng, edges, MONDAY, shift=0.15)), baseline) for _ in range(20)]
+    assert sum(c.drifted == ["x0"] for c in shifted) >= 18
+    one_day = [judged(week(rng, edges, MONDAY, shift=0.15)[0], baseline) for _ in range(20)]
+    assert sum(bool(c.drifted) for c in one_day) <= 4
+    found = shifted[0].columns[0]
+    assert found.mean_shift.fired and 0.05 < found.mean_shift.value < 0.3 and found.mean_shift.band[1] < 0.1
+
+
+def test_the_weekday_baseline_takes_a_rhythm_every_weekend_shares_but_not_a_change_of_one_weekend(reference, s3_client,
+                                                                                                store, loan_model):
+    edges, _ = reference
+    rng = np.random.default_rng(3)
+    days = [s for n in range(3) for s in week(rng, edges, MONDAY + dt.timedelta(weeks=n), weekend_mix=True)]
+    saturday = MONDAY + dt.timedelta(weeks=2, days=5)
+    odd = state(draw(300, rng, weekend_mix=True).assign(x1=lambda f: f["x1"] + 0.6), edges, saturday)
+    for day in days:
+        layout = DayLayout.of(loan_model, day.first_day)
+        store.put_bytes(layout.state, (odd if day.first_day == saturday else day).model_copy(
+            update={"model": loan_model.name}).to_json(), "application/json")
+    sunday = saturday + dt.timedelta(days=1)
+    # Sunday's mix is every weekend's: against the weekdays before it (all Mon-Fri) it drifts, against the same
+    # weekday of the earlier weeks it does not.
+    previous, _ = compare.compare_range(store, loan_model, sunday, sunday, (MONDAY + dt.timedelta(weeks=2),
+                                                                             MONDAY + dt.timedelta(weeks=2, days=4)))
+    assert previous.drifted == ["channel"]
+    same_weekday, missing = compare.compare_range(store, loan_model, sunday, sunday, "weekday")
+    assert same_weekday.drifted == [] and same_weekday.baseline_days == [str(sunday - dt.timedelta(weeks=w))
+                                                                         for w in (2, 1)]
+    assert missing == {"range": [], "baseline": [sunday - dt.timedelta(weeks=w) for w in (4, 3)]}  # not published
+    # The odd Saturday (x1 moved by 0.6 sd on that weekend only) still drifts against its own weekday.
+    odd_one, _ = compare.compare_range(store, loan_model, saturday, saturday, "weekday")
+    assert odd_one.drifted == ["x1"]
+    with pytest.raises(compare.CompareError, match="at least two earlier weeks"):
+        compare.compare_range(store, loan_model, MONDAY + dt.timedelta(weeks=1), MONDAY + dt.timedelta(weeks=1),
+                              "weekday")
+
+
+def test_a_range_against_days_of_its_own_names_what_it_cannot_compare(s3_client, store, loan_model):
+    with pytest.raises(compare.CompareError, match="no day of 2026-11-02..2026-11-03 .* has a published state"):
+        compare.compare_range(store, loan_model, MONDAY, MONDAY + dt.timedelta(days=1), "previous")
+    with pytest.raises(compare.CompareError, match="none of reference, previous, weekday"):
+        compare.parse_against("last-week")
+    assert compare.parse_against("2026-11-01..2026-11-07") == (dt.date(2026, 11, 1), dt.date(2026, 11, 7))
+
+
+def test_compare_on_the_command_line_end_to_end_against_the_local_s3_server(s3_server, trained, capsys, tmp_path):
+    from monitoring.cli import main
+    from tests.helpers import seed_reference, write_day
+
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    client.create_bucket(Bucket=BUCKET)
+    seed_reference(client, trained)
+    first = dt.date(2026, 10, 5)
+    days = [first + dt.timedelta(days=n) for n in range(4)]
+    for number, day in enumerate(days):
+        write_day(client, trained, day, rows=400, drifted=number >= 2)
+        assert main(["run", "--model", "loan_approval", "--day", day.isoformat(), "--endpoint-url", s3_server]) == 0
+    capsys.readouterr()
+    page = tmp_path / "week.html"
+    assert main(["compare", "--model", "loan_approval", "--from", str(days[2]), "--to", str(days[3]), "--against",
+                 f"{days[0]}..{days[1]}", "--endpoint-url", s3_server, "--html", str(page)]) == 0
+    out = capsys.readouterr().out
+    assert "loan_approval: 2026-10-07..2026-10-08 (2 days, 800 rows) against range (2026-10-05..2026-10-06)" in out
+    drifted = next(line for line in out.splitlines() if line.strip().startswith("drifted:"))
+    assert set(data.DRIFTED) <= {c.strip() for c in drifted.split(" (")[0].removeprefix("  drifted: ").split(", ")}
+    html = page.read_text()
+    assert "against range (2026-10-05..2026-10-06)" in html and 'class="drifted"' in html
+    assert main(["compare", "--model", "loan_approval", "--from", str(days[0]), "--to", str(days[1]), "--against",
+                 "reference", "--endpoint-url", s3_server, "--html", str(page)]) == 0
+    assert "drifted: none" in capsys.readouterr().out
+    assert main(["compare", "--model", "loan_approval", "--from", "2026-09-01", "--to", "2026-09-02",
+                 "--endpoint-url", s3_server, "--html", str(page)]) == 2
+    assert "no day of 2026-09-01..2026-09-02" in capsys.readouterr().err
+
+
+def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone_does_not_show(s3_client, store,
+                                                                                                  loan_model, trained):
+    from monitoring import reference_store, rules, steps
+    from monitoring.summary import summary_from_json
+    from tests.helpers import day_log, now, put_frame, seed_reference
+
+    seed_reference(s3_client, trained)
+    days = [dt.date(2026, 10, 5) + dt.timedelta(days=n) for n in range(7)]
+    shift = 0.12 * trained[1]["credit_score"].std()  # 0.12 sd: 2.4 standard errors on a 400-row day, 6.3 on 7 days
+    fitted = reference_store.load_or_fit(store, loan_model, DayLayout.of(loan_model, days[0]))
+    edges = window_state.fixed_edges(store, loan_model, fitted, window_state.monitored_columns(loan_model)[0])
+    logs = [day_log(trained, day, rows=400, seed=n).assign(credit_score=lambda f: f["credit_score"] + shift)
+            for n, day in enumerate(days)]
+    for day, frame in zip(days[:-1], logs):  # the six days before, as their runs published them
+        counted = window_state.tally_of(loan_model, day, fitted.version, edges).add(frame).state()
+        store.put_bytes(DayLayout.of(loan_model, day).state, counted.to_json(), "application/json")
+    put_frame(s3_client, f"predictions/loan_approval/dt={days[-1]}/part-0.parquet", logs[-1])
+    steps.run_day(store, loan_model, days[-1], now=now())
+    summary = summary_from_json(store.get_bytes(DayLayout.of(loan_model, days[-1]).summary))
+    assert not summary.data_drift.features["credit_score"].drifted  # the day alone: inside its band
+    assert summary.window.drifted == ["credit_score"] and summary.window.days == [str(d) for d in days]
+    assert summary.window.baseline == "reference (v1)" and summary.window.rows == 7 * 400
+    shifted = next(c for c in summary.window.columns if c.column == "credit_score")
+    assert 0.1 < shifted.mean_shift.value < 0.2 and shifted.mean_shift.significant
+    assert set(summary.verdicts.window) >= {"mean_shift:credit_score", "distance:loan_purpose"}
+    found = [f for f in rules.findings(summary, loan_model) if f.rule == "window_drift"]
+    assert len(found) == 1 and found[0].columns == ["credit_score"]
+    assert found[0].message.startswith("credit_score drifted over the last 7 days (2026-10-05 to 2026-10-11) against "
+                                       "the reference (v1); the day alone does not show it.")
+
+
+def test_the_day_page_shows_the_trailing_window_that_drifted():
+    from monitoring.site import render_day_page
+    from tests.summaries import metrics_of, summary
+
+    rng = np.random.default_rng(8)
+    frame = draw(2_000, rng)
+    edges = window_state.fit_edges(frame, [*COLUMNS, "score"], "v1")
+    current = window_state.merge(week(rng, edges, MONDAY, shift=0.3))
+    comparison = judged(current, state(frame, edges, None))
+    day = summary().model_copy(update={"window": comparison})
+    page = render_day_page(day, [], metrics_of(day), [])
+    assert 'id="window"' in page and "The last 7 days together" in page and "x0 drifted" in page
