@@ -364,7 +364,7 @@ class Judge:
     def findings(self, rows: pd.DataFrame, day: dt.date = DAY) -> list:
         """The day's warning and critical findings; with windows, `day` follows the days judged before it (the
         trailing window: the states of the `windows.days` - 1 days before it, as the daily run reads them)."""
-        from monitoring import contract, judging, rules, window_state, windows
+        from monitoring import contract, gradual, judging, rules, window_state, windows
         from monitoring.day_state import DayState
         from monitoring.ingest import SOURCE_FILE, SOURCE_ROW
         from monitoring.records import LabelsReport
@@ -381,20 +381,23 @@ class Judge:
         operations, quality = state.operations(current), state.quality()
         specs = model.drift_specs
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
-        trailing = None
-        if self.windows:
+        trailing, window, creeps = None, {}, {}
+        if self.windows:  # as the daily run (steps.report._multi_day): judged once the trailing window is complete
             today = window_state.tally_of(model, day, "v1", self.edges).add(valid).state()
-            earlier = self.trailing[-(model.windows.days - 1):]
+            history = [*self.trailing[-(gradual.LOOKBACK - 1):], today]
             self.trailing.append(today)
-            if len(earlier) == model.windows.days - 1:  # as the daily run: a window judged once complete
-                trailing = (window_state.merge([*earlier, today]), self.reference_window, "reference (v1)")
-        window = windows.judge(trailing[0], trailing[1], k=model.drift.band_sigma,
-                               min_mean_shift=model.windows.min_mean_shift,
-                               min_distance=model.windows.min_distance) if trailing else None
+            if len(history) >= model.windows.days:
+                trailing = (window_state.merge(history[-model.windows.days:]), self.reference_window,
+                            "reference (v1)")
+                k, settings = model.drift.band_sigma, model.windows
+                window, creeps = gradual.judge(history, self.reference_window, k=k,
+                                               min_mean_shift=settings.min_mean_shift, seed=f"{model.name}|{day}")
+                window.update(windows.judge(trailing[0], trailing[1], k=k, min_mean_shift=settings.min_mean_shift,
+                                            min_distance=settings.min_distance))
         columns, judged, segmented = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
-            operations, quality, current, (model.segments, state.segments), window)
+            operations, quality, current, (model.segments, state.segments), window or None)
         if segmented is not None:  # the headline metric inside each segment, estimated before the labels (CBPE)
             segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
                 self.fitted, state.segments, model.metric_judging, model.segments)})
@@ -410,7 +413,9 @@ class Judge:
             dataset_drift_share=model.drift.dataset_drift_share, operations=operations, reports={},
             verdicts=judged, segments=segmented, estimated_performance=estimate,
             window=windows.comparison(*trailing, judged.window, model.drift.band_sigma, model.drift.fdr)
-            if trailing and model.drift.calibrated else None)
+            if trailing and model.drift.calibrated else None,
+            gradual=[c.model_copy(update={"verdict": judged.window[gradual.statistic(c.column)]})
+                     for c in creeps.values()] if model.drift.calibrated else [])
         labels = rows[self.label].astype(str) if model.is_multiclass else rows[self.label].astype(float)
         joined = valid.assign(**{LABEL: labels.to_numpy()[:len(valid)]})
         found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,
@@ -609,8 +614,8 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
 
 def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int, *, shift_sd: float = 0.15,
                    day_seed: int = 7, out=sys.stdout) -> dict:
-    """Consecutive days judged with their trailing window (issue 28): the model-days of a no-change replay of `days`
-    days on which a window finding is raised (and any finding), and the replays of a persistent `shift_sd` shift of
+    """Consecutive days judged with their trailing window and slow-drift sums (issue 28): the model-days of a
+    no-change replay of `days` days on which a window or gradual finding is raised (and any finding), and the replays of a persistent `shift_sd` shift of
     one feature (`shifts` of them, each after `windows.days` - 1 clean days) in which a finding names it within
     the window's length of its start, by the window or by a single day."""
     results = {}
@@ -628,7 +633,7 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
         rules_seen: dict[str, int] = {}
         for n in range(days):
             found = judge.findings(data.day(size, rng), DAY + dt.timedelta(days=n))
-            window_days += any(f.rule == "window_drift" for f in found)
+            window_days += any(f.rule in ("window_drift", "gradual_drift") for f in found)
             alerting += bool(found)
             for rule in {f.rule for f in found}:
                 rules_seen[rule] = rules_seen.get(rule, 0) + 1
@@ -646,17 +651,19 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
                     found = judge.findings(change(data.day(size, rng), data, rng), DAY + dt.timedelta(days=n))
                     named = [f for f in found if data.shifted in f.columns]
                     hit |= bool(named)
-                    window_hit |= any(f.rule == "window_drift" for f in named)
+                    window_hit |= any(f.rule in ("window_drift", "gradual_drift") for f in named)
                 flagged += hit
                 by_window += window_hit
         results[size] = {"days": days, "window_days": window_days, "alerting": alerting, "shifts": shifts,
                          "flagged": flagged, "by_window": by_window}
-        print(f"  {size:>7,} rows a day: no change, {days} consecutive days: window_drift on {window_days} "
+        print(f"  {size:>7,} rows a day: no change, {days} consecutive days: window_drift or gradual_drift on "
+              f"{window_days} "
               f"({_pct(window_days, days, 1)}), any finding on {alerting} ({_pct(alerting, days, 1)}) "
               f"[{', '.join(f'{r} {n}' for r, n in sorted(rules_seen.items())) or 'none'}]; {quiet:.0f} s", file=out)
         if shifts and size == 300:
             print(f"           a persistent {shift_sd} sd shift of {data.shifted}: named within {length} days in "
-                  f"{flagged}/{shifts} replays ({_pct(flagged, shifts)}), by window_drift in {by_window}/{shifts}",
+                  f"{flagged}/{shifts} replays ({_pct(flagged, shifts)}), by window_drift or gradual_drift in "
+                  f"{by_window}/{shifts}",
                   file=out, flush=True)
     return results
 
@@ -679,7 +686,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--segments", action="store_true", help="each model with its segments (SEGMENTS; calibrated "
                                                                 "mode: the fixed mode has none)")
     parser.add_argument("--windows", action="store_true", help="consecutive days judged with their trailing window "
-                        "(window_drift): no-change model-days with a window finding, and a persistent 0.15 sd shift "
+                        "and slow-drift sums (window_drift, gradual_drift): no-change model-days with a window finding, and a persistent 0.15 sd shift "
                         "named within the window's length (--days consecutive days, default 100; --shifts replays)")
     parser.add_argument("--shifts", type=int, default=50, help="--windows: replays of the persistent shift")
     parser.add_argument("--settings", type=json.loads, default={},

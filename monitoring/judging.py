@@ -134,9 +134,9 @@ def judge_day(drift: DriftConfig, minimums: MinimumChanges, profile: ReferencePr
               window: dict[str, Judgement] | None = None
               ) -> tuple[dict[str, ColumnDrift], DayVerdicts, SegmentsReport | None]:
     """The day's family judged together (see `monitoring.verdicts`): the columns' drift with their final verdicts,
-    how the day was judged with the rates', the joint drift's and the trailing window's judgements (`current`: the
-    rows compared, whose reconstruction error is measured; `window`: the trailing window's statistics,
-    `windows.judge`), and the day's segments (`segmented`: their settings and the day's tally), whose statistics
+    how the day was judged with the rates', the joint drift's and the earlier days' judgements (`current`: the
+    rows compared, whose reconstruction error is measured; `window`: what the days before add, the trailing
+    window's statistics, `windows.judge`, and the slow-drift sums, `gradual.judge`), and the day's segments (`segmented`: their settings and the day's tally), whose statistics
     are judged in the same family."""
     pca = profile.multivariate
     errors = pca.errors(current).tolist() if pca is not None and len(current) and drift.calibrated else None

@@ -53,7 +53,7 @@ def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """Every rule that fires on this day, most severe first, in a stable order."""
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
               *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary),
-              *_window_findings(summary)]
+              *_window_findings(summary), *_gradual_findings(summary)]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
 
@@ -181,6 +181,25 @@ def _window_findings(summary: DaySummary) -> list[Finding]:
                     action=("A slow or small change that single days cannot tell from noise: compare the window with "
                             "the weeks before (python -m monitoring compare --against previous) and check what "
                             "feeds these columns."), evidence=evidence)]
+
+
+def _gradual_findings(summary: DaySummary) -> list[Finding]:
+    """Columns whose slow drift (monitoring.gradual) fired: a change that crept in, with the day it most likely
+    started."""
+    fired = [c for c in summary.gradual if c.verdict is not None and c.verdict.fired]
+    if not fired:
+        return []
+    starts = sorted({c.started for c in fired if c.started})
+    since = f" since {starts[0]}" if len(starts) == 1 else ""
+    return [Finding(rule="gradual_drift", severity=Severity.WARNING, columns=[c.column for c in fired],
+                    message=(f"{listing([c.column for c in fired])} crept away from the reference{since}: "
+                             + "; ".join(f"{c.column} {c.direction} by {abs(c.shift):.2f} sd"
+                                         + (f" since {c.started}" if c.started and not since else "")
+                                         for c in fired)
+                             + " (a slow change: the days' sums, not any one day)."),
+                    action=("A change that creeps in a little each day: compare the weeks since it started with the "
+                            "reference (python -m monitoring compare --against reference) and check what feeds "
+                            "these columns."), evidence=[c.words() for c in fired])]
 
 
 def _segment_findings(summary: DaySummary) -> list[Finding]:

@@ -18,6 +18,7 @@ from monitoring.segments import SegmentsReport
 from monitoring.storage import canonical
 from monitoring.verdicts import DayVerdicts
 from monitoring.vocabulary import Record, is_test
+from monitoring.gradual import Creep
 from monitoring.windows import WindowComparison
 
 SCHEMA_VERSION = 1
@@ -72,6 +73,7 @@ class DaySummary(Record):
     estimated_performance: Estimate | None = None  # before the labels land (CBPE, DLE); null without labelled reference
     segments: SegmentsReport | None = None  # the configured segments, largest impact first (monitoring.segments)
     window: WindowComparison | None = None  # the trailing window against its baseline (monitoring.windows)
+    gradual: list[Creep] = []  # each numerical column's slow-drift CUSUM (monitoring.gradual), once judged
     # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
     feature_ranking: list[RankedFeature] = []
     importance: str | None = None
@@ -98,6 +100,7 @@ def summarize(
     operations: Operations, reports: dict[str, str], verdicts: DayVerdicts | None = None,
     estimated_performance: Estimate | None = None, segments: SegmentsReport | None = None,
     importance: FeatureImportance | None = None, window: WindowComparison | None = None,
+    gradual: list[Creep] = (),
 ) -> DaySummary:
     prediction_columns = {c: drift[c] for c in predictions}
     features = {c: drift[c] for c in features}
@@ -128,6 +131,7 @@ def summarize(
         estimated_performance=estimated_performance,
         segments=segments,
         window=window,
+        gradual=list(gradual),
         feature_ranking=rank_features({c: drift_effect(r) for c, r in features.items()}, set(drifted), importance),
         importance=importance.describe() if importance is not None else None,
     )

@@ -90,8 +90,8 @@ class DayVerdicts(Record):
     fdr: float
     expected_false_alarms_per_month: float | None  # at most, in 30 no-change days: the gate's level
     statistics: dict[str, Judgement]  # positive_rate, low_confidence_share, missing:<column>, reconstruction_error
-    # the trailing window's statistics (monitoring.windows: mean_shift:<column>, distance:<column>), judged in the
-    # day's family
+    # what the days before add, judged in the day's family: the trailing window's statistics (monitoring.windows:
+    # mean_shift:<column>, distance:<column>) and each column's slow-drift CUSUM (monitoring.gradual: gradual:<column>)
     window: dict[str, Judgement] = {}
 
 

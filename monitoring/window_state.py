@@ -425,18 +425,23 @@ def read_day(store: ObjectStore, layout: DayLayout) -> WindowState | None:
         return state
 
 
+def read_days(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]) -> dict[dt.date, WindowState]:
+    """The states of those of `days` that have one, by day."""
+    layout = ModelLayout.of(model)
+    found = {}
+    for day in days:
+        state = read_day(store, layout.on(day))
+        if state is not None:
+            found[day] = state
+    return found
+
+
 def read_window(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]
                 ) -> tuple[WindowState | None, list[dt.date]]:
     """The merged state of those of `days` that have one (None if none has), and the days that have none."""
-    layout = ModelLayout.of(model)
-    found, missing = [], []
-    for day in days:
-        state = read_day(store, layout.on(day))
-        if state is None:
-            missing.append(day)
-        else:
-            found.append(state)
-    return (merge(found) if found else None), missing
+    days = list(days)
+    found = read_days(store, model, days)
+    return (merge(found.values()) if found else None), [d for d in days if d not in found]
 
 
 def _merge_parts(parts: list[dict]) -> dict:

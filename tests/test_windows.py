@@ -157,6 +157,13 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
     shifted = next(c for c in summary.window.columns if c.column == "credit_score")
     assert 0.1 < shifted.mean_shift.value < 0.2 and shifted.mean_shift.significant
     assert set(summary.verdicts.window) >= {"mean_shift:credit_score", "distance:loan_purpose"}
+    creep = {c.column: c for c in summary.gradual}  # every numerical column's sums, judged in the day's family
+    assert creep["credit_score"].verdict.fired and creep["credit_score"].started == days[0]
+    assert [c for c, v in creep.items() if v.verdict.fired] == ["credit_score"]
+    assert "gradual:credit_score" in summary.verdicts.window
+    crept = [f for f in rules.findings(summary, loan_model) if f.rule == "gradual_drift"]
+    assert len(crept) == 1 and crept[0].message.startswith(
+        "credit_score crept away from the reference since 2026-10-05: credit_score up by 0.1")
     found = [f for f in rules.findings(summary, loan_model) if f.rule == "window_drift"]
     assert len(found) == 1 and found[0].columns == ["credit_score"]
     assert found[0].message.startswith("credit_score drifted over the last 7 days (2026-10-05 to 2026-10-11) against "
@@ -175,3 +182,33 @@ def test_the_day_page_shows_the_trailing_window_that_drifted():
     day = summary().model_copy(update={"window": comparison})
     page = render_day_page(day, [], metrics_of(day), [])
     assert 'id="window"' in page and "The last 7 days together" in page and "x0 drifted" in page
+
+
+# --- slow drift (monitoring.gradual) ----------------------------------------------------------------------------------
+def creeping(days: list[WindowState], baseline: WindowState) -> dict:
+    from monitoring import gradual, verdicts
+
+    judged, creeps = gradual.judge(days, baseline, k=3.0, min_mean_shift=0.1, seed="m")
+    final = verdicts.control(judged, 3.0, 0.05)
+    return {c: creep for c, creep in creeps.items() if final[gradual.statistic(c)].fired}
+
+
+def test_the_sums_find_a_step_change_and_the_day_it_started(reference):
+    edges, baseline = reference
+    rng = np.random.default_rng(9)
+    start = 14
+    days = [state(draw(300, rng, shift=0.25 if n >= start else 0.0), edges, MONDAY + dt.timedelta(days=n))
+            for n in range(22)]
+    found = creeping(days, baseline)
+    assert list(found) == ["x0"] and found["x0"].direction == "up"
+    assert abs((found["x0"].started - (MONDAY + dt.timedelta(days=start))).days) <= 1
+    assert 0.15 < found["x0"].shift < 0.35
+    assert creeping(days[:start], baseline) == {}  # before the change: nothing
+
+
+def test_the_sums_rarely_fire_on_a_no_change_replay(reference):
+    edges, baseline = reference
+    rng = np.random.default_rng(10)
+    days = [state(draw(300, rng), edges, MONDAY + dt.timedelta(days=n)) for n in range(90)]
+    fired = [n for n in range(27, 90) if creeping(days[n - 27:n + 1], baseline)]
+    assert len(fired) <= 1  # about 0.1% of the days by the family's gate; a no-change day is one in 63 here
