@@ -627,6 +627,11 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
     for size in sizes:
         if not _enough_rows(data, size, out):
             continue
+        if data.pool is not None and size * length > len(data.pool) / 4:
+            print(f"  {size:>7,} rows a day: a window's {size * length:,} rows would be drawn from a pool of "
+                  f"{len(data.pool):,}: its days would share rows, so no-change windows would look drifted (housing "
+                  "at 300 rows: 45 of 100 days, the pool's own distance from the reference)", file=out)
+            continue
         started, rng = time.monotonic(), stream("windows", data.name, size, day_seed)
         judge.trailing = []
         window_days = alerting = 0
