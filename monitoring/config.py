@@ -651,11 +651,12 @@ class RulesConfig(_Strict):
     class_recall: ClassRecallRule = Field(default=ClassRecallRule(), description="multiclass: a class's recall "
                                           "collapsed on a judged day, even while the macro figures hold")
     window_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted over the trailing window "
-                                     "(windows.days), judged on the days' merged states in the day's family; the "
-                                     "message says when the day alone does not show it")
+                                     "(windows.days), judged on the days' merged states in the day's family, while "
+                                     "the day alone does not show it")
     gradual_drift: RuleConfig = Field(default=RuleConfig(), description="a numerical column crept away from the "
                                       "reference over the last 28 days (a CUSUM of the days' mean shifts, judged in "
-                                      "the day's family), with the day it most likely started")
+                                      "the day's family) while the day alone does not show it, with the day it most "
+                                      "likely started")
     segment_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted inside a segment "
                                       "(segments), more than in the whole day")
     segment_share: RuleConfig = Field(default=RuleConfig(), description="a segment's share of the day's rows moved "

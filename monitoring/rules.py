@@ -161,33 +161,37 @@ def _multivariate_drift(summary: DaySummary) -> Finding | None:
     return None
 
 
+def _drifted_today(summary: DaySummary) -> set[str]:
+    return {c for c, r in {**summary.data_drift.features, **summary.prediction_drift.columns}.items() if r.drifted}
+
+
 def _window_findings(summary: DaySummary) -> list[Finding]:
-    """A column drifted over the trailing window (monitoring.windows), said plainly when the day alone does not show
-    it: the change too small for a day, plain over the days together."""
+    """The columns that drifted over the trailing window (monitoring.windows) while the day alone does not show
+    them: the change too small for a day, plain over the days together (a column the day shows drifted is the
+    day's own finding)."""
     window = summary.window
-    if window is None or not window.drifted:
+    quiet = [c for c in (window.drifted if window is not None else []) if c not in _drifted_today(summary)]
+    if not quiet:  # what the day shows itself, its own findings say
         return []
-    today = {c for c, r in {**summary.data_drift.features, **summary.prediction_drift.columns}.items() if r.drifted}
-    quiet = [c for c in window.drifted if c not in today]
     span = f"the last {len(window.days)} days ({window.days[0]} to {window.days[-1]})"
-    message = f"{listing(window.drifted)} drifted over {span} against the {window.baseline}"
-    message += (f"; the day alone does not show {'it' if len(quiet) == 1 else 'them'}." if quiet == window.drifted
-                else f"; the day alone shows {listing([c for c in window.drifted if c in today])}.")
+    message = (f"{listing(quiet)} drifted over {span} against the {window.baseline}; the day alone does not show "
+               f"{'it' if len(quiet) == 1 else 'them'}.")
     evidence = [f"{c.column}: " + "; ".join(f"{what} {j.words()}" for what, j in (("mean shift (sd)", c.mean_shift),
                                                                                  ("distance", c.distance))
                                              if j is not None and j.fired)
-                for c in window.columns if c.fired]
-    return [Finding(rule="window_drift", severity=Severity.WARNING, columns=window.drifted, message=message,
+                for c in window.columns if c.column in quiet]
+    return [Finding(rule="window_drift", severity=Severity.WARNING, columns=quiet, message=message,
                     action=("A slow or small change that single days cannot tell from noise: compare the window with "
                             "the weeks before (python -m monitoring compare --against previous) and check what "
                             "feeds these columns."), evidence=evidence)]
 
 
 def _gradual_findings(summary: DaySummary) -> list[Finding]:
-    """Columns whose slow drift (monitoring.gradual) fired: a change that crept in, with the day it most likely
-    started."""
-    fired = [c for c in summary.gradual if c.verdict is not None and c.verdict.fired]
-    if not fired:
+    """Columns whose slow drift (monitoring.gradual) fired while the day alone does not show them: a change that
+    crept in, with the day it most likely started."""
+    today = _drifted_today(summary)
+    fired = [c for c in summary.gradual if c.verdict is not None and c.verdict.fired and c.column not in today]
+    if not fired:  # a column the day shows drifted is the day's finding
         return []
     starts = sorted({c.started for c in fired if c.started})
     since = f" since {starts[0]}" if len(starts) == 1 else ""

@@ -164,6 +164,11 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
     crept = [f for f in rules.findings(summary, loan_model) if f.rule == "gradual_drift"]
     assert len(crept) == 1 and crept[0].message.startswith(
         "credit_score crept away from the reference since 2026-10-05: credit_score up by 0.1")
+    # A column the day itself shows drifted is the day's own finding: neither the window nor the sums repeat it.
+    features = dict(summary.data_drift.features)
+    features["credit_score"] = features["credit_score"].model_copy(update={"drifted": True})
+    loud = summary.model_copy(update={"data_drift": summary.data_drift.model_copy(update={"features": features})})
+    assert not {"window_drift", "gradual_drift"} & {f.rule for f in rules.findings(loud, loan_model)}
     found = [f for f in rules.findings(summary, loan_model) if f.rule == "window_drift"]
     assert len(found) == 1 and found[0].columns == ["credit_score"]
     assert found[0].message.startswith("credit_score drifted over the last 7 days (2026-10-05 to 2026-10-11) against "
@@ -212,3 +217,24 @@ def test_the_sums_rarely_fire_on_a_no_change_replay(reference):
     days = [state(draw(300, rng), edges, MONDAY + dt.timedelta(days=n)) for n in range(90)]
     fired = [n for n in range(27, 90) if creeping(days[n - 27:n + 1], baseline)]
     assert len(fired) <= 1  # about 0.1% of the days by the family's gate; a no-change day is one in 63 here
+
+
+def test_the_days_before_a_promotion_leave_the_window_and_the_sums(reference, s3_client, store, loan_model):
+    from monitoring.steps import report
+
+    edges, _ = reference
+    rng = np.random.default_rng(11)
+    day = MONDAY + dt.timedelta(days=6)
+
+    def publish(version: str) -> None:
+        for n in range(6):
+            before = state(draw(50, rng), edges, MONDAY + dt.timedelta(days=n))
+            store.put_bytes(DayLayout.of(loan_model, before.first_day).state, before.model_copy(update={
+                "model": loan_model.name, "reference_versions": [version]}).to_json(), "application/json")
+
+    today = state(draw(50, rng), edges, day).model_copy(update={"model": loan_model.name})
+    publish("v0")  # the days before were monitored against the version the promotion replaced
+    assert report._history(store, loan_model, DayLayout.of(loan_model, day), today) is None
+    publish("v1")
+    found = report._history(store, loan_model, DayLayout.of(loan_model, day), today)
+    assert [s.days[0] for s in found] == [MONDAY + dt.timedelta(days=n) for n in range(7)]

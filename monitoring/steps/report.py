@@ -46,12 +46,15 @@ def _window_tally(store: ObjectStore, model: ModelConfig, layout: DayLayout,
 
 def _history(store: ObjectStore, model: ModelConfig, layout: DayLayout,
              today: window_state.WindowState) -> list[window_state.WindowState] | None:
-    """The published states of the days before this one (`gradual.LOOKBACK` days in all, on the model's edges), in
-    order, this day's last; None until every earlier day of the trailing window (`windows.days`) is published: a
-    day's summary must not depend on which of its neighbours a backfill finished first, so a window short of one is
-    not judged, and a rerun judges it."""
+    """The published states of the days before this one (`gradual.LOOKBACK` days in all) monitored against the same
+    reference version, in order, this day's last; None until every earlier day of the trailing window
+    (`windows.days`) is: a day's summary must not depend on which of its neighbours a backfill finished first, so a
+    window short of one is not judged, and a rerun judges it. Days of an earlier version are left out: after a
+    promotion the new reference is the population the model now serves, and the days before it differ from it by
+    what the promotion answered, not by a change to find."""
     days = windows.days_between(layout.day - dt.timedelta(days=gradual.LOOKBACK - 1), layout.day - dt.timedelta(1))
-    found = {d: s for d, s in window_state.read_days(store, model, days).items() if s.edges_from == today.edges_from}
+    found = {d: s for d, s in window_state.read_days(store, model, days).items()
+             if s.edges_from == today.edges_from and s.reference_versions == today.reference_versions}
     if any(d not in found for d in days[len(days) - (model.windows.days - 1):]):
         return None
     return [found[d] for d in days if d in found] + [today]
