@@ -53,7 +53,7 @@ def _history(store: ObjectStore, model: ModelConfig, layout: DayLayout,
     promotion the new reference is the population the model now serves, and the days before it differ from it by
     what the promotion answered, not by a change to find."""
     days = windows.days_between(layout.day - dt.timedelta(days=gradual.LOOKBACK - 1), layout.day - dt.timedelta(1))
-    found = {d: s for d, s in window_state.read_days(store, model, days).items()
+    found = {d: s for d, s in window_state.read_days(store, model, days, labels=False).items()
              if s.edges_from == today.edges_from and s.reference_versions == today.reference_versions}
     if any(d not in found for d in days[len(days) - (model.windows.days - 1):]):
         return None
