@@ -6,7 +6,7 @@ server (moto, in its own process):
 
 1. **The day's state**: the first pipeline run of the day (`python -m monitoring run`, which fits the reference
    profile too), and the size of the `state.json` it publishes (target: at most 500 KB for W1).
-2. **The daily run with windows on and off**: the same day run with the 27 days before it published (their states,
+2. **The daily run with windows on and off** (the model's `windows.daily: true`): the same day run with the 27 days before it published (their states,
    copies of the first day's, so its trailing window and slow-drift sums are judged) and without them (nothing to
    judge), alternating, `--daily` runs of each: the medians and their ratio (target: at most 1.10).
 3. **A 30-day window compared**: 30 published days against the 30 before them (`compare.compare_range`: 60 states
@@ -94,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "models.yaml"
             write_config(config, [MODEL])
+            config.write_text(config.read_text().replace(f"  {MODEL}:\n", f"  {MODEL}:\n    windows: {{daily: true}}\n"))
             from monitoring import compare, window_state
             from monitoring.config import load_config
             from monitoring.layout import DayLayout

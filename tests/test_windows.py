@@ -149,7 +149,8 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
         counted = window_state.tally_of(loan_model, day, fitted.version, edges).add(frame).state()
         store.put_bytes(DayLayout.of(loan_model, day).state, counted.to_json(), "application/json")
     put_frame(s3_client, f"predictions/loan_approval/dt={days[-1]}/part-0.parquet", logs[-1])
-    steps.run_day(store, loan_model, days[-1], now=now())
+    model = loan_model.model_copy(update={"windows": loan_model.windows.model_copy(update={"daily": True})})
+    steps.run_day(store, model, days[-1], now=now())
     summary = summary_from_json(store.get_bytes(DayLayout.of(loan_model, days[-1]).summary))
     assert not summary.data_drift.features["credit_score"].drifted  # the day alone: inside its band
     assert summary.window.drifted == ["credit_score"] and summary.window.days == [str(d) for d in days]

@@ -82,8 +82,10 @@ def _multi_day(store: ObjectStore, model: ModelConfig, layout: DayLayout, fitted
     """What the days before this one add to its judgement: the trailing window against its baseline, and each
     column's slow drift (CUSUM) against the reference; their statistics (for the day's family), the window and
     the columns' sums."""
+    if not model.windows.daily or not model.drift.calibrated:
+        return {}, None, {}
     history = _history(store, model, layout, today)
-    if history is None or not model.drift.calibrated:
+    if history is None:
         return {}, None, {}
     settings, k = model.windows, model.drift.band_sigma
     days = windows.days_between(layout.day - dt.timedelta(days=settings.days - 1), layout.day)
