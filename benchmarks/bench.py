@@ -214,6 +214,19 @@ def generate(url: str, model: str, rows: int, day: dt.date = DAY, channels: int 
         _put_table(client, f"predictions/{model}/dt={day.isoformat()}/part-{part:04d}.parquet", table)
 
 
+def local_s3() -> tuple[subprocess.Popen, str, dict[str, str]]:
+    """moto's S3 server in a process of its own (its memory not counted), once it answers; its URL, and the
+    environment the children run with (the benchmark's credentials, the project on the path)."""
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+           "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
+    env.pop("AWS_PROFILE", None)
+    wait_for_port(port)
+    return server, f"http://127.0.0.1:{port}", env
+
+
 def wait_for_port(port: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -348,15 +361,8 @@ def main(argv: list[str] | None = None) -> int:
 
     workloads = {f"r{args.rows}": args.rows} if args.rows else {
         name: WORKLOADS[name] for name in args.workloads.split(",")}
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
-    env.pop("AWS_PROFILE", None)
+    server, url, env = local_s3()
     try:
-        wait_for_port(port)
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "models.yaml"
             caps = [int(v) for v in args.max_rows.split(",")] if args.max_rows else [None]

@@ -24,14 +24,12 @@ import argparse
 import datetime as dt
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.bench import (BUCKET, DAY, ROOT, WORKLOADS, _client, _free_port, generate, measure, run_command,
-                              wait_for_port, write_config)
+from benchmarks.bench import BUCKET, DAY, WORKLOADS, _client, generate, local_s3, measure, run_command, write_config
 
 MODEL = "w1"
 
@@ -81,16 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--daily", type=int, default=3, help="daily runs with windows on, and as many off")
     parser.add_argument("--days", type=int, default=30, help="the compared window's days")
     args = parser.parse_args(argv)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)}
-    env.pop("AWS_PROFILE", None)
+    server, url, env = local_s3()
     os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
     try:
-        wait_for_port(port)
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "models.yaml"
             write_config(config, [MODEL])
