@@ -259,11 +259,9 @@ class WindowsConfig(_Strict):
     judges a range of published days against the reference, the days before it or the same weekdays of earlier
     weeks."""
 
-    daily: bool = Field(default=False, description="judge each monitored day's trailing window and each numerical "
-                        "column's slow drift (CUSUM) in its family (window_drift, gradual_drift). Off by default for "
-                        "now: a window verdict depends on which of the day's neighbours were published when it ran (a "
-                        "backfill's parallel runs), and a window keeps a change the days have left for up to "
-                        "`days` - 1 days, holding 'resolved' back")
+    daily: bool = Field(default=True, description="judge each published day's trailing window and each numerical "
+                        "column's slow drift (CUSUM) as the day's second family (window_drift, gradual_drift), once "
+                        "every day of its window is published, and again when one of its days changes")
     days: int = Field(default=7, ge=2, le=90, description="the days of a trailing window")
     baseline: Literal["reference", "previous", "weekday"] = Field(
         default="reference", description="what a window is compared with when not said: the reference, the window "

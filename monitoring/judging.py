@@ -130,14 +130,13 @@ def judge_levels(drift: DriftConfig, minimums: MinimumChanges, profile: Referenc
 
 def judge_day(drift: DriftConfig, minimums: MinimumChanges, profile: ReferenceProfile,
               columns: dict[str, ColumnDrift], operations: Operations, quality: dict[str, ColumnQuality],
-              current: pd.DataFrame, segmented: tuple[SegmentsConfig, SegmentTally | None] | None = None,
-              window: dict[str, Judgement] | None = None
+              current: pd.DataFrame, segmented: tuple[SegmentsConfig, SegmentTally | None] | None = None
               ) -> tuple[dict[str, ColumnDrift], DayVerdicts, SegmentsReport | None]:
     """The day's family judged together (see `monitoring.verdicts`): the columns' drift with their final verdicts,
-    how the day was judged with the rates', the joint drift's and the earlier days' judgements (`current`: the
-    rows compared, whose reconstruction error is measured; `window`: what the days before add, the trailing
-    window's statistics, `windows.judge`, and the slow-drift sums, `gradual.judge`), and the day's segments (`segmented`: their settings and the day's tally), whose statistics
-    are judged in the same family."""
+    how the day was judged with the rates' and the joint drift's judgements (`current`: the rows compared, whose
+    reconstruction error is measured), and the day's segments (`segmented`: their settings and the day's tally),
+    whose statistics are judged in the same family. What the days before add is the model-day's second family
+    (monitoring.trailing), judged once the day's neighbours are published."""
     pca = profile.multivariate
     errors = pca.errors(current).tolist() if pca is not None and len(current) and drift.calibrated else None
     levels = judge_levels(drift, minimums, profile, operations, quality, errors)
@@ -145,9 +144,8 @@ def judge_day(drift: DriftConfig, minimums: MinimumChanges, profile: ReferencePr
     fit = profile.segments
     parts = (segments.judge(fit, tally, settings, drift.band_sigma)
              if settings is not None and tally is not None and fit is not None else {})
-    window = {f"window:{name}": j for name, j in (window or {}).items()} if drift.calibrated else {}
     family = {**{statistic_name("drift", c): r.verdict for c, r in columns.items() if r.verdict is not None},
-              **levels, **parts, **window}
+              **levels, **parts}
     judged = verdicts.control(family, drift.band_sigma, drift.fdr)
     final = {c: r.model_copy(update={"drifted": judged[name].fired, "verdict": judged[name]})
              if (name := statistic_name("drift", c)) in judged else r for c, r in columns.items()}
@@ -158,8 +156,7 @@ def judge_day(drift: DriftConfig, minimums: MinimumChanges, profile: ReferencePr
     return final, DayVerdicts(
         mode=drift.threshold_mode, band_sigma=drift.band_sigma, fdr=drift.fdr,
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(judged, drift.band_sigma),
-        statistics={name: judged[name] for name in levels},
-        window={name.removeprefix("window:"): judged[name] for name in window}), report
+        statistics={name: judged[name] for name in levels}), report
 
 
 # --- performance -----------------------------------------------------------------------------------------------------

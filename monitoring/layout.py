@@ -350,6 +350,11 @@ class DayLayout(ModelLayout):
         return f"{self.reports_dir}state.json"
 
     @property
+    def trailing(self) -> str:
+        """The day's trailing window and slow drift judged (monitoring.trailing), once its window's days are published."""
+        return f"{self.reports_dir}window.json"
+
+    @property
     def label_state(self) -> str:
         """The label join's counts of the day's predictions, as far as their labels have arrived (mergeable)."""
         return f"{self.reports_dir}label_state.json"

@@ -22,17 +22,18 @@ def _record(data: bytes, key: str) -> dict[str, Any]:
     return {"key": key, "bytes": len(data), "sha256": sha256(data)}
 
 
-def label_artifacts(layout: DayLayout) -> list[str]:
-    """Keys a day gains once labels arrive; they are updated in place by later runs, not by the day's own publish."""
+def later_artifacts(layout: DayLayout) -> list[str]:
+    """Keys a day gains after its publication, once labels arrive or its trailing window's days are published; they
+    are updated in place by later runs, not by the day's own publish."""
     return [layout.performance, layout.report(PERFORMANCE_REPORT, "html"), layout.report(PERFORMANCE_REPORT, "json"),
-            layout.labels_report, layout.labels_quarantine, layout.label_state]
+            layout.labels_report, layout.labels_quarantine, layout.label_state, layout.trailing]
 
 
 def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], now: dt.datetime,
             extras: list[tuple[str, bytes, str]] = (), reports: Iterable[str] = REPORT_NAMES) -> dict[str, str]:
     """Move the staged `reports` of a day to its report folder (removing the others, left by an earlier run), write
     `extras` (key, data, content type) and the quarantine, then the manifest; returns the S3 URL of each artifact.
-    Label artifacts written earlier (by this day's or later days' runs) are kept and listed in the new manifest."""
+    Later artifacts written earlier (by this day's or later days' runs) are kept and listed in the new manifest."""
     previous = _manifest(store, layout)
     store.delete(layout.manifest)
     urls: dict[str, str] = {}
@@ -56,7 +57,7 @@ def publish(store: ObjectStore, layout: DayLayout, run: dict[str, Any], now: dt.
     else:
         store.delete(layout.quarantine)  # left by an earlier run of the day that had rejected rows
     sizes = {o.key: o.size for o in store.list(layout.reports_dir)}
-    for key in label_artifacts(layout):
+    for key in later_artifacts(layout):
         name = key.rsplit("/", 1)[-1]
         if key in sizes:
             urls[name] = store.url(key)

@@ -161,20 +161,22 @@ def _multivariate_drift(summary: DaySummary) -> Finding | None:
     return None
 
 
-def _drifted_today(summary: DaySummary) -> set[str]:
+def drifted_today(summary: DaySummary) -> set[str]:
+    """The columns the day showed drifted on its own (features and predictions)."""
     return {c for c, r in {**summary.data_drift.features, **summary.prediction_drift.columns}.items() if r.drifted}
 
 
 def _window_findings(summary: DaySummary) -> list[Finding]:
-    """The columns that drifted over the trailing window (monitoring.windows) while the day alone does not show
-    them: the change too small for a day, plain over the days together (a column the day shows drifted is the
-    day's own finding)."""
+    """The columns that drifted over the trailing window (monitoring.windows) while no single day of it showed them
+    drifted: the change too small for a day, plain over the days together (a column a day showed drifted is that
+    day's own finding, and a window still holding those days does not keep its episode alive)."""
     window = summary.window
-    quiet = [c for c in (window.drifted if window is not None else []) if c not in _drifted_today(summary)]
-    if not quiet:  # what the day shows itself, its own findings say
+    shown = {*drifted_today(summary), *summary.shown_by_days}
+    quiet = [c for c in (window.drifted if window is not None else []) if c not in shown]
+    if not quiet:  # what the days show themselves, their own findings say
         return []
     span = f"the last {len(window.days)} days ({window.days[0]} to {window.days[-1]})"
-    message = (f"{listing(quiet)} drifted over {span} against the {window.baseline}; the day alone does not show "
+    message = (f"{listing(quiet)} drifted over {span} against the {window.baseline}; no single day showed "
                f"{'it' if len(quiet) == 1 else 'them'}.")
     evidence = [f"{c.column}: " + "; ".join(f"{what} {j.words()}" for what, j in (("mean shift (sd)", c.mean_shift),
                                                                                  ("distance", c.distance))
@@ -187,11 +189,11 @@ def _window_findings(summary: DaySummary) -> list[Finding]:
 
 
 def _gradual_findings(summary: DaySummary) -> list[Finding]:
-    """Columns whose slow drift (monitoring.gradual) fired while the day alone does not show them: a change that
-    crept in, with the day it most likely started."""
-    today = _drifted_today(summary)
-    fired = [c for c in summary.gradual if c.verdict is not None and c.verdict.fired and c.column not in today]
-    if not fired:  # a column the day shows drifted is the day's finding
+    """Columns whose slow drift (monitoring.gradual) fired while no single day since it most likely started showed
+    them drifted: a change that crept in, with the day it most likely started."""
+    shown = {*drifted_today(summary), *summary.shown_by_days}
+    fired = [c for c in summary.gradual if c.verdict is not None and c.verdict.fired and c.column not in shown]
+    if not fired:  # a column a day showed drifted is that day's finding
         return []
     starts = sorted({c.started for c in fired if c.started})
     since = f" since {starts[0]}" if len(starts) == 1 else ""

@@ -19,6 +19,7 @@ from monitoring.storage import canonical
 from monitoring.verdicts import DayVerdicts
 from monitoring.vocabulary import Record, is_test
 from monitoring.gradual import Creep
+from monitoring.trailing import TrailingJudgement
 from monitoring.windows import WindowComparison
 
 SCHEMA_VERSION = 1
@@ -72,8 +73,10 @@ class DaySummary(Record):
     verdicts: DayVerdicts | None = None
     estimated_performance: Estimate | None = None  # before the labels land (CBPE, DLE); null without labelled reference
     segments: SegmentsReport | None = None  # the configured segments, largest impact first (monitoring.segments)
+    # Filled in once every day of the trailing window is published (monitoring.trailing), and again when one changes:
     window: WindowComparison | None = None  # the trailing window against its baseline (monitoring.windows)
-    gradual: list[Creep] = []  # each numerical column's slow-drift CUSUM (monitoring.gradual), once judged
+    gradual: list[Creep] = []  # each numerical column's slow-drift CUSUM (monitoring.gradual)
+    shown_by_days: dict[str, list[str]] = {}  # columns of those that single days showed drifted: column -> the days
     # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
     feature_ranking: list[RankedFeature] = []
     importance: str | None = None
@@ -89,6 +92,14 @@ class DaySummary(Record):
     def with_labels(self, performance: Performance | None, labels: LabelsReport | None) -> DaySummary:
         return self.model_copy(update={"performance": performance, "labels": labels})
 
+    def with_trailing(self, judgement: TrailingJudgement | None) -> DaySummary:
+        """The day's trailing judgement folded in (none: the window is not judged, or not yet)."""
+        verdicts = (self.verdicts.model_copy(update={"window": judgement.verdicts if judgement else {}})
+                    if self.verdicts is not None else None)
+        return self.model_copy(update={
+            "window": judgement.window if judgement else None, "gradual": judgement.gradual if judgement else [],
+            "shown_by_days": judgement.shown_by_days if judgement else {}, "verdicts": verdicts})
+
     def to_json(self) -> bytes:
         return canonical(self)
 
@@ -99,8 +110,7 @@ def summarize(
     predictions: tuple[str, ...], quality: dict[str, ColumnQuality], dataset_drift_share: float,
     operations: Operations, reports: dict[str, str], verdicts: DayVerdicts | None = None,
     estimated_performance: Estimate | None = None, segments: SegmentsReport | None = None,
-    importance: FeatureImportance | None = None, window: WindowComparison | None = None,
-    gradual: list[Creep] = (),
+    importance: FeatureImportance | None = None,
 ) -> DaySummary:
     prediction_columns = {c: drift[c] for c in predictions}
     features = {c: drift[c] for c in features}
@@ -130,8 +140,6 @@ def summarize(
         verdicts=verdicts,
         estimated_performance=estimated_performance,
         segments=segments,
-        window=window,
-        gradual=list(gradual),
         feature_ranking=rank_features({c: drift_effect(r) for c, r in features.items()}, set(drifted), importance),
         importance=importance.describe() if importance is not None else None,
     )

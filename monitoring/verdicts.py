@@ -90,8 +90,9 @@ class DayVerdicts(Record):
     fdr: float
     expected_false_alarms_per_month: float | None  # at most, in 30 no-change days: the gate's level
     statistics: dict[str, Judgement]  # positive_rate, low_confidence_share, missing:<column>, reconstruction_error
-    # what the days before add, judged in the day's family: the trailing window's statistics (monitoring.windows:
-    # mean_shift:<column>, distance:<column>) and each column's slow-drift CUSUM (monitoring.gradual: gradual:<column>)
+    # what the days before add, the model-day's second family (monitoring.trailing), folded in once judged: the
+    # trailing window's statistics (mean_shift:<column>, distance:<column>) and each column's slow-drift CUSUM
+    # (gradual:<column>)
     window: dict[str, Judgement] = {}
 
 

@@ -415,6 +415,18 @@ def reference_state(store: ObjectStore, model: ModelConfig, fitted: ReferencePro
     return state
 
 
+def kept_reference_state(store: ObjectStore, model: ModelConfig, version: str) -> WindowState | None:
+    """The state `reference_state` keeps for a reference version, None when none is kept on the model's edges of now
+    (a reference version's rows never change: its fingerprint is checked by `reference_state`, which counts it)."""
+    layout = ModelLayout.of(model)
+    try:
+        kept = WindowState.from_json(store.get_bytes(layout.reference_state(version)))
+        edges = StateEdges.model_validate_json(store.get_bytes(layout.state_edges))
+    except FileNotFoundError:
+        return None
+    return kept if kept.edges_from == edges.fixed_from and all(c in kept.numerical for c in edges.columns) else None
+
+
 def read_day(store: ObjectStore, layout: DayLayout, labels: bool = True) -> WindowState | None:
     """A published day's state with its label join's counts (None for a day published without a state; without
     `labels`, the state alone)."""

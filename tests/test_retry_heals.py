@@ -174,7 +174,7 @@ def assert_whole(store: ObjectStore, model) -> None:
         for record in found["artifacts"].values():
             data = store.get_bytes(record["key"])
             assert record["sha256"] == hashlib.sha256(data).hexdigest() and record["bytes"] == len(data), record
-        for key in manifest.label_artifacts(day_layout):
+        for key in manifest.later_artifacts(day_layout):
             assert not store.exists(key) or key in listed, key
         summary = summary_from_json(store.get_bytes(day_layout.summary))
         if store.exists(day_layout.performance):

@@ -3,6 +3,7 @@ rate of a no-change comparison, a shift too small for a day found over a week, t
 on the command line end to end against the local S3 server."""
 
 import datetime as dt
+import json
 
 import boto3
 import numpy as np
@@ -149,8 +150,7 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
         counted = window_state.tally_of(loan_model, day, fitted.version, edges).add(frame).state()
         store.put_bytes(DayLayout.of(loan_model, day).state, counted.to_json(), "application/json")
     put_frame(s3_client, f"predictions/loan_approval/dt={days[-1]}/part-0.parquet", logs[-1])
-    model = loan_model.model_copy(update={"windows": loan_model.windows.model_copy(update={"daily": True})})
-    steps.run_day(store, model, days[-1], now=now())
+    steps.run_day(store, loan_model, days[-1], now=now())  # windows.daily: on by default
     summary = summary_from_json(store.get_bytes(DayLayout.of(loan_model, days[-1]).summary))
     assert not summary.data_drift.features["credit_score"].drifted  # the day alone: inside its band
     assert summary.window.drifted == ["credit_score"] and summary.window.days == [str(d) for d in days]
@@ -158,22 +158,25 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
     shifted = next(c for c in summary.window.columns if c.column == "credit_score")
     assert 0.1 < shifted.mean_shift.value < 0.2 and shifted.mean_shift.significant
     assert set(summary.verdicts.window) >= {"mean_shift:credit_score", "distance:loan_purpose"}
-    creep = {c.column: c for c in summary.gradual}  # every numerical column's sums, judged in the day's family
+    creep = {c.column: c for c in summary.gradual}  # every numerical column's sums, judged in the window's family
     assert creep["credit_score"].verdict.fired and creep["credit_score"].started == days[0]
     assert [c for c, v in creep.items() if v.verdict.fired] == ["credit_score"]
     assert "gradual:credit_score" in summary.verdicts.window
     crept = [f for f in rules.findings(summary, loan_model) if f.rule == "gradual_drift"]
     assert len(crept) == 1 and crept[0].message.startswith(
         "credit_score crept away from the reference since 2026-10-05: credit_score up by 0.1")
-    # A column the day itself shows drifted is the day's own finding: neither the window nor the sums repeat it.
+    # A column the day itself, or an earlier day of the window, shows drifted is that day's own finding: neither the
+    # window nor the sums repeat it.
     features = dict(summary.data_drift.features)
     features["credit_score"] = features["credit_score"].model_copy(update={"drifted": True})
     loud = summary.model_copy(update={"data_drift": summary.data_drift.model_copy(update={"features": features})})
     assert not {"window_drift", "gradual_drift"} & {f.rule for f in rules.findings(loud, loan_model)}
+    shown = summary.model_copy(update={"shown_by_days": {"credit_score": [str(days[2])]}})
+    assert not {"window_drift", "gradual_drift"} & {f.rule for f in rules.findings(shown, loan_model)}
     found = [f for f in rules.findings(summary, loan_model) if f.rule == "window_drift"]
     assert len(found) == 1 and found[0].columns == ["credit_score"]
     assert found[0].message.startswith("credit_score drifted over the last 7 days (2026-10-05 to 2026-10-11) against "
-                                       "the reference (v1); the day alone does not show it.")
+                                       "the reference (v1); no single day showed it.")
 
 
 def test_the_day_page_shows_the_trailing_window_that_drifted():
@@ -220,22 +223,74 @@ def test_the_sums_rarely_fire_on_a_no_change_replay(reference):
     assert len(fired) <= 1  # about 0.1% of the days by the family's gate; a no-change day is one in 63 here
 
 
-def test_the_days_before_a_promotion_leave_the_window_and_the_sums(reference, s3_client, store, loan_model):
-    from monitoring.steps import report
+def test_the_days_before_a_promotion_leave_the_window_and_the_sums(reference, loan_model):
+    from monitoring import trailing
 
     edges, _ = reference
     rng = np.random.default_rng(11)
     day = MONDAY + dt.timedelta(days=6)
 
-    def publish(version: str) -> None:
-        for n in range(6):
-            before = state(draw(50, rng), edges, MONDAY + dt.timedelta(days=n))
-            store.put_bytes(DayLayout.of(loan_model, before.first_day).state, before.model_copy(update={
-                "model": loan_model.name, "reference_versions": [version]}).to_json(), "application/json")
+    def states(version: str) -> dict[dt.date, WindowState]:
+        found = {d: state(draw(50, rng), edges, d).model_copy(update={"reference_versions": [version]})
+                 for d in windows.days_between(MONDAY, day - dt.timedelta(days=1))}
+        return {**found, day: state(draw(50, rng), edges, day)}
 
-    today = state(draw(50, rng), edges, day).model_copy(update={"model": loan_model.name})
-    publish("v0")  # the days before were monitored against the version the promotion replaced
-    assert report._history(store, loan_model, DayLayout.of(loan_model, day), today) is None
-    publish("v1")
-    found = report._history(store, loan_model, DayLayout.of(loan_model, day), today)
+    # the days before were monitored against the version the promotion replaced
+    assert trailing._history(loan_model, day, states("v0")) is None
+    found = trailing._history(loan_model, day, states("v1"))
     assert [s.days[0] for s in found] == [MONDAY + dt.timedelta(days=n) for n in range(7)]
+
+
+def test_a_backfill_judges_each_window_the_same_whatever_order_its_days_are_published_in(s3_client, store, loan_model,
+                                                                                          trained):
+    """A day's trailing judgement is made by whichever of its window's days is published last, and made again when
+    one of its inputs changes: forward, backward or in a parallel backfill's pairs, every day ends with the same
+    judgement and summary, and republishing a day unchanged changes nothing."""
+    from monitoring import manifest, reference_store
+    from monitoring.layout import ModelLayout
+    from monitoring.steps import publish
+    from tests.helpers import day_log, now, seed_reference
+    from tests.summaries import summary
+
+    seed_reference(s3_client, trained)
+    days = windows.days_between(dt.date(2026, 10, 5), dt.date(2026, 10, 13))
+    fitted = reference_store.load_or_fit(store, loan_model, DayLayout.of(loan_model, days[0]))
+    edges = window_state.fixed_edges(store, loan_model, fitted, window_state.monitored_columns(loan_model)[0])
+    window_state.reference_state(store, loan_model, fitted)
+    shift = 0.15 * trained[1]["credit_score"].std()
+    counted = {d: window_state.tally_of(loan_model, d, fitted.version, edges).add(
+        day_log(trained, d, rows=400, seed=n).assign(credit_score=lambda f: f["credit_score"] + shift)).state(
+        source_sha256=f"day {n}") for n, d in enumerate(days)}
+
+    def published_in(order: list[dt.date]) -> dict[dt.date, tuple[bytes | None, bytes]]:
+        for listed in store.list(ModelLayout.of(loan_model).model_reports_dir):
+            store.delete(listed.key)
+        for day in order:
+            layout = DayLayout.of(loan_model, day)
+            manifest.publish(store, layout, {}, now(), [
+                (layout.summary, summary(day=day.isoformat()).to_json(), "application/json"),
+                (layout.state, counted[day].to_json(), "application/json")], reports=[])
+            publish.judge_trailing(store, loan_model, day, now())
+        return {day: (store.get_bytes(DayLayout.of(loan_model, day).trailing)
+                      if store.exists(DayLayout.of(loan_model, day).trailing) else None,
+                      store.get_bytes(DayLayout.of(loan_model, day).summary)) for day in days}
+
+    forward = published_in(days)
+    assert [d for d, (judged_, _) in forward.items() if judged_] == days[6:]  # once 7 days are published
+    last = summary_of(forward[days[-1]][1])
+    assert "credit_score" in last.window.drifted and last.window.days[0] == str(days[2])
+    assert "mean_shift:credit_score" in json.loads(forward[days[-1]][0])["verdicts"]
+    assert "window.json" in store.get_json(DayLayout.of(loan_model, days[-1]).manifest)["artifacts"]
+    assert published_in(days[::-1]) == forward
+    pairs = [d for i in range(0, len(days), 2) for d in days[i:i + 2][::-1]]  # two runs at a time, the later first
+    assert published_in(pairs) == forward
+    before = {key.key: store.get_bytes(key.key) for key in store.list(ModelLayout.of(loan_model).model_reports_dir)}
+    publish.judge_trailing(store, loan_model, days[4], now())  # a rerun of a day inside the windows, unchanged
+    assert {key.key: store.get_bytes(key.key) for key in store.list(ModelLayout.of(loan_model).model_reports_dir)
+            } == before
+
+
+def summary_of(data: bytes):
+    from monitoring.summary import summary_from_json
+
+    return summary_from_json(data)

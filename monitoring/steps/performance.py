@@ -22,7 +22,7 @@ from monitoring.layout import PERFORMANCE_REPORT, DayLayout
 from monitoring.records import LabelsReport, Performance
 from monitoring.reference import ReferenceProfile
 from monitoring.sampling import hash_sample
-from monitoring.steps.publish import label_sections, refresh_summary
+from monitoring.steps.publish import later_sections, refresh_summary
 from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     Never replaces a performance computed with later labels (a rerun or backfill of an older day keeps it)."""
     if not manifest.is_published(store, layout):
         return False  # its own run publishes it; the next run after that fills in its performance
-    stored, _ = label_sections(store, layout)
+    stored = later_sections(store, layout).performance
     if stored and stored.labels_as_of > found.labels_as_of:
         return False
     report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))

@@ -1,33 +1,49 @@
-"""Step 4: publish the staged reports and summary with the day's entry of the metric store, manifest last; and fold
-what labels later tell about a published day into its summary (`refresh_summary`)."""
+"""Step 4: publish the staged reports and summary with the day's entry of the metric store, manifest last, then judge
+the trailing windows the day completes or changes (`judge_trailing`); and fold what later runs tell about a published
+day (its labels, its trailing judgement) into its summary (`refresh_summary`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
-from monitoring import history, manifest, rules
+from monitoring import history, manifest, reference_store, rules, trailing, window_state, windows
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from monitoring.records import LabelsReport, Performance
-from monitoring.storage import JSON, ObjectStore
-from monitoring.summary import summary_from_json
+from monitoring.storage import JSON, ObjectStore, canonical
+from monitoring.summary import DaySummary, summary_from_json
+from monitoring.trailing import TrailingJudgement
 
 log = logging.getLogger(__name__)
 
 SUMMARY_REFRESH_ROUNDS = 5
 
 
-def label_sections(store: ObjectStore, layout: DayLayout) -> tuple[Performance | None, LabelsReport | None]:
-    """The day's performance.json and labels.json (None before the labels' runs wrote them)."""
-    def read(key: str, kind):
-        try:
-            return kind.model_validate_json(store.get_bytes(key))
-        except FileNotFoundError:
-            return None
+class LaterSections(NamedTuple):
+    """What runs after a day's own tell about it: the performance of its predictions and the labels that landed on it
+    (monitoring.steps.performance), and its trailing judgement (`judge_trailing`); None before they are written."""
 
-    return read(layout.performance, Performance), read(layout.labels_report, LabelsReport)
+    performance: Performance | None
+    labels: LabelsReport | None
+    trailing: TrailingJudgement | None
+
+    def folded_into(self, summary: DaySummary) -> DaySummary:
+        return summary.with_labels(self.performance, self.labels).with_trailing(self.trailing)
+
+
+def _read(store: ObjectStore, key: str, kind):
+    try:
+        return kind.model_validate_json(store.get_bytes(key))
+    except FileNotFoundError:
+        return None
+
+
+def later_sections(store: ObjectStore, layout: DayLayout) -> LaterSections:
+    """The day's performance.json, labels.json and window.json."""
+    return LaterSections(_read(store, layout.performance, Performance), _read(store, layout.labels_report, LabelsReport),
+                         _read(store, layout.trailing, TrailingJudgement))
 
 
 def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str, Any] | None = None, *,
@@ -35,7 +51,7 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     """Publish the staged reports and summary with the day's entry of the metric store, manifest last. A rerun keeps
     what labels already told about the day (performance only grows with more labels)."""
     layout = DayLayout.of(model, day)
-    summary = summary_from_json(store.get_bytes(layout.staged_summary)).with_labels(*label_sections(store, layout))
+    summary = later_sections(store, layout).folded_into(summary_from_json(store.get_bytes(layout.staged_summary)))
     metrics = history.day_metrics(summary, rules.findings(summary, model))
     mark_stale_pages(store, layout, summary.to_json())
     urls = manifest.publish(store, layout, run or {}, now, [
@@ -45,12 +61,68 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     ], reports=summary.report_names)
     for name, url in sorted(urls.items()):
         log.info("published %s", url)
+    judge_trailing(store, model, layout.day, now)
     return urls
 
 
+def _reference_state(store: ObjectStore, model: ModelConfig, layout: DayLayout, version: str
+                     ) -> window_state.WindowState:
+    """The state of a reference version on the model's fixed edges: the one its days' report steps keep, counted
+    again from its profile when there is none."""
+    kept = window_state.kept_reference_state(store, model, version)
+    return kept if kept is not None else window_state.reference_state(
+        store, model, reference_store.load_or_fit(store, model, layout, version))
+
+
+def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt.datetime) -> list[dt.date]:
+    """The trailing judgement (monitoring.trailing) of a just-published day and of every later published day whose
+    inputs it is one of, made again wherever its inputs changed, and folded into their summaries; the days whose
+    summaries changed.
+
+    Whatever order a backfill's runs publish their days in, the last of two days to be published judges the other's
+    window or its own with both: once all are published, every day's judgement is the one its inputs give."""
+    layout = DayLayout.of(model, day)
+    reach = dt.timedelta(days=trailing.reach(model)) if trailing.judged(model) else None
+    states = window_state.read_days(store, model, windows.days_between(day - reach, day + reach),
+                                    labels=False) if reach else {}
+    references: dict[str, window_state.WindowState] = {}
+
+    def reference_of(version: str) -> window_state.WindowState:
+        if version not in references:
+            references[version] = _reference_state(store, model, layout, version)
+        return references[version]
+
+    def drifted_on(other: dt.date) -> set[str]:
+        summary = _read(store, layout.on(other).summary, DaySummary)
+        return rules.drifted_today(summary) if summary is not None else set()
+
+    changed = []
+    for other in [day, *sorted(d for d in states if d > day)]:
+        other_layout = layout.on(other)
+        if other != day and not manifest.is_published(store, other_layout):
+            continue  # being published: its own run judges it after
+        stored = _read(store, other_layout.trailing, TrailingJudgement)
+        wanted = trailing.inputs_of(model, other, states, reference_of) if reach else None
+        rejudged = (stored.inputs_sha256 if stored else None) != wanted
+        if rejudged:
+            judged = trailing.judge(model, other, states, reference_of, drifted_on) if wanted else None
+            if judged is not None:
+                data = canonical(judged)
+                store.put_bytes(other_layout.trailing, data, JSON)
+                manifest.record_update(store, other_layout, [(other_layout.trailing, data)], now)
+            else:
+                store.delete(other_layout.trailing)
+                manifest.record_update(store, other_layout, [], now, removed=[other_layout.trailing])
+            log.info("trailing window of %s judged%s", other, f": fired {sorted(judged.fired) or 'nothing'}"
+                     if judged is not None else " (none: a day of its window is not published)")
+        if (other == day or rejudged) and refresh_summary(store, model, other_layout, now):
+            changed.append(other)
+    return changed
+
+
 def refresh_summary(store: ObjectStore, model: ModelConfig, layout: DayLayout, now: dt.datetime) -> bool:
-    """Fold the day's performance.json and labels.json into its published summary.json and metric-store entry, and
-    list both in its manifest; True when any of them changed (its pages are then stale: see `mark_stale_pages`).
+    """Fold the day's performance.json, labels.json and window.json into its published summary.json and metric-store
+    entry, and list both in its manifest; True when any of them changed (its pages are then stale: see `mark_stale_pages`).
 
     A run that died between these writes left them disagreeing: the next run finds and completes them, whatever it
     has to do besides. Other runs may update the same day's performance at the same time: after writing, the
@@ -58,9 +130,9 @@ def refresh_summary(store: ObjectStore, model: ModelConfig, layout: DayLayout, n
     the latest of both."""
     changed = False
     for _ in range(SUMMARY_REFRESH_ROUNDS):
-        sections = label_sections(store, layout)
+        sections = later_sections(store, layout)
         current = store.get_bytes(layout.summary)
-        summary = summary_from_json(current).with_labels(*sections)
+        summary = sections.folded_into(summary_from_json(current))
         data = summary.to_json()
         metrics = history.day_metrics(summary, rules.findings(summary, model)).model_dump_json(indent=2).encode()
         stale = [(key, new) for key, new, old in ((layout.summary, data, current),
@@ -74,10 +146,10 @@ def refresh_summary(store: ObjectStore, model: ModelConfig, layout: DayLayout, n
                 store.put_bytes(key, new, JSON)
             manifest.record_update(store, layout, [(layout.summary, data), (layout.day_metrics, metrics)], now)
             changed = True
-        if label_sections(store, layout) == sections:
+        if later_sections(store, layout) == sections:
             return changed
-    raise RuntimeError(f"the performance of {layout.model} on {layout.day} kept changing while it was folded into "
-                       "its summary; the next run retries")
+    raise RuntimeError(f"the performance or trailing judgement of {layout.model} on {layout.day} kept changing while "
+                       "it was folded into its summary; the next run retries")
 
 
 def _bytes(store: ObjectStore, key: str) -> bytes | None:

@@ -3,13 +3,12 @@ against the fitted reference, and the day's summary, staged for publication."""
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import time
 from typing import Any
 
-from monitoring import contract, gradual, ingest, judging, reference_store, reports, volume, window_state, windows
+from monitoring import contract, ingest, judging, reference_store, reports, trailing, volume, window_state
 from monitoring.config import ModelConfig
 from monitoring.day_state import DayState
 from monitoring.layout import DayLayout
@@ -42,59 +41,6 @@ def _window_tally(store: ObjectStore, model: ModelConfig, layout: DayLayout,
     numerical, _ = window_state.monitored_columns(model)
     return window_state.tally_of(model, layout.day, fitted.version,
                                  window_state.fixed_edges(store, model, fitted, numerical))
-
-
-def _history(store: ObjectStore, model: ModelConfig, layout: DayLayout,
-             today: window_state.WindowState) -> list[window_state.WindowState] | None:
-    """The published states of the days before this one (`gradual.LOOKBACK` days in all) monitored against the same
-    reference version, in order, this day's last; None until every earlier day of the trailing window
-    (`windows.days`) is: a day's summary must not depend on which of its neighbours a backfill finished first, so a
-    window short of one is not judged, and a rerun judges it. Days of an earlier version are left out: after a
-    promotion the new reference is the population the model now serves, and the days before it differ from it by
-    what the promotion answered, not by a change to find."""
-    days = windows.days_between(layout.day - dt.timedelta(days=gradual.LOOKBACK - 1), layout.day - dt.timedelta(1))
-    found = {d: s for d, s in window_state.read_days(store, model, days, labels=False).items()
-             if s.edges_from == today.edges_from and s.reference_versions == today.reference_versions}
-    if any(d not in found for d in days[len(days) - (model.windows.days - 1):]):
-        return None
-    return [found[d] for d in days if d in found] + [today]
-
-
-def _trailing_window(store: ObjectStore, model: ModelConfig, fitted: ReferenceProfile, days: list[dt.date],
-                     history: list[window_state.WindowState]
-                     ) -> tuple[window_state.WindowState, window_state.WindowState, str] | None:
-    """The trailing window (the last `windows.days` of `history`), its baseline and the baseline's name; None while
-    the baseline has nothing to compare with."""
-    settings = model.windows
-    current = window_state.merge(history[-settings.days:])
-    if settings.baseline == "reference":
-        return current, window_state.reference_state(store, model, fitted), f"reference ({fitted.version})"
-    wanted = windows.baseline_days(days, settings.baseline, settings.weekday_weeks)
-    baseline, _ = window_state.read_window(store, model, wanted)
-    if baseline is None or baseline.edges_from != current.edges_from or (
-            settings.baseline == "weekday" and windows.weeks_covered(days, baseline.days) < 2):
-        return None
-    return current, baseline, f"{settings.baseline} ({wanted[0]}..{wanted[-1]})"
-
-
-def _multi_day(store: ObjectStore, model: ModelConfig, layout: DayLayout, fitted: ReferenceProfile,
-               today: window_state.WindowState):
-    """What the days before this one add to its judgement: the trailing window against its baseline, and each
-    column's slow drift (CUSUM) against the reference; their statistics (for the day's family), the window and
-    the columns' sums."""
-    if not model.windows.daily or not model.drift.calibrated:
-        return {}, None, {}
-    history = _history(store, model, layout, today)
-    if history is None:
-        return {}, None, {}
-    settings, k = model.windows, model.drift.band_sigma
-    days = windows.days_between(layout.day - dt.timedelta(days=settings.days - 1), layout.day)
-    trailing = _trailing_window(store, model, fitted, days, history)
-    found = windows.judge(trailing[0], trailing[1], k=k, min_mean_shift=settings.min_mean_shift,
-                          min_distance=settings.min_distance) if trailing else {}
-    creeping, creeps = gradual.judge(history, window_state.reference_state(store, model, fitted), k=k,
-                                     min_mean_shift=settings.min_mean_shift, seed=f"{model.name}|{layout.day}")
-    return {**found, **creeping}, trailing, creeps
 
 
 def _state_bytes(store: ObjectStore, layout: DayLayout, state: window_state.WindowState) -> bytes:
@@ -132,20 +78,21 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     log.info("profiled %d valid rows in %.1fs (exact figures of the whole day, and its sample)", state.rows,
              time.monotonic() - started)
     compared = reference_store.evidently_sample(store, layout, fitted) if state.rows else current.iloc[0:0]
-    trailing = volume.trailing_volume(store, model, layout)
+    volumes = volume.trailing_volume(store, model, layout)
     operations = state.operations(current, model.columns.latency).model_copy(update={
-        "trailing_volume": trailing.mean, "trailing_volume_days": trailing.days,
-        "trailing_volume_log_sd": trailing.log_sd})
+        "trailing_volume": volumes.mean, "trailing_volume_days": volumes.days,
+        "trailing_volume_log_sd": volumes.log_sd})
     quality = state.quality()
     specs = model.drift_specs
     skipped = judging.skipped_columns(current, compared, specs, model.drift.max_categories)
     judged = judging.judge_columns(current, compared, specs, model.drift, fitted, skipped)
     day_state = tally.state(window_state.expected_state(state.expected or state.expected_classes, model.scoring),
                             source.hexdigest())
-    several_days, trailing, creeps = _multi_day(store, model, layout, fitted, day_state)
+    if trailing.judged(model):  # what the day's trailing judgement compares with, once per reference version
+        window_state.reference_state(store, model, fitted)
     columns, verdicts_of_day, segmented = judging.judge_day(model.drift, model.minimum_changes, fitted, judged,
                                                             operations, quality, current,
-                                                            (model.segments, state.segments), several_days)
+                                                            (model.segments, state.segments))
     log.info("drift of %d of %d valid rows against %d reference rows (version %s), %s", len(current), state.rows,
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = list(reports.build_reports(current, compared, model, columns))
@@ -170,10 +117,6 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         dataset_drift_share=model.drift.dataset_drift_share, operations=operations,
         reports={f"{r.name}_{ext}": f"{r.name}.{ext}" for r in rendered for ext in ("html", "json")},
         verdicts=verdicts_of_day, estimated_performance=estimate, segments=segmented, importance=fitted.importance,
-        window=windows.comparison(*trailing, verdicts_of_day.window, model.drift.band_sigma, model.drift.fdr)
-        if trailing else None,
-        gradual=[c.model_copy(update={"verdict": verdicts_of_day.window[gradual.statistic(c.column)]})
-                 for c in creeps.values()],
     )
     store.put_bytes(layout.staged_state, _state_bytes(store, layout, day_state), JSON)
     store.put_bytes(layout.staged_summary, summary.to_json(), JSON)

@@ -1,0 +1,185 @@
+"""What the days before a published day add to its judgement: its trailing window (`windows.days`) against
+`windows.baseline` (monitoring.windows) and each numerical column's slow-drift CUSUM (monitoring.gradual), judged
+from the days' mergeable states as one family of their own (the day's gate and Benjamini-Hochberg, at the model's
+`drift.band_sigma` and `drift.fdr`).
+
+A day's trailing judgement is a function of its inputs alone, never of the order runs happened in: it is made only
+once every day of its trailing window is published, and made again whenever one of its inputs changes (a day inside
+its reach published later, by a backfill's parallel runs or a rerun with other data; see
+`monitoring.steps.publish.judge_trailing`). `inputs_sha256` names the inputs it was made from: a rerun that changes
+none of them changes nothing.
+
+Its family is the model-day's second: a model that did not change alarms by chance on about `k`-sigma's tail of its
+days from the day's family and as often from the trailing one (0.135% each at k = 3, 0.08 expected false alarms a
+month together; `benchmarks/false_alarms.py --windows` measures the trailing family's alone). A column that a single
+day of the window already showed drifted is that day's finding, not the window's (`shown_by_days`, used by
+`monitoring.rules`): a window still holding the days of an episode does not keep it alive after the data returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+
+from monitoring import gradual, verdicts, windows
+from monitoring.config import ModelConfig
+from monitoring.gradual import Creep
+from monitoring.verdicts import Judgement
+from monitoring.vocabulary import Record
+from monitoring.window_state import WindowState, merge
+from monitoring.windows import WindowComparison
+
+SCHEMA_VERSION = 1
+
+
+class TrailingJudgement(Record):
+    """A published day's trailing window and slow drift, judged (`reports/<model>/dt=<day>/window.json`)."""
+
+    schema_version: int = SCHEMA_VERSION
+    model: str
+    day: str
+    inputs_sha256: str  # the states, reference and settings it was judged from
+    window: WindowComparison | None = None  # None while its baseline has nothing to compare with
+    gradual: list[Creep] = []
+    verdicts: dict[str, Judgement] = {}  # the family: mean_shift:<c>, distance:<c>, gradual:<c>
+    expected_false_alarms_per_month: float | None = None
+    # the columns the family fired that single days of the window (or of a creep since its start) showed drifted
+    # on their own: column -> those days
+    shown_by_days: dict[str, list[str]] = {}
+
+    @property
+    def fired(self) -> set[str]:
+        """The columns any statistic of the family fired for."""
+        return {name.split(":", 1)[1] for name, j in self.verdicts.items() if j.fired}
+
+
+def judged(model: ModelConfig) -> bool:
+    """Whether the model's daily runs judge trailing windows (calibrated verdicts and `windows.daily`)."""
+    return model.windows.daily and model.drift.calibrated
+
+
+def window_days(model: ModelConfig, day: dt.date) -> list[dt.date]:
+    """The days of `day`'s trailing window, in order."""
+    return windows.days_between(day - dt.timedelta(days=model.windows.days - 1), day)
+
+
+def input_days(model: ModelConfig, day: dt.date) -> list[dt.date]:
+    """Every day whose state can change `day`'s judgement: its CUSUM's lookback and its window's baseline."""
+    found = set(windows.days_between(day - dt.timedelta(days=gradual.LOOKBACK - 1), day))
+    found.update(windows.baseline_days(window_days(model, day), model.windows.baseline, model.windows.weekday_weeks))
+    return sorted(found)
+
+
+def reach(model: ModelConfig) -> int:
+    """How many days after a day its state can still change a judgement."""
+    day = dt.date(2000, 1, 1)
+    return (day - input_days(model, day)[0]).days
+
+
+def _identity(state: WindowState) -> list:
+    """What makes a state what it is (the same identity `monitoring.steps.report` keeps a rerun's bytes by)."""
+    return [state.schema_version, state.source_sha256, state.reference_versions, state.edges_from, state.rows]
+
+
+def _history(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState]) -> list[WindowState] | None:
+    """The states of the CUSUM's days monitored against the same reference version as `day`, in order, `day`'s last;
+    None until every day of the trailing window is published. Days of an earlier version are left out: after a
+    promotion the new reference is the population the model now serves."""
+    today = states.get(day)
+    if today is None:
+        return None
+    days = windows.days_between(day - dt.timedelta(days=gradual.LOOKBACK - 1), day)
+    found = {d: s for d, s in states.items() if d in days and s.edges_from == today.edges_from
+             and s.reference_versions == today.reference_versions}
+    if any(d not in found for d in window_days(model, day)):
+        return None
+    return [found[d] for d in days if d in found]
+
+
+def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
+          reference_of: Callable[[str], WindowState],
+          drifted_on: Callable[[dt.date], set[str]]) -> TrailingJudgement | None:
+    """`day`'s trailing judgement from the published `states` (by day; those of `input_days` are used), the
+    reference's state of a version (`reference_of`) and the columns a published day showed drifted on its own
+    (`drifted_on`, asked only about the columns the family fired); None while its trailing window is short of a
+    published day."""
+    history = _history(model, day, states)
+    if history is None:
+        return None
+    settings, k, fdr = model.windows, model.drift.band_sigma, model.drift.fdr
+    version = history[-1].reference_versions[-1]
+    reference = reference_of(version)
+    days = window_days(model, day)
+    current = merge(history[-settings.days:])
+    if settings.baseline == "reference":
+        baseline, name = reference, f"reference ({version})"
+    else:
+        wanted = windows.baseline_days(days, settings.baseline, settings.weekday_weeks)
+        kept = [states[d] for d in wanted if d in states and states[d].edges_from == current.edges_from]
+        baseline = merge(kept) if kept else None
+        name = f"{settings.baseline} ({wanted[0]}..{wanted[-1]})"
+        if baseline is not None and settings.baseline == "weekday" and windows.weeks_covered(
+                days, list(baseline.days)) < 2:
+            baseline = None
+    inputs = _inputs(model, day, states, reference)
+    found = windows.judge(current, baseline, k=k, min_mean_shift=settings.min_mean_shift,
+                          min_distance=settings.min_distance) if baseline is not None else {}
+    creeping, creeps = gradual.judge(history, reference, k=k, min_mean_shift=settings.min_mean_shift,
+                                     seed=f"{model.name}|{day}")
+    family = verdicts.control({**found, **creeping}, k, fdr)
+    creeps = [c.model_copy(update={"verdict": family[gradual.statistic(c.column)]}) for c in creeps.values()]
+    judgement = TrailingJudgement(
+        model=model.name, day=day.isoformat(), inputs_sha256=inputs,
+        window=windows.comparison(current, baseline, name, {n: family[n] for n in found}, k, fdr)
+        if baseline is not None else None,
+        gradual=creeps, verdicts=family, expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k))
+    return judgement.model_copy(update={"shown_by_days": _shown_by_days(judgement, day, drifted_on)})
+
+
+def _shown_by_days(judgement: TrailingJudgement, day: dt.date,
+                   drifted_on: Callable[[dt.date], set[str]]) -> dict[str, list[str]]:
+    """The fired columns some single day showed drifted: for the window, its days; for a creep, the days since its
+    start (the whole lookback without one)."""
+    fired = judgement.fired
+    if not fired:
+        return {}
+    spans = {c: windows.days_between(dt.date.fromisoformat(judgement.window.days[0]), day)
+             for c in (judgement.window.drifted if judgement.window else [])}
+    for creep in judgement.gradual:
+        if creep.verdict is not None and creep.verdict.fired:
+            start = creep.started or day - dt.timedelta(days=gradual.LOOKBACK - 1)
+            first = min(start, spans[creep.column][0]) if creep.column in spans else start
+            spans[creep.column] = windows.days_between(first, day)
+    asked: dict[dt.date, set[str]] = {}
+    found: dict[str, list[str]] = {}
+    for column, span in sorted(spans.items()):
+        for d in span:
+            if d not in asked:
+                asked[d] = drifted_on(d)
+            if column in asked[d]:
+                found.setdefault(column, []).append(d.isoformat())
+    return found
+
+
+def _inputs(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState], reference: WindowState) -> str:
+    """The digest of everything `day`'s judgement is made from: the states of its input days, the reference's and
+    the settings (a rerun that changed none of them is not judged again)."""
+    document = {
+        "schema": SCHEMA_VERSION, "day": day.isoformat(),
+        "states": {d.isoformat(): _identity(states[d]) for d in input_days(model, day) if d in states},
+        "reference": _identity(reference),
+        "settings": [model.windows.model_dump(mode="json"), model.drift.band_sigma, model.drift.fdr],
+    }
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def inputs_of(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
+              reference_of: Callable[[str], WindowState]) -> str | None:
+    """The digest `judge` would record for `day` (None while its window is short): what tells whether a stored
+    judgement still stands without judging again."""
+    history = _history(model, day, states)
+    if history is None:
+        return None
+    return _inputs(model, day, states, reference_of(history[-1].reference_versions[-1]))
