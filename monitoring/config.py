@@ -654,12 +654,16 @@ class RulesConfig(_Strict):
     class_recall: ClassRecallRule = Field(default=ClassRecallRule(), description="multiclass: a class's recall "
                                           "collapsed on a judged day, even while the macro figures hold")
     window_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted over the trailing window "
-                                     "(windows.days), judged on the days' merged states in the day's family, while "
-                                     "the day alone does not show it")
+                                     "(windows.days), judged on the days' merged states in the model-day's second "
+                                     "family, while no single day of the window showed it")
+    window_performance: RuleConfig = Field(default=RuleConfig(), description="a metric worse over the trailing "
+                                           "window of labelled days up to the day whose labels came due (windows."
+                                           "days), judged at the window's labelled size, while no single day of it "
+                                           "was judged worse")
     gradual_drift: RuleConfig = Field(default=RuleConfig(), description="a numerical column crept away from the "
                                       "reference over the last 28 days (a CUSUM of the days' mean shifts, judged in "
-                                      "the day's family) while the day alone does not show it, with the day it most "
-                                      "likely started")
+                                      "the model-day's second family) while no single day since it most likely "
+                                      "started showed it, with that day")
     segment_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted inside a segment "
                                       "(segments), more than in the whole day")
     segment_share: RuleConfig = Field(default=RuleConfig(), description="a segment's share of the day's rows moved "

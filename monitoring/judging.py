@@ -32,10 +32,11 @@ from monitoring.config import DriftConfig, DriftSpec, MetricJudging, MinimumChan
 from monitoring.estimators import Estimate, ExpectedConfusion, ExpectedMulticlassConfusion
 from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
-from monitoring.records import ColumnDrift, DueDay, EstimateCheck, Performance
+from monitoring.records import ColumnDrift, DueDay, EstimateCheck, Performance, WindowPerformance
 from monitoring.reference import ReferenceProfile
 from monitoring.segments import SegmentPerformance, SegmentsReport, SegmentTally
 from monitoring.verdicts import DayVerdicts, Degradation, Judgement
+from monitoring.window_state import LabelState
 from monitoring.vocabulary import CATEGORICAL, LOWER_IS_BETTER, effect_method, is_test, statistic_name, worse_by
 
 log = logging.getLogger(__name__)
@@ -266,6 +267,33 @@ def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, ju
         reference_version=fitted.version,
         segments=segment_performance(joined, scoring, judging, fitted, segmented) if judging.calibrated else [],
     )
+
+
+def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
+                       performances: dict[dt.date, Performance], judging: MetricJudging, fitted: ReferenceProfile,
+                       min_coverage: float) -> WindowPerformance | None:
+    """The labelled predictions of `days` judged together against the baseline of the reference version they were
+    monitored with (`fitted`), the metrics at the window's labelled size (the same calibrated judgement as a day's,
+    `judge_metrics`); None unless every day's labels are complete and counted (`states`, `performances`), all of
+    one reference version, with at least `min_coverage` of the window's predictions labelled. `shown_by_days`: the
+    degraded metrics days of the window were judged worse on by themselves."""
+    if any(d not in states or d not in performances or not performances[d].complete for d in days):
+        return None
+    if {performances[d].reference_version for d in days} != {fitted.version}:
+        return None
+    merged = states[days[0]]
+    for day in days[1:]:
+        merged = merged.merge(states[day])
+    if not merged.labelled or merged.labelled < min_coverage * merged.predictions:
+        return None
+    values = merged.metrics()
+    degraded = judge_metrics(values, fitted.performance, judging, merged.labelled, fitted)
+    shown = {d.metric: [day.isoformat() for day in days
+                        if d.metric in {m.metric for m in performances[day].degraded}] for d in degraded}
+    return WindowPerformance(days=[d.isoformat() for d in days], predictions=merged.predictions,
+                             labelled=merged.labelled, reference_version=fitted.version, metrics=values,
+                             baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},
+                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d})
 
 
 def due_day(performance: Performance | None, day: dt.date, min_coverage: float, min_labelled_rows: int,

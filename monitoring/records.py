@@ -105,6 +105,22 @@ class DueDay(Record):
         return [] if self.superseded else [d for d in self.degraded if d.retrain]
 
 
+class WindowPerformance(Record):
+    """The labelled predictions of the last `windows.days` prediction days up to the day whose labels came due,
+    judged together from the days' label counts (monitoring.window_state): a drop too small for one day's labels,
+    plain over a week's. Only the metrics counts give (accuracy, precision, recall, F1 and their macro and weighted
+    averages; MAE and RMSE)."""
+
+    days: list[str]
+    predictions: int
+    labelled: int
+    reference_version: str
+    metrics: dict[str, float | None]
+    baseline: dict[str, float | None]
+    degraded: list[Degradation] = []
+    shown_by_days: dict[str, list[str]] = {}  # degraded metrics single days were judged worse on: metric -> days
+
+
 class LabelsReport(Record):
     """labels.json of a run's day: the labels that became known that day, and the verdict on the prediction day
     whose labels came due."""
@@ -120,3 +136,4 @@ class LabelsReport(Record):
     overdue: DueDay | None = None
     # Label folders of the window left for a later run: files there, their completion marker not yet
     waiting: list[str] = []
+    window: WindowPerformance | None = None  # the due day's trailing window of labelled days (windows.daily)

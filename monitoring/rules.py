@@ -409,7 +409,7 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
         return []
     found = [_due_day(report.due, model, report.waiting), _overdue(report.overdue, model), _estimator_unreliable(report.due, model),
              _label_problems(report, model), _unknown_label_ids(report, model)]
-    return [*(f for f in found if f is not None), *_class_recall(report.due),
+    return [*(f for f in found if f is not None), *_class_recall(report.due), *_window_performance(report),
             *_segment_performance(report.due)[:model.segments.max_findings]]
 
 
@@ -460,6 +460,26 @@ def _class_recall(due: DueDay) -> list[Finding]:
                     action=("Open the day's performance report (its confusion matrix: which class took these rows) "
                             "and the drift of that day; a class the model misses is a change in what it means, "
                             "often retraining."))]
+
+
+def _window_performance(report: LabelsReport) -> list[Finding]:
+    """The metrics worse over the due day's trailing window of labelled days while no single day of it was judged
+    worse on them: a drop too small for a day's labels (a version no longer in use pages nobody)."""
+    window, due = report.window, report.due
+    if window is None or due.superseded:
+        return []
+    shown = {*window.shown_by_days, *(d.metric for d in due.degraded)}
+    quiet = [d for d in window.degraded if d.metric not in shown]
+    if not quiet:
+        return []
+    span = f"the {len(window.days)} days {window.days[0]} to {window.days[-1]}"
+    return [Finding(rule="window_performance", severity=Severity.WARNING, columns=[d.metric for d in quiet],
+                    message=(f"The predictions made on {span}, judged together ({window.labelled:,} labelled of "
+                             f"{window.predictions:,}): " + "; ".join(d.describe() for d in quiet)
+                             + "; no single day was judged worse."),
+                    action=("A drop too small for one day's labels: open the days' performance reports and the "
+                            "window's drift (python -m monitoring compare), and look for the change that started it."),
+                    evidence=[f"{d.metric} change: {d.verdict.words()}" for d in quiet if d.verdict])]
 
 
 def _segment_performance(due: DueDay) -> list[Finding]:

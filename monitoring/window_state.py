@@ -268,6 +268,22 @@ class LabelState(Record):
         return LabelState(predictions=self.predictions + other.predictions, labelled=self.labelled + other.labelled,
                           confusion=_merged(self.confusion, other.confusion), errors=_merged(self.errors, other.errors))
 
+    def metrics(self) -> dict[str, float | None]:
+        """The metrics the counts give, as `metrics.figures` gives them from the rows: a binary classifier's
+        accuracy, precision, recall and F1, a multiclass one's accuracy and macro and weighted averages, a
+        regressor's MAE and RMSE."""
+        if self.errors is not None:
+            rows = self.errors.rows
+            return {"mae": self.errors.absolute / rows if rows else None,
+                    "rmse": math.sqrt(self.errors.squares / rows) if rows else None}
+        if self.confusion is None or not self.labelled:
+            return {}
+        matrix = np.array(self.confusion.matrix)
+        if self.confusion.classes != binary_classes():
+            return metrics.multiclass_decision_metrics(matrix)
+        (tn, fp), (fn, tp) = matrix
+        return {m: float(metrics.metric_of_counts(m, tp, fp, fn, tn)) for m in ("accuracy", "precision", "recall", "f1")}
+
 
 def binary_classes() -> list[str]:
     return ["0", "1"]
@@ -450,6 +466,22 @@ def read_days(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date],
     with ThreadPoolExecutor(max_workers=READERS) as pool:
         states = list(pool.map(lambda day: read_day(store, layout.on(day), labels), days))
     return {day: state for day, state in zip(days, states) if state is not None}
+
+
+def read_label_states(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]) -> dict[dt.date, LabelState]:
+    """The label join's counts of those of `days` that have them, by day."""
+    layout = ModelLayout.of(model)
+
+    def read(day: dt.date) -> LabelState | None:
+        try:
+            return LabelState.model_validate_json(store.get_bytes(layout.on(day).label_state))
+        except FileNotFoundError:
+            return None
+
+    days = list(days)
+    with ThreadPoolExecutor(max_workers=READERS) as pool:
+        found = list(pool.map(read, days))
+    return {day: state for day, state in zip(days, found) if state is not None}
 
 
 def read_window(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]

@@ -102,6 +102,27 @@ def test_the_expected_and_realized_confusion_counts_merge_as_sums():
     assert merged.errors.absolute == pytest.approx(error.abs().sum())
 
 
+def test_the_metrics_of_merged_label_counts_are_those_of_the_rows_together():
+    from monitoring import metrics
+
+    rng = np.random.default_rng(3)
+    binary = Scoring(task=ModelTask.BINARY_CLASSIFICATION, score="score", decision="approved")
+    frame = pd.DataFrame({"score": rng.random(900), LABEL: rng.integers(0, 2, 900)})
+    frame["approved"] = (frame["score"] > 0.4).astype(int)
+    offer = Scoring(task=ModelTask.MULTICLASS_CLASSIFICATION, score="top", decision="offer", classes=("a", "b", "c"),
+                    scores=("p_a", "p_b", "p_c"))
+    scores = rng.dirichlet([1, 1, 1], 900)
+    classes = pd.DataFrame({"p_a": scores[:, 0], "p_b": scores[:, 1], "p_c": scores[:, 2],
+                            "offer": np.array(["a", "b", "c"])[scores.argmax(axis=1)], "top": scores.max(axis=1),
+                            LABEL: rng.choice(["a", "b", "c"], 900)})
+    regression = Scoring(task=ModelTask.REGRESSION, score="score")
+    for scoring, rows in ((binary, frame), (offer, classes), (regression, frame)):
+        merged = window_state.merge([window_state.label_state(p, len(p), scoring) for p in split(rows, 3)])
+        whole = metrics.figures(rows, scoring).metrics
+        found = merged.metrics()
+        assert found and all(found[m] == pytest.approx(whole[m]) for m in found), (scoring.task, found, whole)
+
+
 def test_a_high_cardinality_column_keeps_its_heavy_hitters_within_the_stated_bound():
     rng = np.random.default_rng(3)
     fixed = edges(draw(1_000, rng))

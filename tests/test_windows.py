@@ -294,3 +294,55 @@ def summary_of(data: bytes):
     from monitoring.summary import summary_from_json
 
     return summary_from_json(data)
+
+
+def test_a_small_drop_of_f1_is_found_over_a_week_of_labels(s3_client, store, loan_model, trained):
+    """Seven 300-row days whose labels are 10% flipped (F1 about 4 points down): the days' label counts merged and
+    judged at the week's labelled size find F1 worse, which the days judged alone rarely do; unflipped labels find
+    nothing; the rule speaks only of metrics no single day was judged worse on."""
+    from monitoring import judging, reference_store, rules
+    from monitoring.vocabulary import LABEL
+    from tests.helpers import day_log, seed_reference
+    from tests.summaries import labels_report, summary
+
+    seed_reference(s3_client, trained)
+    days = windows.days_between(dt.date(2026, 10, 5), dt.date(2026, 10, 11))
+    fitted = reference_store.load_or_fit(store, loan_model, DayLayout.of(loan_model, days[0]))
+
+    def week(flip: float):
+        states, performances = {}, {}
+        for n, day in enumerate(days):
+            frame = day_log(trained, day, rows=300, seed=70 + n)
+            joined = frame.merge(data.labels(frame, flip, seed=70 + n), on="prediction_id").rename(
+                columns={"repaid": LABEL})
+            performances[day] = judging.labelled_day(
+                joined=joined, predictions=len(frame), scoring=loan_model.scoring, judging=loan_model.metric_judging,
+                lag_days=5, day=day, as_of=day + dt.timedelta(days=5), fitted=fitted, label_digest=str(n))
+            states[day] = window_state.label_state(joined, len(frame), loan_model.scoring)
+            assert states[day].metrics()["f1"] == pytest.approx(performances[day].metrics["f1"])  # counts = rows
+        return judging.window_performance(days, states, performances, loan_model.metric_judging, fitted, 0.5), \
+            performances
+
+    window, performances = week(0.10)
+    assert window.labelled == 7 * 300 and window.days[0] == str(days[0])
+    assert "f1" in {d.metric for d in window.degraded}
+    assert sum("f1" in {d.metric for d in p.degraded} for p in performances.values()) <= 2
+    report = labels_report().model_copy(update={"window": window.model_copy(update={"shown_by_days": {}})})
+    found = [f for f in rules.findings(summary().with_labels(None, report), loan_model)
+             if f.rule == "window_performance"]
+    assert len(found) == 1 and "f1" in found[0].columns and found[0].message.startswith(
+        "The predictions made on the 7 days 2026-10-05 to 2026-10-11, judged together (2,100 labelled of 2,100)")
+    from monitoring.site import render_day_page
+    from tests.summaries import metrics_of
+
+    day = summary().with_labels(None, report)
+    page = render_day_page(day, [], metrics_of(day), [])
+    assert 'id="window-performance"' in page and "judged together" in page and "worse: " in page
+    shown = report.model_copy(update={"window": window.model_copy(update={
+        "shown_by_days": {d.metric: [str(days[3])] for d in window.degraded}})})
+    assert not [f for f in rules.findings(summary().with_labels(None, shown), loan_model)
+                if f.rule == "window_performance"]
+    unchanged, _ = week(0.0)
+    assert unchanged.degraded == []
+    performances[days[2]] = performances[days[2]].model_copy(update={"complete": False})
+    assert judging.window_performance(days, {}, performances, loan_model.metric_judging, fitted, 0.5) is None

@@ -15,11 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from monitoring import ingest, judging, labels, manifest, metrics, reference_store, reports, window_state
+from monitoring import ingest, judging, labels, manifest, metrics, reference_store, reports, window_state, windows
 from monitoring.config import ModelConfig
 from monitoring.estimators import Estimate
 from monitoring.layout import PERFORMANCE_REPORT, DayLayout
-from monitoring.records import LabelsReport, Performance
+from monitoring.records import LabelsReport, Performance, WindowPerformance
 from monitoring.reference import ReferenceProfile
 from monitoring.sampling import hash_sample
 from monitoring.steps.publish import later_sections, refresh_summary
@@ -193,6 +193,23 @@ def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, wi
     return found_by_day, joined_ids
 
 
+def _window_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, due: dt.date,
+                        found_by_day: dict[dt.date, Performance], references: _References) -> WindowPerformance | None:
+    """The due day's trailing window of labelled days (`windows.days`, up to it) judged together, once every day's
+    labels are complete (windows.daily)."""
+    if not model.windows.daily:
+        return None
+    days = windows.days_between(due - dt.timedelta(days=model.windows.days - 1), due)
+    performances = {d: found_by_day.get(d) or later_sections(store, layout.on(d)).performance for d in days}
+    performances = {d: p for d, p in performances.items() if p is not None}
+    versions = {p.reference_version for p in performances.values()}
+    if len(performances) < len(days) or len(versions) != 1:
+        return None
+    return judging.window_performance(days, window_state.read_label_states(store, model, days), performances,
+                                      model.metric_judging, references.of(versions.pop()),
+                                      model.performance.min_coverage)
+
+
 def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt.datetime) -> dict[str, Any]:
     """Join, rewrite, record and judge (see the module's doc). Returns the days whose summaries changed."""
     layout = DayLayout.of(model, day)
@@ -220,6 +237,7 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
         due=judging.due_day(found_by_day.get(due_day), due_day, *minimum, references.current),
         overdue=(judging.due_day(found_by_day.get(overdue_day), overdue_day, *minimum, references.current)
                  if overdue_day else None),
+        window=_window_performance(store, model, layout, due_day, found_by_day, references),
     )
     _record_labels(store, layout, report, quarantine, now)
     # Every published day looked at, not only those written now: a run that died between a day's performance and
