@@ -159,6 +159,18 @@ class ModelLayout:
         return f"{self.model_reports_dir}index.html"
 
     @property
+    def weeks_prefix(self) -> str:
+        """Where the weekly reports are (`week=YYYY-Www/`)."""
+        return f"{self.model_reports_dir}week="
+
+    def week_report(self, week: str) -> str:
+        """An ISO week's report (monitoring.weekly): `week` as 2026-W48."""
+        return f"{self.weeks_prefix}{week}/week.json"
+
+    def week_page(self, week: str) -> str:
+        return f"{self.weeks_prefix}{week}/index.html"
+
+    @property
     def home_page(self) -> str:
         return f"{self.reports_prefix}/index.html"
 

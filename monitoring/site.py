@@ -425,10 +425,11 @@ def _class_tracks(days: list[DayMetrics], classes: tuple[str, ...]) -> list[Clas
 
 
 def render_model_page(model: str, description: str, history: list[DayMetrics], *, headline: str | None = None,
-                      decision: str | None = None, classes: tuple[str, ...] = ()) -> str:
+                      decision: str | None = None, classes: tuple[str, ...] = (), weeks: list = ()) -> str:
     """`headline`: the model's headline metric (the first of its metric_rules); guessed when not given. `decision`:
     the model's decision column, which names the positive rate. `classes`: a multiclass model's classes in their
-    configured order, the order of its per-class recall lines."""
+    configured order, the order of its per-class recall lines. `weeks`: its latest weekly reports
+    (`weekly.WeekReport`), oldest first: their trend of weekly drift, linked."""
     days = history[-MODEL_PAGE_DAYS:]
     tracks = _class_tracks(days, classes)
     headline = headline or _headline_of_history(days)
@@ -491,10 +492,17 @@ def render_model_page(model: str, description: str, history: list[DayMetrics], *
             for feature in features
             if (band := _band([(0.0, p.line) if (p := d.features.get(feature)) and p.line is not None else None
                                for d in days]))))
+    if weeks:
+        figures["weekly_drift"] = charts.line_chart(
+            [w.week for w in weeks],
+            {"columns drifted against the reference": [float(len(w.reference.drifted)) for w in weeks],
+             "against the week before": [float(len(w.previous.drifted)) if w.previous else None for w in weeks]},
+            title="Weekly drift: columns drifted over each week", y_min=0,
+            links=[f"week={w.week}/index.html" for w in weeks])
     return _environment().get_template("model.html.j2").render(
         model=model, description=description, days=days, latest=days[-1] if days else None, charts=figures,
         headline=headline, has_positive_rate=has_positive_rate, lower_is_better=headline in LOWER_IS_BETTER,
-        classes=tracks,
+        classes=tracks, weeks=list(weeks),
         track=estimate_track(history, headline), correlations=_correlations(days, features, headline),
         has_estimate=any(headline and d.estimated_performance.get(headline) is not None for d in days))
 
@@ -567,6 +575,12 @@ def render_compare_page(comparison, missing: dict[str, list]) -> str:
     """The page of `python -m monitoring compare`: a range of days against its baseline (`windows.WindowComparison`),
     column by column, and the days either side left out."""
     return _environment().get_template("compare.html.j2").render(c=comparison, missing=missing)
+
+
+def render_week_page(report) -> str:
+    """A model's weekly report (`weekly.WeekReport`): its days, its labelled predictions' performance, its columns
+    against the reference and against the week before."""
+    return _environment().get_template("week.html.j2").render(w=report)
 
 
 def render_home_page(models: list[tuple[str, str, list[DayMetrics]]], *,

@@ -443,6 +443,14 @@ def kept_reference_state(store: ObjectStore, model: ModelConfig, version: str) -
     return kept if kept.edges_from == edges.fixed_from and all(c in kept.numerical for c in edges.columns) else None
 
 
+def reference_state_of(store: ObjectStore, model: ModelConfig, version: str) -> WindowState:
+    """The state of a reference version on the model's fixed edges: the one kept, counted from the version's profile
+    when none is."""
+    kept = kept_reference_state(store, model, version)
+    return kept if kept is not None else reference_state(
+        store, model, reference_store.load_or_fit(store, model, ModelLayout.of(model), version))
+
+
 def read_day(store: ObjectStore, layout: DayLayout, labels: bool = True) -> WindowState | None:
     """A published day's state with its label join's counts (None for a day published without a state; without
     `labels`, the state alone)."""

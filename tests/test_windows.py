@@ -346,3 +346,70 @@ def test_a_small_drop_of_f1_is_found_over_a_week_of_labels(s3_client, store, loa
     assert unchanged.degraded == []
     performances[days[2]] = performances[days[2]].model_copy(update={"complete": False})
     assert judging.window_performance(days, {}, performances, loan_model.metric_judging, fitted, 0.5) is None
+
+
+def test_the_weekly_report_is_built_after_the_week_s_sunday_and_again_when_a_day_inside_changes(
+        s3_client, store, loan_model, trained):
+    from monitoring import manifest, reference_store, weekly
+    from monitoring.layout import ModelLayout
+    from monitoring.site import render_model_page
+    from monitoring.steps.weekly import recent_weeks, update_weeks
+    from tests.helpers import day_log, now, seed_reference
+    from tests.summaries import metrics_of, summary
+
+    seed_reference(s3_client, trained)
+    days = windows.days_between(dt.date(2026, 11, 2), dt.date(2026, 11, 15))  # two ISO weeks, Monday first
+    fitted = reference_store.load_or_fit(store, loan_model, DayLayout.of(loan_model, days[0]))
+    edges = window_state.fixed_edges(store, loan_model, fitted, window_state.monitored_columns(loan_model)[0])
+    shift = 0.3 * trained[1]["credit_score"].std()
+
+    def publish(day: dt.date, n: int, shifted: bool) -> None:
+        frame = day_log(trained, day, rows=200, seed=n)
+        if shifted:
+            frame["credit_score"] += shift
+        layout = DayLayout.of(loan_model, day)
+        counted = window_state.tally_of(loan_model, day, fitted.version, edges).add(frame).state(
+            source_sha256=f"{day} {shifted}")
+        manifest.publish(store, layout, {}, now(), [
+            (layout.summary, summary(day=day.isoformat()).to_json(), "application/json"),
+            (layout.state, counted.to_json(), "application/json")], reports=[])
+        update_weeks(store, loan_model, [day], day)
+
+    layout = ModelLayout.of(loan_model)
+    for n, day in enumerate(days[:6]):
+        publish(day, n, False)
+    assert recent_weeks(store, loan_model) == []  # the first week's Sunday is not published yet
+    for n, day in enumerate(days[6:], start=6):
+        publish(day, n, n >= 7)  # the second week shifted
+    first, second = (weekly.week_of(d) for d in (days[0], days[7]))
+    assert (first, second) == ("2026-W45", "2026-W46")
+    built = {w.week: w for w in recent_weeks(store, loan_model)}
+    assert list(built) == [first, second] and built[first].published == [str(d) for d in days[:7]]
+    assert built[first].drifted == [] and built[first].rows == 7 * 200
+    assert "credit_score" in built[second].drifted and "credit_score" in built[second].previous.drifted
+    page = store.get_bytes(layout.week_page(second)).decode()
+    assert "week 2026-W46" in page and "drifted against the reference: " in page and '../dt=2026-11-09/index.html' in page
+    model_page = render_model_page(loan_model.name, "", [metrics_of(summary())], weeks=list(built.values()))
+    assert 'id="weeks-table"' in model_page and 'href="week=2026-W46/index.html"' in model_page
+    unchanged = store.get_bytes(layout.week_report(second))
+    update_weeks(store, loan_model, [days[9]], days[-1])  # nothing changed: nothing rewritten
+    assert store.get_bytes(layout.week_report(second)) == unchanged
+    publish(days[9], 9, False)  # a day inside republished with other rows: its week is built again
+    assert store.get_bytes(layout.week_report(second)) != unchanged
+    from monitoring import judging
+    from monitoring.storage import canonical
+    from monitoring.vocabulary import LABEL
+
+    for n, day in enumerate(days[:7]):  # the first week's labels land, complete
+        frame = day_log(trained, day, rows=200, seed=n)
+        joined = frame.merge(data.labels(frame, 0.0, seed=n), on="prediction_id").rename(columns={"repaid": LABEL})
+        found = judging.labelled_day(joined=joined, predictions=200, scoring=loan_model.scoring,
+                                     judging=loan_model.metric_judging, lag_days=5, day=day,
+                                     as_of=day + dt.timedelta(days=5), fitted=fitted, label_digest=str(n))
+        store.put_bytes(DayLayout.of(loan_model, day).performance, canonical(found), "application/json")
+        store.put_bytes(DayLayout.of(loan_model, day).label_state, window_state.label_state(
+            joined, 200, loan_model.scoring).model_dump_json().encode(), "application/json")
+    update_weeks(store, loan_model, days[:7], days[-1])
+    labelled = next(w for w in recent_weeks(store, loan_model) if w.week == first)
+    assert labelled.labelled == labelled.predictions == 1400 and labelled.performance is not None
+    assert labelled.performance.degraded == [] and labelled.metrics["f1"] == labelled.performance.metrics["f1"]

@@ -23,6 +23,7 @@ from monitoring.records import LabelsReport, Performance, WindowPerformance
 from monitoring.reference import ReferenceProfile
 from monitoring.sampling import hash_sample
 from monitoring.steps.publish import later_sections, refresh_summary
+from monitoring.steps.weekly import update_weeks
 from monitoring.storage import HTML, JSON, PARQUET, ObjectStore, canonical
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
     # its summary left them disagreeing, and this run completes them.
     changed = [d for d in sorted({*found_by_day, layout.day})
                if manifest.is_published(store, layout.on(d)) and refresh_summary(store, model, layout.on(d), now)]
+    update_weeks(store, model, changed, layout.day)  # their weeks' performance
     log.info("labels: %d row(s) landed on %s, problems %s; due day %s: %s%s", report.rows, layout.day,
              report.problems or "none", due_day, report.due.status,
              " - degraded: " + "; ".join(d.describe() for d in report.due.degraded) if report.due.degraded else "")

@@ -8,10 +8,11 @@ import datetime as dt
 import logging
 from typing import Any, NamedTuple
 
-from monitoring import history, manifest, reference_store, rules, trailing, window_state, windows
+from monitoring import history, manifest, rules, trailing, window_state, windows
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
 from monitoring.records import LabelsReport, Performance
+from monitoring.steps.weekly import update_weeks
 from monitoring.storage import JSON, ObjectStore, canonical
 from monitoring.summary import DaySummary, summary_from_json
 from monitoring.trailing import TrailingJudgement
@@ -62,16 +63,8 @@ def publish_day(store: ObjectStore, model: ModelConfig, day: Any, run: dict[str,
     for name, url in sorted(urls.items()):
         log.info("published %s", url)
     judge_trailing(store, model, layout.day, now)
+    update_weeks(store, model, [layout.day], layout.day)
     return urls
-
-
-def _reference_state(store: ObjectStore, model: ModelConfig, layout: DayLayout, version: str
-                     ) -> window_state.WindowState:
-    """The state of a reference version on the model's fixed edges: the one its days' report steps keep, counted
-    again from its profile when there is none."""
-    kept = window_state.kept_reference_state(store, model, version)
-    return kept if kept is not None else window_state.reference_state(
-        store, model, reference_store.load_or_fit(store, model, layout, version))
 
 
 def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt.datetime) -> list[dt.date]:
@@ -89,7 +82,7 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
 
     def reference_of(version: str) -> window_state.WindowState:
         if version not in references:
-            references[version] = _reference_state(store, model, layout, version)
+            references[version] = window_state.reference_state_of(store, model, version)
         return references[version]
 
     def drifted_on(other: dt.date) -> set[str]:

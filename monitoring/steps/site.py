@@ -10,6 +10,7 @@ from typing import Any
 from monitoring import history, manifest, rules, site
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout, ModelLayout, parse_day
+from monitoring.steps.weekly import recent_weeks
 from monitoring.storage import HTML, ObjectStore
 from monitoring.summary import summary_from_json
 
@@ -39,7 +40,8 @@ def update_site(store: ObjectStore, model: ModelConfig, day: Any, models: list[M
         drawn[metrics.day] = manifest.sha256(data)
     store.put_bytes(layout.model_page, site.render_model_page(model.name, model.description, days, headline=headline,
                                                               decision=model.columns.decision,
-                                                              classes=model.columns.classes).encode(), HTML)
+                                                              classes=model.columns.classes,
+                                                              weeks=recent_weeks(store, model)).encode(), HTML)
     siblings = [m for m in (models or [model]) if (m.storage.bucket, m.storage.reports_prefix) ==
                 (model.storage.bucket, model.storage.reports_prefix)]
     entries = [(m.name, m.description, days if m.name == model.name else
