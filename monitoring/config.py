@@ -730,6 +730,11 @@ class ReportsConfig(_Strict):
                           description="rows handed to Evidently; larger days are sampled by hash of the id (reruns "
                                       "see the same rows); data_quality figures always use every row. Why 100k: "
                                       "benchmarks/README.md")
+    redraw_performance: Literal["complete", "growing"] = Field(
+        default="complete", description="when a day's Evidently performance report is drawn again as its labels land: "
+        "`complete` draws it at the day's first labels and again once they are complete (and if more land after); "
+        "`growing` each time they grow. performance.json, its intervals and the pages follow every label run either "
+        "way; the report is the heavy part of a label run")
     pool: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",
                              description="Airflow pool of the heavy tasks (evidently_reports, performance): caps how "
                                          "many run at once across workers; it must exist (airflow pools set)")

@@ -70,6 +70,7 @@ class Performance(Record):
     intervals: dict[str, tuple[float, float]] | None = None
     estimate_check: EstimateCheck | None = None  # once complete: the day's estimate against its realized figures
     report: str | None = None  # the Evidently report beside it, once the day has labels
+    report_labelled: int | None = None  # the labelled predictions the report was drawn on (reports.redraw_performance)
     report_skipped: str | None = None
     reference_version: str | None = None  # the version the day was monitored against: its baseline is this one's
     segments: list[SegmentPerformance] = []  # the headline metric inside each segment (monitoring.segments)

@@ -84,15 +84,24 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
         return False
     report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))
     written: list[tuple[str, bytes]] | None = None
-    if stored and stored.label_digest == found.label_digest:  # the same labels: the report and intervals stand
+    behind = bool(stored and stored.report and stored.report_labelled is not None
+                  and stored.report_labelled < found.labelled)  # drawn on fewer labels (reports.redraw_performance)
+    if stored and stored.label_digest == found.label_digest and not (found.complete and behind):
+        # the same labels: the report and intervals stand
         same = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
-                                        "intervals": stored.intervals})
+                                        "report_labelled": stored.report_labelled, "intervals": stored.intervals})
         if _recorded(store, layout, layout.performance, canonical(same)) and store.exists(layout.label_state):
             return False  # nothing new, and the manifest lists it: written and recorded whole (a day published
             # before the label join's counts were kept gains them below)
         written = _existing(store, [report_key, report_json_key] if same.report else [])
         if written is not None:  # labels complete now, or an earlier run died before recording: record again
             found = same
+    elif (stored and stored.report and not found.complete and model.reports.redraw_performance == "complete"
+          and (written := _existing(store, [report_key, report_json_key])) is not None):
+        # more labels, not yet complete: the figures and intervals follow them, the report waits for completion
+        found = found.model_copy(update={
+            "intervals": _intervals(joined, model, found), "report": stored.report, "report_skipped": None,
+            "report_labelled": stored.report_labelled})
     if written is None:
         found, written = _performance_report(store, model, layout, found, joined, references)
     counts = window_state.label_state(joined, found.predictions, model.scoring).model_dump_json().encode()
@@ -124,14 +133,18 @@ def _existing(store: ObjectStore, keys: list[str]) -> list[tuple[str, bytes]] | 
         return None
 
 
+def _intervals(joined: pd.DataFrame, model: ModelConfig, found: Performance) -> dict | None:
+    """Each metric's bootstrap interval over the labelled rows (seeded by the labels: a rerun draws the same)."""
+    return metrics.intervals(joined, model.scoring, seed=int(found.label_digest[:8], 16)) or None
+
+
 def _performance_report(store: ObjectStore, model: ModelConfig, layout: DayLayout, found: Performance,
                         joined: pd.DataFrame, references: _References) -> tuple[Performance, list[tuple[str, bytes]]]:
     """The day's performance with its confidence intervals and the Evidently report of its labelled predictions
     (written), and the report's (key, bytes); no report before the first label."""
     if not len(joined):
         return found.model_copy(update={"report_skipped": "no labels yet"}), []
-    found = found.model_copy(update={"intervals": metrics.intervals(
-        joined, model.scoring, seed=int(found.label_digest[:8], 16)) or None})
+    found = found.model_copy(update={"intervals": _intervals(joined, model, found)})
     labelled_reference = references.labelled_sample(references.of(found.reference_version))
     rendered = reports.build_performance_report(hash_sample(joined, model.columns.id, model.reports.max_rows),
                                                 labelled_reference, model)
@@ -143,7 +156,8 @@ def _performance_report(store: ObjectStore, model: ModelConfig, layout: DayLayou
         store.put_bytes(key, data, HTML if key.endswith(".html") else JSON)
     log.info("performance report of %s (%d labelled predictions): %s", layout.day, len(joined),
              store.url(written[0][0]))
-    return found.model_copy(update={"report": f"{PERFORMANCE_REPORT}.html", "report_skipped": None}), written
+    return found.model_copy(update={"report": f"{PERFORMANCE_REPORT}.html", "report_skipped": None,
+                                    "report_labelled": len(joined)}), written
 
 
 def _record_labels(store: ObjectStore, layout: DayLayout, report: LabelsReport, quarantine: pd.DataFrame,
