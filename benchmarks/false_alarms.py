@@ -303,6 +303,8 @@ def f1_drop(points: float) -> Callable:
     return apply
 
 
+WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance")
+
 CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
     "mean shift 0.1 sd": (shift(0.1), {"feature_drift", "dataset_drift"}),
     "mean shift 0.2 sd": (shift(0.2), {"feature_drift", "dataset_drift"}),
@@ -349,22 +351,30 @@ class Judge:
         self.label = data.settings["labels"]["column"]
         self.nannies: dict[str, object] = {}  # no DLE: the replayed models are classifiers
         self.windows = windows
-        if windows:  # the days' mergeable states on fixed edges, the reference's state, the trailing days' states
+        if windows:  # the days' mergeable states on fixed edges, the reference's state, what the trailing days left
             from monitoring import window_state
 
             numerical, _ = window_state.monitored_columns(self.model)
             self.edges = window_state.fit_edges(self.compared, numerical, "v1")
             self.reference_window = window_state.tally_of(self.model, None, "v1", self.edges).add(
                 self.compared).state()
-            self.trailing: list = []
+            self.restart()
         fit = self.fitted.segments
         min_rows = self.model.segments.min_rows
         self.segments = (sum(b.rows >= min_rows for b in fit.baselines.values()) if fit is not None else 0)
 
+    def restart(self) -> None:
+        """Forget the days judged so far (a new replay): their states, the columns they showed drifted, their
+        labels' counts and performance."""
+        self.states: dict = {}
+        self.drifted: dict = {}
+        self.labels: dict = {}
+        self.performances: dict = {}
+
     def findings(self, rows: pd.DataFrame, day: dt.date = DAY) -> list:
         """The day's warning and critical findings; with windows, `day` follows the days judged before it (the
         trailing window: the states of the `windows.days` - 1 days before it, as the daily run reads them)."""
-        from monitoring import contract, gradual, judging, rules, window_state, windows
+        from monitoring import contract, judging, rules, trailing, window_state, windows
         from monitoring.day_state import DayState
         from monitoring.ingest import SOURCE_FILE, SOURCE_ROW
         from monitoring.records import LabelsReport
@@ -381,23 +391,13 @@ class Judge:
         operations, quality = state.operations(current), state.quality()
         specs = model.drift_specs
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
-        trailing, window, creeps = None, {}, {}
-        if self.windows:  # as the daily run (steps.report._multi_day): judged once the trailing window is complete
-            today = window_state.tally_of(model, day, "v1", self.edges).add(valid).state()
-            history = [*self.trailing[-(gradual.LOOKBACK - 1):], today]
-            self.trailing.append(today)
-            if len(history) >= model.windows.days:
-                trailing = (window_state.merge(history[-model.windows.days:]), self.reference_window,
-                            "reference (v1)")
-                k, settings = model.drift.band_sigma, model.windows
-                window, creeps = gradual.judge(history, self.reference_window, k=k,
-                                               min_mean_shift=settings.min_mean_shift, seed=f"{model.name}|{day}")
-                window.update(windows.judge(trailing[0], trailing[1], k=k, min_mean_shift=settings.min_mean_shift,
-                                            min_distance=settings.min_distance))
+        if self.windows:  # as the daily run: the day's state published before its trailing judgement
+            self.states[day] = window_state.tally_of(model, day, "v1", self.edges).add(valid).state(
+                source_sha256=str(day))
         columns, judged, segmented = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
-            operations, quality, current, (model.segments, state.segments), window or None)
+            operations, quality, current, (model.segments, state.segments))
         if segmented is not None:  # the headline metric inside each segment, estimated before the labels (CBPE)
             segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
                 self.fitted, state.segments, model.metric_judging, model.segments)})
@@ -411,11 +411,11 @@ class Judge:
             files=[], sampled_rows=len(current), reference_version="v1", reference_rows=self.fitted.rows,
             drift=columns, features=cols.features, predictions=cols.predictions, quality=quality,
             dataset_drift_share=model.drift.dataset_drift_share, operations=operations, reports={},
-            verdicts=judged, segments=segmented, estimated_performance=estimate,
-            window=windows.comparison(*trailing, judged.window, model.drift.band_sigma, model.drift.fdr)
-            if trailing and model.drift.calibrated else None,
-            gradual=[c.model_copy(update={"verdict": judged.window[gradual.statistic(c.column)]})
-                     for c in creeps.values()] if model.drift.calibrated else [])
+            verdicts=judged, segments=segmented, estimated_performance=estimate)
+        if self.windows:  # as steps.publish.judge_trailing, the days before all published
+            self.drifted[day] = rules.drifted_today(summary)
+            summary = summary.with_trailing(trailing.judge(model, day, self.states, lambda _: self.reference_window,
+                                                           lambda d: self.drifted.get(d, set())))
         labels = rows[self.label].astype(str) if model.is_multiclass else rows[self.label].astype(float)
         joined = valid.assign(**{LABEL: labels.to_numpy()[:len(valid)]})
         found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,
@@ -425,8 +425,15 @@ class Judge:
         found = found.model_copy(update={"estimate_check": judging.estimate_check(estimate, found.metrics,
                                                                                   self.fitted, found.labelled)})
         due = judging.due_day(found, DAY, model.performance.min_coverage, model.performance.min_labelled_rows, "v1")
+        window = None
+        if self.windows:  # the day's labels complete at once: its trailing window of labelled days judged with it
+            self.labels[day] = window_state.label_state(joined, len(valid), model.scoring)
+            self.performances[day] = found.model_copy(update={"day": day.isoformat(), "complete": True})
+            window = judging.window_performance(
+                windows.days_between(day - dt.timedelta(days=model.windows.days - 1), day), self.labels,
+                self.performances, model.metric_judging, self.fitted, model.performance.min_coverage)
         report = LabelsReport(day=DAY.isoformat(), files=[], rows=len(valid), joined=len(valid), problems={},
-                              file_problems=[], due=due)
+                              file_problems=[], due=due, window=window)
         return [f for f in rules.findings(summary.with_labels(found, report), model) if f.severity.rank >= 1]
 
 
@@ -633,21 +640,21 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
                   "at 300 rows: 45 of 100 days, the pool's own distance from the reference)", file=out)
             continue
         started, rng = time.monotonic(), stream("windows", data.name, size, day_seed)
-        judge.trailing = []
+        judge.restart()
         window_days = alerting = 0
         rules_seen: dict[str, int] = {}
         for n in range(days):
             found = judge.findings(data.day(size, rng), DAY + dt.timedelta(days=n))
-            window_days += any(f.rule in ("window_drift", "gradual_drift") for f in found)
+            window_days += any(f.rule in WINDOW_RULES for f in found)
             alerting += bool(found)
             for rule in {f.rule for f in found}:
                 rules_seen[rule] = rules_seen.get(rule, 0) + 1
         quiet = time.monotonic() - started
-        flagged = by_window = 0
+        flagged = by_window = dropped = dropped_by_window = 0
         if shifts and size == 300:
             change = shift(shift_sd)
             for replay_number in range(shifts):
-                judge.trailing = []
+                judge.restart()
                 rng = stream("windows-shift", data.name, size, day_seed, replay_number)
                 for n in range(length - 1):  # the clean days before the shift: a full window's worth
                     judge.findings(data.day(size, rng), DAY + dt.timedelta(days=n))
@@ -659,9 +666,26 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
                     window_hit |= any(f.rule in ("window_drift", "gradual_drift") for f in named)
                 flagged += hit
                 by_window += window_hit
+            if "task" not in data.settings:  # a binary classifier (the default task)
+                drop = f1_drop(0.03)
+                for replay_number in range(shifts):  # a 3-point F1 drop from day `length`, looked for over 14 days
+                    judge.restart()
+                    rng = stream("windows-f1", data.name, size, day_seed, replay_number)
+                    hit = window_hit = False
+                    for n in range(length - 1 + 14):
+                        rows = data.day(size, rng)
+                        found = judge.findings(drop(rows, data, rng) if n >= length - 1 else rows,
+                                               DAY + dt.timedelta(days=n))
+                        if n >= length - 1:
+                            hit |= any(f.rule in ("performance_degradation", "window_performance") for f in found)
+                            window_hit |= any(f.rule == "window_performance" for f in found)
+                    dropped += hit
+                    dropped_by_window += window_hit
         results[size] = {"days": days, "window_days": window_days, "alerting": alerting, "shifts": shifts,
-                         "flagged": flagged, "by_window": by_window}
-        print(f"  {size:>7,} rows a day: no change, {days} consecutive days: window_drift or gradual_drift on "
+                         "flagged": flagged, "by_window": by_window, "f1_dropped": dropped,
+                         "f1_by_window": dropped_by_window}
+        print(f"  {size:>7,} rows a day: no change, {days} consecutive days: window_drift, gradual_drift or "
+              f"window_performance on "
               f"{window_days} "
               f"({_pct(window_days, days, 1)}), any finding on {alerting} ({_pct(alerting, days, 1)}) "
               f"[{', '.join(f'{r} {n}' for r, n in sorted(rules_seen.items())) or 'none'}]; {quiet:.0f} s", file=out)
@@ -670,6 +694,10 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
                   f"{flagged}/{shifts} replays ({_pct(flagged, shifts)}), by window_drift or gradual_drift in "
                   f"{by_window}/{shifts}",
                   file=out, flush=True)
+            if "task" not in data.settings:  # a binary classifier (the default task)
+                print(f"           a persistent 3-point F1 drop: found within 14 days in {dropped}/{shifts} replays "
+                      f"({_pct(dropped, shifts)}), by window_performance in {dropped_by_window}/{shifts}",
+                      file=out, flush=True)
     return results
 
 

@@ -656,6 +656,10 @@ class RulesConfig(_Strict):
     window_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted over the trailing window "
                                      "(windows.days), judged on the days' merged states in the model-day's second "
                                      "family, while no single day of the window showed it")
+    weekday_pattern: RuleConfig = Field(default=RuleConfig(severity="info"), description="windows.baseline "
+                                        "weekday: columns the day showed drifted against the reference that the same "
+                                        "weekday of the earlier weeks shares (a weekly rhythm): left out of the day's "
+                                        "drift findings, shown as this one (info: never alerted)")
     window_performance: RuleConfig = Field(default=RuleConfig(), description="a metric worse over the trailing "
                                            "window of labelled days up to the day whose labels came due (windows."
                                            "days), judged at the window's labelled size, while no single day of it "

@@ -68,7 +68,7 @@ def _drift_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """The features' drift (the dataset's, single features', key features'), the predictions', the estimate's, the
     joint drift; each message names where and why when the day knows (`where_and_why`)."""
     found = [*_feature_drift(summary, model), _prediction_drift(summary, model), _estimated_drop(summary),
-             _multivariate_drift(summary)]
+             _multivariate_drift(summary), _weekday_pattern(summary)]
     context = where_and_why(summary)
     return [f.model_copy(update={"message": f"{f.message} {context}"}) if context else f
             for f in found if f is not None]
@@ -85,9 +85,34 @@ def where_and_why(summary: DaySummary, features: int = 3) -> str:
     return " ".join(parts)
 
 
+def _without_seasonal(summary: DaySummary):
+    """The day's feature drift without the columns its weekday shares (`summary.seasonal`, windows.baseline
+    weekday): their drift is the week's rhythm, not a change; the dataset's share is counted again without them."""
+    drift = summary.data_drift
+    if not summary.seasonal:
+        return drift
+    drifted = [c for c in drift.drifted_features if c not in summary.seasonal]
+    measured = [r for r in drift.features.values() if r.skipped is None]
+    share = len(drifted) / len(measured) if measured else 0.0
+    return drift.model_copy(update={"drifted_features": drifted, "drift_share": share,
+                                    "dataset_drift": bool(measured) and share >= drift.dataset_drift_share_threshold})
+
+
+def _weekday_pattern(summary: DaySummary) -> Finding | None:
+    """Drifted columns the same weekday of the earlier weeks shares: shown, not alerted (info by default)."""
+    if not summary.seasonal:
+        return None
+    return Finding(
+        rule="weekday_pattern", severity=Severity.INFO, columns=summary.seasonal,
+        message=(f"{listing(summary.seasonal)} drifted against the reference as on the same weekday of the earlier "
+                 "weeks (a weekly rhythm the reference averages away, not a change: windows.baseline weekday)."),
+        action="Nothing to do unless the rhythm itself is new: python -m monitoring compare --against weekday "
+               "shows the days against their weekdays.")
+
+
 def _feature_drift(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     findings: list[Finding] = []
-    drift = summary.data_drift
+    drift = _without_seasonal(summary)
     if drift.dataset_drift:
         findings.append(Finding(
             rule="dataset_drift", severity=Severity.CRITICAL, columns=drift.drifted_features,
@@ -117,8 +142,8 @@ def _feature_drift(summary: DaySummary, model: ModelConfig) -> list[Finding]:
 
 def _prediction_drift(summary: DaySummary, model: ModelConfig) -> Finding | None:
     prediction = summary.prediction_drift
-    if prediction.drifted:
-        drifted = sorted(c for c, r in prediction.columns.items() if r.drifted)
+    drifted = sorted(c for c, r in prediction.columns.items() if r.drifted and c not in summary.seasonal)
+    if drifted:
         return Finding(
             rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
             message=(f"Prediction drift on {listing(drifted)}: mean {_score_name(model)}"

@@ -77,6 +77,7 @@ class DaySummary(Record):
     window: WindowComparison | None = None  # the trailing window against its baseline (monitoring.windows)
     gradual: list[Creep] = []  # each numerical column's slow-drift CUSUM (monitoring.gradual)
     shown_by_days: dict[str, list[str]] = {}  # columns of those that single days showed drifted: column -> the days
+    seasonal: list[str] = []  # windows.baseline weekday: drifted columns the same weekday of earlier weeks shares
     # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
     feature_ranking: list[RankedFeature] = []
     importance: str | None = None
@@ -98,7 +99,8 @@ class DaySummary(Record):
                     if self.verdicts is not None else None)
         return self.model_copy(update={
             "window": judgement.window if judgement else None, "gradual": judgement.gradual if judgement else [],
-            "shown_by_days": judgement.shown_by_days if judgement else {}, "verdicts": verdicts})
+            "shown_by_days": judgement.shown_by_days if judgement else {},
+            "seasonal": judgement.seasonal if judgement else [], "verdicts": verdicts})
 
     def to_json(self) -> bytes:
         return canonical(self)

@@ -48,6 +48,11 @@ class TrailingJudgement(Record):
     # the columns the family fired that single days of the window (or of a creep since its start) showed drifted
     # on their own: column -> those days
     shown_by_days: dict[str, list[str]] = {}
+    # windows.baseline weekday: the day against the same weekday of the earlier weeks (its own family, once two are
+    # published), and the columns the day showed drifted against the reference that those weekdays share: a weekly
+    # rhythm, not a change (monitoring.rules does not alert on them)
+    weekday: WindowComparison | None = None
+    seasonal: list[str] = []
 
     @property
     def fired(self) -> set[str]:
@@ -130,12 +135,32 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
                                      seed=f"{model.name}|{day}")
     family = verdicts.control({**found, **creeping}, k, fdr)
     creeps = [c.model_copy(update={"verdict": family[gradual.statistic(c.column)]}) for c in creeps.values()]
+    weekday = _weekday(model, day, states) if settings.baseline == "weekday" else None
     judgement = TrailingJudgement(
         model=model.name, day=day.isoformat(), inputs_sha256=inputs,
         window=windows.comparison(current, baseline, name, {n: family[n] for n in found}, k, fdr)
         if baseline is not None else None,
-        gradual=creeps, verdicts=family, expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k))
-    return judgement.model_copy(update={"shown_by_days": _shown_by_days(judgement, day, drifted_on)})
+        gradual=creeps, verdicts=family, expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k),
+        weekday=weekday)
+    compared = {c.column for c in weekday.columns} if weekday is not None else set()
+    seasonal = sorted(c for c in drifted_on(day) if c in compared and c not in weekday.drifted) if compared else []
+    return judgement.model_copy(update={"shown_by_days": _shown_by_days(judgement, day, drifted_on),
+                                        "seasonal": seasonal})
+
+
+def _weekday(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState]) -> WindowComparison | None:
+    """The day against the same weekday of the `windows.weekday_weeks` weeks before (those published under its
+    reference version), once two are."""
+    today, settings = states[day], model.windows
+    same = [day - dt.timedelta(weeks=w) for w in range(settings.weekday_weeks, 0, -1)]
+    kept = [states[d] for d in same if d in states and states[d].edges_from == today.edges_from
+            and states[d].reference_versions == today.reference_versions]
+    if len(kept) < 2:
+        return None
+    first, last = kept[0].days[0], kept[-1].days[0]
+    return windows.compare(today, merge(kept), f"same weekday ({first}..{last}, {len(kept)} weeks)",
+                           k=model.drift.band_sigma, fdr=model.drift.fdr, min_mean_shift=settings.min_mean_shift,
+                           min_distance=settings.min_distance)
 
 
 def _shown_by_days(judgement: TrailingJudgement, day: dt.date,

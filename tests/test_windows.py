@@ -95,6 +95,35 @@ def test_the_weekday_baseline_takes_a_rhythm_every_weekend_shares_but_not_a_chan
                               "weekday")
 
 
+def test_with_the_weekday_baseline_a_day_s_drift_its_weekdays_share_is_not_alerted(reference, loan_model):
+    """The daily judgement with `windows.baseline: weekday`: Saturday's channel mix, every weekend's, drifts against
+    the reference (the day's own verdict) but not against the Saturdays before: seasonal, shown as info and left
+    out of the day's drift findings; a feature moved on that one weekend stays a finding."""
+    from monitoring import rules, trailing
+    from tests.summaries import _drift, summary
+
+    edges, baseline = reference
+    rng = np.random.default_rng(12)
+    model = loan_model.model_copy(update={"windows": loan_model.windows.model_copy(update={"baseline": "weekday"})})
+    saturday = MONDAY + dt.timedelta(weeks=2, days=5)
+    states = {s.first_day: s for n in range(3) for s in week(rng, edges, MONDAY + dt.timedelta(weeks=n),
+                                                             weekend_mix=True)}
+    states[saturday] = state(draw(300, rng, weekend_mix=True).assign(x1=lambda f: f["x1"] + 0.6), edges, saturday)
+    judged = trailing.judge(model, saturday, states, lambda _: baseline,
+                            lambda d: {"channel", "x1"} if d == saturday else set())
+    assert judged.weekday.drifted == ["x1"] and judged.seasonal == ["channel"]
+    assert judged.window.baseline.startswith("weekday (")
+    day = summary().model_copy(update={"seasonal": judged.seasonal})
+    features = {c: _drift(0.2, drifted=c != "x2") for c in ("channel", "x1", "x2")}
+    day = day.model_copy(update={"data_drift": day.data_drift.model_copy(update={
+        "features": features, "drifted_features": ["channel", "x1"], "drift_share": 2 / 3, "dataset_drift": True,
+        "dataset_drift_share_threshold": 0.6})})
+    found = {f.rule: f for f in rules.findings(day, model)}
+    assert "dataset_drift" not in found and found["feature_drift"].columns == ["x1"]  # a third of them: under 60%
+    assert found["weekday_pattern"].columns == ["channel"] and found["weekday_pattern"].severity.rank == 0
+    assert trailing.judge(loan_model, saturday, states, lambda _: baseline, lambda d: {"channel"}).seasonal == []
+
+
 def test_a_range_against_days_of_its_own_names_what_it_cannot_compare(s3_client, store, loan_model):
     with pytest.raises(compare.CompareError, match="no day of 2026-11-02..2026-11-03 .* has a published state"):
         compare.compare_range(store, loan_model, MONDAY, MONDAY + dt.timedelta(days=1), "previous")
