@@ -656,6 +656,10 @@ class RulesConfig(_Strict):
     window_drift: RuleConfig = Field(default=RuleConfig(), description="a column drifted over the trailing window "
                                      "(windows.days), judged on the days' merged states in the model-day's second "
                                      "family, while no single day of the window showed it")
+    segment_window_drift: RuleConfig = Field(default=RuleConfig(), description="inside a configured segment, a "
+                                             "column drifted over the trailing window against the baseline's same "
+                                             "segment while neither the whole window nor any single day showed it "
+                                             "there (each segment its own episode)")
     weekday_pattern: RuleConfig = Field(default=RuleConfig(severity="info"), description="windows.baseline "
                                         "weekday: columns the day showed drifted against the reference that the same "
                                         "weekday of the earlier weeks shares (a weekly rhythm): left out of the day's "

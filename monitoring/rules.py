@@ -53,7 +53,7 @@ def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """Every rule that fires on this day, most severe first, in a stable order."""
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
               *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary),
-              *_window_findings(summary), *_gradual_findings(summary)]
+              *_window_findings(summary), *_segment_window_findings(summary), *_gradual_findings(summary)]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
 
@@ -211,6 +211,31 @@ def _window_findings(summary: DaySummary) -> list[Finding]:
                     action=("A slow or small change that single days cannot tell from noise: compare the window with "
                             "the weeks before (python -m monitoring compare --against previous) and check what "
                             "feeds these columns."), evidence=evidence)]
+
+
+def _segment_window_findings(summary: DaySummary) -> list[Finding]:
+    """Inside a segment, columns that drifted over the trailing window against the baseline's same segment while
+    neither the whole window nor any single day showed them there (each segment its own episode)."""
+    found = []
+    today = {f"{r.key}|{c}" for r in (summary.segments.segments if summary.segments else []) for c in r.fired}
+    whole = set(summary.window.drifted) if summary.window else set()
+    for key, comparison in sorted(summary.window_segments.items()):
+        quiet = [c for c in comparison.drifted if c not in whole and f"{key}|{c}" not in today
+                 and f"{key}|{c}" not in summary.shown_by_days]
+        if not quiet:
+            continue
+        span = f"the last {len(comparison.days)} days ({comparison.days[0]} to {comparison.days[-1]})"
+        found.append(Finding(
+            rule="segment_window_drift", severity=Severity.WARNING, columns=quiet, segment=key,
+            message=(f"In {key} ({comparison.rows:,} rows over {span}), {listing(quiet)} drifted against the same "
+                     f"segment of the {comparison.baseline.split(', segment')[0]}; neither the whole window nor any "
+                     "single day showed it."),
+            action=("A change confined to one slice of the traffic, too small for a day: compare the segment's "
+                    "days with the weeks before and check what feeds it (a channel's form, a region's source)."),
+            evidence=[f"{c.column}: " + "; ".join(f"{what} {j.words()}" for what, j in (
+                ("mean shift (sd)", c.mean_shift), ("distance", c.distance)) if j is not None and j.fired)
+                for c in comparison.columns if c.column in quiet]))
+    return found
 
 
 def _gradual_findings(summary: DaySummary) -> list[Finding]:

@@ -78,6 +78,7 @@ class DaySummary(Record):
     gradual: list[Creep] = []  # each numerical column's slow-drift CUSUM (monitoring.gradual)
     shown_by_days: dict[str, list[str]] = {}  # columns of those that single days showed drifted: column -> the days
     seasonal: list[str] = []  # windows.baseline weekday: drifted columns the same weekday of earlier weeks shares
+    window_segments: dict[str, WindowComparison] = {}  # the window inside the segments where a column drifted
     # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
     feature_ranking: list[RankedFeature] = []
     importance: str | None = None
@@ -100,7 +101,8 @@ class DaySummary(Record):
         return self.model_copy(update={
             "window": judgement.window if judgement else None, "gradual": judgement.gradual if judgement else [],
             "shown_by_days": judgement.shown_by_days if judgement else {},
-            "seasonal": judgement.seasonal if judgement else [], "verdicts": verdicts})
+            "seasonal": judgement.seasonal if judgement else [],
+            "window_segments": judgement.segments if judgement else {}, "verdicts": verdicts})
 
     def to_json(self) -> bytes:
         return canonical(self)

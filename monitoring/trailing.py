@@ -32,6 +32,12 @@ from monitoring.window_state import WindowState, merge
 from monitoring.windows import WindowComparison
 
 SCHEMA_VERSION = 1
+SEGMENT = "segment:"
+
+
+def segment_statistic(key: str, name: str) -> str:
+    """A segment's window statistic in the family: `segment:<key>|mean_shift:<column>`."""
+    return f"{SEGMENT}{key}|{name}"
 
 
 class TrailingJudgement(Record):
@@ -53,11 +59,16 @@ class TrailingJudgement(Record):
     # rhythm, not a change (monitoring.rules does not alert on them)
     weekday: WindowComparison | None = None
     seasonal: list[str] = []
+    # the window inside each configured segment against the baseline's same segment, judged in the same family
+    # (statistics `segment:<key>|mean_shift:<column>`, ...): the segments where a column fired
+    segments: dict[str, WindowComparison] = {}
 
     @property
     def fired(self) -> set[str]:
-        """The columns any statistic of the family fired for."""
-        return {name.split(":", 1)[1] for name, j in self.verdicts.items() if j.fired}
+        """The columns any statistic of the whole window fired for (`<key>|<column>` inside a segment)."""
+        found = {name.split(":", 1)[1] for name, j in self.verdicts.items() if j.fired and ":" in name
+                 and not name.startswith(SEGMENT)}
+        return found | {f"{key}|{column}" for key, c in self.segments.items() for column in c.drifted}
 
 
 def judged(model: ModelConfig) -> bool:
@@ -133,19 +144,35 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
                           min_distance=settings.min_distance) if baseline is not None else {}
     creeping, creeps = gradual.judge(history, reference, k=k, min_mean_shift=settings.min_mean_shift,
                                      seed=f"{model.name}|{day}")
-    family = verdicts.control({**found, **creeping}, k, fdr)
+    inside = _segments(model, current, baseline) if baseline is not None else {}
+    family = verdicts.control({**found, **creeping, **{segment_statistic(key, name): j for key, judged in inside.items()
+                                                       for name, j in judged.items()}}, k, fdr)
+    segments = {key: windows.comparison(current.segments[key], baseline.segments[key], f"{name}, segment {key}",
+                                        {n: family[segment_statistic(key, n)] for n in judged}, k, fdr)
+                for key, judged in inside.items()}
     creeps = [c.model_copy(update={"verdict": family[gradual.statistic(c.column)]}) for c in creeps.values()]
     weekday = _weekday(model, day, states) if settings.baseline == "weekday" else None
     judgement = TrailingJudgement(
         model=model.name, day=day.isoformat(), inputs_sha256=inputs,
         window=windows.comparison(current, baseline, name, {n: family[n] for n in found}, k, fdr)
         if baseline is not None else None,
-        gradual=creeps, verdicts=family, expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k),
-        weekday=weekday)
+        gradual=creeps, verdicts={n: j for n, j in family.items() if not n.startswith(SEGMENT)},
+        expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k), weekday=weekday,
+        segments={key: c for key, c in segments.items() if c.drifted})
     compared = {c.column for c in weekday.columns} if weekday is not None else set()
     seasonal = sorted(c for c in drifted_on(day) if c in compared and c not in weekday.drifted) if compared else []
     return judgement.model_copy(update={"shown_by_days": _shown_by_days(judgement, day, drifted_on),
                                         "seasonal": seasonal})
+
+
+def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -> dict[str, dict[str, Judgement]]:
+    """Each segment's window against the baseline's same segment (segments with at least `segments.min_rows` rows
+    on both sides), before the family is judged."""
+    settings, least = model.windows, model.segments.min_rows
+    return {key: windows.judge(mine, theirs, k=model.drift.band_sigma, min_mean_shift=settings.min_mean_shift,
+                               min_distance=settings.min_distance)
+            for key, mine in sorted(current.segments.items())
+            if (theirs := baseline.segments.get(key)) is not None and mine.rows >= least and theirs.rows >= least}
 
 
 def _weekday(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState]) -> WindowComparison | None:
@@ -170,8 +197,10 @@ def _shown_by_days(judgement: TrailingJudgement, day: dt.date,
     fired = judgement.fired
     if not fired:
         return {}
-    spans = {c: windows.days_between(dt.date.fromisoformat(judgement.window.days[0]), day)
-             for c in (judgement.window.drifted if judgement.window else [])}
+    window = (windows.days_between(dt.date.fromisoformat(judgement.window.days[0]), day)
+              if judgement.window else [])
+    spans = {c: window for c in (judgement.window.drifted if judgement.window else [])}
+    spans.update({f"{key}|{c}": window for key, comparison in judgement.segments.items() for c in comparison.drifted})
     for creep in judgement.gradual:
         if creep.verdict is not None and creep.verdict.fired:
             start = creep.started or day - dt.timedelta(days=gradual.LOOKBACK - 1)

@@ -20,6 +20,9 @@ they make, exactly where the figures are sums and within a stated bound where th
 - **the label join's counts**: the labelled rows and the realized confusion counts of a classifier, a regressor's
   error sums (n, sum, sum of squares, sum of absolute values). The day's label runs write them beside its state as
   its labels land (`label_state.json`, `LabelState`); `read_day` puts the two together.
+- **each configured segment** (`segments:` of the model; a reference version's fitted segment keys, such as
+  `channel=web` or a bucket of `loan_amount`): the numerical and categorical columns' and the score's counts, as
+  above, of the segment's rows; segments merge key by key (a segment a day has no row in adds nothing).
 
 The state is versioned (`STATE_SCHEMA`); a re-published day (a rerun) replaces its state, and later labels their
 counts. A rerun of an unchanged day keeps the published bytes (the KLL sketches draw random bits).
@@ -31,7 +34,7 @@ import base64
 import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -42,7 +45,7 @@ from monitoring.reference import ReferenceProfile
 from monitoring.storage import JSON, ObjectStore
 from monitoring.vocabulary import LABEL, Record
 
-STATE_SCHEMA = 1
+STATE_SCHEMA = 2  # 2: with the segments' counts
 EDGES_SCHEMA = 1
 EDGE_QUANTILES = 64  # the fixed edges of a numerical column: up to this many distinct quantiles of the reference
 CATEGORY_LIMIT = 256  # distinct categories a column counts exactly; past it, the heavy-hitters sketch
@@ -335,6 +338,9 @@ class WindowState(Record):
     expected: ConfusionState | None = None  # CBPE's
     labels: LabelState | None = None  # every day's labels once landed; None while a day of the window has none
     source_sha256: str | None = None  # a day's: the digest of the valid rows it was counted from
+    # the same counts inside each configured segment (monitoring.segments' keys, e.g. "channel=mobile_app"): numerical
+    # and categorical columns and the score, on the same edges
+    segments: dict[str, WindowState] = {}
 
     @property
     def first_day(self) -> dt.date:
@@ -365,7 +371,8 @@ class WindowState(Record):
             categorical=_merge_parts([x.categorical for x in both]),
             score=self.score.merge(other.score), latency=_merged(self.latency, other.latency),
             expected=_merged(self.expected, other.expected),
-            labels=self.labels.merge(other.labels) if self.labels and other.labels else None, source_sha256=None)
+            labels=self.labels.merge(other.labels) if self.labels and other.labels else None, source_sha256=None,
+            segments=_merge_segments(self, other))
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
@@ -404,11 +411,29 @@ def fixed_edges(store: ObjectStore, model: ModelConfig, fitted: ReferenceProfile
     return edges
 
 
-def tally_of(model: ModelConfig, day: dt.date | None, reference_version: str, edges: StateEdges) -> WindowTally:
+def segmenter(model: ModelConfig, fitted: ReferenceProfile | None) -> Segmenter | None:
+    """Which configured segment each row of a batch is in (`segments.SegmentsFit`'s dimensions: each column,
+    bucketed column and crossed pair), None without segments: key -> the rows' mask."""
+    fit = fitted.segments if fitted is not None and model.segments.enabled else None
+    if fit is None:
+        return None
+
+    def masks(batch: pd.DataFrame) -> dict[str, np.ndarray]:
+        found = {}
+        for dimension in fit.dimensions:
+            codes = dimension.segments(batch)
+            found.update({key: codes == index for index, key in enumerate(dimension.keys)})
+        return found
+    return masks
+
+
+def tally_of(model: ModelConfig, day: dt.date | None, reference_version: str, edges: StateEdges,
+             fitted: ReferenceProfile | None = None) -> WindowTally:
+    """A state's tally on the model's columns; with the reference version's profile `fitted`, per segment too."""
     numerical, categorical = monitored_columns(model)
     return WindowTally(model=model.name, day=day, reference_version=reference_version, edges=edges,
                        numerical=numerical, categorical=categorical, score=model.scoring.score,
-                       latency=model.columns.latency)
+                       latency=model.columns.latency, segmenter=segmenter(model, fitted))
 
 
 def reference_state(store: ObjectStore, model: ModelConfig, fitted: ReferenceProfile) -> WindowState:
@@ -420,12 +445,12 @@ def reference_state(store: ObjectStore, model: ModelConfig, fitted: ReferencePro
     try:
         kept = WindowState.from_json(store.get_bytes(key))
         if kept.edges_from == edges.fixed_from and kept.source_sha256 == fitted.fingerprint and all(
-                c in kept.numerical for c in edges.columns):
+                c in kept.numerical for c in edges.columns) and bool(kept.segments) == bool(segmenter(model, fitted)):
             return kept
     except FileNotFoundError:
         pass
     reference = reference_store.evidently_sample(store, layout, fitted)
-    state = tally_of(model, None, fitted.version, edges).add(reference).state(
+    state = tally_of(model, None, fitted.version, edges, fitted).add(reference).state(
         source_sha256=fitted.fingerprint)
     store.put_bytes(key, state.to_json(), JSON)
     return state
@@ -498,6 +523,14 @@ def read_window(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]
     days = list(days)
     found = read_days(store, model, days)
     return (merge(found.values()) if found else None), [d for d in days if d not in found]
+
+
+def _merge_segments(a: WindowState, b: WindowState) -> dict[str, WindowState]:
+    """Segment by segment; a segment one side has no row in is taken as the other side has it."""
+    merged = dict(a.segments)
+    for key, state in b.segments.items():
+        merged[key] = merged[key].merge(state) if key in merged else state
+    return merged
 
 
 def _merge_parts(parts: list[dict]) -> dict:
@@ -585,17 +618,23 @@ class _QuantileTally:
         return QuantileState(count=n, sketch=_encode(self.sketch.serialize()) if n else None)
 
 
+Segmenter = Callable[[pd.DataFrame], dict[str, np.ndarray]]
+
+
 class WindowTally:
     """A day's state (a reference's: no day), fed its valid rows in batches (`add`), then read (`state`)."""
 
     def __init__(self, *, model: str, day: dt.date | None, reference_version: str, edges: StateEdges,
-                 numerical: Iterable[str], categorical: Iterable[str], score: str, latency: str | None) -> None:
+                 numerical: Iterable[str], categorical: Iterable[str], score: str, latency: str | None,
+                 segmenter: Segmenter | None = None) -> None:
         self.model, self.day, self.reference_version, self.edges = model, day, reference_version, edges
         self.numerical = {c: _NumericalTally(edges.columns.get(c, [])) for c in numerical}
         self.categorical = {c: _CategoricalTally() for c in categorical}
         self.score_column, self.latency_column = score, latency
         self.score, self.latency = _QuantileTally(), _QuantileTally() if latency else None
         self.rows = 0
+        self.segmenter = segmenter
+        self.segments: dict[str, WindowTally] = {}
 
     def add(self, batch: pd.DataFrame) -> WindowTally:
         self.rows += len(batch)
@@ -604,6 +643,13 @@ class WindowTally:
         self.score.add(batch[self.score_column])
         if self.latency is not None and self.latency_column in batch.columns:
             self.latency.add(batch[self.latency_column])
+        for key, mask in (self.segmenter(batch) if self.segmenter is not None else {}).items():
+            if mask.any():
+                if key not in self.segments:
+                    self.segments[key] = WindowTally(
+                        model=self.model, day=self.day, reference_version=self.reference_version, edges=self.edges,
+                        numerical=self.numerical, categorical=self.categorical, score=self.score_column, latency=None)
+                self.segments[key].add(batch[mask])
         return self
 
     def state(self, expected: ConfusionState | None = None, source_sha256: str | None = None) -> WindowState:
@@ -613,4 +659,5 @@ class WindowTally:
             numerical={c: t.state for c, t in self.numerical.items()},
             categorical={c: t.state() for c, t in self.categorical.items()},
             score=self.score.state(), latency=self.latency.state() if self.latency is not None else None,
-            expected=expected, source_sha256=source_sha256)
+            expected=expected, source_sha256=source_sha256,
+            segments={key: tally.state() for key, tally in sorted(self.segments.items())})

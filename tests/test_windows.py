@@ -442,3 +442,43 @@ def test_the_weekly_report_is_built_after_the_week_s_sunday_and_again_when_a_day
     labelled = next(w for w in recent_weeks(store, loan_model) if w.week == first)
     assert labelled.labelled == labelled.predictions == 1400 and labelled.performance is not None
     assert labelled.performance.degraded == [] and labelled.metrics["f1"] == labelled.performance.metrics["f1"]
+
+
+def test_a_shift_inside_one_segment_is_found_over_a_week_where_the_whole_window_does_not_show_it(
+        s3_client, store, loan_model, trained):
+    """The days' states carry each configured segment's counts; the trailing judgement compares each segment's week
+    with the reference's same segment in the same family: credit_score moved by 0.35 sd in the `branch` channel
+    (a fifth of the rows) is 0.07 sd over the whole window, under the minimum shift, and plain inside the segment."""
+    from monitoring import reference_store, rules, trailing
+    from tests.helpers import day_log, seed_reference
+    from tests.summaries import summary
+
+    seed_reference(s3_client, trained)
+    days = windows.days_between(dt.date(2026, 10, 5), dt.date(2026, 10, 11))
+    fitted = reference_store.load_or_fit(store, loan_model, DayLayout.of(loan_model, days[0]))
+    edges = window_state.fixed_edges(store, loan_model, fitted, window_state.monitored_columns(loan_model)[0])
+    reference = window_state.reference_state(store, loan_model, fitted)
+    assert "channel=branch" in reference.segments and reference.segments["channel=branch"].rows > 500
+    shift = 0.35 * trained[1]["credit_score"].std()
+    logs = {d: day_log(trained, d, rows=600, seed=n) for n, d in enumerate(days)}
+    for frame in logs.values():
+        frame.loc[frame["channel"] == "branch", "credit_score"] += shift
+    states = {d: window_state.tally_of(loan_model, d, fitted.version, edges, fitted).add(frame).state(
+        source_sha256=str(d)) for d, frame in logs.items()}
+    whole = window_state.merge(states.values())  # the segments merge as the days' rows together
+    rows = pd.concat(logs.values())
+    assert whole.segments["channel=branch"].rows == (rows["channel"] == "branch").sum()
+    assert whole.segments["channel=branch"].numerical["credit_score"].total == pytest.approx(
+        rows.loc[rows["channel"] == "branch", "credit_score"].sum())
+    judged = trailing.judge(loan_model, days[-1], states, lambda _: reference, lambda _: set())
+    assert "credit_score" not in judged.window.drifted
+    assert list(judged.segments) == ["channel=branch"] and judged.segments["channel=branch"].drifted == ["credit_score"]
+    day = summary().with_trailing(judged)
+    found = [f for f in rules.findings(day, loan_model) if f.rule == "segment_window_drift"]
+    assert len(found) == 1 and found[0].segment == "channel=branch" and found[0].columns == ["credit_score"]
+    assert found[0].message.startswith("In channel=branch (")
+    shown = trailing.judge(loan_model, days[-1], states, lambda _: reference,
+                           lambda d: {"channel=branch|credit_score"} if d == days[3] else set())
+    assert shown.shown_by_days == {"channel=branch|credit_score": [str(days[3])]}
+    assert not [f for f in rules.findings(summary().with_trailing(shown), loan_model)
+                if f.rule == "segment_window_drift"]  # a single day showed it there: that day's finding

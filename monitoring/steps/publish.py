@@ -87,7 +87,10 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
 
     def drifted_on(other: dt.date) -> set[str]:
         summary = _read(store, layout.on(other).summary, DaySummary)
-        return rules.drifted_today(summary) if summary is not None else set()
+        if summary is None:
+            return set()
+        inside = {f"{r.key}|{c}" for r in (summary.segments.segments if summary.segments else []) for c in r.fired}
+        return rules.drifted_today(summary) | inside
 
     changed = []
     for other in [day, *sorted(d for d in states if d > day)]:

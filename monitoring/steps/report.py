@@ -37,10 +37,11 @@ def _segment_reports(fitted, segmented, current, compared, model: ModelConfig) -
 
 def _window_tally(store: ObjectStore, model: ModelConfig, layout: DayLayout,
                   fitted: ReferenceProfile) -> window_state.WindowTally:
-    """The day's mergeable state (fed the same batches as its DayState), on the model's fixed edges."""
+    """The day's mergeable state (fed the same batches as its DayState), on the model's fixed edges, per segment
+    too when the model has segments."""
     numerical, _ = window_state.monitored_columns(model)
     return window_state.tally_of(model, layout.day, fitted.version,
-                                 window_state.fixed_edges(store, model, fitted, numerical))
+                                 window_state.fixed_edges(store, model, fitted, numerical), fitted)
 
 
 def _state_bytes(store: ObjectStore, layout: DayLayout, state: window_state.WindowState) -> bytes:
