@@ -143,7 +143,7 @@ def _feature_drift(summary: DaySummary, model: ModelConfig) -> list[Finding]:
 def _prediction_drift(summary: DaySummary, model: ModelConfig) -> Finding | None:
     prediction = summary.prediction_drift
     drifted = sorted(c for c, r in prediction.columns.items() if r.drifted and c not in summary.seasonal)
-    if drifted:
+    if prediction.drifted and (drifted or not summary.seasonal):  # not when all of it is the weekday's rhythm
         return Finding(
             rule="prediction_drift", severity=Severity.WARNING, columns=drifted,
             message=(f"Prediction drift on {listing(drifted)}: mean {_score_name(model)}"

@@ -26,7 +26,7 @@ LAYERS = (
                       "multivariate", "ingest", "contract", "labels", "sampling", "candidate", "importance")),
     ("fitted state", ("replicates", "estimators", "segments", "classes", "reference", "reference_store", "day_state",
                       "window_state", "records")),
-    ("judging a day", ("judging", "windows", "gradual")),
+    ("judging a day", ("judging", "windows", "gradual", "trailing", "weekly")),
     ("the day's summary", ("summary",)),
     ("what users see and receive", ("rules", "health", "history", "episodes", "alerts", "retraining_policy", "onboarding",
                                     "retraining", "manifest", "reports", "charts", "site", "links", "volume",

@@ -97,9 +97,13 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
         other_layout = layout.on(other)
         if other != day and not manifest.is_published(store, other_layout):
             continue  # being published: its own run judges it after
-        stored = _read(store, other_layout.trailing, TrailingJudgement)
+        kept = _bytes(store, other_layout.trailing)
+        stored = TrailingJudgement.model_validate_json(kept) if kept is not None else None
         wanted = trailing.inputs_of(model, other, states, reference_of) if reach else None
         rejudged = (stored.inputs_sha256 if stored else None) != wanted
+        if not rejudged and kept is not None and manifest.recorded(
+                store, other_layout, other_layout.trailing) != manifest.sha256(kept):
+            manifest.record_update(store, other_layout, [(other_layout.trailing, kept)], now)  # a run died before
         if rejudged:
             judged = trailing.judge(model, other, states, reference_of, drifted_on) if wanted else None
             if judged is not None:
@@ -111,7 +115,7 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
                 manifest.record_update(store, other_layout, [], now, removed=[other_layout.trailing])
             log.info("trailing window of %s judged%s", other, f": fired {sorted(judged.fired) or 'nothing'}"
                      if judged is not None else " (none: a day of its window is not published)")
-        if (other == day or rejudged) and refresh_summary(store, model, other_layout, now):
+        if refresh_summary(store, model, other_layout, now):  # also what a run that died before left undone
             changed.append(other)
     return changed
 

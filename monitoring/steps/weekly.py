@@ -64,8 +64,9 @@ def update_weeks(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]
                               lambda v: reference_store.load_or_fit(store, model, layout, v))
         if report is None:
             continue
-        store.put_bytes(layout.week_report(week), canonical(report), JSON)
+        # the page first, week.json last: a run that dies between them leaves the week to be built again
         store.put_bytes(layout.week_page(week), site.render_week_page(report).encode(), HTML)
+        store.put_bytes(layout.week_report(week), canonical(report), JSON)
         log.info("weekly report %s: %d day(s), drifted against the reference: %s; %s", week, len(report.published),
                  ", ".join(report.drifted) or "none", store.url(layout.week_page(week)))
         written.append(week)
