@@ -66,8 +66,7 @@ class TrailingJudgement(Record):
     @property
     def fired(self) -> set[str]:
         """The columns any statistic of the whole window fired for (`<key>|<column>` inside a segment)."""
-        found = {name.split(":", 1)[1] for name, j in self.verdicts.items() if j.fired and ":" in name
-                 and not name.startswith(SEGMENT)}
+        found = {name.split(":", 1)[1] for name, j in self.verdicts.items() if j.fired}
         return found | {f"{key}|{column}" for key, c in self.segments.items() for column in c.drifted}
 
 
@@ -119,7 +118,8 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
           drifted_on: Callable[[dt.date], set[str]]) -> TrailingJudgement | None:
     """`day`'s trailing judgement from the published `states` (by day; those of `input_days` are used), the
     reference's state of a version (`reference_of`) and the columns a published day showed drifted on its own
-    (`drifted_on`, asked only about the columns the family fired); None while its trailing window is short of a
+    (`drifted_on`: `<column>`, or `<segment key>|<column>` inside a segment; asked about the days of what the family
+    fired, and about the day itself with the weekday baseline); None while its trailing window is short of a
     published day."""
     history = _history(model, day, states)
     if history is None:
