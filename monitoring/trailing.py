@@ -192,8 +192,9 @@ def _weekday(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState
 
 def _shown_by_days(judgement: TrailingJudgement, day: dt.date,
                    drifted_on: Callable[[dt.date], set[str]]) -> dict[str, list[str]]:
-    """The fired columns some single day showed drifted: for the window, its days; for a creep, the days since its
-    start (the whole lookback without one)."""
+    """The fired columns some single day showed drifted: for the window, its days (a segment's column: the days that
+    showed it inside the segment or over the whole day); for a creep, the days since its start (the whole lookback
+    without one)."""
     fired = judgement.fired
     if not fired:
         return {}
@@ -212,7 +213,8 @@ def _shown_by_days(judgement: TrailingJudgement, day: dt.date,
         for d in span:
             if d not in asked:
                 asked[d] = drifted_on(d)
-            if column in asked[d]:
+            # inside a segment, a day that showed the column drifted in the segment or in the whole day
+            if column in asked[d] or column.split("|", 1)[-1] in asked[d]:
                 found.setdefault(column, []).append(d.isoformat())
     return found
 

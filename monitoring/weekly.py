@@ -36,6 +36,7 @@ class WeekReport(Record):
     left_out: dict[str, str] = {}  # day -> why it is not compared (another reference version)
     reference_version: str
     inputs_sha256: str
+    states_sha256: str = ""  # the part of the inputs its drift comparisons are made from (labels landing keep them)
     rows: int
     reference: WindowComparison  # against the reference version its days were monitored with
     previous: WindowComparison | None = None  # against the week before (its days of the same version)
@@ -74,19 +75,29 @@ def _identity(state: WindowState | LabelState | Performance | None) -> object:
     return state.model_dump(mode="json")
 
 
-def inputs(model: ModelConfig, week: str, states: dict[dt.date, WindowState], labels: dict[dt.date, LabelState],
-           performances: dict[dt.date, Performance], reference: WindowState) -> str:
-    """The digest of everything the week's report is made from."""
+def _digest(document: dict) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def states_inputs(model: ModelConfig, week: str, states: dict[dt.date, WindowState], reference: WindowState) -> str:
+    """The digest of what the week's drift comparisons are made from: its days' and the week before's states, the
+    reference's, the settings."""
     days = days_of(week)
     before = [d - dt.timedelta(days=7) for d in days]
-    document = {"schema": SCHEMA_VERSION, "week": week,
-                "states": {d.isoformat(): _identity(states.get(d)) for d in [*before, *days]},
-                "labels": {d.isoformat(): _identity(labels.get(d)) for d in days},
-                "performances": {d.isoformat(): _identity(performances.get(d)) for d in days},
-                "reference": _identity(reference),
-                "settings": [model.windows.model_dump(mode="json"), model.drift.band_sigma, model.drift.fdr,
-                             model.metric_judging.model_dump(mode="json")]}
-    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()
+    return _digest({"schema": SCHEMA_VERSION, "week": week,
+                    "states": {d.isoformat(): _identity(states.get(d)) for d in [*before, *days]},
+                    "reference": _identity(reference),
+                    "settings": [model.windows.model_dump(mode="json"), model.drift.band_sigma, model.drift.fdr]})
+
+
+def inputs(model: ModelConfig, week: str, states: dict[dt.date, WindowState], labels: dict[dt.date, LabelState],
+           performances: dict[dt.date, Performance], reference: WindowState) -> str:
+    """The digest of everything the week's report is made from: the states' part and its days' labels."""
+    days = days_of(week)
+    return _digest({"states": states_inputs(model, week, states, reference),
+                    "labels": {d.isoformat(): _identity(labels.get(d)) for d in days},
+                    "performances": {d.isoformat(): _identity(performances.get(d)) for d in days},
+                    "judging": model.metric_judging.model_dump(mode="json")})
 
 
 def version_of(week: str, states: dict[dt.date, WindowState]) -> str | None:
@@ -97,10 +108,11 @@ def version_of(week: str, states: dict[dt.date, WindowState]) -> str | None:
 
 def build(model: ModelConfig, week: str, states: dict[dt.date, WindowState], labels: dict[dt.date, LabelState],
           performances: dict[dt.date, Performance], reference: WindowState,
-          fitted: Callable[[str], ReferenceProfile]) -> WeekReport | None:
+          fitted: Callable[[str], ReferenceProfile], stored: WeekReport | None = None) -> WeekReport | None:
     """The week's report from the states of its days and of the week before (`states`), its days' label counts and
     performances, and the reference's state of the week's version (`fitted`: that version's profile, loaded only
-    when the labels are complete); None when no day of the week has a state."""
+    when the labels are complete); None when no day of the week has a state. The `stored` report's comparisons are
+    kept when the states they were made from are the same (labels landed)."""
     version = version_of(week, states)
     if version is None:
         return None
@@ -109,14 +121,20 @@ def build(model: ModelConfig, week: str, states: dict[dt.date, WindowState], lab
     left_out = {d.isoformat(): f"monitored against {', '.join(states[d].reference_versions)}"
                 for d in days if d in states and d not in ours}
     current = merge(ours.values())
-    k, fdr, settings = model.drift.band_sigma, model.drift.fdr, model.windows
-    options = {"k": k, "fdr": fdr, "min_mean_shift": settings.min_mean_shift, "min_distance": settings.min_distance}
-    against_reference = windows.compare(current, reference, f"reference ({version})", **options)
-    before = [states[d - dt.timedelta(days=7)] for d in days if d - dt.timedelta(days=7) in states
-              and states[d - dt.timedelta(days=7)].reference_versions == [version]
-              and states[d - dt.timedelta(days=7)].edges_from == current.edges_from]
-    previous = (windows.compare(current, merge(before), f"previous week ({week_of(days[0] - dt.timedelta(days=7))})",
-                                **options) if before else None)
+    drift_inputs = states_inputs(model, week, states, reference)
+    if stored is not None and stored.states_sha256 == drift_inputs:
+        against_reference, previous = stored.reference, stored.previous
+    else:
+        k, fdr, settings = model.drift.band_sigma, model.drift.fdr, model.windows
+        options = {"k": k, "fdr": fdr, "min_mean_shift": settings.min_mean_shift,
+                   "min_distance": settings.min_distance}
+        against_reference = windows.compare(current, reference, f"reference ({version})", **options)
+        before = [states[d - dt.timedelta(days=7)] for d in days if d - dt.timedelta(days=7) in states
+                  and states[d - dt.timedelta(days=7)].reference_versions == [version]
+                  and states[d - dt.timedelta(days=7)].edges_from == current.edges_from]
+        previous = (windows.compare(current, merge(before),
+                                    f"previous week ({week_of(days[0] - dt.timedelta(days=7))})", **options)
+                    if before else None)
     counted = [labels[d] for d in ours if d in labels]
     merged = merge(counted) if counted else None
     judged = None
@@ -126,7 +144,8 @@ def build(model: ModelConfig, week: str, states: dict[dt.date, WindowState], lab
     return WeekReport(
         model=model.name, week=week, days=[d.isoformat() for d in days], published=[d.isoformat() for d in ours],
         left_out=left_out, reference_version=version,
-        inputs_sha256=inputs(model, week, states, labels, performances, reference), rows=current.rows,
+        inputs_sha256=inputs(model, week, states, labels, performances, reference), states_sha256=drift_inputs,
+        rows=current.rows,
         reference=against_reference, previous=previous,
         predictions=merged.predictions if merged else 0, labelled=merged.labelled if merged else 0,
         metrics=merged.metrics() if merged else {}, performance=judged)

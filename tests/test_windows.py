@@ -482,3 +482,6 @@ def test_a_shift_inside_one_segment_is_found_over_a_week_where_the_whole_window_
     assert shown.shown_by_days == {"channel=branch|credit_score": [str(days[3])]}
     assert not [f for f in rules.findings(summary().with_trailing(shown), loan_model)
                 if f.rule == "segment_window_drift"]  # a single day showed it there: that day's finding
+    whole_day = trailing.judge(loan_model, days[-1], states, lambda _: reference,
+                               lambda d: {"credit_score"} if d == days[5] else set())
+    assert whole_day.shown_by_days == {"channel=branch|credit_score": [str(days[5])]}  # or over its whole day

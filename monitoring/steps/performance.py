@@ -260,7 +260,7 @@ def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt
     changed = [d for d in sorted({*found_by_day, layout.day})
                if manifest.is_published(store, layout.on(d)) and refresh_summary(store, model, layout.on(d), now)]
     # the weeks of every day looked at (a retry after a run that died before them finds its days unchanged)
-    update_weeks(store, model, sorted({*found_by_day, layout.day}), layout.day)
+    update_weeks(store, model, sorted({*found_by_day, layout.day}), layout.day, references.of)
     log.info("labels: %d row(s) landed on %s, problems %s; due day %s: %s%s", report.rows, layout.day,
              report.problems or "none", due_day, report.due.status,
              " - degraded: " + "; ".join(d.describe() for d in report.due.degraded) if report.due.degraded else "")

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from monitoring import reference_store, site, weekly, window_state
 from monitoring.config import ModelConfig
 from monitoring.layout import ModelLayout
 from monitoring.records import Performance
+from monitoring.reference import ReferenceProfile
 from monitoring.storage import HTML, JSON, ObjectStore, canonical
 
 log = logging.getLogger(__name__)
@@ -35,11 +36,14 @@ def read_report(store: ObjectStore, layout: ModelLayout, week: str) -> weekly.We
         return None
 
 
-def update_weeks(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date], run_day: dt.date) -> list[str]:
+def update_weeks(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date], run_day: dt.date,
+                 fitted: Callable[[str], ReferenceProfile] | None = None) -> list[str]:
     """Build the weekly reports of the weeks `days` (published or relabelled by the run of `run_day`) are inputs of,
     where their inputs changed: a week is built once `run_day` is on or after its Sunday, and built again while it
-    exists. Returns the weeks written."""
+    exists. `fitted`: a reference version's profile (the caller's, when it has them loaded). Returns the weeks
+    written."""
     layout = ModelLayout.of(model)
+    fitted = fitted or (lambda version: reference_store.load_or_fit(store, model, layout, version))
     candidates = sorted({weekly.week_of(d + dt.timedelta(days=offset)) for d in days for offset in (-7, 0, 7)})
     written = []
     for week in candidates:
@@ -60,8 +64,7 @@ def update_weeks(store: ObjectStore, model: ModelConfig, days: Iterable[dt.date]
         if stored is not None and stored.inputs_sha256 == weekly.inputs(model, week, states, labels, performances,
                                                                         reference):
             continue
-        report = weekly.build(model, week, states, labels, performances, reference,
-                              lambda v: reference_store.load_or_fit(store, model, layout, v))
+        report = weekly.build(model, week, states, labels, performances, reference, fitted, stored)
         if report is None:
             continue
         # the page first, week.json last: a run that dies between them leaves the week to be built again
