@@ -740,7 +740,8 @@ class ReportsConfig(_Strict):
                                       "benchmarks/README.md")
     redraw_performance: Literal["complete", "growing"] = Field(
         default="complete", description="when a day's Evidently performance report is drawn again as its labels land: "
-        "`complete` draws it at the day's first labels and again once they are complete (and if more land after); "
+        "`complete` draws it at the day's first labels and again once they are complete (labels.lag_days passed, or "
+        "every prediction labelled; and if more land after); "
         "`growing` each time they grow. performance.json, its intervals and the pages follow every label run either "
         "way; the report is the heavy part of a label run")
     pool: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$",

@@ -86,7 +86,8 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     written: list[tuple[str, bytes]] | None = None
     behind = bool(stored and stored.report and stored.report_labelled is not None
                   and stored.report_labelled < found.labelled)  # drawn on fewer labels (reports.redraw_performance)
-    if stored and stored.label_digest == found.label_digest and not (found.complete and behind):
+    settled = found.complete or found.labelled >= found.predictions  # no more labels to wait for
+    if stored and stored.label_digest == found.label_digest and not (settled and behind):
         # the same labels: the report and intervals stand
         same = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
                                         "report_labelled": stored.report_labelled, "intervals": stored.intervals})
@@ -96,7 +97,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
         written = _existing(store, [report_key, report_json_key] if same.report else [])
         if written is not None:  # labels complete now, or an earlier run died before recording: record again
             found = same
-    elif (stored and stored.report and not found.complete and model.reports.redraw_performance == "complete"
+    elif (stored and stored.report and not settled and model.reports.redraw_performance == "complete"
           and (written := _existing(store, [report_key, report_json_key])) is not None):
         # more labels, not yet complete: the figures and intervals follow them, the report waits for completion
         found = found.model_copy(update={
