@@ -281,19 +281,28 @@ def test_backfills_on_two_workers(cluster: CeleryCluster, s3):
         for day in sorted(processed):
             folder = f"reports/{model}/dt={day}/"
             manifest = get_json(s3, folder + "manifest.json")
+            # The trailing window (windows.days: 7) of the scheduled day was not whole when it was published, in
+            # phase one: block two's backfill, publishing its first days later, judged it once (whatever the order
+            # of its days), writing window.json and folding it into the day's summary, metric-store entry and
+            # manifest. No other day has a whole window of published days.
+            later = puts.get(folder + "window.json", 0)
+            assert later == (day == SCHEDULED_DAY.isoformat()), (model, day, later)
+            assert (get_json(s3, folder + "summary.json").get("window") is not None) is bool(later), (model, day)
             # One publish: the reports it copies were written once, and the manifest twice (by the publish, and by
-            # alert/healthy adding decisions.json), never removed again after (a republish removes it first; moto
-            # writes no delete marker for the publish's removal of a manifest that does not exist yet).
+            # alert/healthy adding decisions.json) and twice more for a later trailing judgement (its window.json,
+            # then the summary), never removed again after (a republish removes it first; moto writes no delete
+            # marker for the publish's removal of a manifest that does not exist yet).
             assert puts.get(folder + "data_drift.json") == 1, (
                 f"{model} {day}: published {puts.get(folder + 'data_drift.json')} times")
-            assert puts[folder + "manifest.json"] == 2, (model, day, puts[folder + "manifest.json"])
+            assert puts[folder + "manifest.json"] == 2 + 2 * later, (model, day, puts[folder + "manifest.json"])
             assert deletes.get(folder + "manifest.json", 0) <= 1, (model, day, deletes)
             assert manifest["run"]["try_number"] == 1, manifest["run"]
             for name, artifact in manifest["artifacts"].items():
                 assert exists(s3, artifact["key"]), f"{model} {day}: the manifest lists {name}, which is missing"
-            for name in ("summary.json", "decisions.json", "data_drift.json", "data_drift.html"):
+            for name in ("decisions.json", "data_drift.json", "data_drift.html"):
                 assert puts.get(folder + name) == 1, f"{model} {day}: {name} written {puts.get(folder + name)} times"
-            assert puts.get(f"reports/{model}/metrics/dt={day}.json") == 1
+            assert puts.get(folder + "summary.json") == 1 + later, (model, day, puts.get(folder + "summary.json"))
+            assert 1 <= puts.get(f"reports/{model}/metrics/dt={day}.json", 0) <= 1 + later
             decisions = get_json(s3, folder + "decisions.json")
             branch = ["alert"] if model == "loan_rate" else ["healthy"]
             assert decisions["branches"] == branch, (model, day, decisions["branches"], decisions["why"])
