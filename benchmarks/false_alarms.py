@@ -303,7 +303,7 @@ def f1_drop(points: float) -> Callable:
     return apply
 
 
-WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance")
+WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance", "window_estimated_performance")
 
 CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
     "mean shift 0.1 sd": (shift(0.1), {"feature_drift", "dataset_drift"}),
@@ -368,6 +368,7 @@ class Judge:
         labels' counts and performance."""
         self.states: dict = {}
         self.drifted: dict = {}
+        self.estimated: dict = {}
         self.labels: dict = {}
         self.performances: dict = {}
 
@@ -393,6 +394,7 @@ class Judge:
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
         if self.windows:  # as the daily run: the day's state published before its trailing judgement
             self.states[day] = window_state.tally_of(model, day, "v1", self.edges).add(valid).state(
+                window_state.expected_state(state.expected or state.expected_classes, model.scoring),
                 source_sha256=str(day))
         columns, judged, segmented = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
@@ -414,8 +416,10 @@ class Judge:
             verdicts=judged, segments=segmented, estimated_performance=estimate)
         if self.windows:  # as steps.publish.judge_trailing, the days before all published
             self.drifted[day] = rules.drifted_today(summary)
-            summary = summary.with_trailing(trailing.judge(model, day, self.states, lambda _: self.reference_window,
-                                                           lambda d: self.drifted.get(d, set())))
+            self.estimated[day] = {d.metric for d in estimate.degraded} if estimate else set()
+            summary = summary.with_trailing(trailing.judge(
+                model, day, self.states, lambda _: self.reference_window, lambda d: self.drifted.get(d, set()),
+                lambda _: self.fitted, lambda d: self.estimated.get(d, set())))
         labels = rows[self.label].astype(str) if model.is_multiclass else rows[self.label].astype(float)
         joined = valid.assign(**{LABEL: labels.to_numpy()[:len(valid)]})
         found = judging.labelled_day(joined=joined, predictions=len(valid), scoring=model.scoring,

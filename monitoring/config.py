@@ -668,6 +668,10 @@ class RulesConfig(_Strict):
                                            "window of labelled days up to the day whose labels came due (windows."
                                            "days), judged at the window's labelled size, while no single day of it "
                                            "was judged worse")
+    window_estimated_performance: RuleConfig = Field(
+        default=RuleConfig(), description="a metric CBPE expects worse over the trailing window (windows.days), "
+        "from the days' summed expected confusion counts before their labels land, judged at the window's rows, "
+        "while no single day's estimate was judged worse")
     gradual_drift: RuleConfig = Field(default=RuleConfig(), description="a numerical column crept away from the "
                                       "reference over the last 28 days (a CUSUM of the days' mean shifts, judged in "
                                       "the model-day's second family) while no single day since it most likely "

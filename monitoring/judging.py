@@ -12,7 +12,8 @@ here with the verdicts of `monitoring.verdicts` against the no-change bands fitt
   control): the day's final drift verdicts and `DayVerdicts`;
 - `judge_metrics`: a labelled day's (or an estimate's) performance metrics, one family of their own;
 - `labelled_day`, `due_day`, `estimate_check`, `estimate_day`: what labels (or the estimators, before them) say of a
-  prediction day, as written to `performance.json`, `labels.json` and `summary.json`.
+  prediction day, as written to `performance.json`, `labels.json` and `summary.json`;
+- `window_performance`, `window_estimate`: the same of a trailing window's days together, from their summed counts.
 
 Each takes the settings it uses (`DriftConfig`, `DriftSpec`, `MinimumChanges`, `MetricJudging`, `Scoring`), never the
 whole model config.
@@ -36,7 +37,7 @@ from monitoring.records import ColumnDrift, DueDay, EstimateCheck, Performance, 
 from monitoring.reference import ReferenceProfile
 from monitoring.segments import SegmentPerformance, SegmentsReport, SegmentTally
 from monitoring.verdicts import DayVerdicts, Degradation, Judgement
-from monitoring.window_state import LabelState
+from monitoring.window_state import ConfusionState, LabelState
 from monitoring.vocabulary import CATEGORICAL, LOWER_IS_BETTER, effect_method, is_test, statistic_name, worse_by
 
 log = logging.getLogger(__name__)
@@ -294,6 +295,28 @@ def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
                              labelled=merged.labelled, reference_version=fitted.version, metrics=values,
                              baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},
                              degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d})
+
+
+def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted: ReferenceProfile,
+                    judging: MetricJudging, estimated_on: dict[dt.date, set[str]]) -> WindowPerformance | None:
+    """The performance CBPE expects of the predictions of `days` together, before their labels land: the metrics of
+    the days' summed expected confusion counts (`expected`, monitoring.window_state; exact sums), judged against the
+    reference version's baseline at the window's rows (`judge_metrics`, as a day's estimate at its rows; its own
+    family). None without CBPE (a regressor, a reference without labels) or rows. `estimated_on`: per day, the metrics
+    its own estimate was judged worse on (`shown_by_days`)."""
+    if expected is None or (fitted.cbpe is None and fitted.cbpe_multiclass is None):
+        return None
+    rows = int(sum(expected.predicted))
+    if not rows:
+        return None
+    values = LabelState(predictions=rows, labelled=rows, confusion=expected).metrics()
+    degraded = judge_metrics(values, fitted.performance, judging, rows, fitted)
+    shown = {d.metric: [day.isoformat() for day in days if d.metric in estimated_on.get(day, set())]
+             for d in degraded}
+    return WindowPerformance(days=[d.isoformat() for d in days], predictions=rows, labelled=0,
+                             reference_version=fitted.version, metrics=values,
+                             baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},
+                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d}, method="CBPE")
 
 
 def due_day(performance: Performance | None, day: dt.date, min_coverage: float, min_labelled_rows: int,

@@ -120,6 +120,9 @@ class WindowPerformance(Record):
     baseline: dict[str, float | None]
     degraded: list[Degradation] = []
     shown_by_days: dict[str, list[str]] = {}  # degraded metrics single days were judged worse on: metric -> days
+    # "CBPE": estimated before the labels land, from the days' expected confusion counts (`labelled` is then 0,
+    # `predictions` the rows estimated); None: realized from the labels
+    method: str | None = None
 
 
 class LabelsReport(Record):

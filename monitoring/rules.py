@@ -13,11 +13,11 @@ import math
 from enum import Enum
 
 from monitoring.config import ModelConfig
-from monitoring.records import DueDay, LabelsReport
+from monitoring.records import DueDay, LabelsReport, WindowPerformance
 from monitoring.segments import CONCENTRATION
 from monitoring.summary import DaySummary
 from monitoring.text import listing
-from monitoring.verdicts import Judgement
+from monitoring.verdicts import Degradation, Judgement
 from monitoring.vocabulary import ModelTask, Record
 
 
@@ -53,7 +53,8 @@ def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     """Every rule that fires on this day, most severe first, in a stable order."""
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
               *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary),
-              *_window_findings(summary), *_segment_window_findings(summary), *_gradual_findings(summary)]
+              *_window_findings(summary), *_segment_window_findings(summary), *_gradual_findings(summary),
+              *_window_estimate(summary)]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
 
@@ -256,6 +257,24 @@ def _gradual_findings(summary: DaySummary) -> list[Finding]:
                     action=("A change that creeps in a little each day: compare the weeks since it started with the "
                             "reference (python -m monitoring compare --against reference) and check what feeds "
                             "these columns."), evidence=[c.words() for c in fired])]
+
+
+def _window_estimate(summary: DaySummary) -> list[Finding]:
+    """The metrics CBPE expects worse over the trailing window (before its labels land) while no single day's own
+    estimate was judged worse on them: a drop the days' inputs imply together, too small for one."""
+    window, today = summary.window_estimate, summary.estimated_performance
+    quiet = _quiet_metrics(window, today.degraded if today else [])
+    if not quiet:
+        return []
+    span = f"the last {len(window.days)} days ({window.days[0]} to {window.days[-1]})"
+    return [Finding(rule="window_estimated_performance", severity=Severity.WARNING, columns=[d.metric for d in quiet],
+                    message=(f"Estimated performance ({window.method}, before the labels land) of the "
+                             f"{window.predictions:,} predictions of {span}, judged together: "
+                             + "; ".join(d.describe() for d in quiet) + "; no single day's estimate was worse."),
+                    action=("The labels will confirm it or not (window_performance, once they are complete); "
+                            "meanwhile look at the window's drift (python -m monitoring compare): the estimate "
+                            "follows the inputs."),
+                    evidence=[f"{d.metric} change: {d.verdict.words()}" for d in quiet if d.verdict])]
 
 
 def _segment_findings(summary: DaySummary) -> list[Finding]:
@@ -498,6 +517,13 @@ def _due_day(due: DueDay, model: ModelConfig, waiting: list[str] = ()) -> Findin
     return None
 
 
+def _quiet_metrics(window: WindowPerformance | None, today: list[Degradation]) -> list[Degradation]:
+    """The window's degraded metrics that neither a single day of it (`shown_by_days`) nor the day itself (`today`)
+    was judged worse on: the window's own finding."""
+    shown = {*(window.shown_by_days if window else {}), *(d.metric for d in today)}
+    return [d for d in (window.degraded if window else []) if d.metric not in shown]
+
+
 def _class_recall(due: DueDay) -> list[Finding]:
     """Multiclass: a class whose recall collapsed on a judged day (a version no longer in use pages nobody)."""
     if due.status != "judged" or due.superseded or not due.classes_collapsed:
@@ -516,10 +542,7 @@ def _window_performance(report: LabelsReport) -> list[Finding]:
     """The metrics worse over the due day's trailing window of labelled days while no single day of it was judged
     worse on them: a drop too small for a day's labels (a version no longer in use pages nobody)."""
     window, due = report.window, report.due
-    if window is None or due.superseded:
-        return []
-    shown = {*window.shown_by_days, *(d.metric for d in due.degraded)}
-    quiet = [d for d in window.degraded if d.metric not in shown]
+    quiet = _quiet_metrics(window, due.degraded) if not due.superseded else []
     if not quiet:
         return []
     span = f"the {len(window.days)} days {window.days[0]} to {window.days[-1]}"

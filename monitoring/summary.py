@@ -13,7 +13,7 @@ from monitoring.estimators import Estimate
 from monitoring.importance import FeatureImportance, RankedFeature, rank_features
 from monitoring.operations import Operations
 from monitoring.quality import ColumnQuality
-from monitoring.records import ColumnDrift, LabelsReport, Performance
+from monitoring.records import ColumnDrift, LabelsReport, Performance, WindowPerformance
 from monitoring.segments import SegmentsReport
 from monitoring.storage import canonical
 from monitoring.verdicts import DayVerdicts
@@ -79,6 +79,7 @@ class DaySummary(Record):
     shown_by_days: dict[str, list[str]] = {}  # columns of those that single days showed drifted: column -> the days
     seasonal: list[str] = []  # windows.baseline weekday: drifted columns the same weekday of earlier weeks shares
     window_segments: dict[str, WindowComparison] = {}  # the window inside the segments where a column drifted
+    window_estimate: WindowPerformance | None = None  # the window's performance as CBPE expects it, before labels
     # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
     feature_ranking: list[RankedFeature] = []
     importance: str | None = None
@@ -102,7 +103,8 @@ class DaySummary(Record):
             "window": judgement.window if judgement else None, "gradual": judgement.gradual if judgement else [],
             "shown_by_days": judgement.shown_by_days if judgement else {},
             "seasonal": judgement.seasonal if judgement else [],
-            "window_segments": judgement.segments if judgement else {}, "verdicts": verdicts})
+            "window_segments": judgement.segments if judgement else {},
+            "window_estimate": judgement.estimate if judgement else None, "verdicts": verdicts})
 
     def to_json(self) -> bytes:
         return canonical(self)

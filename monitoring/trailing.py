@@ -23,9 +23,11 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from monitoring import gradual, verdicts, windows
+from monitoring import gradual, judging, verdicts, windows
 from monitoring.config import ModelConfig
 from monitoring.gradual import Creep
+from monitoring.records import WindowPerformance
+from monitoring.reference import ReferenceProfile
 from monitoring.verdicts import Judgement
 from monitoring.vocabulary import Record
 from monitoring.window_state import WindowState, merge
@@ -62,6 +64,9 @@ class TrailingJudgement(Record):
     # the window inside each configured segment against the baseline's same segment, judged in the same family
     # (statistics `segment:<key>|mean_shift:<column>`, ...): the segments where a column fired
     segments: dict[str, WindowComparison] = {}
+    # the performance CBPE expects of the window's predictions together (before their labels land), judged at the
+    # window's rows against the reference's baseline, its own family as a day's estimate is
+    estimate: WindowPerformance | None = None
 
     @property
     def fired(self) -> set[str]:
@@ -115,12 +120,15 @@ def _history(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState
 
 def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
           reference_of: Callable[[str], WindowState],
-          drifted_on: Callable[[dt.date], set[str]]) -> TrailingJudgement | None:
+          drifted_on: Callable[[dt.date], set[str]],
+          profile_of: Callable[[str], ReferenceProfile] | None = None,
+          estimated_on: Callable[[dt.date], set[str]] | None = None) -> TrailingJudgement | None:
     """`day`'s trailing judgement from the published `states` (by day; those of `input_days` are used), the
     reference's state of a version (`reference_of`) and the columns a published day showed drifted on its own
     (`drifted_on`: `<column>`, or `<segment key>|<column>` inside a segment; asked about the days of what the family
     fired, and about the day itself with the weekday baseline); None while its trailing window is short of a
-    published day."""
+    published day. With the version's fitted profile (`profile_of`), the window's estimated performance too
+    (`judging.window_estimate`; `estimated_on`: the metrics a published day's own estimate was judged worse on)."""
     history = _history(model, day, states)
     if history is None:
         return None
@@ -158,11 +166,24 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
         if baseline is not None else None,
         gradual=creeps, verdicts={n: j for n, j in family.items() if not n.startswith(SEGMENT)},
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k), weekday=weekday,
-        segments={key: c for key, c in segments.items() if c.drifted})
+        segments={key: c for key, c in segments.items() if c.drifted},
+        estimate=(_estimate(model, days, current, profile_of(version), estimated_on)
+                  if profile_of and all(s.expected is not None for s in history[-settings.days:]) else None))
     compared = {c.column for c in weekday.columns} if weekday is not None else set()
     seasonal = sorted(c for c in drifted_on(day) if c in compared and c not in weekday.drifted) if compared else []
     return judgement.model_copy(update={"shown_by_days": _shown_by_days(judgement, day, drifted_on),
                                         "seasonal": seasonal})
+
+
+def _estimate(model: ModelConfig, days: list[dt.date], current: WindowState, fitted: ReferenceProfile,
+              estimated_on: Callable[[dt.date], set[str]] | None) -> WindowPerformance | None:
+    """The window's estimated performance (`judging.window_estimate`; every day of it with its expected counts),
+    asking about single days only when a metric fired."""
+    found = judging.window_estimate(days, current.expected, fitted, model.metric_judging, {})
+    if found is None or not found.degraded or estimated_on is None:
+        return found
+    return judging.window_estimate(days, current.expected, fitted, model.metric_judging,
+                                   {d: estimated_on(d) for d in days})
 
 
 def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -> dict[str, dict[str, Judgement]]:
@@ -226,7 +247,8 @@ def _inputs(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState]
         "schema": SCHEMA_VERSION, "day": day.isoformat(),
         "states": {d.isoformat(): _identity(states[d]) for d in input_days(model, day) if d in states},
         "reference": _identity(reference),
-        "settings": [model.windows.model_dump(mode="json"), model.drift.band_sigma, model.drift.fdr],
+        "settings": [model.windows.model_dump(mode="json"), model.drift.band_sigma, model.drift.fdr,
+                     model.metric_judging.model_dump(mode="json")],
     }
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 

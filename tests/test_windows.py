@@ -164,7 +164,7 @@ def test_compare_on_the_command_line_end_to_end_against_the_local_s3_server(s3_s
 
 def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone_does_not_show(s3_client, store,
                                                                                                   loan_model, trained):
-    from monitoring import reference_store, rules, steps
+    from monitoring import estimators, reference_store, rules, steps
     from monitoring.summary import summary_from_json
     from tests.helpers import day_log, now, put_frame, seed_reference
 
@@ -176,7 +176,10 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
     logs = [day_log(trained, day, rows=400, seed=n).assign(credit_score=lambda f: f["credit_score"] + shift)
             for n, day in enumerate(days)]
     for day, frame in zip(days[:-1], logs):  # the six days before, as their runs published them
-        counted = window_state.tally_of(loan_model, day, fitted.version, edges).add(frame).state()
+        expected = estimators.ExpectedConfusion(fitted.cbpe)
+        expected.add(frame["approval_probability"].to_numpy(dtype=float), frame["approved"].to_numpy())
+        counted = window_state.tally_of(loan_model, day, fitted.version, edges).add(frame).state(
+            window_state.expected_state(expected, loan_model.scoring))
         store.put_bytes(DayLayout.of(loan_model, day).state, counted.to_json(), "application/json")
     put_frame(s3_client, f"predictions/loan_approval/dt={days[-1]}/part-0.parquet", logs[-1])
     steps.run_day(store, loan_model, days[-1], now=now())  # windows.daily: on by default
@@ -191,6 +194,9 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
     assert creep["credit_score"].verdict.fired and creep["credit_score"].started == days[0]
     assert [c for c, v in creep.items() if v.verdict.fired] == ["credit_score"]
     assert "gradual:credit_score" in summary.verdicts.window
+    estimate = summary.window_estimate  # CBPE over the seven days' summed expected counts, before any label
+    assert estimate.method == "CBPE" and estimate.predictions == 7 * 400 and estimate.labelled == 0
+    assert estimate.days == [str(d) for d in days] and set(estimate.metrics) == {"accuracy", "precision", "recall", "f1"}
     crept = [f for f in rules.findings(summary, loan_model) if f.rule == "gradual_drift"]
     assert len(crept) == 1 and crept[0].message.startswith(
         "credit_score crept away from the reference since 2026-10-05: credit_score up by 0.1")
@@ -375,6 +381,51 @@ def test_a_small_drop_of_f1_is_found_over_a_week_of_labels(s3_client, store, loa
     assert unchanged.degraded == []
     performances[days[2]] = performances[days[2]].model_copy(update={"complete": False})
     assert judging.window_performance(days, {}, performances, loan_model.metric_judging, fitted, 0.5) is None
+
+
+def test_a_drop_cbpe_expects_of_a_week_is_found_before_its_labels_where_no_day_s_estimate_shows_it(
+        s3_client, store, loan_model, trained):
+    """Seven 300-row days whose scores are 20% less confident (CBPE expects F1 about 4 points down): the days'
+    expected confusion counts summed and judged at the week's rows find it; no day's own estimate does; the same days
+    unchanged find nothing; the rule speaks only of metrics no day's estimate was judged worse on."""
+    from monitoring import estimators, judging, reference_store, rules
+    from monitoring.site import render_day_page
+    from tests.helpers import day_log, seed_reference
+    from tests.summaries import metrics_of, summary
+
+    seed_reference(s3_client, trained)
+    days = windows.days_between(dt.date(2026, 10, 5), dt.date(2026, 10, 11))
+    fitted = reference_store.load_or_fit(store, loan_model, DayLayout.of(loan_model, days[0]))
+
+    def week(confidence: float):
+        merged, fired = None, 0
+        for n, day in enumerate(days):
+            frame = day_log(trained, day, rows=300, seed=90 + n)
+            expected = estimators.ExpectedConfusion(fitted.cbpe)
+            expected.add(0.5 + (frame["approval_probability"].to_numpy(dtype=float) - 0.5) * confidence,
+                         frame["approved"].to_numpy())
+            counts = window_state.expected_state(expected, loan_model.scoring)
+            merged = counts if merged is None else merged.merge(counts)
+            fired += bool(judging.judge_metrics(expected.metrics(), fitted.performance, loan_model.metric_judging,
+                                                300, fitted))
+        return judging.window_estimate(days, merged, fitted, loan_model.metric_judging, {}), fired
+
+    window, fired = week(0.8)
+    assert window.predictions == 7 * 300 and window.method == "CBPE" and fired == 0
+    assert "f1" in {d.metric for d in window.degraded}
+    assert window.metrics["f1"] == pytest.approx(0.79, abs=0.02) and window.baseline["f1"] == pytest.approx(0.835, abs=0.001)
+    day = summary().model_copy(update={"window_estimate": window})
+    found = [f for f in rules.findings(day, loan_model) if f.rule == "window_estimated_performance"]
+    assert len(found) == 1 and "f1" in found[0].columns and found[0].message.startswith(
+        "Estimated performance (CBPE, before the labels land) of the 2,100 predictions of the last 7 days "
+        "(2026-10-05 to 2026-10-11), judged together: ")
+    page = render_day_page(day, [], metrics_of(day), [])
+    assert 'id="window-estimate"' in page and "before their labels" in page and "worse: " in page
+    shown = summary().model_copy(update={"window_estimate": window.model_copy(update={
+        "shown_by_days": {d.metric: [str(days[3])] for d in window.degraded}})})
+    assert not [f for f in rules.findings(shown, loan_model) if f.rule == "window_estimated_performance"]
+    unchanged, _ = week(1.0)
+    assert unchanged.degraded == []
 
 
 def test_the_weekly_report_is_built_after_the_week_s_sunday_and_again_when_a_day_inside_changes(

@@ -8,10 +8,11 @@ import datetime as dt
 import logging
 from typing import Any, NamedTuple
 
-from monitoring import history, manifest, rules, trailing, window_state, windows
+from monitoring import history, manifest, reference_store, rules, trailing, window_state, windows
 from monitoring.config import ModelConfig
-from monitoring.layout import DayLayout
+from monitoring.layout import DayLayout, ModelLayout
 from monitoring.records import LabelsReport, Performance
+from monitoring.reference import ReferenceProfile
 from monitoring.steps.weekly import update_weeks
 from monitoring.storage import JSON, ObjectStore, canonical
 from monitoring.summary import DaySummary, summary_from_json
@@ -79,11 +80,17 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
     states = window_state.read_days(store, model, windows.days_between(day - reach, day + reach),
                                     labels=False) if reach else {}
     references: dict[str, window_state.WindowState] = {}
+    profiles: dict[str, ReferenceProfile] = {}
 
     def reference_of(version: str) -> window_state.WindowState:
         if version not in references:
             references[version] = window_state.reference_state_of(store, model, version)
         return references[version]
+
+    def profile_of(version: str) -> ReferenceProfile:
+        if version not in profiles:
+            profiles[version] = reference_store.load_or_fit(store, model, ModelLayout.of(model), version)
+        return profiles[version]
 
     def drifted_on(other: dt.date) -> set[str]:
         summary = _read(store, layout.on(other).summary, DaySummary)
@@ -91,6 +98,11 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
             return set()
         inside = {f"{r.key}|{c}" for r in (summary.segments.segments if summary.segments else []) for c in r.fired}
         return rules.drifted_today(summary) | inside
+
+    def estimated_on(other: dt.date) -> set[str]:
+        summary = _read(store, layout.on(other).summary, DaySummary)
+        estimate = summary.estimated_performance if summary else None
+        return {d.metric for d in estimate.degraded} if estimate else set()
 
     changed = []
     for other in [day, *sorted(d for d in states if d > day)]:
@@ -105,7 +117,8 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
                 store, other_layout, other_layout.trailing) != manifest.sha256(kept):
             manifest.record_update(store, other_layout, [(other_layout.trailing, kept)], now)  # a run died before
         if rejudged:
-            judged = trailing.judge(model, other, states, reference_of, drifted_on) if wanted else None
+            judged = (trailing.judge(model, other, states, reference_of, drifted_on, profile_of, estimated_on)
+                      if wanted else None)
             if judged is not None:
                 data = canonical(judged)
                 store.put_bytes(other_layout.trailing, data, JSON)
