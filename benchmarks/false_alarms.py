@@ -688,9 +688,8 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
         results[size] = {"days": days, "window_days": window_days, "alerting": alerting, "shifts": shifts,
                          "flagged": flagged, "by_window": by_window, "f1_dropped": dropped,
                          "f1_by_window": dropped_by_window}
-        print(f"  {size:>7,} rows a day: no change, {days} consecutive days: window_drift, gradual_drift or "
-              f"window_performance on "
-              f"{window_days} "
+        print(f"  {size:>7,} rows a day: no change, {days} consecutive days: a window finding "
+              f"({', '.join(WINDOW_RULES)}) on {window_days} "
               f"({_pct(window_days, days, 1)}), any finding on {alerting} ({_pct(alerting, days, 1)}) "
               f"[{', '.join(f'{r} {n}' for r, n in sorted(rules_seen.items())) or 'none'}]; {quiet:.0f} s", file=out)
         if shifts and size == 300:
