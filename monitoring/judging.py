@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -298,12 +299,13 @@ def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
 
 
 def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted: ReferenceProfile,
-                    judging: MetricJudging, estimated_on: dict[dt.date, set[str]]) -> WindowPerformance | None:
+                    judging: MetricJudging,
+                    estimated_on: Callable[[dt.date], set[str]] | None = None) -> WindowPerformance | None:
     """The performance CBPE expects of the predictions of `days` together, before their labels land: the metrics of
     the days' summed expected confusion counts (`expected`, monitoring.window_state; exact sums), judged against the
     reference version's baseline at the window's rows (`judge_metrics`, as a day's estimate at its rows; its own
-    family). None without CBPE (a regressor, a reference without labels) or rows. `estimated_on`: per day, the metrics
-    its own estimate was judged worse on (`shown_by_days`)."""
+    family). None without CBPE (a regressor, a reference without labels) or rows. `estimated_on`: the metrics a day's
+    own estimate was judged worse on (`shown_by_days`), asked about the window's days only when a metric fired."""
     if expected is None or (fitted.cbpe is None and fitted.cbpe_multiclass is None):
         return None
     rows = int(sum(expected.predicted))
@@ -311,8 +313,8 @@ def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted
         return None
     values = LabelState(predictions=rows, labelled=rows, confusion=expected).metrics()
     degraded = judge_metrics(values, fitted.performance, judging, rows, fitted)
-    shown = {d.metric: [day.isoformat() for day in days if d.metric in estimated_on.get(day, set())]
-             for d in degraded}
+    asked = {day: estimated_on(day) for day in days} if degraded and estimated_on else {}
+    shown = {d.metric: [day.isoformat() for day in days if d.metric in asked.get(day, set())] for d in degraded}
     return WindowPerformance(days=[d.isoformat() for d in days], predictions=rows, labelled=0,
                              reference_version=fitted.version, metrics=values,
                              baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},

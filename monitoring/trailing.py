@@ -167,23 +167,13 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
         gradual=creeps, verdicts={n: j for n, j in family.items() if not n.startswith(SEGMENT)},
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k), weekday=weekday,
         segments={key: c for key, c in segments.items() if c.drifted},
-        estimate=(_estimate(model, days, current, profile_of(version), estimated_on)
+        estimate=(judging.window_estimate(days, current.expected, profile_of(version), model.metric_judging,
+                                          estimated_on)
                   if profile_of and all(s.expected is not None for s in history[-settings.days:]) else None))
     compared = {c.column for c in weekday.columns} if weekday is not None else set()
     seasonal = sorted(c for c in drifted_on(day) if c in compared and c not in weekday.drifted) if compared else []
     return judgement.model_copy(update={"shown_by_days": _shown_by_days(judgement, day, drifted_on),
                                         "seasonal": seasonal})
-
-
-def _estimate(model: ModelConfig, days: list[dt.date], current: WindowState, fitted: ReferenceProfile,
-              estimated_on: Callable[[dt.date], set[str]] | None) -> WindowPerformance | None:
-    """The window's estimated performance (`judging.window_estimate`; every day of it with its expected counts),
-    asking about single days only when a metric fired."""
-    found = judging.window_estimate(days, current.expected, fitted, model.metric_judging, {})
-    if found is None or not found.degraded or estimated_on is None:
-        return found
-    return judging.window_estimate(days, current.expected, fitted, model.metric_judging,
-                                   {d: estimated_on(d) for d in days})
 
 
 def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -> dict[str, dict[str, Judgement]]:

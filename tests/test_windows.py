@@ -408,7 +408,7 @@ def test_a_drop_cbpe_expects_of_a_week_is_found_before_its_labels_where_no_day_s
             merged = counts if merged is None else merged.merge(counts)
             fired += bool(judging.judge_metrics(expected.metrics(), fitted.performance, loan_model.metric_judging,
                                                 300, fitted))
-        return judging.window_estimate(days, merged, fitted, loan_model.metric_judging, {}), fired
+        return judging.window_estimate(days, merged, fitted, loan_model.metric_judging), fired
 
     window, fired = week(0.8)
     assert window.predictions == 7 * 300 and window.method == "CBPE" and fired == 0

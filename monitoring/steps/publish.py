@@ -92,15 +92,22 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
             profiles[version] = reference_store.load_or_fit(store, model, ModelLayout.of(model), version)
         return profiles[version]
 
+    summaries: dict[dt.date, DaySummary | None] = {}
+
+    def summary_of(other: dt.date) -> DaySummary | None:  # read once, whichever of the two asks first
+        if other not in summaries:
+            summaries[other] = _read(store, layout.on(other).summary, DaySummary)
+        return summaries[other]
+
     def drifted_on(other: dt.date) -> set[str]:
-        summary = _read(store, layout.on(other).summary, DaySummary)
+        summary = summary_of(other)
         if summary is None:
             return set()
         inside = {f"{r.key}|{c}" for r in (summary.segments.segments if summary.segments else []) for c in r.fired}
         return rules.drifted_today(summary) | inside
 
     def estimated_on(other: dt.date) -> set[str]:
-        summary = _read(store, layout.on(other).summary, DaySummary)
+        summary = summary_of(other)
         estimate = summary.estimated_performance if summary else None
         return {d.metric for d in estimate.degraded} if estimate else set()
 
