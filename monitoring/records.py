@@ -74,6 +74,9 @@ class Performance(Record):
     report_skipped: str | None = None
     reference_version: str | None = None  # the version the day was monitored against: its baseline is this one's
     segments: list[SegmentPerformance] = []  # the headline metric inside each segment (monitoring.segments)
+    # what the figures rest on (the day's predictions, its labels, the version, the judging settings): a complete day
+    # whose inputs are unchanged is not computed or written again by later label runs
+    inputs_sha256: str | None = None
 
 
 Status = Literal["judged", "too_few_labels", "no_predictions"]

@@ -10,7 +10,8 @@ import pytest
 from monitoring import steps, window_state
 from monitoring.config import ModelConfig
 from monitoring.layout import DayLayout
-from tests.helpers import get_json, land_labels, logged_predictions, now, read as raw, seed_days, true_labels
+from tests.helpers import (BUCKET, get_json, land_labels, logged_predictions, now, put_frame, read as raw, seed_days,
+                           true_labels)
 
 P = dt.date(2026, 10, 5)
 DAYS = {P + dt.timedelta(days=i): 5 + i for i in range(4)}
@@ -105,6 +106,22 @@ def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seede
     assert window_state.read_day(store, layout).labels == counts  # the republished day keeps its label counts
     assert get_json(seeded, layout.summary)["performance"] == full
     assert "performance.json" in get_json(seeded, layout.manifest)["artifacts"]
+
+    # A later label run with nothing new for P leaves its complete performance as it stands (not computed or written
+    # again, "labels complete as of" the run that completed them); once P's predictions change (its logs fixed and
+    # the day rerun), the next label run computes it again from them.
+    kept = raw(seeded, layout.performance)
+    steps.performance.performance_day(store, model, P + dt.timedelta(days=4), now=now())
+    assert raw(seeded, layout.performance) == kept
+    fixed = predictions_of(seeded, P).assign(approved=lambda f: 1 - f["approved"])
+    for key in [o["Key"] for o in seeded.list_objects_v2(Bucket=BUCKET, Prefix=f"predictions/loan_approval/"
+                                                                                           f"dt={P}/")["Contents"]]:
+        seeded.delete_object(Bucket=BUCKET, Key=key)
+    put_frame(seeded, f"predictions/loan_approval/dt={P}/part-0000.parquet", fixed)
+    steps.run_day(store, model, P, now=now())
+    steps.performance.performance_day(store, model, P + dt.timedelta(days=4), now=now())
+    again = get_json(seeded, layout.performance)
+    assert again["labels_as_of"] == "2026-10-09" and again["metrics"]["accuracy"] != full["metrics"]["accuracy"]
 
 
 def test_the_day_whose_labels_came_due_is_judged_and_a_drop_past_the_limit_asks_for_retraining(

@@ -9,6 +9,7 @@ prediction day whose labels came due, each day against the reference version it 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import logging
 from typing import Any
@@ -191,15 +192,21 @@ def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, wi
         joined = labels.join(predictions, model.columns.id, window)
         joined_ids.update(joined[model.columns.id])
         version, estimate = _monitored(store, day_layout)
+        label_digest = labels.digest(joined, model.columns.id)
+        inputs = _inputs(model, predictions, label_digest, version)
+        settled = _settled(store, day_layout, inputs)
+        if settled is not None:  # complete, and nothing it rests on changed since: as it stands
+            found_by_day[day_layout.day] = settled
+            continue
         fitted = references.of(version)
         found = judging.labelled_day(joined=joined, predictions=len(predictions), scoring=model.scoring,
                                      judging=model.metric_judging, lag_days=model.labels.lag_days,
-                                     day=day_layout.day, as_of=layout.day, fitted=fitted,
-                                     label_digest=labels.digest(joined, model.columns.id),
+                                     day=day_layout.day, as_of=layout.day, fitted=fitted, label_digest=label_digest,
                                      segmented=model.segments if model.segments.enabled else None)
         if found.complete:  # how the estimate made before the labels compares with them
             found = found.model_copy(update={"estimate_check": judging.estimate_check(
                 estimate, found.metrics, fitted, found.labelled)})
+        found = found.model_copy(update={"inputs_sha256": inputs})
         found_by_day[day_layout.day] = found
         if _write_performance(store, model, day_layout, found, joined, references, now):
             log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
@@ -207,6 +214,35 @@ def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, wi
                      "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
                      if found.labelled else "")
     return found_by_day, joined_ids
+
+
+def _inputs(model: ModelConfig, predictions: pd.DataFrame, label_digest: str, version: str | None) -> str:
+    """What a day's performance is computed from: its valid predictions, the labels they joined, the version it was
+    monitored against and the settings that judge it."""
+    digest = hashlib.sha256()
+    digest.update(pd.util.hash_pandas_object(predictions, index=False).to_numpy().tobytes())
+    for part in (label_digest, version or "", str(model.labels.lag_days), model.metric_judging.model_dump_json(),
+                 model.segments.model_dump_json(), model.scoring.model_dump_json()):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()
+
+
+def _settled(store: ObjectStore, layout: DayLayout, inputs: str) -> Performance | None:
+    """The day's stored performance when a later label run has nothing to add to it: its labels complete, computed
+    from the same `inputs`, its report drawn on all of them, and written and recorded whole (a run that died in
+    between is completed by computing the day again)."""
+    try:
+        data = store.get_bytes(layout.performance)
+    except FileNotFoundError:
+        return None
+    stored = Performance.model_validate_json(data)
+    if not stored.complete or stored.inputs_sha256 != inputs:
+        return None
+    if stored.report and stored.report_labelled is not None and stored.report_labelled < stored.labelled:
+        return None  # drawn on fewer labels: the report is drawn again (reports.redraw_performance)
+    if manifest.recorded(store, layout, layout.performance) != manifest.sha256(data):
+        return None
+    return stored if store.exists(layout.label_state) else None
 
 
 def _window_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, due: dt.date,
