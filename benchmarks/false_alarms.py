@@ -8,6 +8,7 @@
         --changes "F1 -3 points" --days 0 --changed-days 30 --fits 5 --bands   # one change, its bands per fit
     .venv/bin/python -m benchmarks.false_alarms --segments --modes calibrated --changed-days 0   # with segments
     .venv/bin/python -m benchmarks.false_alarms --datasets multiclass --modes calibrated --changed-days 0
+    .venv/bin/python -m benchmarks.false_alarms --datasets synthetic,employment --sizes 300 --weekday 20   # weekends
     .venv/bin/python -m benchmarks.false_alarms --datasets multiclass --settings '{"rules": {"low_confidence": \
         {"max_share": null}}}'   # what a setting changes: merged into each replayed model's entry
 
@@ -59,6 +60,14 @@ the score and the decision inside it. employment is cut on its feature SCHL (25 
 housing on MedInc in 10 buckets (its deciles, rounded). On the real datasets the days are the same rows as without
 `--segments`. Printed besides the alerting share: the share of no-change days with a segment finding
 (`segment_drift`, `segment_share`, `new_segment`, `vanished_segment`), and with any other finding.
+
+**Weekends** (`--weekday REPLAYS`, issue 28): weeks whose Saturdays and Sundays share a mix change (`weekend_day`:
+the rarer half of the dataset's `category` column's values 8 times as likely, drawn without replacement from three
+days' rows), judged day by day with their trailing windows. With `windows.baseline: weekday` a day is compared with
+the same weekday of the earlier weeks once two are published: counted are the days from the third weekend on with
+any warning or critical finding, and the fourth weekend given a 0.5 sd shift of `shifted` on top (found when a
+finding names it). The same days' first three weeks against the reference count the third weekend's days with a
+finding (what the rhythm does without the weekday baseline).
 """
 
 from __future__ import annotations
@@ -69,7 +78,7 @@ import hashlib
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -371,6 +380,13 @@ class Judge:
         self.estimated: dict = {}
         self.labels: dict = {}
         self.performances: dict = {}
+
+    def snapshot(self) -> tuple[dict, ...]:
+        """What the days judged so far left (`restore` goes back to it)."""
+        return tuple(dict(d) for d in (self.states, self.drifted, self.estimated, self.labels, self.performances))
+
+    def restore(self, kept: tuple[dict, ...]) -> None:
+        self.states, self.drifted, self.estimated, self.labels, self.performances = (dict(d) for d in kept)
 
     def findings(self, rows: pd.DataFrame, day: dt.date = DAY) -> list:
         """The day's warning and critical findings; with windows, `day` follows the days judged before it (the
@@ -704,6 +720,89 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
     return results
 
 
+def weekend_day(data: Dataset, size: int, rng: np.random.Generator, weight: float) -> pd.DataFrame:
+    """A weekend's population: `size` of three times as many rows drawn (each once) with the rows of the half of
+    `data.category`'s values least common in the reference `weight` times as likely, so that category's mix moves and
+    every column correlated with it moves with it, as a weekend's customers would."""
+    frame = data.day(3 * size, rng)
+    common = data.reference[data.category].astype(str).value_counts().index
+    favoured = frame[data.category].astype(str).isin(set(common[len(common) // 2:]))
+    chance = np.where(favoured, weight, 1.0)
+    return frame.iloc[rng.choice(len(frame), size, replace=False, p=chance / chance.sum())].reset_index(drop=True)
+
+
+@dataclass
+class Weekly:
+    """What a weekday replay found: days judged and days with a finding, by kind of day."""
+
+    quiet_days: int = 0  # from the third weekend on, weekday baseline, the rhythm only
+    quiet_alerting: int = 0
+    quiet_rhythm: int = 0  # of those, days with a finding naming the weekend's column
+    weekend_days: int = 0  # the third weekend, reference baseline, the rhythm only
+    weekend_alerting: int = 0
+    odd_weekends: int = 0  # a change on one weekend (the fourth), weekday baseline
+    odd_found: int = 0
+    rules: dict[str, int] | None = None  # rule -> quiet days it fired on
+
+
+def replay_weekday(data: Dataset, size: int, replays: int, *, weeks: int = 5, weight: float = 8.0,
+                   odd_sd: float = 0.5, day_seed: int = 7, out=sys.stdout) -> Weekly:
+    """`windows.baseline: weekday` (issue 28) on weeks whose weekends share a mix change (`weekend_day`): each replay
+    judges `weeks` consecutive weeks from a Monday with the weekday baseline and counts the days from the third
+    weekend on with any finding (the rhythm should have stopped paging once two weekends are published); the same
+    days' first three weeks judged against the reference count the third weekend's days with a finding (the rhythm
+    pages every weekend without it); and the fourth weekend, given a `odd_sd` sd shift of `data.shifted` on top of
+    the rhythm (a change of that weekend only), is found when a finding names that column."""
+    odd = shift(odd_sd)
+    by_weekday = Judge(replace(data, settings=merged(data.settings, {"windows": {"baseline": "weekday"}})),
+                       "calibrated", windows=True)
+    by_reference = Judge(data, "calibrated", windows=True)
+    assert DAY.weekday() == 0, "the replays start on a Monday"
+    found = Weekly(rules={})
+    started = time.monotonic()
+    for number in range(replays):
+        days = []  # the replay's days, drawn once: both baselines judge the same rows
+        rng = stream("weekday", data.name, size, day_seed, number)
+        for n in range(7 * weeks):
+            weekend = (DAY + dt.timedelta(days=n)).weekday() >= 5
+            days.append(weekend_day(data, size, rng, weight) if weekend else data.day(size, rng))
+        odd_rows = {n: odd(days[n], data, rng) for n in (26, 27)}  # the fourth weekend's Saturday and Sunday
+        by_weekday.restart()
+        for n, rows in enumerate(days):
+            if n == 26:  # the fourth weekend changed, judged on a copy of what the days before it left
+                kept = by_weekday.snapshot()
+                named = [f for m in (26, 27) for f in by_weekday.findings(odd_rows[m], DAY + dt.timedelta(days=m))
+                         if data.shifted in f.columns]
+                found.odd_weekends += 1
+                found.odd_found += bool(named)
+                by_weekday.restore(kept)
+            day_findings = by_weekday.findings(rows, DAY + dt.timedelta(days=n))
+            if n >= 19:  # from the third weekend (days 19 and 20) on
+                found.quiet_days += 1
+                found.quiet_alerting += bool(day_findings)
+                found.quiet_rhythm += any(data.category in f.columns for f in day_findings)
+                for rule in {f.rule for f in day_findings}:
+                    found.rules[rule] = found.rules.get(rule, 0) + 1
+        by_reference.restart()
+        for n, rows in enumerate(days[:21]):
+            day_findings = by_reference.findings(rows, DAY + dt.timedelta(days=n))
+            if n >= 19:
+                found.weekend_days += 1
+                found.weekend_alerting += bool(day_findings)
+    rules = ", ".join(f"{r} {n}" for r, n in sorted(found.rules.items())) or "none"
+    print(f"\n{data.name}, calibrated, {size:,} rows a day, weekends drawn with the rarer half of "
+          f"{data.category}'s values {weight:g}x as likely ({replays} replays of {weeks} weeks):\n"
+          f"  windows.baseline reference: the third weekend's days with a finding {found.weekend_alerting}/"
+          f"{found.weekend_days} ({_pct(found.weekend_alerting, found.weekend_days)})\n"
+          f"  windows.baseline weekday: days from the third weekend on with a finding {found.quiet_alerting}/"
+          f"{found.quiet_days} ({_pct(found.quiet_alerting, found.quiet_days, 1)}) [{rules}], naming "
+          f"{data.category} {found.quiet_rhythm}\n"
+          f"  windows.baseline weekday: a {odd_sd} sd shift of {data.shifted} on the fourth weekend only, named "
+          f"that weekend in {found.odd_found}/{found.odd_weekends} replays ({_pct(found.odd_found, found.odd_weekends)})"
+          f"; {time.monotonic() - started:.0f} s", file=out, flush=True)
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default="synthetic,employment,housing,multiclass")
@@ -724,6 +823,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--windows", action="store_true", help="consecutive days judged with their trailing window "
                         "and slow-drift sums (window_drift, gradual_drift): no-change model-days with a window finding, and a persistent 0.15 sd shift "
                         "named within the window's length (--days consecutive days, default 100; --shifts replays)")
+    parser.add_argument("--weekday", type=int, default=0, metavar="REPLAYS",
+                        help="replay the weekday baseline on weeks whose weekends share a mix change: REPLAYS "
+                             "replays of 5 weeks at each size (replay_weekday)")
     parser.add_argument("--shifts", type=int, default=50, help="--windows: replays of the persistent shift")
     parser.add_argument("--settings", type=json.loads, default={},
                         help="JSON merged into each replayed model's config entry (what a setting changes)")
@@ -750,6 +852,11 @@ def main(argv: list[str] | None = None) -> None:
     for name in args.datasets.split(","):
         data = with_segments(makers[name]()) if args.segments else makers[name]()
         data.settings = merged(data.settings, args.settings)
+        if args.weekday:
+            for size in sizes:
+                if _enough_rows(data, size, sys.stdout):
+                    replay_weekday(data, size, args.weekday, day_seed=args.day_seed)
+            continue
         if args.windows:
             replay_windows(data, sizes, args.days or 100, args.shifts, day_seed=args.day_seed)
             continue

@@ -408,9 +408,12 @@ def _positive_rate(summary: DaySummary, model: ModelConfig) -> Finding | None:
     if not any(reasons):
         return None
     name = positive_rate_name(model.columns.decision)
+    rhythm = not any(reasons[:2]) and model.columns.decision in summary.weekday_steady
     return Finding(
-        rule="positive_rate", severity=Severity.WARNING,
-        message=f"{name[0].upper()}{name[1:]} {rate:.1%}: {'; '.join(r for r in reasons if r)}.",
+        rule="positive_rate", severity=Severity.INFO if rhythm else Severity.WARNING,
+        message=f"{name[0].upper()}{name[1:]} {rate:.1%}: {'; '.join(r for r in reasons if r)}"
+                + (f" as on the same weekday of the earlier weeks ({model.columns.decision} did not drift against "
+                   "them: a weekly rhythm, windows.baseline weekday)." if rhythm else "."),
         action="The share of positive decisions moved: check the business impact and the inputs.",
         evidence=[f"positive rate change: {change_words(judged)}"] if judged is not None and moved else [])
 
@@ -433,11 +436,14 @@ def _low_confidence(summary: DaySummary, model: ModelConfig) -> Finding | None:
                f"{points(share - ref)} above the reference's {ref:.1%}" if rose and ref is not None else ""]
     if not any(reasons):
         return None
+    rhythm = not reasons[0] and model.scoring.score in summary.weekday_steady
     return Finding(
-        rule="low_confidence", severity=Severity.WARNING,
+        rule="low_confidence", severity=Severity.INFO if rhythm else Severity.WARNING,
         message=(f"{share:.1%} of predictions are low-confidence "
                  f"({'top score' if model.is_multiclass else 'max(p, 1 - p)'} below "
-                 f"{ops.low_confidence_threshold}): {'; '.join(r for r in reasons if r)}."),
+                 f"{ops.low_confidence_threshold}): {'; '.join(r for r in reasons if r)}"
+                 + (" as on the same weekday of the earlier weeks (a weekly rhythm, windows.baseline weekday)."
+                    if rhythm else ".")),
         action="The model is unsure on more inputs than usual: look for new kinds of inputs.",
         evidence=[f"low-confidence share change: {change_words(judged)}"] if judged is not None and rose else [])
 

@@ -78,6 +78,7 @@ class DaySummary(Record):
     gradual: list[Creep] = []  # each numerical column's slow-drift CUSUM (monitoring.gradual)
     shown_by_days: dict[str, list[str]] = {}  # columns of those that single days showed drifted: column -> the days
     seasonal: list[str] = []  # windows.baseline weekday: drifted columns the same weekday of earlier weeks shares
+    weekday_steady: list[str] = []  # windows.baseline weekday: prediction columns as on the same weekday (trailing)
     window_segments: dict[str, WindowComparison] = {}  # the window inside the segments where a column drifted
     window_estimate: WindowPerformance | None = None  # the window's performance as CBPE expects it, before labels
     # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
@@ -103,6 +104,7 @@ class DaySummary(Record):
             "window": judgement.window if judgement else None, "gradual": judgement.gradual if judgement else [],
             "shown_by_days": judgement.shown_by_days if judgement else {},
             "seasonal": judgement.seasonal if judgement else [],
+            "weekday_steady": judgement.steady if judgement else [],
             "window_segments": judgement.segments if judgement else {},
             "window_estimate": judgement.estimate if judgement else None, "verdicts": verdicts})
 

@@ -61,6 +61,10 @@ class TrailingJudgement(Record):
     # rhythm, not a change (monitoring.rules does not alert on them)
     weekday: WindowComparison | None = None
     seasonal: list[str] = []
+    # windows.baseline weekday: the prediction columns (score, decision) compared with the same weekday of the earlier
+    # weeks and not drifted there: the day's rates that follow them (positive rate, low-confidence share) move with
+    # the week's rhythm (monitoring.rules does not alert on their move from the reference)
+    steady: list[str] = []
     # the window inside each configured segment against the baseline's same segment, judged in the same family
     # (statistics `segment:<key>|mean_shift:<column>`, ...): the segments where a column fired
     segments: dict[str, WindowComparison] = {}
@@ -172,8 +176,10 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
                   if profile_of and all(s.expected is not None for s in history[-settings.days:]) else None))
     compared = {c.column for c in weekday.columns} if weekday is not None else set()
     seasonal = sorted(c for c in drifted_on(day) if c in compared and c not in weekday.drifted) if compared else []
+    steady = sorted(c for c in (model.scoring.score, model.scoring.decision)
+                    if c and c in compared and c not in weekday.drifted)
     return judgement.model_copy(update={"shown_by_days": _shown_by_days(judgement, day, drifted_on),
-                                        "seasonal": seasonal})
+                                        "seasonal": seasonal, "steady": steady})
 
 
 def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -> dict[str, dict[str, Judgement]]:

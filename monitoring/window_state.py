@@ -384,9 +384,11 @@ class WindowState(Record):
 
 def monitored_columns(model: ModelConfig) -> tuple[list[str], list[str]]:
     """The numerical and categorical columns a state counts: as `day_state.DayState`, the numerical features and
-    the score(s), the categorical features."""
+    the score(s), the categorical features and a classifier's decision (so that the weekday baseline sees the
+    decisions' mix, and with it the positive rate, follow the week's rhythm)."""
     scoring = model.scoring
-    return [*model.columns.numerical, scoring.score, *scoring.scores], list(model.columns.categorical)
+    decision = [scoring.decision] if scoring.decision and scoring.decision not in model.columns.categorical else []
+    return [*model.columns.numerical, scoring.score, *scoring.scores], [*model.columns.categorical, *decision]
 
 
 def fixed_edges(store: ObjectStore, model: ModelConfig, fitted: ReferenceProfile,
@@ -445,7 +447,9 @@ def reference_state(store: ObjectStore, model: ModelConfig, fitted: ReferencePro
     try:
         kept = WindowState.from_json(store.get_bytes(key))
         if kept.edges_from == edges.fixed_from and kept.source_sha256 == fitted.fingerprint and all(
-                c in kept.numerical for c in edges.columns) and bool(kept.segments) == bool(segmenter(model, fitted)):
+                c in kept.numerical for c in edges.columns) and all(
+                c in kept.categorical for c in monitored_columns(model)[1]) and bool(kept.segments) == bool(
+                segmenter(model, fitted)):
             return kept
     except FileNotFoundError:
         pass

@@ -124,6 +124,56 @@ def test_with_the_weekday_baseline_a_day_s_drift_its_weekdays_share_is_not_alert
     assert trailing.judge(loan_model, saturday, states, lambda _: baseline, lambda d: {"channel"}).seasonal == []
 
 
+def test_with_the_weekday_baseline_a_positive_rate_its_weekdays_share_pages_nobody(loan_model):
+    """Weekends approve twice as often (their mix of applicants): the positive rate moves from the reference every
+    Saturday. With `windows.baseline: weekday` the day's decisions are compared with the Saturdays before, do not
+    differ from them, and the moved rate is shown as info; a Saturday whose decisions differ from its weekdays, or a
+    rate outside its absolute bounds, still warns."""
+    from monitoring import rules, trailing
+    from tests.summaries import summary
+
+    def day_with(**operations):
+        s = summary()
+        return s.model_copy(update={"operations": s.operations.model_copy(update=operations)})
+
+    rng = np.random.default_rng(13)
+    model = loan_model.model_copy(update={"windows": loan_model.windows.model_copy(update={"baseline": "weekday"})})
+    decision = model.scoring.decision
+    frame = draw(5_000, rng).assign(**{decision: rng.choice(["0", "1"], 5_000, p=[0.7, 0.3])})
+    edges = window_state.fit_edges(frame, [*COLUMNS, "score"], "v1")
+
+    def with_decisions(first: dt.date, n: int, weekend_share: float = 0.6) -> WindowState:
+        when = first + dt.timedelta(days=n)
+        share = weekend_share if when.weekday() >= 5 else 0.3
+        rows = draw(300, rng).assign(**{decision: rng.choice(["0", "1"], 300, p=[1 - share, share])})
+        return window_state.WindowTally(model="m", day=when, reference_version="v1", edges=edges,
+                                        numerical=[*COLUMNS, "score"], categorical=["channel", decision],
+                                        score="score", latency=None).add(rows).state()
+
+    base = window_state.WindowTally(model="m", day=None, reference_version="v1", edges=edges,
+                                    numerical=[*COLUMNS, "score"], categorical=["channel", decision], score="score",
+                                    latency=None).add(frame).state()
+    states = {s.first_day: s for w in range(3) for s in (with_decisions(MONDAY + dt.timedelta(weeks=w), n)
+                                                          for n in range(7))}
+    saturday = MONDAY + dt.timedelta(weeks=2, days=5)
+    judged = trailing.judge(model, saturday, states, lambda _: base, lambda d: {decision})
+    assert decision in judged.steady and decision in judged.seasonal
+    moved = day_with(positive_rate=0.60, reference_positive_rate=0.30).with_trailing(judged)
+    found = {f.rule: f for f in rules.findings(moved, model)}
+    assert found["positive_rate"].severity.rank == 0 and "same weekday" in found["positive_rate"].message
+    assert "prediction_drift" not in found
+    # against the reference (the default baseline) the same day warns
+    assert rules.findings(day_with(positive_rate=0.60, reference_positive_rate=0.30), loan_model)[0].rule == \
+        "positive_rate"
+    # a Saturday approving far more than the Saturdays before is no rhythm
+    states[saturday] = with_decisions(MONDAY + dt.timedelta(weeks=2), 5, weekend_share=0.9)
+    odd = trailing.judge(model, saturday, states, lambda _: base, lambda d: {decision})
+    assert decision not in odd.steady
+    found = {f.rule: f for f in rules.findings(day_with(positive_rate=0.90, reference_positive_rate=0.30)
+                                               .with_trailing(odd), model)}
+    assert found["positive_rate"].severity.rank >= 1
+
+
 def test_a_range_against_days_of_its_own_names_what_it_cannot_compare(s3_client, store, loan_model):
     with pytest.raises(compare.CompareError, match="no day of 2026-11-02..2026-11-03 .* has a published state"):
         compare.compare_range(store, loan_model, MONDAY, MONDAY + dt.timedelta(days=1), "previous")
