@@ -23,7 +23,7 @@ import hashlib
 import json
 from collections.abc import Callable
 
-from monitoring import gradual, judging, verdicts, windows
+from monitoring import gradual, judging, verdicts, window_state, windows
 from monitoring.config import ModelConfig
 from monitoring.gradual import Creep
 from monitoring.records import WindowPerformance
@@ -153,7 +153,8 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
             baseline = None
     inputs = _inputs(model, day, states, reference)
     found = windows.judge(current, baseline, k=k, min_mean_shift=settings.min_mean_shift,
-                          min_distance=settings.min_distance) if baseline is not None else {}
+                          min_distance=settings.min_distance, columns=judged_columns(model)
+                          ) if baseline is not None else {}
     creeping, creeps = gradual.judge(history, reference, k=k, min_mean_shift=settings.min_mean_shift,
                                      seed=f"{model.name}|{day}")
     inside = _segments(model, current, baseline) if baseline is not None else {}
@@ -182,12 +183,20 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
                                         "seasonal": seasonal, "steady": steady})
 
 
+def judged_columns(model: ModelConfig) -> list[str]:
+    """The columns a trailing window is judged on: those a state counts but the decision, which a state counts for
+    the weekday comparison only (the day's positive rate is judged every day on its own: a window of it would
+    repeat that finding)."""
+    numerical, categorical = window_state.monitored_columns(model)
+    return [*numerical, *(c for c in categorical if c != model.scoring.decision)]
+
+
 def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -> dict[str, dict[str, Judgement]]:
     """Each segment's window against the baseline's same segment (segments with at least `segments.min_rows` rows
     on both sides), before the family is judged."""
     settings, least = model.windows, model.segments.min_rows
     return {key: windows.judge(mine, theirs, k=model.drift.band_sigma, min_mean_shift=settings.min_mean_shift,
-                               min_distance=settings.min_distance)
+                               min_distance=settings.min_distance, columns=judged_columns(model))
             for key, mine in sorted(current.segments.items())
             if (theirs := baseline.segments.get(key)) is not None and mine.rows >= least and theirs.rows >= least}
 

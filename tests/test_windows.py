@@ -158,6 +158,10 @@ def test_with_the_weekday_baseline_a_positive_rate_its_weekdays_share_pages_nobo
     saturday = MONDAY + dt.timedelta(weeks=2, days=5)
     judged = trailing.judge(model, saturday, states, lambda _: base, lambda d: {decision})
     assert decision in judged.steady and decision in judged.seasonal
+    # the decision is counted for the weekday comparison only: the window's family does not judge it (the day's
+    # positive rate is judged every day on its own)
+    assert not [name for name in judged.verdicts if name.endswith(f":{decision}")]
+    assert decision in {c.column for c in judged.weekday.columns}
     moved = day_with(positive_rate=0.60, reference_positive_rate=0.30).with_trailing(judged)
     found = {f.rule: f for f in rules.findings(moved, model)}
     assert found["positive_rate"].severity.rank == 0 and "same weekday" in found["positive_rate"].message
