@@ -798,7 +798,8 @@ def replay_weekday(data: Dataset, size: int, replays: int, *, weeks: int = 5, we
           f"{found.quiet_days} ({_pct(found.quiet_alerting, found.quiet_days, 1)}) [{rules}], naming "
           f"{data.category} {found.quiet_rhythm}\n"
           f"  windows.baseline weekday: a {odd_sd} sd shift of {data.shifted} on the fourth weekend only, named "
-          f"that weekend in {found.odd_found}/{found.odd_weekends} replays ({_pct(found.odd_found, found.odd_weekends)})"
+          f"that weekend in {found.odd_found}/{found.odd_weekends} replays "
+          f"({_pct(found.odd_found, found.odd_weekends)})"
           f"; {time.monotonic() - started:.0f} s", file=out, flush=True)
     return found
 

@@ -10,9 +10,10 @@ they make, exactly where the figures are sums and within a stated bound where th
   wrote (`StateEdges`, `reference/<model>/_state/edges.json`) and never moved by a later reference version, so days
   under different versions merge; an open-ended bin either side takes what falls outside them. Counts are exact;
   the sum and the squared deviations are floating-point sums (equal to the concatenation's up to rounding).
-- **categorical columns** (the categorical features and a classifier's decision): every category's count, exact up to `CATEGORY_LIMIT` distinct categories; past that, a
-  heavy-hitters sketch (Apache DataSketches' frequent items) holds the counts, each within `epsilon x rows` of the
-  truth (the sketch's a-priori error), and an HLL sketch the number of distinct categories (within 2% at 95%).
+- **categorical columns** (the categorical features and a classifier's decision): every category's count, exact up
+  to `CATEGORY_LIMIT` distinct categories; past that, a heavy-hitters sketch (Apache DataSketches' frequent items)
+  holds the counts, each within `epsilon x rows` of the truth (the sketch's a-priori error), and an HLL sketch the
+  number of distinct categories (within 2% at 95%).
 - **the score** (a multiclass model's top score) and **the latency**: KLL quantile sketches; a quantile of a merged
   window is within the sketch's normalized rank error (about 1.3% at k = 200, 99% confidence) of the truth.
 - **the expected confusion counts** of the performance estimator (CBPE), k x k (rows: actual, columns: predicted;
