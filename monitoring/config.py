@@ -689,6 +689,10 @@ class RulesConfig(_Strict):
                                             "inside a segment, against the reference's same segment")
     segment_estimated_drop: RuleConfig = Field(default=RuleConfig(), description="the headline metric estimated "
                                                "before the labels (CBPE, DLE) fell inside a segment")
+    segment_window_performance: RuleConfig = Field(
+        default=RuleConfig(), description="the headline metric fell inside a segment over the trailing window of "
+        "labelled days (windows.days), judged at the segment's labelled rows over the window, while no single day "
+        "showed it there (each segment its own episode)")
     labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
     labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
                                        "performance.min_coverage labels.deadline_days after they were due")

@@ -273,12 +273,13 @@ def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, ju
 
 def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
                        performances: dict[dt.date, Performance], judging: MetricJudging, fitted: ReferenceProfile,
-                       min_coverage: float) -> WindowPerformance | None:
+                       min_coverage: float, segmented: SegmentsConfig | None = None) -> WindowPerformance | None:
     """The labelled predictions of `days` judged together against the baseline of the reference version they were
     monitored with (`fitted`), the metrics at the window's labelled size (the same calibrated judgement as a day's,
     `judge_metrics`); None unless every day's labels are complete and counted (`states`, `performances`), all of
     one reference version, with at least `min_coverage` of the window's predictions labelled. `shown_by_days`: the
-    degraded metrics days of the window were judged worse on by themselves."""
+    degraded metrics days of the window were judged worse on by themselves. With `segmented` (the model's segments)
+    and every day counted per segment, the headline metric inside each segment too (`window_segments`)."""
     if any(d not in states or d not in performances or not performances[d].complete for d in days):
         return None
     if {performances[d].reference_version for d in days} != {fitted.version}:
@@ -292,10 +293,32 @@ def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
     degraded = judge_metrics(values, fitted.performance, judging, merged.labelled, fitted)
     shown = {d.metric: [day.isoformat() for day in days
                         if d.metric in {m.metric for m in performances[day].degraded}] for d in degraded}
+    inside = window_segments(merged, fitted, judging, segmented) if segmented is not None else []
     return WindowPerformance(days=[d.isoformat() for d in days], predictions=merged.predictions,
                              labelled=merged.labelled, reference_version=fitted.version, metrics=values,
                              baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},
-                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d})
+                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d},
+                             segments=inside, segments_shown_by_days={
+                                 s.key: [day.isoformat() for day in days if any(
+                                     p.key == s.key and p.degraded for p in performances[day].segments)]
+                                 for s in inside if s.degraded})
+
+
+def window_segments(merged: LabelState, fitted: ReferenceProfile, judging: MetricJudging,
+                    settings: SegmentsConfig) -> list[SegmentPerformance]:
+    """The headline metric inside each segment of a window's labelled predictions (`merged`: the days' label counts
+    summed, per segment), judged against the reference's same segment at the segment's labelled rows over the
+    window: the day's calculation (`segments.judge_counts`) at the window's size. Nothing unless every day was
+    counted per segment, or for a metric the counts do not give (ROC-AUC)."""
+    fit = fitted.segments
+    if fit is None or fit.metric is None or not merged.segmented or not judging.calibrated:
+        return []
+    values = {key: (state.labelled, state.metrics().get(fit.metric)) for key, state in merged.segments.items()
+              if state.labelled and key in fit.baselines}
+    if not any(value is not None for _, value in values.values()):
+        return []
+    return segments.judge_counts(fit, values, settings, judging.band_sigma, judging.fdr,
+                                 *_worsening(fit.metric, judging))
 
 
 def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted: ReferenceProfile,

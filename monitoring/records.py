@@ -126,6 +126,10 @@ class WindowPerformance(Record):
     # "CBPE": estimated before the labels land, from the days' expected confusion counts (`labelled` is then 0,
     # `predictions` the rows estimated); None: realized from the labels
     method: str | None = None
+    # the headline metric inside each configured segment over the window (fallen ones first), and of the fallen ones
+    # the days that showed the fall in the segment on their own: key -> days
+    segments: list[SegmentPerformance] = []
+    segments_shown_by_days: dict[str, list[str]] = {}
 
 
 class LabelsReport(Record):

@@ -485,7 +485,8 @@ def _label_findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     found = [_due_day(report.due, model, report.waiting), _overdue(report.overdue, model), _estimator_unreliable(report.due, model),
              _label_problems(report, model), _unknown_label_ids(report, model)]
     return [*(f for f in found if f is not None), *_class_recall(report.due), *_window_performance(report),
-            *_segment_performance(report.due)[:model.segments.max_findings]]
+            *_segment_performance(report.due)[:model.segments.max_findings],
+            *_segment_window_performance(report)[:model.segments.max_findings]]
 
 
 def _due_day(due: DueDay, model: ModelConfig, waiting: list[str] = ()) -> Finding | None:
@@ -572,6 +573,25 @@ def _segment_performance(due: DueDay) -> list[Finding]:
                             "page): a slice of the traffic the model now serves worse."),
                     evidence=[f"{s.metric} change: {s.verdict.words()}"] if s.verdict else [])
             for s in due.segments_degraded]
+
+
+def _segment_window_performance(report: LabelsReport) -> list[Finding]:
+    """The headline metric fell inside a segment over the due day's trailing window of labelled days while no single
+    day of it, the due day included, showed it there: a slice's drop too small for a day's labels (a version no
+    longer in use pages nobody)."""
+    window, due = report.window, report.due
+    if window is None or due.superseded:
+        return []
+    today = {s.key for s in due.segments_degraded}
+    quiet = [s for s in window.segments if s.degraded and s.key not in today
+             and not window.segments_shown_by_days.get(s.key)]
+    span = f"the {len(window.days)} days {window.days[0]} to {window.days[-1]}" if window.days else ""
+    return [Finding(rule="segment_window_performance", severity=Severity.WARNING, columns=[s.metric], segment=s.key,
+                    message=f"The predictions made on {span}, judged together: {s.describe()}; no single day showed it.",
+                    action=("A slice's drop too small for one day's labels: compare the segment's inputs over these "
+                            "days with the reference's (python -m monitoring compare) and look at what feeds it."),
+                    evidence=[f"{s.metric} change: {s.verdict.words()}"] if s.verdict else [])
+            for s in quiet]
 
 
 def _overdue(overdue: DueDay | None, model: ModelConfig) -> Finding | None:

@@ -491,7 +491,7 @@ def judge_performance(fit: SegmentsFit, joined: pd.DataFrame, value: Callable[[p
     if fit.metric is None or joined.empty:
         return []
     found = _by_segment(fit, joined, lambda rows: value(joined[rows]))
-    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative)
+    return judge_counts(fit, found, settings, k, fdr, min_drop, direction, relative)
 
 
 def _by_segment(fit: SegmentsFit, frame: pd.DataFrame,
@@ -507,11 +507,12 @@ def _by_segment(fit: SegmentsFit, frame: pd.DataFrame,
     return found
 
 
-def _metric_family(fit: SegmentsFit, values: dict[str, tuple[int, float | None]], settings: SegmentsConfig, k: float,
-                   fdr: float, min_drop: float, direction: str, relative: bool,
-                   estimated_by: str | None = None) -> list[SegmentPerformance]:
-    """Each segment's headline metric (`values`: key -> rows, value) against its segment's baseline and band, the
-    segments judged together as one family; fallen ones first. `estimated_by`: the estimator, for estimates, which
+def judge_counts(fit: SegmentsFit, values: dict[str, tuple[int, float | None]], settings: SegmentsConfig, k: float,
+                 fdr: float, min_drop: float, direction: str, relative: bool,
+                 estimated_by: str | None = None) -> list[SegmentPerformance]:
+    """Each segment's headline metric (`values`: key -> rows, value; a day's, or a window's days' label counts summed,
+    `monitoring.window_state.LabelState`) against its segment's baseline and band at its rows, the segments judged
+    together as one family; fallen ones first. `estimated_by`: the estimator, for estimates, which
     are judged against the estimator's view of the reference's same segment (`SegmentBaseline.estimated_performance`).
 
     A metric counted from the confusion matrix is judged on its predictive draws (`predictive_changes`): at a
@@ -581,7 +582,7 @@ def estimated_performance(fit: SegmentsFit, tally: SegmentTally, settings: Segme
                 continue
             tp, fp, fn, tn = tally.expected[i][:, index]
             found[key] = (rows, float(confusion_metrics(tp, fp, fn, tn, rows)[fit.metric]))
-    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative, "CBPE")
+    return judge_counts(fit, found, settings, k, fdr, min_drop, direction, relative, "CBPE")
 
 
 def estimated_losses(fit: SegmentsFit, sample: pd.DataFrame, losses: dict[str, np.ndarray], settings: SegmentsConfig,
@@ -593,7 +594,7 @@ def estimated_losses(fit: SegmentsFit, sample: pd.DataFrame, losses: dict[str, n
         return []
     loss = losses[fit.metric]
     found = _by_segment(fit, sample, lambda rows: dle_metric(fit.metric, loss[rows]))
-    return _metric_family(fit, found, settings, k, fdr, min_drop, direction, relative, "DLE")
+    return judge_counts(fit, found, settings, k, fdr, min_drop, direction, relative, "DLE")
 
 
 def _js(reference: list[int], current: np.ndarray) -> float | None:

@@ -140,7 +140,8 @@ def build(model: ModelConfig, week: str, states: dict[dt.date, WindowState], lab
     judged = None
     if all(d in performances and performances[d].complete for d in ours) and len(counted) == len(ours):
         judged = judging.window_performance(list(ours), labels, performances, model.metric_judging, fitted(version),
-                                            model.performance.min_coverage)
+                                            model.performance.min_coverage,
+                                            model.segments if model.segments.enabled else None)
     return WeekReport(
         model=model.name, week=week, days=[d.isoformat() for d in days], published=[d.isoformat() for d in ours],
         left_out=left_out, reference_version=version,

@@ -23,7 +23,8 @@ they make, exactly where the figures are sums and within a stated bound where th
   its labels land (`label_state.json`, `LabelState`); `read_day` puts the two together.
 - **each configured segment** (`segments:` of the model; a reference version's fitted segment keys, such as
   `channel=web` or a bucket of `loan_amount`): the numerical and categorical columns' and the score's counts, as
-  above, of the segment's rows; segments merge key by key (a segment a day has no row in adds nothing).
+  above, of the segment's rows, and its label join's counts (`LabelState.segments`); segments merge key by key (a
+  segment a day has no row in adds nothing).
 
 The state is versioned (`STATE_SCHEMA`); a re-published day (a rerun) replaces its state, and later labels their
 counts. A rerun of an unchanged day keeps the published bytes (the KLL sketches draw random bits).
@@ -43,11 +44,13 @@ from monitoring import metrics, reference_store
 from monitoring.config import ModelConfig, Scoring
 from monitoring.layout import DayLayout, ModelLayout
 from monitoring.reference import ReferenceProfile
+from monitoring.segments import SegmentsFit
 from monitoring.storage import JSON, ObjectStore
 from monitoring.vocabulary import LABEL, Record
 
 STATE_SCHEMA = 2  # 2: with the segments' counts
 EDGES_SCHEMA = 1
+LABEL_STATE_SCHEMA = 2  # 2: with the segments' counts
 EDGE_QUANTILES = 64  # the fixed edges of a numerical column: up to this many distinct quantiles of the reference
 CATEGORY_LIMIT = 256  # distinct categories a column counts exactly; past it, the heavy-hitters sketch
 HEAVY_HITTERS_LG_MAP = 9  # the frequent-items sketch's map (2^9 slots): counts within 3.5 / 2^9 = 0.7% of the rows
@@ -267,10 +270,20 @@ class LabelState(Record):
     labelled: int  # of them, joined to a label
     confusion: ConfusionState | None = None  # a classifier's
     errors: ErrorState | None = None  # a regressor's
+    # the same inside each configured segment (the reference version's segment keys), when `segmented`: counted per
+    # segment (a day counted before segments were, or without them, is not; a window is segmented when all its days
+    # are). A segment the day has no prediction in is absent.
+    segmented: bool = False
+    segments: dict[str, LabelState] = {}
 
     def merge(self, other: LabelState) -> LabelState:
+        segmented = self.segmented and other.segmented
+        segments = dict(self.segments) if segmented else {}
+        for key, state in (other.segments.items() if segmented else ()):
+            segments[key] = segments[key].merge(state) if key in segments else state
         return LabelState(predictions=self.predictions + other.predictions, labelled=self.labelled + other.labelled,
-                          confusion=_merged(self.confusion, other.confusion), errors=_merged(self.errors, other.errors))
+                          confusion=_merged(self.confusion, other.confusion), errors=_merged(self.errors, other.errors),
+                          segmented=segmented, segments=dict(sorted(segments.items())))
 
     def metrics(self) -> dict[str, float | None]:
         """The metrics the counts give, as `metrics.figures` gives them from the rows: a binary classifier's
@@ -305,9 +318,20 @@ def expected_state(expected, scoring: Scoring) -> ConfusionState | None:
                           predicted=[expected.rows - predicted_positive, predicted_positive])
 
 
-def label_state(joined: pd.DataFrame, predictions: int, scoring: Scoring) -> LabelState:
-    """The label join of a day: its valid predictions, and of the labelled ones (`joined`, the label in LABEL) the
-    confusion counts of a classifier or the error sums of a regressor."""
+def label_state(joined: pd.DataFrame, predictions: int | pd.DataFrame, scoring: Scoring,
+                segmenter: Segmenter | None = None) -> LabelState:
+    """The label join of a day: its valid predictions (their number, or their rows), and of the labelled ones
+    (`joined`, the label in LABEL) the confusion counts of a classifier or the error sums of a regressor; with a
+    `segmenter` (and the predictions' rows, with the segment columns) the same inside each segment."""
+    if segmenter is not None:
+        if not isinstance(predictions, pd.DataFrame):
+            raise ValueError("the label join's counts per segment need the day's predictions, not their number")
+        inside, made = segmenter(joined), segmenter(predictions)
+        whole = label_state(joined, len(predictions), scoring)
+        return whole.model_copy(update={"segmented": True, "segments": {
+            key: label_state(joined[inside[key]] if key in inside else joined.iloc[:0], int(rows.sum()), scoring)
+            for key, rows in sorted(made.items()) if rows.any()}})
+    predictions = len(predictions) if isinstance(predictions, pd.DataFrame) else predictions
     if scoring.is_regression:
         error = (joined[scoring.score].to_numpy(dtype=float) - joined[LABEL].to_numpy(dtype=float))
         return LabelState(predictions=predictions, labelled=len(joined), errors=ErrorState(
@@ -418,9 +442,11 @@ def segmenter(model: ModelConfig, fitted: ReferenceProfile | None) -> Segmenter 
     """Which configured segment each row of a batch is in (`segments.SegmentsFit`'s dimensions: each column,
     bucketed column and crossed pair), None without segments: key -> the rows' mask."""
     fit = fitted.segments if fitted is not None and model.segments.enabled else None
-    if fit is None:
-        return None
+    return segment_masks(fit) if fit is not None else None
 
+
+def segment_masks(fit: SegmentsFit) -> Segmenter:
+    """The segmenter of a reference version's fitted segments."""
     def masks(batch: pd.DataFrame) -> dict[str, np.ndarray]:
         found = {}
         for dimension in fit.dimensions:

@@ -89,6 +89,9 @@ def test_labels_in_two_instalments_recompute_the_days_performance_in_place(seede
     matrix = counts.confusion.matrix
     assert counts.labelled == known and counts.predictions == full["predictions"]
     assert {"tn": matrix[0][0], "fp": matrix[0][1], "fn": matrix[1][0], "tp": matrix[1][1]} == full["confusion"]
+    # ... per configured segment too (the labelled window judges each segment's metric from them)
+    assert counts.segmented and "channel=web" in counts.segments
+    assert sum(counts.segments[k].labelled for k in counts.segments if k.startswith("channel=")) == known
 
     # The labels known on day P+2 are all but one: well calibrated labels keep F1 near the reference's.
     assert abs(full["metrics"]["f1"] - full["baseline"]["f1"]) < 0.05 and full["degraded"] == []

@@ -518,15 +518,15 @@ def test_the_segments_fit_is_deterministic_and_reads_back_from_json():
 
 
 # --- performance inside a segment -----------------------------------------------------------------------------------
-def _labelled(n: int, rng: np.random.Generator, worse_in: str | None = None) -> pd.DataFrame:
-    """A labelled classifier's rows with a channel; in `worse_in`, a quarter of the labels flipped (F1 falls there)."""
+def _labelled(n: int, rng: np.random.Generator, worse_in: str | None = None, flip: float = 0.25) -> pd.DataFrame:
+    """A labelled classifier's rows with a channel; in `worse_in`, `flip` of the labels flipped (F1 falls there)."""
     from tests.world import labelled_world
     from monitoring.vocabulary import ModelTask
 
     frame = labelled_world(ModelTask.BINARY_CLASSIFICATION, n, rng)
     frame["channel"] = rng.choice(["web", "branch", "mobile"], n, p=[0.7, 0.2, 0.1])
     if worse_in:
-        flip = (frame["channel"] == worse_in).to_numpy() & (rng.random(n) < 0.25)
+        flip = (frame["channel"] == worse_in).to_numpy() & (rng.random(n) < flip)
         frame.loc[flip, "y"] = 1 - frame.loc[flip, "y"]
     return frame
 
@@ -563,6 +563,69 @@ def test_a_metric_that_falls_inside_one_segment_is_found_there_only():
                  degraded=[], segments_degraded=degraded)
     finding = rules._segment_performance(due)[0]
     assert finding.segment == "channel=mobile" and "f1" in finding.message and finding.episode != "segment_performance"
+
+
+def test_a_segment_s_drop_too_small_for_its_days_is_found_over_the_labelled_window():
+    """Seven 600-row days whose mobile segment (60 rows a day) has a quarter of its labels flipped: the days' label
+    counts per segment, summed, judge mobile's F1 worse at the window's 400-odd labelled rows, which no day judged
+    alone did; the other segments and an unchanged week find nothing; the rule names the segment (its own episode)
+    and is silent when a day showed it; the window's counts per segment equal those of the week's rows together."""
+    from monitoring import window_state
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.records import DueDay
+    from monitoring.vocabulary import ModelTask
+    from tests.summaries import labels_report
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    scoring = Scoring(task=ModelTask.BINARY_CLASSIFICATION, score="p", decision="d")
+    fit = settings(scoring=scoring, specs={}, numerical=("x",), categorical=(), label="y").model_copy(
+        update={"segments": SegmentSpec(columns=("channel",), metric="f1")})
+    rng = np.random.default_rng(3)
+    profile = ReferenceProfile.fit(_labelled(12_000, rng), "m", fit, "v1", "00000000000000b2")
+    rules_of, configured = metric_judging(ModelTask.BINARY_CLASSIFICATION), SegmentsConfig(columns=("channel",))
+    masks = window_state.segment_masks(profile.segments)
+    days = [dt.date(2026, 10, 5) + dt.timedelta(days=i) for i in range(7)]
+
+    def week(worse: str | None):
+        states, performances, frames = {}, {}, []
+        for i, day in enumerate(days):
+            frame = _labelled(600, rng, worse).rename(columns={"y": "label"})
+            performances[day] = judging.labelled_day(
+                joined=frame, predictions=len(frame), scoring=scoring, judging=rules_of, lag_days=5, day=day,
+                as_of=day + dt.timedelta(days=5), fitted=profile, label_digest=str(i), segmented=configured)
+            states[day] = window_state.label_state(frame, frame, scoring, masks)
+            frames.append(frame)
+        return judging.window_performance(days, states, performances, rules_of, profile, 0.5, configured), \
+            performances, states, pd.concat(frames, ignore_index=True)
+
+    window, performances, states, rows = week("mobile")
+    assert not any(s.degraded for p in performances.values() for s in p.segments)  # no day saw it alone
+    assert [s.key for s in window.segments if s.degraded] == ["channel=mobile"]
+    mobile = window.segments[0]
+    assert mobile.value < mobile.baseline - 0.05 and mobile.labelled == int((rows["channel"] == "mobile").sum())
+    together = window_state.label_state(rows, rows, scoring, masks)
+    merged = window_state.merge(states[d] for d in days)
+    assert merged.segments.keys() == together.segments.keys() and all(
+        merged.segments[k].confusion.matrix == together.segments[k].confusion.matrix for k in together.segments)
+    assert window_state.merge([states[days[0]], states[days[1]].model_copy(update={"segmented": False})]).segments == {}
+
+    due = DueDay(day=str(days[-1]), status="judged", labelled=600, coverage=1.0, metrics={}, baseline={}, degraded=[])
+    report = labels_report().model_copy(update={"due": due, "window": window})
+    found = rules._segment_window_performance(report)
+    assert len(found) == 1 and found[0].segment == "channel=mobile" and found[0].columns == ["f1"]
+    assert found[0].message.startswith("The predictions made on the 7 days 2026-10-05 to 2026-10-11, judged together: "
+                                       "f1 ") and found[0].episode != "segment_window_performance"
+    from monitoring.site import render_day_page
+    from tests.summaries import metrics_of
+
+    day = summary().with_labels(None, report)
+    page = render_day_page(day, [], metrics_of(day), [])
+    assert 'id="window-segments"' in page and "Over these days, f1 " in page and "channel=mobile" in page
+    shown = window.model_copy(update={"segments_shown_by_days": {"channel=mobile": [str(days[2])]}})
+    assert not rules._segment_window_performance(report.model_copy(update={"window": shown}))
+    unchanged, *_ = week(None)
+    assert unchanged.segments and not any(s.degraded for s in unchanged.segments)
 
 
 def test_a_segment_s_f1_is_judged_on_its_skewed_predictive_draws_and_no_change_keeps_its_false_alarm_rate():
@@ -621,7 +684,7 @@ def test_a_segment_s_drop_past_its_band_is_a_finding_only_when_it_would_open_the
     between = [v for v in np.linspace(-0.15, -0.05, 401)
                if 0.0006 < (np.sum(draws <= v) + 1) / (len(draws) + 1) < 0.0012]
     branch = base + between[len(between) // 2]
-    found = {r.key: r for r in segments_module._metric_family(
+    found = {r.key: r for r in segments_module.judge_counts(
         fit, {"channel=mobile": (300, base - 0.3), "channel=branch": (300, branch), "channel=web": (300, base)},
         SegmentsConfig(columns=("channel",)), 3.0, 0.05, 0.02, "down", False)}
     assert found["channel=mobile"].degraded

@@ -73,7 +73,8 @@ class _References:
 
 
 def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, found: Performance,
-                       joined: pd.DataFrame, references: _References, now: dt.datetime) -> bool:
+                       joined: pd.DataFrame, counted: window_state.LabelState, references: _References,
+                       now: dt.datetime) -> bool:
     """Write a published day's performance when its labels grew (or became complete), or record it again when a
     run died between writing and recording it; True when written (its summary is then refreshed).
 
@@ -84,6 +85,7 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     if stored and stored.labels_as_of > found.labels_as_of:
         return False
     report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))
+    counts = counted.model_dump_json().encode()
     written: list[tuple[str, bytes]] | None = None
     behind = bool(stored and stored.report and stored.report_labelled is not None
                   and stored.report_labelled < found.labelled)  # drawn on fewer labels (reports.redraw_performance)
@@ -92,9 +94,10 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
         # the same labels: the report and intervals stand
         same = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
                                         "report_labelled": stored.report_labelled, "intervals": stored.intervals})
-        if _recorded(store, layout, layout.performance, canonical(same)) and store.exists(layout.label_state):
+        if _recorded(store, layout, layout.performance, canonical(same)) and _recorded(
+                store, layout, layout.label_state, counts):
             return False  # nothing new, and the manifest lists it: written and recorded whole (a day published
-            # before the label join's counts were kept gains them below)
+            # before the label join's counts were kept, or kept per segment, gains them below)
         written = _existing(store, [report_key, report_json_key] if same.report else [])
         if written is not None:  # labels complete now, or an earlier run died before recording: record again
             found = same
@@ -106,7 +109,6 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
             "report_labelled": stored.report_labelled})
     if written is None:
         found, written = _performance_report(store, model, layout, found, joined, references)
-    counts = window_state.label_state(joined, found.predictions, model.scoring).model_dump_json().encode()
     store.put_bytes(layout.label_state, counts, JSON)
     written.append((layout.label_state, counts))
     if found.report is None:
@@ -208,7 +210,9 @@ def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, wi
                 estimate, found.metrics, fitted, found.labelled)})
         found = found.model_copy(update={"inputs_sha256": inputs})
         found_by_day[day_layout.day] = found
-        if _write_performance(store, model, day_layout, found, joined, references, now):
+        # the label join's counts, per segment too, for the labelled window (monitoring.window_state)
+        counted = window_state.label_state(joined, predictions, model.scoring, window_state.segmenter(model, fitted))
+        if _write_performance(store, model, day_layout, found, joined, counted, references, now):
             log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
                      found.predictions, 100 * found.coverage,
                      "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
@@ -221,7 +225,8 @@ def _inputs(model: ModelConfig, predictions: pd.DataFrame, label_digest: str, ve
     monitored against and the settings that judge it."""
     digest = hashlib.sha256()
     digest.update(pd.util.hash_pandas_object(predictions, index=False).to_numpy().tobytes())
-    for part in (label_digest, version or "", str(model.labels.lag_days), model.metric_judging.model_dump_json(),
+    for part in (str(window_state.LABEL_STATE_SCHEMA), label_digest, version or "", str(model.labels.lag_days),
+                 model.metric_judging.model_dump_json(),
                  model.segments.model_dump_json(), model.scoring.model_dump_json()):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()
@@ -259,7 +264,8 @@ def _window_performance(store: ObjectStore, model: ModelConfig, layout: DayLayou
         return None
     return judging.window_performance(days, window_state.read_label_states(store, model, days), performances,
                                       model.metric_judging, references.of(versions.pop()),
-                                      model.performance.min_coverage)
+                                      model.performance.min_coverage,
+                                      model.segments if model.segments.enabled else None)
 
 
 def performance_day(store: ObjectStore, model: ModelConfig, day: Any, *, now: dt.datetime) -> dict[str, Any]:
