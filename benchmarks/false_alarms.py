@@ -312,7 +312,8 @@ def f1_drop(points: float) -> Callable:
     return apply
 
 
-WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance", "window_estimated_performance")
+WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance", "window_estimated_performance",
+                "segment_window_drift", "segment_window_performance")
 
 CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
     "mean shift 0.1 sd": (shift(0.1), {"feature_drift", "dataset_drift"}),
@@ -447,11 +448,14 @@ class Judge:
         due = judging.due_day(found, DAY, model.performance.min_coverage, model.performance.min_labelled_rows, "v1")
         window = None
         if self.windows:  # the day's labels complete at once: its trailing window of labelled days judged with it
-            self.labels[day] = window_state.label_state(joined, len(valid), model.scoring)
+            segmenter = window_state.segmenter(model, self.fitted)
+            self.labels[day] = window_state.label_state(joined, valid if segmenter else len(valid), model.scoring,
+                                                        segmenter)
             self.performances[day] = found.model_copy(update={"day": day.isoformat(), "complete": True})
             window = judging.window_performance(
                 windows.days_between(day - dt.timedelta(days=model.windows.days - 1), day), self.labels,
-                self.performances, model.metric_judging, self.fitted, model.performance.min_coverage)
+                self.performances, model.metric_judging, self.fitted, model.performance.min_coverage,
+                model.segments if segmenter else None)
         report = LabelsReport(day=DAY.isoformat(), files=[], rows=len(valid), joined=len(valid), problems={},
                               file_problems=[], due=due, window=window)
         return [f for f in rules.findings(summary.with_labels(found, report), model) if f.severity.rank >= 1]

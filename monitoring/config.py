@@ -693,6 +693,10 @@ class RulesConfig(_Strict):
         default=RuleConfig(), description="the headline metric fell inside a segment over the trailing window of "
         "labelled days (windows.days), judged at the segment's labelled rows over the window, while no single day "
         "showed it there (each segment its own episode)")
+    segment_window_estimated_drop: RuleConfig = Field(
+        default=RuleConfig(), description="the headline metric CBPE expects fell inside a segment over the trailing "
+        "window (windows.days), from the segment's summed expected confusion counts before the labels land, while "
+        "no single day's estimate showed it there (each segment its own episode)")
     labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
     labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
                                        "performance.min_coverage labels.deadline_days after they were due")

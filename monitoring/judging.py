@@ -323,12 +323,17 @@ def window_segments(merged: LabelState, fitted: ReferenceProfile, judging: Metri
 
 def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted: ReferenceProfile,
                     judging: MetricJudging,
-                    estimated_on: Callable[[dt.date], set[str]] | None = None) -> WindowPerformance | None:
+                    estimated_on: Callable[[dt.date], set[str]] | None = None,
+                    segment_expected: dict[str, ConfusionState] | None = None,
+                    segmented: SegmentsConfig | None = None) -> WindowPerformance | None:
     """The performance CBPE expects of the predictions of `days` together, before their labels land: the metrics of
     the days' summed expected confusion counts (`expected`, monitoring.window_state; exact sums), judged against the
     reference version's baseline at the window's rows (`judge_metrics`, as a day's estimate at its rows; its own
     family). None without CBPE (a regressor, a reference without labels) or rows. `estimated_on`: the metrics a day's
-    own estimate was judged worse on (`shown_by_days`), asked about the window's days only when a metric fired."""
+    own estimate was judged worse on, and `<segment key>|<metric>` inside a segment (`shown_by_days`), asked about
+    the window's days only when something fired. With `segment_expected` (each segment's summed expected counts) and
+    `segmented` (the model's segments), the headline metric inside each segment too, judged as a day's segment
+    estimate is (`segments.judge_counts`) at the segment's rows over the window."""
     if expected is None or (fitted.cbpe is None and fitted.cbpe_multiclass is None):
         return None
     rows = int(sum(expected.predicted))
@@ -336,12 +341,33 @@ def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted
         return None
     values = LabelState(predictions=rows, labelled=rows, confusion=expected).metrics()
     degraded = judge_metrics(values, fitted.performance, judging, rows, fitted)
-    asked = {day: estimated_on(day) for day in days} if degraded and estimated_on else {}
+    inside = _segment_estimates(segment_expected or {}, fitted, judging, segmented) if segmented else []
+    fallen = [s for s in inside if s.degraded]
+    asked = {day: estimated_on(day) for day in days} if (degraded or fallen) and estimated_on else {}
     shown = {d.metric: [day.isoformat() for day in days if d.metric in asked.get(day, set())] for d in degraded}
     return WindowPerformance(days=[d.isoformat() for d in days], predictions=rows, labelled=0,
                              reference_version=fitted.version, metrics=values,
                              baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},
-                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d}, method="CBPE")
+                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d}, method="CBPE",
+                             segments=inside, segments_shown_by_days={
+                                 s.key: [day.isoformat() for day in days if f"{s.key}|{s.metric}" in asked.get(
+                                     day, set())] for s in fallen})
+
+
+def _segment_estimates(expected: dict[str, ConfusionState], fitted: ReferenceProfile, judging: MetricJudging,
+                       settings: SegmentsConfig) -> list[SegmentPerformance]:
+    """The headline metric CBPE expects inside each segment of a window (`expected`: each segment's summed expected
+    confusion counts), judged against the estimator's view of the reference's same segment at its rows."""
+    fit = fitted.segments
+    if fit is None or fit.metric not in segments.COUNTED or not expected or not judging.calibrated:
+        return []
+    values = {}
+    for key, counts in expected.items():
+        rows = int(sum(counts.predicted))
+        if rows and key in fit.baselines:
+            values[key] = (rows, LabelState(predictions=rows, labelled=rows, confusion=counts).metrics().get(fit.metric))
+    return segments.judge_counts(fit, values, settings, judging.band_sigma, judging.fdr,
+                                 *_worsening(fit.metric, judging), estimated_by="CBPE")
 
 
 def due_day(performance: Performance | None, day: dt.date, min_coverage: float, min_labelled_rows: int,

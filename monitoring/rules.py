@@ -54,7 +54,7 @@ def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
               *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary),
               *_window_findings(summary), *_segment_window_findings(summary), *_gradual_findings(summary),
-              *_window_estimate(summary)]
+              *_window_estimate(summary), *_segment_window_estimate(summary, model)]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
 
@@ -307,7 +307,7 @@ def _segment_findings(summary: DaySummary) -> list[Finding]:
             rule="segment_estimated_drop", severity=Severity.WARNING, columns=[estimate.metric],
             segment=estimate.key,
             message=(f"Estimated before the labels ({estimate.estimated_by}): "
-                     f"{estimate.describe().replace('labelled rows', 'rows')}."),
+                     f"{estimate.describe()}."),
             action="The labels will confirm it or not; meanwhile look at this segment's drift (the segment table).",
             evidence=[f"{estimate.metric} change: {estimate.verdict.words()}"] if estimate.verdict else []))
     for new in report.new[:report.max_findings]:
@@ -573,6 +573,27 @@ def _segment_performance(due: DueDay) -> list[Finding]:
                             "page): a slice of the traffic the model now serves worse."),
                     evidence=[f"{s.metric} change: {s.verdict.words()}"] if s.verdict else [])
             for s in due.segments_degraded]
+
+
+def _segment_window_estimate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+    """The headline metric CBPE expects worse inside a segment over the trailing window (before its labels land)
+    while no single day's estimate, the day's included, showed it there; at most `segments.max_findings`."""
+    window = summary.window_estimate
+    if window is None:
+        return []
+    today = {s.key for s in (summary.segments.estimated if summary.segments else []) if s.degraded}
+    quiet = [s for s in window.segments if s.degraded and s.key not in today
+             and not window.segments_shown_by_days.get(s.key)]
+    span = f"the last {len(window.days)} days ({window.days[0]} to {window.days[-1]})"
+    return [Finding(rule="segment_window_estimated_drop", severity=Severity.WARNING, columns=[s.metric],
+                    segment=s.key,
+                    message=(f"Estimated ({window.method}, before the labels land) over {span}, judged together: "
+                             f"{s.describe()}; no single day's estimate showed it."),
+                    action=("The labels will confirm it or not (segment_window_performance, once they are complete); "
+                            "meanwhile compare the segment's inputs over these days with the reference's "
+                            "(python -m monitoring compare)."),
+                    evidence=[f"{s.metric} change: {s.verdict.words()}"] if s.verdict else [])
+            for s in quiet][:model.segments.max_findings]
 
 
 def _segment_window_performance(report: LabelsReport) -> list[Finding]:

@@ -427,7 +427,7 @@ class SegmentPerformance(Record):
     def describe(self) -> str:
         return (f"{self.metric} {number(self.value) if self.value is not None else 'n/a'} in {self.key} against "
                 f"{number(self.baseline) if self.baseline is not None else 'n/a'} in the reference's same segment "
-                f"({self.labelled:,} labelled rows)")
+                f"({self.labelled:,} {'rows' if self.estimated_by else 'labelled rows'})")
 
 
 class SegmentsReport(Record):

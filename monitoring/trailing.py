@@ -173,7 +173,7 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k), weekday=weekday,
         segments={key: c for key, c in segments.items() if c.drifted},
         estimate=(judging.window_estimate(days, current.expected, profile_of(version), model.metric_judging,
-                                          estimated_on)
+                                          estimated_on, *_segment_expected(model, history[-settings.days:], current))
                   if profile_of and all(s.expected is not None for s in history[-settings.days:]) else None))
     compared = {c.column for c in weekday.columns} if weekday is not None else set()
     seasonal = sorted(c for c in drifted_on(day) if c in compared and c not in weekday.drifted) if compared else []
@@ -199,6 +199,16 @@ def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -
                                min_distance=settings.min_distance, columns=judged_columns(model))
             for key, mine in sorted(current.segments.items())
             if (theirs := baseline.segments.get(key)) is not None and mine.rows >= least and theirs.rows >= least}
+
+
+def _segment_expected(model: ModelConfig, days: list[WindowState], current: WindowState) -> tuple[dict, object]:
+    """Each segment's expected confusion counts over the window (`current`: the `days` merged) and the model's
+    segments; nothing unless every day counted them in each of its segments (a day published before they were
+    kept has none)."""
+    if not model.segments.enabled or not all(s.segments and all(
+            inside.expected is not None for inside in s.segments.values()) for s in days):
+        return {}, None
+    return {key: inside.expected for key, inside in current.segments.items()}, model.segments
 
 
 def _weekday(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState]) -> WindowComparison | None:

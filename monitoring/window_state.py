@@ -23,8 +23,9 @@ they make, exactly where the figures are sums and within a stated bound where th
   its labels land (`label_state.json`, `LabelState`); `read_day` puts the two together.
 - **each configured segment** (`segments:` of the model; a reference version's fitted segment keys, such as
   `channel=web` or a bucket of `loan_amount`): the numerical and categorical columns' and the score's counts, as
-  above, of the segment's rows, and its label join's counts (`LabelState.segments`); segments merge key by key (a
-  segment a day has no row in adds nothing).
+  above, of the segment's rows, CBPE's expected confusion counts of a binary classifier's segment
+  (`segment_expected`), and its label join's counts (`LabelState.segments`); segments merge key by key (a segment a
+  day has no row in adds nothing).
 
 The state is versioned (`STATE_SCHEMA`); a re-published day (a rerun) replaces its state, and later labels their
 counts. A rerun of an unchanged day keeps the published bytes (the KLL sketches draw random bits).
@@ -44,13 +45,13 @@ from monitoring import metrics, reference_store
 from monitoring.config import ModelConfig, Scoring
 from monitoring.layout import DayLayout, ModelLayout
 from monitoring.reference import ReferenceProfile
-from monitoring.segments import SegmentsFit
+from monitoring.segments import SegmentsFit, SegmentTally
 from monitoring.storage import JSON, ObjectStore
 from monitoring.vocabulary import LABEL, Record
 
-STATE_SCHEMA = 2  # 2: with the segments' counts
+STATE_SCHEMA = 3  # 2: with the segments' counts; 3: with their expected confusion counts
 EDGES_SCHEMA = 1
-LABEL_STATE_SCHEMA = 2  # 2: with the segments' counts
+LABEL_STATE_SCHEMA = 3  # 2: with the segments' counts; 3: with their expected confusion counts
 EDGE_QUANTILES = 64  # the fixed edges of a numerical column: up to this many distinct quantiles of the reference
 CATEGORY_LIMIT = 256  # distinct categories a column counts exactly; past it, the heavy-hitters sketch
 HEAVY_HITTERS_LG_MAP = 9  # the frequent-items sketch's map (2^9 slots): counts within 3.5 / 2^9 = 0.7% of the rows
@@ -318,6 +319,22 @@ def expected_state(expected, scoring: Scoring) -> ConfusionState | None:
                           predicted=[expected.rows - predicted_positive, predicted_positive])
 
 
+def segment_expected(tally: SegmentTally | None) -> dict[str, ConfusionState]:
+    """CBPE's expected confusion counts inside each segment of a binary classifier's day (`SegmentTally`, counted
+    with the day's rows), by segment key; none without the estimator."""
+    if tally is None or not tally.estimated:
+        return {}
+    found = {}
+    for i, dimension in enumerate(tally.fit.dimensions):
+        for index, key in enumerate(dimension.keys):
+            if tally.counts[i][index]:
+                tp, fp, fn, tn = (float(x) for x in tally.expected[i][:, index])
+                positive = int(round(tp + fp))
+                found[key] = ConfusionState(classes=binary_classes(), matrix=[[tn, fp], [fn, tp]],
+                                            predicted=[int(tally.counts[i][index]) - positive, positive])
+    return found
+
+
 def label_state(joined: pd.DataFrame, predictions: int | pd.DataFrame, scoring: Scoring,
                 segmenter: Segmenter | None = None) -> LabelState:
     """The label join of a day: its valid predictions (their number, or their rows), and of the labelled ones
@@ -364,7 +381,7 @@ class WindowState(Record):
     labels: LabelState | None = None  # every day's labels once landed; None while a day of the window has none
     source_sha256: str | None = None  # a day's: the digest of the valid rows it was counted from
     # the same counts inside each configured segment (monitoring.segments' keys, e.g. "channel=mobile_app"): numerical
-    # and categorical columns and the score, on the same edges
+    # and categorical columns and the score, on the same edges, and a binary classifier's expected confusion counts
     segments: dict[str, WindowState] = {}
 
     @property
@@ -683,7 +700,11 @@ class WindowTally:
                 self.segments[key].add(batch[mask])
         return self
 
-    def state(self, expected: ConfusionState | None = None, source_sha256: str | None = None) -> WindowState:
+    def state(self, expected: ConfusionState | None = None, source_sha256: str | None = None,
+              segment_expected: dict[str, ConfusionState] | None = None) -> WindowState:
+        """The state counted; `expected`: CBPE's expected confusion counts of the day, `segment_expected` of each
+        segment (`segment_expected`)."""
+        inside = segment_expected or {}
         return WindowState(
             model=self.model, days=[self.day] if self.day else [], reference_versions=[self.reference_version],
             edges_from=self.edges.fixed_from, rows=self.rows,
@@ -691,4 +712,4 @@ class WindowTally:
             categorical={c: t.state() for c, t in self.categorical.items()},
             score=self.score.state(), latency=self.latency.state() if self.latency is not None else None,
             expected=expected, source_sha256=source_sha256,
-            segments={key: tally.state() for key, tally in sorted(self.segments.items())})
+            segments={key: tally.state(inside.get(key)) for key, tally in sorted(self.segments.items())})

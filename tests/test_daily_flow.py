@@ -47,6 +47,8 @@ def test_a_clean_day_publishes_every_report_and_is_healthy(seeded, store, loan_m
     assert state.labels.predictions == 1500 and state.labels.labelled == 0  # no label has landed yet
     assert sum(state.numerical["annual_income"].bins) == state.numerical["annual_income"].count
     assert state.expected.matrix and sum(state.expected.predicted) == 1500  # CBPE's expected counts
+    channels = {k: v for k, v in state.segments.items() if k.startswith("channel=")}  # ... per segment too
+    assert channels and sum(sum(v.expected.predicted) for v in channels.values()) == 1500
     for name in names:
         expected = "text/html" if name.endswith(".html") else "application/json"
         assert content_type(seeded, prefix + name).startswith(expected), name

@@ -721,6 +721,62 @@ def test_cbpe_inside_a_segment_sees_a_drop_before_the_labels_where_the_scores_sa
         assert [e.key for e in found if e.degraded] == (["channel=mobile"] if unsure else [])
 
 
+def test_cbpe_over_the_window_sees_a_segment_s_drop_no_day_s_estimate_shows(loan_model):
+    """Seven 600-row days whose mobile segment's scores are pulled halfway to 0.5: each day's expected confusion
+    counts per segment (the day's state), summed over the week, estimate mobile's F1 worse at its 400-odd rows, which
+    no day's segment estimate did; an unchanged week estimates nothing worse; the rule names the segment (its own
+    episode) and is silent when a day's estimate showed it; the day page lists it under the window's estimate."""
+    from monitoring import window_state
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.vocabulary import ModelTask
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    scoring = Scoring(task=ModelTask.BINARY_CLASSIFICATION, score="p", decision="d")
+    fit = settings(scoring=scoring, specs={}, numerical=("x",), categorical=(), label="y", estimate=True).model_copy(
+        update={"segments": SegmentSpec(columns=("channel",), metric="f1")})
+    rng = np.random.default_rng(3)
+    profile = ReferenceProfile.fit(_labelled(12_000, rng), "m", fit, "v1", "00000000000000b2")
+    rules_of, configured = metric_judging(ModelTask.BINARY_CLASSIFICATION), SegmentsConfig(columns=("channel",))
+    days = [dt.date(2026, 10, 5) + dt.timedelta(days=i) for i in range(7)]
+
+    def week(unsure: bool):
+        whole, inside = [], []
+        for _ in days:
+            day = _labelled(600, rng).drop(columns="y")
+            if unsure:
+                mobile = day["channel"] == "mobile"
+                day.loc[mobile, "p"] = 0.5 + (day.loc[mobile, "p"] - 0.5) * 0.5
+                day.loc[mobile, "d"] = (day.loc[mobile, "p"] >= 0.5).astype(int)
+            state = DayState(fit, profile).add(day)
+            assert not any(e.degraded for e in judging.segment_estimates(profile, state.segments, rules_of,
+                                                                         configured))
+            whole.append(window_state.expected_state(state.expected, scoring))
+            inside.append(window_state.segment_expected(state.segments))
+        summed = {key: window_state.merge(d[key] for d in inside if key in d) for key in inside[0]}
+        return judging.window_estimate(days, window_state.merge(whole), profile, rules_of, None, summed, configured)
+
+    window = week(True)
+    assert [s.key for s in window.segments if s.degraded] == ["channel=mobile"]
+    mobile = window.segments[0]
+    assert mobile.estimated_by == "CBPE" and mobile.value < mobile.baseline - 0.05 and 300 < mobile.labelled < 500
+    day = summary().model_copy(update={"window_estimate": window})
+    found = [f for f in rules.findings(day, loan_model) if f.rule == "segment_window_estimated_drop"]
+    assert len(found) == 1 and found[0].segment == "channel=mobile" and found[0].message.startswith(
+        "Estimated (CBPE, before the labels land) over the last 7 days (2026-10-05 to 2026-10-11), judged together: "
+        "f1 ") and "rows)" in found[0].message and "labelled" not in found[0].message
+    from monitoring.site import render_day_page
+    from tests.summaries import metrics_of
+
+    page = render_day_page(day, [], metrics_of(day), [])
+    assert 'id="window-estimate-segments"' in page and "channel=mobile" in page
+    shown = window.model_copy(update={"segments_shown_by_days": {"channel=mobile": ["2026-10-07"]}})
+    assert not [f for f in rules.findings(summary().model_copy(update={"window_estimate": shown}), loan_model)
+                if f.rule == "segment_window_estimated_drop"]
+    unchanged = week(False)
+    assert unchanged.segments and not any(s.degraded for s in unchanged.segments)
+
+
 def test_a_segment_s_estimate_is_judged_against_the_estimator_s_view_of_the_same_segment_so_its_bias_cancels():
     """In mobile the model is right more often than its scores say (half its labels equal its decisions): CBPE, whose
     calibration is global, estimates mobile's F1 well below the realized one on the reference and on every day

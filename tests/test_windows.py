@@ -218,7 +218,8 @@ def test_compare_on_the_command_line_end_to_end_against_the_local_s3_server(s3_s
 
 def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone_does_not_show(s3_client, store,
                                                                                                   loan_model, trained):
-    from monitoring import estimators, reference_store, rules, steps
+    from monitoring import reference_store, rules, steps
+    from monitoring.day_state import DayState
     from monitoring.summary import summary_from_json
     from tests.helpers import day_log, now, put_frame, seed_reference
 
@@ -230,10 +231,10 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
     logs = [day_log(trained, day, rows=400, seed=n).assign(credit_score=lambda f: f["credit_score"] + shift)
             for n, day in enumerate(days)]
     for day, frame in zip(days[:-1], logs):  # the six days before, as their runs published them
-        expected = estimators.ExpectedConfusion(fitted.cbpe)
-        expected.add(frame["approval_probability"].to_numpy(dtype=float), frame["approved"].to_numpy())
-        counted = window_state.tally_of(loan_model, day, fitted.version, edges).add(frame).state(
-            window_state.expected_state(expected, loan_model.scoring))
+        counts = DayState(loan_model.fit_settings, fitted).add(frame)
+        counted = window_state.tally_of(loan_model, day, fitted.version, edges, fitted).add(frame).state(
+            window_state.expected_state(counts.expected, loan_model.scoring), None,
+            window_state.segment_expected(counts.segments))
         store.put_bytes(DayLayout.of(loan_model, day).state, counted.to_json(), "application/json")
     put_frame(s3_client, f"predictions/loan_approval/dt={days[-1]}/part-0.parquet", logs[-1])
     steps.run_day(store, loan_model, days[-1], now=now())  # windows.daily: on by default
@@ -251,6 +252,8 @@ def test_the_daily_run_finds_a_shift_over_its_trailing_window_that_the_day_alone
     estimate = summary.window_estimate  # CBPE over the seven days' summed expected counts, before any label
     assert estimate.method == "CBPE" and estimate.predictions == 7 * 400 and estimate.labelled == 0
     assert estimate.days == [str(d) for d in days] and set(estimate.metrics) == {"accuracy", "precision", "recall", "f1"}
+    channels = [s for s in estimate.segments if s.key.startswith("channel=")]  # and inside each segment
+    assert channels and sum(s.labelled for s in channels) == 7 * 400 and {s.estimated_by for s in channels} == {"CBPE"}
     crept = [f for f in rules.findings(summary, loan_model) if f.rule == "gradual_drift"]
     assert len(crept) == 1 and crept[0].message.startswith(
         "credit_score crept away from the reference since 2026-10-05: credit_score up by 0.1")

@@ -109,7 +109,9 @@ def judge_trailing(store: ObjectStore, model: ModelConfig, day: dt.date, now: dt
     def estimated_on(other: dt.date) -> set[str]:
         summary = summary_of(other)
         estimate = summary.estimated_performance if summary else None
-        return {d.metric for d in estimate.degraded} if estimate else set()
+        inside = {f"{s.key}|{s.metric}" for s in (summary.segments.estimated if summary and summary.segments else [])
+                  if s.degraded}
+        return ({d.metric for d in estimate.degraded} if estimate else set()) | inside
 
     changed = []
     for other in [day, *sorted(d for d in states if d > day)]:

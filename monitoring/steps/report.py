@@ -88,7 +88,7 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     skipped = judging.skipped_columns(current, compared, specs, model.drift.max_categories)
     judged = judging.judge_columns(current, compared, specs, model.drift, fitted, skipped)
     day_state = tally.state(window_state.expected_state(state.expected or state.expected_classes, model.scoring),
-                            source.hexdigest())
+                            source.hexdigest(), window_state.segment_expected(state.segments))
     if trailing.judged(model):  # what the day's trailing judgement compares with, once per reference version
         window_state.reference_state(store, model, fitted)
     columns, verdicts_of_day, segmented = judging.judge_day(model.drift, model.minimum_changes, fitted, judged,
