@@ -313,7 +313,7 @@ def f1_drop(points: float) -> Callable:
 
 
 WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance", "window_estimated_performance",
-                "segment_window_drift", "segment_window_performance")
+                "segment_window_drift", "segment_window_performance", "segment_window_estimated_drop")
 
 CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
     "mean shift 0.1 sd": (shift(0.1), {"feature_drift", "dataset_drift"}),
@@ -366,7 +366,7 @@ class Judge:
 
             numerical, _ = window_state.monitored_columns(self.model)
             self.edges = window_state.fit_edges(self.compared, numerical, "v1")
-            self.reference_window = window_state.tally_of(self.model, None, "v1", self.edges).add(
+            self.reference_window = window_state.tally_of(self.model, None, "v1", self.edges, self.fitted).add(
                 self.compared).state()
             self.restart()
         fit = self.fitted.segments
@@ -410,9 +410,9 @@ class Judge:
         specs = model.drift_specs
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
         if self.windows:  # as the daily run: the day's state published before its trailing judgement
-            self.states[day] = window_state.tally_of(model, day, "v1", self.edges).add(valid).state(
+            self.states[day] = window_state.tally_of(model, day, "v1", self.edges, self.fitted).add(valid).state(
                 window_state.expected_state(state.expected or state.expected_classes, model.scoring),
-                source_sha256=str(day))
+                source_sha256=str(day), segment_expected=window_state.segment_expected(state.segments))
         columns, judged, segmented = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
