@@ -54,7 +54,7 @@ def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
               *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary),
               *_window_findings(summary), *_segment_window_findings(summary), *_gradual_findings(summary),
-              *_window_estimate(summary), *_segment_window_estimate(summary, model)]
+              *_window_estimate(summary), *_segment_window_estimate(summary)[:model.segments.max_findings]]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
 
@@ -575,9 +575,9 @@ def _segment_performance(due: DueDay) -> list[Finding]:
             for s in due.segments_degraded]
 
 
-def _segment_window_estimate(summary: DaySummary, model: ModelConfig) -> list[Finding]:
+def _segment_window_estimate(summary: DaySummary) -> list[Finding]:
     """The headline metric CBPE expects worse inside a segment over the trailing window (before its labels land)
-    while no single day's estimate, the day's included, showed it there; at most `segments.max_findings`."""
+    while no single day's estimate, the day's included, showed it there."""
     window = summary.window_estimate
     if window is None:
         return []
@@ -593,7 +593,7 @@ def _segment_window_estimate(summary: DaySummary, model: ModelConfig) -> list[Fi
                             "meanwhile compare the segment's inputs over these days with the reference's "
                             "(python -m monitoring compare)."),
                     evidence=[f"{s.metric} change: {s.verdict.words()}"] if s.verdict else [])
-            for s in quiet][:model.segments.max_findings]
+            for s in quiet]
 
 
 def _segment_window_performance(report: LabelsReport) -> list[Finding]:

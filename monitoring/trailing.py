@@ -24,13 +24,13 @@ import json
 from collections.abc import Callable
 
 from monitoring import gradual, judging, verdicts, window_state, windows
-from monitoring.config import ModelConfig
+from monitoring.config import ModelConfig, SegmentsConfig
 from monitoring.gradual import Creep
 from monitoring.records import WindowPerformance
 from monitoring.reference import ReferenceProfile
 from monitoring.verdicts import Judgement
 from monitoring.vocabulary import Record
-from monitoring.window_state import WindowState, merge
+from monitoring.window_state import ConfusionState, WindowState, merge
 from monitoring.windows import WindowComparison
 
 SCHEMA_VERSION = 1
@@ -201,7 +201,8 @@ def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -
             if (theirs := baseline.segments.get(key)) is not None and mine.rows >= least and theirs.rows >= least}
 
 
-def _segment_expected(model: ModelConfig, days: list[WindowState], current: WindowState) -> tuple[dict, object]:
+def _segment_expected(model: ModelConfig, days: list[WindowState],
+                      current: WindowState) -> tuple[dict[str, ConfusionState], SegmentsConfig | None]:
     """Each segment's expected confusion counts over the window (`current`: the `days` merged) and the model's
     segments; nothing unless every day counted them in each of its segments (a day published before they were
     kept has none)."""
