@@ -13,7 +13,8 @@ here with the verdicts of `monitoring.verdicts` against the no-change bands fitt
 - `judge_metrics`: a labelled day's (or an estimate's) performance metrics, one family of their own;
 - `labelled_day`, `due_day`, `estimate_check`, `estimate_day`: what labels (or the estimators, before them) say of a
   prediction day, as written to `performance.json`, `labels.json` and `summary.json`;
-- `window_performance`, `window_estimate`: the same of a trailing window's days together, from their summed counts.
+- `window_performance`, `window_estimate`, `window_loss_estimate`: the same of a trailing window's days together, from
+  their summed counts (a regressor's DLE estimate: its summed expected losses).
 
 Each takes the settings it uses (`DriftConfig`, `DriftSpec`, `MinimumChanges`, `MetricJudging`, `Scoring`), never the
 whole model config.
@@ -38,7 +39,7 @@ from monitoring.records import ColumnDrift, DueDay, EstimateCheck, Performance, 
 from monitoring.reference import ReferenceProfile
 from monitoring.segments import SegmentPerformance, SegmentsReport, SegmentTally
 from monitoring.verdicts import DayVerdicts, Degradation, Judgement
-from monitoring.window_state import ConfusionState, LabelState
+from monitoring.window_state import ConfusionState, LabelState, LossState
 from monitoring.vocabulary import CATEGORICAL, LOWER_IS_BETTER, effect_method, is_test, statistic_name, worse_by
 
 log = logging.getLogger(__name__)
@@ -340,16 +341,36 @@ def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted
     if not rows:
         return None
     values = LabelState(predictions=rows, labelled=rows, confusion=expected).metrics()
-    degraded = judge_metrics(values, fitted.performance, judging, rows, fitted)
     inside = _segment_estimates(segment_expected or {}, fitted, judging, segmented) if segmented else []
+    return _window_estimated(days, rows, values, fitted, judging, estimated_on, "CBPE", inside)
+
+
+def window_loss_estimate(days: list[dt.date], expected: LossState | None, fitted: ReferenceProfile,
+                         judging: MetricJudging,
+                         estimated_on: Callable[[dt.date], set[str]] | None = None) -> WindowPerformance | None:
+    """The MAE and RMSE DLE expects of a regressor's predictions of `days` together, before their labels land: from
+    the days' summed expected losses (`expected`, monitoring.window_state; exact sums over the rows each day's
+    estimate was made on), judged against the reference version's baseline at the window's rows, as a day's DLE
+    estimate is at its rows (`estimate_day`). None without DLE or rows."""
+    if expected is None or fitted.dle is None or not expected.rows:
+        return None
+    return _window_estimated(days, expected.rows, expected.metrics(), fitted, judging, estimated_on, "DLE")
+
+
+def _window_estimated(days: list[dt.date], rows: int, values: dict[str, float | None], fitted: ReferenceProfile,
+                      judging: MetricJudging, estimated_on: Callable[[dt.date], set[str]] | None, method: str,
+                      inside: list[SegmentPerformance] = ()) -> WindowPerformance:
+    """A window's estimated metrics (`values`, at `rows`) and its segments' (`inside`), judged; the days whose own
+    estimates showed what fired (`estimated_on`)."""
+    degraded = judge_metrics(values, fitted.performance, judging, rows, fitted)
     fallen = [s for s in inside if s.degraded]
     asked = {day: estimated_on(day) for day in days} if (degraded or fallen) and estimated_on else {}
     shown = {d.metric: [day.isoformat() for day in days if d.metric in asked.get(day, set())] for d in degraded}
     return WindowPerformance(days=[d.isoformat() for d in days], predictions=rows, labelled=0,
                              reference_version=fitted.version, metrics=values,
                              baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},
-                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d}, method="CBPE",
-                             segments=inside, segments_shown_by_days={
+                             degraded=degraded, shown_by_days={m: d for m, d in shown.items() if d}, method=method,
+                             segments=list(inside), segments_shown_by_days={
                                  s.key: [day.isoformat() for day in days if f"{s.key}|{s.metric}" in asked.get(
                                      day, set())] for s in fallen})
 

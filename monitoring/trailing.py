@@ -68,8 +68,8 @@ class TrailingJudgement(Record):
     # the window inside each configured segment against the baseline's same segment, judged in the same family
     # (statistics `segment:<key>|mean_shift:<column>`, ...): the segments where a column fired
     segments: dict[str, WindowComparison] = {}
-    # the performance CBPE expects of the window's predictions together (before their labels land), judged at the
-    # window's rows against the reference's baseline, its own family as a day's estimate is
+    # the performance CBPE (a regressor's: DLE) expects of the window's predictions together (before their labels
+    # land), judged at the window's rows against the reference's baseline, its own family as a day's estimate is
     estimate: WindowPerformance | None = None
 
     @property
@@ -172,9 +172,8 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
         gradual=creeps, verdicts={n: j for n, j in family.items() if not n.startswith(SEGMENT)},
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k), weekday=weekday,
         segments={key: c for key, c in segments.items() if c.drifted},
-        estimate=(judging.window_estimate(days, current.expected, profile_of(version), model.metric_judging,
-                                          estimated_on, *_segment_expected(model, history[-settings.days:], current))
-                  if profile_of and all(s.expected is not None for s in history[-settings.days:]) else None))
+        estimate=_estimate(model, days, history[-settings.days:], current, profile_of(version) if profile_of else None,
+                           estimated_on))
     compared = {c.column for c in weekday.columns} if weekday is not None else set()
     seasonal = sorted(c for c in drifted_on(day) if c in compared and c not in weekday.drifted) if compared else []
     steady = sorted(c for c in (model.scoring.score, model.scoring.decision)
@@ -199,6 +198,22 @@ def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -
                                min_distance=settings.min_distance, columns=judged_columns(model))
             for key, mine in sorted(current.segments.items())
             if (theirs := baseline.segments.get(key)) is not None and mine.rows >= least and theirs.rows >= least}
+
+
+def _estimate(model: ModelConfig, days: list[dt.date], states: list[WindowState], current: WindowState,
+              fitted: ReferenceProfile | None,
+              estimated_on: Callable[[dt.date], set[str]] | None) -> WindowPerformance | None:
+    """The window's estimated performance, once every day of it (`states`, merged: `current`) kept its estimate's
+    sums: a classifier's CBPE expected confusion counts (`judging.window_estimate`, per segment too), a regressor's
+    DLE expected losses (`judging.window_loss_estimate`)."""
+    if fitted is None:
+        return None
+    if all(s.expected is not None for s in states):
+        return judging.window_estimate(days, current.expected, fitted, model.metric_judging, estimated_on,
+                                       *_segment_expected(model, states, current))
+    if all(s.expected_loss is not None for s in states):
+        return judging.window_loss_estimate(days, current.expected_loss, fitted, model.metric_judging, estimated_on)
+    return None
 
 
 def _segment_expected(model: ModelConfig, days: list[WindowState],

@@ -18,6 +18,8 @@ they make, exactly where the figures are sums and within a stated bound where th
   window is within the sketch's normalized rank error (about 1.3% at k = 200, 99% confidence) of the truth.
 - **the expected confusion counts** of the performance estimator (CBPE), k x k (rows: actual, columns: predicted;
   binary models: classes 0 and 1), and the rows predicted as each class.
+- **DLE's expected losses** of a regressor (`LossState`): the rows estimated (the day's sample) and the sums of their
+  expected absolute and squared errors, from which the window's estimated MAE and RMSE follow exactly.
 - **the label join's counts**: the labelled rows and the realized confusion counts of a classifier, a regressor's
   error sums (n, sum, sum of squares, sum of absolute values). The day's label runs write them beside its state as
   its labels land (`label_state.json`, `LabelState`); `read_day` puts the two together.
@@ -43,15 +45,16 @@ import numpy as np
 import pandas as pd
 from monitoring import metrics, reference_store
 from monitoring.config import ModelConfig, Scoring
+from monitoring.estimators import Estimate
 from monitoring.layout import DayLayout, ModelLayout
 from monitoring.reference import ReferenceProfile
 from monitoring.segments import SegmentsFit, SegmentTally
 from monitoring.storage import JSON, ObjectStore
 from monitoring.vocabulary import LABEL, Record
 
-STATE_SCHEMA = 3  # 2: with the segments' counts; 3: with their expected confusion counts
+STATE_SCHEMA = 4  # 2: with the segments' counts; 3: with their expected confusion counts; 4: DLE's expected losses
 EDGES_SCHEMA = 1
-LABEL_STATE_SCHEMA = 3  # 2: with the segments' counts; 3: with their expected confusion counts
+LABEL_STATE_SCHEMA = 4  # 2: with the segments' counts; 3: with their expected confusion counts; 4: DLE's expected losses
 EDGE_QUANTILES = 64  # the fixed edges of a numerical column: up to this many distinct quantiles of the reference
 CATEGORY_LIMIT = 256  # distinct categories a column counts exactly; past it, the heavy-hitters sketch
 HEAVY_HITTERS_LG_MAP = 9  # the frequent-items sketch's map (2^9 slots): counts within 3.5 / 2^9 = 0.7% of the rows
@@ -264,6 +267,34 @@ class ErrorState(Record):
                           squares=self.squares + other.squares, absolute=self.absolute + other.absolute)
 
 
+class LossState(Record):
+    """DLE's expected losses of a regressor's rows (a day's estimate is over its sample): the rows estimated and the
+    sums of their expected absolute and squared errors."""
+
+    rows: int
+    absolute: float
+    squares: float
+
+    def merge(self, other: LossState) -> LossState:
+        return LossState(rows=self.rows + other.rows, absolute=self.absolute + other.absolute,
+                         squares=self.squares + other.squares)
+
+    def metrics(self) -> dict[str, float | None]:
+        """The estimated MAE (the mean expected absolute error) and RMSE (the root of the mean expected squared one),
+        as `estimators.dle_metric` gives them from the rows."""
+        return {"mae": self.absolute / self.rows, "rmse": math.sqrt(self.squares / self.rows)} if self.rows else {}
+
+
+def loss_state(estimate: Estimate | None) -> LossState | None:
+    """A day's DLE estimate as its sums (None for another estimate, or none)."""
+    if estimate is None or estimate.method != "DLE" or not estimate.rows:
+        return None
+    mae, rmse = estimate.metrics.get("mae"), estimate.metrics.get("rmse")
+    if mae is None or rmse is None:
+        return None
+    return LossState(rows=estimate.rows, absolute=mae * estimate.rows, squares=rmse ** 2 * estimate.rows)
+
+
 class LabelState(Record):
     """The label join of the window's predictions, as far as their labels have landed."""
 
@@ -378,6 +409,7 @@ class WindowState(Record):
     score: QuantileState
     latency: QuantileState | None = None
     expected: ConfusionState | None = None  # CBPE's
+    expected_loss: LossState | None = None  # DLE's (a regressor's)
     labels: LabelState | None = None  # every day's labels once landed; None while a day of the window has none
     source_sha256: str | None = None  # a day's: the digest of the valid rows it was counted from
     # the same counts inside each configured segment (monitoring.segments' keys, e.g. "channel=mobile_app"): numerical
@@ -413,6 +445,7 @@ class WindowState(Record):
             categorical=_merge_parts([x.categorical for x in both]),
             score=self.score.merge(other.score), latency=_merged(self.latency, other.latency),
             expected=_merged(self.expected, other.expected),
+            expected_loss=_merged(self.expected_loss, other.expected_loss),
             labels=self.labels.merge(other.labels) if self.labels and other.labels else None, source_sha256=None,
             segments=_merge_segments(self, other))
 
@@ -701,9 +734,10 @@ class WindowTally:
         return self
 
     def state(self, expected: ConfusionState | None = None, source_sha256: str | None = None,
-              segment_expected: dict[str, ConfusionState] | None = None) -> WindowState:
+              segment_expected: dict[str, ConfusionState] | None = None,
+              expected_loss: LossState | None = None) -> WindowState:
         """The state counted; `expected`: CBPE's expected confusion counts of the day, `segment_expected` of each
-        segment (`segment_expected`)."""
+        segment (`segment_expected`); `expected_loss`: a regressor's DLE estimate as sums (`loss_state`)."""
         inside = segment_expected or {}
         return WindowState(
             model=self.model, days=[self.day] if self.day else [], reference_versions=[self.reference_version],
@@ -711,5 +745,5 @@ class WindowTally:
             numerical={c: t.state for c, t in self.numerical.items()},
             categorical={c: t.state() for c, t in self.categorical.items()},
             score=self.score.state(), latency=self.latency.state() if self.latency is not None else None,
-            expected=expected, source_sha256=source_sha256,
+            expected=expected, expected_loss=expected_loss, source_sha256=source_sha256,
             segments={key: tally.state(inside.get(key)) for key, tally in sorted(self.segments.items())})

@@ -225,6 +225,8 @@ def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_as
     estimate = summary["estimated_performance"]
     assert estimate["method"] == "DLE" and estimate["metrics"]["mae"] == pytest.approx(found["baseline"]["mae"],
                                                                                       rel=0.1)
+    sums = window_state.read_day(store, first).expected_loss  # the day's state keeps it as sums, for the window
+    assert sums.rows == estimate["rows"] and sums.metrics()["mae"] == pytest.approx(estimate["metrics"]["mae"])
     assert "mae" in found["estimate_check"]["unreliable"] and found["estimate_check"]["errors"]["mae"] < 0
     unreliable = next(f for f in decision.findings if f.rule == "estimator_unreliable")
     assert unreliable.severity.value == "info" and "DLE" in unreliable.message

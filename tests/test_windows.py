@@ -485,6 +485,51 @@ def test_a_drop_cbpe_expects_of_a_week_is_found_before_its_labels_where_no_day_s
     assert unchanged.degraded == []
 
 
+def test_a_rise_of_the_error_dle_expects_of_a_week_is_found_before_its_labels_where_no_day_s_estimate_shows_it():
+    """A regressor whose errors double on kind "b": seven 300-row days where "b" is half the rows instead of 30% (DLE
+    expects MAE about 12% up): the days' expected losses summed (exact sums: the window's estimate equals the
+    estimate of the week's rows together) and judged at the week's rows find MAE and RMSE worse, which no day's own
+    estimate does here; an unchanged week finds nothing; the state carries the sums and merges them."""
+    from monitoring import estimators, judging
+    from monitoring.config import Scoring
+    from monitoring.reference import ReferenceProfile
+    from monitoring.vocabulary import ModelTask
+    from tests.test_estimators import heteroscedastic
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    scoring = Scoring(task=ModelTask.REGRESSION, score="prediction")
+    fit = settings(scoring=scoring, specs={}, numerical=("x", "spread"), categorical=("kind",), label="actual",
+                   estimate=True)
+    rng = np.random.default_rng(21)
+    profile = ReferenceProfile.fit(heteroscedastic(12_000, rng), "m", fit, "v1", "00000000000000b4")
+    loaded = estimators.load_nannies(profile._artifacts)
+    nannies = {metric: loaded[name] for metric, name in profile.dle.artifacts.items()}
+    rules_of = metric_judging(ModelTask.REGRESSION)
+    days = windows.days_between(dt.date(2026, 10, 5), dt.date(2026, 10, 11))
+
+    def week(share_b: float):
+        losses, frames, alone = [], [], 0
+        for _ in days:
+            frame = heteroscedastic(300, rng, share_b).drop(columns="actual")
+            estimate = estimators.dle_estimate(profile.dle, nannies, frame, ("x", "spread"), "prediction")
+            alone += bool(judging.judge_metrics(estimate.metrics, profile.performance, rules_of, 300, profile))
+            losses.append(window_state.loss_state(estimate))
+            frames.append(frame)
+        together = estimators.dle_estimate(profile.dle, nannies, pd.concat(frames, ignore_index=True), ("x", "spread"),
+                                           "prediction")
+        merged = window_state.merge(losses)
+        assert merged.metrics() == pytest.approx(together.metrics)  # the sums are exact
+        return judging.window_loss_estimate(days, merged, profile, rules_of), alone
+
+    window, alone = week(0.5)
+    assert window.method == "DLE" and window.predictions == 7 * 300 and alone == 0
+    assert {d.metric for d in window.degraded} == {"mae", "rmse"} and window.metrics["mae"] > window.baseline["mae"]
+    unchanged, _ = week(0.3)
+    assert unchanged.degraded == []
+    assert window_state.loss_state(None) is None
+
+
 def test_the_weekly_report_is_built_after_the_week_s_sunday_and_again_when_a_day_inside_changes(
         s3_client, store, loan_model, trained):
     from monitoring import manifest, reference_store, weekly

@@ -87,8 +87,6 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     specs = model.drift_specs
     skipped = judging.skipped_columns(current, compared, specs, model.drift.max_categories)
     judged = judging.judge_columns(current, compared, specs, model.drift, fitted, skipped)
-    day_state = tally.state(window_state.expected_state(state.expected or state.expected_classes, model.scoring),
-                            source.hexdigest(), window_state.segment_expected(state.segments))
     if trailing.judged(model):  # what the day's trailing judgement compares with, once per reference version
         window_state.reference_state(store, model, fitted)
     columns, verdicts_of_day, segmented = judging.judge_day(model.drift, model.minimum_changes, fitted, judged,
@@ -111,6 +109,9 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
     estimate = judging.estimate_day(fitted, model.metric_judging, model.scoring, model.columns.numerical,
                                     model.columns.features, state.expected or state.expected_classes, current,
                                     nannies, quality)
+    day_state = tally.state(window_state.expected_state(state.expected or state.expected_classes, model.scoring),
+                            source.hexdigest(), window_state.segment_expected(state.segments),
+                            window_state.loss_state(estimate))
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
         reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,
