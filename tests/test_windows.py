@@ -590,11 +590,22 @@ def test_the_weekly_report_is_built_after_the_week_s_sunday_and_again_when_a_day
                                      as_of=day + dt.timedelta(days=5), fitted=fitted, label_digest=str(n))
         store.put_bytes(DayLayout.of(loan_model, day).performance, canonical(found), "application/json")
         store.put_bytes(DayLayout.of(loan_model, day).label_state, window_state.label_state(
-            joined, 200, loan_model.scoring).model_dump_json().encode(), "application/json")
+            joined, frame, loan_model.scoring, window_state.segmenter(loan_model, fitted)).model_dump_json().encode(),
+            "application/json")
     update_weeks(store, loan_model, days[:7], days[-1])
     labelled = next(w for w in recent_weeks(store, loan_model) if w.week == first)
     assert labelled.labelled == labelled.predictions == 1400 and labelled.performance is not None
     assert labelled.performance.degraded == [] and labelled.metrics["f1"] == labelled.performance.metrics["f1"]
+    inside = labelled.performance.segments  # the week's segments judged from the days' counts per segment
+    assert inside and not any(s.degraded for s in inside)
+    import html
+
+    from monitoring.site import render_week_page
+
+    fallen = labelled.performance.model_copy(update={"segments": [inside[0].model_copy(update={"degraded": True})]})
+    page = render_week_page(labelled.model_copy(update={"performance": fallen}))
+    assert 'id="week-segments"' in page and "Over the week, f1 " in page and html.escape(inside[0].key) in page
+    assert 'id="week-segments"' not in render_week_page(labelled)
 
 
 def test_a_shift_inside_one_segment_is_found_over_a_week_where_the_whole_window_does_not_show_it(
