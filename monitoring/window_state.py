@@ -54,7 +54,7 @@ from monitoring.vocabulary import LABEL, Record
 
 STATE_SCHEMA = 4  # 2: with the segments' counts; 3: with their expected confusion counts; 4: DLE's expected losses
 EDGES_SCHEMA = 1
-LABEL_STATE_SCHEMA = 4  # 2: with the segments' counts; 3: with their expected confusion counts; 4: DLE's expected losses
+LABEL_STATE_SCHEMA = 2  # 2: with the segments' counts
 EDGE_QUANTILES = 64  # the fixed edges of a numerical column: up to this many distinct quantiles of the reference
 CATEGORY_LIMIT = 256  # distinct categories a column counts exactly; past it, the heavy-hitters sketch
 HEAVY_HITTERS_LG_MAP = 9  # the frequent-items sketch's map (2^9 slots): counts within 3.5 / 2^9 = 0.7% of the rows
