@@ -449,8 +449,7 @@ class Judge:
         window = None
         if self.windows:  # the day's labels complete at once: its trailing window of labelled days judged with it
             segmenter = window_state.segmenter(model, self.fitted)
-            self.labels[day] = window_state.label_state(joined, valid if segmenter else len(valid), model.scoring,
-                                                        segmenter)
+            self.labels[day] = window_state.label_state(joined, valid, model.scoring, segmenter)
             self.performances[day] = found.model_copy(update={"day": day.isoformat(), "complete": True})
             window = judging.window_performance(
                 windows.days_between(day - dt.timedelta(days=model.windows.days - 1), day), self.labels,

@@ -294,7 +294,7 @@ def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
     degraded = judge_metrics(values, fitted.performance, judging, merged.labelled, fitted)
     shown = {d.metric: [day.isoformat() for day in days
                         if d.metric in {m.metric for m in performances[day].degraded}] for d in degraded}
-    inside = window_segments(merged, fitted, judging, segmented) if segmented is not None else []
+    inside = window_segments(merged.segments, fitted, judging, segmented) if segmented and merged.segmented else []
     return WindowPerformance(days=[d.isoformat() for d in days], predictions=merged.predictions,
                              labelled=merged.labelled, reference_version=fitted.version, metrics=values,
                              baseline={m: fitted.performance.get(m) for m in values} if fitted.performance else {},
@@ -305,21 +305,21 @@ def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
                                  for s in inside if s.degraded})
 
 
-def window_segments(merged: LabelState, fitted: ReferenceProfile, judging: MetricJudging,
-                    settings: SegmentsConfig) -> list[SegmentPerformance]:
-    """The headline metric inside each segment of a window's labelled predictions (`merged`: the days' label counts
-    summed, per segment), judged against the reference's same segment at the segment's labelled rows over the
-    window: the day's calculation (`segments.judge_counts`) at the window's size. Nothing unless every day was
-    counted per segment, or for a metric the counts do not give (ROC-AUC)."""
+def window_segments(states: dict[str, LabelState], fitted: ReferenceProfile, judging: MetricJudging,
+                    settings: SegmentsConfig, estimated_by: str | None = None) -> list[SegmentPerformance]:
+    """The headline metric inside each segment of a window (`states`: each segment's counts summed over the days:
+    its labelled predictions, or, `estimated_by` CBPE, its expected confusion counts as if labelled), judged against
+    the reference's same segment at the segment's rows over the window: the day's calculation
+    (`segments.judge_counts`) at the window's size. Nothing for a metric the counts do not give (ROC-AUC)."""
     fit = fitted.segments
-    if fit is None or fit.metric is None or not merged.segmented or not judging.calibrated:
+    if fit is None or fit.metric is None or not judging.calibrated:
         return []
-    values = {key: (state.labelled, state.metrics().get(fit.metric)) for key, state in merged.segments.items()
+    values = {key: (state.labelled, state.metrics().get(fit.metric)) for key, state in states.items()
               if state.labelled and key in fit.baselines}
     if not any(value is not None for _, value in values.values()):
         return []
     return segments.judge_counts(fit, values, settings, judging.band_sigma, judging.fdr,
-                                 *_worsening(fit.metric, judging))
+                                 *_worsening(fit.metric, judging), estimated_by=estimated_by)
 
 
 def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted: ReferenceProfile,
@@ -337,12 +337,18 @@ def window_estimate(days: list[dt.date], expected: ConfusionState | None, fitted
     estimate is (`segments.judge_counts`) at the segment's rows over the window."""
     if expected is None or (fitted.cbpe is None and fitted.cbpe_multiclass is None):
         return None
-    rows = int(sum(expected.predicted))
-    if not rows:
+    whole = _as_labelled(expected)
+    if not whole.labelled:
         return None
-    values = LabelState(predictions=rows, labelled=rows, confusion=expected).metrics()
-    inside = _segment_estimates(segment_expected or {}, fitted, judging, segmented) if segmented else []
-    return _window_estimated(days, rows, values, fitted, judging, estimated_on, "CBPE", inside)
+    inside = window_segments({key: _as_labelled(counts) for key, counts in (segment_expected or {}).items()},
+                             fitted, judging, segmented, "CBPE") if segmented else []
+    return _window_estimated(days, whole.labelled, whole.metrics(), fitted, judging, estimated_on, "CBPE", inside)
+
+
+def _as_labelled(expected: ConfusionState) -> LabelState:
+    """CBPE's expected confusion counts as the counts of that many labelled rows (what their metrics are read from)."""
+    rows = int(sum(expected.predicted))
+    return LabelState(predictions=rows, labelled=rows, confusion=expected)
 
 
 def window_loss_estimate(days: list[dt.date], expected: LossState | None, fitted: ReferenceProfile,
@@ -373,22 +379,6 @@ def _window_estimated(days: list[dt.date], rows: int, values: dict[str, float | 
                              segments=list(inside), segments_shown_by_days={
                                  s.key: [day.isoformat() for day in days if f"{s.key}|{s.metric}" in asked.get(
                                      day, set())] for s in fallen})
-
-
-def _segment_estimates(expected: dict[str, ConfusionState], fitted: ReferenceProfile, judging: MetricJudging,
-                       settings: SegmentsConfig) -> list[SegmentPerformance]:
-    """The headline metric CBPE expects inside each segment of a window (`expected`: each segment's summed expected
-    confusion counts), judged against the estimator's view of the reference's same segment at its rows."""
-    fit = fitted.segments
-    if fit is None or fit.metric not in segments.COUNTED or not expected or not judging.calibrated:
-        return []
-    values = {}
-    for key, counts in expected.items():
-        rows = int(sum(counts.predicted))
-        if rows and key in fit.baselines:
-            values[key] = (rows, LabelState(predictions=rows, labelled=rows, confusion=counts).metrics().get(fit.metric))
-    return segments.judge_counts(fit, values, settings, judging.band_sigma, judging.fdr,
-                                 *_worsening(fit.metric, judging), estimated_by="CBPE")
 
 
 def due_day(performance: Performance | None, day: dt.date, min_coverage: float, min_labelled_rows: int,

@@ -14,7 +14,7 @@ from enum import Enum
 
 from monitoring.config import ModelConfig
 from monitoring.records import DueDay, LabelsReport, WindowPerformance
-from monitoring.segments import CONCENTRATION
+from monitoring.segments import CONCENTRATION, SegmentPerformance
 from monitoring.summary import DaySummary
 from monitoring.text import listing
 from monitoring.verdicts import Degradation, Judgement
@@ -575,15 +575,20 @@ def _segment_performance(due: DueDay) -> list[Finding]:
             for s in due.segments_degraded]
 
 
+def _quiet_segments(window: WindowPerformance, today: list[SegmentPerformance]) -> list[SegmentPerformance]:
+    """The window's fallen segments that neither a single day of it (`segments_shown_by_days`) nor the day itself
+    (`today`'s fallen ones) showed: the window's own findings, as `_quiet_metrics` are for the whole window."""
+    shown = {s.key for s in today if s.degraded} | {key for key, days in window.segments_shown_by_days.items() if days}
+    return [s for s in window.segments if s.degraded and s.key not in shown]
+
+
 def _segment_window_estimate(summary: DaySummary) -> list[Finding]:
     """The headline metric CBPE expects worse inside a segment over the trailing window (before its labels land)
     while no single day's estimate, the day's included, showed it there."""
     window = summary.window_estimate
     if window is None:
         return []
-    today = {s.key for s in (summary.segments.estimated if summary.segments else []) if s.degraded}
-    quiet = [s for s in window.segments if s.degraded and s.key not in today
-             and not window.segments_shown_by_days.get(s.key)]
+    quiet = _quiet_segments(window, summary.segments.estimated if summary.segments else [])
     span = f"the last {len(window.days)} days ({window.days[0]} to {window.days[-1]})"
     return [Finding(rule="segment_window_estimated_drop", severity=Severity.WARNING, columns=[s.metric],
                     segment=s.key,
@@ -603,9 +608,7 @@ def _segment_window_performance(report: LabelsReport) -> list[Finding]:
     window, due = report.window, report.due
     if window is None or due.superseded:
         return []
-    today = {s.key for s in due.segments_degraded}
-    quiet = [s for s in window.segments if s.degraded and s.key not in today
-             and not window.segments_shown_by_days.get(s.key)]
+    quiet = _quiet_segments(window, due.segments_degraded)
     span = f"the {len(window.days)} days {window.days[0]} to {window.days[-1]}" if window.days else ""
     return [Finding(rule="segment_window_performance", severity=Severity.WARNING, columns=[s.metric], segment=s.key,
                     message=f"The predictions made on {span}, judged together: {s.describe()}; no single day showed it.",
