@@ -90,6 +90,15 @@ def recorded(store: ObjectStore, layout: DayLayout, key: str) -> str | None:
     return _manifest(store, layout).get("artifacts", {}).get(key.rsplit("/", 1)[-1], {}).get("sha256")
 
 
+def listed(store: ObjectStore, layout: DayLayout) -> dict[str, str] | None:
+    """The sha256 the day's manifest lists for each artifact (by file name); None when the day is not published."""
+    try:
+        artifacts = store.get_json(layout.manifest).get("artifacts", {})
+    except FileNotFoundError:
+        return None
+    return {name: record.get("sha256") for name, record in artifacts.items()}
+
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -72,16 +73,46 @@ class _References:
         return frame.rename(columns={column: labels.LABEL}) if column in frame.columns else None
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What a published day holds of its performance, read once per label run: the manifest's records (None: the day
+    is not published), performance.json's bytes and their record."""
+
+    listed: dict[str, str] | None
+    data: bytes | None
+    performance: Performance | None
+
+    @classmethod
+    def read(cls, store: ObjectStore, layout: DayLayout) -> _Stored:
+        listed = manifest.listed(store, layout)
+        data = _bytes(store, layout.performance) if listed is not None else None
+        return cls(listed, data, Performance.model_validate_json(data) if data is not None else None)
+
+    def holds(self, key: str, stored: bytes | None, data: bytes) -> bool:
+        """`key` holds `data` (its bytes `stored`) and the manifest lists it (a run that died in between left one or
+        the other)."""
+        return (stored == data and self.listed is not None
+                and self.listed.get(key.rsplit("/", 1)[-1]) == manifest.sha256(data))
+
+
+def _bytes(store: ObjectStore, key: str) -> bytes | None:
+    try:
+        return store.get_bytes(key)
+    except FileNotFoundError:
+        return None
+
+
 def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout, found: Performance,
                        joined: pd.DataFrame, counted: window_state.LabelState, references: _References,
-                       now: dt.datetime) -> bool:
+                       now: dt.datetime, held: _Stored) -> bool:
     """Write a published day's performance when its labels grew (or became complete), or record it again when a
-    run died between writing and recording it; True when written (its summary is then refreshed).
+    run died between writing and recording it; True when written (its summary is then refreshed). `held`: what the
+    day holds, as this run read it.
 
     Never replaces a performance computed with later labels (a rerun or backfill of an older day keeps it)."""
-    if not manifest.is_published(store, layout):
+    if held.listed is None:
         return False  # its own run publishes it; the next run after that fills in its performance
-    stored = later_sections(store, layout).performance
+    stored = held.performance
     if stored and stored.labels_as_of > found.labels_as_of:
         return False
     report_key, report_json_key = (layout.report(PERFORMANCE_REPORT, ext) for ext in ("html", "json"))
@@ -94,8 +125,8 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
         # the same labels: the report and intervals stand
         same = found.model_copy(update={"report": stored.report, "report_skipped": stored.report_skipped,
                                         "report_labelled": stored.report_labelled, "intervals": stored.intervals})
-        if _recorded(store, layout, layout.performance, canonical(same)) and _recorded(
-                store, layout, layout.label_state, counts):
+        if held.holds(layout.performance, held.data, canonical(same)) and held.holds(
+                layout.label_state, _bytes(store, layout.label_state), counts):
             return False  # nothing new, and the manifest lists it: written and recorded whole (a day published
             # before the label join's counts were kept, or kept per segment, gains them below)
         written = _existing(store, [report_key, report_json_key] if same.report else [])
@@ -119,14 +150,6 @@ def _write_performance(store: ObjectStore, model: ModelConfig, layout: DayLayout
     manifest.record_update(store, layout, [*written, (layout.performance, data)], now,
                            removed=[] if found.report else [report_key, report_json_key])
     return True
-
-
-def _recorded(store: ObjectStore, layout: DayLayout, key: str, data: bytes) -> bool:
-    """`key` holds `data` and the day's manifest lists it (a run that died in between left one or the other)."""
-    try:
-        return store.get_bytes(key) == data and manifest.recorded(store, layout, key) == manifest.sha256(data)
-    except FileNotFoundError:
-        return False
 
 
 def _existing(store: ObjectStore, keys: list[str]) -> list[tuple[str, bytes]] | None:
@@ -196,7 +219,8 @@ def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, wi
         version, estimate = _monitored(store, day_layout)
         label_digest = labels.digest(joined, model.columns.id)
         inputs = _inputs(model, predictions, label_digest, version)
-        settled = _settled(store, day_layout, inputs)
+        held = _Stored.read(store, day_layout)
+        settled = _settled(store, day_layout, held, inputs)
         if settled is not None:  # complete, and nothing it rests on changed since: as it stands
             found_by_day[day_layout.day] = settled
             continue
@@ -212,7 +236,7 @@ def _labelled_days(store: ObjectStore, model: ModelConfig, layout: DayLayout, wi
         found_by_day[day_layout.day] = found
         # the label join's counts, per segment too, for the labelled window (monitoring.window_state)
         counted = window_state.label_state(joined, predictions, model.scoring, window_state.segmenter(model, fitted))
-        if _write_performance(store, model, day_layout, found, joined, counted, references, now):
+        if _write_performance(store, model, day_layout, found, joined, counted, references, now, held):
             log.info("performance of %s: %d of %d predictions labelled (%.0f%%)%s", day_layout.day, found.labelled,
                      found.predictions, 100 * found.coverage,
                      "; " + ", ".join(f"{k} {v:.3f}" for k, v in found.metrics.items() if v is not None)
@@ -232,20 +256,16 @@ def _inputs(model: ModelConfig, predictions: pd.DataFrame, label_digest: str, ve
     return digest.hexdigest()
 
 
-def _settled(store: ObjectStore, layout: DayLayout, inputs: str) -> Performance | None:
+def _settled(store: ObjectStore, layout: DayLayout, held: _Stored, inputs: str) -> Performance | None:
     """The day's stored performance when a later label run has nothing to add to it: its labels complete, computed
     from the same `inputs`, its report drawn on all of them, and written and recorded whole (a run that died in
     between is completed by computing the day again)."""
-    try:
-        data = store.get_bytes(layout.performance)
-    except FileNotFoundError:
-        return None
-    stored = Performance.model_validate_json(data)
-    if not stored.complete or stored.inputs_sha256 != inputs:
+    stored = held.performance
+    if stored is None or not stored.complete or stored.inputs_sha256 != inputs:
         return None
     if stored.report and stored.report_labelled is not None and stored.report_labelled < stored.labelled:
         return None  # drawn on fewer labels: the report is drawn again (reports.redraw_performance)
-    if manifest.recorded(store, layout, layout.performance) != manifest.sha256(data):
+    if not held.holds(layout.performance, held.data, held.data):
         return None
     return stored if store.exists(layout.label_state) else None
 
