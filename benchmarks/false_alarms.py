@@ -228,11 +228,39 @@ def multiclass() -> Dataset:
                    _multiclass_world, shifted="normal", category="colour", classes=CLASSES)
 
 
+def _regression_world(rows: int, rng: np.random.Generator) -> pd.DataFrame:
+    """`_features`, a true value and a regressor's prediction of it: the value is linear in the features plus noise
+    whose sd grows with `flag` and with `bimodal`'s distance from 0 (so the model's errors depend on its inputs, which
+    DLE learns), the prediction the value's linear part (unbiased: its errors are the noise). On the 100,000
+    reference rows: MAE 1.97, RMSE 2.63, the value's sd 4.3."""
+    frame = _features(rows, rng)
+    normal, skewed = (frame["normal"] - 50) / 10, (np.log(frame["skewed"]) - 10) / 0.7
+    mean = (20 + 2.0 * normal + 1.5 * skewed + 1.0 * frame["bimodal"] + frame["size"].map({"S": -1.0, "M": 0.0,
+                                                                                             "L": 1.5})
+            + 2.0 * (frame["uniform"] - 0.5)).to_numpy(dtype=float)
+    sd = 1.0 + 2.5 * (frame["flag"] == "yes").to_numpy() + 0.6 * np.abs(frame["bimodal"].to_numpy())
+    frame["prediction"] = mean
+    frame["value"] = mean + rng.normal(0.0, 1.0, rows) * sd
+    return frame
+
+
+def regression() -> Dataset:
+    numerical = ["normal", "skewed", "uniform", "counts", "bimodal", "heavy"]
+    settings = {"task": "regression", "storage": {"bucket": "bench-bucket"},
+                "columns": {"id": "id", "timestamp": "ts", "score": "prediction", "numerical": numerical,
+                            "categorical": ["colour", "size", "region", "flag"]},
+                "labels": {"column": "value", "lag_days": 1}, "performance": {"min_labelled_rows": 100},
+                "retraining": {"dag_id": "retrain"}}
+    return Dataset("regression", settings, _regression_world(100_000, np.random.default_rng(9)), None,
+                   _regression_world, shifted="normal", category="colour")
+
+
 SEGMENTS = {  # --segments: each dataset's `segments:` entry
     "synthetic": {"columns": ["channel"]},  # 20 segments (19 values and "(other values)") x 12 monitored columns
     "employment": {"columns": ["SCHL"]},  # 25 values: 20 segments
     "housing": {"buckets": {"MedInc": [2.2, 2.7, 3.1, 3.5, 3.8, 4.2, 4.8, 5.4, 6.5]}},  # deciles: 10 segments
     "multiclass": {"columns": ["region"]},  # 20 values: 20 segments (19 and "(other values)")
+    "regression": {"columns": ["region"]},
 }
 SEGMENT_RULES = frozenset({"segment_drift", "segment_share", "new_segment", "vanished_segment",
                            "segment_performance", "segment_estimated_drop"})
@@ -312,6 +340,27 @@ def f1_drop(points: float) -> Callable:
     return apply
 
 
+def error_growth(share: float) -> Callable:
+    """A regressor's errors `share` larger (0.1: MAE and RMSE 10% higher): each true value moved away from the
+    prediction."""
+    def apply(frame: pd.DataFrame, data: Dataset, rng: np.random.Generator) -> pd.DataFrame:
+        frame = frame.copy()
+        label, prediction = data.settings["labels"]["column"], data.settings["columns"]["score"]
+        frame[label] = frame[prediction] + (1 + share) * (frame[label] - frame[prediction])
+        return frame
+    return apply
+
+
+def applies(name: str, data: Dataset) -> bool:
+    """Whether the change `name` can be made to `data`'s days: a new category needs a categorical feature, the label
+    changes need the kind of model they name (error rate: a classifier; F1: a binary one; MAE: a regressor)."""
+    task = data.settings.get("task", "binary_classification")
+    return not ((name.startswith("new category") and not data.category)
+                or (name.startswith("error rate") and task == "regression")
+                or (name.startswith("F1") and task != "binary_classification")
+                or (name.startswith("MAE") and task != "regression"))
+
+
 WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance", "window_estimated_performance",
                 "segment_window_drift", "segment_window_performance", "segment_window_estimated_drop")
 
@@ -324,6 +373,8 @@ CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
     "error rate +2 points": (label_noise(0.02), {"performance_degradation"}),
     "error rate +5 points": (label_noise(0.05), {"performance_degradation"}),
     "F1 -3 points": (f1_drop(0.03), {"performance_degradation"}),
+    "MAE +10%": (error_growth(0.10), {"performance_degradation"}),
+    "MAE +25%": (error_growth(0.25), {"performance_degradation"}),
 }
 
 
@@ -359,7 +410,12 @@ class Judge:
         self.fit_seconds = time.monotonic() - started
         self.compared = sample(typed, self.model.reports.max_rows)
         self.label = data.settings["labels"]["column"]
-        self.nannies: dict[str, object] = {}  # no DLE: the replayed models are classifiers
+        self.nannies: dict[str, object] = {}  # a regressor's DLE nanny models, as the daily run loads them
+        if self.fitted.dle is not None:
+            from monitoring import estimators
+
+            loaded = estimators.load_nannies(self.fitted._artifacts)
+            self.nannies = {metric: loaded[name] for metric, name in self.fitted.dle.artifacts.items()}
         self.windows = windows
         if windows:  # the days' mergeable states on fixed edges, the reference's state, what the trailing days left
             from monitoring import window_state
@@ -409,20 +465,23 @@ class Judge:
         operations, quality = state.operations(current), state.quality()
         specs = model.drift_specs
         skipped = judging.skipped_columns(current, self.compared, specs, model.drift.max_categories)
-        if self.windows:  # as the daily run: the day's state published before its trailing judgement
-            self.states[day] = window_state.tally_of(model, day, "v1", self.edges, self.fitted).add(valid).state(
-                window_state.expected_state(state.expected or state.expected_classes, model.scoring),
-                source_sha256=str(day), segment_expected=window_state.segment_expected(state.segments))
         columns, judged, segmented = judging.judge_day(
             model.drift, model.minimum_changes, self.fitted,
             judging.judge_columns(current, self.compared, specs, model.drift, self.fitted, skipped),
             operations, quality, current, (model.segments, state.segments))
-        if segmented is not None:  # the headline metric inside each segment, estimated before the labels (CBPE)
+        losses = judging.expected_losses(self.fitted, self.nannies, current, cols.numerical, model.scoring.score)
+        if segmented is not None:  # the headline metric inside each segment, estimated before the labels
             segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
-                self.fitted, state.segments, model.metric_judging, model.segments)})
+                self.fitted, state.segments, model.metric_judging, model.segments, current, losses)})
         estimate = judging.estimate_day(self.fitted, model.metric_judging, model.scoring, cols.numerical,
                                         cols.features, state.expected or state.expected_classes, current,
-                                        self.nannies, quality)
+                                        self.nannies, quality, losses)
+        if self.windows:  # as the daily run: the day's state published before its trailing judgement
+            self.states[day] = window_state.tally_of(model, day, "v1", self.edges, self.fitted).add(valid).state(
+                window_state.expected_state(state.expected or state.expected_classes, model.scoring),
+                source_sha256=str(day), segment_expected=window_state.segment_expected(state.segments),
+                expected_loss=window_state.loss_state(estimate), segment_loss=window_state.segment_losses(
+                    window_state.segmenter(model, self.fitted), current, losses))
         summary = summarize(
             model=model.name, day=DAY, contract={"rows_read": len(frame), "rows_valid": len(valid),
                                                  "rows_quarantined": 0, "rejected_share": 0.0, "reasons": {},
@@ -433,7 +492,8 @@ class Judge:
             verdicts=judged, segments=segmented, estimated_performance=estimate)
         if self.windows:  # as steps.publish.judge_trailing, the days before all published
             self.drifted[day] = rules.drifted_today(summary)
-            self.estimated[day] = {d.metric for d in estimate.degraded} if estimate else set()
+            self.estimated[day] = ({d.metric for d in estimate.degraded} if estimate else set()) | {
+                f"{s.key}|{s.metric}" for s in (segmented.estimated if segmented else []) if s.degraded}
             summary = summary.with_trailing(trailing.judge(
                 model, day, self.states, lambda _: self.reference_window, lambda d: self.drifted.get(d, set()),
                 lambda _: self.fitted, lambda d: self.estimated.get(d, set())))
@@ -498,8 +558,7 @@ def measure(judge: Judge, data: Dataset, size: int, days: int, changes: dict[str
         found.drifted += len(next((f.columns for f in findings if f.rule in ("feature_drift", "dataset_drift")), []))
         found.count += 1
     for name, (change, names) in changes.items():
-        if ((name.startswith("new category") and not data.category) or (name.startswith("F1") and data.classes)
-                or changed_days == 0):
+        if not applies(name, data) or changed_days == 0:
             continue
         rng = stream(day_seed, size, name)
         hits = sum(bool(names & {f.rule for f in judge.findings(change(data.day(size, rng), data, rng))})
@@ -645,12 +704,17 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
 def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int, *, shift_sd: float = 0.15,
                    day_seed: int = 7, out=sys.stdout) -> dict:
     """Consecutive days judged with their trailing window and slow-drift sums (issue 28): the model-days of a
-    no-change replay of `days` days on which a window or gradual finding is raised (and any finding), and the replays of a persistent `shift_sd` shift of
-    one feature (`shifts` of them, each after `windows.days` - 1 clean days) in which a finding names it within
-    the window's length of its start, by the window or by a single day."""
+    no-change replay of `days` days on which a window or gradual finding is raised (and any finding), and the
+    replays of a persistent `shift_sd` shift of one feature (`shifts` of them, each after `windows.days` - 1 clean
+    days) in which a finding names it within the window's length of its start, by the window or by a single day;
+    then, for a binary classifier or a regressor, the replays of a persistent performance drop (a 3-point F1 drop, a
+    10% rise of MAE) found within 14 days by the day's or the window's performance verdict."""
     results = {}
     judge = Judge(data, "calibrated", windows=True)
     length = judge.model.windows.days
+    worse = {"binary_classification": ("3-point F1 drop", f1_drop(0.03)),  # the performance drop replayed
+             "regression": ("10% rise of MAE", error_growth(0.10))}.get(data.settings.get("task",
+                                                                                       "binary_classification"))
     print(f"\n{data.name}, calibrated, trailing window of {length} days against the reference "
           f"({len(data.reference):,} reference rows, {len(judge.model.columns.features)} features)", file=out,
           flush=True)
@@ -689,9 +753,9 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
                     window_hit |= any(f.rule in ("window_drift", "gradual_drift") for f in named)
                 flagged += hit
                 by_window += window_hit
-            if "task" not in data.settings:  # a binary classifier (the default task)
-                drop = f1_drop(0.03)
-                for replay_number in range(shifts):  # a 3-point F1 drop from day `length`, looked for over 14 days
+            if worse is not None:
+                _, drop = worse
+                for replay_number in range(shifts):  # the drop from day `length`, looked for over 14 days
                     judge.restart()
                     rng = stream("windows-f1", data.name, size, day_seed, replay_number)
                     hit = window_hit = False
@@ -716,8 +780,8 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
                   f"{flagged}/{shifts} replays ({_pct(flagged, shifts)}), by window_drift or gradual_drift in "
                   f"{by_window}/{shifts}",
                   file=out, flush=True)
-            if "task" not in data.settings:  # a binary classifier (the default task)
-                print(f"           a persistent 3-point F1 drop: found within 14 days in {dropped}/{shifts} replays "
+            if worse is not None:
+                print(f"           a persistent {worse[0]}: found within 14 days in {dropped}/{shifts} replays "
                       f"({_pct(dropped, shifts)}), by window_performance in {dropped_by_window}/{shifts}",
                       file=out, flush=True)
     return results
@@ -809,7 +873,7 @@ def replay_weekday(data: Dataset, size: int, replays: int, *, weeks: int = 5, we
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", default="synthetic,employment,housing,multiclass")
+    parser.add_argument("--datasets", default="synthetic,employment,housing,multiclass,regression")
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--modes", default="calibrated,fixed")
     parser.add_argument("--quick", action="store_true", help="fewer replayed days")
@@ -852,7 +916,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.settings:
         print(f"merged into each replayed model's entry: {json.dumps(args.settings)}")
     makers = {"synthetic": lambda: synthetic(args.segments), "employment": employment, "housing": housing,
-              "multiclass": multiclass}
+              "multiclass": multiclass, "regression": regression}
     for name in args.datasets.split(","):
         data = with_segments(makers[name]()) if args.segments else makers[name]()
         data.settings = merged(data.settings, args.settings)

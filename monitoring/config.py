@@ -694,9 +694,9 @@ class RulesConfig(_Strict):
         "labelled days (windows.days), judged at the segment's labelled rows over the window, while no single day "
         "showed it there (each segment its own episode)")
     segment_window_estimated_drop: RuleConfig = Field(
-        default=RuleConfig(), description="the headline metric CBPE expects fell inside a segment over the trailing "
-        "window (windows.days), from the segment's summed expected confusion counts before the labels land, while "
-        "no single day's estimate showed it there (each segment its own episode)")
+        default=RuleConfig(), description="the headline metric estimated before the labels land fell inside a "
+        "segment over the trailing window (windows.days), from the segment's summed expected confusion counts (CBPE) "
+        "or expected losses (DLE), while no single day's estimate showed it there (each segment its own episode)")
     labels_missing: RuleConfig = Field(default=RuleConfig(), description="too few labels when a day's labels are due")
     labels_overdue: RuleConfig = Field(default=RuleConfig(), description="labels still short of "
                                        "performance.min_coverage labels.deadline_days after they were due")

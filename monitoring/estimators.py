@@ -342,12 +342,13 @@ def _fit_dle(frame: pd.DataFrame, numerical: tuple[str, ...], categorical: tuple
 
 
 def dle_estimate(fit: DleFit, nannies: dict[str, object], sample: pd.DataFrame, numerical: tuple[str, ...],
-                 score: str) -> Estimate:
-    """Estimated MAE and RMSE over the day's sample (`nannies`: metric -> its unpickled nanny model)."""
+                 score: str, losses: dict[str, np.ndarray] | None = None) -> Estimate:
+    """Estimated MAE and RMSE over the day's sample (`nannies`: metric -> its unpickled nanny model; `losses`: the
+    sample's expected losses, `dle_losses`, when already computed)."""
     rows = len(sample)
     found: dict[str, float | None] = dict.fromkeys(DLE_METRICS)
     if rows:
-        losses = dle_losses(fit, nannies, sample, numerical, score)
+        losses = losses if losses is not None else dle_losses(fit, nannies, sample, numerical, score)
         found = {metric: dle_metric(metric, losses[metric]) for metric in DLE_METRICS}
     variance, mean = fit.squared_errors
     rmse_error = math.sqrt(variance / (4 * rows * mean)) if rows and mean > 0 else None

@@ -232,23 +232,30 @@ def _worsening(metric: str, judging: MetricJudging) -> tuple[float, str, bool]:
 
 
 def segment_estimates(fitted: ReferenceProfile, tally: SegmentTally | None, judging: MetricJudging,
-                      settings: SegmentsConfig, nannies: dict[str, object] | None = None,
-                      sample: pd.DataFrame | None = None, numerical: tuple[str, ...] = (),
-                      score: str = "") -> list[SegmentPerformance]:
+                      settings: SegmentsConfig, sample: pd.DataFrame | None = None,
+                      losses: dict[str, np.ndarray] | None = None) -> list[SegmentPerformance]:
     """The headline metric inside each segment before the labels, judged at each segment's size: a classifier's by
-    CBPE (the day's expected confusion counts in `tally`), a regression model's by DLE (its `nannies`' expected loss
-    of each row of the day's `sample`)."""
+    CBPE (the day's expected confusion counts in `tally`), a regression model's by DLE (`losses`: each row of the
+    day's `sample`'s expected loss, `expected_losses`)."""
     fit = fitted.segments
     if fit is None or fit.metric is None or not judging.calibrated:
         return []
     if fitted.cbpe is not None and tally is not None:
         return segments.estimated_performance(fit, tally, settings, judging.band_sigma, judging.fdr,
                                               *_worsening(fit.metric, judging))
-    if fitted.dle is not None and nannies and sample is not None and len(sample):
-        losses = estimators.dle_losses(fitted.dle, nannies, sample, numerical, score)
+    if fitted.dle is not None and losses is not None and sample is not None and len(sample):
         return segments.estimated_losses(fit, sample, losses, settings, judging.band_sigma, judging.fdr,
                                          *_worsening(fit.metric, judging))
     return []
+
+
+def expected_losses(profile: ReferenceProfile, nannies: dict[str, object], sample: pd.DataFrame,
+                    numerical: tuple[str, ...], score: str) -> dict[str, np.ndarray] | None:
+    """Each row of the day's `sample`'s expected loss by a regressor's DLE nanny models (`estimators.dle_losses`),
+    computed once for the day's estimate, its segments' and its state; None without DLE or rows."""
+    if profile.dle is None or not nannies or not len(sample):
+        return None
+    return estimators.dle_losses(profile.dle, nannies, sample, numerical, score)
 
 
 def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, judging: MetricJudging, lag_days: int,
@@ -305,17 +312,19 @@ def window_performance(days: list[dt.date], states: dict[dt.date, LabelState],
                                  for s in inside if s.degraded})
 
 
-def window_segments(states: dict[str, LabelState], fitted: ReferenceProfile, judging: MetricJudging,
+def window_segments(states: dict[str, LabelState | LossState], fitted: ReferenceProfile, judging: MetricJudging,
                     settings: SegmentsConfig, estimated_by: str | None = None) -> list[SegmentPerformance]:
-    """The headline metric inside each segment of a window (`states`: each segment's counts summed over the days:
-    its labelled predictions, or, `estimated_by` CBPE, its expected confusion counts as if labelled), judged against
-    the reference's same segment at the segment's rows over the window: the day's calculation
-    (`segments.judge_counts`) at the window's size. Nothing for a metric the counts do not give (ROC-AUC)."""
+    """The headline metric inside each segment of a window (`states`: each segment's sums over the days: its
+    labelled predictions' counts, or, `estimated_by` CBPE, its expected confusion counts as if labelled, or, by DLE,
+    its expected losses), judged against the reference's same segment at the segment's rows over the window: the
+    day's calculation (`segments.judge_counts`) at the window's size. Nothing for a metric the sums do not give
+    (ROC-AUC)."""
     fit = fitted.segments
     if fit is None or fit.metric is None or not judging.calibrated:
         return []
-    values = {key: (state.labelled, state.metrics().get(fit.metric)) for key, state in states.items()
-              if state.labelled and key in fit.baselines}
+    rows = {key: state.rows if isinstance(state, LossState) else state.labelled for key, state in states.items()}
+    values = {key: (rows[key], state.metrics().get(fit.metric)) for key, state in states.items()
+              if rows[key] and key in fit.baselines}
     if not any(value is not None for _, value in values.values()):
         return []
     return segments.judge_counts(fit, values, settings, judging.band_sigma, judging.fdr,
@@ -353,14 +362,19 @@ def _as_labelled(expected: ConfusionState) -> LabelState:
 
 def window_loss_estimate(days: list[dt.date], expected: LossState | None, fitted: ReferenceProfile,
                          judging: MetricJudging,
-                         estimated_on: Callable[[dt.date], set[str]] | None = None) -> WindowPerformance | None:
+                         estimated_on: Callable[[dt.date], set[str]] | None = None,
+                         segment_losses: dict[str, LossState] | None = None,
+                         segmented: SegmentsConfig | None = None) -> WindowPerformance | None:
     """The MAE and RMSE DLE expects of a regressor's predictions of `days` together, before their labels land: from
     the days' summed expected losses (`expected`, monitoring.window_state; exact sums over the rows each day's
     estimate was made on), judged against the reference version's baseline at the window's rows, as a day's DLE
-    estimate is at its rows (`estimate_day`). None without DLE or rows."""
+    estimate is at its rows (`estimate_day`). None without DLE or rows. With `segment_losses` (each segment's summed
+    expected losses) and `segmented` (the model's segments), the headline metric inside each segment too, judged as
+    a day's segment estimate is, at the segment's rows over the window."""
     if expected is None or fitted.dle is None or not expected.rows:
         return None
-    return _window_estimated(days, expected.rows, expected.metrics(), fitted, judging, estimated_on, "DLE")
+    inside = window_segments(segment_losses or {}, fitted, judging, segmented, "DLE") if segmented else []
+    return _window_estimated(days, expected.rows, expected.metrics(), fitted, judging, estimated_on, "DLE", inside)
 
 
 def _window_estimated(days: list[dt.date], rows: int, values: dict[str, float | None], fitted: ReferenceProfile,
@@ -423,10 +437,12 @@ def estimate_check(estimate: Estimate | None, realized: dict[str, float | None],
 def estimate_day(profile: ReferenceProfile, judging: MetricJudging, scoring: Scoring, numerical: tuple[str, ...],
                  features: tuple[str, ...], confusion: ExpectedConfusion | ExpectedMulticlassConfusion | None,
                  sample: pd.DataFrame,
-                 nannies: dict[str, object], quality: dict[str, ColumnQuality] | None = None) -> Estimate | None:
+                 nannies: dict[str, object], quality: dict[str, ColumnQuality] | None = None,
+                 losses: dict[str, np.ndarray] | None = None) -> Estimate | None:
     """The day's estimated performance and its verdict against the reference's baseline (`judge_metrics`: its band
     and minimum worsening in calibrated mode, its lines in fixed mode); None for a model whose reference has no
-    labels. `quality`: the day's exact column figures, for the share of rows outside the reference."""
+    labels. `quality`: the day's exact column figures, for the share of rows outside the reference; `losses`: a
+    regressor's expected losses of the sample's rows when already computed (`expected_losses`)."""
     if profile.cbpe_multiclass is not None and isinstance(confusion, estimators.ExpectedMulticlassConfusion):
         found = estimators.cbpe_multiclass_estimate(profile.cbpe_multiclass, confusion,
                                                     sample[list(scoring.scores)].to_numpy(dtype=float))
@@ -434,7 +450,7 @@ def estimate_day(profile: ReferenceProfile, judging: MetricJudging, scoring: Sco
         found = estimators.cbpe_estimate(profile.cbpe, confusion, sample[scoring.score].to_numpy(dtype=float)
                                          if len(sample) else np.array([]))
     elif profile.dle is not None and nannies:
-        found = estimators.dle_estimate(profile.dle, nannies, sample, numerical, scoring.score)
+        found = estimators.dle_estimate(profile.dle, nannies, sample, numerical, scoring.score, losses)
     else:
         return None
     if not found.rows:

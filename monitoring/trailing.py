@@ -30,7 +30,7 @@ from monitoring.records import WindowPerformance
 from monitoring.reference import ReferenceProfile
 from monitoring.verdicts import Judgement
 from monitoring.vocabulary import Record
-from monitoring.window_state import ConfusionState, WindowState, merge
+from monitoring.window_state import ConfusionState, LossState, WindowState, merge
 from monitoring.windows import WindowComparison
 
 SCHEMA_VERSION = 1
@@ -210,21 +210,22 @@ def _estimate(model: ModelConfig, days: list[dt.date], states: list[WindowState]
         return None
     if all(s.expected is not None for s in states):
         return judging.window_estimate(days, current.expected, fitted, model.metric_judging, estimated_on,
-                                       *_segment_expected(model, states, current))
+                                       *_segment_sums(model, states, current, "expected"))
     if all(s.expected_loss is not None for s in states):
-        return judging.window_loss_estimate(days, current.expected_loss, fitted, model.metric_judging, estimated_on)
+        return judging.window_loss_estimate(days, current.expected_loss, fitted, model.metric_judging, estimated_on,
+                                            *_segment_sums(model, states, current, "expected_loss"))
     return None
 
 
-def _segment_expected(model: ModelConfig, days: list[WindowState],
-                      current: WindowState) -> tuple[dict[str, ConfusionState], SegmentsConfig | None]:
-    """Each segment's expected confusion counts over the window (`current`: the `days` merged) and the model's
-    segments; nothing unless every day counted them in each of its segments (a day published before they were
-    kept has none)."""
+def _segment_sums(model: ModelConfig, days: list[WindowState], current: WindowState,
+                  kept: str) -> tuple[dict[str, ConfusionState | LossState], SegmentsConfig | None]:
+    """Each segment's estimate sums over the window (`kept`: "expected", CBPE's confusion counts, or
+    "expected_loss", DLE's losses; `current`: the `days` merged) and the model's segments; nothing unless every day
+    kept them in each of its segments (a day published before they were kept has none)."""
     if not model.segments.enabled or not all(s.segments and all(
-            inside.expected is not None for inside in s.segments.values()) for s in days):
+            getattr(inside, kept) is not None for inside in s.segments.values()) for s in days):
         return {}, None
-    return {key: inside.expected for key, inside in current.segments.items()}, model.segments
+    return {key: getattr(inside, kept) for key, inside in current.segments.items()}, model.segments
 
 
 def _weekday(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState]) -> WindowComparison | None:

@@ -26,8 +26,8 @@ they make, exactly where the figures are sums and within a stated bound where th
 - **each configured segment** (`segments:` of the model; a reference version's fitted segment keys, such as
   `channel=web` or a bucket of `loan_amount`): the numerical and categorical columns' and the score's counts, as
   above, of the segment's rows, CBPE's expected confusion counts of a binary classifier's segment
-  (`segment_expected`), and its label join's counts (`LabelState.segments`); segments merge key by key (a segment a
-  day has no row in adds nothing).
+  (`segment_expected`) or DLE's expected losses of a regressor's (`segment_losses`), and its label join's counts
+  (`LabelState.segments`); segments merge key by key (a segment a day has no row in adds nothing).
 
 The state is versioned (`STATE_SCHEMA`); a re-published day (a rerun) replaces its state, and later labels their
 counts. A rerun of an unchanged day keeps the published bytes (the KLL sketches draw random bits).
@@ -52,7 +52,8 @@ from monitoring.segments import SegmentsFit, SegmentTally
 from monitoring.storage import JSON, ObjectStore
 from monitoring.vocabulary import LABEL, Record
 
-STATE_SCHEMA = 4  # 2: with the segments' counts; 3: with their expected confusion counts; 4: DLE's expected losses
+STATE_SCHEMA = 5  # 2: with the segments' counts; 3: with their expected confusion counts; 4: DLE's expected losses;
+# 5: DLE's expected losses inside each segment
 EDGES_SCHEMA = 1
 LABEL_STATE_SCHEMA = 2  # 2: with the segments' counts
 EDGE_QUANTILES = 64  # the fixed edges of a numerical column: up to this many distinct quantiles of the reference
@@ -293,6 +294,17 @@ def loss_state(estimate: Estimate | None) -> LossState | None:
     if mae is None or rmse is None:
         return None
     return LossState(rows=estimate.rows, absolute=mae * estimate.rows, squares=rmse ** 2 * estimate.rows)
+
+
+def segment_losses(segmenter: Segmenter | None, sample: pd.DataFrame,
+                   losses: dict[str, np.ndarray] | None) -> dict[str, LossState]:
+    """DLE's expected losses inside each segment of a regressor's day (`losses`: each row of the day's `sample`'s,
+    `judging.expected_losses`), by segment key; none without segments or the estimator."""
+    if segmenter is None or losses is None or not len(sample):
+        return {}
+    return {key: LossState(rows=int(rows.sum()), absolute=float(losses["mae"][rows].sum()),
+                           squares=float(losses["rmse"][rows].sum()))
+            for key, rows in sorted(segmenter(sample).items()) if rows.any()}
 
 
 class LabelState(Record):
@@ -735,10 +747,12 @@ class WindowTally:
 
     def state(self, expected: ConfusionState | None = None, source_sha256: str | None = None,
               segment_expected: dict[str, ConfusionState] | None = None,
-              expected_loss: LossState | None = None) -> WindowState:
+              expected_loss: LossState | None = None,
+              segment_loss: dict[str, LossState] | None = None) -> WindowState:
         """The state counted; `expected`: CBPE's expected confusion counts of the day, `segment_expected` of each
-        segment (`segment_expected`); `expected_loss`: a regressor's DLE estimate as sums (`loss_state`)."""
-        inside = segment_expected or {}
+        segment (`segment_expected`); `expected_loss`: a regressor's DLE estimate as sums (`loss_state`),
+        `segment_loss` of each segment (`segment_losses`)."""
+        inside, losses = segment_expected or {}, segment_loss or {}
         return WindowState(
             model=self.model, days=[self.day] if self.day else [], reference_versions=[self.reference_version],
             edges_from=self.edges.fixed_from, rows=self.rows,
@@ -746,4 +760,5 @@ class WindowTally:
             categorical={c: t.state() for c, t in self.categorical.items()},
             score=self.score.state(), latency=self.latency.state() if self.latency is not None else None,
             expected=expected, expected_loss=expected_loss, source_sha256=source_sha256,
-            segments={key: tally.state(inside.get(key)) for key, tally in sorted(self.segments.items())})
+            segments={key: tally.state(inside.get(key), expected_loss=losses.get(key))
+                      for key, tally in sorted(self.segments.items())})

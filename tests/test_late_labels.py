@@ -195,11 +195,13 @@ def test_bad_labels_that_landed_are_counted_quarantined_and_reported(seeded, sto
 def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_asks_for_retraining(
         s3_client, store, config):
     """The demo's loan_rate regressor with the central-bank rate hike from its first day: no feature drifts, yet its
-    MAE grows far past the reference's once the labels of day 1 are due (lag 3 days)."""
+    MAE grows far past the reference's once the labels of day 1 are due (lag 3 days). Cut into segments by loan
+    purpose, each day's state keeps DLE's expected losses inside each segment too."""
     from demo.rate_data import RateDrift
     from demo.seed import seed_model
 
-    model = config.model("loan_rate")
+    settings = config.model("loan_rate").model_dump(mode="json")
+    model = ModelConfig.model_validate({**settings, "segments": {"columns": ["loan_purpose"]}})
     days = [P + dt.timedelta(days=i) for i in range(4)]
     seed_model(s3_client, "ml-monitoring", "loan_rate", days, drift=RateDrift(campaign_day=99, hike_day=1))
     for day in days[:-1]:
@@ -227,6 +229,10 @@ def test_a_regression_model_is_monitored_with_its_own_metrics_and_a_rate_hike_as
                                                                                       rel=0.1)
     sums = window_state.read_day(store, first).expected_loss  # the day's state keeps it as sums, for the window
     assert sums.rows == estimate["rows"] and sums.metrics()["mae"] == pytest.approx(estimate["metrics"]["mae"])
+    inside = {key: state.expected_loss for key, state in window_state.read_day(store, first).segments.items()}
+    assert len(inside) > 1 and all(key.startswith("loan_purpose=") for key in inside)
+    assert sum(s.rows for s in inside.values()) == sums.rows  # every sampled row in one segment of the column
+    assert sum(s.absolute for s in inside.values()) == pytest.approx(sums.absolute)
     assert "mae" in found["estimate_check"]["unreliable"] and found["estimate_check"]["errors"]["mae"] < 0
     unreliable = next(f for f in decision.findings if f.rule == "estimator_unreliable")
     assert unreliable.severity.value == "info" and "DLE" in unreliable.message

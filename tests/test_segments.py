@@ -777,6 +777,68 @@ def test_cbpe_over_the_window_sees_a_segment_s_drop_no_day_s_estimate_shows(loan
     assert unchanged.segments and not any(s.degraded for s in unchanged.segments)
 
 
+def test_dle_over_the_window_sees_a_segment_s_errors_grow_where_no_day_s_estimate_shows_it(loan_model):
+    """A regressor whose errors grow with |spread|: seven 600-row days whose mobile rows (60 a day) have 1.5 times the
+    spread. Each day's expected losses inside each segment (the day's state), summed over the week, estimate mobile's
+    MAE worse at its 400-odd rows, which no day's segment estimate does; the sums are exact (the estimate of the
+    week's mobile rows together); an unchanged week estimates nothing worse; the rule names DLE."""
+    from monitoring import estimators, window_state
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.vocabulary import ModelTask
+    from tests.test_estimators import heteroscedastic
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    def day_of(rows: int, rng: np.random.Generator, wider: float = 1.0) -> pd.DataFrame:
+        frame = heteroscedastic(rows, rng)
+        frame["channel"] = rng.choice(["web", "branch", "mobile"], rows, p=[0.7, 0.2, 0.1])
+        frame.loc[frame["channel"] == "mobile", "spread"] *= wider
+        return frame
+
+    scoring = Scoring(task=ModelTask.REGRESSION, score="prediction")
+    fit = settings(scoring=scoring, specs={}, numerical=("x", "spread"), categorical=("kind",), label="actual",
+                   estimate=True).model_copy(update={"segments": SegmentSpec(columns=("channel",), metric="mae")})
+    rng = np.random.default_rng(21)
+    profile = ReferenceProfile.fit(day_of(12_000, rng), "m", fit, "v1", "00000000000000b4")
+    loaded = estimators.load_nannies(profile._artifacts)
+    nannies = {metric: loaded[name] for metric, name in profile.dle.artifacts.items()}
+    configured, rules_of = SegmentsConfig(columns=("channel",)), metric_judging(ModelTask.REGRESSION)
+    segmenter = window_state.segment_masks(profile.segments)
+    days = [dt.date(2026, 10, 5) + dt.timedelta(days=i) for i in range(7)]
+
+    def week(wider: float):
+        whole, inside, mobile_rows = [], [], []
+        for _ in days:
+            sample = day_of(600, rng, wider).drop(columns="actual")
+            losses = judging.expected_losses(profile, nannies, sample, ("x", "spread"), "prediction")
+            assert not any(e.degraded for e in judging.segment_estimates(profile, None, rules_of, configured, sample,
+                                                                         losses))
+            estimate = estimators.dle_estimate(profile.dle, nannies, sample, ("x", "spread"), "prediction", losses)
+            whole.append(window_state.loss_state(estimate))
+            inside.append(window_state.segment_losses(segmenter, sample, losses))
+            mobile_rows.append(sample[sample["channel"] == "mobile"])
+        summed = {key: window_state.merge(d[key] for d in inside if key in d) for key in inside[0]}
+        together = estimators.dle_estimate(profile.dle, nannies, pd.concat(mobile_rows, ignore_index=True),
+                                           ("x", "spread"), "prediction")
+        assert summed["channel=mobile"].metrics() == pytest.approx(together.metrics)  # the sums are exact
+        return judging.window_loss_estimate(days, window_state.merge(whole), profile, rules_of, None, summed,
+                                            configured)
+
+    window = week(1.5)
+    assert [s.key for s in window.segments if s.degraded] == ["channel=mobile"]
+    mobile = next(s for s in window.segments if s.key == "channel=mobile")
+    assert mobile.estimated_by == "DLE" and mobile.metric == "mae" and 350 < mobile.labelled < 500
+    assert mobile.value > 1.15 * mobile.baseline
+    day = summary().model_copy(update={"window_estimate": window})
+    found = [f for f in rules.findings(day, loan_model) if f.rule == "segment_window_estimated_drop"]
+    assert len(found) == 1 and found[0].segment == "channel=mobile" and found[0].message.startswith(
+        "Estimated (DLE, before the labels land) over the last 7 days (2026-10-05 to 2026-10-11), judged together: "
+        "mae ")
+    unchanged = week(1.0)
+    assert unchanged.segments and not any(s.degraded for s in unchanged.segments)
+    assert window_state.segment_losses(None, day_of(10, rng), None) == {}
+
+
 def test_a_segment_s_estimate_is_judged_against_the_estimator_s_view_of_the_same_segment_so_its_bias_cancels():
     """In mobile the model is right more often than its scores say (half its labels equal its decisions): CBPE, whose
     calibration is global, estimates mobile's F1 well below the realized one on the reference and on every day
@@ -842,8 +904,8 @@ def test_dle_inside_a_segment_sees_a_regressor_s_errors_grow_before_the_labels_w
     config, rules_of = SegmentsConfig(columns=("channel",)), metric_judging(ModelTask.REGRESSION)
     for wider in (None, "mobile"):
         sample = day_of(4_000, rng, wider).drop(columns="actual")
-        found = judging.segment_estimates(profile, None, rules_of, config, nannies, sample, ("x", "spread"),
-                                          "prediction")
+        found = judging.segment_estimates(profile, None, rules_of, config, sample, judging.expected_losses(
+            profile, nannies, sample, ("x", "spread"), "prediction"))
         assert {e.key for e in found} == {"channel=web", "channel=branch", "channel=mobile"}
         assert all(e.estimated_by == "DLE" and e.metric == "mae" for e in found)
         assert [e.key for e in found if e.degraded] == ([] if wider is None else ["channel=mobile"])

@@ -96,10 +96,10 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
              fitted.sample_rows, fitted.version, model.drift.threshold_mode)
     rendered = list(reports.build_reports(current, compared, model, columns))
     nannies = reference_store.nannies(store, layout, fitted) if state.rows else {}
+    losses = judging.expected_losses(fitted, nannies, current, model.columns.numerical, model.scoring.score)
     if segmented is not None:
         segmented = segmented.model_copy(update={"estimated": judging.segment_estimates(
-            fitted, state.segments, model.metric_judging, model.segments, nannies, current, model.columns.numerical,
-            model.scoring.score)})
+            fitted, state.segments, model.metric_judging, model.segments, current, losses)})
         segment_reports = _segment_reports(fitted, segmented, current, compared, model)
         rendered += [r for r, _ in segment_reports]
         segmented = segmented.with_reports({key: f"{r.name}.html" for r, key in segment_reports})
@@ -108,10 +108,11 @@ def report_day(store: ObjectStore, model: ModelConfig, day: Any) -> dict[str, An
         store.put_bytes(layout.staged_report(report.name, "json"), report.json.encode(), JSON)
     estimate = judging.estimate_day(fitted, model.metric_judging, model.scoring, model.columns.numerical,
                                     model.columns.features, state.expected or state.expected_classes, current,
-                                    nannies, quality)
+                                    nannies, quality, losses)
     day_state = tally.state(window_state.expected_state(state.expected or state.expected_classes, model.scoring),
                             source.hexdigest(), window_state.segment_expected(state.segments),
-                            window_state.loss_state(estimate))
+                            window_state.loss_state(estimate),
+                            window_state.segment_losses(window_state.segmenter(model, fitted), current, losses))
     summary = summarize(
         model=model.name, day=layout.day, contract=stats, files=stats["files"], sampled_rows=len(current),
         reference_version=fitted.version, reference_rows=fitted.rows, drift=columns,
