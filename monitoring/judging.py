@@ -272,6 +272,7 @@ def labelled_day(*, joined: pd.DataFrame, predictions: int, scoring: Scoring, ju
         predictions=predictions, labelled=len(joined), coverage=len(joined) / predictions if predictions else 0.0,
         label_digest=label_digest, metrics=found.metrics, baseline=fitted.performance,
         degraded=judge_metrics(found.metrics, fitted.performance, judging, len(joined), fitted) if len(joined) else [],
+        unjudged={m: why for m, why in fitted.unjudged.items() if m in judging.metrics} if judging.calibrated else {},
         confusion=found.confusion, calibration=found.reliability, errors=found.errors,
         per_class=found.per_class, confusion_matrix=found.confusion_matrix, class_recalls=recalls,
         reference_version=fitted.version,

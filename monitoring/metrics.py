@@ -276,6 +276,28 @@ def figures(frame: pd.DataFrame, scoring: Scoring) -> Figures:
     return Figures(metrics=classification_metrics(y, p, yhat), confusion=confusion, reliability=reliability(y, p)[0])
 
 
+MAPE_FLOOR = 0.05  # MAPE is judged when every label is at least this share of the labels' median magnitude
+
+
+def unjudgeable(reference: pd.DataFrame, scoring: Scoring, label: str | None) -> dict[str, str]:
+    """The metrics a labelled reference gives no stable no-change band, with why: a regressor's MAPE when its labels
+    come near zero (of both signs, or the smallest magnitude under `MAPE_FLOOR` of the median). A row whose label is
+    near zero has an unbounded percentage error, so a day's MAPE swings by one such row (the benchmark's regressor,
+    whose labels pass zero on 3 rows in 100,000, paged on MAPE on 9 of 200 no-change days of 5,000 rows)."""
+    if not scoring.is_regression or label is None or label not in reference.columns:
+        return {}
+    y = reference[label].dropna().to_numpy(dtype=float)
+    if not len(y):
+        return {}
+    smallest, median = float(np.abs(y).min()), float(np.median(np.abs(y)))
+    if (y.min() < 0 < y.max()) or smallest < MAPE_FLOOR * median:
+        return {"mape": (f"the reference's labels come near zero (smallest magnitude {smallest:.3g}, median "
+                         f"{median:.3g}{', of both signs' if y.min() < 0 < y.max() else ''}): a percentage error "
+                         "there is unbounded, so a day's MAPE has no stable no-change band; shown, not judged (a "
+                         "performance.rules line for mape judges it on that line)")}
+    return {}
+
+
 def reference_figures(reference: pd.DataFrame, scoring: Scoring, label: str | None) -> Figures | None:
     """The figures of a labelled reference (its label column `label`), or None when it has none."""
     if label is None or label not in reference.columns:

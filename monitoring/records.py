@@ -60,6 +60,7 @@ class Performance(Record):
     metrics: dict[str, float | None]
     baseline: dict[str, float | None] | None
     degraded: list[Degradation]
+    unjudged: dict[str, str] = {}  # metrics shown but not judged against a band, with why (ReferenceProfile.unjudged)
     confusion: dict[str, int] | None = None  # classification: tp, fp, tn, fn
     calibration: list[ReliabilityBin] | None = None  # classification: the score's reliability bins
     errors: dict[str, float] | None = None  # regression: mean error and error quantiles

@@ -29,7 +29,7 @@ from monitoring.segments import COUNTED, BinnedColumn, SegmentsFit
 from monitoring.storage import dumps
 from monitoring.vocabulary import LABEL, Record
 
-PROFILE_SCHEMA = 6  # raise when what is fitted changes: every version is then refitted on first use
+PROFILE_SCHEMA = 7  # raise when what is fitted changes: every version is then refitted on first use (7: `unjudged`)
 
 
 class NumericalBaseline(Record):
@@ -65,6 +65,7 @@ class ReferenceProfile(Record):
     categorical: dict[str, CategoricalBaseline]
     operations: OperationalBaseline
     performance: dict[str, float | None] | None  # the metrics on the labelled reference; None without labels
+    unjudged: dict[str, str] = {}  # metrics shown but given no no-change band, with why (metrics.unjudgeable)
     per_class: dict[str, ClassFigures] | None = None  # multiclass with a labelled reference: each class's figures
     sample_rows: int  # rows in the sample handed to Evidently
     multivariate: PcaFit | None = None  # the principal components of the features (monitoring.multivariate)
@@ -102,8 +103,10 @@ class ReferenceProfile(Record):
         pca = multivariate.fit(frame, list(settings.numerical), list(settings.categorical))
         errors = multivariate.held_out_errors(frame, pca, salt) if pca is not None else None
         nulls = {}
+        unjudged = metrics.unjudgeable(frame, scoring, settings.label)
         if settings.calibrated:
-            rows = replicates.RowValues(frame, settings, errors)
+            banded = settings.model_copy(update={"metrics": tuple(m for m in settings.metrics if m not in unjudged)})
+            rows = replicates.RowValues(frame, banded, errors)
             nulls = replicates.calibrate_each(rows, min(len(frame), settings.max_rows), salt)
         estimate = settings.estimate
         cbpe = estimators.fit_cbpe(frame, scoring, settings.label) if estimate and scoring.is_classification else None
@@ -118,6 +121,7 @@ class ReferenceProfile(Record):
                                                         .value_counts().items()})
                          for c in (*settings.categorical, *([scoring.decision] if scoring.decision else []))},
             operations=_operations(frame, settings), performance=labelled.metrics if labelled else None,
+            unjudged=unjudged,
             per_class=labelled.per_class if labelled else None,
             sample_rows=min(len(frame), settings.max_rows), multivariate=pca, nulls=nulls,
             reconstruction_error=float(errors.mean()) if errors is not None else None, cbpe=cbpe,

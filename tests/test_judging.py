@@ -132,3 +132,37 @@ def test_a_day_with_too_few_labels_is_not_judged():
     enough = few.model_copy(update={"labelled": 60, "coverage": 0.6})
     assert judging.due_day(enough, DAY, 0.5, 10).status == "judged"
     assert judging.due_day(None, DAY, 0.5, 10).status == "no_predictions"
+
+
+def test_a_regressor_whose_labels_come_near_zero_has_its_mape_shown_but_not_judged():
+    """MAPE divides by the label: where labels pass zero, one row near it moves a day's MAPE by any amount (the
+    benchmark's regressor paged on MAPE on 9 of 200 no-change days of 5,000 rows). The fit gives such a reference
+    no MAPE band and says why; a day with a label of 0.001 then raises nothing on MAPE while its MAE is judged as
+    before. Labels bounded away from zero keep MAPE judged."""
+    from monitoring.config import Scoring
+    from monitoring.reference import ReferenceProfile
+    from monitoring.vocabulary import LABEL, ModelTask
+    from tests.world import judging as metric_judging
+    from tests.world import settings
+
+    scoring = Scoring(task=ModelTask.REGRESSION, score="prediction")
+    fit = settings(scoring=scoring, specs={}, numerical=("x",), categorical=(), label="actual")
+    rng = np.random.default_rng(4)
+
+    def rows(n: int, centre: float) -> pd.DataFrame:
+        x = rng.normal(0, 1, n)
+        prediction = centre + 2 * x
+        return pd.DataFrame({"x": x, "prediction": prediction, "actual": prediction + rng.normal(0, 1, n)})
+
+    near_zero = ReferenceProfile.fit(rows(4_000, 4.0), "m", fit, "v1", "00000000000000c1")
+    assert set(near_zero.unjudged) == {"mape"} and "near zero" in near_zero.unjudged["mape"]
+    assert near_zero.null("metric:mape") is None and near_zero.null("metric:mae") is not None
+    day = rows(300, 4.0).rename(columns={"actual": LABEL})
+    day.loc[0, LABEL] = 0.001  # a percentage error of about 400,000%
+    found = judging.labelled_day(joined=day, predictions=300, scoring=scoring,
+                                 judging=metric_judging(ModelTask.REGRESSION), lag_days=1, day=dt.date(2026, 10, 5),
+                                 as_of=dt.date(2026, 10, 6), fitted=near_zero, label_digest="-")
+    assert found.metrics["mape"] > 5 * near_zero.performance["mape"] and [d.metric for d in found.degraded] == []
+    assert set(found.unjudged) == {"mape"}
+    away = ReferenceProfile.fit(rows(4_000, 40.0), "m", fit, "v1", "00000000000000c2")
+    assert away.unjudged == {} and away.null("metric:mape") is not None

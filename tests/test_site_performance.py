@@ -244,3 +244,11 @@ def test_a_regressor_s_pages_use_the_words_of_its_task():
     assert site.headline_of({"f1", "roc_auc", "mae"}, regression=False) == "f1"
     model_page = site.render_model_page("loan_rate", "", history(regression=True))
     assert "positive" not in model_page.lower() and "Mean score" not in model_page
+
+
+def test_a_metric_the_reference_gives_no_band_says_not_judged_and_why():
+    performance = regression_performance().model_copy(update={"unjudged": {"mape": "the labels come near zero"}})
+    html = render_day(summary(regression=True, performance=performance))
+    rows = table_rows(html.split('id="performance"')[1])
+    assert rows["MAPE"].endswith("| not judged") and rows["RMSE"].endswith("| no")
+    assert "MAPE is not judged: the labels come near zero." in text_of(html.split('id="unjudged-mape"')[1])
