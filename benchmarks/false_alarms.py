@@ -14,17 +14,20 @@
 
 **No-change days** are drawn from data the reference never saw: each real dataset's reference (`../shared/datasets`,
 census employment and California housing, from NannyML) is split in two halves, one the model's reference, the other
-the pool the days are drawn from; the synthetic world draws fresh rows, and so does the multiclass world (`multiclass`:
+the pool the days are drawn from; the synthetic world draws fresh rows, and so do the multiclass world (`multiclass`:
 the synthetic world's features, five classes whose true probabilities are a softmax of them, the model's class scores
-those probabilities, so calibrated, its decision the top score's class, the label drawn from the probabilities). Days
+those probabilities, so calibrated, its decision the top score's class, the label drawn from the probabilities) and
+the regressor (`regression`: the synthetic world's features, a value linear in them plus noise whose spread grows
+with two of them, the prediction its linear part, so unbiased; DLE learns where its errors are larger). Days
 of 300, 5,000 and 100,000 rows (a real dataset only at the sizes its pool holds). **Changed days** are no-change days
 with one injected change: a mean shift of 0.1, 0.2 or 0.5 standard deviations in one numerical feature, a new category
 in 1% or 5% of the rows of one categorical feature, label noise raising the model's error rate by 2 or 5 points (a
-multiclass label moved to another class), and an F1 drop of 3 points (binary models only).
+multiclass label moved to another class; classifiers only), an F1 drop of 3 points (binary models only), and a
+regressor's errors 10% or 25% larger (MAE +10%, +25%: each label moved away from the prediction).
 
 Every day goes through the library's path from its rows to its findings: the data contract, the exact profile, the
 sample, the drift scores (Evidently's own functions) and their verdicts, the rates' verdicts, the summary, the rules;
-the performance estimated before the labels (CBPE: binary or multiclass) and its verdict
+the performance estimated before the labels (CBPE: binary or multiclass; a regressor's DLE) and its verdict
 (`estimated_performance_drop`); its labels through the performance figures, their verdict, each class's recall (a
 multiclass model: `class_recall`), the estimate's check against them, and the labels' rules. Left out: S3 and the
 rendering of Evidently's HTML (which shows the same scores), and the volume rule (no trailing days). The estimate's
@@ -702,22 +705,23 @@ def replay(data: Dataset, sizes: tuple[int, ...], days: dict[int, int], changed_
 
 
 def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int, *, shift_sd: float = 0.15,
-                   day_seed: int = 7, out=sys.stdout) -> dict:
+                   day_seed: int = 7, fit_seed: int = 0, out=sys.stdout) -> dict:
     """Consecutive days judged with their trailing window and slow-drift sums (issue 28): the model-days of a
     no-change replay of `days` days on which a window or gradual finding is raised (and any finding), and the
     replays of a persistent `shift_sd` shift of one feature (`shifts` of them, each after `windows.days` - 1 clean
     days) in which a finding names it within the window's length of its start, by the window or by a single day;
     then, for a binary classifier or a regressor, the replays of a persistent performance drop (a 3-point F1 drop, a
-    10% rise of MAE) found within 14 days by the day's or the window's performance verdict."""
+    10% rise of MAE) found within 14 days by the day's or the window's performance verdict. `fit_seed`: the
+    reference's fit (every fit judges the same days)."""
     results = {}
-    judge = Judge(data, "calibrated", windows=True)
+    judge = Judge(data, "calibrated", fit_seed, windows=True)
     length = judge.model.windows.days
     worse = {"binary_classification": ("3-point F1 drop", f1_drop(0.03)),  # the performance drop replayed
              "regression": ("10% rise of MAE", error_growth(0.10))}.get(data.settings.get("task",
                                                                                        "binary_classification"))
     print(f"\n{data.name}, calibrated, trailing window of {length} days against the reference "
-          f"({len(data.reference):,} reference rows, {len(judge.model.columns.features)} features)", file=out,
-          flush=True)
+          f"({len(data.reference):,} reference rows, {len(judge.model.columns.features)} features; fit seed "
+          f"{fit_seed})", file=out, flush=True)
     for size in sizes:
         if not _enough_rows(data, size, out):
             continue
@@ -890,7 +894,8 @@ def main(argv: list[str] | None = None) -> None:
                                                                 "mode: the fixed mode has none)")
     parser.add_argument("--windows", action="store_true", help="consecutive days judged with their trailing window "
                         "and slow-drift sums (window_drift, gradual_drift): no-change model-days with a window finding, and a persistent 0.15 sd shift "
-                        "named within the window's length (--days consecutive days, default 100; --shifts replays)")
+                        "named within the window's length (--days consecutive days, default 100; --shifts replays; "
+                        "--fits: each fit in turn)")
     parser.add_argument("--weekday", type=int, default=0, metavar="REPLAYS",
                         help="replay the weekday baseline on weeks whose weekends share a mix change: REPLAYS "
                              "replays of 5 weeks at each size (replay_weekday)")
@@ -925,8 +930,9 @@ def main(argv: list[str] | None = None) -> None:
                 if _enough_rows(data, size, sys.stdout):
                     replay_weekday(data, size, args.weekday, day_seed=args.day_seed)
             continue
-        if args.windows:
-            replay_windows(data, sizes, args.days or 100, args.shifts, day_seed=args.day_seed)
+        if args.windows:  # each fit in turn, on the same days
+            for seed in fit_seeds:
+                replay_windows(data, sizes, args.days or 100, args.shifts, day_seed=args.day_seed, fit_seed=seed)
             continue
         replay(data, sizes, days, changed, modes=modes, changes=changes, fit_seeds=fit_seeds,
                day_seed=args.day_seed, bands=args.bands)
