@@ -649,3 +649,46 @@ def test_a_shift_inside_one_segment_is_found_over_a_week_where_the_whole_window_
     whole_day = trailing.judge(loan_model, days[-1], states, lambda _: reference,
                                lambda d: {"credit_score"} if d == days[5] else set())
     assert whole_day.shown_by_days == {"channel=branch|credit_score": [str(days[5])]}  # or over its whole day
+
+
+def test_a_slow_drift_inside_one_segment_is_found_by_its_own_sums_with_the_day_it_started(
+        s3_client, store, loan_model, trained):
+    """Each segment's days run their own slow-drift sums against the reference's same segment, in the trailing
+    family: credit_score moved by 0.2 sd in the `branch` channel (a fifth of the rows) from the 9th of 22 days is
+    0.04 sd over the whole traffic, under its sums' allowance, and creeps plain inside the segment; the finding names
+    the segment and the day it most likely started, and is silent when a single day showed it there; 22 unchanged
+    days raise nothing."""
+    from monitoring import reference_store, rules, trailing
+    from tests.helpers import day_log, seed_reference
+    from tests.summaries import summary
+
+    seed_reference(s3_client, trained)
+    days = windows.days_between(dt.date(2026, 10, 5), dt.date(2026, 10, 26))
+    fitted = reference_store.load_or_fit(store, loan_model, DayLayout.of(loan_model, days[0]))
+    edges = window_state.fixed_edges(store, loan_model, fitted, window_state.monitored_columns(loan_model)[0])
+    reference = window_state.reference_state(store, loan_model, fitted)
+    shift, start = 0.2 * trained[1]["credit_score"].std(), 8
+
+    def judged(changed: bool, drifted_on=lambda _: set()):
+        logs = {d: day_log(trained, d, rows=600, seed=100 * changed + n) for n, d in enumerate(days)}
+        for n, frame in enumerate(logs.values()):
+            if changed and n >= start:
+                frame.loc[frame["channel"] == "branch", "credit_score"] += shift
+        states = {d: window_state.tally_of(loan_model, d, fitted.version, edges, fitted).add(frame).state(
+            source_sha256=str(d)) for d, frame in logs.items()}
+        return trailing.judge(loan_model, days[-1], states, lambda _: reference, drifted_on)
+
+    crept = judged(True)
+    assert list(crept.segment_gradual) == ["channel=branch"]
+    (creep,) = crept.segment_gradual["channel=branch"]
+    assert creep.column == "credit_score" and creep.direction == "up" and creep.verdict.fired
+    assert abs((creep.started - days[start]).days) <= 2
+    assert not any(c.verdict.fired for c in crept.gradual if c.column == "credit_score")  # the whole traffic's sums
+    found = [f for f in rules.findings(summary().with_trailing(crept), loan_model) if f.rule == "segment_gradual_drift"]
+    assert len(found) == 1 and found[0].segment == "channel=branch" and found[0].columns == ["credit_score"]
+    assert found[0].message.startswith("In channel=branch, credit_score crept away from the reference's same segment")
+    shown = judged(True, lambda d: {"channel=branch|credit_score"} if d == days[15] else set())
+    assert shown.shown_by_days["channel=branch|credit_score"] == [str(days[15])]
+    assert not [f for f in rules.findings(summary().with_trailing(shown), loan_model)
+                if f.rule == "segment_gradual_drift"]  # a single day showed it there: that day's finding
+    assert judged(False).segment_gradual == {}
