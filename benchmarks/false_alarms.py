@@ -365,8 +365,7 @@ def applies(name: str, data: Dataset) -> bool:
 
 
 WINDOW_RULES = ("window_drift", "gradual_drift", "window_performance", "window_estimated_performance",
-                "segment_window_drift", "segment_window_performance", "segment_window_estimated_drop",
-                "segment_gradual_drift")
+                "segment_window_drift", "segment_window_performance", "segment_window_estimated_drop")
 
 CHANGES = {  # name -> (change, the rules whose firing counts as detecting it)
     "mean shift 0.1 sd": (shift(0.1), {"feature_drift", "dataset_drift"}),

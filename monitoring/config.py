@@ -693,10 +693,6 @@ class RulesConfig(_Strict):
         default=RuleConfig(), description="the headline metric fell inside a segment over the trailing window of "
         "labelled days (windows.days), judged at the segment's labelled rows over the window, while no single day "
         "showed it there (each segment its own episode)")
-    segment_gradual_drift: RuleConfig = Field(
-        default=RuleConfig(), description="a numerical column crept away from the reference's same segment inside a "
-        "segment (the segment's days' slow-drift sums, monitoring.gradual), while neither the whole traffic's sums nor "
-        "any single day since it most likely started showed it there (each segment its own episode)")
     segment_window_estimated_drop: RuleConfig = Field(
         default=RuleConfig(), description="the headline metric estimated before the labels land fell inside a "
         "segment over the trailing window (windows.days), from the segment's summed expected confusion counts (CBPE) "

@@ -54,7 +54,6 @@ def findings(summary: DaySummary, model: ModelConfig) -> list[Finding]:
     raised = [*_drift_findings(summary, model), *_output_findings(summary, model),
               *_quality_findings(summary, model), *_label_findings(summary, model), *_segment_findings(summary),
               *_window_findings(summary), *_segment_window_findings(summary), *_gradual_findings(summary),
-              *_segment_gradual_findings(summary)[:model.segments.max_findings],
               *_window_estimate(summary), *_segment_window_estimate(summary)[:model.segments.max_findings]]
     configured = [f for f in (_configured(f, model) for f in raised) if f is not None]
     return sorted(configured, key=lambda f: (-f.severity.rank, f.rule, f.segment or ""))
@@ -258,29 +257,6 @@ def _gradual_findings(summary: DaySummary) -> list[Finding]:
                     action=("A change that creeps in a little each day: compare the weeks since it started with the "
                             "reference (python -m monitoring compare --against reference) and check what feeds "
                             "these columns."), evidence=[c.words() for c in fired])]
-
-
-def _segment_gradual_findings(summary: DaySummary) -> list[Finding]:
-    """Inside a segment, columns whose slow drift fired against the reference's same segment while neither the whole
-    day's sums nor any single day since it most likely started showed them there (each segment its own episode)."""
-    found = []
-    today = {f"{r.key}|{c}" for r in (summary.segments.segments if summary.segments else []) for c in r.fired}
-    whole = {c.column for c in summary.gradual if c.verdict is not None and c.verdict.fired}
-    for key, creeps in sorted(summary.segment_gradual.items()):
-        fired = [c for c in creeps if c.verdict is not None and c.verdict.fired and c.column not in whole
-                 and f"{key}|{c.column}" not in today and f"{key}|{c.column}" not in summary.shown_by_days]
-        if not fired:
-            continue
-        found.append(Finding(
-            rule="segment_gradual_drift", severity=Severity.WARNING, columns=[c.column for c in fired], segment=key,
-            message=(f"In {key}, {listing([c.column for c in fired])} crept away from the reference's same segment: "
-                     + "; ".join(f"{c.column} {c.direction} by {abs(c.shift):.2f} sd"
-                                 + (f" since {c.started}" if c.started else "") for c in fired)
-                     + " (the segment's days' sums; neither the whole traffic's sums nor any single day showed it)."),
-            action=("A slow change confined to one slice of the traffic: compare the segment's weeks since it started "
-                    "with the reference and check what feeds it (a channel's form, a region's source)."),
-            evidence=[c.words() for c in fired]))
-    return found
 
 
 def _window_estimate(summary: DaySummary) -> list[Finding]:

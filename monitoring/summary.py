@@ -80,7 +80,6 @@ class DaySummary(Record):
     seasonal: list[str] = []  # windows.baseline weekday: drifted columns the same weekday of earlier weeks shares
     weekday_steady: list[str] = []  # windows.baseline weekday: prediction columns as on the same weekday (trailing)
     window_segments: dict[str, WindowComparison] = {}  # the window inside the segments where a column drifted
-    segment_gradual: dict[str, list[Creep]] = {}  # the slow-drift sums that fired inside a segment, by segment
     window_estimate: WindowPerformance | None = None  # the window's performance as CBPE expects it, before labels
     # the features by drift x importance to the model (monitoring.importance), and how the importance was measured
     feature_ranking: list[RankedFeature] = []
@@ -107,7 +106,6 @@ class DaySummary(Record):
             "seasonal": judgement.seasonal if judgement else [],
             "weekday_steady": judgement.steady if judgement else [],
             "window_segments": judgement.segments if judgement else {},
-            "segment_gradual": judgement.segment_gradual if judgement else {},
             "window_estimate": judgement.estimate if judgement else None, "verdicts": verdicts})
 
     def to_json(self) -> bytes:

@@ -33,7 +33,7 @@ from monitoring.vocabulary import Record
 from monitoring.window_state import ConfusionState, LossState, WindowState, merge
 from monitoring.windows import WindowComparison
 
-SCHEMA_VERSION = 2  # 2: each segment's slow-drift sums
+SCHEMA_VERSION = 1
 SEGMENT = "segment:"
 
 
@@ -68,9 +68,6 @@ class TrailingJudgement(Record):
     # the window inside each configured segment against the baseline's same segment, judged in the same family
     # (statistics `segment:<key>|mean_shift:<column>`, ...): the segments where a column fired
     segments: dict[str, WindowComparison] = {}
-    # each configured segment's slow-drift sums against the reference's same segment, in the same family (statistics
-    # `segment:<key>|gradual:<column>`): the creeps that fired, by segment
-    segment_gradual: dict[str, list[Creep]] = {}
     # the performance CBPE (a regressor's: DLE) expects of the window's predictions together (before their labels
     # land), judged at the window's rows against the reference's baseline, its own family as a day's estimate is
     estimate: WindowPerformance | None = None
@@ -79,8 +76,7 @@ class TrailingJudgement(Record):
     def fired(self) -> set[str]:
         """The columns any statistic of the whole window fired for (`<key>|<column>` inside a segment)."""
         found = {name.split(":", 1)[1] for name, j in self.verdicts.items() if j.fired}
-        return (found | {f"{key}|{column}" for key, c in self.segments.items() for column in c.drifted}
-                | {f"{key}|{c.column}" for key, creeps in self.segment_gradual.items() for c in creeps})
+        return found | {f"{key}|{column}" for key, c in self.segments.items() for column in c.drifted}
 
 
 def judged(model: ModelConfig) -> bool:
@@ -162,15 +158,12 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
     creeping, creeps = gradual.judge(history, reference, k=k, min_mean_shift=settings.min_mean_shift,
                                      seed=f"{model.name}|{day}")
     inside = _segments(model, current, baseline) if baseline is not None else {}
-    segment_creeping, segment_creeps = _segment_creeps(model, history, reference, f"{model.name}|{day}")
     family = verdicts.control({**found, **creeping, **{segment_statistic(key, name): j for key, judged in inside.items()
-                                                       for name, j in judged.items()}, **segment_creeping}, k, fdr)
+                                                       for name, j in judged.items()}}, k, fdr)
     segments = {key: windows.comparison(current.segments[key], baseline.segments[key], f"{name}, segment {key}",
                                         {n: family[segment_statistic(key, n)] for n in judged}, k, fdr)
                 for key, judged in inside.items()}
     creeps = [c.model_copy(update={"verdict": family[gradual.statistic(c.column)]}) for c in creeps.values()]
-    crept = {key: [c.model_copy(update={"verdict": family[segment_statistic(key, gradual.statistic(c.column))]})
-                   for c in found_creeps] for key, found_creeps in segment_creeps.items()}
     weekday = _weekday(model, day, states) if settings.baseline == "weekday" else None
     judgement = TrailingJudgement(
         model=model.name, day=day.isoformat(), inputs_sha256=inputs,
@@ -179,8 +172,6 @@ def judge(model: ModelConfig, day: dt.date, states: dict[dt.date, WindowState],
         gradual=creeps, verdicts={n: j for n, j in family.items() if not n.startswith(SEGMENT)},
         expected_false_alarms_per_month=verdicts.false_alarms_per_month(family, k), weekday=weekday,
         segments={key: c for key, c in segments.items() if c.drifted},
-        segment_gradual={key: fired for key, creeps_of in crept.items()
-                         if (fired := [c for c in creeps_of if c.verdict.fired])},
         estimate=_estimate(model, days, history[-settings.days:], current, profile_of(version) if profile_of else None,
                            estimated_on))
     compared = {c.column for c in weekday.columns} if weekday is not None else set()
@@ -197,26 +188,6 @@ def judged_columns(model: ModelConfig) -> list[str]:
     repeat that finding)."""
     numerical, categorical = window_state.monitored_columns(model)
     return [*numerical, *(c for c in categorical if c != model.scoring.decision)]
-
-
-def _segment_creeps(model: ModelConfig, history: list[WindowState], reference: WindowState,
-                    seed: str) -> tuple[dict[str, Judgement], dict[str, list[Creep]]]:
-    """Each configured segment's slow-drift sums (`gradual.judge` on the segment's days against the reference's
-    same segment), before the family is judged: statistics `segment:<key>|gradual:<column>`. A segment with fewer
-    than `segments.min_rows` reference rows is not judged, and only its days with at least that many rows enter
-    its sums (the sums' no-change replicates take a day's mean as normal at its size)."""
-    if not model.segments.enabled:
-        return {}, {}
-    least, judged, creeps = model.segments.min_rows, {}, {}
-    for key, theirs in sorted(reference.segments.items()):
-        days = [s.segments[key] for s in history if key in s.segments and s.segments[key].rows >= least]
-        if theirs.rows < least or len(days) < 2:
-            continue
-        found, creeping = gradual.judge(days, theirs, k=model.drift.band_sigma,
-                                        min_mean_shift=model.windows.min_mean_shift, seed=f"{seed}|{key}")
-        judged.update({segment_statistic(key, name): j for name, j in found.items()})
-        creeps[key] = list(creeping.values())
-    return judged, creeps
 
 
 def _segments(model: ModelConfig, current: WindowState, baseline: WindowState) -> dict[str, dict[str, Judgement]]:
@@ -284,13 +255,11 @@ def _shown_by_days(judgement: TrailingJudgement, day: dt.date,
               if judgement.window else [])
     spans = {c: window for c in (judgement.window.drifted if judgement.window else [])}
     spans.update({f"{key}|{c}": window for key, comparison in judgement.segments.items() for c in comparison.drifted})
-    creeps = [(c.column, c) for c in judgement.gradual]
-    creeps += [(f"{key}|{c.column}", c) for key, fired in judgement.segment_gradual.items() for c in fired]
-    for column, creep in creeps:
+    for creep in judgement.gradual:
         if creep.verdict is not None and creep.verdict.fired:
             start = creep.started or day - dt.timedelta(days=gradual.LOOKBACK - 1)
-            first = min(start, spans[column][0]) if column in spans else start
-            spans[column] = windows.days_between(first, day)
+            first = min(start, spans[creep.column][0]) if creep.column in spans else start
+            spans[creep.column] = windows.days_between(first, day)
     asked: dict[dt.date, set[str]] = {}
     found: dict[str, list[str]] = {}
     for column, span in sorted(spans.items()):
