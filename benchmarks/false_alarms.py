@@ -773,8 +773,8 @@ def replay_windows(data: Dataset, sizes: tuple[int, ...], days: int, shifts: int
                     dropped += hit
                     dropped_by_window += window_hit
         results[size] = {"days": days, "window_days": window_days, "alerting": alerting, "shifts": shifts,
-                         "flagged": flagged, "by_window": by_window, "f1_dropped": dropped,
-                         "f1_by_window": dropped_by_window}
+                         "flagged": flagged, "by_window": by_window, "dropped": dropped,
+                         "dropped_by_window": dropped_by_window}
         print(f"  {size:>7,} rows a day: no change, {days} consecutive days: a window finding "
               f"({', '.join(WINDOW_RULES)}) on {window_days} "
               f"({_pct(window_days, days, 1)}), any finding on {alerting} ({_pct(alerting, days, 1)}) "
