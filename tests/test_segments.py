@@ -777,17 +777,30 @@ def test_cbpe_over_the_window_sees_a_segment_s_drop_no_day_s_estimate_shows(loan
     assert unchanged.segments and not any(s.degraded for s in unchanged.segments)
 
 
+def _dle_by_channel(reference: pd.DataFrame) -> tuple[ReferenceProfile, dict]:
+    """A regressor's profile fitted with DLE and segments by channel (MAE their metric), and its nanny models."""
+    from monitoring import estimators
+    from monitoring.config import Scoring, SegmentSpec
+    from monitoring.vocabulary import ModelTask
+    from tests.world import settings
+
+    scoring = Scoring(task=ModelTask.REGRESSION, score="prediction")
+    fit = settings(scoring=scoring, specs={}, numerical=("x", "spread"), categorical=("kind",), label="actual",
+                   estimate=True).model_copy(update={"segments": SegmentSpec(columns=("channel",), metric="mae")})
+    profile = ReferenceProfile.fit(reference, "m", fit, "v1", "00000000000000b4")
+    loaded = estimators.load_nannies(profile._artifacts)
+    return profile, {metric: loaded[name] for metric, name in profile.dle.artifacts.items()}
+
+
 def test_dle_over_the_window_sees_a_segment_s_errors_grow_where_no_day_s_estimate_shows_it(loan_model):
     """A regressor whose errors grow with |spread|: seven 600-row days whose mobile rows (60 a day) have 1.5 times the
     spread. Each day's expected losses inside each segment (the day's state), summed over the week, estimate mobile's
     MAE worse at its 400-odd rows, which no day's segment estimate does; the sums are exact (the estimate of the
     week's mobile rows together); an unchanged week estimates nothing worse; the rule names DLE."""
     from monitoring import estimators, window_state
-    from monitoring.config import Scoring, SegmentSpec
     from monitoring.vocabulary import ModelTask
     from tests.test_estimators import heteroscedastic
     from tests.world import judging as metric_judging
-    from tests.world import settings
 
     def day_of(rows: int, rng: np.random.Generator, wider: float = 1.0) -> pd.DataFrame:
         frame = heteroscedastic(rows, rng)
@@ -795,13 +808,8 @@ def test_dle_over_the_window_sees_a_segment_s_errors_grow_where_no_day_s_estimat
         frame.loc[frame["channel"] == "mobile", "spread"] *= wider
         return frame
 
-    scoring = Scoring(task=ModelTask.REGRESSION, score="prediction")
-    fit = settings(scoring=scoring, specs={}, numerical=("x", "spread"), categorical=("kind",), label="actual",
-                   estimate=True).model_copy(update={"segments": SegmentSpec(columns=("channel",), metric="mae")})
     rng = np.random.default_rng(21)
-    profile = ReferenceProfile.fit(day_of(12_000, rng), "m", fit, "v1", "00000000000000b4")
-    loaded = estimators.load_nannies(profile._artifacts)
-    nannies = {metric: loaded[name] for metric, name in profile.dle.artifacts.items()}
+    profile, nannies = _dle_by_channel(day_of(12_000, rng))
     configured, rules_of = SegmentsConfig(columns=("channel",)), metric_judging(ModelTask.REGRESSION)
     segmenter = window_state.segment_masks(profile.segments)
     days = [dt.date(2026, 10, 5) + dt.timedelta(days=i) for i in range(7)]
@@ -876,12 +884,10 @@ def test_dle_inside_a_segment_sees_a_regressor_s_errors_grow_before_the_labels_w
     rows' expected losses. A day whose mobile rows have three times the spread is estimated worse in channel=mobile
     only; a no-change day estimates nothing worse; the estimate is named DLE in the finding."""
     from monitoring import estimators
-    from monitoring.config import Scoring, SegmentSpec
     from monitoring.segments import SegmentsReport
     from monitoring.vocabulary import ModelTask
     from tests.test_estimators import heteroscedastic
     from tests.world import judging as metric_judging
-    from tests.world import settings
 
     def day_of(rows: int, rng: np.random.Generator, wider_in: str | None = None) -> pd.DataFrame:
         frame = heteroscedastic(rows, rng)
@@ -893,14 +899,9 @@ def test_dle_inside_a_segment_sees_a_regressor_s_errors_grow_before_the_labels_w
             frame.loc[wide, "actual"] = frame.loc[wide, "prediction"] + noise
         return frame
 
-    scoring = Scoring(task=ModelTask.REGRESSION, score="prediction")
-    fit = settings(scoring=scoring, specs={}, numerical=("x", "spread"), categorical=("kind",), label="actual",
-                   estimate=True).model_copy(update={"segments": SegmentSpec(columns=("channel",), metric="mae")})
     rng = np.random.default_rng(21)
-    profile = ReferenceProfile.fit(day_of(12_000, rng), "m", fit, "v1", "00000000000000b4")
+    profile, nannies = _dle_by_channel(day_of(12_000, rng))
     assert profile.dle is not None and profile.segments.metric == "mae"
-    loaded = estimators.load_nannies(profile._artifacts)
-    nannies = {metric: loaded[name] for metric, name in profile.dle.artifacts.items()}
     config, rules_of = SegmentsConfig(columns=("channel",)), metric_judging(ModelTask.REGRESSION)
     for wider in (None, "mobile"):
         sample = day_of(4_000, rng, wider).drop(columns="actual")
